@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+// DWCP: small Unix commands that move live VM state between hosts.
+import PackageDescription
+
+/// One `systemLibrary` target per Debian C library the toolkit links.
+func debianLibrary(_ name: String, pkgConfig: String, apt: [String]) -> Target {
+    .systemLibrary(name: name, path: "Sources/\(name)", pkgConfig: pkgConfig, providers: [.apt(apt)])
+}
+
+let package = Package(
+    name: "dwcp",
+    products: [
+        .executable(name: "dwcp-encode", targets: ["dwcp-encode"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries from Debian.
+        debianLibrary("CZstd", pkgConfig: "libzstd", apt: ["libzstd-dev"]),
+        debianLibrary("CLZ4", pkgConfig: "liblz4", apt: ["liblz4-dev"]),
+        debianLibrary("CBrotli", pkgConfig: "libbrotlienc", apt: ["libbrotli-dev"]),
+        debianLibrary("CXXHash", pkgConfig: "libxxhash", apt: ["libxxhash-dev"]),
+
+        // Stream format, checksums, error model, byte helpers. No I/O.
+        .target(name: "DWCPCore", dependencies: ["CXXHash"]),
+        // Thin POSIX layer: file descriptors, EINTR-safe reads/writes, TTYs, signals.
+        .target(name: "DWCPSystem", dependencies: ["DWCPCore"]),
+        // Shared CLI plumbing: option groups, diagnostics, exit codes, the main wrapper.
+        .target(name: "DWCPCLI", dependencies: [
+            "DWCPCore", "DWCPSystem",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Compression, page classification, baseline deltas, the encode/decode pipelines.
+        .target(name: "DWCPCodec", dependencies: ["DWCPCore", "DWCPSystem", "CZstd", "CLZ4", "CBrotli", "CXXHash"]),
+
+        .executableTarget(name: "dwcp-encode", dependencies: ["DWCPCLI", "DWCPCodec"]),
+
+        // libFuzzer entry point over the decoder; built only by `make fuzz` with -sanitize=fuzzer.
+        .executableTarget(name: "dwcp-fuzz-decode", dependencies: ["DWCPCodec"], path: "Fuzz/DecodeFuzzer"),
+
+        .testTarget(name: "DWCPCoreTests", dependencies: ["DWCPCore"]),
+        .testTarget(name: "DWCPCodecTests", dependencies: ["DWCPCodec", "DWCPSystem"]),
+        .testTarget(name: "CLITests", dependencies: ["DWCPCore"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,96 @@
+import ArgumentParser
+import DWCPCore
+import DWCPSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `-q`/`-v` and progress control, shared by every command.
+public struct VerbosityOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Print errors only.")
+    public var quiet = false
+
+    @Flag(name: .shortAndLong, help: "More output: -v adds a summary and progress, -vv debug detail.")
+    public var verbose: Int
+
+    @Flag(inversion: .prefixedNo, help: "Force the progress line on or off (default: on when stderr is a terminal).")
+    public var progress: Bool?
+
+    public init() {}
+
+    /// Applies the level to `Diagnostics`.
+    public func apply() {
+        Diagnostics.verbosity = quiet ? 0 : 1 + verbose
+    }
+
+    /// Whether to draw a progress line on stderr.
+    public var showsProgress: Bool {
+        if quiet { return false }
+        return progress ?? FileDescriptor.standardError.isTerminal
+    }
+}
+
+/// Where binary output goes: stdout by default, `-o FILE`, never a terminal, never over an
+/// existing file without `-f`, and removed again if the command fails or is interrupted.
+public struct OutputOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write to FILE instead of standard output.", valueName: "FILE"))
+    public var output: String?
+
+    @Flag(name: .shortAndLong, help: "Overwrite an existing output file; write binary data to a terminal.")
+    public var force = false
+
+    public init() {}
+
+    /// Opens the destination. Arms removal of a created file on SIGINT/SIGTERM.
+    public func open() throws -> OutputTarget {
+        if let path = output, path != "-" {
+            let fd = try FileDescriptor.create(path, overwrite: force)
+            SignalCleanup.removeOnInterrupt(path)
+            return OutputTarget(fd: fd, path: path)
+        }
+        if FileDescriptor.standardOutput.isTerminal && !force {
+            throw DWCPError.usage("refusing to write binary data to a terminal (redirect stdout, use -o FILE, or -f to force)")
+        }
+        return OutputTarget(fd: .standardOutput, path: nil)
+    }
+}
+
+/// An opened output: finish it on success, abandon it (delete a partial file) on failure.
+public struct OutputTarget {
+    public let fd: FileDescriptor
+    public let path: String?
+
+    /// Closes a file output and disarms the interrupt cleanup. Errors from close are reported.
+    public func finish() throws {
+        guard path != nil else { return }
+        SignalCleanup.removeOnInterrupt(nil)
+        if Glibc.close(fd.rawValue) != 0 {
+            throw DWCPError.failure("\(fd.name): close: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Removes a partially written file.
+    public func abandon() {
+        guard let path else { return }
+        SignalCleanup.removeOnInterrupt(nil)
+        fd.close()
+        unlink(path)
+    }
+}
+
+/// Opens the inputs named on the command line: none or `-` is standard input, which must not be a
+/// terminal for binary input unless forced.
+public enum InputFiles {
+    public static func open(_ paths: [String], force: Bool) throws -> [FileDescriptor] {
+        let list = paths.isEmpty ? ["-"] : paths
+        return try list.map { path in
+            if path == "-" {
+                if FileDescriptor.standardInput.isTerminal && !force {
+                    throw DWCPError.usage("refusing to read binary data from a terminal (redirect stdin or name a file)")
+                }
+                return .standardInput
+            }
+            return try FileDescriptor.openForReading(path)
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import DWCPCore
+
+/// Parses and prints the sizes and rates users type: `4096`, `64K`, `1MiB`, `100Mbit`, `10Gbit`.
+public enum Units {
+    /// A byte count: a number with an optional binary suffix (K, M, G, T; KiB...; KB... also mean
+    /// powers of 1024, as in zstd and dd's `K`).
+    public static func parseBytes(_ text: String) -> UInt64? {
+        let t = text.trimmingSpaces()
+        let digits = t.prefix { $0.isNumber }
+        guard !digits.isEmpty, let n = UInt64(digits) else { return nil }
+        let suffix = t.dropFirst(digits.count).lowercased()
+        let shift: UInt64
+        switch suffix {
+        case "", "b": shift = 0
+        case "k", "kb", "kib": shift = 10
+        case "m", "mb", "mib": shift = 20
+        case "g", "gb", "gib": shift = 30
+        case "t", "tb", "tib": shift = 40
+        default: return nil
+        }
+        let (v, overflow) = n.multipliedReportingOverflow(by: 1 << shift)
+        return overflow ? nil : v
+    }
+
+    /// A link rate in bits per second: `100Mbit`, `10Gbit`, `1.5Gbit`, `800M`, `100mbps`,
+    /// `50MB/s` (bytes, times 8). Decimal prefixes, as network rates are.
+    public static func parseBitRate(_ text: String) -> Double? {
+        var t = text.trimmingSpaces().lowercased()
+        var multiplier = 1.0
+        for (suffix, factor) in [("bit/s", 1.0), ("bps", 1.0), ("bit", 1.0), ("b/s", 8.0)] where t.hasSuffix(suffix) {
+            t.removeLast(suffix.count)
+            multiplier = factor
+            break
+        }
+        var scale = 1.0
+        if let last = t.last {
+            switch last {
+            case "k": scale = 1e3
+            case "m": scale = 1e6
+            case "g": scale = 1e9
+            case "t": scale = 1e12
+            default: break
+            }
+            if scale != 1.0 { t.removeLast() }
+        }
+        guard let v = Double(t), v > 0, v.isFinite else { return nil }
+        return v * scale * multiplier
+    }
+
+    /// `1.5 GiB`, `12.0 MiB`, `512 B`.
+    public static func formatBytes(_ n: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n)
+        var i = 0
+        while v >= 1024 && i < units.count - 1 {
+            v /= 1024
+            i += 1
+        }
+        return i == 0 ? "\(n) B" : format(v, 1) + " " + units[i]
+    }
+
+    /// Fixed-point formatting without Foundation.
+    public static func format(_ v: Double, _ decimals: Int) -> String {
+        guard v.isFinite else { return "0" }
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let r = (abs(v) * scale).rounded()
+        let whole = UInt64(r / scale)
+        var frac = String(UInt64(r) - whole * UInt64(scale))
+        while frac.count < decimals { frac = "0" + frac }
+        return (v < 0 ? "-" : "") + String(whole) + (decimals > 0 ? "." + frac : "")
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return String(s)
+    }
+}

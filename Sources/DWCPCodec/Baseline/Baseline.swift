@@ -1,0 +1,44 @@
+import DWCPCore
+import DWCPSystem
+
+/// The image a delta stream is encoded against: the previous pre-copy round, as the receiver has it.
+///
+/// Read with `pread` rather than mapped, so only the bytes a frame actually references are touched
+/// and the process's resident memory stays small even for a baseline of many gigabytes.
+public final class Baseline: @unchecked Sendable {
+    public let fd: FileDescriptor
+    public let length: UInt64
+    public let identity: BaselineIdentity
+    public let path: String
+
+    /// Opens `path` and digests it (XXH3-128 over the whole file, read in 4 MiB pieces).
+    public init(path: String) throws {
+        let fd = try FileDescriptor.openForReading(path)
+        guard let size = fd.sizeIfSeekable() else {
+            fd.close()
+            throw DWCPError.usage("\(path): baseline must be a regular file or block device")
+        }
+        self.fd = fd
+        self.path = path
+        self.length = size
+        let digest = StreamDigest()
+        let chunk = RawBuffer(capacity: 4 << 20)
+        var offset: UInt64 = 0
+        while offset < size {
+            let n = try fd.readFully(into: chunk.unsafeBase, count: chunk.capacity, at: offset)
+            if n == 0 { break }
+            digest.update(chunk.unsafeBase, n)
+            offset += UInt64(n)
+        }
+        guard offset == size else { throw DWCPError.failure("\(path): baseline changed size while being read") }
+        identity = BaselineIdentity(length: size, digest: digest.finalize())
+    }
+
+    deinit { fd.close() }
+
+    /// Reads exactly `count` bytes at `offset` into `p`; the range must lie within the baseline.
+    public func read(into p: UnsafeMutableRawPointer, count: Int, at offset: UInt64) throws {
+        let n = try fd.readFully(into: p, count: count, at: offset)
+        guard n == count else { throw DWCPError.failure("\(path): baseline shrank while in use (short read at \(offset))") }
+    }
+}

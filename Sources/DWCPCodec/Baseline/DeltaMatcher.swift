@@ -1,0 +1,223 @@
+import DWCPCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Encodes the open stretches of a block against the baseline (one instance per worker).
+///
+/// Page by page, cheapest test first:
+/// 1. the page where the current displacement (`shift`) says it used to be: an XOR with it
+///    that is all zero means unchanged, so a copy starts and is extended with `memcmp` as far as
+///    the bytes agree, stepping over small in-place edits; an XOR that is at least 7/8 zero means
+///    edited in place;
+/// 2. otherwise the page's content-defined anchors (`AnchorIndex`) propose old positions (a page
+///    the garbage collector moved, content shifted by a grown segment), and the best one becomes
+///    the new displacement; an XOR that is at least half zero is sent as XOR;
+/// 3. otherwise an rsync-style rolling search looks for a whole baseline page starting anywhere in
+///    this page (content moved by an amount no anchor revealed);
+/// 4. otherwise the page is literal, with the best baseline candidate offered to zstd as prefix.
+/// The displacement carries from page to page, so for memory that mostly stayed put or moved
+/// together only step 1 runs, at memory speed.
+final class DeltaMatcher {
+    private let index: BaselineIndex
+    private let pageSize: Int
+    private let scratch: RawBuffer
+    private let trial: RawBuffer
+    static let extendChunk = 64 << 10
+    /// Longest in-place edit a copy steps over, and how many equal bytes must follow it.
+    static let maxEditGap = 256
+    static let resyncLength = 32
+    /// Anchor candidates tried per page.
+    static let maxAnchorTrials = 3
+
+    init(index: BaselineIndex, pageSize: Int) {
+        self.index = index
+        self.pageSize = pageSize
+        scratch = RawBuffer(capacity: max(Self.extendChunk, pageSize) + Self.maxEditGap + Self.resyncLength)
+        trial = RawBuffer(capacity: pageSize)
+    }
+
+    /// Encodes `[start, end)` of the block at `base` (stream offset `blockOffset`).
+    func encode(_ base: UnsafeRawPointer, start: Int, end: Int, blockOffset: UInt64, shift: inout Int64,
+                into content: inout FrameContent) throws {
+        var pos = start
+        while pos < end {
+            let pageEnd = min(end, (pos / pageSize + 1) * pageSize)
+            let n = pageEnd - pos
+            let dst = content.literalCursor
+            var best: (offset: UInt64, zeros: Int)?
+
+            // 1. Where the current displacement puts it.
+            if let c = candidate(blockOffset, pos, n, shift) {
+                best = (c, try xorZeros(base + pos, n, at: c, into: dst))
+            }
+            // 2. Anchors, unless the page is unchanged or barely edited where it was.
+            if best == nil || best!.zeros < n - n / 8, let found = try anchorCandidate(base, pos, n, blockOffset, except: shift) {
+                if found.zeros > (best?.zeros ?? -1) {
+                    best = (found.offset, found.zeros)
+                    shift = Int64(found.offset) - Int64(blockOffset) - Int64(pos)
+                    _ = try xorZeros(base + pos, n, at: found.offset, into: dst)
+                }
+            }
+            if let b = best, b.zeros == n {
+                pos = try copyRun(base, from: pos, baselineAt: b.offset, end: end, into: &content)
+                continue
+            }
+            if let b = best, b.zeros * 2 >= n {
+                content.xor(n, against: b.offset)
+                pos = pageEnd
+                continue
+            }
+            // 3. Rolling search for a whole baseline page starting in this page.
+            if let (at, old) = try rollingSearch(base, from: pos, limit: pageEnd, end: end) {
+                if at > pos { try gap(base, pos, at - pos, blockOffset: blockOffset, shift: shift, into: &content) }
+                shift = Int64(old) - Int64(blockOffset) - Int64(at)
+                pos = try copyRun(base, from: at, baselineAt: old, end: end, into: &content)
+                continue
+            }
+            // 4. Literal.
+            content.literal(base + pos, n, resembling: best?.offset)
+            pos = pageEnd
+        }
+    }
+
+    /// A short stretch inside a copy run or before a found match: XOR if sparse, else literal.
+    private func gap(_ base: UnsafeRawPointer, _ pos: Int, _ n: Int, blockOffset: UInt64, shift: Int64,
+                     into content: inout FrameContent) throws {
+        if let c = candidate(blockOffset, pos, n, shift) {
+            let zeros = try xorZeros(base + pos, n, at: c, into: content.literalCursor)
+            if zeros * 2 >= n {
+                content.xor(n, against: c)
+            } else {
+                content.literal(base + pos, n, resembling: c)
+            }
+        } else {
+            content.literal(base + pos, n)
+        }
+    }
+
+    /// Copies from the baseline starting at input `from` / baseline `baselineAt` (the first page
+    /// is known equal), extending while bytes agree and stepping over edits of up to
+    /// `maxEditGap` bytes. Returns where the run ended.
+    private func copyRun(_ base: UnsafeRawPointer, from: Int, baselineAt: UInt64, end: Int,
+                         into content: inout FrameContent) throws -> Int {
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
+        let baselineLength = index.baseline.length
+        var s = from, bs = baselineAt
+        var e = from, be = baselineAt
+        while e < end && be < baselineLength {
+            let n = min(Self.extendChunk, end - e, Int(baselineLength - be))
+            try index.baseline.read(into: scratch.unsafeBase, count: n, at: be)
+            if memcmp(base + e, scratch.unsafeBase, n) == 0 {
+                e += n
+                be += UInt64(n)
+                continue
+            }
+            var k = 0
+            while k < n && bytes[e + k] == scratch.unsafeBase.load(fromByteOffset: k, as: UInt8.self) { k += 1 }
+            e += k
+            be += UInt64(k)
+            guard let skip = try resync(base, at: e, end: end, baselineAt: be) else { break }
+            if e > s { content.copy(e - s, from: bs) }
+            let zeros = try xorZeros(base + e, skip, at: be, into: content.literalCursor)
+            if zeros * 2 >= skip { content.xor(skip, against: be) } else { content.literal(base + e, skip, resembling: be) }
+            e += skip
+            be += UInt64(skip)
+            s = e
+            bs = be
+        }
+        if e > s { content.copy(e - s, from: bs) }
+        return e
+    }
+
+    /// After a mismatch, the smallest skip after which `resyncLength` bytes agree again at the
+    /// same displacement, if within `maxEditGap`.
+    private func resync(_ base: UnsafeRawPointer, at: Int, end: Int, baselineAt: UInt64) throws -> Int? {
+        let available = min(Self.maxEditGap + Self.resyncLength, end - at,
+                            Int(min(UInt64(Int.max), index.baseline.length - baselineAt)))
+        guard available > Self.resyncLength + 1 else { return nil }
+        try index.baseline.read(into: scratch.unsafeBase, count: available, at: baselineAt)
+        var j = 1
+        while j + Self.resyncLength <= available {
+            if memcmp(base + at + j, scratch.unsafeBase + j, Self.resyncLength) == 0 { return j }
+            j += 1
+        }
+        return nil
+    }
+
+    /// The best of up to `maxAnchorTrials` old positions proposed by anchors in the page.
+    private func anchorCandidate(_ base: UnsafeRawPointer, _ pos: Int, _ n: Int, _ blockOffset: UInt64,
+                                 except current: Int64) throws -> (offset: UInt64, zeros: Int)? {
+        var best: (offset: UInt64, zeros: Int)?
+        var tried = 0
+        var seen: [Int64] = [current]
+        try RollingHash.table.withUnsafeBufferPointer { table in
+            try AnchorIndex.forEachAnchor(base + pos, n, table.baseAddress!) { h, at in
+                guard let old = index.anchors.lookup(h) else { return true }
+                let s = Int64(old) - Int64(blockOffset) - Int64(pos + at)
+                guard !seen.contains(s), let c = candidate(blockOffset, pos, n, s) else { return true }
+                seen.append(s)
+                tried += 1
+                let zeros = try xorZeros(base + pos, n, at: c, into: trial.unsafeBase)
+                if zeros > (best?.zeros ?? -1) { best = (c, zeros) }
+                return tried < Self.maxAnchorTrials && zeros < n
+            }
+        }
+        return best
+    }
+
+    /// rsync-style search: a rolling hash over one page slides from `from` to `limit`; a hit in
+    /// the baseline page index is verified byte for byte.
+    private func rollingSearch(_ base: UnsafeRawPointer, from: Int, limit: Int, end: Int) throws -> (Int, UInt64)? {
+        let w = pageSize
+        guard from + w <= end else { return nil }
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
+        let roller = index.roller
+        return try RollingHash.table.withUnsafeBufferPointer { tableBuffer -> (Int, UInt64)? in
+            let table = tableBuffer.baseAddress!
+            var p = from
+            var h = roller.hash(base + p, table)
+            while true {
+                if index.mayContain(h), let old = index.lookup(h) {
+                    try index.baseline.read(into: scratch.unsafeBase, count: w, at: old)
+                    if memcmp(base + p, scratch.unsafeBase, w) == 0 { return (p, old) }
+                }
+                if p + 1 >= limit || p + w >= end { return nil }
+                h = roller.roll(h, out: bytes[p], in: bytes[p + w], table)
+                p += 1
+            }
+        }
+    }
+
+    /// Baseline offset of input `[pos, pos+n)` under displacement `shift`, if inside the baseline.
+    private func candidate(_ blockOffset: UInt64, _ pos: Int, _ n: Int, _ shift: Int64) -> UInt64? {
+        let c = Int64(blockOffset) + Int64(pos) + shift
+        guard c >= 0 && UInt64(c) + UInt64(n) <= index.baseline.length else { return nil }
+        return UInt64(c)
+    }
+
+    /// XORs `n` input bytes with the baseline at `offset` into `dst`; returns how many are zero.
+    private func xorZeros(_ p: UnsafeRawPointer, _ n: Int, at offset: UInt64, into dst: UnsafeMutableRawPointer) throws -> Int {
+        try index.baseline.read(into: scratch.unsafeBase, count: n, at: offset)
+        XOR.apply(p, scratch.unsafeBase, into: dst, count: n)
+        return ZeroScan.zeroByteCount(dst, n)
+    }
+}
+
+/// Byte-wise XOR of two buffers, eight bytes at a time: the in-place-edit delta.
+enum XOR {
+    @inline(__always)
+    static func apply(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, into dst: UnsafeMutableRawPointer, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            dst.storeBytes(of: a.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: i, as: UInt64.self),
+                           toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        while i < count {
+            dst.storeBytes(of: a.load(fromByteOffset: i, as: UInt8.self) ^ b.load(fromByteOffset: i, as: UInt8.self),
+                           toByteOffset: i, as: UInt8.self)
+            i += 1
+        }
+    }
+}

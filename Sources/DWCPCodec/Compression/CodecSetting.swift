@@ -1,0 +1,42 @@
+import DWCPCore
+
+/// A compressor and level for literal bytes, as chosen by `-c/--codec` and `-l/--level`.
+///
+/// Level meaning follows each library's own CLI: zstd -131072...22 (negative = fast modes,
+/// 0 = library default), lz4 below 3 is the fast compressor (negative = acceleration), 3...12 HC,
+/// brotli 0...11.
+public struct CodecSetting: Equatable, Hashable, Sendable, CustomStringConvertible {
+    public var codec: CodecID
+    public var level: Int
+
+    public init(codec: CodecID, level: Int) {
+        self.codec = codec
+        self.level = level
+    }
+
+    public static let none = CodecSetting(codec: .none, level: 0)
+
+    /// The level a codec uses when `-l` is not given.
+    public static func defaultLevel(for codec: CodecID) -> Int {
+        switch codec {
+        case .zstd: return 3
+        case .lz4: return 1
+        case .brotli: return 5
+        case .none: return 0
+        }
+    }
+
+    /// The levels a codec accepts.
+    public static func levelRange(for codec: CodecID) -> ClosedRange<Int> {
+        switch codec {
+        case .zstd: return -131072...22
+        case .lz4: return -65537...12
+        case .brotli: return 0...11
+        case .none: return 0...0
+        }
+    }
+
+    public var description: String {
+        codec == .none ? "none" : "\(codec)-\(level)"
+    }
+}

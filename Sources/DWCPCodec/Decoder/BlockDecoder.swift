@@ -1,0 +1,124 @@
+import DWCPCore
+import DWCPSystem
+
+/// A data frame read from the stream, not yet verified: the unit of parallel decoding.
+struct DecodeJob {
+    let header: FrameHeader
+    let payload: RawBuffer
+    let streamOffset: UInt64   // where the frame header starts in the encoded stream
+}
+
+/// A data frame decoded except for its back-references, which need earlier output.
+struct DecodedFrame {
+    let header: FrameHeader
+    let output: RawBuffer
+    let backReferences: [(position: Int, length: Int, distance: UInt64)]
+    let streamOffset: UInt64
+}
+
+/// Verifies and decodes one data frame on a worker thread. Every length and range is checked
+/// against the frame's own header before any byte is copied, so hostile input fails with an
+/// integrity error instead of reading or writing out of bounds.
+final class BlockDecoder {
+    private let decompressor = Decompressor()
+    private let baseline: Baseline?
+    private let literal: RawBuffer
+    private let window: UInt64
+
+    private let outputs: BufferPool
+
+    init(maxBlock: Int, baseline: Baseline?, window: UInt64, outputs: BufferPool) {
+        self.outputs = outputs
+        self.baseline = baseline
+        self.window = window
+        literal = RawBuffer(capacity: maxBlock)
+    }
+
+    func decode(_ job: DecodeJob) throws -> DecodedFrame {
+        do {
+            return try decodeUnlabelled(job)
+        } catch let error as DWCPError {
+            throw DWCPError(error.status, "frame \(job.header.sequence) (data, at stream offset \(job.streamOffset)): \(error.message)")
+        }
+    }
+
+    private func decodeUnlabelled(_ job: DecodeJob) throws -> DecodedFrame {
+        let payload = job.payload
+        guard Checksum.xxh3(payload.unsafeBase, payload.count) == job.header.payloadChecksum else {
+            throw DWCPError.integrity("payload checksum mismatch")
+        }
+        let head = try DataPayloadHead.decode(payload.unsafeBytes)
+        let decodedLength = Int(job.header.decodedLength)
+        let opsStart = payload.unsafeBase + DataPayloadHead.encodedLength
+        let ops = try BlockOp.parseAll(UnsafeRawBufferPointer(start: opsStart, count: Int(head.opsLength)),
+                                       maxLength: decodedLength, window: window, baselineLength: baseline?.length)
+        var total = 0
+        var literalNeeded = 0
+        for op in ops {
+            total += op.length
+            switch op {
+            case .literal(let n), .xorBaseline(let n, _): literalNeeded += n
+            default: break
+            }
+        }
+        guard total == decodedLength else { throw DWCPError.integrity("ops produce \(total) bytes, frame declares \(decodedLength)") }
+        guard literalNeeded == Int(head.literalDecodedLength) else {
+            throw DWCPError.integrity("ops consume \(literalNeeded) literal bytes, section holds \(head.literalDecodedLength)")
+        }
+        let refsStart = opsStart + Int(head.opsLength)
+        let refs = try BaselineRange.parseAll(UnsafeRawBufferPointer(start: refsStart, count: Int(head.refsLength)),
+                                              baselineLength: baseline?.length)
+        let literalSource = UnsafeRawBufferPointer(start: refsStart + Int(head.refsLength), count: Int(head.literalEncodedLength))
+
+        // Literal section.
+        let literalBytes: UnsafeRawPointer
+        if head.codec == .none {
+            guard literalSource.count == literalNeeded else { throw DWCPError.integrity("stored literal section has the wrong length") }
+            literalBytes = literalSource.baseAddress ?? UnsafeRawPointer(literal.unsafeBase)
+        } else {
+            var prefixBytes: UnsafeRawBufferPointer?
+            if head.literalFlags & DataPayloadHead.referencePrefixFlag != 0 {
+                guard let baseline else { throw DWCPError.integrity("reference prefix without baseline") }
+                let size = refs.reduce(0) { $0 + $1.length }
+                let buffer = RawBuffer(capacity: size)
+                for r in refs {
+                    try baseline.read(into: buffer.unsafeBase + buffer.count, count: r.length, at: r.offset)
+                    buffer.count += r.length
+                }
+                prefixBytes = buffer.unsafeBytes
+                try decompressor.decompress(head.codec, src: literalSource, dst: literal.unsafeBase, dstLength: literalNeeded,
+                                            prefix: prefixBytes)
+            } else {
+                try decompressor.decompress(head.codec, src: literalSource, dst: literal.unsafeBase, dstLength: literalNeeded)
+            }
+            literalBytes = UnsafeRawPointer(literal.unsafeBase)
+        }
+
+        // Apply ops (back-references are left for the ordered stage).
+        let output = outputs.take()
+        output.count = decodedLength
+        let out = output.unsafeBase
+        var pos = 0
+        var lit = 0
+        var backs: [(position: Int, length: Int, distance: UInt64)] = []
+        for op in ops {
+            switch op {
+            case .literal(let n):
+                (out + pos).copyMemory(from: literalBytes + lit, byteCount: n)
+                lit += n
+            case .zero(let n):
+                (out + pos).initializeMemory(as: UInt8.self, repeating: 0, count: n)
+            case .copyBaseline(let n, let offset):
+                try baseline!.read(into: out + pos, count: n, at: offset)
+            case .xorBaseline(let n, let offset):
+                try baseline!.read(into: out + pos, count: n, at: offset)
+                XOR.apply(UnsafeRawPointer(out + pos), literalBytes + lit, into: out + pos, count: n)
+                lit += n
+            case .copyBack(let n, let d):
+                backs.append((pos, n, d))
+            }
+            pos += op.length
+        }
+        return DecodedFrame(header: job.header, output: output, backReferences: backs, streamOffset: job.streamOffset)
+    }
+}

@@ -1,0 +1,198 @@
+import DWCPCore
+import DWCPSystem
+
+/// What a decode produced, for `--stats`/`--json`.
+public struct DecodeStats: Sendable {
+    public var bytesIn: UInt64 = 0
+    public var bytesOut: UInt64 = 0
+    public var frames: UInt64 = 0
+    public var skippedFrames: UInt64 = 0
+    public var format = "dwcp"
+    public init() {}
+}
+
+/// Decodes a DWCP frame stream (or a plain zstd stream) back to the original bytes.
+///
+/// Reading and frame-header checks are sequential; payload checksums, decompression and op
+/// application run on worker threads; back-references, the decoded checksum, the write and the
+/// stream digest happen in order on the writer thread. A frame's bytes are written only after its
+/// decoded checksum matched; the end frame's length, frame count and digest are checked last, and
+/// anything after it is an error.
+public final class StreamDecoder {
+    public var threads = OSThread.processorCount
+    public var baselinePath: String?
+    /// Called on the writer thread after each frame with the running totals.
+    public var progress: ((DecodeStats) -> Void)?
+
+    public init() {}
+
+    public func decode(_ input: FileDescriptor, to output: FileDescriptor) throws -> DecodeStats {
+        let reader = StreamReader(input)
+        var prefix = [UInt8](repeating: 0, count: 8)
+        let got = try prefix.withUnsafeMutableBytes { try reader.readUpTo($0.baseAddress!, 8) }
+        if got == 0 { throw DWCPError.integrity("\(input.name): empty input, not a DWCP stream") }
+        if got >= 4 && prefix[0..<4] == [0x28, 0xB5, 0x2F, 0xFD] {
+            return try ZstdStream.decompress(reader: reader, alreadyRead: Array(prefix[0..<got]), to: output, progress: progress)
+        }
+        guard got == 8 else { throw DWCPError.integrity("\(input.name): truncated stream header (\(got) bytes)") }
+        let headerLength = try prefix.withUnsafeBytes { try StreamHeader.headerLength(prefix: $0) }
+        var headerBytes = prefix + [UInt8](repeating: 0, count: headerLength - 8)
+        try headerBytes.withUnsafeMutableBytes { try reader.readExactly($0.baseAddress! + 8, headerLength - 8, what: "stream header") }
+        let header = try headerBytes.withUnsafeBytes { try StreamHeader.decode($0) }
+
+        let baseline = try openBaseline(for: header)
+        let maxBlock = Int(header.maxBlock)
+        let maxPayload = 2 * maxBlock + (1 << 20)
+        let outputs = BufferPool(bufferCapacity: maxBlock)
+        let payloads = BufferPool(bufferCapacity: maxPayload)
+        let window = DecodeWindow(window: header.window, pool: outputs)
+        let workers = (0..<threads).map { _ in
+            BlockDecoder(maxBlock: maxBlock, baseline: baseline, window: header.window, outputs: outputs)
+        }
+        let digest = StreamDigest()
+        var stats = DecodeStats()
+        let progress = self.progress
+        var written: UInt64 = 0
+        let pipeline = OrderedPipeline<DecodeJob, DecodedFrame>(
+            workers: threads, maxInFlight: 2 * threads + 2,
+            work: { w, job in
+                defer { payloads.recycle(job.payload) }
+                return try workers[w].decode(job)
+            },
+            consume: { frame in
+                let out = frame.output.unsafeBase
+                for b in frame.backReferences {
+                    let from = frame.header.offset + UInt64(b.position) - b.distance
+                    if from >= frame.header.offset {
+                        // Within this frame: distance >= length, so the source is complete.
+                        (out + b.position).copyMemory(from: out + Int(from - frame.header.offset), byteCount: b.length)
+                    } else if !window.copy(from: from, count: b.length, into: out + b.position) {
+                        throw DWCPError.integrity("frame \(frame.header.sequence) (data, at stream offset \(frame.streamOffset)): back-reference to offset \(from) outside the window")
+                    }
+                }
+                guard Checksum.xxh3(out, frame.output.count) == frame.header.decodedChecksum else {
+                    throw DWCPError.integrity("frame \(frame.header.sequence) (data, at stream offset \(frame.streamOffset)): decoded checksum mismatch")
+                }
+                try output.writeAll(out, count: frame.output.count)
+                digest.update(out, frame.output.count)
+                window.append(frame.output, at: frame.header.offset)
+                written += UInt64(frame.output.count)
+                if let progress {
+                    var s = DecodeStats()
+                    s.bytesOut = written
+                    progress(s)
+                }
+            })
+
+        var sequence: UInt64 = 0
+        var offset: UInt64 = 0
+        var end: EndPayload?
+        do {
+            while end == nil {
+                let at = reader.offset
+                var raw = [UInt8](repeating: 0, count: FrameHeader.encodedLength)
+                try raw.withUnsafeMutableBytes {
+                    try reader.readExactly($0.baseAddress!, FrameHeader.encodedLength, what: "frame \(sequence) header")
+                }
+                let frame = try raw.withUnsafeBytes { try FrameHeader.decode($0.baseAddress!, streamOffset: at) }
+                let label = "frame \(sequence) (\(frame.kind), at stream offset \(at))"
+                guard frame.sequence == sequence else {
+                    throw DWCPError.integrity("\(label): sequence number \(frame.sequence), expected \(sequence) (frame lost, duplicated or reordered)")
+                }
+                if frame.kind == .data {
+                    guard frame.decodedLength > 0 && Int(frame.decodedLength) <= maxBlock else {
+                        throw DWCPError.integrity("\(label): decoded length \(frame.decodedLength) outside 1...\(maxBlock)")
+                    }
+                    guard frame.offset == offset else {
+                        throw DWCPError.integrity("\(label): decoded offset \(frame.offset), expected \(offset)")
+                    }
+                    guard Int(frame.payloadLength) <= maxPayload else {
+                        throw DWCPError.integrity("\(label): payload length \(frame.payloadLength) too large for block size \(maxBlock)")
+                    }
+                }
+                let payload = frame.kind == .data ? payloads.take() : RawBuffer(capacity: Int(frame.payloadLength))
+                try reader.readExactly(payload.unsafeBase, Int(frame.payloadLength), what: "\(label) payload")
+                payload.count = Int(frame.payloadLength)
+                switch frame.kind {
+                case .data:
+                    try pipeline.submit(DecodeJob(header: frame, payload: payload, streamOffset: at))
+                    offset += UInt64(frame.decodedLength)
+                    stats.frames += 1
+                case .end:
+                    guard Checksum.xxh3(payload.unsafeBase, payload.count) == frame.payloadChecksum else {
+                        throw DWCPError.integrity("\(label): payload checksum mismatch")
+                    }
+                    end = try EndPayload.decode(payload.unsafeBytes)
+                default:
+                    guard frame.isSkippable else {
+                        throw DWCPError.integrity("\(label): unknown mandatory frame kind 0x\(String(frame.kind.rawValue, radix: 16)) (written by a newer encoder?)")
+                    }
+                    guard Checksum.xxh3(payload.unsafeBase, payload.count) == frame.payloadChecksum else {
+                        throw DWCPError.integrity("\(label): payload checksum mismatch")
+                    }
+                    stats.skippedFrames += 1
+                }
+                sequence += 1
+            }
+        } catch {
+            pipeline.abort(error)
+            throw error
+        }
+        try pipeline.finish()
+        let e = end!
+        guard e.frameCount == sequence - 1 else {
+            throw DWCPError.integrity("end frame counts \(e.frameCount) frames, stream had \(sequence - 1)")
+        }
+        guard e.totalLength == written else {
+            throw DWCPError.integrity("end frame declares \(e.totalLength) bytes, decoded \(written)")
+        }
+        guard e.digest == digest.finalize() else {
+            throw DWCPError.integrity("stream digest mismatch: end frame has \(e.digest), decoded bytes hash to \(digest.finalize())")
+        }
+        var extra: UInt8 = 0
+        if try reader.readUpTo(&extra, 1) != 0 {
+            throw DWCPError.integrity("trailing data after the end frame at stream offset \(reader.offset - 1)")
+        }
+        stats.bytesIn = reader.offset
+        stats.bytesOut = written
+        return stats
+    }
+
+    private func openBaseline(for header: StreamHeader) throws -> Baseline? {
+        switch (header.baseline, baselinePath) {
+        case (nil, nil):
+            return nil
+        case (nil, .some):
+            return nil  // A self-contained stream needs no baseline; the option is harmless.
+        case (.some(let id), nil):
+            throw DWCPError.usage("stream is a delta against a baseline (\(id.length) bytes, XXH3-128 \(id.digest)); give it with --baseline FILE")
+        case (.some(let id), .some(let path)):
+            let b = try Baseline(path: path)
+            guard b.identity == id else {
+                throw DWCPError.integrity("\(path): wrong baseline: stream was encoded against \(id.length) bytes with XXH3-128 \(id.digest), this file is \(b.identity.length) bytes with \(b.identity.digest)")
+            }
+            return b
+        }
+    }
+}
+
+/// Sequential reads from the encoded input with the stream offset tracked for error messages.
+final class StreamReader {
+    let fd: FileDescriptor
+    private(set) var offset: UInt64 = 0
+
+    init(_ fd: FileDescriptor) { self.fd = fd }
+
+    func readUpTo(_ p: UnsafeMutableRawPointer, _ count: Int) throws -> Int {
+        let n = try fd.readFully(into: p, count: count)
+        offset += UInt64(n)
+        return n
+    }
+
+    func readExactly(_ p: UnsafeMutableRawPointer, _ count: Int, what: String) throws {
+        let n = try readUpTo(p, count)
+        if n < count {
+            throw DWCPError.integrity("truncated stream: \(what) needs \(count) bytes at stream offset \(offset - UInt64(n)), input ended after \(n)")
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import DWCPCore
+import DWCPSystem
+
+/// A block read from the input with its reader-stage plan: the unit of parallel work.
+public struct EncodeJob {
+    public let sequence: UInt64
+    public let offset: UInt64
+    public let block: RawBuffer
+    public let plan: [PlanSegment]
+}
+
+/// A finished frame (header and payload, ready to write) and what it contains.
+public struct EncodedFrame {
+    public let bytes: RawBuffer
+    public let stats: EncodeStats
+}
+
+/// Turns one block into one data frame on a worker thread: hands open stretches to the
+/// `DeltaMatcher` (with a baseline) or takes them as literal bytes, compresses the literal
+/// section, and checksums everything. One instance per worker; it owns its scratch buffers.
+final class BlockEncoder {
+    private let planner: CodecPlanner
+    private let compressor = Compressor()
+    private let literal: RawBuffer
+    private let prefix: RawBuffer
+    private let matcher: DeltaMatcher?
+    private let baseline: Baseline?
+    private let framePool: BufferPool
+
+    /// Size of pooled frame buffers: the literal section is never larger than the block, and ops
+    /// and reference ranges rarely take more than 48 bytes per page each.
+    static func frameCapacity(maxBlock: Int, pageSize: Int) -> Int {
+        FrameHeader.encodedLength + DataPayloadHead.encodedLength + maxBlock + (maxBlock / pageSize + 1) * 48 * 2 + 4096
+    }
+
+    init(pageSize: Int, maxBlock: Int, index: BaselineIndex?, planner: CodecPlanner, framePool: BufferPool) {
+        self.planner = planner
+        self.framePool = framePool
+        literal = RawBuffer(capacity: maxBlock)
+        prefix = RawBuffer(capacity: index == nil ? 0 : maxBlock)
+        matcher = index.map { DeltaMatcher(index: $0, pageSize: pageSize) }
+        baseline = index?.baseline
+    }
+
+    func encode(_ job: EncodeJob) throws -> EncodedFrame {
+        let base = UnsafeRawPointer(job.block.unsafeBase)
+        let count = job.block.count
+        var content = FrameContent(literal: literal)
+        content.stats.bytesIn = UInt64(count)
+        content.stats.frames = 1
+        var shift: Int64 = 0
+        for segment in job.plan {
+            switch segment {
+            case .zero(_, let n):
+                content.zero(n)
+            case .back(_, let n, let d):
+                content.back(n, distance: d)
+            case .open(let start, let n):
+                if let matcher {
+                    try matcher.encode(base, start: start, end: start + n, blockOffset: job.offset, shift: &shift, into: &content)
+                } else {
+                    content.literal(base + start, n)
+                }
+            }
+        }
+        return try assemble(job, content)
+    }
+
+    /// Compresses the literal section and writes header and payload into one buffer.
+    private func assemble(_ job: EncodeJob, _ content: FrameContent) throws -> EncodedFrame {
+        var stats = content.stats
+        let setting = planner.choose(literalBytes: literal.count)
+        var refBytes: [UInt8] = []
+        var prefixBytes: UnsafeRawBufferPointer?
+        if setting.codec == .zstd, !content.refs.isEmpty, let baseline {
+            prefix.count = 0
+            for r in content.refs {
+                try baseline.read(into: prefix.unsafeBase + prefix.count, count: r.length, at: r.offset)
+                prefix.count += r.length
+            }
+            prefixBytes = prefix.unsafeBytes
+            BaselineRange.appendAll(content.refs, to: &refBytes)
+        }
+        var opBytes: [UInt8] = []
+        opBytes.reserveCapacity(content.ops.count * 6)
+        for op in content.ops { op.append(to: &opBytes) }
+
+        let head = FrameHeader.encodedLength + DataPayloadHead.encodedLength + opBytes.count + refBytes.count
+        let frame = takeFrameBuffer(head + literal.count)
+        var literalDst = frame.unsafeBase + head
+        var encodedLength = literal.count
+        var usedCodec = CodecID.none
+        if literal.count > 0 {
+            let started = MonotonicClock.now()
+            if setting.codec != .none,
+               let n = compressor.compress(setting, src: literal.unsafeBytes, dst: literalDst, dstCapacity: literal.count - 1,
+                                           prefix: prefixBytes) {
+                encodedLength = n
+                usedCodec = setting.codec
+            }
+            planner.record(setting, input: literal.count, output: encodedLength, seconds: MonotonicClock.now() - started)
+            stats.codecMix[usedCodec == .none ? "none" : setting.description, default: 0] += UInt64(literal.count)
+            if usedCodec == .none {
+                // Stored raw: a reference prefix would mean nothing, so drop the section.
+                if !refBytes.isEmpty {
+                    literalDst -= refBytes.count
+                    refBytes = []
+                }
+                literalDst.copyMemory(from: literal.unsafeBase, byteCount: literal.count)
+            }
+        }
+        let payload = frame.unsafeBase + FrameHeader.encodedLength
+        let dataHead = DataPayloadHead(codec: usedCodec, literalFlags: refBytes.isEmpty ? 0 : DataPayloadHead.referencePrefixFlag,
+                                       opsLength: UInt32(opBytes.count), refsLength: UInt32(refBytes.count),
+                                       literalDecodedLength: UInt32(literal.count), literalEncodedLength: UInt32(encodedLength))
+        dataHead.store(to: payload)
+        var cursor = payload + DataPayloadHead.encodedLength
+        opBytes.withUnsafeBytes { cursor.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        cursor += opBytes.count
+        if !refBytes.isEmpty {
+            refBytes.withUnsafeBytes { cursor.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        }
+        let payloadLength = dataHead.totalLength
+        frame.count = FrameHeader.encodedLength + payloadLength
+        FrameHeader(kind: .data, payloadLength: UInt32(payloadLength), sequence: job.sequence, offset: job.offset,
+                    decodedLength: UInt32(job.block.count), payloadChecksum: Checksum.xxh3(payload, payloadLength),
+                    decodedChecksum: Checksum.xxh3(job.block.unsafeBase, job.block.count)).store(to: frame.unsafeBase)
+        stats.bytesOut = UInt64(frame.count)
+        return EncodedFrame(bytes: frame, stats: stats)
+    }
+
+    /// A pooled buffer when the frame fits the usual bound (always, except for blocks with
+    /// hundreds of tiny edits per page), else a one-off allocation.
+    private func takeFrameBuffer(_ size: Int) -> RawBuffer {
+        size <= framePool.bufferCapacity ? framePool.take() : RawBuffer(capacity: size)
+    }
+}

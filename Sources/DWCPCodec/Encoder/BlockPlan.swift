@@ -1,0 +1,55 @@
+import DWCPCore
+
+/// What the sequential reader stage decided about a stretch of a block, before the parallel
+/// stage looks at it: zero pages and duplicates of recent pages are settled here, because the
+/// duplicate index depends on every earlier page; everything else is left `open` for baseline
+/// matching and compression on a worker.
+public enum PlanSegment: Equatable {
+    case zero(start: Int, length: Int)
+    case back(start: Int, length: Int, distance: UInt64)
+    case open(start: Int, length: Int)
+}
+
+/// Builds a block's `PlanSegment`s page by page, merging neighbours of the same kind.
+struct BlockPlanner {
+    let pageSize: Int
+    let duplicates: DuplicateIndex?
+
+    /// Classifies the `count` bytes at `base`, the block starting at stream offset `offset`.
+    func plan(_ base: UnsafeRawPointer, count: Int, offset: UInt64) -> [PlanSegment] {
+        var segments: [PlanSegment] = []
+        segments.reserveCapacity(8)
+        var pos = 0
+        while pos < count {
+            let n = min(pageSize, count - pos)
+            let p = base + pos
+            let segment: PlanSegment
+            if ZeroScan.isZero(p, n) {
+                segment = .zero(start: pos, length: n)
+            } else if n == pageSize, let duplicates,
+                      let distance = duplicates.lookupOrInsert(Checksum.xxh3_128(p, n), at: offset + UInt64(pos)) {
+                segment = .back(start: pos, length: n, distance: distance)
+            } else {
+                segment = .open(start: pos, length: n)
+            }
+            Self.append(segment, to: &segments)
+            pos += n
+        }
+        return segments
+    }
+
+    static func append(_ s: PlanSegment, to segments: inout [PlanSegment]) {
+        if let last = segments.last {
+            switch (last, s) {
+            case let (.zero(a, l1), .zero(_, l2)):
+                segments[segments.count - 1] = .zero(start: a, length: l1 + l2); return
+            case let (.open(a, l1), .open(_, l2)):
+                segments[segments.count - 1] = .open(start: a, length: l1 + l2); return
+            case let (.back(a, l1, d1), .back(_, l2, d2)) where d1 == d2:
+                segments[segments.count - 1] = .back(start: a, length: l1 + l2, distance: d1); return
+            default: break
+            }
+        }
+        segments.append(s)
+    }
+}

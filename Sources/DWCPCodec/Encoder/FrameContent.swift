@@ -1,0 +1,65 @@
+import DWCPCore
+
+/// What a block becomes before compression: its ops, the literal bytes they consume, the baseline
+/// ranges offered to zstd as a reference prefix, and the byte accounting.
+///
+/// Appending merges neighbouring ops of the same kind so a run of pages costs one op.
+struct FrameContent {
+    var ops: [BlockOp] = []
+    var refs: [BaselineRange] = []
+    var stats = EncodeStats()
+    let literal: RawBuffer
+
+    init(literal: RawBuffer) {
+        self.literal = literal
+        literal.count = 0
+    }
+
+    mutating func zero(_ n: Int) {
+        if case .zero(let a)? = ops.last { ops[ops.count - 1] = .zero(length: a + n) } else { ops.append(.zero(length: n)) }
+        stats.zeroBytes += UInt64(n)
+    }
+
+    mutating func back(_ n: Int, distance: UInt64) {
+        ops.append(.copyBack(length: n, distance: distance))
+        stats.duplicateBytes += UInt64(n)
+    }
+
+    mutating func copy(_ n: Int, from offset: UInt64) {
+        if case .copyBaseline(let a, let o)? = ops.last, o + UInt64(a) == offset {
+            ops[ops.count - 1] = .copyBaseline(length: a + n, baselineOffset: o)
+        } else {
+            ops.append(.copyBaseline(length: n, baselineOffset: offset))
+        }
+        stats.baselineCopyBytes += UInt64(n)
+    }
+
+    /// `n` bytes already written at the end of the literal buffer, as XOR against `offset`.
+    mutating func xor(_ n: Int, against offset: UInt64) {
+        if case .xorBaseline(let a, let o)? = ops.last, o + UInt64(a) == offset {
+            ops[ops.count - 1] = .xorBaseline(length: a + n, baselineOffset: o)
+        } else {
+            ops.append(.xorBaseline(length: n, baselineOffset: offset))
+        }
+        literal.count += n
+        stats.xorBytes += UInt64(n)
+    }
+
+    /// Appends `n` literal bytes from `p`, optionally noting the baseline bytes they resemble.
+    mutating func literal(_ p: UnsafeRawPointer, _ n: Int, resembling reference: UInt64? = nil) {
+        (literal.unsafeBase + literal.count).copyMemory(from: p, byteCount: n)
+        literal.count += n
+        if case .literal(let a)? = ops.last { ops[ops.count - 1] = .literal(length: a + n) } else { ops.append(.literal(length: n)) }
+        stats.literalBytes += UInt64(n)
+        if let r = reference {
+            if let last = refs.last, last.offset + UInt64(last.length) == r {
+                refs[refs.count - 1].length += n
+            } else {
+                refs.append(BaselineRange(offset: r, length: n))
+            }
+        }
+    }
+
+    /// Where the next literal byte goes (for writing an XOR in place).
+    var literalCursor: UnsafeMutableRawPointer { literal.unsafeBase + literal.count }
+}

@@ -1,0 +1,28 @@
+/// Byte accounting for one frame or a whole stream: what `--stats` and `--json` report.
+public struct EncodeStats: Sendable {
+    public var bytesIn: UInt64 = 0
+    public var bytesOut: UInt64 = 0
+    public var frames: UInt64 = 0
+    /// Original bytes by how they were sent.
+    public var zeroBytes: UInt64 = 0
+    public var duplicateBytes: UInt64 = 0
+    public var baselineCopyBytes: UInt64 = 0
+    public var xorBytes: UInt64 = 0
+    public var literalBytes: UInt64 = 0
+    /// Literal bytes (original size) per codec setting description, e.g. "zstd-3".
+    public var codecMix: [String: UInt64] = [:]
+
+    public init() {}
+
+    public mutating func add(_ o: EncodeStats) {
+        bytesIn += o.bytesIn
+        bytesOut += o.bytesOut
+        frames += o.frames
+        zeroBytes += o.zeroBytes
+        duplicateBytes += o.duplicateBytes
+        baselineCopyBytes += o.baselineCopyBytes
+        xorBytes += o.xorBytes
+        literalBytes += o.literalBytes
+        for (k, v) in o.codecMix { codecMix[k, default: 0] += v }
+    }
+}

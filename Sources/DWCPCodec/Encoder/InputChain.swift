@@ -1,0 +1,36 @@
+import DWCPCore
+import DWCPSystem
+
+/// Reads several inputs one after another as one byte stream, like `cat`: the encoder's input.
+public final class InputChain {
+    private var inputs: [FileDescriptor]
+    private var current = 0
+    /// Bytes read so far (for progress).
+    public private(set) var bytesRead: UInt64 = 0
+
+    public init(_ inputs: [FileDescriptor]) {
+        self.inputs = inputs
+    }
+
+    /// Fills up to `count` bytes; returns fewer only at the end of the last input.
+    public func read(into p: UnsafeMutableRawPointer, count: Int) throws -> Int {
+        var done = 0
+        while done < count && current < inputs.count {
+            let n = try inputs[current].readFully(into: p + done, count: count - done)
+            done += n
+            if done < count { current += 1 }
+        }
+        bytesRead += UInt64(done)
+        return done
+    }
+
+    /// Total size when every input is a regular file (for ETA), else nil.
+    public var knownTotalSize: UInt64? {
+        var total: UInt64 = 0
+        for fd in inputs {
+            guard let s = fd.sizeIfSeekable() else { return nil }
+            total += s
+        }
+        return total
+    }
+}

@@ -1,0 +1,111 @@
+import DWCPCore
+import DWCPSystem
+
+/// Settings of one encode, as the `dwcp-encode` options give them.
+public struct EncoderConfiguration {
+    public var pageSize = 4096
+    public var blockSize = 1 << 20
+    public var window: UInt64 = 128 << 20
+    public var threads = OSThread.processorCount
+    public var baselinePath: String?
+    public var planner = CodecPlanner(fixed: CodecSetting(codec: .zstd, level: 3))
+    public var deduplicate = true
+    /// Free-form JSON object written into the skippable info frame.
+    public var infoJSON: String?
+
+    public init() {}
+
+    /// Frames in flight between reader and writer: bounds memory (see docs/FORMAT.md "Memory").
+    public var maxInFlight: Int { 2 * threads + 2 }
+}
+
+/// Encodes a byte stream into the DWCP frame stream (docs/FORMAT.md).
+///
+/// Three stages: the calling thread reads blocks, digests them and plans zero and duplicate pages
+/// (sequential by nature); `threads` workers match, compress and checksum blocks; a writer thread
+/// emits frames in order. At most `maxInFlight` blocks exist at once.
+public final class StreamEncoder {
+    public let configuration: EncoderConfiguration
+    /// Called on the writer thread after each frame with the running totals.
+    public var progress: ((EncodeStats) -> Void)?
+
+    public init(configuration: EncoderConfiguration) {
+        self.configuration = configuration
+    }
+
+    public func encode(_ input: InputChain, to output: FileDescriptor) throws -> EncodeStats {
+        let c = configuration
+        precondition(c.blockSize % c.pageSize == 0)
+        let baseline = try c.baselinePath.map { try Baseline(path: $0) }
+        let index = try baseline.map { try BaselineIndex(baseline: $0, pageSize: c.pageSize, threads: c.threads) }
+        let header = StreamHeader(pageSize: UInt32(c.pageSize), maxBlock: UInt32(c.blockSize), window: c.window,
+                                  baseline: baseline?.identity, streamID: SystemRandom.uint64())
+        try output.writeAll(header.encoded())
+        var totals = EncodeStats()
+        totals.bytesOut = UInt64(StreamHeader.encodedLength)
+        var sequence: UInt64 = 0
+        if let info = c.infoJSON {
+            let frame = Self.metadataFrame(kind: .info, payload: Array(info.utf8), sequence: sequence, offset: 0)
+            try output.writeAll(frame)
+            totals.bytesOut += UInt64(frame.count)
+            sequence += 1
+        }
+
+        let blocks = BufferPool(bufferCapacity: c.blockSize)
+        let frames = BufferPool(bufferCapacity: BlockEncoder.frameCapacity(maxBlock: c.blockSize, pageSize: c.pageSize))
+        let workers = (0..<c.threads).map { _ in
+            BlockEncoder(pageSize: c.pageSize, maxBlock: c.blockSize, index: index, planner: c.planner, framePool: frames)
+        }
+        let progress = self.progress
+        var written = totals
+        let pipeline = OrderedPipeline<EncodeJob, EncodedFrame>(
+            workers: c.threads, maxInFlight: c.maxInFlight,
+            work: { w, job in
+                defer { blocks.recycle(job.block) }
+                return try workers[w].encode(job)
+            },
+            consume: { frame in
+                defer { frames.recycle(frame.bytes) }
+                try output.writeAll(frame.bytes.unsafeBase, count: frame.bytes.count)
+                written.add(frame.stats)
+                progress?(written)
+            })
+
+        let planner = BlockPlanner(pageSize: c.pageSize,
+                                   duplicates: c.deduplicate && c.window > 0 ? DuplicateIndex(window: c.window, pageSize: c.pageSize) : nil)
+        let digest = StreamDigest()
+        var offset: UInt64 = 0
+        do {
+            while true {
+                let block = blocks.take()
+                block.count = try input.read(into: block.unsafeBase, count: c.blockSize)
+                if block.count == 0 { break }
+                digest.update(block.unsafeBase, block.count)
+                let plan = planner.plan(block.unsafeBase, count: block.count, offset: offset)
+                try pipeline.submit(EncodeJob(sequence: sequence, offset: offset, block: block, plan: plan))
+                sequence += 1
+                offset += UInt64(block.count)
+                if block.count < c.blockSize { break }
+            }
+        } catch {
+            pipeline.abort(error)
+            throw error
+        }
+        try pipeline.finish()
+        totals = written
+        let end = EndPayload(totalLength: offset, frameCount: sequence, digest: digest.finalize())
+        let endFrame = Self.metadataFrame(kind: .end, payload: end.encoded(), sequence: sequence, offset: offset)
+        try output.writeAll(endFrame)
+        totals.bytesOut += UInt64(endFrame.count)
+        return totals
+    }
+
+    /// A non-data frame (end, info): decoded bytes are the payload itself.
+    static func metadataFrame(kind: FrameKind, payload: [UInt8], sequence: UInt64, offset: UInt64) -> [UInt8] {
+        let sum = Checksum.xxh3(payload)
+        let header = FrameHeader(kind: kind, flags: kind == .info ? FrameHeader.skippableFlag : 0,
+                                 payloadLength: UInt32(payload.count), sequence: sequence, offset: offset,
+                                 decodedLength: 0, payloadChecksum: sum, decodedChecksum: 0)
+        return header.encoded() + payload
+    }
+}

@@ -1,0 +1,83 @@
+import CZstd
+import DWCPCore
+import DWCPSystem
+
+/// Plain zstd streams (`--format zstd`), for interoperability with the real `zstd` CLI:
+/// the output of `compress` is a standard zstd frame with a content checksum that `zstd -d` reads,
+/// and the decoder accepts any zstd stream.
+public enum ZstdStream {
+    /// Compresses `input` to `output` with libzstd's own worker threads.
+    public static func compress(_ input: InputChain, to output: FileDescriptor, level: Int, threads: Int,
+                                progress: ((EncodeStats) -> Void)?) throws -> EncodeStats {
+        guard let cctx = ZSTD_createCCtx() else { throw DWCPError.failure("zstd: out of memory") }
+        defer { ZSTD_freeCCtx(cctx) }
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, Int32(clamping: level))
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
+        if threads > 1 { ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, Int32(threads)) }
+        let inSize = ZSTD_CStreamInSize() * 4
+        let outSize = ZSTD_CStreamOutSize() * 4
+        let inBuf = RawBuffer(capacity: inSize)
+        let outBuf = RawBuffer(capacity: outSize)
+        var stats = EncodeStats()
+        var finished = false
+        while !finished {
+            let n = try input.read(into: inBuf.unsafeBase, count: inSize)
+            stats.bytesIn += UInt64(n)
+            stats.literalBytes += UInt64(n)
+            let last = n < inSize
+            let mode = last ? ZSTD_e_end : ZSTD_e_continue
+            var inb = ZSTD_inBuffer(src: inBuf.unsafeBase, size: n, pos: 0)
+            while true {
+                var outb = ZSTD_outBuffer(dst: outBuf.unsafeBase, size: outSize, pos: 0)
+                let remaining = ZSTD_compressStream2(cctx, &outb, &inb, mode)
+                if ZSTD_isError(remaining) != 0 { throw DWCPError.failure("zstd: \(String(cString: ZSTD_getErrorName(remaining)))") }
+                try output.writeAll(outBuf.unsafeBase, count: outb.pos)
+                stats.bytesOut += UInt64(outb.pos)
+                if last ? remaining == 0 : inb.pos == inb.size { break }
+            }
+            progress?(stats)
+            finished = last
+        }
+        stats.codecMix["zstd-\(level)"] = stats.bytesIn
+        return stats
+    }
+
+    /// Decompresses a zstd stream whose first bytes were already read.
+    static func decompress(reader: StreamReader, alreadyRead: [UInt8], to output: FileDescriptor,
+                           progress: ((DecodeStats) -> Void)?) throws -> DecodeStats {
+        guard let dctx = ZSTD_createDCtx() else { throw DWCPError.failure("zstd: out of memory") }
+        defer { ZSTD_freeDCtx(dctx) }
+        ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 31)
+        let inSize = ZSTD_DStreamInSize()
+        let outSize = ZSTD_DStreamOutSize()
+        let inBuf = RawBuffer(capacity: max(inSize, alreadyRead.count))
+        let outBuf = RawBuffer(capacity: outSize)
+        var stats = DecodeStats()
+        stats.format = "zstd"
+        var pending = alreadyRead.count
+        alreadyRead.withUnsafeBytes { inBuf.unsafeBase.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        var lastResult = 1
+        while true {
+            if pending == 0 {
+                pending = try reader.readUpTo(inBuf.unsafeBase, inSize)
+                if pending == 0 { break }
+            }
+            var inb = ZSTD_inBuffer(src: inBuf.unsafeBase, size: pending, pos: 0)
+            while inb.pos < inb.size {
+                var outb = ZSTD_outBuffer(dst: outBuf.unsafeBase, size: outSize, pos: 0)
+                let r = ZSTD_decompressStream(dctx, &outb, &inb)
+                if ZSTD_isError(r) != 0 {
+                    throw DWCPError.integrity("zstd stream corrupt near input offset \(reader.offset): \(String(cString: ZSTD_getErrorName(r)))")
+                }
+                try output.writeAll(outBuf.unsafeBase, count: outb.pos)
+                stats.bytesOut += UInt64(outb.pos)
+                lastResult = r
+            }
+            pending = 0
+            progress?(stats)
+        }
+        guard lastResult == 0 else { throw DWCPError.integrity("truncated zstd stream at input offset \(reader.offset)") }
+        stats.bytesIn = reader.offset
+        return stats
+    }
+}

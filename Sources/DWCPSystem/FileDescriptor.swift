@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import DWCPCore
+
+/// A raw file descriptor with the few operations the data plane needs, each EINTR-safe.
+///
+/// Deliberately not a class: descriptors are owned by whoever opened them, and closed explicitly,
+/// so stdin/stdout can be wrapped without ever being closed by accident.
+public struct FileDescriptor: Sendable, Equatable {
+    public let rawValue: Int32
+    /// A human name for diagnostics: a path, `stdin` or `stdout`.
+    public let name: String
+
+    public init(rawValue: Int32, name: String) {
+        self.rawValue = rawValue
+        self.name = name
+    }
+
+    public static let standardInput = FileDescriptor(rawValue: 0, name: "stdin")
+    public static let standardOutput = FileDescriptor(rawValue: 1, name: "stdout")
+    public static let standardError = FileDescriptor(rawValue: 2, name: "stderr")
+
+    /// Opens `path` read-only. The C flag is `O_RDONLY | O_CLOEXEC`.
+    public static func openForReading(_ path: String) throws -> FileDescriptor {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))") }
+        return FileDescriptor(rawValue: fd, name: path)
+    }
+
+    /// Creates `path` for writing; refuses an existing file unless `overwrite` (`O_EXCL` otherwise).
+    public static func create(_ path: String, overwrite: Bool, mode: mode_t = 0o644) throws -> FileDescriptor {
+        var flags = O_WRONLY | O_CREAT | O_CLOEXEC
+        flags |= overwrite ? O_TRUNC : O_EXCL
+        let fd = open(path, flags, mode)
+        if fd < 0 {
+            if errno == EEXIST { throw DWCPError.failure("\(path): already exists (use -f to overwrite)") }
+            throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))")
+        }
+        return FileDescriptor(rawValue: fd, name: path)
+    }
+
+    public func close() {
+        _ = Glibc.close(rawValue)
+    }
+
+    /// Reads until `count` bytes are in or end of file; returns the bytes read (short only at EOF).
+    public func readFully(into p: UnsafeMutableRawPointer, count: Int) throws -> Int {
+        var done = 0
+        while done < count {
+            let n = try syscall("\(name): read") { read(rawValue, p + done, count - done) }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// Reads at `offset` until `count` bytes are in or end of file.
+    public func readFully(into p: UnsafeMutableRawPointer, count: Int, at offset: UInt64) throws -> Int {
+        var done = 0
+        while done < count {
+            let n = try syscall("\(name): read") { pread(rawValue, p + done, count - done, off_t(offset) + off_t(done)) }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// Writes all `count` bytes.
+    public func writeAll(_ p: UnsafeRawPointer, count: Int) throws {
+        var done = 0
+        while done < count {
+            let n = try syscall("\(name): write") { write(rawValue, p + done, count - done) }
+            done += n
+        }
+    }
+
+    public func writeAll(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try writeAll($0.baseAddress!, count: $0.count) }
+    }
+
+    public func writeAll(_ string: String) throws {
+        try writeAll(Array(string.utf8))
+    }
+
+    /// `fsync(2)`: durable before acknowledged.
+    public func sync() throws {
+        _ = try syscall("\(name): fsync") { fsync(rawValue) }
+    }
+
+    /// True when the descriptor is a terminal (`isatty(3)`).
+    public var isTerminal: Bool { isatty(rawValue) == 1 }
+
+    /// Size of a regular file or block device, nil for pipes and sockets.
+    public func sizeIfSeekable() -> UInt64? {
+        var st = stat()
+        guard fstat(rawValue, &st) == 0 else { return nil }
+        if (st.st_mode & S_IFMT) == S_IFREG { return UInt64(st.st_size) }
+        if (st.st_mode & S_IFMT) == S_IFBLK {
+            let end = lseek(rawValue, 0, SEEK_END)
+            _ = lseek(rawValue, 0, SEEK_SET)
+            return end >= 0 ? UInt64(end) : nil
+        }
+        return nil
+    }
+}

@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A pthread mutex with a condition variable: the one synchronisation primitive the pipelines use.
+///
+/// Heap-allocated so its address never moves (pthread objects must not be copied).
+public final class ConditionLock: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    public init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(cond, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        cond.deallocate()
+    }
+
+    public func lock() { pthread_mutex_lock(mutex) }
+    public func unlock() { pthread_mutex_unlock(mutex) }
+    /// Waits for a broadcast; the lock must be held.
+    public func wait() { pthread_cond_wait(cond, mutex) }
+    public func broadcast() { pthread_cond_broadcast(cond) }
+
+    @inline(__always)
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}
+
+/// A joinable OS thread running a closure.
+public final class OSThread: @unchecked Sendable {
+    private var handle = pthread_t()
+    private final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+
+    /// Starts `body` on a new thread with an 8 MiB stack.
+    public init(_ body: @escaping () -> Void) {
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        pthread_attr_setstacksize(&attr, 8 << 20)
+        let rc = pthread_create(&handle, &attr, { arg in
+            let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        pthread_attr_destroy(&attr)
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+    }
+
+    public func join() {
+        pthread_join(handle, nil)
+    }
+
+    /// Online CPUs (`sysconf(_SC_NPROCESSORS_ONLN)`), the default for `-T`.
+    public static var processorCount: Int {
+        max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    }
+}

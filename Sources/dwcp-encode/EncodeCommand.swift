@@ -1,0 +1,271 @@
+import ArgumentParser
+import DWCPCLI
+import DWCPCodec
+import DWCPCore
+import DWCPSystem
+
+/// `dwcp-encode`: the toolkit's compressor. A thin shell over `DWCPCodec`: it turns options into
+/// an `EncoderConfiguration`, opens inputs and output, and reports.
+struct EncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dwcp-encode",
+        abstract: "Compress and delta-encode a byte stream into the DWCP frame stream; -d decodes.",
+        discussion: """
+            Reads the concatenation of FILEs (standard input if none, or for -) and writes a DWCP \
+            stream (docs/FORMAT.md) to standard output or -o FILE. Zero pages and pages repeated \
+            within --window cost a few bytes each. With --baseline, content found anywhere in the \
+            baseline image (at any byte offset) is sent as a reference, pages edited in place as a \
+            compressed XOR, and the rest is compressed with the nearby baseline bytes as a zstd \
+            prefix; decoding needs the same baseline and refuses any other.
+
+            --codec auto picks codec and level per frame to maximise delivered throughput over a \
+            link of --link-rate (docs/AUTO-CODEC.md). --format zstd writes a plain zstd stream that \
+            `zstd -d` reads instead.
+
+            Every frame carries checksums of its encoded and decoded bytes and the stream ends with \
+            its length and XXH3-128 digest; -d writes a frame only after it verified, and fails \
+            with exit status 3 on any mismatch, truncation or wrong baseline. Memory is bounded: \
+            about (2*THREADS+2) * 2 * BLOCK-SIZE plus WINDOW when encoding and decoding, plus \
+            ~0.5% of the baseline size for its index.
+
+            --stats prints a summary to stderr; --json prints it as one JSON object, to standard \
+            output when -o is given and to stderr otherwise.
+
+            Examples:
+              dwcp-encode < mem.img > mem.dwcp && dwcp-encode -d < mem.dwcp > mem.out
+              dwcp-encode --baseline round1.img round2.img -o round2.dwcp
+              gcore -o - $PID | dwcp-encode -c auto --link-rate 100Mbit | dwcp-send host:7000
+              dwcp-encode --format zstd -l 3 big.img | zstd -d > big.copy
+
+            \(ExitStatus.manualTable)
+            """,
+        version: DWCPVersion.string)
+
+    @Flag(name: .shortAndLong, help: "Decode a DWCP (or plain zstd) stream instead of encoding.")
+    var decode = false
+
+    @Option(name: [.customShort("c"), .long], help: ArgumentHelp("Literal codec: zstd, lz4, brotli, none or auto.", valueName: "CODEC"))
+    var codec: CodecChoice = .zstd
+
+    @Option(name: .shortAndLong, parsing: .unconditional,
+            help: ArgumentHelp("Codec level: zstd -131072...22 (negative = fast), lz4 <3 fast (negative = acceleration) or 3...12 HC, brotli 0...11. Default: zstd 3, lz4 1, brotli 5.", valueName: "LEVEL"))
+    var level: Int?
+
+    @Option(name: [.customShort("T"), .long], help: ArgumentHelp("Worker threads; 0 means one per core (the default).", valueName: "N"))
+    var threads: Int = 0
+
+    @Option(help: ArgumentHelp("Page size for zero, duplicate and baseline matching: a power of two, 512 to 1MiB.", valueName: "BYTES"))
+    var pageSize: String = "4096"
+
+    @Option(help: ArgumentHelp("Original bytes per frame, a multiple of the page size up to 64MiB.", valueName: "BYTES"))
+    var blockSize: String = "1MiB"
+
+    @Option(help: ArgumentHelp("How far back a duplicate page may be referenced; the decoder keeps this much output. 0 disables duplicate elimination.", valueName: "BYTES"))
+    var window: String = "128MiB"
+
+    @Option(help: ArgumentHelp("Delta against FILE, the image the receiver already has (e.g. the previous pre-copy round). Needed again to decode.", valueName: "FILE"))
+    var baseline: String?
+
+    @Option(help: ArgumentHelp("Link rate that --codec auto optimises for, e.g. 100Mbit, 10Gbit, 50MB/s.", valueName: "RATE"))
+    var linkRate: String = "1Gbit"
+
+    @Option(help: ArgumentHelp("Output format: dwcp (framed, checksummed, page-aware) or zstd (plain zstd stream).", valueName: "FORMAT"))
+    var format: OutputFormat = .dwcp
+
+    @Flag(help: "Print a summary (bytes, ratio, page classes, codec mix, speed) to stderr.")
+    var stats = false
+
+    @Flag(help: "Print the summary as one JSON object (to stdout with -o, else stderr).")
+    var json = false
+
+    @OptionGroup var outputOptions: OutputOptions
+    @OptionGroup var verbosity: VerbosityOptions
+
+    @Argument(help: ArgumentHelp("Input files, concatenated; - or none reads standard input.", valueName: "FILE"))
+    var files: [String] = []
+
+    func validate() throws {
+        if threads < 0 { throw ValidationError("--threads must be 0 or positive") }
+        guard let page = Units.parseBytes(pageSize), StreamHeader.pageSizeRange.contains(Int(page)), page.nonzeroBitCount == 1 else {
+            throw ValidationError("--page-size must be a power of two between 512 and 1MiB")
+        }
+        guard let block = Units.parseBytes(blockSize), block >= page, block % page == 0, block <= UInt64(StreamHeader.maxBlockLimit) else {
+            throw ValidationError("--block-size must be a multiple of the page size, at most 64MiB")
+        }
+        guard let w = Units.parseBytes(window), w <= StreamHeader.maxWindow else {
+            throw ValidationError("--window must be a size up to 4GiB (e.g. 128MiB, or 0)")
+        }
+        if Units.parseBitRate(linkRate) == nil { throw ValidationError("--link-rate: cannot parse '\(linkRate)' (e.g. 100Mbit, 10Gbit)") }
+        if let level, let c = codec.codecID, !CodecSetting.levelRange(for: c).contains(level) {
+            throw ValidationError("level \(level) out of range \(CodecSetting.levelRange(for: c)) for \(codec.rawValue)")
+        }
+        if level != nil && codec == .auto { throw ValidationError("--level cannot be combined with --codec auto") }
+        if format == .zstd && (baseline != nil || codec != .zstd) {
+            throw ValidationError("--format zstd writes plain zstd: it takes neither --baseline nor another --codec")
+        }
+    }
+
+    func run() throws {
+        verbosity.apply()
+        let inputs = try InputFiles.open(files, force: outputOptions.force)
+        let target = try outputOptions.open()
+        let progress = ProgressLine(enabled: verbosity.showsProgress)
+        let threadCount = threads == 0 ? OSThread.processorCount : threads
+        do {
+            if decode {
+                guard inputs.count == 1 else { throw DWCPError.usage("-d decodes one stream: give at most one FILE") }
+                let decoder = StreamDecoder()
+                decoder.threads = threadCount
+                decoder.baselinePath = baseline
+                decoder.progress = { s in
+                    progress.update("dwcp-encode -d: \(Units.formatBytes(s.bytesOut)) written, \(Self.rate(s.bytesOut, progress.elapsed))")
+                }
+                let s = try decoder.decode(inputs[0], to: target.fd)
+                progress.clear()
+                try target.finish()
+                report(decodeStats: s, seconds: progress.elapsed, target: target)
+            } else {
+                let chain = InputChain(inputs)
+                let total = chain.knownTotalSize
+                let onProgress: (EncodeStats) -> Void = { s in
+                    progress.update(Self.progressText(s, total: total, elapsed: progress.elapsed))
+                }
+                let s: EncodeStats
+                if format == .zstd {
+                    s = try ZstdStream.compress(chain, to: target.fd, level: level ?? 3, threads: threadCount, progress: onProgress)
+                } else {
+                    let encoder = StreamEncoder(configuration: try configuration(threads: threadCount))
+                    encoder.progress = onProgress
+                    s = try encoder.encode(chain, to: target.fd)
+                }
+                progress.clear()
+                try target.finish()
+                report(encodeStats: s, seconds: progress.elapsed, target: target)
+            }
+        } catch {
+            progress.clear()
+            target.abandon()
+            throw error
+        }
+    }
+
+    func configuration(threads: Int) throws -> EncoderConfiguration {
+        var c = EncoderConfiguration()
+        c.threads = threads
+        c.pageSize = Int(Units.parseBytes(pageSize)!)
+        c.blockSize = Int(Units.parseBytes(blockSize)!)
+        c.window = Units.parseBytes(window)!
+        c.baselinePath = baseline
+        if let id = codec.codecID {
+            c.planner = CodecPlanner(fixed: CodecSetting(codec: id, level: level ?? CodecSetting.defaultLevel(for: id)))
+        } else {
+            c.planner = CodecPlanner(linkBitsPerSecond: Units.parseBitRate(linkRate)!, threads: threads)
+        }
+        var info = JSONLine()
+        info.add("encoder", "dwcp-encode")
+        info.add("version", DWCPVersion.string)
+        info.add("codec", codec.rawValue)
+        if let level { info.add("level", level) }
+        if codec == .auto { info.add("link_rate_bps", Units.parseBitRate(linkRate)!, decimals: 0) }
+        c.infoJSON = info.text
+        return c
+    }
+
+    static func rate(_ bytes: UInt64, _ seconds: Double) -> String {
+        Units.format(Double(bytes) / max(seconds, 1e-9) / 1e6, 1) + " MB/s"
+    }
+
+    static func progressText(_ s: EncodeStats, total: UInt64?, elapsed: Double) -> String {
+        var text = "dwcp-encode: \(Units.formatBytes(s.bytesIn))"
+        if let total, total > 0 { text += " / \(Units.formatBytes(total)) (\(s.bytesIn * 100 / total)%)" }
+        text += " -> \(Units.formatBytes(s.bytesOut)), \(rate(s.bytesIn, elapsed))"
+        if let total, s.bytesIn > 0, total > s.bytesIn {
+            let eta = Double(total - s.bytesIn) / (Double(s.bytesIn) / max(elapsed, 1e-9))
+            text += ", ETA \(Int(eta))s"
+        }
+        return text
+    }
+
+    private func emitJSON(_ line: JSONLine, target: OutputTarget) {
+        if target.path != nil {
+            try? FileDescriptor.standardOutput.writeAll(line.text + "\n")
+        } else {
+            Diagnostics.emit(line.text + "\n")
+        }
+    }
+
+    private func report(encodeStats s: EncodeStats, seconds: Double, target: OutputTarget) {
+        let ratio = s.bytesOut > 0 ? Double(s.bytesIn) / Double(s.bytesOut) : 0
+        if json {
+            var j = JSONLine()
+            j.add("command", "encode")
+            j.add("format", format.rawValue)
+            j.add("bytes_in", s.bytesIn)
+            j.add("bytes_out", s.bytesOut)
+            j.add("ratio", ratio)
+            j.add("seconds", seconds, decimals: 4)
+            j.add("mb_per_s", Double(s.bytesIn) / max(seconds, 1e-9) / 1e6, decimals: 1)
+            j.add("frames", s.frames)
+            j.add("zero_bytes", s.zeroBytes)
+            j.add("duplicate_bytes", s.duplicateBytes)
+            j.add("baseline_copy_bytes", s.baselineCopyBytes)
+            j.add("xor_bytes", s.xorBytes)
+            j.add("literal_bytes", s.literalBytes)
+            var mix = JSONLine()
+            for k in s.codecMix.keys.sorted() { mix.add(k, s.codecMix[k]!) }
+            j.addRaw("codec_mix", mix.text)
+            j.add("peak_rss_bytes", ResourceUsage.peakResidentBytes())
+            emitJSON(j, target: target)
+        }
+        if stats || verbosity.verbose > 0 {
+            let pct = { (n: UInt64) in Units.format(s.bytesIn == 0 ? 0 : Double(n) * 100 / Double(s.bytesIn), 1) + "%" }
+            let mix = s.codecMix.keys.sorted().map { "\($0) \(Units.formatBytes(s.codecMix[$0]!))" }.joined(separator: ", ")
+            Diagnostics.emit("""
+                dwcp-encode: \(Units.formatBytes(s.bytesIn)) -> \(Units.formatBytes(s.bytesOut)) (ratio \(Units.format(ratio, 3))) in \(Units.format(seconds, 3)) s, \(Self.rate(s.bytesIn, seconds))
+                  zero \(pct(s.zeroBytes)), duplicate \(pct(s.duplicateBytes)), baseline copy \(pct(s.baselineCopyBytes)), xor \(pct(s.xorBytes)), literal \(pct(s.literalBytes))
+                  frames \(s.frames), codecs: \(mix.isEmpty ? "-" : mix)
+
+                """)
+        }
+    }
+
+    private func report(decodeStats s: DecodeStats, seconds: Double, target: OutputTarget) {
+        if json {
+            var j = JSONLine()
+            j.add("command", "decode")
+            j.add("format", s.format)
+            j.add("bytes_in", s.bytesIn)
+            j.add("bytes_out", s.bytesOut)
+            j.add("seconds", seconds, decimals: 4)
+            j.add("mb_per_s", Double(s.bytesOut) / max(seconds, 1e-9) / 1e6, decimals: 1)
+            j.add("frames", s.frames)
+            j.add("skipped_frames", s.skippedFrames)
+            j.add("verified", true)
+            j.add("peak_rss_bytes", ResourceUsage.peakResidentBytes())
+            emitJSON(j, target: target)
+        }
+        if stats || verbosity.verbose > 0 {
+            Diagnostics.emit("dwcp-encode: decoded \(Units.formatBytes(s.bytesIn)) -> \(Units.formatBytes(s.bytesOut)) in \(Units.format(seconds, 3)) s, \(Self.rate(s.bytesOut, seconds)), verified\n")
+        }
+    }
+}
+
+/// `--codec` values.
+enum CodecChoice: String, ExpressibleByArgument, CaseIterable {
+    case zstd, lz4, brotli, none, auto
+
+    var codecID: CodecID? {
+        switch self {
+        case .zstd: return .zstd
+        case .lz4: return .lz4
+        case .brotli: return .brotli
+        case .none: return CodecID.none
+        case .auto: return nil
+        }
+    }
+}
+
+/// `--format` values.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case dwcp, zstd
+}

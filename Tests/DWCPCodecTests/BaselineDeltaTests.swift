@@ -1,0 +1,67 @@
+import DWCPCodec
+import DWCPCore
+import XCTest
+
+final class BaselineDeltaTests: XCTestCase {
+    /// Round 2 of an image: content moved by an unaligned amount, some pages edited in place,
+    /// a run of new bytes inserted.
+    func makeRounds() -> (baseline: [UInt8], next: [UInt8]) {
+        var gen = TestData(seed: 11)
+        let baseline = gen.memoryImage(pages: 800)
+        var next = gen.bytes(777) + baseline        // everything shifted by 777 bytes
+        for i in stride(from: 10_000, to: next.count - 8, by: 40_000) {   // sparse in-place edits
+            next[i] = next[i] &+ 1
+            next[i + 5] ^= 0xFF
+        }
+        next.insert(contentsOf: gen.bytes(5000), at: 1_500_000)
+        return (baseline, next)
+    }
+
+    func testShiftedAndEditedContentIsFoundInTheBaseline() throws {
+        let scratch = Scratch()
+        let (baseline, next) = makeRounds()
+        let basePath = scratch.write("baseline", baseline)
+        let (stream, stats) = try Codec.encode(next, scratch: scratch) { $0.baselinePath = basePath }
+        let (plain, _) = try Codec.encode(next, scratch: scratch, name: "plain")
+        // Nearly everything is a copy, XOR or zero; only the inserted and prefixed bytes are new.
+        XCTAssertGreaterThan(stats.baselineCopyBytes + stats.zeroBytes + stats.duplicateBytes + stats.xorBytes,
+                             UInt64(next.count) * 95 / 100, "\(stats)")
+        XCTAssertGreaterThan(stats.baselineCopyBytes, UInt64(next.count) / 2)
+        XCTAssertLessThan(stream.count * 10, plain.count, "delta should be far smaller than a full round")
+        let (output, error) = Codec.decode(stream, scratch: scratch, baseline: basePath)
+        XCTAssertNil(error)
+        XCTAssertEqual(output, next)
+    }
+
+    func testDenseInPlaceEditsBecomeXOR() throws {
+        let scratch = Scratch()
+        var gen = TestData(seed: 12)
+        let baseline = gen.bytes(4096 * 64)
+        var next = baseline
+        for i in stride(from: 0, to: next.count, by: 97) { next[i] = next[i] &+ 3 }  // every page edited
+        let basePath = scratch.write("baseline", baseline)
+        let (stream, stats) = try Codec.encode(next, scratch: scratch) { $0.baselinePath = basePath }
+        XCTAssertGreaterThan(stats.xorBytes, UInt64(next.count) / 2, "\(stats)")
+        XCTAssertLessThan(stream.count, next.count / 5)
+        XCTAssertEqual(Codec.decode(stream, scratch: scratch, baseline: basePath).output, next)
+    }
+
+    func testWrongOrMissingBaselineIsRefusedAndNothingIsWritten() throws {
+        let scratch = Scratch()
+        let (baseline, next) = makeRounds()
+        let basePath = scratch.write("baseline", baseline)
+        var other = baseline
+        other[100] ^= 1
+        let otherPath = scratch.write("other", other)
+        let (stream, _) = try Codec.encode(next, scratch: scratch) { $0.baselinePath = basePath }
+
+        let wrong = Codec.decode(stream, scratch: scratch, baseline: otherPath)
+        XCTAssertEqual((wrong.error as? DWCPError)?.status, .integrity)
+        XCTAssertTrue("\(wrong.error!)".contains("wrong baseline"), "\(wrong.error!)")
+        XCTAssertEqual(wrong.output, [])
+
+        let missing = Codec.decode(stream, scratch: scratch, baseline: nil)
+        XCTAssertEqual((missing.error as? DWCPError)?.status, .usage)
+        XCTAssertEqual(missing.output, [])
+    }
+}

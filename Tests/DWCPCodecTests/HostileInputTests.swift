@@ -1,0 +1,79 @@
+import DWCPCodec
+import DWCPCore
+import XCTest
+
+/// Corrupted, truncated and garbage streams: always an integrity error, never wrong bytes out.
+final class HostileInputTests: XCTestCase {
+    func sample() throws -> (Scratch, [UInt8], [UInt8]) {
+        let scratch = Scratch()
+        var gen = TestData(seed: 21)
+        let input = gen.memoryImage(pages: 64)
+        let (stream, _) = try Codec.encode(input, scratch: scratch) { $0.blockSize = 16384; $0.threads = 1 }
+        return (scratch, input, stream)
+    }
+
+    /// Whatever a failed decode wrote must be a prefix of the original made of whole verified frames.
+    func assertVerifiedPrefix(_ output: [UInt8], of input: [UInt8], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertLessThanOrEqual(output.count, input.count, file: file, line: line)
+        XCTAssertEqual(output, Array(input.prefix(output.count)), "unverified bytes were written", file: file, line: line)
+    }
+
+    func testEveryCorruptedByteIsCaught() throws {
+        let (scratch, input, stream) = try sample()
+        var gen = TestData(seed: 22)
+        // Every byte of the headers, then a sample of payload bytes.
+        var positions = Array(0..<min(stream.count, 400))
+        for _ in 0..<300 { positions.append(Int(gen.next() % UInt64(stream.count))) }
+        for p in positions {
+            var bad = stream
+            bad[p] ^= UInt8(1 << (p % 8))
+            let (output, error) = Codec.decode(bad, scratch: scratch, threads: 1)
+            XCTAssertEqual((error as? DWCPError)?.status, .integrity, "flip at \(p) not detected")
+            assertVerifiedPrefix(output, of: input)
+        }
+    }
+
+    func testEveryTruncationIsCaught() throws {
+        let (scratch, input, stream) = try sample()
+        for cut in Array(0..<200) + Array(stride(from: 200, to: stream.count, by: 97)) + [stream.count - 1] {
+            let (output, error) = Codec.decode(Array(stream.prefix(cut)), scratch: scratch)
+            XCTAssertEqual((error as? DWCPError)?.status, .integrity, "cut at \(cut) not detected")
+            XCTAssertTrue("\(error!)".contains("truncated") || "\(error!)".contains("empty"), "\(error!)")
+            assertVerifiedPrefix(output, of: input)
+        }
+    }
+
+    func testTrailingGarbageAndGarbageStreams() throws {
+        let (scratch, _, stream) = try sample()
+        let trailing = Codec.decode(stream + [0x42], scratch: scratch)
+        XCTAssertTrue("\(trailing.error!)".contains("trailing data"), "\(trailing.error!)")
+        var gen = TestData(seed: 23)
+        for n in [1, 7, 8, 100, 100_000] {
+            let (output, error) = Codec.decode(gen.bytes(n), scratch: scratch)
+            XCTAssertEqual((error as? DWCPError)?.status, .integrity)
+            XCTAssertEqual(output, [])
+        }
+    }
+
+    func testDroppedDuplicatedAndReorderedFramesAreCaught() throws {
+        let (scratch, _, stream) = try sample()
+        // Split into header + frames, using the frame lengths.
+        var frames: [[UInt8]] = []
+        var at = StreamHeader.encodedLength
+        while at < stream.count {
+            let header = try stream.withUnsafeBytes { try FrameHeader.decode($0.baseAddress! + at, streamOffset: 0) }
+            let end = at + FrameHeader.encodedLength + Int(header.payloadLength)
+            frames.append(Array(stream[at..<end]))
+            at = end
+        }
+        let head = Array(stream.prefix(StreamHeader.encodedLength))
+        XCTAssertGreaterThan(frames.count, 4)
+        var dropped = frames; dropped.remove(at: 2)
+        var duplicated = frames; duplicated.insert(frames[2], at: 3)
+        var swapped = frames; swapped.swapAt(2, 3)
+        for variant in [dropped, duplicated, swapped] {
+            let (_, error) = Codec.decode(head + variant.flatMap { $0 }, scratch: scratch)
+            XCTAssertTrue("\(error!)".contains("sequence number"), "\(error!)")
+        }
+    }
+}

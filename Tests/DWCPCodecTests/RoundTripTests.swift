@@ -1,0 +1,85 @@
+import DWCPCodec
+import DWCPCore
+import XCTest
+
+final class RoundTripTests: XCTestCase {
+    func testEveryCodecAndLevelRoundTrips() throws {
+        let scratch = Scratch()
+        var gen = TestData(seed: 1)
+        let input = gen.memoryImage(pages: 300) + gen.bytes(1234)  // odd tail: not a whole page
+        let settings: [CodecSetting] = [
+            .none, CodecSetting(codec: .zstd, level: -5), CodecSetting(codec: .zstd, level: 1), CodecSetting(codec: .zstd, level: 19),
+            CodecSetting(codec: .lz4, level: -3), CodecSetting(codec: .lz4, level: 1), CodecSetting(codec: .lz4, level: 9),
+            CodecSetting(codec: .brotli, level: 0), CodecSetting(codec: .brotli, level: 5),
+        ]
+        for s in settings {
+            let (stream, stats) = try Codec.encode(input, scratch: scratch) {
+                $0.planner = CodecPlanner(fixed: s)
+                $0.blockSize = 64 << 10
+            }
+            XCTAssertEqual(stats.bytesIn, UInt64(input.count))
+            let (output, error) = Codec.decode(stream, scratch: scratch)
+            XCTAssertNil(error, "\(s)")
+            XCTAssertEqual(output, input, "\(s)")
+            if s.codec != .none { XCTAssertLessThan(stream.count, input.count * 3 / 4, "\(s) should compress") }
+        }
+    }
+
+    func testEmptyInput() throws {
+        let scratch = Scratch()
+        let (stream, _) = try Codec.encode([], scratch: scratch)
+        let (output, error) = Codec.decode(stream, scratch: scratch)
+        XCTAssertNil(error)
+        XCTAssertEqual(output, [])
+    }
+
+    func testZeroAndDuplicatePagesCostAFewBytes() throws {
+        let scratch = Scratch()
+        var gen = TestData(seed: 2)
+        let page = gen.bytes(4096)
+        let input = [UInt8](repeating: 0, count: 4096 * 200) + (0..<200).flatMap { _ in page }
+        let (stream, stats) = try Codec.encode(input, scratch: scratch) { $0.planner = CodecPlanner(fixed: .none) }
+        XCTAssertEqual(stats.zeroBytes, 4096 * 200)
+        XCTAssertEqual(stats.duplicateBytes, 4096 * 199)
+        // One literal page plus headers; zero and duplicate pages are a few bytes each.
+        XCTAssertLessThan(stream.count, 4096 + 2000)
+        XCTAssertEqual(Codec.decode(stream, scratch: scratch).output, input)
+    }
+
+    func testDuplicatesBeyondTheWindowAreNotReferenced() throws {
+        let scratch = Scratch()
+        var gen = TestData(seed: 3)
+        let page = gen.bytes(4096)
+        let filler = gen.bytes(4096 * 40)
+        let input = page + filler + page
+        let (near, nearStats) = try Codec.encode(input, scratch: scratch) { $0.window = 1 << 20; $0.blockSize = 16384 }
+        XCTAssertEqual(nearStats.duplicateBytes, 4096)
+        XCTAssertEqual(Codec.decode(near, scratch: scratch).output, input)
+        let (far, farStats) = try Codec.encode(input, scratch: scratch) { $0.window = 4096 * 8; $0.blockSize = 16384 }
+        XCTAssertEqual(farStats.duplicateBytes, 0)
+        XCTAssertEqual(Codec.decode(far, scratch: scratch).output, input)
+    }
+
+    func testOrderIsPreservedAcrossManyFramesAndThreads() throws {
+        let scratch = Scratch()
+        var gen = TestData(seed: 4)
+        let input = gen.memoryImage(pages: 2000)
+        for threads in [1, 2, 5] {
+            let (stream, stats) = try Codec.encode(input, scratch: scratch) { $0.threads = threads; $0.blockSize = 8192 }
+            XCTAssertEqual(stats.frames, 1000)
+            XCTAssertEqual(Codec.decode(stream, scratch: scratch, threads: threads).output, input)
+        }
+    }
+
+    func testAutoCodecRoundTrips() throws {
+        let scratch = Scratch()
+        var gen = TestData(seed: 5)
+        let input = gen.memoryImage(pages: 600)
+        let (stream, stats) = try Codec.encode(input, scratch: scratch) {
+            $0.planner = CodecPlanner(linkBitsPerSecond: 100e6, threads: 2)
+            $0.blockSize = 65536
+        }
+        XCTAssertFalse(stats.codecMix.isEmpty)
+        XCTAssertEqual(Codec.decode(stream, scratch: scratch).output, input)
+    }
+}
