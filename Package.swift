@@ -36,12 +36,15 @@ let package = Package(
 
         .executableTarget(name: "dwcp-encode", dependencies: ["DWCPCLI", "DWCPCodec"]),
 
-        // libFuzzer entry point over the decoder; built only by `make fuzz` with -sanitize=fuzzer.
-        .executableTarget(name: "dwcp-fuzz-decode", dependencies: ["DWCPCodec"], path: "Fuzz/DecodeFuzzer"),
-
         .testTarget(name: "DWCPCoreTests", dependencies: ["DWCPCore"]),
         .testTarget(name: "DWCPCodecTests", dependencies: ["DWCPCodec", "DWCPSystem"]),
         .testTarget(name: "CLITests", dependencies: ["DWCPCore"]),
     ],
     swiftLanguageModes: [.v5]
 )
+
+// libFuzzer entry point over the decoder. It needs fuzzer instrumentation and libFuzzer's runtime
+// to link, so it exists only when `make fuzz` asks for it (DWCP_FUZZ=1).
+if Context.environment["DWCP_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "dwcp-fuzz-decode", dependencies: ["DWCPCodec"], path: "Fuzz/DecodeFuzzer"))
+}

@@ -1,1 +1,74 @@
+// libFuzzer entry point over the DWCP decoder. Built by `make fuzz` with
+// `-sanitize=fuzzer,address`; every input must decode or fail with a DWCPError, never crash,
+// hang or allocate without bound.
+import DWCPCodec
+import DWCPCore
+import DWCPSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 
+nonisolated(unsafe) private var inputFD: Int32 = -1
+nonisolated(unsafe) private var outputFD: Int32 = -1
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32) -> Int32
+
+/// Checksums stop a fuzzer at the first frame. Inputs whose last byte is odd are "repaired"
+/// first: the stream header's and every frame's header and payload checksums are recomputed, so
+/// mutations reach the op parser, the decompressors and the back-reference logic. (The decoded
+/// checksum is left alone: it is what must catch a semantically wrong frame.)
+func repairChecksums(_ bytes: inout [UInt8]) {
+    bytes.withUnsafeMutableBytes { raw in
+        guard raw.count >= StreamHeader.encodedLength, let p = raw.baseAddress else { return }
+        LittleEndian.store(Checksum.xxh3(p, 64), p, 64)
+        var at = StreamHeader.encodedLength
+        while at + FrameHeader.encodedLength <= raw.count {
+            let h = p + at
+            let length = Int(LittleEndian.load(UInt32.self, h, 4))
+            let payloadEnd = at + FrameHeader.encodedLength + length
+            if payloadEnd <= raw.count {
+                LittleEndian.store(Checksum.xxh3(h + FrameHeader.encodedLength, length), h, 32)
+            }
+            LittleEndian.store(Checksum.xxh3(h, 48), h, 48)
+            at = payloadEnd
+        }
+    }
+}
+
+func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    var bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    if let last = bytes.last, last & 1 == 1 { repairChecksums(&bytes) }
+    if inputFD < 0 {
+        var template = Array("/tmp/dwcp-fuzz-XXXXXX".utf8CString)
+        inputFD = mkstemp(&template)
+        unlink(template)
+        outputFD = open("/dev/null", O_WRONLY)
+    }
+    ftruncate(inputFD, 0)
+    _ = bytes.withUnsafeBytes { pwrite(inputFD, $0.baseAddress, $0.count, 0) }
+    lseek(inputFD, 0, SEEK_SET)
+    let decoder = StreamDecoder()
+    decoder.threads = 1
+    do {
+        _ = try decoder.decode(FileDescriptor(rawValue: inputFD, name: "fuzz"), to: FileDescriptor(rawValue: outputFD, name: "null"))
+    } catch is DWCPError {
+        // Expected for almost every input.
+    } catch {
+        fatalError("decoder threw a non-DWCP error: \(error)")
+    }
+    return 0
+}
+
+
+// libFuzzer's own driver. SwiftPM links an executable's entry point as `<module>_main` (and
+// aliases `main` to it); built with -parse-as-library there is no Swift main, so this function is
+// that entry point and hands control to libFuzzer.
+@_cdecl("dwcp_fuzz_decode_main")
+func fuzzerMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv, { data, size in fuzzOneInput(data, size) })
+}

@@ -45,13 +45,15 @@ public struct OutputOptions: ParsableArguments {
     public func open() throws -> OutputTarget {
         if let path = output, path != "-" {
             let fd = try FileDescriptor.create(path, overwrite: force)
-            SignalCleanup.removeOnInterrupt(path)
-            return OutputTarget(fd: fd, path: path)
+            // Only a regular file we are writing is ours to delete; never /dev/full or a FIFO.
+            let removable = fd.sizeIfSeekable() != nil && fd.isRegularFile
+            if removable { SignalCleanup.removeOnInterrupt(path) }
+            return OutputTarget(fd: fd, path: path, removable: removable)
         }
         if FileDescriptor.standardOutput.isTerminal && !force {
             throw DWCPError.usage("refusing to write binary data to a terminal (redirect stdout, use -o FILE, or -f to force)")
         }
-        return OutputTarget(fd: .standardOutput, path: nil)
+        return OutputTarget(fd: .standardOutput, path: nil, removable: false)
     }
 }
 
@@ -59,6 +61,8 @@ public struct OutputOptions: ParsableArguments {
 public struct OutputTarget {
     public let fd: FileDescriptor
     public let path: String?
+    /// A regular file this command created or truncated, so deleting it on failure is right.
+    public let removable: Bool
 
     /// Closes a file output and disarms the interrupt cleanup. Errors from close are reported.
     public func finish() throws {
@@ -74,7 +78,7 @@ public struct OutputTarget {
         guard let path else { return }
         SignalCleanup.removeOnInterrupt(nil)
         fd.close()
-        unlink(path)
+        if removable { unlink(path) }
     }
 }
 

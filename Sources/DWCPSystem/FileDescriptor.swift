@@ -93,6 +93,12 @@ public struct FileDescriptor: Sendable, Equatable {
     /// True when the descriptor is a terminal (`isatty(3)`).
     public var isTerminal: Bool { isatty(rawValue) == 1 }
 
+    /// True for a regular file (not a device, FIFO or socket).
+    public var isRegularFile: Bool {
+        var st = stat()
+        return fstat(rawValue, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
     /// Size of a regular file or block device, nil for pipes and sockets.
     public func sizeIfSeekable() -> UInt64? {
         var st = stat()

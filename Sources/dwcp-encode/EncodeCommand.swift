@@ -34,7 +34,7 @@ struct EncodeCommand: ParsableCommand {
             Examples:
               dwcp-encode < mem.img > mem.dwcp && dwcp-encode -d < mem.dwcp > mem.out
               dwcp-encode --baseline round1.img round2.img -o round2.dwcp
-              gcore -o - $PID | dwcp-encode -c auto --link-rate 100Mbit | dwcp-send host:7000
+              dwcp-encode -c auto --link-rate 100Mbit vm.img | ssh peer "dwcp-encode -d > vm.img"
               dwcp-encode --format zstd -l 3 big.img | zstd -d > big.copy
 
             \(ExitStatus.manualTable)

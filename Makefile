@@ -1,0 +1,110 @@
+SHELL := /bin/bash
+# DWCP toolkit. `make demo` runs the main job, `make test` passes the tests.
+# Both install what they need from Debian with apt (as root, or via sudo) on a fresh machine.
+
+SWIFT       ?= swift
+PREFIX      ?= /usr/local
+DOCS_DATE   := 2026-11-25
+FUZZ_SECONDS ?= 20
+TOOLS       := dwcp-encode
+RELEASE_BIN := .build/release
+DEBUG_BIN   := .build/debug
+
+# Debian packages: building, testing (the real zstd CLI for interop), demo, benchmarks.
+BUILD_DEBS  := pkg-config libzstd-dev liblz4-dev libbrotli-dev libxxhash-dev libssl-dev
+TEST_DEBS   := zstd
+DEMO_DEBS   := gdb python3
+BENCH_DEBS  := zstd lz4 brotli xdelta3 sqlite3 nodejs gdb python3 time
+
+APT = $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+
+define need_debs
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make: installing Debian packages:" $$missing; \
+	  $(APT) update -qq && $(APT) install -y -qq $$missing >/dev/null; \
+	fi
+endef
+
+.PHONY: all build release test unit-test docs docs-check fuzz fuzz-smoke demo bench install clean deps
+
+all: build
+
+deps:
+	$(call need_debs,$(BUILD_DEBS) $(TEST_DEBS))
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+unit-test: build
+	$(SWIFT) test
+
+test: unit-test docs-check fuzz-smoke
+
+# Man pages and shell completions are generated from the argument definitions and checked in.
+docs: build
+	$(SWIFT) package --allow-writing-to-package-directory generate-manual --configuration debug --date $(DOCS_DATE) >/dev/null
+	mkdir -p man completions
+	for t in $(TOOLS); do \
+	  cp .build/plugins/GenerateManual/outputs/$$t/$$t.1 man/$$t.1; \
+	  $(DEBUG_BIN)/$$t --generate-completion-script bash > completions/$$t.bash; \
+	  $(DEBUG_BIN)/$$t --generate-completion-script zsh > completions/_$$t; \
+	  $(DEBUG_BIN)/$$t --generate-completion-script fish > completions/$$t.fish; \
+	done
+
+docs-check: build
+	@tmp=$$(mktemp -d) && cp -r man completions $$tmp/ && $(MAKE) --no-print-directory docs >/dev/null && \
+	if ! diff -r $$tmp/man man >/dev/null || ! diff -r $$tmp/completions completions >/dev/null; then \
+	  diff -r $$tmp/man man; diff -r $$tmp/completions completions; \
+	  rm -rf man completions; cp -r $$tmp/man $$tmp/completions .; rm -rf $$tmp; \
+	  echo "docs-check: man pages or completions are stale: run 'make docs' and commit" >&2; exit 1; \
+	fi; rm -rf $$tmp; echo "docs-check: man pages and completions are up to date"
+
+# libFuzzer over the decoder (ASan + coverage). Seeds are small real streams of every codec.
+FUZZ_FLAGS = --scratch-path .build-fuzz --product dwcp-fuzz-decode \
+	-Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,trace-cmp,pc-table,inline-8bit-counters \
+	-Xswiftc -parse-as-library \
+	-Xlinker $$(dirname $$(readlink -f $$(which swift)))/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a -Xlinker -lstdc++
+
+fuzz: build
+	DWCP_FUZZ=1 $(SWIFT) build $(FUZZ_FLAGS)
+	@mkdir -p .build-fuzz/corpus && head -c 40000 /dev/urandom > .build-fuzz/seed.bin && \
+	  printf 'zero pages, text, repeats %.0s' $$(seq 1 300) >> .build-fuzz/seed.bin && \
+	  for c in zstd lz4 brotli none; do \
+	    $(DEBUG_BIN)/dwcp-encode -f -c $$c --block-size 4K --page-size 512 -o .build-fuzz/corpus/$$c .build-fuzz/seed.bin; \
+	    (cat .build-fuzz/corpus/$$c; printf '\001') > .build-fuzz/corpus/$$c.repair; \
+	  done
+	.build-fuzz/debug/dwcp-fuzz-decode -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
+	  -print_final_stats=1 .build-fuzz/corpus 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; \
+	  test $${PIPESTATUS[0]} -eq 0
+
+fuzz-smoke:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+demo: deps
+	$(call need_debs,$(DEMO_DEBS))
+	$(SWIFT) build -c release
+	scripts/demo.sh $(RELEASE_BIN)
+
+bench: deps
+	$(call need_debs,$(BENCH_DEBS))
+	$(SWIFT) build -c release
+	scripts/bench-encode.sh $(RELEASE_BIN)
+
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	for t in $(TOOLS); do \
+	  install -m 755 $(RELEASE_BIN)/$$t $(DESTDIR)$(PREFIX)/bin/$$t; \
+	  install -m 644 man/$$t.1 $(DESTDIR)$(PREFIX)/share/man/man1/$$t.1; \
+	  install -m 644 completions/$$t.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
+	  install -m 644 completions/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
+	  install -m 644 completions/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
+	done
+
+clean:
+	rm -rf .build .build-fuzz

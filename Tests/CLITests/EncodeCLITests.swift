@@ -1,0 +1,149 @@
+import Foundation
+import XCTest
+
+/// `dwcp-encode` as a user runs it: exit codes, stdout/stderr discipline, files, pipelines.
+final class EncodeCLITests: XCTestCase {
+    func testRoundTripThroughAPipe() throws {
+        let t = TempDir()
+        t.write("in", sampleImage(pages: 300))
+        let r = try CLI.shell("dwcp-encode < \(t.path("in")) | dwcp-encode -d > \(t.path("out"))")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, "", "quiet by default")
+        XCTAssertEqual(t.read("out"), t.read("in"))
+    }
+
+    func testEveryCodecFromTheCommandLine() throws {
+        let t = TempDir()
+        t.write("in", sampleImage(pages: 100))
+        for args in ["-c zstd -l -5", "-c zstd -l 19", "-c lz4", "-c lz4 -l 12", "-c brotli -l 9", "-c none", "-c auto --link-rate 100Mbit", "-T 1 --block-size 64K --page-size 1K"] {
+            let r = try CLI.shell("dwcp-encode \(args) \(t.path("in")) | dwcp-encode -d | cmp - \(t.path("in"))")
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+        }
+    }
+
+    func testBaselineDeltaFromTheCommandLine() throws {
+        let t = TempDir()
+        let base = sampleImage(pages: 200)
+        var next = Data("a new header that shifts everything".utf8) + base
+        next[50_000] ^= 0xFF
+        t.write("base", base)
+        t.write("next", next)
+        let r = try CLI.shell("""
+            dwcp-encode --baseline \(t.path("base")) --json -o \(t.path("d")) \(t.path("next")) &&
+            dwcp-encode -d --baseline \(t.path("base")) \(t.path("d")) | cmp - \(t.path("next"))
+            """)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
+        XCTAssertEqual(json["command"] as? String, "encode")
+        XCTAssertGreaterThan(json["baseline_copy_bytes"] as! Int, base.count / 2)
+        // Wrong baseline: exit 3 and a message naming it.
+        let wrong = try CLI.run("dwcp-encode", ["-d", "--baseline", t.path("next"), t.path("d")])
+        XCTAssertEqual(wrong.status, 3)
+        XCTAssertTrue(wrong.stderr.hasPrefix("dwcp-encode: error: "), wrong.stderr)
+        XCTAssertTrue(wrong.stderr.contains("wrong baseline"), wrong.stderr)
+        XCTAssertEqual(wrong.stdout.count, 0)
+    }
+
+    func testCorruptStreamExitsThreeAndNamesFrameAndOffset() throws {
+        let t = TempDir()
+        t.write("in", sampleImage(pages: 100))
+        _ = try CLI.run("dwcp-encode", ["-o", t.path("s"), t.path("in")])
+        var s = t.read("s")
+        s[s.count / 2] ^= 0x40
+        t.write("bad", s)
+        let r = try CLI.run("dwcp-encode", ["-d", "-o", t.path("out"), t.path("bad")])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.contains("frame "), r.stderr)
+        XCTAssertTrue(r.stderr.contains("offset"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("out")), "partial output must be removed")
+        let cut = try CLI.run("dwcp-encode", ["-d", t.path("bad")].dropLast() + [t.write("cut", s.prefix(s.count - 10))])
+        XCTAssertEqual(cut.status, 3)
+        XCTAssertTrue(cut.stderr.contains("truncated"), cut.stderr)
+    }
+
+    func testUsageErrorsExitTwoWithAHint() throws {
+        for args in [["--no-such-flag"], ["-c", "gzip"], ["-l", "99"], ["--page-size", "3000"], ["--format", "zstd", "--baseline", "/etc/hostname"]] {
+            let r = try CLI.run("dwcp-encode", args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("dwcp-encode: error: "), r.stderr)
+            XCTAssertTrue(r.stderr.contains("Try 'dwcp-encode --help'"), r.stderr)
+        }
+    }
+
+    func testOutputFileRules() throws {
+        let t = TempDir()
+        t.write("in", sampleImage(pages: 10))
+        t.write("exists", Data("keep me".utf8))
+        let r = try CLI.run("dwcp-encode", ["-o", t.path("exists"), t.path("in")])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("already exists"), r.stderr)
+        XCTAssertEqual(t.read("exists"), Data("keep me".utf8))
+        XCTAssertEqual(try CLI.run("dwcp-encode", ["-f", "-o", t.path("exists"), t.path("in")]).status, 0)
+        // A full disk is an error, not a silent success.
+        let full = try CLI.run("dwcp-encode", ["-o", "/dev/full", "-f", t.path("in")])
+        XCTAssertEqual(full.status, 1, full.stderr)
+        XCTAssertTrue(full.stderr.contains("No space left"), full.stderr)
+        let type = try FileManager.default.attributesOfItem(atPath: "/dev/full")[.type] as? FileAttributeType
+        XCTAssertEqual(type, .typeCharacterSpecial, "a failed write must never delete a device node")
+        let missing = try CLI.run("dwcp-encode", [t.path("nope")])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("No such file"), missing.stderr)
+    }
+
+    func testPlainZstdOutputIsReadByTheRealZstd() throws {
+        let t = TempDir()
+        t.write("in", sampleImage(pages: 300))
+        let r = try CLI.shell("dwcp-encode --format zstd -l 3 \(t.path("in")) | zstd -d -q | cmp - \(t.path("in"))")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // ...and dwcp-encode -d reads zstd streams the real zstd wrote.
+        let back = try CLI.shell("zstd -q -c \(t.path("in")) | dwcp-encode -d | cmp - \(t.path("in"))")
+        XCTAssertEqual(back.status, 0, back.stderr)
+    }
+
+    func testStatsAndJSON() throws {
+        let t = TempDir()
+        let image = sampleImage(pages: 100)
+        t.write("in", image)
+        let zeroPages = stride(from: 0, to: image.count, by: 4096).filter { image[$0..<$0 + 4096].allSatisfy { $0 == 0 } }.count
+        let r = try CLI.run("dwcp-encode", ["--stats", "--json", t.path("in")], stdoutFile: t.path("s"))
+        XCTAssertEqual(r.status, 0)
+        let lines = r.stderr.split(separator: "\n")
+        let jsonLine = try XCTUnwrap(lines.first { $0.hasPrefix("{") })
+        let json = try JSONSerialization.jsonObject(with: Data(jsonLine.utf8)) as! [String: Any]
+        XCTAssertEqual(json["bytes_in"] as? Int, 409_600)
+        XCTAssertEqual(json["zero_bytes"] as? Int, zeroPages * 4096)
+        XCTAssertNotNil(json["codec_mix"] as? [String: Any])
+        XCTAssertTrue(r.stderr.contains("ratio"), r.stderr)
+        let d = try CLI.run("dwcp-encode", ["-d", "--json", "-o", t.path("o"), t.path("s")])
+        let dj = try JSONSerialization.jsonObject(with: d.stdout) as! [String: Any]
+        XCTAssertEqual(dj["verified"] as? Bool, true)
+        XCTAssertEqual(dj["bytes_out"] as? Int, 409_600)
+    }
+
+    func testHelpDocumentsTheExitStatusTable() throws {
+        let r = try CLI.run("dwcp-encode", ["--help"])
+        XCTAssertEqual(r.status, 0)
+        let help = String(decoding: r.stdout, as: UTF8.self)
+        for needle in ["--baseline", "--link-rate", "--format", "3    integrity error", "130"] {
+            XCTAssertTrue(help.contains(needle), needle)
+        }
+    }
+
+    func testInterruptRemovesPartialOutput() throws {
+        let t = TempDir()
+        let p = Process()
+        p.executableURL = CLI.binDir.appendingPathComponent("dwcp-encode")
+        p.arguments = ["-o", t.path("partial"), "-c", "zstd", "-l", "19", "-"]
+        let input = Pipe()
+        p.standardInput = input
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        input.fileHandleForWriting.write(Data(count: 1 << 20))
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: t.path("partial")))
+        p.interrupt()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("partial")))
+    }
+}
