@@ -6,6 +6,7 @@ SWIFT       ?= swift
 PREFIX      ?= /usr/local
 DOCS_DATE   := 2026-11-25
 FUZZ_SECONDS ?= 20
+BENCH_CORPUS ?=
 TOOLS       := dwcp-encode
 RELEASE_BIN := .build/release
 DEBUG_BIN   := .build/debug
@@ -92,7 +93,7 @@ demo: deps
 bench: deps
 	$(call need_debs,$(BENCH_DEBS))
 	$(SWIFT) build -c release
-	scripts/bench-encode.sh $(RELEASE_BIN)
+	scripts/bench-encode.py $(RELEASE_BIN) $(BENCH_CORPUS)
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -11,11 +11,9 @@ import Glibc
 ///    the bytes agree, stepping over small in-place edits; an XOR that is at least 7/8 zero means
 ///    edited in place;
 /// 2. otherwise the page's content-defined anchors (`AnchorIndex`) propose old positions (a page
-///    the garbage collector moved, content shifted by a grown segment), and the best one becomes
-///    the new displacement; an XOR that is at least half zero is sent as XOR;
-/// 3. otherwise an rsync-style rolling search looks for a whole baseline page starting anywhere in
-///    this page (content moved by an amount no anchor revealed);
-/// 4. otherwise the page is literal, with the best baseline candidate offered to zstd as prefix.
+///    the garbage collector moved, content shifted by a grown segment); the best becomes the new
+///    displacement: all zero starts a copy, at least half zero is sent as XOR;
+/// 3. otherwise the page is literal, with the best baseline candidate offered to zstd as prefix.
 /// The displacement carries from page to page, so for memory that mostly stayed put or moved
 /// together only step 1 runs, at memory speed.
 final class DeltaMatcher {
@@ -68,31 +66,9 @@ final class DeltaMatcher {
                 pos = pageEnd
                 continue
             }
-            // 3. Rolling search for a whole baseline page starting in this page.
-            if let (at, old) = try rollingSearch(base, from: pos, limit: pageEnd, end: end) {
-                if at > pos { try gap(base, pos, at - pos, blockOffset: blockOffset, shift: shift, into: &content) }
-                shift = Int64(old) - Int64(blockOffset) - Int64(at)
-                pos = try copyRun(base, from: at, baselineAt: old, end: end, into: &content)
-                continue
-            }
-            // 4. Literal.
+            // 3. Literal.
             content.literal(base + pos, n, resembling: best?.offset)
             pos = pageEnd
-        }
-    }
-
-    /// A short stretch inside a copy run or before a found match: XOR if sparse, else literal.
-    private func gap(_ base: UnsafeRawPointer, _ pos: Int, _ n: Int, blockOffset: UInt64, shift: Int64,
-                     into content: inout FrameContent) throws {
-        if let c = candidate(blockOffset, pos, n, shift) {
-            let zeros = try xorZeros(base + pos, n, at: c, into: content.literalCursor)
-            if zeros * 2 >= n {
-                content.xor(n, against: c)
-            } else {
-                content.literal(base + pos, n, resembling: c)
-            }
-        } else {
-            content.literal(base + pos, n)
         }
     }
 
@@ -151,7 +127,7 @@ final class DeltaMatcher {
         var best: (offset: UInt64, zeros: Int)?
         var tried = 0
         var seen: [Int64] = [current]
-        try RollingHash.table.withUnsafeBufferPointer { table in
+        try GearHash.table.withUnsafeBufferPointer { table in
             try AnchorIndex.forEachAnchor(base + pos, n, table.baseAddress!) { h, at in
                 guard let old = index.anchors.lookup(h) else { return true }
                 let s = Int64(old) - Int64(blockOffset) - Int64(pos + at)
@@ -164,29 +140,6 @@ final class DeltaMatcher {
             }
         }
         return best
-    }
-
-    /// rsync-style search: a rolling hash over one page slides from `from` to `limit`; a hit in
-    /// the baseline page index is verified byte for byte.
-    private func rollingSearch(_ base: UnsafeRawPointer, from: Int, limit: Int, end: Int) throws -> (Int, UInt64)? {
-        let w = pageSize
-        guard from + w <= end else { return nil }
-        let bytes = base.assumingMemoryBound(to: UInt8.self)
-        let roller = index.roller
-        return try RollingHash.table.withUnsafeBufferPointer { tableBuffer -> (Int, UInt64)? in
-            let table = tableBuffer.baseAddress!
-            var p = from
-            var h = roller.hash(base + p, table)
-            while true {
-                if index.mayContain(h), let old = index.lookup(h) {
-                    try index.baseline.read(into: scratch.unsafeBase, count: w, at: old)
-                    if memcmp(base + p, scratch.unsafeBase, w) == 0 { return (p, old) }
-                }
-                if p + 1 >= limit || p + w >= end { return nil }
-                h = roller.roll(h, out: bytes[p], in: bytes[p + w], table)
-                p += 1
-            }
-        }
     }
 
     /// Baseline offset of input `[pos, pos+n)` under displacement `shift`, if inside the baseline.

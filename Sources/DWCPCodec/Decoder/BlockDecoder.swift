@@ -14,6 +14,8 @@ struct DecodedFrame {
     let output: RawBuffer
     let backReferences: [(position: Int, length: Int, distance: UInt64)]
     let streamOffset: UInt64
+    /// True when the worker already checked the decoded checksum (no back-references to wait for).
+    let verified: Bool
 }
 
 /// Verifies and decodes one data frame on a worker thread. Every length and range is checked
@@ -119,6 +121,12 @@ final class BlockDecoder {
             }
             pos += op.length
         }
-        return DecodedFrame(header: job.header, output: output, backReferences: backs, streamOffset: job.streamOffset)
+        // Without back-references the frame is complete: verify here, in parallel.
+        let verified = backs.isEmpty
+        if verified && Checksum.xxh3(output.unsafeBase, decodedLength) != job.header.decodedChecksum {
+            throw DWCPError.integrity("decoded checksum mismatch")
+        }
+        return DecodedFrame(header: job.header, output: output, backReferences: backs, streamOffset: job.streamOffset,
+                            verified: verified)
     }
 }

@@ -70,7 +70,7 @@ public final class StreamDecoder {
                         throw DWCPError.integrity("frame \(frame.header.sequence) (data, at stream offset \(frame.streamOffset)): back-reference to offset \(from) outside the window")
                     }
                 }
-                guard Checksum.xxh3(out, frame.output.count) == frame.header.decodedChecksum else {
+                guard frame.verified || Checksum.xxh3(out, frame.output.count) == frame.header.decodedChecksum else {
                     throw DWCPError.integrity("frame \(frame.header.sequence) (data, at stream offset \(frame.streamOffset)): decoded checksum mismatch")
                 }
                 try output.writeAll(out, count: frame.output.count)
