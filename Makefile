@@ -7,7 +7,7 @@ PREFIX      ?= /usr/local
 DOCS_DATE   := 2026-11-25
 FUZZ_SECONDS ?= 20
 BENCH_CORPUS ?=
-TOOLS       := dwcp-encode
+TOOLS       := dwcp-encode dwcp-predict
 RELEASE_BIN := .build/release
 DEBUG_BIN   := .build/debug
 
@@ -94,6 +94,7 @@ bench: deps
 	$(call need_debs,$(BENCH_DEBS))
 	$(SWIFT) build -c release
 	scripts/bench-encode.py $(RELEASE_BIN) $(BENCH_CORPUS)
+	scripts/bench-predict.sh $(RELEASE_BIN)
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -11,6 +11,7 @@ let package = Package(
     name: "dwcp",
     products: [
         .executable(name: "dwcp-encode", targets: ["dwcp-encode"]),
+        .executable(name: "dwcp-predict", targets: ["dwcp-predict"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,10 +35,15 @@ let package = Package(
         // Compression, page classification, baseline deltas, the encode/decode pipelines.
         .target(name: "DWCPCodec", dependencies: ["DWCPCore", "DWCPSystem", "CZstd", "CLZ4", "CBrotli", "CXXHash"]),
 
+        // Bandwidth forecasting: samples, binning, models (incl. a GRU), online selection, evaluation.
+        .target(name: "DWCPPredict", dependencies: ["DWCPCore"]),
+
         .executableTarget(name: "dwcp-encode", dependencies: ["DWCPCLI", "DWCPCodec"]),
+        .executableTarget(name: "dwcp-predict", dependencies: ["DWCPCLI", "DWCPPredict"]),
 
         .testTarget(name: "DWCPCoreTests", dependencies: ["DWCPCore"]),
         .testTarget(name: "DWCPCodecTests", dependencies: ["DWCPCodec", "DWCPSystem"]),
+        .testTarget(name: "DWCPPredictTests", dependencies: ["DWCPPredict"]),
         .testTarget(name: "CLITests", dependencies: ["DWCPCore"]),
     ],
     swiftLanguageModes: [.v5]

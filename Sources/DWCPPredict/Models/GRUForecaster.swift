@@ -1,0 +1,128 @@
+/// The features the GRU sees after each bin, computed identically in training and inference:
+/// the bin's log rate relative to a slow level, its change since the previous bin, and a fast
+/// level relative to the slow one (a trend). Scale-free, so one model serves links from 3G to 5G.
+public struct GRUFeatures {
+    public static let count = 3
+    private var fast: Double?
+    private var slow: Double?
+    private var last: Double?
+
+    public init() {}
+
+    public mutating func next(_ bps: Double) -> [Double] {
+        let y = ln(bps)
+        let f = fast.map { $0 + 0.5 * (y - $0) } ?? y
+        let s = slow.map { $0 + 0.05 * (y - $0) } ?? y
+        let d = last.map { y - $0 } ?? 0
+        fast = f
+        slow = s
+        last = y
+        return [y - s, d, f - s].map { max(-5, min(5, $0)) }
+    }
+}
+
+/// A trained GRU and the horizons its outputs forecast; what `dwcp-predict train` writes.
+///
+/// Outputs are log(mean rate over the next h bins ÷ the last bin), so the network learns a
+/// correction to "last value". File format (text, docs/PREDICT.md):
+///
+///     dwcp-gru 1
+///     inputs 3 hidden 16 horizons 1 5 10
+///     prior <model> <horizon> <w20 on the training traces>      (any number of lines)
+///     <one parameter per line, as Swift prints a Double (exact round trip)>
+public struct GRUModel: Equatable {
+    public var network: GRUNetwork
+    public var horizons: [Int]
+    /// w20 of every model on the training traces, per horizon: where `--model auto` starts before
+    /// it has seen how models do on this link.
+    public var priors: [String: [Int: Double]]
+
+    public init(network: GRUNetwork, horizons: [Int], priors: [String: [Int: Double]] = [:]) {
+        self.network = network
+        self.horizons = horizons
+        self.priors = priors
+    }
+
+    public func serialized() -> String {
+        var s = "dwcp-gru 1\ninputs \(network.inputs) hidden \(network.hidden) horizons \(horizons.map(String.init).joined(separator: " "))\n"
+        for name in priors.keys.sorted() {
+            for h in priors[name]!.keys.sorted() { s += "prior \(name) \(h) \(priors[name]![h]!)\n" }
+        }
+        for p in network.parameters { s += "\(p)\n" }
+        return s
+    }
+
+    public static func parse(_ text: String) throws -> GRUModel {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        guard lines.count >= 2, lines[0] == "dwcp-gru 1" else {
+            throw SampleProblem(line: 1, reason: "not a dwcp-gru version 1 model file")
+        }
+        let head = lines[1].split(separator: " ")
+        guard head.count >= 6, head[0] == "inputs", head[2] == "hidden", head[4] == "horizons",
+              let inputs = Int(head[1]), let hidden = Int(head[3]), inputs == GRUFeatures.count,
+              (1...256).contains(hidden) else {
+            throw SampleProblem(line: 2, reason: "bad model header")
+        }
+        let horizons = head[5...].compactMap { Int($0) }
+        guard horizons.count == head.count - 5, !horizons.isEmpty, horizons.allSatisfy({ $0 >= 1 }) else {
+            throw SampleProblem(line: 2, reason: "bad horizons")
+        }
+        var parameters: [Double] = []
+        var priors: [String: [Int: Double]] = [:]
+        for (i, l) in lines.dropFirst(2).enumerated() {
+            if l.hasPrefix("prior ") {
+                let f = l.split(separator: " ")
+                guard f.count == 4, let h = Int(f[2]), let w = Double(f[3]), (0...1).contains(w) else {
+                    throw SampleProblem(line: i + 3, reason: "bad prior")
+                }
+                priors[String(f[1]), default: [:]][h] = w
+                continue
+            }
+            guard let v = Double(l), v.isFinite else { throw SampleProblem(line: i + 3, reason: "bad parameter") }
+            parameters.append(v)
+        }
+        let expected = GRUNetwork.Layout(i: inputs, h: hidden, k: horizons.count).count
+        guard parameters.count == expected else {
+            throw SampleProblem(line: lines.count, reason: "\(parameters.count) parameters, expected \(expected)")
+        }
+        return GRUModel(network: GRUNetwork(inputs: inputs, hidden: hidden, outputs: horizons.count, parameters: parameters),
+                        horizons: horizons, priors: priors)
+    }
+}
+
+/// Online inference with a trained `GRUModel`.
+public final class GRUForecaster: Forecaster {
+    public let name = "gru"
+    public let model: GRUModel
+    private var features = GRUFeatures()
+    private var hidden: [Double]
+    private var outputs: [Double]?
+    private var last: Double?
+
+    public init(model: GRUModel) {
+        self.model = model
+        hidden = [Double](repeating: 0, count: model.network.hidden)
+    }
+
+    public func observe(_ bps: Double) {
+        let step = model.network.step(features.next(bps), hidden)
+        hidden = step.h
+        outputs = step.y
+        last = bps
+    }
+
+    public func forecast(horizon: Int) -> Double? {
+        guard let last, let outputs else { return nil }
+        // The trained horizon nearest to the one asked for.
+        var best = 0
+        for (i, h) in model.horizons.enumerated() where abs(h - horizon) < abs(model.horizons[best] - horizon) { best = i }
+        return last * expo(max(-3, min(3, outputs[best])))
+    }
+
+    public func reset() {
+        features = GRUFeatures()
+        hidden = [Double](repeating: 0, count: model.network.hidden)
+        outputs = nil
+        last = nil
+    }
+}

@@ -1,0 +1,87 @@
+/// Fits a `GRUModel` to binned traces: truncated backpropagation through time over windows of
+/// `window` bins (the hidden state carries across windows), Adam, gradient-norm clipping.
+/// Deterministic for a given seed.
+public struct GRUTrainer {
+    public var hidden = 16
+    public var window = 32
+    public var epochs = 4
+    public var learningRate = 0.004
+    public var seed: UInt64 = 1
+    public var horizons = [1, 5, 10]
+    /// Called after each epoch with (epoch, mean loss per scored output).
+    public var progress: ((Int, Double) -> Void)?
+
+    public init() {}
+
+    /// `series`: runs of consecutive observed bins (no holes), each with a loss weight (so that
+    /// every dataset counts equally however many bins it has).
+    public func train(_ series: [(bins: [Double], weight: Double)]) -> GRUModel {
+        var net = GRUNetwork(inputs: GRUFeatures.count, hidden: hidden, outputs: horizons.count, seed: seed)
+        let n = net.parameters.count
+        var m = [Double](repeating: 0, count: n), v = m
+        var t = 0
+        var rng = SplitMix(seed: seed ^ 0xABCD)
+        // Features and targets once.
+        struct Prepared { var x: [[Double]]; var y: [[Double]]; var mask: [[Double]] }
+        let prepared: [Prepared] = series.filter { $0.bins.count > 2 }.map { item in
+            let bins = item.bins
+            var f = GRUFeatures()
+            let x = bins.map { f.next($0) }
+            var prefix = [0.0]
+            for b in bins { prefix.append(prefix.last! + b) }
+            var y: [[Double]] = [], mask: [[Double]] = []
+            for i in 0..<bins.count {
+                var yi: [Double] = [], mi: [Double] = []
+                for h in horizons {
+                    if i + h < bins.count {
+                        let mean = (prefix[i + h + 1] - prefix[i + 1]) / Double(h)
+                        yi.append(ln(mean / bins[i]))
+                        mi.append(item.weight)
+                    } else {
+                        yi.append(0)
+                        mi.append(0)
+                    }
+                }
+                y.append(yi)
+                mask.append(mi)
+            }
+            return Prepared(x: x, y: y, mask: mask)
+        }
+        for epoch in 1...max(1, epochs) {
+            var order = Array(prepared.indices)
+            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            var totalLoss = 0.0, scored = 0.0
+            let lr = learningRate / (1 + Double(epoch - 1) * 0.5)
+            for s in order {
+                let seq = prepared[s]
+                var h = [Double](repeating: 0, count: hidden)
+                var start = 0
+                while start < seq.x.count {
+                    let end = min(seq.x.count, start + window)
+                    var steps: [GRUNetwork.Step] = []
+                    for i in start..<end {
+                        let st = net.step(seq.x[i], h)
+                        steps.append(st)
+                        h = st.h
+                    }
+                    var g = [Double](repeating: 0, count: n)
+                    totalLoss += net.backward(steps, targets: Array(seq.y[start..<end]), masks: Array(seq.mask[start..<end]), gradient: &g)
+                    scored += seq.mask[start..<end].reduce(0) { $0 + $1.reduce(0, +) }
+                    let norm = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                    if norm > 1 { for i in 0..<n { g[i] /= norm } }
+                    t += 1
+                    let b1 = 0.9, b2 = 0.999
+                    let c1 = 1 - pow(b1, Double(t)), c2 = 1 - pow(b2, Double(t))
+                    for i in 0..<n {
+                        m[i] = b1 * m[i] + (1 - b1) * g[i]
+                        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                        net.parameters[i] -= lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + 1e-8)
+                    }
+                    start = end
+                }
+            }
+            progress?(epoch, scored > 0 ? totalLoss / scored : 0)
+        }
+        return GRUModel(network: net, horizons: horizons)
+    }
+}

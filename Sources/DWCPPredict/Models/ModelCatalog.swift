@@ -1,0 +1,34 @@
+/// The models by command-line name, so `--model`, `eval` and `auto` build the same set.
+public enum ModelCatalog {
+    /// The baselines, in the order tables list them.
+    public static let baselineNames = ["last", "ma5", "ewma", "harmonic", "holt", "ar3"]
+
+    public static func baseline(_ name: String) -> Forecaster? {
+        switch name {
+        case "last": return LastValue()
+        case "ma5", "ma": return MovingAverage(window: 5)
+        case "ewma": return EWMA()
+        case "harmonic": return HarmonicMean()
+        case "holt": return Holt()
+        case "ar3", "ar": return AutoRegressive(order: 3)
+        default: return nil
+        }
+    }
+
+    /// Every model available: the baselines and, with a trained model, the GRU.
+    public static func all(gru: GRUModel?) -> [Forecaster] {
+        baselineNames.compactMap(baseline) + (gru.map { [GRUForecaster(model: $0)] } ?? [])
+    }
+
+    /// `--model auto` over every model, starting from the priors stored with the GRU.
+    public static func auto(gru: GRUModel?, horizons: [Int]) -> AutoSelector {
+        AutoSelector(models: all(gru: gru), horizons: horizons, prior: gru?.priors ?? [:])
+    }
+
+    /// A model by name; `auto` selects online among all of them.
+    public static func make(_ name: String, gru: GRUModel?, horizons: [Int]) -> Forecaster? {
+        if name == "auto" { return auto(gru: gru, horizons: horizons) }
+        if name == "gru" { return gru.map { GRUForecaster(model: $0) } }
+        return baseline(name)
+    }
+}

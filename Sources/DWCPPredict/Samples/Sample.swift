@@ -1,0 +1,70 @@
+/// One throughput measurement: the mean rate over the interval that ended at `t`.
+///
+/// This is the JSON-lines input of `dwcp-predict` (`{"t": seconds, "bps": bits_per_second}`,
+/// optional `rtt_ms`, optional `state`), as `dwcp-detect --watch` and `dwcp-send --json` emit it and
+/// as the normalised traces in `../shared/data/bandwidth-traces` are written. A sample covers
+/// `(previous t, t]`, the Pensieve convention.
+public struct Sample: Equatable, Sendable {
+    public var t: Double
+    public var bps: Double
+    public var rttMs: Double?
+    /// `false` for a sample that says the link was idle (`"state": "I"`): a gap, not a rate.
+    public var active: Bool
+
+    public init(t: Double, bps: Double, rttMs: Double? = nil, active: Bool = true) {
+        self.t = t
+        self.bps = bps
+        self.rttMs = rttMs
+        self.active = active
+    }
+}
+
+/// Why a line was not used, with its line number: what `--strict` turns into an error.
+public struct SampleProblem: Error, CustomStringConvertible, Equatable {
+    public var line: Int
+    public var reason: String
+    public var description: String { "line \(line): \(reason)" }
+}
+
+/// Turns JSON lines into samples, checking each: malformed JSON, missing or non-finite fields,
+/// time going backwards, and zero or negative rates are problems, reported with the line number.
+public struct SampleParser {
+    private var lineNumber = 0
+    private var lastT: Double?
+
+    public init() {}
+
+    /// Parses the next line. Returns nil for blank lines; throws `SampleProblem` for a bad one
+    /// (the caller skips it, or stops under `--strict`).
+    public mutating func parse(_ line: Substring) throws -> Sample? {
+        lineNumber += 1
+        if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { return nil }
+        let object: [String: FlatJSON.Value]
+        do {
+            object = try FlatJSON.parse(line)
+        } catch {
+            throw SampleProblem(line: lineNumber, reason: "malformed JSON (\(error))")
+        }
+        guard case .number(let t)? = object["t"], t.isFinite else {
+            throw SampleProblem(line: lineNumber, reason: "missing or non-numeric \"t\"")
+        }
+        guard case .number(let bps)? = object["bps"], bps.isFinite else {
+            throw SampleProblem(line: lineNumber, reason: "missing or non-numeric \"bps\"")
+        }
+        if let last = lastT, t < last {
+            throw SampleProblem(line: lineNumber, reason: "time goes backwards (t=\(t) after t=\(last))")
+        }
+        var active = true
+        if case .string(let state)? = object["state"], state == "I" { active = false }
+        if active && bps <= 0 {
+            // Skipped as if absent: the next sample's interval covers this one's.
+            throw SampleProblem(line: lineNumber, reason: "rate \(bps) bit/s is not positive")
+        }
+        lastT = t
+        var rtt: Double?
+        if case .number(let r)? = object["rtt_ms"], r.isFinite, r >= 0 { rtt = r }
+        return Sample(t: t, bps: bps, rttMs: rtt, active: active)
+    }
+
+    public var currentLine: Int { lineNumber }
+}

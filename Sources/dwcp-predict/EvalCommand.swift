@@ -1,0 +1,77 @@
+import ArgumentParser
+import DWCPCLI
+import DWCPCore
+import DWCPPredict
+import DWCPSystem
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Replay traces in 1 s bins and score every model per dataset and horizon.",
+        discussion: """
+            Each DIR is a dataset. Only its test split is scored (the sessions 'train' did not \
+            use). For every model and horizon: w20, the fraction of forecasts within +-20% of the \
+            actual mean over the horizon, and the median absolute percentage error. --json prints \
+            one line per dataset, model and horizon: \
+            {"dataset","model","horizon_s","w20","medape","n"}.
+            """)
+
+    @Argument(help: ArgumentHelp("Dataset directories (searched recursively for *.jsonl).", valueName: "DIR"))
+    var directories: [String]
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Percent of sessions held out for training (not scored).") var trainPercent: Int = 60
+    @Flag(help: "One JSON object per dataset, model and horizon.") var json = false
+    @OptionGroup var verbosity: VerbosityOptions
+
+    func validate() throws {
+        if directories.isEmpty { throw ValidationError("give at least one dataset directory") }
+        _ = try modelOptions.horizonList()
+    }
+
+    func run() throws {
+        verbosity.apply()
+        let horizons = try modelOptions.horizonList()
+        let gru = try modelOptions.loadModel()
+        if !json {
+            try FileDescriptor.standardOutput.writeAll("dataset                model      horizon_s    w20  medape       n\n")
+        }
+        for dir in directories {
+            let files = TraceSet.files(in: dir).filter { !TraceSet.isTraining($0, percent: trainPercent) }
+            if files.isEmpty { throw DWCPError.failure("\(dir): no test traces (*.jsonl)") }
+            var traces: [Trace] = []
+            var problems = 0
+            for path in files {
+                let t = try TraceSet.load(path)
+                problems += t.problems.count
+                traces.append(t)
+            }
+            if problems > 0 { Diagnostics.info("\(dir): \(problems) bad lines skipped") }
+            let name = dir.split(separator: "/").last.map(String.init) ?? dir
+            let started = MonotonicClock.now()
+            let scores = Evaluator(horizons: horizons).run(traces) {
+                ModelCatalog.all(gru: gru) + [ModelCatalog.auto(gru: gru, horizons: horizons)]
+            }
+            Diagnostics.info("\(name): \(traces.count) test traces in \(Units.format(MonotonicClock.now() - started, 2)) s")
+            for s in scores {
+                if json {
+                    var j = JSONLine()
+                    j.add("dataset", name)
+                    j.add("model", s.model)
+                    j.add("horizon_s", s.horizon)
+                    j.add("w20", s.w20, decimals: 4)
+                    j.add("medape", s.medape, decimals: 4)
+                    j.add("n", s.count)
+                    try FileDescriptor.standardOutput.writeAll(j.text + "\n")
+                } else {
+                    let row = [pad(name, 22), pad(s.model, 10), lpad("\(s.horizon)", 9), lpad(Units.format(s.w20, 3), 6),
+                               lpad(Units.format(s.medape, 3), 7), lpad("\(s.count)", 7)].joined(separator: " ")
+                    try FileDescriptor.standardOutput.writeAll(row + "\n")
+                }
+            }
+        }
+    }
+
+    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    private func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
+}

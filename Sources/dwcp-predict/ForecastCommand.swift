@@ -1,0 +1,156 @@
+import ArgumentParser
+import DWCPCLI
+import DWCPCore
+import DWCPPredict
+import DWCPSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options shared by the subcommands that use models.
+struct ModelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Forecast horizons in seconds, comma-separated.", valueName: "LIST"))
+    var horizons: String = "1,5,10"
+
+    @Option(help: ArgumentHelp("Trained GRU model (from 'dwcp-predict train'); without it the GRU is not used.", valueName: "FILE"))
+    var modelFile: String?
+
+    func horizonList() throws -> [Int] {
+        let list = horizons.split(separator: ",").map { Int($0.trimmingCharacters()) }
+        guard !list.isEmpty, list.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 3600 }) else {
+            throw ValidationError("--horizons: a comma-separated list of whole seconds, 1 to 3600")
+        }
+        return list.map { $0! }
+    }
+
+    func loadModel() throws -> GRUModel? {
+        guard let path = modelFile else { return nil }
+        guard let f = fopen(path, "r") else { throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))") }
+        defer { fclose(f) }
+        var text = ""
+        var buf = [CChar](repeating: 0, count: 4096)
+        while fgets(&buf, 4096, f) != nil { text += String(cString: buf) }
+        do { return try GRUModel.parse(text) } catch { throw DWCPError.integrity("\(path): \(error)") }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> Substring {
+        var s = self
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}
+
+struct ForecastCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forecast",
+        abstract: "Read samples and write one JSON line of forecasts per sample (the default subcommand).")
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Model: auto, last, ma5, ewma, harmonic, holt, ar3 or gru.", valueName: "NAME"))
+    var model: String = "auto"
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Flag(help: "Keep reading after the end of a file, as it grows (tail -f); stop with SIGINT.")
+    var follow = false
+
+    @Flag(help: "Stop with exit status 3 at the first bad line instead of skipping it with a warning.")
+    var strict = false
+
+    @Option(help: ArgumentHelp("Missing seconds after which the series restarts (models reset).", valueName: "SECONDS"))
+    var maxGap: Int = 5
+
+    @OptionGroup var verbosity: VerbosityOptions
+
+    @Argument(help: ArgumentHelp("Sample files (JSON lines); - or none reads standard input.", valueName: "FILE"))
+    var files: [String] = []
+
+    func validate() throws {
+        _ = try modelOptions.horizonList()
+        if !["auto", "gru"].contains(model) && ModelCatalog.baseline(model) == nil {
+            throw ValidationError("unknown model '\(model)' (auto, last, ma5, ewma, harmonic, holt, ar3, gru)")
+        }
+        if model == "gru" && modelOptions.modelFile == nil { throw ValidationError("--model gru needs --model-file") }
+        if maxGap < 1 { throw ValidationError("--max-gap must be at least 1") }
+    }
+
+    func run() throws {
+        verbosity.apply()
+        let horizons = try modelOptions.horizonList()
+        let gru = try modelOptions.loadModel()
+        let selector: AutoSelector
+        if model == "auto" {
+            selector = ModelCatalog.auto(gru: gru, horizons: horizons)
+        } else {
+            selector = AutoSelector(models: [ModelCatalog.make(model, gru: gru, horizons: horizons)!], horizons: horizons)
+        }
+        var parser = SampleParser()
+        var binner = Binner()
+        var missing = 0
+        let inputs = files.isEmpty ? ["-"] : files
+        for path in inputs {
+            let stream: UnsafeMutablePointer<FILE>?
+            if path == "-" { stream = fdopen(dup(0), "r") } else { stream = fopen(path, "r") }
+            guard let f = stream else { throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))") }
+            defer { fclose(f) }
+            var line: UnsafeMutablePointer<CChar>?
+            var cap = 0
+            while true {
+                let n = getline(&line, &cap, f)
+                if n <= 0 {
+                    if follow && path != "-" {
+                        clearerr(f)
+                        usleep(200_000)
+                        continue
+                    }
+                    break
+                }
+                var text = String(cString: line!)
+                if text.hasSuffix("\n") { text.removeLast() }
+                let sample: Sample
+                do {
+                    guard let s = try parser.parse(Substring(text)) else { continue }
+                    sample = s
+                } catch let p as SampleProblem {
+                    let where_ = path == "-" ? "stdin" : path
+                    if strict { throw DWCPError.integrity("\(where_): \(p)") }
+                    Diagnostics.warning("\(where_): \(p) (skipped)")
+                    continue
+                }
+                for bin in binner.add(sample) {
+                    if let b = bin {
+                        missing = 0
+                        selector.observe(b)
+                    } else {
+                        missing += 1
+                        if missing == maxGap + 1 { selector.reset() }
+                    }
+                }
+                try emit(sample, selector, horizons)
+            }
+            free(line)
+        }
+    }
+
+    private func emit(_ sample: Sample, _ selector: AutoSelector, _ horizons: [Int]) throws {
+        var j = JSONLine()
+        j.add("t", sample.t, decimals: 3)
+        j.add("bps", sample.bps, decimals: 0)
+        j.add("model", model)
+        var parts: [String] = []
+        for h in horizons {
+            guard let d = selector.detail(horizon: h), d.forecast.isFinite else { continue }
+            var f = JSONLine()
+            f.add("horizon_s", h)
+            f.add("bps", d.forecast, decimals: 0)
+            f.add("p10_bps", d.p10, decimals: 0)
+            f.add("p90_bps", d.p90, decimals: 0)
+            f.add("model", d.model)
+            parts.append(f.text)
+        }
+        j.addRaw("forecast", "[" + parts.joined(separator: ",") + "]")
+        try FileDescriptor.standardOutput.writeAll(j.text + "\n")
+    }
+}

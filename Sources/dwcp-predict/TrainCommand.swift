@@ -1,0 +1,94 @@
+import ArgumentParser
+import DWCPCLI
+import DWCPCore
+import DWCPPredict
+import DWCPSystem
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Fit the GRU forecaster on trace directories and write the model file.",
+        discussion: """
+            Uses only the training split of each directory (60% of sessions, chosen by a hash of \
+            the file name; the same split 'eval' uses), so evaluation never scores a model on \
+            traces it learned from. Deterministic for a given --seed.
+            """)
+
+    @Argument(help: ArgumentHelp("Trace directories (searched recursively for *.jsonl).", valueName: "DIR"))
+    var directories: [String]
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the model here (default: standard output).", valueName: "FILE"))
+    var output: String?
+
+    @Option(help: "Hidden units.") var hidden: Int = 16
+    @Option(help: "Passes over the training traces.") var epochs: Int = 4
+    @Option(help: "Seed for initial weights and shuffling.") var seed: UInt64 = 1
+    @Option(help: ArgumentHelp("Forecast horizons in seconds, comma-separated.", valueName: "LIST"))
+    var horizons: String = "1,5,10"
+    @Option(help: "Percent of sessions used for training.") var trainPercent: Int = 60
+    @Flag(help: "Overwrite an existing output file.") var force = false
+    @OptionGroup var verbosity: VerbosityOptions
+
+    func validate() throws {
+        if directories.isEmpty { throw ValidationError("give at least one trace directory") }
+        if !(1...256).contains(hidden) { throw ValidationError("--hidden must be 1...256") }
+        if !(1...1000).contains(epochs) { throw ValidationError("--epochs must be 1...1000") }
+        if !(1...99).contains(trainPercent) { throw ValidationError("--train-percent must be 1...99") }
+    }
+
+    func run() throws {
+        verbosity.apply()
+        var trainer = GRUTrainer()
+        trainer.hidden = hidden
+        trainer.epochs = epochs
+        trainer.seed = seed
+        trainer.horizons = try ModelOptions(horizons: horizons).horizonList()
+        trainer.progress = { epoch, loss in Diagnostics.info("epoch \(epoch): loss \(Units.format(loss, 5))") }
+        var series: [(bins: [Double], weight: Double)] = []
+        var trainingTraces: [Trace] = []
+        var traces = 0
+        for dir in directories {
+            var dataset: [[Double]] = []
+            let files = TraceSet.files(in: dir)
+            if files.isEmpty { throw DWCPError.failure("\(dir): no *.jsonl traces") }
+            for path in files where TraceSet.isTraining(path, percent: trainPercent) {
+                let trace = try TraceSet.load(path)
+                trainingTraces.append(trace)
+                traces += 1
+                for segment in trace.segments {
+                    var run: [Double] = []
+                    for b in segment {
+                        if let b { run.append(b) } else if !run.isEmpty { dataset.append(run); run = [] }
+                    }
+                    if !run.isEmpty { dataset.append(run) }
+                }
+            }
+            // Each dataset weighs the same in the loss, however many bins it has.
+            let bins = max(1, dataset.reduce(0) { $0 + $1.count })
+            series += dataset.map { (bins: $0, weight: 100_000 / Double(bins)) }
+        }
+        let started = MonotonicClock.now()
+        var model = trainer.train(series)
+        // Priors for --model auto: how every model (this GRU included) did on the training traces.
+        let trained = model
+        for score in Evaluator(horizons: trainer.horizons).run(trainingTraces, makeModels: { ModelCatalog.all(gru: trained) }) {
+            model.priors[score.model, default: [:]][score.horizon] = score.w20
+        }
+        Diagnostics.info("trained on \(traces) traces, \(series.reduce(0) { $0 + $1.bins.count }) bins in \(Units.format(MonotonicClock.now() - started, 1)) s")
+        let text = model.serialized()
+        if let output {
+            let fd = try FileDescriptor.create(output, overwrite: force)
+            defer { fd.close() }
+            try fd.writeAll(text)
+        } else {
+            try FileDescriptor.standardOutput.writeAll(text)
+        }
+    }
+}
+
+extension ModelOptions {
+    init(horizons: String) {
+        self.init()
+        self.horizons = horizons
+    }
+}

@@ -1,0 +1,166 @@
+@testable import DWCPPredict
+import XCTest
+
+final class SampleTests: XCTestCase {
+    func testBadLinesAreReportedWithLineNumbers() {
+        var p = SampleParser()
+        XCTAssertEqual(try p.parse(#"{"t":0,"bps":1e6}"#), Sample(t: 0, bps: 1e6))
+        let bad = [#"{"t":1,"bps":}"#, #"{"bps":5}"#, #"{"t":2,"bps":"fast"}"#, #"{"t":-1,"bps":5}"#, #"{"t":3,"bps":0}"#,
+                   #"{"t":4,"bps":-1}"#, #"not json"#, #"{"t":5,"bps":1,"x":{"nested":1}}"#]
+        for (i, line) in bad.enumerated() {
+            XCTAssertThrowsError(try p.parse(Substring(line))) { error in
+                XCTAssertEqual((error as? SampleProblem)?.line, i + 2, "\(line)")
+            }
+        }
+        XCTAssertEqual(try p.parse(#"{"t":6,"bps":2e6,"rtt_ms":40}"#)?.rttMs, 40)
+        XCTAssertNil(try p.parse("   "))
+    }
+
+    func testBinningIsTimeWeightedAndMarksIdleHoles() {
+        var b = Binner()
+        var bins: [Double?] = []
+        bins += b.add(Sample(t: 0, bps: 1))          // origin
+        bins += b.add(Sample(t: 0.5, bps: 100))
+        bins += b.add(Sample(t: 1.5, bps: 300))      // bin 0: 0.5 s at 100 + 0.5 s at 300
+        bins += b.add(Sample(t: 1.5, bps: 999))      // duplicate second: ignored
+        bins += b.add(Sample(t: 3.0, bps: 0, active: false))   // idle from 1.5: bin 1 half covered, bin 2 not
+        bins += b.add(Sample(t: 4.0, bps: 50))
+        XCTAssertEqual(bins.count, 4)
+        XCTAssertEqual(bins[0]!, 200, accuracy: 1e-9)
+        XCTAssertEqual(bins[1]!, 300, accuracy: 1e-9)
+        XCTAssertEqual(bins[2], nil)
+        XCTAssertEqual(bins[3]!, 50, accuracy: 1e-9)
+    }
+
+    func testLongGapsSplitSegments() {
+        let segments = TraceSet.split([1, 2, nil, 3, nil, nil, nil, 4, nil], maxGap: 2)
+        XCTAssertEqual(segments.count, 2)
+        XCTAssertEqual(segments[0], [1, 2, nil, 3])
+        XCTAssertEqual(segments[1], [4])
+    }
+}
+
+final class ModelTests: XCTestCase {
+    func testBaselinesOnAKnownSeries() {
+        let series: [Double] = [100, 200, 400]
+        let last = LastValue(), ma = MovingAverage(window: 2), harmonic = HarmonicMean(window: 3), ewma = EWMA(alpha: 0.5)
+        for v in series { for m in [last, ma, harmonic, ewma] as [Forecaster] { m.observe(v) } }
+        XCTAssertEqual(last.forecast(horizon: 5), 400)
+        XCTAssertEqual(ma.forecast(horizon: 1), 300)
+        XCTAssertEqual(harmonic.forecast(horizon: 1)!, 3 / (0.01 + 0.005 + 0.0025), accuracy: 1e-9)
+        XCTAssertEqual(ewma.forecast(horizon: 1)!, 275, accuracy: 1e-9)
+        XCTAssertNil(LastValue().forecast(horizon: 1))
+    }
+
+    func testClampedAutoregressionNeverDiverges() {
+        var rng = SplitMix(seed: 3)
+        let ar = AutoRegressive(order: 3), holt = Holt()
+        var x = 1e7
+        for _ in 0..<5000 {
+            x *= 1 + (rng.nextUnit() - 0.5) * 0.6   // a volatile random walk
+            x = max(1e3, min(1e10, x))
+            ar.observe(x)
+            holt.observe(x)
+            for h in [1, 10, 60] {
+                let f = ar.forecast(horizon: h)!
+                XCTAssertTrue(f.isFinite && f > 0 && f < 1e12, "AR forecast \(f)")
+                XCTAssertTrue(holt.forecast(horizon: h)!.isFinite)
+            }
+        }
+    }
+
+    func testAutoFollowsTheModelThatIsRight() {
+        final class Fixed: Forecaster {
+            let name: String
+            let value: Double
+            init(_ name: String, _ value: Double) { self.name = name; self.value = value }
+            func observe(_ bps: Double) {}
+            func forecast(horizon: Int) -> Double? { value }
+            func reset() {}
+        }
+        let auto = AutoSelector(models: [Fixed("wrong", 50), Fixed("right", 100)], horizons: [1, 5])
+        for _ in 0..<400 { auto.observe(100) }
+        XCTAssertEqual(auto.forecast(horizon: 1), 100)
+        XCTAssertEqual(auto.detail(horizon: 5)?.model, "right")
+        let band = auto.detail(horizon: 1)!
+        XCTAssertLessThanOrEqual(band.p10, band.forecast)
+        XCTAssertGreaterThanOrEqual(band.p90, band.forecast)
+    }
+}
+
+final class GRUTests: XCTestCase {
+    func testGradientsMatchFiniteDifferences() {
+        var net = GRUNetwork(inputs: 3, hidden: 4, outputs: 2, seed: 9)
+        let xs: [[Double]] = [[0.1, -0.2, 0.3], [0.5, 0.1, -0.4], [-0.3, 0.2, 0.1]]
+        let targets: [[Double]] = [[0.2, -0.1], [0.0, 0.3], [-0.2, 0.1]]
+        let masks: [[Double]] = [[1, 1], [1, 0], [1, 1]]
+        func loss(_ n: GRUNetwork) -> Double {
+            var h = [Double](repeating: 0, count: 4), steps: [GRUNetwork.Step] = []
+            for x in xs { let s = n.step(x, h); steps.append(s); h = s.h }
+            var g = [Double](repeating: 0, count: n.parameters.count)
+            return n.backward(steps, targets: targets, masks: masks, gradient: &g)
+        }
+        var h = [Double](repeating: 0, count: 4), steps: [GRUNetwork.Step] = []
+        for x in xs { let s = net.step(x, h); steps.append(s); h = s.h }
+        var analytic = [Double](repeating: 0, count: net.parameters.count)
+        _ = net.backward(steps, targets: targets, masks: masks, gradient: &analytic)
+        for i in stride(from: 0, to: net.parameters.count, by: 3) {
+            let saved = net.parameters[i]
+            net.parameters[i] = saved + 1e-6
+            let up = loss(net)
+            net.parameters[i] = saved - 1e-6
+            let down = loss(net)
+            net.parameters[i] = saved
+            XCTAssertEqual(analytic[i], (up - down) / 2e-6, accuracy: 1e-5, "parameter \(i)")
+        }
+    }
+
+    func testTrainingLearnsAPeriodicLinkAndTheModelFileRoundTrips() throws {
+        // A link alternating 4 s fast, 4 s slow: last value is wrong at every switch, a GRU can learn it.
+        let series = (0..<3000).map { i in (i / 4) % 2 == 0 ? 8e6 : 2e6 }
+        var trainer = GRUTrainer()
+        trainer.hidden = 8
+        trainer.epochs = 25
+        trainer.horizons = [1]
+        var losses: [Double] = []
+        trainer.progress = { _, l in losses.append(l) }
+        let model = trainer.train([(bins: series, weight: 1)])
+        XCTAssertLessThan(losses.last!, losses.first! * 0.5, "\(losses)")
+        let gru = GRUForecaster(model: model), last = LastValue()
+        var gruHits = 0, lastHits = 0
+        for i in 0..<400 {
+            gru.observe(series[i]); last.observe(series[i])
+            if abs(gru.forecast(horizon: 1)! / series[i + 1] - 1) <= 0.2 { gruHits += 1 }
+            if abs(last.forecast(horizon: 1)! / series[i + 1] - 1) <= 0.2 { lastHits += 1 }
+        }
+        XCTAssertGreaterThan(gruHits, lastHits + 30, "gru \(gruHits) vs last \(lastHits)")
+        let back = try GRUModel.parse(model.serialized())
+        XCTAssertEqual(back, model)
+        XCTAssertThrowsError(try GRUModel.parse("dwcp-gru 1\ninputs 3 hidden 8 horizons 1\n1.0\n"))
+    }
+}
+
+final class EvaluatorTests: XCTestCase {
+    func testConstantLinkIsPerfectAndFutureIsNeverSeen() {
+        final class Peeker: Forecaster {
+            let name = "peek"
+            var seen = 0
+            func observe(_ bps: Double) { seen += 1 }
+            // Forecasts the number of bins seen so far: the evaluator must ask right after bin i.
+            func forecast(horizon: Int) -> Double? { Double(seen) }
+            func reset() { seen = 0 }
+        }
+        // Bin i has value i+1, so "bins seen after observing bin i" == i+1 == the current value,
+        // and the future mean (i+2 ... i+1+h) is always larger: a model that saw the future would
+        // forecast it; this one must be scored against strictly later bins.
+        let trace = Trace(path: "x", segments: [(0..<50).map { Double($0 + 1) }], problems: [])
+        let scores = Evaluator(horizons: [1]).run([trace]) { [Peeker(), LastValue()] }
+        XCTAssertEqual(scores.count, 2)
+        XCTAssertEqual(scores[0].count, 49)
+        XCTAssertEqual(scores[0].w20, scores[1].w20, "the peeker equals last value: it saw no future bin")
+        let flat = Trace(path: "y", segments: [[Double](repeating: 5e6, count: 30)], problems: [])
+        for s in Evaluator(horizons: [1, 5]).run([flat], makeModels: { ModelCatalog.all(gru: nil) }) {
+            XCTAssertEqual(s.w20, 1, "\(s.model) h=\(s.horizon)")
+        }
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Trains the GRU on the training split of every shared trace set and prints the full eval table
+# (test split only). FCC and Norway 3G share one folder upstream; they are split into two
+# datasets here by file name (trace_* = FCC), as the issue reports them separately.
+#
+#   scripts/bench-predict.sh BIN_DIR [SHARED_TRACES_DIR]
+set -euo pipefail
+bin=$(cd "${1:-.build/release}" && pwd)
+src=${2:-$(cd "$(dirname "$0")/../.." && pwd)/shared/data/bandwidth-traces}
+[ -d "$src" ] || { echo "bench-predict: $src is missing (../shared/data/bandwidth-traces)" >&2; exit 1; }
+ds=$(mktemp -d); trap 'rm -rf "$ds"' EXIT
+mkdir -p "$ds/fcc" "$ds/3g"
+for f in "$src"/pensieve-fcc-hsdpa/jsonl/cooked_traces/*.jsonl; do
+  case $(basename "$f") in trace_*) ln -s "$f" "$ds/fcc/";; *) ln -s "$f" "$ds/3g/";; esac
+done
+ln -s "$src/puffer-2022-02-18/jsonl" "$ds/puffer"
+ln -s "$src/cork-5g-2020/jsonl" "$ds/5g"
+ln -s "$src/oboe/jsonl" "$ds/oboe"
+sets=("$ds/fcc" "$ds/3g" "$ds/puffer" "$ds/5g" "$ds/oboe")
+echo "== training the GRU (training split, 60% of sessions)"
+/usr/bin/time -f "train: %e s, %M KiB peak" "$bin/dwcp-predict" train -v "${sets[@]}" -o "$ds/model.gru"
+echo "== eval (test split, 40% of sessions)"
+"$bin/dwcp-predict" eval -v --model-file "$ds/model.gru" "${sets[@]}"
+echo "== inference cost"
+python3 - "$ds/fcc" <<'PY' > "$ds/live.jsonl"
+import random, sys
+random.seed(1)
+bps = 5e6
+for i in range(20000):
+    bps = max(1e5, bps * (1 + random.uniform(-0.2, 0.2)))
+    print('{"t":%.1f,"bps":%.0f}' % (i, bps))
+PY
+for m in gru auto; do
+  s=$( { /usr/bin/time -f %e "$bin/dwcp-predict" --model "$m" --model-file "$ds/model.gru" "$ds/live.jsonl" > /dev/null; } 2>&1 )
+  python3 -c "print(f'--model $m: {float(\"$s\") / 20000 * 1e6:.1f} us per sample (parse, bin, forecast 3 horizons, JSON out)')"
+done
