@@ -12,6 +12,8 @@ let package = Package(
     products: [
         .executable(name: "dwcp-encode", targets: ["dwcp-encode"]),
         .executable(name: "dwcp-predict", targets: ["dwcp-predict"]),
+        .executable(name: "dwcp-send", targets: ["dwcp-send"]),
+        .executable(name: "dwcp-recv", targets: ["dwcp-recv"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,6 +24,7 @@ let package = Package(
         debianLibrary("CLZ4", pkgConfig: "liblz4", apt: ["liblz4-dev"]),
         debianLibrary("CBrotli", pkgConfig: "libbrotlienc", apt: ["libbrotli-dev"]),
         debianLibrary("CXXHash", pkgConfig: "libxxhash", apt: ["libxxhash-dev"]),
+        debianLibrary("CCrypto", pkgConfig: "libcrypto", apt: ["libssl-dev"]),
 
         // Stream format, checksums, error model, byte helpers. No I/O.
         .target(name: "DWCPCore", dependencies: ["CXXHash"]),
@@ -38,12 +41,18 @@ let package = Package(
         // Bandwidth forecasting: samples, binning, models (incl. a GRU), online selection, evaluation.
         .target(name: "DWCPPredict", dependencies: ["DWCPCore"]),
 
+        // Multi-stream TCP transport: handshake and authentication, striping, reordering, resume.
+        .target(name: "DWCPTransport", dependencies: ["DWCPCore", "DWCPSystem", "CCrypto", "CXXHash"]),
+
         .executableTarget(name: "dwcp-encode", dependencies: ["DWCPCLI", "DWCPCodec"]),
+        .executableTarget(name: "dwcp-send", dependencies: ["DWCPCLI", "DWCPTransport"]),
+        .executableTarget(name: "dwcp-recv", dependencies: ["DWCPCLI", "DWCPTransport"]),
         .executableTarget(name: "dwcp-predict", dependencies: ["DWCPCLI", "DWCPPredict"]),
 
         .testTarget(name: "DWCPCoreTests", dependencies: ["DWCPCore"]),
         .testTarget(name: "DWCPCodecTests", dependencies: ["DWCPCodec", "DWCPSystem"]),
         .testTarget(name: "DWCPPredictTests", dependencies: ["DWCPPredict"]),
+        .testTarget(name: "DWCPTransportTests", dependencies: ["DWCPTransport"]),
         .testTarget(name: "CLITests", dependencies: ["DWCPCore"]),
     ],
     swiftLanguageModes: [.v5]

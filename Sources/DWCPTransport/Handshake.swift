@@ -1,0 +1,63 @@
+import DWCPCore
+
+/// The connection handshake of both sides (docs/TRANSPORT.md):
+///
+///     client                                 server
+///     HELLO(session, stream, nonce_c)  ──▶
+///                                      ◀──  CHALLENGE(nonce_s)
+///     PROOF = HMAC(k, client|…)        ──▶  verified (constant time)
+///                                      ◀──  WELCOME(status, next chunk, window, HMAC(k, server|…))
+///
+/// A receiver writes nothing from a connection before this completed for the transfer's session.
+public enum Handshake {
+    /// Client side. Returns the receiver's welcome (status ok) or throws (exit status 4).
+    public static func client(_ socket: TCPSocket, auth: SessionAuth, session: [UInt8], stream: UInt16,
+                              chunkSize: Int, streams: Int) throws -> Welcome {
+        let nonce = SessionAuth.nonce()
+        let hello = Hello(flags: auth.required ? Hello.authFlag : 0, streamIndex: stream, session: session, nonce: nonce,
+                          chunkSize: UInt32(chunkSize), streams: UInt16(clamping: streams))
+        socket.setReceiveTimeout(10)
+        try socket.sendAll(hello.encoded())
+        let challenge = try Challenge.decode(try socket.receive(Wire.challengeLength))
+        try socket.sendAll(auth.proof(role: "client", session: session, stream: stream, clientNonce: nonce, serverNonce: challenge.nonce))
+        let welcome = try Welcome.decode(try socket.receive(Wire.welcomeLength))
+        switch welcome.status {
+        case .authenticationFailed:
+            throw DWCPError(.network, "\(socket.peer): authentication failed (secret mismatch, or one side has none)")
+        case .busy:
+            throw DWCPError(.network, "\(socket.peer): receiver is busy with another transfer")
+        case .ok:
+            break
+        }
+        let expected = auth.proof(role: "server", session: session, stream: stream, clientNonce: nonce, serverNonce: challenge.nonce)
+        guard SessionAuth.equal(expected, welcome.proof) else {
+            throw DWCPError(.network, "\(socket.peer): receiver failed to prove the shared secret")
+        }
+        socket.setReceiveTimeout(0)
+        return welcome
+    }
+
+    /// Server side, first half: reads and checks the hello, sends the challenge, checks the proof.
+    /// Returns the hello and the proof's validity; the caller decides on the session and answers.
+    public static func serverAuthenticate(_ socket: TCPSocket, auth: SessionAuth, timeout: Double) throws
+        -> (hello: Hello, authenticated: Bool, serverNonce: [UInt8]) {
+        socket.setReceiveTimeout(timeout)
+        let hello = try Hello.decode(try socket.receive(Wire.helloLength))
+        let nonce = SessionAuth.nonce()
+        try socket.sendAll(Challenge(nonce: nonce).encoded())
+        let proof = try socket.receive(Wire.proofLength)
+        let clientWantsAuth = hello.flags & Hello.authFlag != 0
+        let expected = auth.proof(role: "client", session: hello.session, stream: hello.streamIndex, clientNonce: hello.nonce, serverNonce: nonce)
+        let ok = clientWantsAuth == auth.required && SessionAuth.equal(expected, proof)
+        return (hello, ok, nonce)
+    }
+
+    public static func serverWelcome(_ socket: TCPSocket, auth: SessionAuth, hello: Hello, serverNonce: [UInt8],
+                                     status: Welcome.Status, nextExpected: UInt64, window: UInt64) throws {
+        let proof = status == .ok
+            ? auth.proof(role: "server", session: hello.session, stream: hello.streamIndex, clientNonce: hello.nonce, serverNonce: serverNonce)
+            : [UInt8](repeating: 0, count: 32)
+        try socket.sendAll(Welcome(status: status, nextExpected: nextExpected, window: window, proof: proof).encoded())
+        socket.setReceiveTimeout(0)
+    }
+}

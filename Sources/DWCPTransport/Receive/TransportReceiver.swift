@@ -1,0 +1,251 @@
+import DWCPCore
+import DWCPSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Settings of one `dwcp-recv` transfer.
+public struct ReceiverConfiguration {
+    public var auth = SessionAuth(secret: nil)
+    /// Most bytes held out of order before connections are made to wait (TCP backpressure).
+    public var window: UInt64 = 256 << 20
+    /// A handshake must finish within this many seconds (slow or silent clients are dropped).
+    public var handshakeTimeout: Double = 10
+    /// Connections still in their handshake at once; more are refused.
+    public var maxPendingHandshakes = 64
+    /// With no new data for this long (and no end), the transfer fails.
+    public var idleTimeout: Double = 120
+
+    public init() {}
+}
+
+/// Receives one transfer from `TransportSender` and writes it, in order, to an output.
+///
+/// Each authenticated connection has a thread that verifies chunk checksums and puts chunks into
+/// a reorder buffer; the writer thread writes them in sequence and acknowledges what is written.
+/// The buffer is bounded by `window`: a connection whose chunk does not fit waits, which stops
+/// reading from its socket, which slows that sender stream down.
+public final class TransportReceiver {
+    public let configuration: ReceiverConfiguration
+    public var progress: ((TransferStats) -> Void)?
+    private let lock = ConditionLock()
+    private var session: [UInt8]?
+    private var buffer: [UInt64: RawBuffer] = [:]
+    private var bufferedBytes: UInt64 = 0
+    private var nextExpected: UInt64 = 0
+    private var written: UInt64 = 0
+    private var end: (length: UInt64, chunks: UInt64, digest: Digest128)?
+    private var verdict: UInt64?
+    private var failure: Error?
+    private var pending = 0
+    private var connections: [ObjectIdentifier: TCPSocket] = [:]
+    /// Connections past the handshake: acknowledgements go to all of them.
+    private var authenticated: [ObjectIdentifier: TCPSocket] = [:]
+    /// Serialises control messages (acks, verdicts) written by different threads to one socket.
+    private let sendLock = ConditionLock()
+    private var lastProgress = MonotonicClock.now()
+    private var stats = TransferStats()
+    private var rejected = 0
+
+    public init(configuration: ReceiverConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Accepts connections on `listener` until one transfer is complete, writing it to `output`
+    /// (which is fsynced before the sender is told the transfer succeeded, when it is a file).
+    public func receive(on listener: TCPListener, to output: FileDescriptor) throws -> TransferStats {
+        let writer = OSThread { [unowned self] in self.writeLoop(output) }
+        let acceptor = OSThread { [unowned self] in
+            while let socket = listener.accept() {
+                let admitted = self.lock.withLock { () -> Bool in
+                    if self.verdict != nil || self.failure != nil { return false }
+                    if self.pending >= self.configuration.maxPendingHandshakes { self.rejected += 1; return false }
+                    self.pending += 1
+                    self.connections[ObjectIdentifier(socket)] = socket
+                    return true
+                }
+                if !admitted {
+                    socket.close()
+                    if self.lock.withLock({ self.verdict != nil || self.failure != nil }) { return }
+                    continue
+                }
+                _ = OSThread { [unowned self] in self.connectionLoop(socket) }
+            }
+        }
+        // Watchdog: idle timeout, and completion.
+        lock.lock()
+        while verdict == nil && failure == nil {
+            lock.unlock()
+            usleep(100_000)
+            lock.lock()
+            if MonotonicClock.now() - lastProgress > configuration.idleTimeout && verdict == nil {
+                failure = DWCPError(.network, "no data for \(Int(configuration.idleTimeout)) s: sender gone")
+                lock.broadcast()
+            }
+        }
+        lock.unlock()
+        // Let connection threads deliver the verdict, then stop everything.
+        usleep(200_000)
+        listener.shutdown()
+        lock.withLock {
+            for s in connections.values { s.shutdownBoth() }
+            lock.broadcast()
+        }
+        writer.join()
+        acceptor.join()
+        return try lock.withLock {
+            if let failure { throw failure }
+            if verdict != 0 { throw DWCPError.integrity("stream digest or length mismatch: the received data is not what was sent") }
+            var s = stats
+            s.bytes = written
+            s.chunks = nextExpected
+            return s
+        }
+    }
+
+    private func fail(_ error: Error) {
+        lock.withLock {
+            if failure == nil { failure = error }
+            lock.broadcast()
+        }
+    }
+
+    private func writeLoop(_ output: FileDescriptor) {
+        let digest = StreamDigest()
+        while true {
+            let chunk: RawBuffer? = lock.withLock {
+                while buffer[nextExpected] == nil && failure == nil && verdict == nil && !(end.map { nextExpected == $0.chunks } ?? false) {
+                    lock.wait()
+                }
+                return buffer[nextExpected]
+            }
+            guard let chunk else {
+                // Complete (or failed): check the end-to-end digest.
+                lock.withLock {
+                    if failure == nil, verdict == nil, let e = end {
+                        let ok = e.length == written && e.digest == digest.finalize()
+                        if ok && output.isRegularFile { try? output.sync() }
+                        verdict = ok ? 0 : 1
+                        lock.broadcast()
+                    }
+                }
+                return
+            }
+            do {
+                try output.writeAll(chunk.unsafeBase, count: chunk.count)
+            } catch {
+                fail(error)
+                return
+            }
+            digest.update(chunk.unsafeBase, chunk.count)
+            let (next, peers): (UInt64, [TCPSocket]) = lock.withLock {
+                buffer[nextExpected] = nil
+                bufferedBytes -= UInt64(chunk.count)
+                nextExpected += 1
+                written += UInt64(chunk.count)
+                lastProgress = MonotonicClock.now()
+                lock.broadcast()
+                return (nextExpected, Array(authenticated.values))
+            }
+            // Acknowledge on every connection: the sender frees its window from any of them.
+            for peer in peers { sendControl(peer, .ack, next) }
+            if let progress { progress(lock.withLock { var s = stats; s.bytes = written; return s }) }
+        }
+    }
+
+    /// Writes a header-only control message; a failure just drops it (the connection's reader
+    /// will notice the broken socket).
+    private func sendControl(_ socket: TCPSocket, _ kind: MessageHeader.Kind, _ value: UInt64) {
+        var m = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+        MessageHeader(kind: kind, length: 0, sequence: value, offset: 0, checksum: 0).store(to: &m)
+        sendLock.withLock { try? socket.sendAll(m) }
+    }
+
+    private func connectionLoop(_ socket: TCPSocket) {
+        defer {
+            lock.withLock {
+                connections[ObjectIdentifier(socket)] = nil
+                authenticated[ObjectIdentifier(socket)] = nil
+                lock.broadcast()
+            }
+            socket.close()
+        }
+        // Handshake: nothing from this connection is used before it completes for our session.
+        let hello: Hello
+        do {
+            let result = try Handshake.serverAuthenticate(socket, auth: configuration.auth, timeout: configuration.handshakeTimeout)
+            hello = result.hello
+            let (status, next, window): (Welcome.Status, UInt64, UInt64) = lock.withLock {
+                pending -= 1
+                if !result.authenticated { return (.authenticationFailed, 0, 0) }
+                if let s = session, s != hello.session { return (.busy, 0, 0) }
+                if verdict != nil { return (.busy, 0, 0) }
+                session = hello.session
+                return (.ok, nextExpected, configuration.window)
+            }
+            try Handshake.serverWelcome(socket, auth: configuration.auth, hello: hello, serverNonce: result.serverNonce,
+                                        status: status, nextExpected: next, window: window)
+            if status != .ok { return }
+            socket.setSendTimeout(30)
+            lock.withLock {
+                stats.streams += 1
+                authenticated[ObjectIdentifier(socket)] = socket
+            }
+        } catch {
+            lock.withLock { pending -= 1 }
+            return
+        }
+        var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+        let limit = min(Int(hello.chunkSize), Wire.maxChunk)
+        do {
+            while true {
+                try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
+                let m = try raw.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }
+                switch m.kind {
+                case .data:
+                    guard Int(m.length) <= limit, m.length > 0 else { throw DWCPError(.network, "chunk of \(m.length) bytes exceeds the agreed \(limit)") }
+                    let chunk = RawBuffer(capacity: Int(m.length))
+                    try socket.receiveExactly(chunk.unsafeBase, Int(m.length))
+                    chunk.count = Int(m.length)
+                    guard Checksum.xxh3(chunk.unsafeBase, chunk.count) == m.checksum else {
+                        throw DWCPError(.network, "chunk \(m.sequence) checksum mismatch: connection dropped, sender resends")
+                    }
+                    try lock.withLock {
+                        while m.sequence > nextExpected && bufferedBytes + UInt64(chunk.count) > configuration.window && failure == nil && verdict == nil {
+                            lock.wait()
+                        }
+                        if let failure { throw failure }
+                        if m.sequence >= nextExpected && buffer[m.sequence] == nil {
+                            buffer[m.sequence] = chunk
+                            bufferedBytes += UInt64(chunk.count)
+                            lastProgress = MonotonicClock.now()
+                            lock.broadcast()
+                        }
+                    }
+                case .end:
+                    guard m.length == 32 else { throw DWCPError(.network, "malformed end message") }
+                    let payload = try socket.receive(32)
+                    guard Checksum.xxh3(payload) == m.checksum else { throw DWCPError(.network, "end message checksum mismatch") }
+                    let e = payload.withUnsafeBytes { raw in
+                        (length: LittleEndian.load(UInt64.self, raw.baseAddress!, 0), chunks: LittleEndian.load(UInt64.self, raw.baseAddress!, 8),
+                         digest: Digest128(high: LittleEndian.load(UInt64.self, raw.baseAddress!, 16), low: LittleEndian.load(UInt64.self, raw.baseAddress!, 24)))
+                    }
+                    let v: UInt64? = lock.withLock {
+                        end = e
+                        lock.broadcast()
+                        while verdict == nil && failure == nil { lock.wait() }
+                        return verdict
+                    }
+                    guard let v else { return }
+                    sendControl(socket, .ack, lock.withLock { nextExpected })
+                    sendControl(socket, .fin, v)
+                    return
+                default:
+                    throw DWCPError(.network, "unexpected message from sender")
+                }
+            }
+        } catch {
+            return
+        }
+    }
+}

@@ -1,0 +1,337 @@
+import DWCPCore
+import DWCPSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Settings of one `dwcp-send` transfer.
+public struct SenderConfiguration {
+    public var endpoint: Endpoint
+    public var streams = 8
+    public var chunkSize = 1 << 20
+    /// Most bytes sent and not yet acknowledged (also capped by the receiver's window).
+    public var window: UInt64 = 256 << 20
+    public var auth = SessionAuth(secret: nil)
+    public var congestionControl: String?
+    /// Total pacing rate in bytes per second, split over the streams; nil = unpaced.
+    public var maxRate: UInt64?
+    /// How long to keep reconnecting after a connection drops before giving up.
+    public var resumeTimeout: Double = 30
+
+    public init(endpoint: Endpoint) {
+        self.endpoint = endpoint
+    }
+}
+
+/// What a transfer did, for `--json` and the progress line.
+public struct TransferStats: Sendable {
+    public var bytes: UInt64 = 0
+    public var chunks: UInt64 = 0
+    public var reconnects = 0
+    public var resentChunks = 0
+    public var streams = 0
+    /// Per stream: smoothed RTT (µs) and retransmitted segments, from TCP_INFO.
+    public var tcp: [(stream: Int, rttMicroseconds: UInt32, retransmits: UInt32)] = []
+    public init() {}
+}
+
+/// Sends a byte stream over many TCP connections (docs/TRANSPORT.md).
+///
+/// The calling thread reads the input into chunks (checksummed, digested) and queues them; one
+/// thread per connection takes the next queued chunk whenever its socket accepts more, so a slow
+/// connection simply takes fewer chunks (work stealing, not round robin). Chunks are kept until
+/// the receiver acknowledges having written them; when a connection drops, its thread reconnects
+/// with backoff and its unacknowledged chunks go back to the front of the queue.
+public final class TransportSender {
+    private struct Chunk {
+        let offset: UInt64
+        let buffer: RawBuffer
+        let checksum: UInt64
+    }
+
+    public let configuration: SenderConfiguration
+    public var progress: ((TransferStats) -> Void)?
+    private let lock = ConditionLock()
+    private let session = SessionAuth.nonce()
+    private var retained: [UInt64: Chunk] = [:]
+    private var queue: [UInt64] = []
+    private var queueHead = 0
+    private var retransmit: [UInt64] = []
+    private var ackedThrough: UInt64 = 0
+    private var unackedBytes: UInt64 = 0
+    private var ackedBytes: UInt64 = 0
+    private var effectiveWindow: UInt64
+    private var inputDone = false
+    private var endPayload: [UInt8]?
+    private var endSent = false
+    private var finStatus: UInt64?
+    private var failure: Error?
+    private var stats = TransferStats()
+    private var sockets: [Int: TCPSocket] = [:]
+
+    public init(configuration: SenderConfiguration) {
+        self.configuration = configuration
+        effectiveWindow = configuration.window
+    }
+
+    /// Sends everything `read` produces (it fills a buffer and returns the byte count, 0 at end).
+    /// Returns when the receiver confirmed the digest; throws `.network` (4) or `.integrity` (3).
+    public func send(read: (UnsafeMutableRawPointer, Int) throws -> Int) throws -> TransferStats {
+        let c = configuration
+        // First connection synchronously, so a refused or unauthenticated receiver fails fast.
+        let first = try connect(stream: 0)
+        var threads = [OSThread { [unowned self] in self.streamLoop(0, first) }]
+        for i in 1..<max(1, c.streams) {
+            threads.append(OSThread { [unowned self] in self.streamLoop(i, nil) })
+        }
+        let digest = StreamDigest()
+        var offset: UInt64 = 0
+        var sequence: UInt64 = 0
+        do {
+            while true {
+                let buffer = RawBuffer(capacity: c.chunkSize)
+                buffer.count = try read(buffer.unsafeBase, c.chunkSize)
+                if buffer.count == 0 { break }
+                digest.update(buffer.unsafeBase, buffer.count)
+                let chunk = Chunk(offset: offset, buffer: buffer, checksum: Checksum.xxh3(buffer.unsafeBase, buffer.count))
+                try lock.withLock {
+                    while unackedBytes + UInt64(buffer.count) > effectiveWindow && unackedBytes > 0 && failure == nil { lock.wait() }
+                    if let failure { throw failure }
+                    retained[sequence] = chunk
+                    unackedBytes += UInt64(buffer.count)
+                    queue.append(sequence)
+                    lock.broadcast()
+                }
+                sequence += 1
+                offset += UInt64(buffer.count)
+            }
+        } catch {
+            lock.withLock {
+                if failure == nil { failure = error }
+                lock.broadcast()
+            }
+            abortSockets()
+            for t in threads { t.join() }
+            throw error
+        }
+        let d = digest.finalize()
+        var end = [UInt8](repeating: 0, count: 32)
+        end.withUnsafeMutableBytes { raw in
+            LittleEndian.store(offset, raw.baseAddress!, 0)
+            LittleEndian.store(sequence, raw.baseAddress!, 8)
+            LittleEndian.store(d.high, raw.baseAddress!, 16)
+            LittleEndian.store(d.low, raw.baseAddress!, 24)
+        }
+        lock.withLock {
+            endPayload = end
+            inputDone = true
+            stats.bytes = offset
+            stats.chunks = sequence
+            lock.broadcast()
+        }
+        for t in threads { t.join() }
+        return try lock.withLock {
+            if let failure { throw failure }
+            if finStatus != 0 { throw DWCPError.integrity("receiver reports the stream digest or length did not match: transfer corrupted") }
+            var s = stats
+            s.streams = c.streams
+            s.tcp.sort { $0.stream < $1.stream }
+            return s
+        }
+    }
+
+    private func abortSockets() {
+        lock.withLock { for s in sockets.values { s.shutdownBoth() } }
+    }
+
+    private func connect(stream: Int) throws -> TCPSocket {
+        let c = configuration
+        let socket = try TCPSocket.connect(c.endpoint)
+        if let cc = c.congestionControl { try socket.setCongestionControl(cc) }
+        if let rate = c.maxRate { socket.setMaxPacingRate(max(1, rate / UInt64(max(1, c.streams)))) }
+        let welcome = try Handshake.client(socket, auth: c.auth, session: session, stream: UInt16(stream),
+                                           chunkSize: c.chunkSize, streams: c.streams)
+        try lock.withLock {
+            if welcome.nextExpected < ackedThrough {
+                throw DWCPError(.network, "\(socket.peer): the receiver lost chunks it had acknowledged (restarted?); cannot resume")
+            }
+            acknowledge(welcome.nextExpected)
+            effectiveWindow = min(configuration.window, max(welcome.window, UInt64(configuration.chunkSize)))
+            sockets[stream] = socket
+        }
+        return socket
+    }
+
+    /// Frees chunks the receiver has written. Lock held.
+    private func acknowledge(_ next: UInt64) {
+        guard next > ackedThrough else { return }
+        for s in ackedThrough..<next {
+            if let chunk = retained.removeValue(forKey: s) {
+                unackedBytes -= UInt64(chunk.buffer.count)
+                ackedBytes += UInt64(chunk.buffer.count)
+            }
+        }
+        ackedThrough = next
+        lock.broadcast()
+    }
+
+    /// One connection's life: send chunks; on failure reconnect (bounded by the resume timeout).
+    private func streamLoop(_ index: Int, _ initial: TCPSocket?) {
+        var socket = initial
+        var failedSince: Double?
+        var backoff = 0.1
+        var inFlight: [UInt64] = []
+        while true {
+            if socket == nil {
+                if lock.withLock({ failure != nil || finStatus != nil || (inputDone && ackedThrough == stats.chunks && endSent) }) { return }
+                do {
+                    socket = try connect(stream: index)
+                    if failedSince != nil { lock.withLock { stats.reconnects += 1 } }
+                    failedSince = nil
+                    backoff = 0.1
+                } catch let e as DWCPError where e.status == .usage {
+                    fail(e)
+                    return
+                } catch {
+                    let now = MonotonicClock.now()
+                    if failedSince == nil { failedSince = now }
+                    if now - failedSince! > configuration.resumeTimeout {
+                        fail(DWCPError(.network, "\(configuration.endpoint): gave up reconnecting after \(Int(configuration.resumeTimeout)) s: \(error)"))
+                        return
+                    }
+                    usleep(UInt32(backoff * 1e6))
+                    backoff = min(2, backoff * 2)
+                    continue
+                }
+            }
+            let s = socket!
+            let ackThread = OSThread { [unowned self] in self.ackLoop(s) }
+            let ok = sendLoop(index, s, &inFlight)
+            s.shutdownBoth()
+            ackThread.join()
+            lock.withLock { sockets[index] = nil }
+            s.close()
+            socket = nil
+            if ok { return }
+            // Connection lost: its unacknowledged chunks go back first.
+            lock.withLock {
+                let lost = inFlight.filter { $0 >= ackedThrough && retained[$0] != nil }
+                retransmit.append(contentsOf: lost)
+                stats.resentChunks += lost.count
+                if endSent && finStatus == nil && endOwner == index { endSent = false }
+                lock.broadcast()
+            }
+            inFlight = []
+            if failedSince == nil { failedSince = MonotonicClock.now() }
+        }
+    }
+
+    private var endOwner = -1
+
+    /// Sends until the transfer is complete (true) or the connection fails (false).
+    private func sendLoop(_ index: Int, _ socket: TCPSocket, _ inFlight: inout [UInt64]) -> Bool {
+        var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+        while true {
+            enum Next { case chunk(UInt64, Chunk), end([UInt8]), done, wait }
+            let next: Next = lock.withLock {
+                while true {
+                    if failure != nil || finStatus != nil { return .done }
+                    if let s = retransmit.popLast() {
+                        if s >= ackedThrough, let c = retained[s] { return .chunk(s, c) }
+                        continue
+                    }
+                    if queueHead < queue.count {
+                        let s = queue[queueHead]
+                        queueHead += 1
+                        if queueHead > 4096 { queue.removeFirst(queueHead); queueHead = 0 }
+                        if let c = retained[s] { return .chunk(s, c) }
+                        continue
+                    }
+                    if inputDone && !endSent && ackedThrough == stats.chunks, let end = endPayload {
+                        endSent = true
+                        endOwner = index
+                        return .end(end)
+                    }
+                    if inputDone && endSent && endOwner != index && ackedThrough == stats.chunks { return .done }
+                    lock.wait()
+                }
+            }
+            do {
+                switch next {
+                case .done:
+                    return lock.withLock { finStatus != nil || failure != nil || (endSent && endOwner != index) }
+                case .wait:
+                    continue
+                case .chunk(let seq, let chunk):
+                    MessageHeader(kind: .data, length: UInt32(chunk.buffer.count), sequence: seq, offset: chunk.offset,
+                                  checksum: chunk.checksum).store(to: &header)
+                    try socket.sendAll(header)
+                    try socket.sendAll(chunk.buffer.unsafeBase, chunk.buffer.count)
+                    inFlight.append(seq)
+                    if inFlight.count > 1024 {
+                        let acked = lock.withLock { ackedThrough }
+                        inFlight.removeAll { $0 < acked }
+                    }
+                case .end(let payload):
+                    MessageHeader(kind: .end, length: UInt32(payload.count), sequence: 0, offset: 0,
+                                  checksum: Checksum.xxh3(payload)).store(to: &header)
+                    try socket.sendAll(header)
+                    try socket.sendAll(payload)
+                    // Wait for the verdict (the ack loop records it) or a failure of this socket.
+                    let verdict: Bool = lock.withLock {
+                        while finStatus == nil && failure == nil && sockets[index] === socket && endSent && endOwner == index { lock.wait() }
+                        return finStatus != nil
+                    }
+                    if verdict { return true }
+                    if lock.withLock({ failure != nil }) { return true }
+                    return false
+                }
+            } catch {
+                return false
+            }
+        }
+    }
+
+    /// Reads acks and the final verdict from one connection.
+    private func ackLoop(_ socket: TCPSocket) {
+        var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+        while true {
+            do {
+                try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
+                let m = try raw.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }
+                lock.withLock {
+                    switch m.kind {
+                    case .ack: acknowledge(m.sequence)
+                    case .fin:
+                        finStatus = m.sequence
+                        if let info = socket.tcpInfo() { recordTCP(socket, info) }
+                    default: break
+                    }
+                    lock.broadcast()
+                }
+                progress?(lock.withLock { var s = stats; s.bytes = ackedBytes; return s })
+            } catch {
+                lock.withLock {
+                    if let info = socket.tcpInfo() { recordTCP(socket, info) }
+                    if let i = sockets.first(where: { $0.value === socket })?.key { sockets[i] = nil }
+                    lock.broadcast()
+                }
+                return
+            }
+        }
+    }
+
+    private func recordTCP(_ socket: TCPSocket, _ info: (rttMicroseconds: UInt32, retransmits: UInt32)) {
+        guard let i = sockets.first(where: { $0.value === socket })?.key else { return }
+        stats.tcp.removeAll { $0.stream == i }
+        stats.tcp.append((i, info.rttMicroseconds, info.retransmits))
+    }
+
+    private func fail(_ error: Error) {
+        lock.withLock {
+            if failure == nil { failure = error }
+            lock.broadcast()
+        }
+        abortSockets()
+    }
+}

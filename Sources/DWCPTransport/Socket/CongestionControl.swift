@@ -1,0 +1,15 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The kernel's congestion-control algorithms a socket may choose.
+public enum CongestionControl {
+    /// Names in `/proc/sys/net/ipv4/tcp_available_congestion_control`.
+    public static func available() -> [String] {
+        guard let f = fopen("/proc/sys/net/ipv4/tcp_available_congestion_control", "r") else { return [] }
+        defer { fclose(f) }
+        var buf = [CChar](repeating: 0, count: 512)
+        guard fgets(&buf, 512, f) != nil else { return [] }
+        return String(cString: buf).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+    }
+}

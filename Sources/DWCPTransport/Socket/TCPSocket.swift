@@ -1,0 +1,256 @@
+import DWCPCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A connected TCP socket with the blocking, EINTR-safe operations bulk transfer needs.
+///
+/// One thread per connection with blocking I/O: simple, fast for a handful of bulk streams, and
+/// gives direct control of `TCP_CONGESTION`, pacing and `TCP_INFO` (STYLE.md). Kernel buffer
+/// autotuning is left on: `SO_SNDBUF`/`SO_RCVBUF` are never set.
+public final class TCPSocket: @unchecked Sendable {
+    public let fd: Int32
+    public let peer: String
+    private var closed = false
+
+    init(fd: Int32, peer: String) {
+        self.fd = fd
+        self.peer = peer
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(4))
+    }
+
+    deinit { close() }
+
+    public func close() {
+        if !closed {
+            closed = true
+            _ = Glibc.close(fd)
+        }
+    }
+
+    /// Shuts both directions down, unblocking any thread in `recv`/`send` on this socket.
+    public func shutdownBoth() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+
+    /// Connects to `endpoint` (`HOST:PORT`, `[V6]:PORT`), trying each resolved address.
+    public static func connect(_ endpoint: Endpoint, timeout: Double = 10) throws -> TCPSocket {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        var list: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &list)
+        guard rc == 0, let first = list else {
+            throw DWCPError(.network, "\(endpoint): cannot resolve (\(String(cString: gai_strerror(rc))))")
+        }
+        defer { freeaddrinfo(list) }
+        var lastError = ECONNREFUSED
+        var ai: UnsafeMutablePointer<addrinfo>? = first
+        while let a = ai {
+            let fd = socket(a.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            if fd >= 0 {
+                var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                if Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
+                    var zero = timeval()
+                    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, socklen_t(MemoryLayout<timeval>.size))
+                    return TCPSocket(fd: fd, peer: endpoint.description)
+                }
+                lastError = errno
+                _ = Glibc.close(fd)
+            }
+            ai = a.pointee.ai_next
+        }
+        throw DWCPError(.network, "\(endpoint): \(String(cString: strerror(lastError)))")
+    }
+
+    public func sendAll(_ p: UnsafeRawPointer, _ count: Int) throws {
+        var done = 0
+        while done < count {
+            let n = Glibc.send(fd, p + done, count - done, Int32(MSG_NOSIGNAL))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DWCPError(.network, "\(peer): send: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+    }
+
+    public func sendAll(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try sendAll($0.baseAddress!, $0.count) }
+    }
+
+    /// Receives exactly `count` bytes; throws on error, timeout or end of stream.
+    public func receiveExactly(_ p: UnsafeMutableRawPointer, _ count: Int) throws {
+        var done = 0
+        while done < count {
+            let n = Glibc.recv(fd, p + done, count - done, 0)
+            if n == 0 { throw DWCPError(.network, "\(peer): connection closed") }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { throw DWCPError(.network, "\(peer): timed out") }
+                throw DWCPError(.network, "\(peer): recv: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+    }
+
+    public func receive(_ count: Int) throws -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: count)
+        try b.withUnsafeMutableBytes { try receiveExactly($0.baseAddress!, count) }
+        return b
+    }
+
+    /// `SO_RCVTIMEO`: a receive blocks at most this long (0 = forever).
+    public func setReceiveTimeout(_ seconds: Double) {
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// `SO_SNDTIMEO`: a send blocks at most this long (a peer that stopped reading).
+    public func setSendTimeout(_ seconds: Double) {
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// `TCP_CONGESTION`: per-socket congestion control (bbr, cubic, reno).
+    public func setCongestionControl(_ name: String) throws {
+        let rc = name.withCString { setsockopt(fd, Int32(IPPROTO_TCP), TCP_CONGESTION, $0, socklen_t(strlen($0))) }
+        if rc != 0 {
+            throw DWCPError(.usage, "congestion control '\(name)' not available here (see /proc/sys/net/ipv4/tcp_available_congestion_control)")
+        }
+    }
+
+    /// `SO_MAX_PACING_RATE` in bytes per second: the kernel paces this socket (TCP internal pacing).
+    public func setMaxPacingRate(_ bytesPerSecond: UInt64) {
+        var rate = bytesPerSecond
+        setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate, socklen_t(8))
+    }
+
+    /// Smoothed RTT (microseconds) and total retransmitted segments from `TCP_INFO`.
+    public func tcpInfo() -> (rttMicroseconds: UInt32, retransmits: UInt32)? {
+        var info = tcp_info()
+        var len = socklen_t(MemoryLayout<tcp_info>.size)
+        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &len) == 0 else { return nil }
+        return (info.tcpi_rtt, info.tcpi_total_retrans)
+    }
+}
+
+/// A listening TCP socket.
+public final class TCPListener: @unchecked Sendable {
+    public let fd: Int32
+    public let port: UInt16
+
+    /// Listens on `endpoint`; an empty host means every address (IPv6 and IPv4, dual stack).
+    public init(_ endpoint: Endpoint) throws {
+        let family = endpoint.host.contains(":") || endpoint.host.isEmpty ? AF_INET6 : AF_INET
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw DWCPError(.network, "socket: \(String(cString: strerror(errno)))") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, 4)
+        var rc: Int32
+        if family == AF_INET6 {
+            var zero: Int32 = 0
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &zero, 4)
+            var a = sockaddr_in6()
+            a.sin6_family = sa_family_t(AF_INET6)
+            a.sin6_port = endpoint.port.bigEndian
+            if !endpoint.host.isEmpty { _ = inet_pton(AF_INET6, endpoint.host, &a.sin6_addr) } else { a.sin6_addr = in6addr_any }
+            rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        } else {
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_port = endpoint.port.bigEndian
+            guard inet_pton(AF_INET, endpoint.host, &a.sin_addr) == 1 else {
+                _ = Glibc.close(fd)
+                throw DWCPError(.usage, "\(endpoint.host): not an IPv4 or IPv6 address to listen on")
+            }
+            rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        }
+        guard rc == 0, Glibc.listen(fd, 128) == 0 else {
+            let e = errno
+            _ = Glibc.close(fd)
+            throw DWCPError(.network, "\(endpoint): cannot listen: \(String(cString: strerror(e)))")
+        }
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        port = withUnsafePointer(to: &storage) { p in
+            family == AF_INET6 ? UInt16(bigEndian: p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_port })
+                               : UInt16(bigEndian: p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port })
+        }
+        self.fd = fd
+    }
+
+    deinit { _ = Glibc.close(fd) }
+
+    /// Blocks for the next connection; nil when the listener was shut down.
+    public func accept() -> TCPSocket? {
+        while true {
+            var storage = sockaddr_storage()
+            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let c = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &len) } }
+            if c >= 0 {
+                _ = fcntl(c, F_SETFD, FD_CLOEXEC)
+                return TCPSocket(fd: c, peer: Endpoint.describe(&storage))
+            }
+            if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE {
+                if errno == EMFILE || errno == ENFILE { usleep(10_000) }
+                continue
+            }
+            return nil
+        }
+    }
+
+    public func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+}
+
+/// `HOST:PORT`, `[IPV6]:PORT` or `:PORT`.
+public struct Endpoint: CustomStringConvertible, Equatable {
+    public var host: String
+    public var port: UInt16
+
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    public init?(_ text: String) {
+        var hostPart: Substring
+        var portPart: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            hostPart = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portPart = rest.dropFirst()
+        } else if let colon = text.lastIndex(of: ":") {
+            hostPart = text[..<colon]
+            portPart = text[text.index(after: colon)...]
+            if hostPart.contains(":") { return nil }
+        } else {
+            hostPart = ""
+            portPart = Substring(text)
+        }
+        guard let port = UInt16(portPart) else { return nil }
+        host = String(hostPart)
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    static func describe(_ s: inout sockaddr_storage) -> String {
+        var buf = [CChar](repeating: 0, count: 64)
+        if s.ss_family == sa_family_t(AF_INET6) {
+            return withUnsafePointer(to: &s) { p in p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { a in
+                var addr = a.pointee.sin6_addr
+                inet_ntop(AF_INET6, &addr, &buf, 64)
+                return "[\(String(cString: buf))]:\(UInt16(bigEndian: a.pointee.sin6_port))"
+            } }
+        }
+        return withUnsafePointer(to: &s) { p in p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { a in
+            var addr = a.pointee.sin_addr
+            inet_ntop(AF_INET, &addr, &buf, 64)
+            return "\(String(cString: buf)):\(UInt16(bigEndian: a.pointee.sin_port))"
+        } }
+    }
+}

@@ -1,0 +1,180 @@
+import DWCPCore
+
+/// The messages of the DWCP transport protocol (docs/TRANSPORT.md). Fixed-size little-endian
+/// headers, parsed in place; no I/O here.
+public enum Wire {
+    public static let helloMagic: UInt32 = 0x5054_5744       // "DWTP"
+    public static let challengeMagic: UInt32 = 0x4354_5744   // "DWTC"
+    public static let welcomeMagic: UInt32 = 0x5754_5744     // "DWTW"
+    public static let version: UInt8 = 1
+    public static let helloLength = 64
+    public static let challengeLength = 32
+    public static let proofLength = 32
+    public static let welcomeLength = 64
+    public static let messageHeaderLength = 32
+    /// Largest chunk a receiver accepts.
+    public static let maxChunk = 16 << 20
+}
+
+/// First message of every connection, client to server.
+///
+///     0 magic "DWTP" | 4 version | 5 flags | 6 stream index u16 | 8 session id (16) |
+///     24 client nonce (16) | 40 chunk size u32 | 44 streams u16 | 46 rsvd | 48 XXH3-64 of 0..<48 | 56 rsvd
+public struct Hello: Equatable {
+    public static let authFlag: UInt8 = 1
+    public var flags: UInt8
+    public var streamIndex: UInt16
+    public var session: [UInt8]   // 16
+    public var nonce: [UInt8]     // 16
+    public var chunkSize: UInt32
+    public var streams: UInt16
+
+    public init(flags: UInt8, streamIndex: UInt16, session: [UInt8], nonce: [UInt8], chunkSize: UInt32, streams: UInt16) {
+        self.flags = flags
+        self.streamIndex = streamIndex
+        self.session = session
+        self.nonce = nonce
+        self.chunkSize = chunkSize
+        self.streams = streams
+    }
+
+    public func encoded() -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: Wire.helloLength)
+        b.withUnsafeMutableBytes { raw in
+            let p = raw.baseAddress!
+            LittleEndian.store(Wire.helloMagic, p, 0)
+            p.storeBytes(of: Wire.version, toByteOffset: 4, as: UInt8.self)
+            p.storeBytes(of: flags, toByteOffset: 5, as: UInt8.self)
+            LittleEndian.store(streamIndex, p, 6)
+            for i in 0..<16 { p.storeBytes(of: session[i], toByteOffset: 8 + i, as: UInt8.self) }
+            for i in 0..<16 { p.storeBytes(of: nonce[i], toByteOffset: 24 + i, as: UInt8.self) }
+            LittleEndian.store(chunkSize, p, 40)
+            LittleEndian.store(streams, p, 44)
+            LittleEndian.store(Checksum.xxh3(p, 48), p, 48)
+        }
+        return b
+    }
+
+    public static func decode(_ b: [UInt8]) throws -> Hello {
+        guard b.count == Wire.helloLength else { throw DWCPError(.network, "short hello") }
+        return try b.withUnsafeBytes { raw in
+            let p = raw.baseAddress!
+            guard LittleEndian.load(UInt32.self, p, 0) == Wire.helloMagic else { throw DWCPError(.network, "not a DWCP transport client (bad magic)") }
+            guard p.load(fromByteOffset: 4, as: UInt8.self) == Wire.version else { throw DWCPError(.network, "unsupported transport version") }
+            guard LittleEndian.load(UInt64.self, p, 48) == Checksum.xxh3(p, 48) else { throw DWCPError(.network, "corrupt hello") }
+            return Hello(flags: p.load(fromByteOffset: 5, as: UInt8.self), streamIndex: LittleEndian.load(UInt16.self, p, 6),
+                         session: Array(b[8..<24]), nonce: Array(b[24..<40]),
+                         chunkSize: LittleEndian.load(UInt32.self, p, 40), streams: LittleEndian.load(UInt16.self, p, 44))
+        }
+    }
+}
+
+/// Server's answer to a hello: its nonce. `0 magic "DWTC" | 4 nonce (16) | 20 rsvd`
+public struct Challenge: Equatable {
+    public var nonce: [UInt8]
+    public init(nonce: [UInt8]) { self.nonce = nonce }
+
+    public func encoded() -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: Wire.challengeLength)
+        b.withUnsafeMutableBytes { LittleEndian.store(Wire.challengeMagic, $0.baseAddress!, 0) }
+        b.replaceSubrange(4..<20, with: nonce)
+        return b
+    }
+
+    public static func decode(_ b: [UInt8]) throws -> Challenge {
+        guard b.count == Wire.challengeLength,
+              b.withUnsafeBytes({ LittleEndian.load(UInt32.self, $0.baseAddress!, 0) }) == Wire.challengeMagic else {
+            throw DWCPError(.network, "peer is not a dwcp-recv (bad challenge)")
+        }
+        return Challenge(nonce: Array(b[4..<20]))
+    }
+}
+
+/// Server's verdict after the client's proof.
+///
+///     0 magic "DWTW" | 4 status | 5 rsvd | 8 next expected chunk u64 | 16 window bytes u64 |
+///     24 rsvd | 32 server proof (32)
+public struct Welcome: Equatable {
+    public enum Status: UInt8 { case ok = 0, authenticationFailed = 1, busy = 2 }
+    public var status: Status
+    public var nextExpected: UInt64
+    public var window: UInt64
+    public var proof: [UInt8]
+
+    public init(status: Status, nextExpected: UInt64, window: UInt64, proof: [UInt8]) {
+        self.status = status
+        self.nextExpected = nextExpected
+        self.window = window
+        self.proof = proof
+    }
+
+    public func encoded() -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: Wire.welcomeLength)
+        b.withUnsafeMutableBytes { raw in
+            let p = raw.baseAddress!
+            LittleEndian.store(Wire.welcomeMagic, p, 0)
+            p.storeBytes(of: status.rawValue, toByteOffset: 4, as: UInt8.self)
+            LittleEndian.store(nextExpected, p, 8)
+            LittleEndian.store(window, p, 16)
+        }
+        b.replaceSubrange(32..<64, with: proof)
+        return b
+    }
+
+    public static func decode(_ b: [UInt8]) throws -> Welcome {
+        guard b.count == Wire.welcomeLength else { throw DWCPError(.network, "short welcome") }
+        return try b.withUnsafeBytes { raw in
+            let p = raw.baseAddress!
+            guard LittleEndian.load(UInt32.self, p, 0) == Wire.welcomeMagic,
+                  let status = Status(rawValue: p.load(fromByteOffset: 4, as: UInt8.self)) else {
+                throw DWCPError(.network, "peer is not a dwcp-recv (bad welcome)")
+            }
+            return Welcome(status: status, nextExpected: LittleEndian.load(UInt64.self, p, 8),
+                           window: LittleEndian.load(UInt64.self, p, 16), proof: Array(b[32..<64]))
+        }
+    }
+}
+
+/// Header of a message after the handshake.
+///
+///     0 type | 1 rsvd (3) | 4 payload length u32 | 8 sequence u64 | 16 offset u64 | 24 XXH3-64 of payload
+///
+/// Client to server: `data` (a chunk of the stream) and `end` (payload: total length u64, chunk
+/// count u64, XXH3-128 digest hi, lo). Server to client, header only: `ack` (`sequence` = the next
+/// chunk the receiver needs: everything before it is written) and `fin` (`sequence` 0 = verified,
+/// 1 = digest or length mismatch).
+public struct MessageHeader: Equatable {
+    public enum Kind: UInt8 { case data = 1, end = 2, ack = 3, fin = 4 }
+    public var kind: Kind
+    public var length: UInt32
+    public var sequence: UInt64
+    public var offset: UInt64
+    public var checksum: UInt64
+
+    public init(kind: Kind, length: UInt32, sequence: UInt64, offset: UInt64, checksum: UInt64) {
+        self.kind = kind
+        self.length = length
+        self.sequence = sequence
+        self.offset = offset
+        self.checksum = checksum
+    }
+
+    public func store(to p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: kind.rawValue, toByteOffset: 0, as: UInt8.self)
+        for i in 1..<4 { p.storeBytes(of: UInt8(0), toByteOffset: i, as: UInt8.self) }
+        LittleEndian.store(length, p, 4)
+        LittleEndian.store(sequence, p, 8)
+        LittleEndian.store(offset, p, 16)
+        LittleEndian.store(checksum, p, 24)
+    }
+
+    public static func decode(_ p: UnsafeRawPointer) throws -> MessageHeader {
+        guard let kind = Kind(rawValue: p.load(fromByteOffset: 0, as: UInt8.self)) else {
+            throw DWCPError(.network, "unknown message type \(p.load(fromByteOffset: 0, as: UInt8.self))")
+        }
+        let h = MessageHeader(kind: kind, length: LittleEndian.load(UInt32.self, p, 4), sequence: LittleEndian.load(UInt64.self, p, 8),
+                              offset: LittleEndian.load(UInt64.self, p, 16), checksum: LittleEndian.load(UInt64.self, p, 24))
+        guard Int(h.length) <= Wire.maxChunk else { throw DWCPError(.network, "message length \(h.length) exceeds \(Wire.maxChunk)") }
+        return h
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import DWCPCLI
+import DWCPCore
+import DWCPSystem
+import DWCPTransport
+
+/// `dwcp-recv`: the receiving end of `dwcp-send`.
+struct RecvCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dwcp-recv",
+        abstract: "Receive a stream from dwcp-send and write it, in order and verified, to standard output or a file.",
+        discussion: """
+            Listens on --listen, accepts the connections of one transfer (after their handshake: \
+            with --secret-file both sides prove the shared secret; a connection that has not \
+            completed the handshake for this transfer never contributes a byte), reassembles the \
+            chunks in order within --window bytes of memory, and writes them. The transfer \
+            succeeds only if the total length and XXH3-128 digest match what the sender read; a \
+            file output is fsynced before the sender is told so. With --keep it serves transfers \
+            one after another, each to -o with %n replaced by the transfer number.
+
+            Examples:
+              dwcp-recv --listen :7000 > vm.img
+              dwcp-recv --listen 0.0.0.0:7000 --secret-file /etc/dwcp/key | dwcp-encode -d > vm.img
+              dwcp-recv --listen [::]:7000 --keep -o round-%n.dwcp
+
+            \(ExitStatus.manualTable)
+            """,
+        version: DWCPVersion.string)
+
+    @Option(help: ArgumentHelp("Address to listen on: [ADDR]:PORT (ADDR empty = all, IPv6 and IPv4).", valueName: "[ADDR]:PORT"))
+    var listen: String
+
+    @OptionGroup var output: OutputOptions
+
+    @Flag(help: "Serve transfers one after another (needs -o with %n) instead of exiting after one.")
+    var keep = false
+
+    @Option(help: ArgumentHelp("Most bytes held out of order; connections wait beyond it.", valueName: "BYTES"))
+    var window: String = "256MiB"
+
+    @Option(help: ArgumentHelp("Fail (exit 4) after this long without data.", valueName: "SECONDS"))
+    var idleTimeout: Double = 120
+
+    @OptionGroup var secret: SecretOptions
+
+    @Flag(help: "Print a JSON summary per transfer (to standard output with -o, else stderr).")
+    var json = false
+
+    @OptionGroup var verbosity: VerbosityOptions
+
+    func validate() throws {
+        if Endpoint(listen) == nil { throw ValidationError("--listen '\(listen)' is not [ADDR]:PORT") }
+        if keep && !(output.output?.contains("%n") ?? false) { throw ValidationError("--keep needs -o with %n in the file name") }
+        guard let w = Units.parseBytes(window), w >= 1 << 20 else { throw ValidationError("--window must be at least 1MiB") }
+        if idleTimeout <= 0 { throw ValidationError("--idle-timeout must be positive") }
+    }
+
+    func run() throws {
+        verbosity.apply()
+        var config = ReceiverConfiguration()
+        config.auth = SessionAuth(secret: try secret.load())
+        config.window = Units.parseBytes(window)!
+        config.idleTimeout = idleTimeout
+        let listener = try TCPListener(Endpoint(listen)!)
+        Diagnostics.info("listening on port \(listener.port)")
+        var n = 1
+        repeat {
+            var o = output
+            o.output = output.output?.replacingOccurrences("%n", with: String(n))
+            let target = try o.open()
+            let line = ProgressLine(enabled: verbosity.showsProgress)
+            let receiver = TransportReceiver(configuration: config)
+            receiver.progress = { s in
+                line.update("dwcp-recv: \(Units.formatBytes(s.bytes)), \(Units.format(Double(s.bytes) * 8 / max(line.elapsed, 1e-6) / 1e9, 2)) Gbit/s")
+            }
+            let stats: TransferStats
+            do {
+                stats = try receiver.receive(on: listener, to: target.fd)
+                line.clear()
+                try target.finish()
+            } catch {
+                line.clear()
+                target.abandon()
+                throw error
+            }
+            if json {
+                var j = JSONLine()
+                j.add("command", "recv")
+                j.add("transfer", n)
+                j.add("bytes", stats.bytes)
+                j.add("seconds", line.elapsed, decimals: 4)
+                j.add("gbit_per_s", Double(stats.bytes) * 8 / max(line.elapsed, 1e-9) / 1e9, decimals: 3)
+                j.add("connections", stats.streams)
+                j.add("verified", true)
+                if target.path != nil { try FileDescriptor.standardOutput.writeAll(j.text + "\n") } else { Diagnostics.emit(j.text + "\n") }
+            }
+            Diagnostics.info("received \(Units.formatBytes(stats.bytes)), verified")
+            n += 1
+        } while keep
+    }
+}
+
+extension String {
+    func replacingOccurrences(_ target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}
