@@ -46,6 +46,17 @@ public final class TransportReceiver {
     private var lastProgress = MonotonicClock.now()
     private var stats = TransferStats()
     private var rejected = 0
+    /// Chunk buffers by size, reused after writing (fresh megabyte allocations cost page faults).
+    private var pools: [Int: BufferPool] = [:]
+
+    private func pool(_ size: Int) -> BufferPool {
+        lock.withLock {
+            if let p = pools[size] { return p }
+            let p = BufferPool(bufferCapacity: size, maxFree: 512)
+            pools[size] = p
+            return p
+        }
+    }
 
     public init(configuration: ReceiverConfiguration) {
         self.configuration = configuration
@@ -138,15 +149,18 @@ public final class TransportReceiver {
                 return
             }
             digest.update(chunk.unsafeBase, chunk.count)
-            let (next, peers): (UInt64, [TCPSocket]) = lock.withLock {
+            let size = UInt64(chunk.count)
+            let (next, peers, pool): (UInt64, [TCPSocket], BufferPool?) = lock.withLock {
                 buffer[nextExpected] = nil
-                bufferedBytes -= UInt64(chunk.count)
+                bufferedBytes -= size
                 nextExpected += 1
-                written += UInt64(chunk.count)
+                written += size
                 lastProgress = MonotonicClock.now()
                 lock.broadcast()
-                return (nextExpected, Array(authenticated.values))
+                return (nextExpected, Array(authenticated.values), pools[chunk.capacity])
             }
+            // Only now may another connection reuse the buffer.
+            pool?.recycle(chunk)
             // Acknowledge on every connection: the sender frees its window from any of them.
             for peer in peers { sendControl(peer, .ack, next) }
             if let progress { progress(lock.withLock { var s = stats; s.bytes = written; return s }) }
@@ -197,6 +211,7 @@ public final class TransportReceiver {
         }
         var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         let limit = min(Int(hello.chunkSize), Wire.maxChunk)
+        let chunkPool = pool(limit)
         do {
             while true {
                 try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
@@ -204,7 +219,7 @@ public final class TransportReceiver {
                 switch m.kind {
                 case .data:
                     guard Int(m.length) <= limit, m.length > 0 else { throw DWCPError(.network, "chunk of \(m.length) bytes exceeds the agreed \(limit)") }
-                    let chunk = RawBuffer(capacity: Int(m.length))
+                    let chunk = chunkPool.take()
                     try socket.receiveExactly(chunk.unsafeBase, Int(m.length))
                     chunk.count = Int(m.length)
                     guard Checksum.xxh3(chunk.unsafeBase, chunk.count) == m.checksum else {

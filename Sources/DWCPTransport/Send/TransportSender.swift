@@ -60,6 +60,8 @@ public final class TransportSender {
     private var ackedThrough: UInt64 = 0
     private var unackedBytes: UInt64 = 0
     private var ackedBytes: UInt64 = 0
+    /// Chunks a stream thread is writing right now: their buffers must not be reused when acked.
+    private var sending: Set<UInt64> = []
     private var effectiveWindow: UInt64
     private var inputDone = false
     private var endPayload: [UInt8]?
@@ -68,6 +70,8 @@ public final class TransportSender {
     private var failure: Error?
     private var stats = TransferStats()
     private var sockets: [Int: TCPSocket] = [:]
+    /// Chunk buffers are reused once acknowledged: fresh megabyte allocations cost page faults.
+    private lazy var pool = BufferPool(bufferCapacity: configuration.chunkSize, maxFree: 256)
 
     public init(configuration: SenderConfiguration) {
         self.configuration = configuration
@@ -89,7 +93,7 @@ public final class TransportSender {
         var sequence: UInt64 = 0
         do {
             while true {
-                let buffer = RawBuffer(capacity: c.chunkSize)
+                let buffer = pool.take()
                 buffer.count = try read(buffer.unsafeBase, c.chunkSize)
                 if buffer.count == 0 { break }
                 digest.update(buffer.unsafeBase, buffer.count)
@@ -169,6 +173,8 @@ public final class TransportSender {
             if let chunk = retained.removeValue(forKey: s) {
                 unackedBytes -= UInt64(chunk.buffer.count)
                 ackedBytes += UInt64(chunk.buffer.count)
+                // Reused only if no stream thread is still writing it (a resend in progress).
+                if !sending.contains(s) { pool.recycle(chunk.buffer) }
             }
         }
         ackedThrough = next
@@ -237,14 +243,20 @@ public final class TransportSender {
                 while true {
                     if failure != nil || finStatus != nil { return .done }
                     if let s = retransmit.popLast() {
-                        if s >= ackedThrough, let c = retained[s] { return .chunk(s, c) }
+                        if s >= ackedThrough, let c = retained[s] {
+                            sending.insert(s)
+                            return .chunk(s, c)
+                        }
                         continue
                     }
                     if queueHead < queue.count {
                         let s = queue[queueHead]
                         queueHead += 1
                         if queueHead > 4096 { queue.removeFirst(queueHead); queueHead = 0 }
-                        if let c = retained[s] { return .chunk(s, c) }
+                        if let c = retained[s] {
+                            sending.insert(s)
+                            return .chunk(s, c)
+                        }
                         continue
                     }
                     if inputDone && !endSent && ackedThrough == stats.chunks, let end = endPayload {
@@ -265,6 +277,7 @@ public final class TransportSender {
                 case .chunk(let seq, let chunk):
                     MessageHeader(kind: .data, length: UInt32(chunk.buffer.count), sequence: seq, offset: chunk.offset,
                                   checksum: chunk.checksum).store(to: &header)
+                    defer { lock.withLock { _ = sending.remove(seq) } }
                     try socket.sendAll(header)
                     try socket.sendAll(chunk.buffer.unsafeBase, chunk.buffer.count)
                     inFlight.append(seq)
