@@ -84,7 +84,9 @@ public final class TransportSender {
         let c = configuration
         // First connection synchronously, so a refused or unauthenticated receiver fails fast.
         let first = try connect(stream: 0)
+        lastAck = MonotonicClock.now()
         var threads = [OSThread { [unowned self] in self.streamLoop(0, first) }]
+        threads.append(OSThread { [unowned self] in self.watchdog() })
         for i in 1..<max(1, c.streams) {
             threads.append(OSThread { [unowned self] in self.streamLoop(i, nil) })
         }
@@ -178,7 +180,27 @@ public final class TransportSender {
             }
         }
         ackedThrough = next
+        lastAck = MonotonicClock.now()
         lock.broadcast()
+    }
+
+    private var lastAck = 0.0
+
+    /// Fails the transfer when the receiver has acknowledged nothing for longer than the resume
+    /// timeout (plus a grace period) while data is outstanding: no progress is possible.
+    private func watchdog() {
+        while true {
+            usleep(200_000)
+            let stalled: Bool = lock.withLock {
+                if failure != nil || finStatus != nil { return false }
+                let waiting = unackedBytes > 0 || (inputDone && endSent)
+                return waiting && MonotonicClock.now() - lastAck > configuration.resumeTimeout + 10
+            }
+            if stalled {
+                fail(DWCPError(.network, "\(configuration.endpoint): no acknowledgement for \(Int(configuration.resumeTimeout + 10)) s; giving up"))
+            }
+            if lock.withLock({ failure != nil || finStatus != nil }) { return }
+        }
     }
 
     /// One connection's life: send chunks; on failure reconnect (bounded by the resume timeout).
@@ -278,9 +300,10 @@ public final class TransportSender {
                     MessageHeader(kind: .data, length: UInt32(chunk.buffer.count), sequence: seq, offset: chunk.offset,
                                   checksum: chunk.checksum).store(to: &header)
                     defer { lock.withLock { _ = sending.remove(seq) } }
+                    // In flight from the first byte: if the send fails half-way it must be resent.
+                    inFlight.append(seq)
                     try socket.sendAll(header)
                     try socket.sendAll(chunk.buffer.unsafeBase, chunk.buffer.count)
-                    inFlight.append(seq)
                     if inFlight.count > 1024 {
                         let acked = lock.withLock { ackedThrough }
                         inFlight.removeAll { $0 < acked }
