@@ -70,6 +70,7 @@ struct RecvCommand: ParsableCommand {
             let target = try o.open()
             let line = ProgressLine(enabled: verbosity.showsProgress)
             let receiver = TransportReceiver(configuration: config)
+            receiver.onVerified = { SignalCleanup.removeOnInterrupt(nil) }
             receiver.progress = { s in
                 line.update("dwcp-recv: \(Units.formatBytes(s.bytes)), \(Units.format(Double(s.bytes) * 8 / max(line.elapsed, 1e-6) / 1e9, 2)) Gbit/s")
             }

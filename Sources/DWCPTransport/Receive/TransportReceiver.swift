@@ -28,6 +28,9 @@ public struct ReceiverConfiguration {
 public final class TransportReceiver {
     public let configuration: ReceiverConfiguration
     public var progress: ((TransferStats) -> Void)?
+    /// Called once the output is complete, verified and synced, just before the sender is told:
+    /// from here on the output must survive an interruption.
+    public var onVerified: (() -> Void)?
     private let lock = ConditionLock()
     private var session: [UInt8]?
     private var buffer: [UInt64: RawBuffer] = [:]
@@ -67,7 +70,15 @@ public final class TransportReceiver {
     public func receive(on listener: TCPListener, to output: FileDescriptor) throws -> TransferStats {
         let writer = OSThread { [unowned self] in self.writeLoop(output) }
         let acceptor = OSThread { [unowned self] in
-            while let socket = listener.accept() {
+            // Polls so the listener outlives this transfer (dwcp-recv --keep serves the next one).
+            while true {
+                if self.lock.withLock({ self.verdict != nil || self.failure != nil }) { return }
+                let socket: TCPSocket
+                switch listener.accept(timeout: 0.1) {
+                case .timeout: continue
+                case .closed: return
+                case .connection(let s): socket = s
+                }
                 let admitted = self.lock.withLock { () -> Bool in
                     if self.verdict != nil || self.failure != nil { return false }
                     if self.pending >= self.configuration.maxPendingHandshakes { self.rejected += 1; return false }
@@ -95,9 +106,8 @@ public final class TransportReceiver {
             }
         }
         lock.unlock()
-        // Let connection threads deliver the verdict, then stop everything.
+        // Let connection threads deliver the verdict, then stop this transfer's connections.
         usleep(200_000)
-        listener.shutdown()
         lock.withLock {
             for s in connections.values { s.shutdownBoth() }
             lock.broadcast()
@@ -136,6 +146,7 @@ public final class TransportReceiver {
                     if failure == nil, verdict == nil, let e = end {
                         let ok = e.length == written && e.digest == digest.finalize()
                         if ok && output.isRegularFile { try? output.sync() }
+                        if ok { onVerified?() }
                         verdict = ok ? 0 : 1
                         lock.broadcast()
                     }

@@ -183,6 +183,19 @@ public final class TCPListener: @unchecked Sendable {
 
     deinit { _ = Glibc.close(fd) }
 
+    /// Waits up to `timeout` seconds for a connection: `.connection`, `.timeout`, or `.closed`
+    /// when the listener was shut down.
+    public enum AcceptResult { case connection(TCPSocket), timeout, closed }
+
+    public func accept(timeout: Double) -> AcceptResult {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let rc = poll(&p, 1, Int32(timeout * 1000))
+        if rc == 0 { return .timeout }
+        if rc < 0 { return errno == EINTR ? .timeout : .closed }
+        if let s = accept() { return .connection(s) }
+        return .closed
+    }
+
     /// Blocks for the next connection; nil when the listener was shut down.
     public func accept() -> TCPSocket? {
         while true {

@@ -1,0 +1,108 @@
+import Foundation
+import XCTest
+
+/// `dwcp-send` and `dwcp-recv` over real sockets on loopback.
+final class TransportCLITests: XCTestCase {
+    /// A free TCP port (bind to 0, read it back).
+    func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: a.sin_port))
+    }
+
+    func randomFile(_ t: TempDir, _ name: String, megabytes: Int) -> String {
+        let path = t.path(name)
+        _ = try? CLI.shell("head -c \(megabytes * 1_000_000) /dev/urandom > \(path)")
+        return path
+    }
+
+    func testTransferIsByteIdenticalAndReportsJSON() throws {
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 40)
+        let port = freePort()
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) -o \(t.path("out")) --json > \(t.path("recv.json")) & rp=$!
+            sleep 0.3
+            dwcp-send --streams 6 --chunk-size 256KiB --json 127.0.0.1:\(port) < \(input) > \(t.path("send.json"))
+            s=$?; wait $rp; r=$?; echo "$s $r"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(t.read("out"), t.read("in"))
+        let send = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
+        XCTAssertEqual(send["bytes"] as? Int, 40_000_000)
+        XCTAssertEqual((send["tcp"] as? [Any])?.count, 6)
+        let recv = try JSONSerialization.jsonObject(with: t.read("recv.json")) as! [String: Any]
+        XCTAssertEqual(recv["verified"] as? Bool, true)
+    }
+
+    func testKilledConnectionsResumeWithoutGapOrDuplicate() throws {
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 50)
+        let port = freePort()
+        // Paced so the transfer lasts ~2 s; every connection is killed twice (RST via ss -K).
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) -o \(t.path("out")) & rp=$!
+            sleep 0.3
+            dwcp-send --streams 4 --max-rate 200Mbit --json 127.0.0.1:\(port) < \(input) > \(t.path("send.json")) & sp=$!
+            sleep 0.7; ss -K -tn state established '( dport = :\(port) )' >/dev/null
+            sleep 0.5; ss -K -tn state established '( sport = :\(port) )' >/dev/null
+            wait $sp; s=$?; wait $rp; r=$?; echo "$s $r"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(t.read("out"), t.read("in"), "output must have no gap and no duplicate")
+        let send = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
+        XCTAssertGreaterThanOrEqual(send["reconnects"] as! Int, 4, "connections were not actually killed")
+    }
+
+    func testWrongSecretIsRefusedAndHostileClientsDoNotDisturbATransfer() throws {
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 20)
+        try "0123456789abcdef0123456789abcdef\n".write(toFile: t.path("key"), atomically: true, encoding: .utf8)
+        try "fedcba9876543210fedcba9876543210\n".write(toFile: t.path("wrong"), atomically: true, encoding: .utf8)
+        let port = freePort()
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) --secret-file \(t.path("key")) -o \(t.path("out")) & rp=$!
+            sleep 0.3
+            # strangers: garbage, a silent connection, a valid-looking hello without the secret, a huge length
+            (head -c 100000 /dev/urandom > /dev/tcp/127.0.0.1/\(port)) 2>/dev/null &
+            exec 7<>/dev/tcp/127.0.0.1/\(port)
+            dwcp-send --secret-file \(t.path("wrong")) --resume-timeout 1 127.0.0.1:\(port) < \(input); w=$?
+            dwcp-send 127.0.0.1:\(port) < \(input); n=$?
+            dwcp-send --secret-file \(t.path("key")) 127.0.0.1:\(port) < \(input); s=$?
+            exec 7>&-
+            wait $rp; echo "$w $n $s $?"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4 4 0 0", r.stderr)
+        XCTAssertTrue(r.stderr.contains("authentication failed"), r.stderr)
+        XCTAssertEqual(t.read("out"), t.read("in"))
+    }
+
+    func testIPv6AndKeepServeSeveralTransfers() throws {
+        let t = TempDir()
+        let a = randomFile(t, "a", megabytes: 3), b = randomFile(t, "b", megabytes: 5)
+        let port = freePort()
+        let r = try CLI.shell("""
+            dwcp-recv --listen [::]:\(port) --keep -o \(t.path("got-%n")) & rp=$!
+            sleep 0.3
+            dwcp-send [::1]:\(port) < \(a) && dwcp-send 127.0.0.1:\(port) < \(b); s=$?
+            kill -TERM $rp; wait $rp; echo "$s $?"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 143", r.stderr)
+        XCTAssertEqual(t.read("got-1"), t.read("a"))
+        XCTAssertEqual(t.read("got-2"), t.read("b"))
+    }
+
+    func testNoReceiverIsANetworkError() throws {
+        let r = try CLI.run("dwcp-send", ["--resume-timeout", "0", "127.0.0.1:\(freePort())"], stdin: "/etc/hostname")
+        XCTAssertEqual(r.status, 4, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("dwcp-send: error: "), r.stderr)
+        let usage = try CLI.run("dwcp-send", ["nonsense"])
+        XCTAssertEqual(usage.status, 2)
+    }
+}

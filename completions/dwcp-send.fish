@@ -1,0 +1,95 @@
+function __dwcp-send_should_offer_completions_for_flags_or_options -a expected_commands
+    set -l non_repeating_flags_or_options $argv[2..]
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __dwcp-send_parse_tokens
+    test "$commands" = "$expected_commands"; and return $non_repeating_flags_or_options_absent
+end
+
+function __dwcp-send_should_offer_completions_for_positional -a expected_commands positional_index_comparison expected_positional_index
+    set -l non_repeating_flags_or_options
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __dwcp-send_parse_tokens
+    test "$commands" = "$expected_commands" -a \( "$positional_index" "$positional_index_comparison" "$expected_positional_index" \)
+end
+
+function __dwcp-send_parse_tokens -S
+    set -l unparsed_tokens (__dwcp-send_tokens -pc)
+    switch $unparsed_tokens[1]
+    case 'dwcp-send'
+        __dwcp-send_parse_subcommand 2 'streams=' 'cc=' 'max-rate=' 'chunk-size=' 'window=' 'resume-timeout=' 'secret-file=' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        switch $unparsed_tokens[1]
+        case 'help'
+            __dwcp-send_parse_subcommand -r 1 'version'
+        end
+    end
+end
+
+function __dwcp-send_tokens
+    if test (string split -m 1 -f 1 -- . "$FISH_VERSION") -gt 3
+        commandline --tokens-raw $argv
+    else
+        commandline -o $argv
+    end
+end
+
+function __dwcp-send_parse_subcommand -S -a positional_count
+    argparse -s r -- $argv
+    set -l option_specs $argv[2..]
+    set -l is_repeating_positional $_flag_r
+    set -el _flag_r
+    set -a commands $unparsed_tokens[1]
+    set positional_index 0
+    while true
+        set -e unparsed_tokens[1]
+        argparse -sn "$commands" $option_specs -- $unparsed_tokens 2> /dev/null
+        set unparsed_tokens $argv
+        set positional_index (math $positional_index + 1)
+        for non_repeating_flag_or_option in $non_repeating_flags_or_options
+            if set -ql "_flag_$(string replace -a - _ -- $non_repeating_flag_or_option)"
+                set non_repeating_flags_or_options_absent 1
+                break
+            end
+        end
+        test (count $unparsed_tokens) -eq 0 -o \( -z "$is_repeating_positional" -a "$positional_index" -gt "$positional_count" \) && break
+    end
+end
+
+function __dwcp-send_complete_directories
+    set -l token (commandline -t)
+    string match -- '*/' $token
+    set -l subdirs $token*/
+    printf %s\n $subdirs
+end
+
+function __dwcp-send_custom_completion
+    set -x SAP_SHELL fish
+    set -x SAP_SHELL_VERSION $FISH_VERSION
+    set -l tokens (__dwcp-send_tokens -p)
+    if test -z "$(__dwcp-send_tokens -t)"
+        set -l index (count (__dwcp-send_tokens -pc))
+        set tokens $tokens[..$index] \'\' $tokens[(math $index + 1)..]
+    end
+    command $tokens[1] $argv $tokens
+end
+
+complete -c 'dwcp-send' -f
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" streams' -l 'streams' -d 'Parallel TCP connections, 1-256.' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" cc' -l 'cc' -d 'Congestion control per socket: bbr, cubic, reno or auto (bbr when available).' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" max-rate' -l 'max-rate' -d 'Pace the whole transfer to at most RATE (e.g. 500Mbit, 2Gbit); split over the connections.' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" chunk-size' -l 'chunk-size' -d 'Chunk size: the unit of striping, checksumming and resending.' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" window' -l 'window' -d 'Most bytes in flight (sent, not yet written by the receiver); bounds memory.' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" resume-timeout' -l 'resume-timeout' -d 'Keep reconnecting this long after a connection drops before failing (exit 4).' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" secret-file' -l 'secret-file' -d 'Shared secret for authenticating connections (HMAC-SHA256), read from FILE; default $DWCP_SECRET_FILE. Both ends need the same.' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" json' -l 'json' -d 'Print a JSON summary (bytes, rate, per-connection RTT and retransmits) to standard output.'
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" q quiet' -l 'quiet' -s 'q' -d 'Print errors only.'
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send"' -l 'verbose' -s 'v' -d 'More output: -v adds a summary and progress, -vv debug detail.'
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" progress' -l 'progress' -d 'Force the progress line on or off (default: on when stderr is a terminal).'
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" no-progress' -l 'no-progress' -d 'Force the progress line on or off (default: on when stderr is a terminal).'
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" version' -l 'version' -d 'Show the version.'
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_positional "dwcp-send" -eq 1' -fa 'help' -d 'Show subcommand help information.'
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send help" version' -l 'version' -d 'Show the version.'
