@@ -95,6 +95,7 @@ bench: deps
 	$(SWIFT) build -c release
 	scripts/bench-encode.py $(RELEASE_BIN) $(BENCH_CORPUS)
 	scripts/bench-predict.sh $(RELEASE_BIN)
+	scripts/bench-transport.sh $(RELEASE_BIN)
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

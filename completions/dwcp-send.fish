@@ -77,7 +77,7 @@ function __dwcp-send_custom_completion
 end
 
 complete -c 'dwcp-send' -f
-complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" streams' -l 'streams' -d 'Parallel TCP connections, 1-256.' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" streams' -l 'streams' -d 'Parallel TCP connections, 1-256, or auto: start at 4 (8 when the RTT exceeds 1 ms) and add connections while throughput grows, up to 64.' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" cc' -l 'cc' -d 'Congestion control per socket: bbr, cubic, reno or auto (bbr when available).' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" max-rate' -l 'max-rate' -d 'Pace the whole transfer to at most RATE (e.g. 500Mbit, 2Gbit); split over the connections.' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" chunk-size' -l 'chunk-size' -d 'Chunk size: the unit of striping, checksumming and resending.' -rfka ''

@@ -34,8 +34,8 @@ struct SendCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Input; - or none reads standard input.", valueName: "FILE"))
     var file: String?
 
-    @Option(help: ArgumentHelp("Parallel TCP connections, 1-256.", valueName: "N"))
-    var streams: Int = 8
+    @Option(help: ArgumentHelp("Parallel TCP connections, 1-256, or auto: start at 4 (8 when the RTT exceeds 1 ms) and add connections while throughput grows, up to 64.", valueName: "N|auto"))
+    var streams: String = "8"
 
     @Option(help: ArgumentHelp("Congestion control per socket: bbr, cubic, reno or auto (bbr when available).", valueName: "CC"))
     var cc: String = "auto"
@@ -61,7 +61,7 @@ struct SendCommand: ParsableCommand {
 
     func validate() throws {
         if Endpoint(destination) == nil || Endpoint(destination)!.host.isEmpty { throw ValidationError("'\(destination)' is not HOST:PORT or [IPV6]:PORT") }
-        if !(1...256).contains(streams) { throw ValidationError("--streams must be 1...256") }
+        if streams != "auto" && !(1...256).contains(Int(streams) ?? 0) { throw ValidationError("--streams must be 1...256 or auto") }
         if !["auto", "bbr", "cubic", "reno"].contains(cc) { throw ValidationError("--cc must be bbr, cubic, reno or auto") }
         if let r = maxRate, Units.parseBitRate(r) == nil { throw ValidationError("--max-rate: cannot parse '\(r)'") }
         guard let c = Units.parseBytes(chunkSize), c >= 4096, c <= UInt64(Wire.maxChunk) else { throw ValidationError("--chunk-size must be 4KiB...16MiB") }
@@ -69,11 +69,28 @@ struct SendCommand: ParsableCommand {
         if resumeTimeout < 0 { throw ValidationError("--resume-timeout must be >= 0") }
     }
 
+    /// `--streams auto` starts from the path's RTT: a sub-millisecond (datacenter) path fills with
+    /// few connections; longer paths need more to cover the bandwidth-delay product.
+    static func initialStreams(for endpoint: Endpoint) throws -> Int {
+        let probe = try TCPSocket.connect(endpoint)
+        defer { probe.close() }
+        let started = MonotonicClock.now()
+        _ = probe.tcpInfo()
+        let rtt = Double(probe.tcpInfo()?.rttMicroseconds ?? 0) / 1e6
+        _ = started
+        return rtt > 0.001 ? 8 : 4
+    }
+
     func run() throws {
         verbosity.apply()
         let input = try InputFiles.open(file.map { [$0] } ?? [], force: false)[0]
         var config = SenderConfiguration(endpoint: Endpoint(destination)!)
-        config.streams = streams
+        if streams == "auto" {
+            config.autoStreams = true
+            config.streams = try Self.initialStreams(for: config.endpoint)
+        } else {
+            config.streams = Int(streams)!
+        }
         config.chunkSize = Int(Units.parseBytes(chunkSize)!)
         config.window = Units.parseBytes(window)!
         config.resumeTimeout = resumeTimeout
@@ -87,7 +104,7 @@ struct SendCommand: ParsableCommand {
             var text = "dwcp-send: \(Units.formatBytes(s.bytes))"
             if let total, total > 0 { text += " / \(Units.formatBytes(total))" }
             let rate = Double(s.bytes) * 8 / max(line.elapsed, 1e-6)
-            text += ", \(Units.format(rate / 1e9, 2)) Gbit/s, \(streams) streams"
+            text += ", \(Units.format(rate / 1e9, 2)) Gbit/s"
             if let total, s.bytes > 0, total > s.bytes { text += ", ETA \(Int(Double(total - s.bytes) * 8 / rate))s" }
             if s.reconnects > 0 { text += ", \(s.reconnects) reconnects" }
             line.update(text)
@@ -107,7 +124,7 @@ struct SendCommand: ParsableCommand {
             j.add("bytes", stats.bytes)
             j.add("seconds", seconds, decimals: 4)
             j.add("gbit_per_s", Double(stats.bytes) * 8 / max(seconds, 1e-9) / 1e9, decimals: 3)
-            j.add("streams", streams)
+            j.add("streams", stats.streams)
             j.add("chunks", stats.chunks)
             j.add("reconnects", stats.reconnects)
             j.add("resent_chunks", stats.resentChunks)

@@ -17,6 +17,9 @@ public struct SenderConfiguration {
     public var maxRate: UInt64?
     /// How long to keep reconnecting after a connection drops before giving up.
     public var resumeTimeout: Double = 30
+    /// `--streams auto`: start with `streams` and add connections while throughput grows.
+    public var autoStreams = false
+    public var maxStreams = 64
 
     public init(endpoint: Endpoint) {
         self.endpoint = endpoint
@@ -90,6 +93,8 @@ public final class TransportSender {
         for i in 1..<max(1, c.streams) {
             threads.append(OSThread { [unowned self] in self.streamLoop(i, nil) })
         }
+        streamCount = max(1, c.streams)
+        if c.autoStreams { threads.append(OSThread { [unowned self] in self.growStreams() }) }
         let digest = StreamDigest()
         var offset: UInt64 = 0
         var sequence: UInt64 = 0
@@ -136,11 +141,12 @@ public final class TransportSender {
             lock.broadcast()
         }
         for t in threads { t.join() }
+        while let t = lock.withLock({ addedThreads.popLast() }) { t.join() }
         return try lock.withLock {
             if let failure { throw failure }
             if finStatus != 0 { throw DWCPError.integrity("receiver reports the stream digest or length did not match: transfer corrupted") }
             var s = stats
-            s.streams = c.streams
+            s.streams = streamCount
             s.tcp.sort { $0.stream < $1.stream }
             return s
         }
@@ -185,6 +191,41 @@ public final class TransportSender {
     }
 
     private var lastAck = 0.0
+    private var streamCount = 0
+    private var addedThreads: [OSThread] = []
+
+    /// `--streams auto`: every second, compare the acknowledged rate with the best so far; while
+    /// adding connections keeps raising it by 10% or more, add a quarter more (at least 2), up to
+    /// `maxStreams`. One step without gain ends the search (more streams on a saturated link only
+    /// add queueing).
+    private func growStreams() {
+        var best = 0.0
+        var lastBytes: UInt64 = 0
+        var lastTime = MonotonicClock.now()
+        usleep(1_000_000)
+        while true {
+            let (bytes, done): (UInt64, Bool) = lock.withLock { (ackedBytes, failure != nil || finStatus != nil || inputDone) }
+            if done { return }
+            let now = MonotonicClock.now()
+            let rate = Double(bytes - lastBytes) / max(now - lastTime, 1e-3)
+            lastBytes = bytes
+            lastTime = now
+            if rate < best * 1.10 { return }
+            best = rate
+            let added: Bool = lock.withLock {
+                guard streamCount < configuration.maxStreams else { return false }
+                let more = min(configuration.maxStreams - streamCount, max(2, streamCount / 4))
+                for _ in 0..<more {
+                    let index = streamCount
+                    streamCount += 1
+                    addedThreads.append(OSThread { [unowned self] in self.streamLoop(index, nil) })
+                }
+                return true
+            }
+            if !added { return }
+            usleep(1_000_000)
+        }
+    }
 
     /// Fails the transfer when the receiver has acknowledged nothing for longer than the resume
     /// timeout (plus a grace period) while data is outstanding: no progress is possible.

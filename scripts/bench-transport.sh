@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Side-by-side transport benchmark: dwcp-send/dwcp-recv vs iperf3 and socat, same run, same links.
+#   scripts/bench-transport.sh BIN_DIR [SECONDS_PER_WAN_RUN]
+# Loopback (file and pipe input), then two network namespaces built by ../shared/tools/wan:
+# 1 Gbit tbf with 200 ms RTT, and 200 ms RTT with 0.1% loss (bbr). Needs root.
+set -euo pipefail
+bin=$(cd "${1:-.build/release}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+secs=${2:-15}
+wan=$(cd "$(dirname "$0")/../.." && pwd)/shared/tools/wan/wan-setup.sh
+[ -x "$wan" ] || [ -f "$wan" ] || { echo "bench-transport: $wan missing (../shared/tools/wan)" >&2; exit 1; }
+work=$(mktemp -d)
+cleanup() { pkill -f "dwcp-recv --listen" 2>/dev/null || true; pkill iperf3 2>/dev/null || true; pkill socat 2>/dev/null || true; bash "$wan" down >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+gbps() { python3 -c "print(f'{$1 * 8 / $2 / 1e9:.2f}')"; }
+
+dwcp_run() { # NS_SEND NS_RECV ADDR file|pipe SOURCE ARGS... -> prints Gbit/s
+  local ns_s=$1 ns_r=$2 addr=$3 mode=$4 src=$5; shift 5
+  $ns_r "$bin/dwcp-recv" --listen "$addr:7300" > /dev/null & local rp=$!
+  sleep 0.5
+  local out
+  if [ "$mode" = file ]; then
+    out=$($ns_s "$bin/dwcp-send" --json "$@" "$addr:7300" "$src")
+  else
+    out=$(bash -c "$src" | $ns_s "$bin/dwcp-send" --json "$@" "$addr:7300")
+  fi
+  wait $rp
+  python3 "$here/jget.py" gbit_per_s <<<"$out"
+}
+iperf_run() { # NS_SEND NS_RECV ADDR SECONDS ARGS...
+  local ns_s=$1 ns_r=$2 addr=$3 t=$4; shift 4
+  $ns_r iperf3 -s -1 -p 5301 > /dev/null & local rp=$!
+  sleep 0.5
+  $ns_s iperf3 -c "$addr" -p 5301 -t "$t" -J "$@" | python3 "$here/jget.py" end.sum_received.bits_per_second 1e-9
+  wait $rp || true
+}
+socat_run() { # NS_SEND NS_RECV ADDR BYTES
+  local ns_s=$1 ns_r=$2 addr=$3 bytes=$4
+  $ns_r socat -u TCP-LISTEN:7400,reuseaddr OPEN:/dev/null & local rp=$!
+  sleep 0.5
+  local s e; s=$(date +%s.%N)
+  head -c "$bytes" /dev/zero | $ns_s socat -u STDIN "TCP:$addr:7400"
+  e=$(date +%s.%N); wait $rp || true
+  gbps "$bytes" "$(python3 -c "print($e - $s)")"
+}
+
+echo "# transport benchmark ($(nproc) cores; sender and receiver share them)"
+echo
+echo "## loopback"
+head -c 4000000000 /dev/zero > "$work/4g"; cat "$work/4g" > /dev/null
+echo "| streams | dwcp-send (file) Gbit/s | iperf3 -P N Gbit/s | ratio | dwcp-send (pipe) | socat (pipe) | ratio |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
+sc=$(socat_run "" "" 127.0.0.1 4000000000)
+for n in 1 4 8; do
+  d=$(dwcp_run "" "" 127.0.0.1 file "$work/4g" --streams $n)
+  f=$(dwcp_run "" "" 127.0.0.1 pipe "cat $work/4g" --streams $n)
+  i=$(iperf_run "" "" 127.0.0.1 5 -P $n)
+  echo "| $n | $d | $i | $(python3 -c "print(f'{$d/$i:.2f}')") | $f | $sc | $(python3 -c "print(f'{$f/$sc:.2f}')") |"
+done
+
+wan_case() { # LABEL WAN-ARGS... ; CC
+  local label=$1 cc=$2; shift 2
+  bash "$wan" up "$@" > /dev/null
+  local A="ip netns exec nb-a" B="ip netns exec nb-b" bytes=$(( secs * 100000000 ))
+  local d i s
+  d=$(dwcp_run "$A" "$B" 10.200.0.2 pipe "head -c $bytes /dev/zero" --streams 16 --cc "$cc")
+  i=$(iperf_run "$A" "$B" 10.200.0.2 "$secs" -P 16 -C "$cc")
+  s=$(socat_run "$A" "$B" 10.200.0.2 $(( secs * 10000000 )))
+  echo "| $label | $d | $i | $(python3 -c "print(f'{$d/$i:.2f}')") | $s | $(python3 -c "print(f'{$d/$s:.1f}')") |"
+  bash "$wan" down > /dev/null
+}
+echo
+echo "## emulated WAN (../shared/tools/wan), 16 streams, ~${secs} s per run"
+echo "| link | dwcp-send Gbit/s | iperf3 -P 16 | ratio | socat (1 stream) | dwcp/socat |"
+echo "|---|---:|---:|---:|---:|---:|"
+wan_case "1 Gbit, 200 ms, cubic" cubic --rate 1gbit --rtt 200
+wan_case "1 Gbit, 200 ms, 0.1% loss, bbr" bbr --rate 1gbit --rtt 200 --loss 0.1
