@@ -73,6 +73,16 @@ public struct OutputTarget {
         }
     }
 
+    /// Writes a `--json` summary line where the toolkit's convention puts it: standard output when
+    /// the data went to a file, standard error when standard output carries the data.
+    public func emitJSON(_ line: JSONLine) {
+        if path != nil {
+            try? FileDescriptor.standardOutput.writeAll(line.text + "\n")
+        } else {
+            Diagnostics.emit(line.text + "\n")
+        }
+    }
+
     /// Removes a partially written file.
     public func abandon() {
         guard let path else { return }

@@ -186,14 +186,6 @@ struct EncodeCommand: ParsableCommand {
         return text
     }
 
-    private func emitJSON(_ line: JSONLine, target: OutputTarget) {
-        if target.path != nil {
-            try? FileDescriptor.standardOutput.writeAll(line.text + "\n")
-        } else {
-            Diagnostics.emit(line.text + "\n")
-        }
-    }
-
     private func report(encodeStats s: EncodeStats, seconds: Double, target: OutputTarget) {
         let ratio = s.bytesOut > 0 ? Double(s.bytesIn) / Double(s.bytesOut) : 0
         if json {
@@ -215,7 +207,7 @@ struct EncodeCommand: ParsableCommand {
             for k in s.codecMix.keys.sorted() { mix.add(k, s.codecMix[k]!) }
             j.addRaw("codec_mix", mix.text)
             j.add("peak_rss_bytes", ResourceUsage.peakResidentBytes())
-            emitJSON(j, target: target)
+            target.emitJSON(j)
         }
         if stats || verbosity.verbose > 0 {
             let pct = { (n: UInt64) in Units.format(s.bytesIn == 0 ? 0 : Double(n) * 100 / Double(s.bytesIn), 1) + "%" }
@@ -242,7 +234,7 @@ struct EncodeCommand: ParsableCommand {
             j.add("skipped_frames", s.skippedFrames)
             j.add("verified", true)
             j.add("peak_rss_bytes", ResourceUsage.peakResidentBytes())
-            emitJSON(j, target: target)
+            target.emitJSON(j)
         }
         if stats || verbosity.verbose > 0 {
             Diagnostics.emit("dwcp-encode: decoded \(Units.formatBytes(s.bytesIn)) -> \(Units.formatBytes(s.bytesOut)) in \(Units.format(seconds, 3)) s, \(Self.rate(s.bytesOut, seconds)), verified\n")
