@@ -103,7 +103,7 @@ complete -c 'dwcp-predict' -n '__dwcp-predict_should_offer_completions_for_flags
 complete -c 'dwcp-predict' -n '__dwcp-predict_should_offer_completions_for_flags_or_options "dwcp-predict forecast" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'dwcp-predict' -n '__dwcp-predict_should_offer_completions_for_flags_or_options "dwcp-predict train" o output' -l 'output' -s 'o' -d 'Write the model here (default: standard output).' -rfka ''
 complete -c 'dwcp-predict' -n '__dwcp-predict_should_offer_completions_for_flags_or_options "dwcp-predict train" hidden' -l 'hidden' -d 'Hidden units.' -rfka ''
-complete -c 'dwcp-predict' -n '__dwcp-predict_should_offer_completions_for_flags_or_options "dwcp-predict train" epochs' -l 'epochs' -d 'Passes over the training traces.' -rfka ''
+complete -c 'dwcp-predict' -n '__dwcp-predict_should_offer_completions_for_flags_or_options "dwcp-predict train" epochs' -l 'epochs' -d 'Passes over the training traces (the epoch with the best validation loss is kept).' -rfka ''
 complete -c 'dwcp-predict' -n '__dwcp-predict_should_offer_completions_for_flags_or_options "dwcp-predict train" seed' -l 'seed' -d 'Seed for initial weights and shuffling.' -rfka ''
 complete -c 'dwcp-predict' -n '__dwcp-predict_should_offer_completions_for_flags_or_options "dwcp-predict train" horizons' -l 'horizons' -d 'Forecast horizons in seconds, comma-separated.' -rfka ''
 complete -c 'dwcp-predict' -n '__dwcp-predict_should_offer_completions_for_flags_or_options "dwcp-predict train" train-percent' -l 'train-percent' -d 'Percent of sessions used for training.' -rfka ''

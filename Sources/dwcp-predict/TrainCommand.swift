@@ -21,7 +21,7 @@ struct TrainCommand: ParsableCommand {
     var output: String?
 
     @Option(help: "Hidden units.") var hidden: Int = 16
-    @Option(help: "Passes over the training traces.") var epochs: Int = 4
+    @Option(help: "Passes over the training traces (the epoch with the best validation loss is kept).") var epochs: Int = 6
     @Option(help: "Seed for initial weights and shuffling.") var seed: UInt64 = 1
     @Option(help: ArgumentHelp("Forecast horizons in seconds, comma-separated.", valueName: "LIST"))
     var horizons: String = "1,5,10"
@@ -43,8 +43,10 @@ struct TrainCommand: ParsableCommand {
         trainer.epochs = epochs
         trainer.seed = seed
         trainer.horizons = try ModelOptions(horizons: horizons).horizonList()
-        trainer.progress = { epoch, loss in Diagnostics.info("epoch \(epoch): loss \(Units.format(loss, 5))") }
+        trainer.progress = { epoch, loss in Diagnostics.info("epoch \(epoch): training loss \(Units.format(loss, 5))") }
+        trainer.validationProgress = { epoch, loss in Diagnostics.info("epoch \(epoch): validation loss \(Units.format(loss, 5))") }
         var series: [(bins: [Double], weight: Double)] = []
+        var validation: [[Double]] = []
         var trainingTraces: [Trace] = []
         var traces = 0
         for dir in directories {
@@ -63,12 +65,13 @@ struct TrainCommand: ParsableCommand {
                     if !run.isEmpty { dataset.append(run) }
                 }
             }
-            // Each dataset weighs the same in the loss, however many bins it has.
-            let bins = max(1, dataset.reduce(0) { $0 + $1.count })
-            series += dataset.map { (bins: $0, weight: 100_000 / Double(bins)) }
+            // Every bin weighs the same. One run in five is held out for early stopping.
+            for (i, run) in dataset.enumerated() {
+                if i % 5 == 4 { validation.append(run) } else { series.append((bins: run, weight: 1)) }
+            }
         }
         let started = MonotonicClock.now()
-        var model = trainer.train(series)
+        var model = trainer.train(series, validation: validation)
         // Priors for --model auto: how every model (this GRU included) did on the training traces.
         let trained = model
         for score in Evaluator(horizons: trainer.horizons).run(trainingTraces, makeModels: { ModelCatalog.all(gru: trained) }) {

@@ -4,18 +4,22 @@
 public struct GRUTrainer {
     public var hidden = 16
     public var window = 32
-    public var epochs = 4
+    public var epochs = 6
     public var learningRate = 0.004
     public var seed: UInt64 = 1
     public var horizons = [1, 5, 10]
     /// Called after each epoch with (epoch, mean loss per scored output).
     public var progress: ((Int, Double) -> Void)?
+    /// Called after each epoch with (epoch, validation loss) when there is a validation set.
+    public var validationProgress: ((Int, Double) -> Void)?
 
     public init() {}
 
-    /// `series`: runs of consecutive observed bins (no holes), each with a loss weight (so that
-    /// every dataset counts equally however many bins it has).
-    public func train(_ series: [(bins: [Double], weight: Double)]) -> GRUModel {
+    /// `series`: runs of consecutive observed bins (no holes), each with a loss weight.
+    /// `validation`: held-out runs; after every epoch the loss on them is measured and the
+    /// parameters of the best epoch are kept (early stopping: one run of training is noisy, and
+    /// later epochs can be worse).
+    public func train(_ series: [(bins: [Double], weight: Double)], validation: [[Double]] = []) -> GRUModel {
         var net = GRUNetwork(inputs: GRUFeatures.count, hidden: hidden, outputs: horizons.count, seed: seed)
         let n = net.parameters.count
         var m = [Double](repeating: 0, count: n), v = m
@@ -23,7 +27,7 @@ public struct GRUTrainer {
         var rng = SplitMix(seed: seed ^ 0xABCD)
         // Features and targets once.
         struct Prepared { var x: [[Double]]; var y: [[Double]]; var mask: [[Double]] }
-        let prepared: [Prepared] = series.filter { $0.bins.count > 2 }.map { item in
+        func prepare(_ item: (bins: [Double], weight: Double)) -> Prepared {
             let bins = item.bins
             var f = GRUFeatures()
             let x = bins.map { f.next($0) }
@@ -47,6 +51,25 @@ public struct GRUTrainer {
             }
             return Prepared(x: x, y: y, mask: mask)
         }
+        let prepared = series.filter { $0.bins.count > 2 }.map(prepare)
+        let held = validation.filter { $0.count > 2 }.map { prepare((bins: $0, weight: 1)) }
+        func validationLoss(_ net: GRUNetwork) -> Double {
+            var loss = 0.0, scored = 0.0
+            for seq in held {
+                var h = [Double](repeating: 0, count: hidden)
+                for i in seq.x.indices {
+                    let st = net.step(seq.x[i], h)
+                    h = st.h
+                    for k in 0..<horizons.count where seq.mask[i][k] > 0 {
+                        let e = st.y[k] - seq.y[i][k]
+                        loss += 0.5 * e * e
+                        scored += 1
+                    }
+                }
+            }
+            return scored > 0 ? loss / scored : 0
+        }
+        var best: (loss: Double, parameters: [Double])?
         for epoch in 1...max(1, epochs) {
             var order = Array(prepared.indices)
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
@@ -81,7 +104,13 @@ public struct GRUTrainer {
                 }
             }
             progress?(epoch, scored > 0 ? totalLoss / scored : 0)
+            if !held.isEmpty {
+                let v = validationLoss(net)
+                validationProgress?(epoch, v)
+                if best == nil || v < best!.loss { best = (v, net.parameters) }
+            }
         }
+        if let best { net.parameters = best.parameters }
         return GRUModel(network: net, horizons: horizons)
     }
 }
