@@ -7,7 +7,7 @@ PREFIX      ?= /usr/local
 DOCS_DATE   := 2026-11-25
 FUZZ_SECONDS ?= 20
 BENCH_CORPUS ?=
-TOOLS       := dwcp-encode dwcp-predict dwcp-send dwcp-recv
+TOOLS       := dwcp-encode dwcp-predict dwcp-send dwcp-recv dwcp-detect
 RELEASE_BIN := .build/release
 DEBUG_BIN   := .build/debug
 

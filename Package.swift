@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "dwcp-predict", targets: ["dwcp-predict"]),
         .executable(name: "dwcp-send", targets: ["dwcp-send"]),
         .executable(name: "dwcp-recv", targets: ["dwcp-recv"]),
+        .executable(name: "dwcp-detect", targets: ["dwcp-detect"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,6 +48,7 @@ let package = Package(
         .executableTarget(name: "dwcp-encode", dependencies: ["DWCPCLI", "DWCPCodec"]),
         .executableTarget(name: "dwcp-send", dependencies: ["DWCPCLI", "DWCPTransport"]),
         .executableTarget(name: "dwcp-recv", dependencies: ["DWCPCLI", "DWCPTransport"]),
+        .executableTarget(name: "dwcp-detect", dependencies: ["DWCPCLI", "DWCPTransport"]),
         .executableTarget(name: "dwcp-predict", dependencies: ["DWCPCLI", "DWCPPredict"]),
 
         .testTarget(name: "DWCPCoreTests", dependencies: ["DWCPCore"]),

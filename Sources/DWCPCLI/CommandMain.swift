@@ -27,6 +27,9 @@ public enum CommandMain {
             Diagnostics.error(e.message)
             if e.status == .usage { Diagnostics.emit("Try '\(Diagnostics.programName) --help' for more information.\n") }
             exit(e.status.rawValue)
+        } catch let e as SystemError where e.errno == EPIPE {
+            // The reader went away (`| head`): end quietly, as a process killed by SIGPIPE would.
+            exit(128 + SIGPIPE)
         } catch let e as SystemError {
             Diagnostics.error(e.description)
             exit(ExitStatus.failure.rawValue)

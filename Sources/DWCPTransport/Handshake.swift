@@ -12,9 +12,10 @@ import DWCPCore
 public enum Handshake {
     /// Client side. Returns the receiver's welcome (status ok) or throws (exit status 4).
     public static func client(_ socket: TCPSocket, auth: SessionAuth, session: [UInt8], stream: UInt16,
-                              chunkSize: Int, streams: Int) throws -> Welcome {
+                              chunkSize: Int, streams: Int, probe: Bool = false) throws -> Welcome {
         let nonce = SessionAuth.nonce()
-        let hello = Hello(flags: auth.required ? Hello.authFlag : 0, streamIndex: stream, session: session, nonce: nonce,
+        let flags = (auth.required ? Hello.authFlag : 0) | (probe ? Hello.probeFlag : 0)
+        let hello = Hello(flags: flags, streamIndex: stream, session: session, nonce: nonce,
                           chunkSize: UInt32(chunkSize), streams: UInt16(clamping: streams))
         socket.setReceiveTimeout(10)
         try socket.sendAll(hello.encoded())

@@ -116,6 +116,30 @@ final class TransportCLITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(send["streams"] as! Int, 4, "loopback starts at 4 streams")
     }
 
+    func testDetectAgainstAReceiverAndAProbeServer() throws {
+        let port = freePort(), probePort = freePort()
+        let script = [
+            "dwcp-recv --listen 127.0.0.1:\(port) > /dev/null & rp=$!",
+            "dwcp-detect --serve 127.0.0.1:\(probePort) & dp=$!",
+            "sleep 0.3",
+            "dwcp-detect --burst 0.2 127.0.0.1:\(port)",
+            "dwcp-detect --print mode --burst 0 127.0.0.1:\(probePort)",
+            "dwcp-detect --watch 0.2 --burst 0 --pings 5 127.0.0.1:\(probePort) | head -3 | wc -l",
+            "kill $rp $dp",
+        ].joined(separator: "\n")
+        let r = try CLI.shell(script)
+        let lines = String(decoding: r.stdout, as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        XCTAssertEqual(json["mode"] as? String, "datacenter", "loopback is a datacenter link")
+        XCTAssertLessThan(json["rtt_ms_median"] as! Double, 2)
+        XCTAssertGreaterThan(json["bps"] as! Double, 1e8)
+        XCTAssertNotNil(json["rdma_devices"] as? [String])
+        XCTAssertEqual(lines[1], "datacenter")
+        XCTAssertEqual(lines[2].trimmingCharacters(in: .whitespaces), "3", "--watch prints a line per interval")
+        XCTAssertFalse(r.stderr.contains("error"), r.stderr)
+    }
+
     func testNoReceiverIsANetworkError() throws {
         let r = try CLI.run("dwcp-send", ["--resume-timeout", "0", "127.0.0.1:\(freePort())"], stdin: "/etc/hostname")
         XCTAssertEqual(r.status, 4, r.stderr)

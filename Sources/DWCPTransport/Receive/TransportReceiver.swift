@@ -200,9 +200,11 @@ public final class TransportReceiver {
         do {
             let result = try Handshake.serverAuthenticate(socket, auth: configuration.auth, timeout: configuration.handshakeTimeout)
             hello = result.hello
+            let isProbe = hello.flags & Hello.probeFlag != 0
             let (status, next, window): (Welcome.Status, UInt64, UInt64) = lock.withLock {
                 pending -= 1
                 if !result.authenticated { return (.authenticationFailed, 0, 0) }
+                if isProbe { return (.ok, 0, 0) }
                 if let s = session, s != hello.session { return (.busy, 0, 0) }
                 if verdict != nil { return (.busy, 0, 0) }
                 session = hello.session
@@ -211,6 +213,10 @@ public final class TransportReceiver {
             try Handshake.serverWelcome(socket, auth: configuration.auth, hello: hello, serverNonce: result.serverNonce,
                                         status: status, nextExpected: next, window: window)
             if status != .ok { return }
+            if isProbe {
+                ProbeResponder.serve(socket)
+                return
+            }
             socket.setSendTimeout(30)
             lock.withLock {
                 stats.streams += 1

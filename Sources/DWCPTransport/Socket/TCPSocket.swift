@@ -126,6 +126,15 @@ public final class TCPSocket: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate, socklen_t(8))
     }
 
+    /// Segments sent so far (`tcpi_segs_out`, Linux ≥ 4.2). glibc's `struct tcp_info` stops
+    /// before this field, so it is read from the kernel's layout: offset 136.
+    public func segmentsOut() -> UInt32? {
+        var raw = [UInt8](repeating: 0, count: 256)
+        var len = socklen_t(256)
+        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &raw, &len) == 0, len >= 140 else { return nil }
+        return raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 136, as: UInt32.self) }
+    }
+
     /// Smoothed RTT (microseconds) and total retransmitted segments from `TCP_INFO`.
     public func tcpInfo() -> (rttMicroseconds: UInt32, retransmits: UInt32)? {
         var info = tcp_info()

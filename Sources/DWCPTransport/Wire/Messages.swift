@@ -22,6 +22,8 @@ public enum Wire {
 ///     24 client nonce (16) | 40 chunk size u32 | 44 streams u16 | 46 rsvd | 48 XXH3-64 of 0..<48 | 56 rsvd
 public struct Hello: Equatable {
     public static let authFlag: UInt8 = 1
+    /// A `dwcp-detect` probe, not a transfer: answered by `ProbeResponder`, never joins a session.
+    public static let probeFlag: UInt8 = 2
     public var flags: UInt8
     public var streamIndex: UInt16
     public var session: [UInt8]   // 16
@@ -144,7 +146,7 @@ public struct Welcome: Equatable {
 /// chunk the receiver needs: everything before it is written) and `fin` (`sequence` 0 = verified,
 /// 1 = digest or length mismatch).
 public struct MessageHeader: Equatable {
-    public enum Kind: UInt8 { case data = 1, end = 2, ack = 3, fin = 4 }
+    public enum Kind: UInt8 { case data = 1, end = 2, ack = 3, fin = 4, ping = 5, burst = 6, burstDone = 7 }
     public var kind: Kind
     public var length: UInt32
     public var sequence: UInt64

@@ -1,0 +1,67 @@
+/// Which kind of path a measurement describes, with the reasons, and (for `--watch`) a mode that
+/// changes only when several measurements in a row agree: a noisy link does not flap.
+///
+/// Rules (thresholds are `dwcp-detect` options):
+/// - internet: median RTT ≥ `internetRTT`, or loss ≥ `internetLoss`;
+/// - datacenter: median RTT ≤ `datacenterRTT`, jitter ≤ `datacenterJitter`, loss ≤ `datacenterLoss`;
+/// - hybrid: anything between (a metro link, a VPN inside a region, a busy datacenter path).
+public struct LinkClassifier {
+    public enum Mode: String, Sendable { case datacenter, internet, hybrid }
+
+    public var datacenterRTT = 0.002
+    public var datacenterJitter = 0.001
+    public var datacenterLoss = 0.001
+    public var internetRTT = 0.02
+    public var internetLoss = 0.01
+    /// Consecutive measurements that must agree before `--watch` switches mode.
+    public var confirmations = 2
+
+    private(set) public var current: Mode?
+    private var candidate: Mode?
+    private var streak = 0
+
+    public init() {}
+
+    public func classify(_ m: LinkMeasurement) -> (Mode, [String]) {
+        func ms(_ s: Double) -> String { String(Double(Int(s * 1e5)) / 100) + " ms" }
+        func pct(_ x: Double) -> String { String(Double(Int(x * 1e4)) / 100) + "%" }
+        if m.rttMedian >= internetRTT {
+            return (.internet, ["median RTT \(ms(m.rttMedian)) >= \(ms(internetRTT))"])
+        }
+        if m.loss >= internetLoss {
+            return (.internet, ["loss \(pct(m.loss)) >= \(pct(internetLoss))"])
+        }
+        var reasons: [String] = []
+        if m.rttMedian > datacenterRTT { reasons.append("median RTT \(ms(m.rttMedian)) > \(ms(datacenterRTT))") }
+        if m.jitter > datacenterJitter { reasons.append("jitter \(ms(m.jitter)) > \(ms(datacenterJitter))") }
+        if m.loss > datacenterLoss { reasons.append("loss \(pct(m.loss)) > \(pct(datacenterLoss))") }
+        if reasons.isEmpty {
+            return (.datacenter, ["median RTT \(ms(m.rttMedian)) <= \(ms(datacenterRTT))", "jitter \(ms(m.jitter))", "loss \(pct(m.loss))"])
+        }
+        return (.hybrid, reasons)
+    }
+
+    /// Feeds one measurement; returns the (possibly unchanged) mode and this measurement's reasons.
+    public mutating func update(_ m: LinkMeasurement) -> (mode: Mode, raw: Mode, reasons: [String]) {
+        let (raw, reasons) = classify(m)
+        guard let c = current else {
+            current = raw
+            return (raw, raw, reasons)
+        }
+        if raw == c {
+            candidate = nil
+            streak = 0
+        } else if raw == candidate {
+            streak += 1
+        } else {
+            candidate = raw
+            streak = 1
+        }
+        if streak >= confirmations {
+            current = raw
+            candidate = nil
+            streak = 0
+        }
+        return (current!, raw, reasons)
+    }
+}

@@ -1,0 +1,98 @@
+import DWCPCore
+import DWCPSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One measurement of a path: what `dwcp-detect` prints and classifies.
+public struct LinkMeasurement: Sendable {
+    public var rttMin: Double          // seconds
+    public var rttMedian: Double
+    public var rttP99: Double
+    public var jitter: Double          // mean |difference| of consecutive RTTs, seconds
+    public var loss: Double            // retransmitted ÷ sent segments during the burst
+    public var throughput: Double      // bits per second (0 when no burst was run)
+    public var rdmaDevices: [String]
+
+    public init(rttMin: Double, rttMedian: Double, rttP99: Double, jitter: Double, loss: Double, throughput: Double, rdmaDevices: [String]) {
+        self.rttMin = rttMin
+        self.rttMedian = rttMedian
+        self.rttP99 = rttP99
+        self.jitter = jitter
+        self.loss = loss
+        self.throughput = throughput
+        self.rdmaDevices = rdmaDevices
+    }
+}
+
+/// The client side of a probe: RTT by echoed pings over an authenticated connection, loss from
+/// the kernel's retransmission counters during a short burst, throughput from the bytes the peer
+/// confirms for that burst.
+public struct LinkProbe {
+    public var endpoint: Endpoint
+    public var auth = SessionAuth(secret: nil)
+    public var pings = 20
+    public var pingInterval = 0.01
+    public var burstSeconds = 0.5
+
+    public init(endpoint: Endpoint) {
+        self.endpoint = endpoint
+    }
+
+    public func measure() throws -> LinkMeasurement {
+        let socket = try TCPSocket.connect(endpoint)
+        defer { socket.close() }
+        _ = try Handshake.client(socket, auth: auth, session: SessionAuth.nonce(), stream: 0, chunkSize: 1 << 20, streams: 1, probe: true)
+        socket.setReceiveTimeout(10)
+        var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+        var rtts: [Double] = []
+        for i in 0..<pings {
+            MessageHeader(kind: .ping, length: 0, sequence: UInt64(i), offset: 0, checksum: 0).store(to: &raw)
+            let t0 = MonotonicClock.now()
+            try socket.sendAll(raw)
+            try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
+            rtts.append(MonotonicClock.now() - t0)
+            if pingInterval > 0 { usleep(UInt32(pingInterval * 1e6)) }
+        }
+        var throughput = 0.0, loss = 0.0
+        if burstSeconds > 0 {
+            let retrans0 = socket.tcpInfo()?.retransmits ?? 0, segs0 = socket.segmentsOut() ?? 0
+            let block = RawBuffer(capacity: 1 << 20)
+            block.unsafeBase.initializeMemory(as: UInt8.self, repeating: 0x5A, count: block.capacity)
+            let t0 = MonotonicClock.now()
+            var sent: UInt64 = 0
+            while MonotonicClock.now() - t0 < burstSeconds {
+                MessageHeader(kind: .burst, length: UInt32(block.capacity), sequence: 0, offset: 0, checksum: 0).store(to: &raw)
+                try socket.sendAll(raw)
+                try socket.sendAll(block.unsafeBase, block.capacity)
+                sent += UInt64(block.capacity)
+            }
+            MessageHeader(kind: .burstDone, length: 0, sequence: 0, offset: 0, checksum: 0).store(to: &raw)
+            try socket.sendAll(raw)
+            try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
+            let confirmed = try raw.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }.sequence
+            let elapsed = MonotonicClock.now() - t0
+            throughput = Double(confirmed) * 8 / elapsed
+            let retrans = (socket.tcpInfo()?.retransmits ?? 0) &- retrans0
+            let segs = (socket.segmentsOut() ?? 0) &- segs0
+            loss = segs > 0 ? Double(retrans) / Double(segs) : 0
+        }
+        let sorted = rtts.sorted()
+        let jitter = zip(rtts, rtts.dropFirst()).reduce(0) { $0 + abs($1.1 - $1.0) } / Double(max(1, rtts.count - 1))
+        return LinkMeasurement(rttMin: sorted.first ?? 0, rttMedian: sorted[sorted.count / 2],
+                               rttP99: sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))],
+                               jitter: jitter, loss: loss, throughput: throughput, rdmaDevices: Self.rdmaDevices())
+    }
+
+    /// RDMA devices the kernel exposes (`/sys/class/infiniband`): none on most machines.
+    public static func rdmaDevices() -> [String] {
+        guard let dir = opendir("/sys/class/infiniband") else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let e = readdir(dir) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if !name.hasPrefix(".") { names.append(name) }
+        }
+        return names.sorted()
+    }
+}

@@ -1,0 +1,40 @@
+import DWCPCore
+
+/// The server side of `dwcp-detect` probes, shared by `dwcp-detect --serve` and `dwcp-recv`:
+/// echoes pings, and absorbs a burst of bytes then reports how many arrived.
+///
+/// Runs after the normal handshake (so with a secret, only peers that know it can probe) and
+/// never touches a transfer's state.
+public enum ProbeResponder {
+    public static func serve(_ socket: TCPSocket) {
+        var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+        let sink = RawBuffer(capacity: 1 << 20)
+        var received: UInt64 = 0
+        while true {
+            do {
+                try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
+                let m = try raw.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }
+                switch m.kind {
+                case .ping:
+                    try socket.sendAll(raw)
+                case .burst:
+                    var left = Int(m.length)
+                    while left > 0 {
+                        let n = min(left, sink.capacity)
+                        try socket.receiveExactly(sink.unsafeBase, n)
+                        left -= n
+                    }
+                    received += UInt64(m.length)
+                case .burstDone:
+                    MessageHeader(kind: .burstDone, length: 0, sequence: received, offset: 0, checksum: 0).store(to: &raw)
+                    try socket.sendAll(raw)
+                    received = 0
+                default:
+                    return
+                }
+            } catch {
+                return
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import DWCPCLI
+import DWCPCore
+import DWCPSystem
+import DWCPTransport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dwcp-detect`: measure a path to a peer and say whether it is a datacenter or internet link.
+struct DetectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dwcp-detect",
+        abstract: "Probe a peer (RTT, jitter, loss, throughput, local RDMA devices) and classify the link: datacenter, internet or hybrid.",
+        discussion: """
+            Probes a dwcp-recv (which answers probes on its port) or a dwcp-detect --serve. Pings \
+            echo over an authenticated TCP connection (RTT min/median/p99 and jitter); a short \
+            burst measures throughput and, from the kernel's retransmission counters, loss. Prints \
+            one JSON line with mode, figures and reasons; --watch repeats every INTERVAL seconds and \
+            changes mode only after --confirm measurements in a row agree (no flapping on a noisy \
+            link). Scripts use --print mode.
+
+            Modes: internet if median RTT >= --internet-rtt or loss >= --internet-loss; datacenter \
+            if median RTT <= --datacenter-rtt, jitter <= --datacenter-jitter and loss <= \
+            --datacenter-loss; hybrid otherwise.
+
+            Examples:
+              dwcp-detect peer:7000
+              mode=$(dwcp-detect --print mode peer:7000)
+              dwcp-detect --watch 1 peer:7000 | dwcp-predict --follow
+              dwcp-detect --serve :7001
+
+            \(ExitStatus.manualTable)
+            """,
+        version: DWCPVersion.string)
+
+    @Argument(help: ArgumentHelp("Peer to probe: HOST:PORT of a dwcp-recv or dwcp-detect --serve.", valueName: "HOST:PORT"))
+    var peer: String?
+
+    @Option(help: ArgumentHelp("Answer probes on [ADDR]:PORT instead of probing (runs until SIGINT/SIGTERM).", valueName: "[ADDR]:PORT"))
+    var serve: String?
+
+    @Option(help: ArgumentHelp("Measure every INTERVAL seconds and print a line each time.", valueName: "SECONDS"))
+    var watch: Double?
+
+    @Option(help: ArgumentHelp("Print only this field: mode.", valueName: "FIELD"))
+    var print: String?
+
+    @Option(help: "Pings per measurement.") var pings: Int = 20
+    @Option(help: ArgumentHelp("Length of the throughput burst; 0 skips it (and the loss estimate).", valueName: "SECONDS"))
+    var burst: Double = 0.5
+    @Option(help: ArgumentHelp("Datacenter if the median RTT is at most this.", valueName: "MS")) var datacenterRtt: Double = 2
+    @Option(help: ArgumentHelp("... and jitter at most this.", valueName: "MS")) var datacenterJitter: Double = 1
+    @Option(help: ArgumentHelp("... and loss at most this.", valueName: "PERCENT")) var datacenterLoss: Double = 0.1
+    @Option(help: ArgumentHelp("Internet if the median RTT is at least this.", valueName: "MS")) var internetRtt: Double = 20
+    @Option(help: ArgumentHelp("... or loss at least this.", valueName: "PERCENT")) var internetLoss: Double = 1
+    @Option(help: "With --watch: measurements in a row that must agree before the mode changes.") var confirm: Int = 2
+
+    @OptionGroup var secret: SecretOptions
+    @OptionGroup var verbosity: VerbosityOptions
+
+    func validate() throws {
+        if serve == nil && peer == nil { throw ValidationError("give HOST:PORT to probe, or --serve [ADDR]:PORT") }
+        if serve != nil && peer != nil { throw ValidationError("--serve takes no HOST:PORT") }
+        if let p = peer, Endpoint(p) == nil || Endpoint(p)!.host.isEmpty { throw ValidationError("'\(p)' is not HOST:PORT") }
+        if let s = serve, Endpoint(s) == nil { throw ValidationError("--serve '\(s)' is not [ADDR]:PORT") }
+        if let w = watch, w <= 0 { throw ValidationError("--watch needs a positive interval") }
+        if let p = print, p != "mode" { throw ValidationError("--print supports: mode") }
+        if !(1...10000).contains(pings) { throw ValidationError("--pings must be 1...10000") }
+        if burst < 0 || burst > 60 { throw ValidationError("--burst must be 0...60 seconds") }
+        if confirm < 1 { throw ValidationError("--confirm must be at least 1") }
+    }
+
+    func run() throws {
+        verbosity.apply()
+        let auth = SessionAuth(secret: try secret.load())
+        if let serve {
+            let listener = try TCPListener(Endpoint(serve)!)
+            Diagnostics.info("answering probes on port \(listener.port)")
+            while let socket = listener.accept() {
+                _ = OSThread {
+                    if let r = try? Handshake.serverAuthenticate(socket, auth: auth, timeout: 10) {
+                        let ok = r.authenticated && r.hello.flags & Hello.probeFlag != 0
+                        try? Handshake.serverWelcome(socket, auth: auth, hello: r.hello, serverNonce: r.serverNonce,
+                                                     status: ok ? .ok : .authenticationFailed, nextExpected: 0, window: 0)
+                        if ok { ProbeResponder.serve(socket) }
+                    }
+                    socket.close()
+                }
+            }
+            return
+        }
+        var probe = LinkProbe(endpoint: Endpoint(peer!)!)
+        probe.auth = auth
+        probe.pings = pings
+        probe.burstSeconds = burst
+        var classifier = LinkClassifier()
+        classifier.datacenterRTT = datacenterRtt / 1000
+        classifier.datacenterJitter = datacenterJitter / 1000
+        classifier.datacenterLoss = datacenterLoss / 100
+        classifier.internetRTT = internetRtt / 1000
+        classifier.internetLoss = internetLoss / 100
+        classifier.confirmations = confirm
+        let start = MonotonicClock.now()
+        repeat {
+            let began = MonotonicClock.now()
+            let m = try probe.measure()
+            let (mode, raw, reasons) = classifier.update(m)
+            if print == "mode" {
+                try FileDescriptor.standardOutput.writeAll(mode.rawValue + "\n")
+            } else {
+                var j = JSONLine()
+                j.add("command", "detect")
+                j.add("t", MonotonicClock.now() - start, decimals: 3)
+                j.add("mode", mode.rawValue)
+                if watch != nil { j.add("measured_mode", raw.rawValue) }
+                var rtt = JSONLine()
+                rtt.add("min", m.rttMin * 1000, decimals: 3)
+                rtt.add("p50", m.rttMedian * 1000, decimals: 3)
+                rtt.add("p99", m.rttP99 * 1000, decimals: 3)
+                j.addRaw("rtt_ms", rtt.text)
+                j.add("rtt_ms_median", m.rttMedian * 1000, decimals: 3)
+                j.add("jitter_ms", m.jitter * 1000, decimals: 3)
+                j.add("loss", m.loss, decimals: 5)
+                j.add("bps", m.throughput, decimals: 0)
+                j.addRaw("rdma_devices", "[" + m.rdmaDevices.map(JSONLine.quote).joined(separator: ",") + "]")
+                j.addRaw("reasons", "[" + reasons.map(JSONLine.quote).joined(separator: ",") + "]")
+                try FileDescriptor.standardOutput.writeAll(j.text + "\n")
+            }
+            guard let watch else { break }
+            let wait = watch - (MonotonicClock.now() - began)
+            if wait > 0 { usleep(UInt32(wait * 1e6)) }
+        } while true
+    }
+}
