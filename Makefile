@@ -65,7 +65,7 @@ docs-check: build
 	fi; rm -rf $$tmp; echo "docs-check: man pages and completions are up to date"
 
 # libFuzzer over the decoder (ASan + coverage). Seeds are small real streams of every codec.
-FUZZ_FLAGS = --scratch-path .build-fuzz --product dwcp-fuzz-decode \
+FUZZ_FLAGS = --scratch-path .build-fuzz --product DecodeFuzzer \
 	-Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,trace-cmp,pc-table,inline-8bit-counters \
 	-Xswiftc -parse-as-library \
 	-Xlinker $$(dirname $$(readlink -f $$(which swift)))/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a -Xlinker -lstdc++
@@ -78,7 +78,7 @@ fuzz: build
 	    $(DEBUG_BIN)/dwcp-encode -f -c $$c --block-size 4K --page-size 512 -o .build-fuzz/corpus/$$c .build-fuzz/seed.bin; \
 	    (cat .build-fuzz/corpus/$$c; printf '\001') > .build-fuzz/corpus/$$c.repair; \
 	  done
-	.build-fuzz/debug/dwcp-fuzz-decode -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
+	.build-fuzz/debug/DecodeFuzzer -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
 	  -print_final_stats=1 .build-fuzz/corpus 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; \
 	  test $${PIPESTATUS[0]} -eq 0
 

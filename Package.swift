@@ -63,5 +63,5 @@ let package = Package(
 // libFuzzer entry point over the decoder. It needs fuzzer instrumentation and libFuzzer's runtime
 // to link, so it exists only when `make fuzz` asks for it (DWCP_FUZZ=1).
 if Context.environment["DWCP_FUZZ"] != nil {
-    package.targets.append(.executableTarget(name: "dwcp-fuzz-decode", dependencies: ["DWCPCodec"], path: "Fuzz/DecodeFuzzer"))
+    package.targets.append(.executableTarget(name: "DecodeFuzzer", dependencies: ["DWCPCodec"], path: "Fuzz/DecodeFuzzer"))
 }

@@ -66,7 +66,7 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
 // libFuzzer's own driver. SwiftPM links an executable's entry point as `<module>_main` (and
 // aliases `main` to it); built with -parse-as-library there is no Swift main, so this function is
 // that entry point and hands control to libFuzzer.
-@_cdecl("dwcp_fuzz_decode_main")
+@_cdecl("DecodeFuzzer_main")
 func fuzzerMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
     var argc = argc
     var argv = argv
