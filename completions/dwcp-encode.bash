@@ -165,7 +165,7 @@ _dwcp-encode() {
     local -a repeating_flags=(--verbose -v)
     local -a non_repeating_flags=(--decode -d --stats --json --force -f --quiet -q --progress --no-progress --version -h --help)
     local -a repeating_options=()
-    local -a non_repeating_options=(-c --codec --level -l -T --threads --page-size --block-size --window --baseline --link-rate --format --output -o)
+    local -a non_repeating_options=(-c --codec --level -l -T --threads --page-size --block-size --window --history --baseline --link-rate --format --output -o)
     __dwcp-encode_offer_flags_options -1
 
     # Offer option value completions
@@ -187,6 +187,9 @@ _dwcp-encode() {
         return
         ;;
     '--window')
+        return
+        ;;
+    '--history')
         return
         ;;
     '--baseline')

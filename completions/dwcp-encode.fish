@@ -20,7 +20,7 @@ function __dwcp-encode_parse_tokens -S
     set -l unparsed_tokens (__dwcp-encode_tokens -pc)
     switch $unparsed_tokens[1]
     case 'dwcp-encode'
-        __dwcp-encode_parse_subcommand -r 1 'd/decode' 'c/codec=' 'l/level=' 'T/threads=' 'page-size=' 'block-size=' 'window=' 'baseline=' 'link-rate=' 'format=' 'stats' 'json' 'o/output=' 'f/force' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        __dwcp-encode_parse_subcommand -r 1 'd/decode' 'c/codec=' 'l/level=' 'T/threads=' 'page-size=' 'block-size=' 'window=' 'history=' 'baseline=' 'link-rate=' 'format=' 'stats' 'json' 'o/output=' 'f/force' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __dwcp-encode_parse_subcommand -r 1 'version'
@@ -84,6 +84,7 @@ complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_o
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" page-size' -l 'page-size' -d 'Page size for zero, duplicate and baseline matching: a power of two, 512 to 1MiB.' -rfka ''
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" block-size' -l 'block-size' -d 'Original bytes per frame, a multiple of the page size up to 64MiB.' -rfka ''
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" window' -l 'window' -d 'How far back a duplicate page may be referenced; the decoder keeps this much output. 0 disables duplicate elimination.' -rfka ''
+complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" history' -l 'history' -d 'Literal history: zstd compresses each frame with the last BYTES of earlier frames\' literals as prefix. Better ratio on sparse images (node heap: 0.72x the size with 4MiB), but slower to encode and decode (frames\' literals decode in sequence). 0 = independent frames.' -rfka ''
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" baseline' -l 'baseline' -d 'Delta against FILE, the image the receiver already has (e.g. the previous pre-copy round). Needed again to decode.' -rfka ''
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" link-rate' -l 'link-rate' -d 'Link rate that --codec auto optimises for, e.g. 100Mbit, 10Gbit, 50MB/s.' -rfka ''
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" format' -l 'format' -d 'Output format: dwcp (framed, checksummed, page-aware) or zstd (plain zstd stream).' -rfka 'dwcp zstd'

@@ -8,12 +8,19 @@ public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let data = FrameKind(rawValue: 0x01)
     /// The last frame: total length, frame count and digest of the original stream.
     public static let end = FrameKind(rawValue: 0x02)
+    /// A data frame whose literal section was compressed with the literal history as zstd prefix
+    /// (see `StreamHeader.history`): decoding needs the previous data frames' literal bytes.
+    public static let dataWithHistory = FrameKind(rawValue: 0x03)
     /// Skippable metadata: one JSON object describing the encoder and its settings.
     public static let info = FrameKind(rawValue: 0x10)
+
+    /// Both kinds of data frame.
+    public var isData: Bool { self == .data || self == .dataWithHistory }
 
     public var description: String {
         switch self {
         case .data: return "data"
+        case .dataWithHistory: return "data+history"
         case .end: return "end"
         case .info: return "info"
         default: return "kind 0x" + String(rawValue, radix: 16)

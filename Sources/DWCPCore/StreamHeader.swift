@@ -6,7 +6,7 @@
 ///
 ///     0      4      6     8          12         16          24      28     32
 ///     +------+--+--+------+----------+----------+-----------+-------+------+
-///     | DWCP |mj|mn|hdrlen| pagesize | maxblock |  window   | flags | rsvd |
+///     | DWCP |mj|mn|hdrlen| pagesize | maxblock |  window   | flags | hist |
 ///     +------+--+--+------+----------+----------+-----------+-------+------+
 ///     32            40                          56          64          72
 ///     +-------------+---------------------------+-----------+-----------+
@@ -15,7 +15,7 @@
 public struct StreamHeader: Equatable, Sendable {
     public static let magic: [UInt8] = Array("DWCP".utf8)
     public static let majorVersion: UInt8 = 1
-    public static let minorVersion: UInt8 = 0
+    public static let minorVersion: UInt8 = 1
     /// Length of the header this version writes.
     public static let encodedLength = 72
     /// A reader refuses headers longer than this (future minor versions may grow the header).
@@ -28,6 +28,10 @@ public struct StreamHeader: Equatable, Sendable {
     public var pageSize: UInt32
     public var maxBlock: UInt32
     public var window: UInt64
+    /// Bytes of literal history (0 = none): the last `history` bytes of all earlier literal
+    /// sections, the zstd prefix of `dataWithHistory` frames. Lets independently compressed
+    /// frames still see the previous frame's content, as one long zstd stream would.
+    public var history: UInt32 = 0
     /// Length and digest of the baseline image, or nil for a self-contained stream.
     public var baseline: BaselineIdentity?
     public var streamID: UInt64
@@ -52,6 +56,7 @@ public struct StreamHeader: Equatable, Sendable {
             LittleEndian.store(maxBlock, p, 12)
             LittleEndian.store(window, p, 16)
             LittleEndian.store(UInt32(baseline == nil ? 0 : 1), p, 24)
+            LittleEndian.store(history, p, 28)
             LittleEndian.store(baseline?.length ?? 0, p, 32)
             LittleEndian.store(baseline?.digest.high ?? 0, p, 40)
             LittleEndian.store(baseline?.digest.low ?? 0, p, 48)
@@ -109,8 +114,14 @@ public struct StreamHeader: Equatable, Sendable {
                 length: LittleEndian.load(UInt64.self, p, 32),
                 digest: Digest128(high: LittleEndian.load(UInt64.self, p, 40), low: LittleEndian.load(UInt64.self, p, 48)))
         }
-        return StreamHeader(pageSize: pageSize, maxBlock: maxBlock, window: window, baseline: baseline,
-                            streamID: LittleEndian.load(UInt64.self, p, 56))
+        let history = LittleEndian.load(UInt32.self, p, 28)
+        guard Int(history) <= maxBlockLimit else {
+            throw DWCPError.integrity("corrupt stream header: history \(history) exceeds \(maxBlockLimit)")
+        }
+        var header = StreamHeader(pageSize: pageSize, maxBlock: maxBlock, window: window, baseline: baseline,
+                                  streamID: LittleEndian.load(UInt64.self, p, 56))
+        header.history = history
+        return header
     }
 }
 

@@ -63,6 +63,9 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("How far back a duplicate page may be referenced; the decoder keeps this much output. 0 disables duplicate elimination.", valueName: "BYTES"))
     var window: String = "128MiB"
 
+    @Option(help: ArgumentHelp("Literal history: zstd compresses each frame with the last BYTES of earlier frames' literals as prefix. Better ratio on sparse images (node heap: 0.72x the size with 4MiB), but slower to encode and decode (frames' literals decode in sequence). 0 = independent frames.", valueName: "BYTES"))
+    var history: String = "0"
+
     @Option(help: ArgumentHelp("Delta against FILE, the image the receiver already has (e.g. the previous pre-copy round). Needed again to decode.", valueName: "FILE"))
     var baseline: String?
 
@@ -94,6 +97,9 @@ struct EncodeCommand: ParsableCommand {
         }
         guard let w = Units.parseBytes(window), w <= StreamHeader.maxWindow else {
             throw ValidationError("--window must be a size up to 4GiB (e.g. 128MiB, or 0)")
+        }
+        guard let h = Units.parseBytes(history), h <= UInt64(StreamHeader.maxBlockLimit) else {
+            throw ValidationError("--history must be a size up to 64MiB (e.g. 1MiB, or 0)")
         }
         if Units.parseBitRate(linkRate) == nil { throw ValidationError("--link-rate: cannot parse '\(linkRate)' (e.g. 100Mbit, 10Gbit)") }
         if let level, let c = codec.codecID, !CodecSetting.levelRange(for: c).contains(level) {
@@ -156,6 +162,7 @@ struct EncodeCommand: ParsableCommand {
         c.blockSize = Int(Units.parseBytes(blockSize)!)
         c.window = Units.parseBytes(window)!
         c.baselinePath = baseline
+        c.history = Int(Units.parseBytes(history)!)
         if let id = codec.codecID {
             c.planner = CodecPlanner(fixed: CodecSetting(codec: id, level: level ?? CodecSetting.defaultLevel(for: id)))
         } else {

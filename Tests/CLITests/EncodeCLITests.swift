@@ -15,7 +15,7 @@ final class EncodeCLITests: XCTestCase {
     func testEveryCodecFromTheCommandLine() throws {
         let t = TempDir()
         t.write("in", sampleImage(pages: 100))
-        for args in ["-c zstd -l -5", "-c zstd -l 19", "-c lz4", "-c lz4 -l 12", "-c brotli -l 9", "-c none", "-c auto --link-rate 100Mbit", "-T 1 --block-size 64K --page-size 1K"] {
+        for args in ["-c zstd -l -5", "-c zstd -l 19", "-c lz4", "-c lz4 -l 12", "-c brotli -l 9", "-c none", "-c auto --link-rate 100Mbit", "-T 1 --block-size 64K --page-size 1K", "--history 64K -T 2 --block-size 32K"] {
             let r = try CLI.shell("dwcp-encode \(args) \(t.path("in")) | dwcp-encode -d | cmp - \(t.path("in"))")
             XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
         }

@@ -43,6 +43,22 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    func testCorruptHistoryStreamFailsWithoutHanging() throws {
+        let scratch = Scratch()
+        var gen = TestData(seed: 24)
+        let input = gen.memoryImage(pages: 96)
+        let (stream, _) = try Codec.encode(input, scratch: scratch) { $0.blockSize = 16384; $0.history = 32768; $0.threads = 3 }
+        var gen2 = TestData(seed: 25)
+        for _ in 0..<40 {
+            var bad = stream
+            let p = StreamHeader.encodedLength + Int(gen2.next() % UInt64(stream.count - StreamHeader.encodedLength))
+            bad[p] ^= 0x08
+            let (output, error) = Codec.decode(bad, scratch: scratch, threads: 3)
+            XCTAssertEqual((error as? DWCPError)?.status, .integrity, "flip at \(p)")
+            assertVerifiedPrefix(output, of: input)
+        }
+    }
+
     func testTrailingGarbageAndGarbageStreams() throws {
         let (scratch, _, stream) = try sample()
         let trailing = Codec.decode(stream + [0x42], scratch: scratch)

@@ -71,6 +71,25 @@ final class RoundTripTests: XCTestCase {
         }
     }
 
+    func testLiteralHistoryRoundTripsAndHelpsRepetitiveData() throws {
+        let scratch = Scratch()
+        var gen = TestData(seed: 6)
+        // Text pages that repeat with small changes a few frames apart: history can see them.
+        let phrase = gen.text(3000)
+        var input: [UInt8] = []
+        for i in 0..<400 { input += Array(phrase.prefix(2900)) + Array("page \(i)".utf8) + [UInt8](repeating: UInt8(i % 251), count: 4096 - 2900 - "page \(i)".utf8.count) }
+        let (plain, _) = try Codec.encode(input, scratch: scratch, name: "a") { $0.blockSize = 16384; $0.window = 0 }
+        for threads in [1, 3] {
+            let (stream, _) = try Codec.encode(input, scratch: scratch, name: "b") {
+                $0.blockSize = 16384; $0.window = 0; $0.history = 65536; $0.threads = threads
+            }
+            XCTAssertLessThan(stream.count, plain.count, "history should help repeated content")
+            let (output, error) = Codec.decode(stream, scratch: scratch, threads: threads)
+            XCTAssertNil(error)
+            XCTAssertEqual(output, input)
+        }
+    }
+
     func testAutoCodecRoundTrips() throws {
         let scratch = Scratch()
         var gen = TestData(seed: 5)

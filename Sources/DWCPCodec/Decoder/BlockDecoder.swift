@@ -4,6 +4,8 @@ import DWCPSystem
 /// A data frame read from the stream, not yet verified: the unit of parallel decoding.
 struct DecodeJob {
     let header: FrameHeader
+    /// Position among data frames: the key of the literal history.
+    let dataIndex: UInt64
     let payload: RawBuffer
     let streamOffset: UInt64   // where the frame header starts in the encoded stream
 }
@@ -28,9 +30,11 @@ final class BlockDecoder {
     private let window: UInt64
 
     private let outputs: BufferPool
+    private let history: LiteralHistory?
 
-    init(maxBlock: Int, baseline: Baseline?, window: UInt64, outputs: BufferPool) {
+    init(maxBlock: Int, baseline: Baseline?, window: UInt64, outputs: BufferPool, history: LiteralHistory?) {
         self.outputs = outputs
+        self.history = history
         self.baseline = baseline
         self.window = window
         literal = RawBuffer(capacity: maxBlock)
@@ -72,28 +76,42 @@ final class BlockDecoder {
                                               baselineLength: baseline?.length)
         let literalSource = UnsafeRawBufferPointer(start: refsStart + Int(head.refsLength), count: Int(head.literalEncodedLength))
 
-        // Literal section.
+        // Literal section. With a literal history, the previous frame's tail is needed first
+        // (for the prefix of a data+history frame, and to publish this frame's tail).
+        let withHistory = job.header.kind == .dataWithHistory
+        guard !withHistory || (history != nil && head.codec == .zstd) else {
+            throw DWCPError.integrity("history frame in a stream without literal history, or not zstd")
+        }
+        let tail = try history?.tail(before: job.dataIndex)
         let literalBytes: UnsafeRawPointer
         if head.codec == .none {
             guard literalSource.count == literalNeeded else { throw DWCPError.integrity("stored literal section has the wrong length") }
             literalBytes = literalSource.baseAddress ?? UnsafeRawPointer(literal.unsafeBase)
         } else {
-            var prefixBytes: UnsafeRawBufferPointer?
-            if head.literalFlags & DataPayloadHead.referencePrefixFlag != 0 {
-                guard let baseline else { throw DWCPError.integrity("reference prefix without baseline") }
-                let size = refs.reduce(0) { $0 + $1.length }
-                let buffer = RawBuffer(capacity: size)
-                for r in refs {
-                    try baseline.read(into: buffer.unsafeBase + buffer.count, count: r.length, at: r.offset)
-                    buffer.count += r.length
+            let hasRefs = head.literalFlags & DataPayloadHead.referencePrefixFlag != 0
+            if hasRefs || withHistory {
+                let refSize = hasRefs ? refs.reduce(0) { $0 + $1.length } : 0
+                let buffer = RawBuffer(capacity: refSize + (withHistory ? tail!.count : 0))
+                if withHistory {
+                    buffer.unsafeBase.copyMemory(from: tail!.unsafeBase, byteCount: tail!.count)
+                    buffer.count = tail!.count
                 }
-                prefixBytes = buffer.unsafeBytes
+                if hasRefs {
+                    guard let baseline else { throw DWCPError.integrity("reference prefix without baseline") }
+                    for r in refs {
+                        try baseline.read(into: buffer.unsafeBase + buffer.count, count: r.length, at: r.offset)
+                        buffer.count += r.length
+                    }
+                }
                 try decompressor.decompress(head.codec, src: literalSource, dst: literal.unsafeBase, dstLength: literalNeeded,
-                                            prefix: prefixBytes)
+                                            prefix: buffer.unsafeBytes)
             } else {
                 try decompressor.decompress(head.codec, src: literalSource, dst: literal.unsafeBase, dstLength: literalNeeded)
             }
             literalBytes = UnsafeRawPointer(literal.unsafeBase)
+        }
+        if let history, let tail {
+            history.publish(job.dataIndex, previous: tail, literal: UnsafeRawBufferPointer(start: literalBytes, count: literalNeeded))
         }
 
         // Apply ops (back-references are left for the ordered stage).

@@ -46,8 +46,9 @@ public final class StreamDecoder {
         let outputs = BufferPool(bufferCapacity: maxBlock)
         let payloads = BufferPool(bufferCapacity: maxPayload)
         let window = DecodeWindow(window: header.window, pool: outputs)
+        let history = header.history > 0 ? LiteralHistory(length: Int(header.history)) : nil
         let workers = (0..<threads).map { _ in
-            BlockDecoder(maxBlock: maxBlock, baseline: baseline, window: header.window, outputs: outputs)
+            BlockDecoder(maxBlock: maxBlock, baseline: baseline, window: header.window, outputs: outputs, history: history)
         }
         let digest = StreamDigest()
         var stats = DecodeStats()
@@ -57,7 +58,12 @@ public final class StreamDecoder {
             workers: threads, maxInFlight: 2 * threads + 2,
             work: { w, job in
                 defer { payloads.recycle(job.payload) }
-                return try workers[w].decode(job)
+                do {
+                    return try workers[w].decode(job)
+                } catch {
+                    history?.poison()
+                    throw error
+                }
             },
             consume: { frame in
                 let out = frame.output.unsafeBase
@@ -86,6 +92,7 @@ public final class StreamDecoder {
 
         var sequence: UInt64 = 0
         var offset: UInt64 = 0
+        var dataIndex: UInt64 = 0
         var end: EndPayload?
         do {
             while end == nil {
@@ -99,7 +106,7 @@ public final class StreamDecoder {
                 guard frame.sequence == sequence else {
                     throw DWCPError.integrity("\(label): sequence number \(frame.sequence), expected \(sequence) (frame lost, duplicated or reordered)")
                 }
-                if frame.kind == .data {
+                if frame.kind.isData {
                     guard frame.decodedLength > 0 && Int(frame.decodedLength) <= maxBlock else {
                         throw DWCPError.integrity("\(label): decoded length \(frame.decodedLength) outside 1...\(maxBlock)")
                     }
@@ -110,12 +117,13 @@ public final class StreamDecoder {
                         throw DWCPError.integrity("\(label): payload length \(frame.payloadLength) too large for block size \(maxBlock)")
                     }
                 }
-                let payload = frame.kind == .data ? payloads.take() : RawBuffer(capacity: Int(frame.payloadLength))
+                let payload = frame.kind.isData ? payloads.take() : RawBuffer(capacity: Int(frame.payloadLength))
                 try reader.readExactly(payload.unsafeBase, Int(frame.payloadLength), what: "\(label) payload")
                 payload.count = Int(frame.payloadLength)
                 switch frame.kind {
-                case .data:
-                    try pipeline.submit(DecodeJob(header: frame, payload: payload, streamOffset: at))
+                case .data, .dataWithHistory:
+                    try pipeline.submit(DecodeJob(header: frame, dataIndex: dataIndex, payload: payload, streamOffset: at))
+                    dataIndex += 1
                     offset += UInt64(frame.decodedLength)
                     stats.frames += 1
                 case .end:

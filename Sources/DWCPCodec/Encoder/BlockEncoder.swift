@@ -4,6 +4,8 @@ import DWCPSystem
 /// A block read from the input with its reader-stage plan: the unit of parallel work.
 public struct EncodeJob {
     public let sequence: UInt64
+    /// Position among data frames (0, 1, 2, …): the key of the literal history.
+    public let dataIndex: UInt64
     public let offset: UInt64
     public let block: RawBuffer
     public let plan: [PlanSegment]
@@ -26,6 +28,7 @@ final class BlockEncoder {
     private let matcher: DeltaMatcher?
     private let baseline: Baseline?
     private let framePool: BufferPool
+    private let history: LiteralHistory?
 
     /// Size of pooled frame buffers: the literal section is never larger than the block, and ops
     /// and reference ranges rarely take more than 48 bytes per page each.
@@ -33,11 +36,13 @@ final class BlockEncoder {
         FrameHeader.encodedLength + DataPayloadHead.encodedLength + maxBlock + (maxBlock / pageSize + 1) * 48 * 2 + 4096
     }
 
-    init(pageSize: Int, maxBlock: Int, index: BaselineIndex?, planner: CodecPlanner, framePool: BufferPool) {
+    init(pageSize: Int, maxBlock: Int, index: BaselineIndex?, planner: CodecPlanner, framePool: BufferPool,
+         history: LiteralHistory?) {
         self.planner = planner
         self.framePool = framePool
+        self.history = history
         literal = RawBuffer(capacity: maxBlock)
-        prefix = RawBuffer(capacity: index == nil ? 0 : maxBlock)
+        prefix = RawBuffer(capacity: (index == nil ? 0 : maxBlock) + (history?.length ?? 0))
         matcher = index.map { DeltaMatcher(index: $0, pageSize: pageSize) }
         baseline = index?.baseline
     }
@@ -70,10 +75,23 @@ final class BlockEncoder {
     private func assemble(_ job: EncodeJob, _ content: FrameContent) throws -> EncodedFrame {
         var stats = content.stats
         let setting = planner.choose(literalBytes: literal.count)
+        // The literal history: wait for the previous frame's tail, publish ours, before compressing.
+        var tail: RawBuffer?
+        if let history {
+            let previous = try history.tail(before: job.dataIndex)
+            history.publish(job.dataIndex, previous: previous, literal: literal.unsafeBytes)
+            tail = previous
+        }
         var refBytes: [UInt8] = []
         var prefixBytes: UnsafeRawBufferPointer?
+        prefix.count = 0
+        let useHistory = setting.codec == .zstd && (tail?.count ?? 0) > 0
+        if useHistory, let tail {
+            prefix.unsafeBase.copyMemory(from: tail.unsafeBase, byteCount: tail.count)
+            prefix.count = tail.count
+            prefixBytes = prefix.unsafeBytes
+        }
         if setting.codec == .zstd, !content.refs.isEmpty, let baseline {
-            prefix.count = 0
             for r in content.refs {
                 try baseline.read(into: prefix.unsafeBase + prefix.count, count: r.length, at: r.offset)
                 prefix.count += r.length
@@ -110,6 +128,7 @@ final class BlockEncoder {
             }
         }
         let payload = frame.unsafeBase + FrameHeader.encodedLength
+        let kind: FrameKind = useHistory && usedCodec == .zstd ? .dataWithHistory : .data
         let dataHead = DataPayloadHead(codec: usedCodec, literalFlags: refBytes.isEmpty ? 0 : DataPayloadHead.referencePrefixFlag,
                                        opsLength: UInt32(opBytes.count), refsLength: UInt32(refBytes.count),
                                        literalDecodedLength: UInt32(literal.count), literalEncodedLength: UInt32(encodedLength))
@@ -122,7 +141,7 @@ final class BlockEncoder {
         }
         let payloadLength = dataHead.totalLength
         frame.count = FrameHeader.encodedLength + payloadLength
-        FrameHeader(kind: .data, payloadLength: UInt32(payloadLength), sequence: job.sequence, offset: job.offset,
+        FrameHeader(kind: kind, payloadLength: UInt32(payloadLength), sequence: job.sequence, offset: job.offset,
                     decodedLength: UInt32(job.block.count), payloadChecksum: Checksum.xxh3(payload, payloadLength),
                     decodedChecksum: Checksum.xxh3(job.block.unsafeBase, job.block.count)).store(to: frame.unsafeBase)
         stats.bytesOut = UInt64(frame.count)

@@ -10,6 +10,8 @@ public struct EncoderConfiguration {
     public var baselinePath: String?
     public var planner = CodecPlanner(fixed: CodecSetting(codec: .zstd, level: 3))
     public var deduplicate = true
+    /// Literal history given to zstd as prefix (0 = frames compressed independently).
+    public var history = 0
     /// Free-form JSON object written into the skippable info frame.
     public var infoJSON: String?
 
@@ -38,8 +40,10 @@ public final class StreamEncoder {
         precondition(c.blockSize % c.pageSize == 0)
         let baseline = try c.baselinePath.map { try Baseline(path: $0) }
         let index = try baseline.map { try BaselineIndex(baseline: $0, pageSize: c.pageSize, threads: c.threads) }
-        let header = StreamHeader(pageSize: UInt32(c.pageSize), maxBlock: UInt32(c.blockSize), window: c.window,
+        var header = StreamHeader(pageSize: UInt32(c.pageSize), maxBlock: UInt32(c.blockSize), window: c.window,
                                   baseline: baseline?.identity, streamID: SystemRandom.uint64())
+        header.history = UInt32(c.history)
+        let history = c.history > 0 ? LiteralHistory(length: c.history) : nil
         try output.writeAll(header.encoded())
         var totals = EncodeStats()
         totals.bytesOut = UInt64(StreamHeader.encodedLength)
@@ -54,7 +58,8 @@ public final class StreamEncoder {
         let blocks = BufferPool(bufferCapacity: c.blockSize)
         let frames = BufferPool(bufferCapacity: BlockEncoder.frameCapacity(maxBlock: c.blockSize, pageSize: c.pageSize))
         let workers = (0..<c.threads).map { _ in
-            BlockEncoder(pageSize: c.pageSize, maxBlock: c.blockSize, index: index, planner: c.planner, framePool: frames)
+            BlockEncoder(pageSize: c.pageSize, maxBlock: c.blockSize, index: index, planner: c.planner, framePool: frames,
+                         history: history)
         }
         let progress = self.progress
         var written = totals
@@ -62,7 +67,12 @@ public final class StreamEncoder {
             workers: c.threads, maxInFlight: c.maxInFlight,
             work: { w, job in
                 defer { blocks.recycle(job.block) }
-                return try workers[w].encode(job)
+                do {
+                    return try workers[w].encode(job)
+                } catch {
+                    history?.poison()
+                    throw error
+                }
             },
             consume: { frame in
                 defer { frames.recycle(frame.bytes) }
@@ -75,6 +85,7 @@ public final class StreamEncoder {
                                    duplicates: c.deduplicate && c.window > 0 ? DuplicateIndex(window: c.window, pageSize: c.pageSize) : nil)
         let digest = StreamDigest()
         var offset: UInt64 = 0
+        var dataIndex: UInt64 = 0
         do {
             while true {
                 let block = blocks.take()
@@ -82,8 +93,9 @@ public final class StreamEncoder {
                 if block.count == 0 { break }
                 digest.update(block.unsafeBase, block.count)
                 let plan = planner.plan(block.unsafeBase, count: block.count, offset: offset)
-                try pipeline.submit(EncodeJob(sequence: sequence, offset: offset, block: block, plan: plan))
+                try pipeline.submit(EncodeJob(sequence: sequence, dataIndex: dataIndex, offset: offset, block: block, plan: plan))
                 sequence += 1
+                dataIndex += 1
                 offset += UInt64(block.count)
                 if block.count < c.blockSize { break }
             }
