@@ -55,7 +55,7 @@ final class StreamHeaderTests: XCTestCase {
         var b = header.encoded()
         b[4] = 2
         XCTAssertThrowsError(try b.withUnsafeBytes { try StreamHeader.decode($0) }) { error in
-            XCTAssertTrue("\(error)".contains("unsupported DWCP format version 2.0"), "\(error)")
+            XCTAssertTrue("\(error)".contains("unsupported DWCP format version 2.\(StreamHeader.minorVersion)"), "\(error)")
         }
     }
 
