@@ -72,8 +72,9 @@ public enum Units {
     }
 }
 
-extension String {
-    func trimmingSpaces() -> String {
+extension StringProtocol {
+    /// Without leading and trailing spaces.
+    public func trimmingSpaces() -> String {
         var s = Substring(self)
         while s.first == " " { s.removeFirst() }
         while s.last == " " { s.removeLast() }

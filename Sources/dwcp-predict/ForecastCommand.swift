@@ -16,7 +16,7 @@ struct ModelOptions: ParsableArguments {
     var modelFile: String?
 
     func horizonList() throws -> [Int] {
-        let list = horizons.split(separator: ",").map { Int($0.trimmingCharacters()) }
+        let list = horizons.split(separator: ",").map { Int($0.trimmingSpaces()) }
         guard !list.isEmpty, list.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 3600 }) else {
             throw ValidationError("--horizons: a comma-separated list of whole seconds, 1 to 3600")
         }
@@ -31,15 +31,6 @@ struct ModelOptions: ParsableArguments {
         var buf = [CChar](repeating: 0, count: 4096)
         while fgets(&buf, 4096, f) != nil { text += String(cString: buf) }
         do { return try GRUModel.parse(text) } catch { throw DWCPError.integrity("\(path): \(error)") }
-    }
-}
-
-extension Substring {
-    func trimmingCharacters() -> Substring {
-        var s = self
-        while s.first == " " { s.removeFirst() }
-        while s.last == " " { s.removeLast() }
-        return s
     }
 }
 

@@ -61,14 +61,19 @@ final class DeltaMatcher {
                 pos = try copyRun(base, from: pos, baselineAt: b.offset, end: end, into: &content)
                 continue
             }
-            if let b = best, b.zeros * 2 >= n {
-                content.xor(n, against: b.offset)
-                pos = pageEnd
-                continue
-            }
-            // 3. Literal.
-            content.literal(base + pos, n, resembling: best?.offset)
+            // 3. Edited in place (XOR), or literal.
+            sendEdited(base + pos, n, against: best?.offset, zeros: best?.zeros ?? 0, into: &content)
             pos = pageEnd
+        }
+    }
+
+    /// An edited stretch whose XOR against `offset` is already at the literal cursor: sent as XOR
+    /// when at least half of it is zero, else as literal bytes with `offset` as zstd reference.
+    private func sendEdited(_ p: UnsafeRawPointer, _ n: Int, against offset: UInt64?, zeros: Int, into content: inout FrameContent) {
+        if let offset, zeros * 2 >= n {
+            content.xor(n, against: offset)
+        } else {
+            content.literal(p, n, resembling: offset)
         }
     }
 
@@ -96,7 +101,7 @@ final class DeltaMatcher {
             guard let skip = try resync(base, at: e, end: end, baselineAt: be) else { break }
             if e > s { content.copy(e - s, from: bs) }
             let zeros = try xorZeros(base + e, skip, at: be, into: content.literalCursor)
-            if zeros * 2 >= skip { content.xor(skip, against: be) } else { content.literal(base + e, skip, resembling: be) }
+            sendEdited(base + e, skip, against: be, zeros: zeros, into: &content)
             e += skip
             be += UInt64(skip)
             s = e

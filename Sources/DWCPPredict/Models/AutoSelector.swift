@@ -15,9 +15,9 @@ public final class AutoSelector: Forecaster {
     private var logErrors: [[Double]]
     private var errorsForBand: [[[Double]]]  // [model][horizon] recent log(actual/forecast)
     private var pending: [(bin: Int, forecasts: [[Double?]])] = []
-    private var bins: [Double] = []
-    private var binCount = 0
+    /// Prefix sums of the bins kept (prefix[0] = 0); `binCount` bins are kept.
     private var prefix: [Double] = [0]
+    private var binCount: Int { prefix.count - 1 }
 
     /// `prior`: initial hit rates per model name and horizon (e.g. from training traces); models
     /// without a prior start at 0.5.
@@ -31,9 +31,7 @@ public final class AutoSelector: Forecaster {
 
     public func observe(_ bps: Double) {
         for m in models { m.observe(bps) }
-        bins.append(bps)
         prefix.append(prefix.last! + bps)
-        binCount += 1
         // Score forecasts whose horizon is now complete.
         pending.removeAll { p in
             var allDone = true
@@ -56,18 +54,16 @@ public final class AutoSelector: Forecaster {
         }
         pending.append((binCount - 1, models.map { m in horizons.map { m.forecast(horizon: $0) } }))
         // Bounded memory: only the longest horizon's worth of bins is needed for prefix sums.
-        if bins.count > 4096 { compact() }
+        if binCount > 4096 { compact() }
     }
 
     private func compact() {
         let keep = (horizons.max() ?? 1) + 2
-        let drop = bins.count - keep
-        bins.removeFirst(drop)
+        let drop = binCount - keep
         let offset = prefix[drop]
         prefix = Array(prefix[drop...]).map { $0 - offset }
         // Re-index pending forecasts and prefix to the new base.
         pending = pending.map { (bin: $0.bin - drop, forecasts: $0.forecasts) }
-        binCount -= drop
     }
 
     /// Index of the model currently best at horizon index `hi`.
@@ -98,8 +94,6 @@ public final class AutoSelector: Forecaster {
     public func reset() {
         for m in models { m.reset() }
         pending = []
-        bins = []
         prefix = [0]
-        binCount = 0
     }
 }

@@ -48,7 +48,6 @@ public final class TransportReceiver {
     private let sendLock = ConditionLock()
     private var lastProgress = MonotonicClock.now()
     private var stats = TransferStats()
-    private var rejected = 0
     /// Chunk buffers by size, reused after writing (fresh megabyte allocations cost page faults).
     private var pools: [Int: BufferPool] = [:]
 
@@ -81,7 +80,7 @@ public final class TransportReceiver {
                 }
                 let admitted = self.lock.withLock { () -> Bool in
                     if self.verdict != nil || self.failure != nil { return false }
-                    if self.pending >= self.configuration.maxPendingHandshakes { self.rejected += 1; return false }
+                    if self.pending >= self.configuration.maxPendingHandshakes { return false }
                     self.pending += 1
                     self.connections[ObjectIdentifier(socket)] = socket
                     return true

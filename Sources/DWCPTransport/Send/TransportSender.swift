@@ -69,6 +69,8 @@ public final class TransportSender {
     private var inputDone = false
     private var endPayload: [UInt8]?
     private var endSent = false
+    /// The stream that sent the end message and waits for the verdict.
+    private var endOwner = -1
     private var finStatus: UInt64?
     private var failure: Error?
     private var stats = TransferStats()
@@ -295,13 +297,11 @@ public final class TransportSender {
         }
     }
 
-    private var endOwner = -1
-
     /// Sends until the transfer is complete (true) or the connection fails (false).
     private func sendLoop(_ index: Int, _ socket: TCPSocket, _ inFlight: inout [UInt64]) -> Bool {
         var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         while true {
-            enum Next { case chunk(UInt64, Chunk), end([UInt8]), done, wait }
+            enum Next { case chunk(UInt64, Chunk), end([UInt8]), done }
             let next: Next = lock.withLock {
                 while true {
                     if failure != nil || finStatus != nil { return .done }
@@ -335,8 +335,6 @@ public final class TransportSender {
                 switch next {
                 case .done:
                     return lock.withLock { finStatus != nil || failure != nil || (endSent && endOwner != index) }
-                case .wait:
-                    continue
                 case .chunk(let seq, let chunk):
                     MessageHeader(kind: .data, length: UInt32(chunk.buffer.count), sequence: seq, offset: chunk.offset,
                                   checksum: chunk.checksum).store(to: &header)
