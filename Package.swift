@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "dwcp-send", targets: ["dwcp-send"]),
         .executable(name: "dwcp-recv", targets: ["dwcp-recv"]),
         .executable(name: "dwcp-detect", targets: ["dwcp-detect"]),
+        .executable(name: "dwcp-migrate", targets: ["dwcp-migrate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,16 +46,21 @@ let package = Package(
         // Multi-stream TCP transport: handshake and authentication, striping, reordering, resume.
         .target(name: "DWCPTransport", dependencies: ["DWCPCore", "DWCPSystem", "CCrypto", "CXXHash"]),
 
+        // Live migration: QMP, pre-copy planning, image rounds, composed from codec and transport.
+        .target(name: "DWCPMigrate", dependencies: ["DWCPCore", "DWCPSystem", "DWCPCLI", "DWCPCodec", "DWCPTransport", "DWCPPredict"]),
+
         .executableTarget(name: "dwcp-encode", dependencies: ["DWCPCLI", "DWCPCodec"]),
         .executableTarget(name: "dwcp-send", dependencies: ["DWCPCLI", "DWCPTransport"]),
         .executableTarget(name: "dwcp-recv", dependencies: ["DWCPCLI", "DWCPTransport"]),
         .executableTarget(name: "dwcp-detect", dependencies: ["DWCPCLI", "DWCPTransport"]),
         .executableTarget(name: "dwcp-predict", dependencies: ["DWCPCLI", "DWCPPredict"]),
+        .executableTarget(name: "dwcp-migrate", dependencies: ["DWCPCLI", "DWCPMigrate", "DWCPTransport", "DWCPCodec"]),
 
         .testTarget(name: "DWCPCoreTests", dependencies: ["DWCPCore"]),
         .testTarget(name: "DWCPCodecTests", dependencies: ["DWCPCodec", "DWCPSystem"]),
         .testTarget(name: "DWCPPredictTests", dependencies: ["DWCPPredict"]),
         .testTarget(name: "DWCPTransportTests", dependencies: ["DWCPTransport"]),
+        .testTarget(name: "DWCPMigrateTests", dependencies: ["DWCPMigrate"]),
         .testTarget(name: "CLITests", dependencies: ["DWCPCore"]),
     ],
     swiftLanguageModes: [.v5]

@@ -48,6 +48,19 @@ public enum Units {
     }
 
     /// `1.5 GiB`, `12.0 MiB`, `512 B`.
+    /// Parses a duration: `300ms`, `1.5s`, `2m`; a bare number is milliseconds (as QEMU's
+    /// downtime limit). Returns seconds.
+    public static func parseDuration(_ text: String) -> Double? {
+        let t = text.lowercased()
+        let units: [(String, Double)] = [("ms", 1e-3), ("us", 1e-6), ("s", 1), ("m", 60)]
+        for (suffix, scale) in units where t.hasSuffix(suffix) {
+            guard let v = Double(t.dropLast(suffix.count)), v.isFinite, v >= 0 else { return nil }
+            return v * scale
+        }
+        guard let v = Double(t), v.isFinite, v >= 0 else { return nil }
+        return v / 1000
+    }
+
     public static func formatBytes(_ n: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var v = Double(n)

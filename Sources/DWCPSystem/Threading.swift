@@ -27,6 +27,15 @@ public final class ConditionLock: @unchecked Sendable {
     public func wait() { pthread_cond_wait(cond, mutex) }
     public func broadcast() { pthread_cond_broadcast(cond) }
 
+    /// Waits for a broadcast or `seconds`, whichever comes first; the lock must be held.
+    public func wait(seconds: Double) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let total = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 + max(0, seconds)
+        var deadline = timespec(tv_sec: Int(total), tv_nsec: Int((total - Double(Int(total))) * 1e9))
+        pthread_cond_timedwait(cond, mutex, &deadline)
+    }
+
     @inline(__always)
     public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock()
@@ -38,6 +47,7 @@ public final class ConditionLock: @unchecked Sendable {
 /// A joinable OS thread running a closure.
 public final class OSThread: @unchecked Sendable {
     private var handle = pthread_t()
+    private var joined = false
     private final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
 
     /// Starts `body` on a new thread with an 8 MiB stack.
@@ -55,7 +65,10 @@ public final class OSThread: @unchecked Sendable {
         precondition(rc == 0, "pthread_create failed: \(rc)")
     }
 
+    /// Waits for the thread to finish; later calls return at once. Call from one thread only.
     public func join() {
+        if joined { return }
+        joined = true
         pthread_join(handle, nil)
     }
 

@@ -36,6 +36,16 @@ public struct CodecSetting: Equatable, Hashable, Sendable, CustomStringConvertib
         }
     }
 
+    /// Parses `CODEC` or `CODEC:LEVEL` (`zstd:1`, `zstd:-3`, `lz4:9`, `brotli`, `none`), as
+    /// dwcp-migrate's `--codec` takes it; nil if the codec is unknown or the level out of range.
+    public static func parse(_ text: String) -> CodecSetting? {
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let id = CodecID.allCases.first(where: { "\($0)" == parts[0] }) else { return nil }
+        guard parts.count == 2 else { return CodecSetting(codec: id, level: defaultLevel(for: id)) }
+        guard let level = Int(parts[1]), levelRange(for: id).contains(level) else { return nil }
+        return CodecSetting(codec: id, level: level)
+    }
+
     public var description: String {
         codec == .none ? "none" : "\(codec)-\(level)"
     }

@@ -23,6 +23,9 @@ public final class StreamDecoder {
     public var baselinePath: String?
     /// Called on the writer thread after each frame with the running totals.
     public var progress: ((DecodeStats) -> Void)?
+    /// Receives the JSON text of each info frame (after its checksum is verified): dwcp-migrate
+    /// labels its rounds this way.
+    public var onInfo: ((String) -> Void)?
 
     public init() {}
 
@@ -139,6 +142,9 @@ public final class StreamDecoder {
                         throw DWCPError.integrity("\(label): payload checksum mismatch")
                     }
                     stats.skippedFrames += 1
+                    if frame.kind == .info, let onInfo {
+                        onInfo(String(decoding: UnsafeRawBufferPointer(start: payload.unsafeBase, count: payload.count), as: UTF8.self))
+                    }
                 }
                 sequence += 1
             }

@@ -31,6 +31,12 @@ public final class TransportReceiver {
     /// Called once the output is complete, verified and synced, just before the sender is told:
     /// from here on the output must survive an interruption.
     public var onVerified: (() -> Void)?
+    /// Asked after the stream is verified and written, before the sender hears the verdict: an
+    /// application (dwcp-migrate) uses it to confirm the data was applied, e.g. that the
+    /// destination VM is running. Throwing turns the verdict into "rejected" (the sender fails).
+    public var acceptance: (() throws -> Void)?
+    /// Why `acceptance` rejected the transfer, if it did.
+    public private(set) var rejection: Error?
     private let lock = ConditionLock()
     private var session: [UInt8]?
     private var buffer: [UInt64: RawBuffer] = [:]
@@ -39,6 +45,8 @@ public final class TransportReceiver {
     private var written: UInt64 = 0
     private var end: (length: UInt64, chunks: UInt64, digest: Digest128)?
     private var verdict: UInt64?
+    /// The verdict went out on the connection that carried the end message.
+    private var verdictSent = false
     private var failure: Error?
     private var pending = 0
     private var connections: [ObjectIdentifier: TCPSocket] = [:]
@@ -86,6 +94,11 @@ public final class TransportReceiver {
                     return true
                 }
                 if !admitted {
+                    // Accepted after this transfer ended: it belongs to the next one.
+                    if self.lock.withLock({ self.verdict != nil }) {
+                        listener.stash(socket)
+                        return
+                    }
                     socket.close()
                     if self.lock.withLock({ self.verdict != nil || self.failure != nil }) { return }
                     continue
@@ -96,17 +109,19 @@ public final class TransportReceiver {
         // Watchdog: idle timeout, and completion.
         lock.lock()
         while verdict == nil && failure == nil {
-            lock.unlock()
-            usleep(100_000)
-            lock.lock()
+            lock.wait(seconds: 0.1)
             if MonotonicClock.now() - lastProgress > configuration.idleTimeout && verdict == nil {
                 failure = DWCPError(.network, "no data for \(Int(configuration.idleTimeout)) s: sender gone")
                 lock.broadcast()
             }
         }
         lock.unlock()
-        // Let connection threads deliver the verdict, then stop this transfer's connections.
-        usleep(200_000)
+        // Let the connection that carried the end deliver the verdict (briefly: a vanished
+        // sender must not hold us), then stop this transfer's connections.
+        lock.withLock {
+            let deadline = MonotonicClock.now() + 0.2
+            while failure == nil && !verdictSent && MonotonicClock.now() < deadline { lock.wait(seconds: 0.02) }
+        }
         lock.withLock {
             for s in connections.values { s.shutdownBoth() }
             lock.broadcast()
@@ -115,7 +130,8 @@ public final class TransportReceiver {
         acceptor.join()
         return try lock.withLock {
             if let failure { throw failure }
-            if verdict != 0 { throw DWCPError.integrity("stream digest or length mismatch: the received data is not what was sent") }
+            if verdict == Wire.verdictRejected { throw rejection ?? DWCPError(.failure, "transfer rejected") }
+            if verdict != Wire.verdictOK { throw DWCPError.integrity("stream digest or length mismatch: the received data is not what was sent") }
             var s = stats
             s.bytes = written
             s.chunks = nextExpected
@@ -141,14 +157,24 @@ public final class TransportReceiver {
             }
             guard let chunk else {
                 // Complete (or failed): check the end-to-end digest.
-                lock.withLock {
-                    if failure == nil, verdict == nil, let e = end {
-                        let ok = e.length == written && e.digest == digest.finalize()
-                        if ok && output.isRegularFile { try? output.sync() }
-                        if ok { onVerified?() }
-                        verdict = ok ? 0 : 1
-                        lock.broadcast()
+                let matched: Bool? = lock.withLock {
+                    guard failure == nil, verdict == nil, let e = end else { return nil }
+                    return e.length == written && e.digest == digest.finalize()
+                }
+                guard let matched else { return }
+                var result: UInt64 = matched ? Wire.verdictOK : Wire.verdictCorrupt
+                if matched {
+                    if output.isRegularFile { try? output.sync() }
+                    onVerified?()
+                    // Outside the lock: accepting may take a while (a VM starting up).
+                    do { try acceptance?() } catch {
+                        rejection = error
+                        result = Wire.verdictRejected
                     }
+                }
+                lock.withLock {
+                    verdict = result
+                    lock.broadcast()
                 }
                 return
             }
@@ -270,6 +296,10 @@ public final class TransportReceiver {
                     guard let v else { return }
                     sendControl(socket, .ack, lock.withLock { nextExpected })
                     sendControl(socket, .fin, v)
+                    lock.withLock {
+                        verdictSent = true
+                        lock.broadcast()
+                    }
                     return
                 default:
                     throw DWCPError(.network, "unexpected message from sender")

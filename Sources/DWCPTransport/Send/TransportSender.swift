@@ -146,7 +146,8 @@ public final class TransportSender {
         while let t = lock.withLock({ addedThreads.popLast() }) { t.join() }
         return try lock.withLock {
             if let failure { throw failure }
-            if finStatus != 0 { throw DWCPError.integrity("receiver reports the stream digest or length did not match: transfer corrupted") }
+            if finStatus == Wire.verdictRejected { throw DWCPError(.failure, "the receiver got every byte but could not apply them (see its diagnostics)") }
+            if finStatus != Wire.verdictOK { throw DWCPError.integrity("receiver reports the stream digest or length did not match: transfer corrupted") }
             var s = stats
             s.streams = streamCount
             s.tcp.sort { $0.stream < $1.stream }
@@ -204,7 +205,7 @@ public final class TransportSender {
         var best = 0.0
         var lastBytes: UInt64 = 0
         var lastTime = MonotonicClock.now()
-        usleep(1_000_000)
+        pauseUnlessFinished(1)
         while true {
             let (bytes, done): (UInt64, Bool) = lock.withLock { (ackedBytes, failure != nil || finStatus != nil || inputDone) }
             if done { return }
@@ -225,7 +226,15 @@ public final class TransportSender {
                 return true
             }
             if !added { return }
-            usleep(1_000_000)
+            pauseUnlessFinished(1)
+        }
+    }
+
+    /// Sleeps `seconds`, waking early when the transfer ends or fails.
+    private func pauseUnlessFinished(_ seconds: Double) {
+        let deadline = MonotonicClock.now() + seconds
+        lock.withLock {
+            while failure == nil && finStatus == nil && MonotonicClock.now() < deadline { lock.wait(seconds: deadline - MonotonicClock.now()) }
         }
     }
 
@@ -233,8 +242,9 @@ public final class TransportSender {
     /// timeout (plus a grace period) while data is outstanding: no progress is possible.
     private func watchdog() {
         while true {
-            usleep(200_000)
             let stalled: Bool = lock.withLock {
+                // Wakes early when the transfer ends, so joining this thread costs nothing.
+                if failure == nil && finStatus == nil { lock.wait(seconds: 0.2) }
                 if failure != nil || finStatus != nil { return false }
                 let waiting = unackedBytes > 0 || (inputDone && endSent)
                 return waiting && MonotonicClock.now() - lastAck > configuration.resumeTimeout + 10

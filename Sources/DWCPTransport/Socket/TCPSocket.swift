@@ -1,4 +1,5 @@
 import DWCPCore
+import DWCPSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +31,8 @@ public final class TCPSocket: @unchecked Sendable {
     }
 
     /// Shuts both directions down, unblocking any thread in `recv`/`send` on this socket.
-    public func shutdownBoth() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+    /// (A closed socket's number may already belong to another file: leave it alone.)
+    public func shutdownBoth() { if !closed { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) } }
 
     /// Connects to `endpoint` (`HOST:PORT`, `[V6]:PORT`), trying each resolved address.
     public static func connect(_ endpoint: Endpoint, timeout: Double = 10) throws -> TCPSocket {
@@ -197,6 +199,7 @@ public final class TCPListener: @unchecked Sendable {
     public enum AcceptResult { case connection(TCPSocket), timeout, closed }
 
     public func accept(timeout: Double) -> AcceptResult {
+        if let s = stashLock.withLock({ stashed.isEmpty ? nil : stashed.removeFirst() }) { return .connection(s) }
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let rc = poll(&p, 1, Int32(timeout * 1000))
         if rc == 0 { return .timeout }
@@ -224,6 +227,16 @@ public final class TCPListener: @unchecked Sendable {
     }
 
     public func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+
+    private let stashLock = ConditionLock()
+    private var stashed: [TCPSocket] = []
+
+    /// Hands an accepted connection back: the next `accept(timeout:)` returns it. A transfer that
+    /// has just finished uses this for a connection that belongs to the next transfer on the
+    /// same listener (dwcp-recv --keep, dwcp-migrate rounds) instead of dropping it.
+    public func stash(_ socket: TCPSocket) {
+        stashLock.withLock { stashed.append(socket) }
+    }
 }
 
 /// `HOST:PORT`, `[IPV6]:PORT` or `:PORT`.

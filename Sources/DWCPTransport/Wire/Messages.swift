@@ -14,6 +14,11 @@ public enum Wire {
     public static let messageHeaderLength = 32
     /// Largest chunk a receiver accepts.
     public static let maxChunk = 16 << 20
+    /// Verdicts a `fin` message carries: the stream matched its length and digest,
+    /// it did not, or it matched but the receiving application could not apply it.
+    public static let verdictOK: UInt64 = 0
+    public static let verdictCorrupt: UInt64 = 1
+    public static let verdictRejected: UInt64 = 2
 }
 
 /// First message of every connection, client to server.

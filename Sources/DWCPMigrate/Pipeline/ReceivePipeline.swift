@@ -1,0 +1,74 @@
+import DWCPCodec
+import DWCPCore
+import DWCPSystem
+import DWCPTransport
+
+/// Destination half of every migration: one transfer from the transport, through the decoder,
+/// into a descriptor (QEMU's incoming socket, a temporary image), in-process.
+///
+/// The sender hears success only after `accept` returns: the caller commits there (renames the
+/// new image into place, or waits for the VM to run), so "sent" always means "applied".
+public final class ReceivePipeline {
+    public let receiver: ReceiverConfiguration
+    public var baselinePath: String?
+    public var threads = OSThread.processorCount
+    /// Info-frame JSON seen in the stream.
+    public private(set) var info: [String] = []
+
+    public init(receiver: ReceiverConfiguration) {
+        self.receiver = receiver
+    }
+
+    public struct Result {
+        public var decode: DecodeStats
+        public var transfer: TransferStats
+    }
+
+    /// Receives one transfer on `listener` and decodes it into `output`. `accept` runs after the
+    /// stream is verified and fully decoded; throwing from it rejects the transfer.
+    public func run(listener: TCPListener, output: FileDescriptor, accept: @escaping (ReceivePipeline) throws -> Void) throws -> Result {
+        let pipe = try UnixSocket.pipe(name: "decoder pipe")
+        let decoder = StreamDecoder()
+        decoder.threads = threads
+        decoder.baselinePath = baselinePath
+        var collected: [String] = []
+        decoder.onInfo = { collected.append($0) }
+        var decoded = DecodeStats()
+        var decodeError: Error?
+        let thread = OSThread {
+            do { decoded = try decoder.decode(pipe.read, to: output) } catch { decodeError = error }
+            // Unblocks the transport's writer if decoding stopped early.
+            pipe.read.close()
+        }
+        let lock = ConditionLock()
+        var writeClosed = false
+        func closeWrite() {
+            lock.withLock {
+                if !writeClosed { pipe.write.close(); writeClosed = true }
+            }
+        }
+        let transport = TransportReceiver(configuration: receiver)
+        transport.acceptance = { [unowned self] in
+            // Every byte is in the pipe: let the decoder see the end and finish.
+            closeWrite()
+            thread.join()
+            if let decodeError { throw decodeError }
+            self.info = collected
+            try accept(self)
+        }
+        defer {
+            closeWrite()
+            thread.join()
+        }
+        let stats: TransferStats
+        do {
+            stats = try transport.receive(on: listener, to: pipe.write)
+        } catch {
+            // The transport's error is the cause; the decoder then only saw its input end.
+            closeWrite()
+            thread.join()
+            throw error
+        }
+        return Result(decode: decoded, transfer: stats)
+    }
+}

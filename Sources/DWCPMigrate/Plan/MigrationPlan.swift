@@ -1,0 +1,84 @@
+import DWCPCLI
+import DWCPCore
+import DWCPCodec
+import DWCPSystem
+import DWCPTransport
+
+/// How a migration will run, decided from the measured link before any byte of state moves.
+///
+/// The link probe (the same one `dwcp-detect` runs) gives RTT, loss and throughput; from them and
+/// the downtime budget the plan picks the link class, the codec (the adaptive planner, seeded with
+/// the measured rate), stream count, and, because every byte buffered between the source and the
+/// destination must drain during the switchover, the pipeline's buffer sizes: in-flight data is
+/// capped at a quarter of the downtime budget's worth of link time.
+public struct MigrationPlan {
+    public var mode: LinkClassifier.Mode
+    public var measurement: LinkMeasurement?
+    /// Link rate used for planning, bits per second.
+    public var linkBitsPerSecond: Double
+    public var maxDowntime: Double
+    public var streams: Int
+    public var window: UInt64
+    public var chunkSize: Int
+    public var blockSize: Int
+    public var threads: Int
+    public var codec: String
+    /// First codec choice for literal data, for the printed plan.
+    public var initialCodec: String
+    /// Seconds of buffered data the switchover must drain (subtracted from QEMU's downtime limit).
+    public var drainSeconds: Double
+
+    /// Plans from a measurement (nil: no probe possible, assume a fast datacenter link).
+    public init(measurement: LinkMeasurement?, maxDowntime: Double, codec: String = "auto", streams: Int? = nil, threads: Int = OSThread.processorCount) {
+        self.measurement = measurement
+        self.maxDowntime = maxDowntime
+        self.threads = threads
+        self.codec = codec
+        if let m = measurement {
+            mode = LinkClassifier().classify(m).0
+            linkBitsPerSecond = m.throughput > 0 ? m.throughput : 1e9
+        } else {
+            mode = .datacenter
+            linkBitsPerSecond = 10e9
+        }
+        let bytesPerSecond = linkBitsPerSecond / 8
+        self.streams = streams ?? (mode == .datacenter ? 4 : 8)
+        let budgetBytes = bytesPerSecond * maxDowntime / 4
+        window = UInt64(min(max(budgetBytes, Double(1 << 20)), Double(64 << 20)))
+        chunkSize = Int(min(max(Double(window) / 8, Double(64 << 10)), Double(1 << 20)))
+        chunkSize = 1 << (Int.bitWidth - 1 - chunkSize.leadingZeroBitCount)
+        blockSize = bytesPerSecond < 100e6 ? 256 << 10 : 1 << 20
+        let inFlightBlocks = Double((2 * threads + 2) * blockSize)
+        drainSeconds = (Double(window) + inFlightBlocks / 2) / bytesPerSecond
+        initialCodec = codec == "auto"
+            ? CodecPlanner(linkBitsPerSecond: linkBitsPerSecond, threads: threads).choose(literalBytes: blockSize).description
+            : codec
+    }
+
+    /// The encoder setting for this plan (`auto`: adaptive for the measured link).
+    public func codecPlanner() throws -> CodecPlanner {
+        if codec == "auto" { return CodecPlanner(linkBitsPerSecond: linkBitsPerSecond, threads: threads) }
+        guard let setting = CodecSetting.parse(codec) else { throw DWCPError.usage("unknown codec '\(codec)'") }
+        return CodecPlanner(fixed: setting)
+    }
+
+    public var json: String {
+        var j = JSONLine()
+        j.add("event", "plan")
+        j.add("mode", mode.rawValue)
+        j.add("link_mbit_per_s", linkBitsPerSecond / 1e6, decimals: 1)
+        if let m = measurement {
+            j.add("rtt_ms", m.rttMedian * 1000, decimals: 3)
+            j.add("loss", m.loss, decimals: 4)
+        }
+        j.add("max_downtime_ms", Int(maxDowntime * 1000))
+        j.add("codec", codec)
+        j.add("initial_codec", initialCodec)
+        j.add("streams", streams)
+        j.add("window_bytes", window)
+        j.add("chunk_bytes", chunkSize)
+        j.add("block_bytes", blockSize)
+        j.add("drain_ms", drainSeconds * 1000, decimals: 1)
+        return j.text
+    }
+}

@@ -1,0 +1,115 @@
+/// Decides after each pre-copy round whether to copy again, switch over, or give up.
+///
+/// A pure state machine (no clocks, no I/O): the image migration feeds it what each round
+/// measured, so simulation tests can drive it through any dirty-rate and bandwidth schedule.
+///
+/// The model: a round costs a fixed scan (reading the whole image and matching it against the
+/// baseline) plus its changed bytes over the link. The changed bytes of the next round are what
+/// the writers dirty while this round runs, so they scale with this round's duration:
+/// `next ≈ dirtyRate × seconds`. The final round is worth doing when its predicted duration (the
+/// downtime: the source is frozen for it) fits the budget. When the dirtied amount stops
+/// shrinking, the link can never catch up: give up rather than copy forever.
+public struct PrecopyPlanner: Sendable {
+    /// What one round measured.
+    public struct Round: Sendable, Equatable {
+        /// Bytes of the image that had to be sent as data (not copies of the baseline, zero or
+        /// duplicate pages): changed since the previous round (everything, in round 0).
+        public var dirtyBytes: UInt64
+        /// Encoded bytes that crossed the link.
+        public var wireBytes: UInt64
+        /// Seconds to read the image (the fixed part of every round).
+        public var scanSeconds: Double
+        /// Seconds to encode and send it, until the destination had applied it.
+        public var sendSeconds: Double
+
+        public init(dirtyBytes: UInt64, wireBytes: UInt64, scanSeconds: Double, sendSeconds: Double) {
+            self.dirtyBytes = dirtyBytes
+            self.wireBytes = wireBytes
+            self.scanSeconds = scanSeconds
+            self.sendSeconds = sendSeconds
+        }
+
+        public var seconds: Double { scanSeconds + sendSeconds }
+    }
+
+    public enum Decision: Sendable, Equatable {
+        /// Run another pre-copy round while the source keeps running.
+        case another
+        /// Freeze the source and run the final round; predicted downtime in seconds.
+        case switchover(predictedDowntime: Double)
+        /// The copy cannot converge within the budget: stop, discard the destination.
+        case giveUp(reason: String)
+    }
+
+    /// Downtime budget in seconds.
+    public var maxDowntime: Double
+    /// Most pre-copy rounds before giving up.
+    public var maxRounds: Int
+    /// Rounds without the dirty amount shrinking before giving up.
+    public var patience: Int
+    /// Forecast of the link's bytes/s, if one is known (dwcp-predict); else measured rounds only.
+    public var forecastBytesPerSecond: Double?
+
+    public private(set) var rounds: [Round] = []
+    private var stalled = 0
+
+    public init(maxDowntime: Double, maxRounds: Int = 30, patience: Int = 3, forecastBytesPerSecond: Double? = nil) {
+        self.maxDowntime = maxDowntime
+        self.maxRounds = maxRounds
+        self.patience = patience
+        self.forecastBytesPerSecond = forecastBytesPerSecond
+    }
+
+    /// Wire bytes per second the rounds achieved (the smaller of measured and forecast, when
+    /// both exist: a forecast of a slowdown is taken seriously, an optimistic one is not).
+    public var wireRate: Double? {
+        let measured = rounds.filter { $0.wireBytes >= 64 << 10 && $0.sendSeconds > 0 }
+        var rate: Double? = nil
+        if !measured.isEmpty {
+            rate = Double(measured.map(\.wireBytes).reduce(0, +)) / measured.map(\.sendSeconds).reduce(0, +)
+        }
+        if let f = forecastBytesPerSecond, f > 0 { rate = min(rate ?? f, f) }
+        return rate
+    }
+
+    /// Predicted duration of a final round run right after the last recorded one.
+    public var predictedFinalSeconds: Double? {
+        guard let last = rounds.last else { return nil }
+        let dirtyRate: Double
+        if rounds.count >= 2 {
+            let previous = rounds[rounds.count - 2]
+            dirtyRate = Double(last.dirtyBytes) / max(previous.seconds, 1e-3)
+        } else {
+            // After the first full copy nothing is known about the change rate yet; the next
+            // round measures it.
+            return nil
+        }
+        let wirePerDirty = last.dirtyBytes > 0 ? Double(last.wireBytes) / Double(last.dirtyBytes) : 1
+        let nextDirty = dirtyRate * last.seconds
+        let overhead = rounds.dropFirst().map(\.sendSeconds).min() ?? 0
+        guard let rate = wireRate, rate > 0 else { return nil }
+        return last.scanSeconds + max(nextDirty * wirePerDirty / rate, min(overhead, last.sendSeconds))
+    }
+
+    public mutating func record(_ round: Round) -> Decision {
+        if let previous = rounds.last, rounds.count >= 2 {
+            stalled = round.dirtyBytes >= previous.dirtyBytes ? stalled + 1 : 0
+        }
+        rounds.append(round)
+        if rounds.count >= 2 && round.dirtyBytes == 0 {
+            return .switchover(predictedDowntime: round.seconds)
+        }
+        if let predicted = predictedFinalSeconds, predicted <= maxDowntime {
+            return .switchover(predictedDowntime: predicted)
+        }
+        if stalled >= patience {
+            let rate = wireRate.map { " (link \(Int($0 * 8 / 1e6)) Mbit/s)" } ?? ""
+            return .giveUp(reason: "not converging: \(stalled) rounds without the dirtied data shrinking\(rate); the writers dirty data faster than the link can carry it")
+        }
+        if rounds.count >= maxRounds {
+            let p = predictedFinalSeconds.map { "\(Int($0 * 1000)) ms" } ?? "unknown"
+            return .giveUp(reason: "not converged after \(rounds.count) rounds (a final round would still take \(p), budget \(Int(maxDowntime * 1000)) ms)")
+        }
+        return .another
+    }
+}

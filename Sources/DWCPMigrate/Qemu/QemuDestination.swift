@@ -1,0 +1,79 @@
+import Glibc
+import DWCPCore
+import DWCPSystem
+import DWCPTransport
+
+/// Destination side of `dwcp-migrate receive --qmp`: feeds the decoded migration stream to a
+/// QEMU started with `-incoming defer`, and confirms to the source only once that VM runs.
+///
+/// QEMU listens on a private unix socket (`migrate-incoming uri=unix:…`); the `ReceivePipeline`
+/// decodes the transfer into it. The transfer's acceptance step waits for QEMU to report the VM
+/// running: the source stops its copy for good only after that answer. If QEMU fails to load
+/// the stream, the destination QEMU is told to quit (it holds no usable VM) and the source hears
+/// "rejected", so it resumes its own VM.
+public final class QemuDestination {
+    public let qmpPath: String
+    public let receiver: ReceiverConfiguration
+    public var threads = OSThread.processorCount
+    /// Seconds to wait for the VM to start once the whole stream is in.
+    public var startTimeout = 60.0
+
+    public struct Outcome {
+        public var bytesReceived: UInt64 = 0
+        public var bytesDecoded: UInt64 = 0
+        public var seconds = 0.0
+        public var reconnects = 0
+    }
+
+    public init(qmpPath: String, receiver: ReceiverConfiguration) {
+        self.qmpPath = qmpPath
+        self.receiver = receiver
+    }
+
+    public func run(listener: TCPListener) throws -> Outcome {
+        let started = MonotonicClock.now()
+        let qmp = try QMPClient(path: qmpPath)
+        let status = try qmp.query("query-status")["status"] as? String ?? "unknown"
+        guard status == "inmigrate" else {
+            throw DWCPError.failure("destination QEMU is '\(status)': start it with -incoming defer")
+        }
+        try qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "events", "state": true]]])
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let socketPath = directory.path + "/incoming.sock"
+        try qmp.execute("migrate-incoming", ["uri": "unix:\(socketPath)"])
+        let connection = try UnixSocket.connect(socketPath, retryFor: 10)
+        defer { connection.close() }
+
+        let pipeline = ReceivePipeline(receiver: receiver)
+        pipeline.threads = threads
+        let timeout = startTimeout
+        do {
+            let result = try pipeline.run(listener: listener, output: connection) { _ in
+                let deadline = MonotonicClock.now() + timeout
+                while true {
+                    let now = try qmp.query("query-status")["status"] as? String ?? ""
+                    if now == "running" { return }
+                    let incoming = try qmp.query("query-migrate")
+                    if let s = incoming["status"] as? String, s == "failed" {
+                        throw DWCPError.failure("destination QEMU could not load the migration stream" + ((incoming["error-desc"] as? String).map { ": \($0)" } ?? ""))
+                    }
+                    if MonotonicClock.now() > deadline {
+                        throw DWCPError.failure("destination VM not running \(Int(timeout)) s after the stream ended (status '\(now)')")
+                    }
+                    usleep(5_000)
+                }
+            }
+            var outcome = Outcome()
+            outcome.bytesReceived = result.transfer.bytes
+            outcome.bytesDecoded = result.decode.bytesOut
+            outcome.reconnects = result.transfer.reconnects
+            outcome.seconds = MonotonicClock.now() - started
+            return outcome
+        } catch {
+            // Whatever QEMU holds now is not a VM anyone should run.
+            try? qmp.execute("quit")
+            throw error
+        }
+    }
+}

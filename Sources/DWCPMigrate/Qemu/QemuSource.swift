@@ -1,0 +1,231 @@
+import Glibc
+import DWCPCodec
+import DWCPCore
+import DWCPSystem
+import DWCPTransport
+
+/// Source side of `dwcp-migrate qemu`: QEMU's own pre-copy, with its migration stream routed
+/// through the DWCP encoder and transport.
+///
+/// QEMU writes the stream to a unix socket we listen on (`migrate uri=unix:…`); the
+/// `SendPipeline` compresses it and stripes it over the TCP streams. QEMU keeps deciding when to
+/// switch over (its bandwidth estimate is the rate our pipeline drains, which is the compressed
+/// link rate), with its downtime limit lowered by the time our buffers take to drain. The source
+/// VM is only stopped for good once the destination confirmed its VM runs; on any failure the
+/// source VM is resumed, so there is never zero or two running copies.
+public final class QemuSource {
+    public struct Configuration {
+        public var qmpPath: String
+        public var plan: MigrationPlan
+        public var encoder = EncoderConfiguration()
+        public var sender: SenderConfiguration
+        /// Give up (cancel, source keeps running) after this many dirty-bitmap passes.
+        public var maxRounds = 30
+        public var autoConverge = false
+        /// XBZRLE cache for QEMU's own delta encoding of re-sent pages; nil: off.
+        public var xbzrleCache: UInt64?
+        /// Leave the source paused after success instead of quitting it.
+        public var keepSource = false
+
+        public init(qmpPath: String, plan: MigrationPlan, sender: SenderConfiguration) {
+            self.qmpPath = qmpPath
+            self.plan = plan
+            self.sender = sender
+        }
+    }
+
+    /// One dirty-bitmap pass as QEMU reported it.
+    public struct Pass {
+        public var pass: Int
+        public var transferred: UInt64
+        public var remaining: UInt64
+        public var dirtyPagesRate: UInt64
+        public var seconds: Double
+    }
+
+    public struct Outcome {
+        public var totalSeconds = 0.0
+        /// From the source VM stopping (QEMU's STOP event) to the destination confirming its VM
+        /// runs, as seen here: includes the pipeline drain QEMU's own figure leaves out.
+        public var downtime: Double?
+        public var qemuDowntimeMs: Int?
+        public var bytesRead: UInt64 = 0
+        public var wireBytes: UInt64 = 0
+        public var passes: [Pass] = []
+        public var reconnects = 0
+    }
+
+    /// What `--watch` and progress lines see while it runs.
+    public var onStatus: ((_ status: String, _ ram: [String: Any], _ wire: UInt64) -> Void)?
+    public let configuration: Configuration
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    private enum Gate { case open, completed, failed(String) }
+
+    public func run() throws -> Outcome {
+        let c = configuration
+        let started = MonotonicClock.now()
+        let qmp = try QMPClient(path: c.qmpPath)
+        let initial = try qmp.query("query-status")["status"] as? String ?? "unknown"
+        guard initial == "running" || initial == "paused" else {
+            throw DWCPError.failure("source VM is '\(initial)', not running or paused: nothing to migrate")
+        }
+        var capabilities: [[String: Any]] = [["capability": "events", "state": true]]
+        capabilities.append(["capability": "auto-converge", "state": c.autoConverge])
+        capabilities.append(["capability": "xbzrle", "state": c.xbzrleCache != nil])
+        try qmp.execute("migrate-set-capabilities", ["capabilities": capabilities])
+        let limitMs = max(10, Int((c.plan.maxDowntime - c.plan.drainSeconds) * 1000))
+        var parameters: [String: Any] = [
+            "downtime-limit": limitMs,
+            // Our pipeline's back-pressure paces QEMU; its own cap (32 MiB/s by default) must not.
+            "max-bandwidth": Int(1) << 40,
+        ]
+        if let cache = c.xbzrleCache { parameters["xbzrle-cache-size"] = Int(cache) }
+        try qmp.execute("migrate-set-parameters", parameters)
+
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let socketPath = directory.path + "/migration.sock"
+        let listener = try UnixSocket.listen(socketPath)
+        defer { listener.close() }
+
+        let gate = ConditionLock()
+        var gateState = Gate.open
+        var pipelineResult: SendPipeline.Result?
+        var pipelineError: Error?
+        var finishedAt = 0.0
+        var wire: UInt64 = 0
+        var connection: FileDescriptor?
+        let pipelineThread = OSThread {
+            do {
+                guard let conn = try UnixSocket.accept(listener, timeout: 30) else {
+                    throw DWCPError.failure("QEMU did not connect its migration stream within 30 s")
+                }
+                gate.withLock { connection = conn }
+                defer { conn.close() }
+                let pipeline = SendPipeline(encoder: c.encoder, sender: c.sender)
+                pipeline.onWire = { s in gate.withLock { wire = s.bytes } }
+                pipelineResult = try pipeline.run(input: conn) {
+                    // QEMU closed the stream: end it only if QEMU says the migration completed.
+                    let state: Gate = gate.withLock {
+                        while case .open = gateState { gate.wait() }
+                        return gateState
+                    }
+                    if case .failed(let why) = state { throw DWCPError.failure(why) }
+                }
+            } catch {
+                pipelineError = error
+            }
+            finishedAt = WallClock.now()
+            gate.withLock { gate.broadcast() }
+        }
+
+        try qmp.execute("migrate", ["uri": "unix:\(socketPath)"])
+        var outcome = Outcome()
+        var lastPass = 0
+        var passStart = MonotonicClock.now()
+        var cancelled: String?
+        var stopTime: Double?
+        var final: [String: Any] = [:]
+        while true {
+            let info = try qmp.query("query-migrate")
+            for e in qmp.takeEvents() where e.name == "STOP" { stopTime = e.time }
+            let status = info["status"] as? String ?? "none"
+            let ram = info["ram"] as? [String: Any] ?? [:]
+            let passNow = ram["dirty-sync-count"] as? Int ?? 0
+            if passNow > lastPass {
+                let now = MonotonicClock.now()
+                outcome.passes.append(Pass(pass: passNow, transferred: UInt64(ram["transferred"] as? Int ?? 0),
+                                           remaining: UInt64(ram["remaining"] as? Int ?? 0),
+                                           dirtyPagesRate: UInt64(ram["dirty-pages-rate"] as? Int ?? 0), seconds: now - passStart))
+                passStart = now
+                lastPass = passNow
+            }
+            onStatus?(status, ram, gate.withLock { wire })
+            if status == "completed" || status == "failed" || status == "cancelled" {
+                final = info
+                gate.withLock {
+                    gateState = status == "completed" ? .completed : .failed(cancelled ?? "QEMU reports the migration \(status)" + ((info["error-desc"] as? String).map { ": \($0)" } ?? ""))
+                    gate.broadcast()
+                }
+                break
+            }
+            if cancelled == nil && status == "active" {
+                if gate.withLock({ pipelineError != nil }) {
+                    cancelled = "transport failed"
+                    try? qmp.execute("migrate_cancel")
+                } else if !c.autoConverge && passNow > c.maxRounds {
+                    cancelled = "not converging: \(passNow) passes and QEMU still expects \(ram["remaining"] as? Int ?? 0) bytes to move (dirtying outpaces the link; try --auto-converge or a larger --max-downtime)"
+                    try? qmp.execute("migrate_cancel")
+                }
+            }
+            usleep(20_000)
+        }
+        // If QEMU failed, make the pipeline give up too (its input may still be open).
+        if case .failed = gate.withLock({ gateState }) { gate.withLock { connection.map { UnixSocket.shutdownWrite($0) } } }
+        pipelineThread.join()
+        for e in qmp.takeEvents() where e.name == "STOP" { stopTime = e.time }
+        outcome.qemuDowntimeMs = final["downtime"] as? Int
+        let ram = final["ram"] as? [String: Any] ?? [:]
+        outcome.bytesRead = UInt64(ram["transferred"] as? Int ?? 0)
+        outcome.wireBytes = pipelineResult?.transfer.bytes ?? gate.withLock { wire }
+        outcome.reconnects = pipelineResult?.transfer.reconnects ?? 0
+        if case .failed(let why) = gate.withLock({ gateState }) {
+            try resumeSource(qmp, wasRunning: initial == "running")
+            let cause = pipelineError.map { "\($0)" }
+            throw DWCPError(pipelineError is DWCPError ? (pipelineError as! DWCPError).status : .failure,
+                            "migration failed, source VM kept: \(cause ?? why)")
+        }
+        if let error = pipelineError {
+            // QEMU finished sending but the destination did not confirm: never leave both paused.
+            try resumeSource(qmp, wasRunning: initial == "running")
+            let status = (error as? DWCPError)?.status ?? .network
+            throw DWCPError(status, "destination did not confirm the VM runs, source VM resumed: \(error)")
+        }
+        if let stopTime { outcome.downtime = max(0, finishedAt - stopTime) }
+        if !c.keepSource { try? qmp.execute("quit") }
+        outcome.totalSeconds = MonotonicClock.now() - started
+        return outcome
+    }
+
+    private func resumeSource(_ qmp: QMPClient, wasRunning: Bool) throws {
+        guard wasRunning else { return }
+        let status = try qmp.query("query-status")["status"] as? String ?? ""
+        if status != "running" { try qmp.execute("cont") }
+    }
+}
+
+/// Wall-clock seconds (QMP event timestamps are wall-clock).
+enum WallClock {
+    static func now() -> Double {
+        var tv = timeval()
+        gettimeofday(&tv, nil)
+        return Double(tv.tv_sec) + Double(tv.tv_usec) / 1e6
+    }
+}
+
+/// A private directory for the sockets shared with QEMU, removed afterwards.
+struct TemporaryDirectory {
+    let path: String
+    init() throws {
+        let base = (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/dwcp-migrate.XXXXXX"
+        var template = Array(base.utf8CString)
+        guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw SystemError(errno: errno, what: "mkdtemp \(base)")
+        }
+        path = String(cString: p)
+    }
+    func remove() {
+        if let d = opendir(path) {
+            while let e = readdir(d) {
+                let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                if name != "." && name != ".." { unlink(path + "/" + name) }
+            }
+            closedir(d)
+        }
+        rmdir(path)
+    }
+}

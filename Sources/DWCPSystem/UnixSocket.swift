@@ -1,0 +1,87 @@
+import Glibc
+import DWCPCore
+
+/// Unix-domain stream sockets and pipes: how dwcp-migrate talks to QEMU (QMP, and the migration
+/// stream itself) and joins its in-process stages, with the same EINTR-safe file descriptors as
+/// everything else.
+public enum UnixSocket {
+    private static func address(_ path: String) throws -> sockaddr_un {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: addr.sun_path)
+        guard bytes.count < capacity else { throw DWCPError.failure("unix socket path too long: \(path)") }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return addr
+    }
+
+    /// Connects to the socket at `path`.
+    public static func connect(_ path: String) throws -> FileDescriptor {
+        let fd = try syscall("socket(AF_UNIX)") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        var addr = try address(path)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if rc != 0 {
+            let e = errno
+            Glibc.close(fd)
+            throw SystemError(errno: e, what: "connect \(path)")
+        }
+        return FileDescriptor(rawValue: fd, name: path)
+    }
+
+    /// Connects, retrying until `timeout` while the socket does not exist yet or refuses.
+    public static func connect(_ path: String, retryFor timeout: Double) throws -> FileDescriptor {
+        let deadline = MonotonicClock.now() + timeout
+        while true {
+            do { return try connect(path) } catch let e as SystemError where (e.errno == ENOENT || e.errno == ECONNREFUSED) && MonotonicClock.now() < deadline {
+                usleep(20_000)
+            }
+        }
+    }
+
+    /// Listens at `path` (replacing a stale socket file).
+    public static func listen(_ path: String) throws -> FileDescriptor {
+        unlink(path)
+        let fd = try syscall("socket(AF_UNIX)") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        var addr = try address(path)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if rc != 0 || Glibc.listen(fd, 4) != 0 {
+            let e = errno
+            Glibc.close(fd)
+            throw SystemError(errno: e, what: "listen \(path)")
+        }
+        return FileDescriptor(rawValue: fd, name: path)
+    }
+
+    /// Accepts one connection, or nil after `timeout` seconds.
+    public static func accept(_ listener: FileDescriptor, timeout: Double) throws -> FileDescriptor? {
+        var p = pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)
+        let rc = poll(&p, 1, Int32(timeout * 1000))
+        if rc < 0 && errno != EINTR { throw SystemError(errno: errno, what: "poll \(listener.name)") }
+        if rc <= 0 { return nil }
+        let fd = try syscall("accept \(listener.name)") { Glibc.accept(listener.rawValue, nil, nil) }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return FileDescriptor(rawValue: fd, name: listener.name)
+    }
+
+    /// A pipe (read end, write end), both close-on-exec.
+    public static func pipe(name: String) throws -> (read: FileDescriptor, write: FileDescriptor) {
+        var fds: [Int32] = [0, 0]
+        _ = try syscall("pipe") { Glibc.pipe(&fds) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        // A larger pipe (F_SETPIPE_SZ) lets the stages on either side run with fewer wakeups.
+        _ = fcntl(fds[1], 1031, Int32(1 << 20))
+        return (FileDescriptor(rawValue: fds[0], name: name), FileDescriptor(rawValue: fds[1], name: name))
+    }
+
+    /// Half-closes a socket for writing (the peer reads end of file).
+    public static func shutdownWrite(_ fd: FileDescriptor) {
+        _ = shutdown(fd.rawValue, Int32(SHUT_WR))
+    }
+}

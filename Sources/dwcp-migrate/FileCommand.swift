@@ -1,0 +1,115 @@
+import ArgumentParser
+import DWCPCLI
+import DWCPCore
+import DWCPMigrate
+import DWCPSystem
+
+/// `dwcp-migrate file`: iterative pre-copy of a file or block device that may be changing.
+struct FileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "file",
+        abstract: "Migrate a file or block device that may change while it is copied, in pre-copy rounds.",
+        discussion: """
+            Round 0 sends the whole image; each later round sends a delta (dwcp-encode \
+            --baseline) against the previous round, which is what the destination holds. After \
+            each round the planner predicts the next round's duration from the measured dirty \
+            rate and link rate; when it fits --max-downtime it runs --freeze (stop the writers), \
+            sends the final round and is done: the writers stay stopped, the image now lives at \
+            the destination. If the copy cannot converge it gives up: the destination deletes \
+            its copy and this exits 1; if the final round fails, --thaw runs so the writers \
+            continue here. Two snapshots of the image are kept in --work-dir.
+            """)
+
+    @Argument(help: ArgumentHelp("The file or block device to migrate.", valueName: "SRC"))
+    var sourcePath: String
+
+    @OptionGroup var source: SourceOptions
+
+    @Option(help: ArgumentHelp("Give up after this many pre-copy rounds without a switchover.", valueName: "N"))
+    var maxRounds: Int = 30
+
+    @Option(help: ArgumentHelp("Shell command that stops the image's writers, run before the final round.", valueName: "CMD"))
+    var freeze: String?
+
+    @Option(help: ArgumentHelp("Shell command that lets the writers continue, run only if the final round fails.", valueName: "CMD"))
+    var thaw: String?
+
+    @Option(help: ArgumentHelp("Directory for the round snapshots (default $TMPDIR or /tmp).", valueName: "DIR"))
+    var workDir: String?
+
+    @OptionGroup var verbosity: VerbosityOptions
+
+    func validate() throws {
+        if maxRounds < 1 { throw ValidationError("--max-rounds must be at least 1") }
+    }
+
+    func run() throws {
+        verbosity.apply()
+        // Fail on an unreadable source before touching the network.
+        try FileDescriptor.openForReading(sourcePath).close()
+        let plan = try source.plan()
+        if source.dryRun || source.json { try FileDescriptor.standardOutput.writeAll(plan.json + "\n") }
+        if source.dryRun { return }
+        var planner = PrecopyPlanner(maxDowntime: plan.maxDowntime, maxRounds: maxRounds)
+        planner.forecastBytesPerSecond = source.linkRate.map { Units.parseBitRate($0)! / 8 }
+        let work = workDir ?? getenvString("TMPDIR") ?? "/tmp"
+        var config = ImageSource.Configuration(source: sourcePath, workDirectory: work, sender: try source.sender(plan), planner: planner)
+        config.encoder = try source.encoder(plan)
+        config.freezeCommand = freeze
+        config.thawCommand = thaw
+        let migration = ImageSource(configuration: config)
+        let line = ProgressLine(enabled: verbosity.showsProgress)
+        var round = 0
+        migration.onWire = { s in line.update("dwcp-migrate: round \(round), \(Units.formatBytes(s.bytes)) on the wire") }
+        migration.onRound = { r, decision in
+            line.clear()
+            round = r.label.round + 1
+            var j = JSONLine()
+            j.add("event", r.label.kind.rawValue)
+            j.add("round", r.label.round)
+            j.add("image_bytes", r.imageBytes)
+            j.add("dirty_bytes", r.dirtyBytes)
+            j.add("wire_bytes", r.wireBytes)
+            j.add("scan_s", r.scanSeconds, decimals: 3)
+            j.add("send_s", r.sendSeconds, decimals: 3)
+            switch decision {
+            case .another: j.add("next", "round")
+            case .switchover(let p): if r.label.kind != .final { j.add("next", "final"); j.add("predicted_downtime_ms", p * 1000, decimals: 1) }
+            case .giveUp(let why): j.add("next", "give_up"); j.add("reason", why)
+            }
+            try? source.emit(j)
+            Diagnostics.debug(j.text)
+        }
+        let outcome = try migration.run()
+        line.clear()
+        if let why = outcome.gaveUp {
+            var j = JSONLine()
+            j.add("event", "gave_up")
+            j.add("reason", why)
+            j.add("rounds", outcome.rounds.count)
+            try source.emit(j)
+            throw DWCPError.failure("gave up after \(outcome.rounds.count) rounds: \(why); destination discarded, source untouched")
+        }
+        var j = JSONLine()
+        j.add("event", "done")
+        j.add("kind", "file")
+        j.add("status", "completed")
+        j.add("total_s", outcome.totalSeconds, decimals: 3)
+        j.add("downtime_ms", outcome.downtime * 1000, decimals: 1)
+        j.add("bytes_read", outcome.rounds.map(\.imageBytes).reduce(0, +))
+        j.add("wire_bytes", outcome.rounds.map(\.wireBytes).reduce(0, +))
+        j.add("rounds", outcome.rounds.count)
+        let rounds = outcome.rounds.map { r -> String in
+            var o = JSONLine()
+            o.add("round", r.label.round)
+            o.add("dirty_bytes", r.dirtyBytes)
+            o.add("wire_bytes", r.wireBytes)
+            o.add("seconds", r.scanSeconds + r.sendSeconds, decimals: 3)
+            return o.text
+        }
+        j.addRaw("per_round", "[" + rounds.joined(separator: ",") + "]")
+        j.add("verified", "every round's digest matched and was applied atomically")
+        try source.emit(j)
+        Diagnostics.info("migrated \(sourcePath) in \(outcome.rounds.count) rounds, \(Units.format(outcome.totalSeconds, 2)) s, downtime \(Int(outcome.downtime * 1000)) ms, \(Units.formatBytes(outcome.rounds.map(\.wireBytes).reduce(0, +))) on the wire")
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import DWCPCLI
+import DWCPCore
+import DWCPMigrate
+import DWCPSystem
+
+/// `dwcp-migrate qemu`: migrate a running QEMU VM through DWCP.
+struct QemuCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qemu",
+        abstract: "Live-migrate the QEMU VM behind a QMP socket to a 'dwcp-migrate receive --qmp' destination.",
+        discussion: """
+            Speaks QMP to the source QEMU: sets the migration capabilities and parameters (QEMU's \
+            bandwidth cap is lifted, its downtime limit is the budget minus the time DWCP's \
+            buffers take to drain), starts the migration into a private unix socket, and sends \
+            that stream through the DWCP encoder and transport. QEMU still runs the pre-copy \
+            passes and picks the switchover. When QEMU completes and the destination reports its \
+            VM running, the source QEMU is told to quit (--keep-source leaves it paused). If \
+            anything fails the source VM keeps running and the exit status says why (4: network, \
+            1: other). If the copy does not converge within --max-rounds passes it is cancelled \
+            (exit 1) unless --auto-converge lets QEMU throttle the guest.
+            """)
+
+    @Option(help: ArgumentHelp("The source QEMU's QMP unix socket.", valueName: "PATH"))
+    var qmp: String
+
+    @OptionGroup var source: SourceOptions
+
+    @Option(help: ArgumentHelp("Cancel the migration (the VM keeps running) after this many dirty-memory passes without a switchover.", valueName: "N"))
+    var maxRounds: Int = 30
+
+    @Flag(help: "Let QEMU throttle the guest's CPUs until the copy converges, instead of giving up.")
+    var autoConverge = false
+
+    @Option(help: ArgumentHelp("Enable QEMU's XBZRLE delta encoding of re-sent pages with a cache of SIZE (e.g. 64MiB).", valueName: "SIZE"))
+    var xbzrle: String?
+
+    @Flag(help: "Leave the source QEMU paused after a successful migration instead of quitting it.")
+    var keepSource = false
+
+    @OptionGroup var verbosity: VerbosityOptions
+
+    func validate() throws {
+        if maxRounds < 1 { throw ValidationError("--max-rounds must be at least 1") }
+        if let x = xbzrle, (Units.parseBytes(x) ?? 0) < 1 << 20 { throw ValidationError("--xbzrle: SIZE must be at least 1MiB") }
+    }
+
+    func run() throws {
+        verbosity.apply()
+        let plan = try source.plan()
+        if source.dryRun || source.json || verbosity.verbose > 0 {
+            if source.dryRun || source.json { try FileDescriptor.standardOutput.writeAll(plan.json + "\n") } else { Diagnostics.info(plan.json) }
+        }
+        if source.dryRun { return }
+        var config = QemuSource.Configuration(qmpPath: qmp, plan: plan, sender: try source.sender(plan))
+        config.encoder = try source.encoder(plan)
+        config.maxRounds = maxRounds
+        config.autoConverge = autoConverge
+        config.xbzrleCache = xbzrle.map { Units.parseBytes($0)! }
+        config.keepSource = keepSource
+        let migration = QemuSource(configuration: config)
+        let line = ProgressLine(enabled: verbosity.showsProgress)
+        migration.onStatus = { status, ram, wire in
+            let pass = ram["dirty-sync-count"] as? Int ?? 0
+            let sent = UInt64(ram["transferred"] as? Int ?? 0)
+            let remaining = UInt64(ram["remaining"] as? Int ?? 0)
+            let dirtyRate = Double(ram["dirty-pages-rate"] as? Int ?? 0) * 4096
+            let rate = Double(wire) * 8 / max(line.elapsed, 1e-6) / 1e6
+            line.update("dwcp-migrate: \(status), pass \(pass), dirty \(Units.formatBytes(UInt64(dirtyRate)))/s, read \(Units.formatBytes(sent)), wire \(Units.formatBytes(wire)) (\(Int(rate)) Mbit/s), remaining \(Units.formatBytes(remaining))")
+        }
+        let outcome: QemuSource.Outcome
+        do {
+            outcome = try migration.run()
+        } catch {
+            line.clear()
+            var j = JSONLine()
+            j.add("event", "failed")
+            j.add("error", "\(error)")
+            j.add("source_running", true)
+            try? source.emit(j)
+            throw error
+        }
+        line.clear()
+        var j = JSONLine()
+        j.add("event", "done")
+        j.add("kind", "qemu")
+        j.add("status", "completed")
+        j.add("total_s", outcome.totalSeconds, decimals: 3)
+        if let d = outcome.downtime { j.add("downtime_ms", d * 1000, decimals: 1) }
+        if let q = outcome.qemuDowntimeMs { j.add("qemu_downtime_ms", q) }
+        j.add("bytes_read", outcome.bytesRead)
+        j.add("wire_bytes", outcome.wireBytes)
+        j.add("rounds", outcome.passes.count)
+        j.add("reconnects", outcome.reconnects)
+        let passes = outcome.passes.map { p -> String in
+            var o = JSONLine()
+            o.add("round", p.pass)
+            o.add("bytes_read", p.transferred)
+            o.add("remaining", p.remaining)
+            o.add("dirty_bytes_per_s", p.dirtyPagesRate * 4096)
+            o.add("seconds", p.seconds, decimals: 3)
+            return o.text
+        }
+        j.addRaw("per_round", "[" + passes.joined(separator: ",") + "]")
+        j.add("verified", "stream digest matched; destination VM running")
+        try source.emit(j)
+        Diagnostics.info("migrated in \(Units.format(outcome.totalSeconds, 2)) s, downtime \(outcome.downtime.map { "\(Int($0 * 1000)) ms" } ?? "unknown"), \(Units.formatBytes(outcome.bytesRead)) read, \(Units.formatBytes(outcome.wireBytes)) on the wire; destination VM running")
+    }
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import DWCPCLI
+import DWCPCodec
+import DWCPCore
+import DWCPMigrate
+import DWCPSystem
+import DWCPTransport
+
+/// Options every migration source shares: where to, the downtime budget, and how to move bytes.
+struct SourceOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Destination: the HOST:PORT a 'dwcp-migrate receive' listens on.", valueName: "HOST:PORT"))
+    var to: String
+
+    @Option(help: ArgumentHelp("Downtime budget: how long the workload may be stopped at the switchover (300ms, 1s; a bare number is ms).", valueName: "TIME"))
+    var maxDowntime: String = "300ms"
+
+    @Option(help: ArgumentHelp("Codec for the state: auto (chosen per frame for the measured link), or CODEC[:LEVEL] such as zstd:1, lz4, none.", valueName: "CODEC"))
+    var codec: String = "auto"
+
+    @Option(help: ArgumentHelp("Parallel TCP connections (default: from the link class, 4 in a datacenter, else 8).", valueName: "N"))
+    var streams: Int?
+
+    @Option(help: ArgumentHelp("Congestion control per socket: bbr, cubic, reno or auto (bbr when available).", valueName: "CC"))
+    var cc: String = "auto"
+
+    @Option(help: ArgumentHelp("Assume this link rate instead of probing it (e.g. 100Mbit).", valueName: "RATE"))
+    var linkRate: String?
+
+    @Option(help: ArgumentHelp("Keep reconnecting this long after a connection drops before failing (exit 4).", valueName: "SECONDS"))
+    var resumeTimeout: Double = 30
+
+    @Option(name: [.customShort("T"), .long], help: ArgumentHelp("Compression threads (default: all cores).", valueName: "N"))
+    var threads: Int?
+
+    @Flag(help: "Probe the link, print the plan as a JSON line and exit without migrating.")
+    var dryRun = false
+
+    @Flag(help: "Print per-round lines and a final summary as JSON lines on standard output.")
+    var json = false
+
+    @OptionGroup var secret: SecretOptions
+
+    func validate() throws {
+        guard let e = Endpoint(to), !e.host.isEmpty else { throw ValidationError("--to '\(to)' is not HOST:PORT or [IPV6]:PORT") }
+        guard let d = Units.parseDuration(maxDowntime), d > 0, d <= 600 else { throw ValidationError("--max-downtime: cannot parse '\(maxDowntime)' (e.g. 300ms, 1s)") }
+        if codec != "auto" && CodecSetting.parse(codec) == nil { throw ValidationError("--codec must be auto or CODEC[:LEVEL] with CODEC zstd, lz4, brotli or none and a level the codec accepts") }
+        if let s = streams, !(1...256).contains(s) { throw ValidationError("--streams must be 1...256") }
+        if !["auto", "bbr", "cubic", "reno"].contains(cc) { throw ValidationError("--cc must be bbr, cubic, reno or auto") }
+        if let r = linkRate, (Units.parseBitRate(r) ?? 0) <= 0 { throw ValidationError("--link-rate: cannot parse '\(r)'") }
+        if let t = threads, !(1...256).contains(t) { throw ValidationError("-T must be 1...256") }
+        if resumeTimeout < 0 { throw ValidationError("--resume-timeout must be >= 0") }
+    }
+
+    var endpoint: Endpoint { Endpoint(to)! }
+    var downtime: Double { Units.parseDuration(maxDowntime)! }
+    var threadCount: Int { threads ?? OSThread.processorCount }
+
+    /// Probes the link (unless --link-rate) and plans the migration.
+    func plan() throws -> MigrationPlan {
+        var measurement: LinkMeasurement? = nil
+        if let r = linkRate {
+            measurement = LinkMeasurement(rttMin: 0, rttMedian: 0, rttP99: 0, jitter: 0, loss: 0, throughput: Units.parseBitRate(r)!, rdmaDevices: [])
+        } else {
+            var probe = LinkProbe(endpoint: endpoint)
+            probe.auth = SessionAuth(secret: try secret.load())
+            do {
+                measurement = try probe.measure()
+            } catch {
+                throw DWCPError(.network, "cannot probe the destination \(to): \(error) (is 'dwcp-migrate receive' running there?)")
+            }
+        }
+        return MigrationPlan(measurement: measurement, maxDowntime: downtime, codec: codec, streams: streams, threads: threadCount)
+    }
+
+    func encoder(_ plan: MigrationPlan) throws -> EncoderConfiguration {
+        var e = EncoderConfiguration()
+        e.threads = threadCount
+        e.blockSize = plan.blockSize
+        e.planner = try plan.codecPlanner()
+        return e
+    }
+
+    func sender(_ plan: MigrationPlan) throws -> SenderConfiguration {
+        var s = SenderConfiguration(endpoint: endpoint)
+        s.streams = plan.streams
+        s.window = plan.window
+        s.chunkSize = plan.chunkSize
+        s.resumeTimeout = resumeTimeout
+        s.auth = SessionAuth(secret: try secret.load())
+        s.congestionControl = cc == "auto" ? (CongestionControl.available().contains("bbr") ? "bbr" : nil) : cc
+        return s
+    }
+
+    /// Prints a JSON line to stdout when --json.
+    func emit(_ j: JSONLine) throws {
+        if json { try FileDescriptor.standardOutput.writeAll(j.text + "\n") }
+    }
+}

@@ -1,0 +1,2 @@
+import DWCPCLI
+CommandMain.run(MigrateCommand.self)

@@ -1,0 +1,100 @@
+import XCTest
+@testable import DWCPMigrate
+
+/// Drives the pre-copy planner through simulated migrations: an image of `size` bytes, writers
+/// dirtying `dirtyRate` bytes/s of it (never more than the image), a link of `link` bytes/s and
+/// a scan costing `scanRate` bytes/s. The simulation is the planner's own model of the world,
+/// so it checks the decisions, not the model.
+final class PrecopyPlannerTests: XCTestCase {
+    struct Simulation {
+        var size: Double
+        var dirtyRate: Double
+        var link: Double
+        var scanRate = 2e9
+        var compression = 0.5
+    }
+
+    /// Runs rounds until the planner decides; returns the decision, the number of rounds and the
+    /// true duration of the final round if it switched over.
+    func simulate(_ s: Simulation, budget: Double, maxRounds: Int = 30) -> (PrecopyPlanner.Decision, Int, Double?) {
+        var planner = PrecopyPlanner(maxDowntime: budget, maxRounds: maxRounds)
+        var dirty = s.size
+        var rounds = 0
+        while true {
+            rounds += 1
+            let scan = s.size / s.scanRate
+            let wire = dirty * s.compression
+            let send = wire / s.link
+            let decision = planner.record(.init(dirtyBytes: UInt64(dirty), wireBytes: UInt64(wire), scanSeconds: scan, sendSeconds: send))
+            let next = min(s.size, s.dirtyRate * (scan + send))
+            switch decision {
+            case .another: dirty = next
+            case .switchover: return (decision, rounds, scan + next * s.compression / s.link)
+            case .giveUp: return (decision, rounds, nil)
+            }
+        }
+    }
+
+    func testConvergesAndMeetsTheBudget() {
+        // 512 MiB image, 8 MiB/s dirtied, 100 Mbit link: converges in a few rounds.
+        let (decision, rounds, actual) = simulate(Simulation(size: 512e6, dirtyRate: 8e6, link: 12.5e6), budget: 0.5)
+        guard case .switchover(let predicted) = decision else { return XCTFail("expected switchover, got \(decision)") }
+        XCTAssertLessThanOrEqual(predicted, 0.5)
+        XCTAssertLessThanOrEqual(actual!, 0.5 * 1.05)
+        XCTAssertLessThan(rounds, 10)
+    }
+
+    func testGivesUpWhenTheLinkCannotKeepUp() {
+        // Dirtying faster than the link carries (after compression): never converges.
+        let (decision, rounds, _) = simulate(Simulation(size: 512e6, dirtyRate: 40e6, link: 12.5e6), budget: 0.3)
+        guard case .giveUp = decision else { return XCTFail("expected give up, got \(decision)") }
+        XCTAssertLessThanOrEqual(rounds, 8, "gives up early instead of copying for ever")
+    }
+
+    func testIdleImageSwitchesOverAfterOneDeltaRound() {
+        let (decision, rounds, _) = simulate(Simulation(size: 64e6, dirtyRate: 0, link: 12.5e6), budget: 0.3)
+        guard case .switchover = decision else { return XCTFail("expected switchover, got \(decision)") }
+        XCTAssertEqual(rounds, 2)
+    }
+
+    func testRespectsMaxRounds() {
+        // Converging, but too slowly for a tiny budget and 4 rounds.
+        let (decision, rounds, _) = simulate(Simulation(size: 512e6, dirtyRate: 4e6, link: 12.5e6, scanRate: 5e8), budget: 0.01, maxRounds: 4)
+        guard case .giveUp = decision else { return XCTFail("expected give up, got \(decision)") }
+        XCTAssertEqual(rounds, 4)
+    }
+
+    /// Seeded random worlds: whenever the planner switches over, the final round fits the budget
+    /// (within the model's 10% slack for a compression ratio that drifts); it never loops past
+    /// maxRounds; and when the link is clearly faster than the dirtying it does switch over.
+    func testRandomWorlds() {
+        var rng = SplitMix(seed: 42)
+        for _ in 0..<2000 {
+            let s = Simulation(size: rng.uniform(1e6, 4e9), dirtyRate: rng.uniform(0, 2e8), link: rng.uniform(1e6, 2e9),
+                               scanRate: rng.uniform(2e8, 4e9), compression: rng.uniform(0.2, 1))
+            let budget = rng.uniform(0.05, 2)
+            let (decision, rounds, actual) = simulate(s, budget: budget)
+            XCTAssertLessThanOrEqual(rounds, 30)
+            if case .switchover = decision {
+                XCTAssertLessThanOrEqual(actual!, budget * 1.1 + 1e-9, "\(s) budget \(budget)")
+            }
+            let scan = s.size / s.scanRate
+            if s.dirtyRate * s.compression < 0.2 * s.link && scan < 0.25 * budget && s.dirtyRate * scan * 3 < s.size {
+                if case .giveUp(let why) = decision { XCTFail("gave up on an easy world \(s) budget \(budget): \(why)") }
+            }
+        }
+    }
+}
+
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * Double(next() >> 11) / Double(1 << 53) }
+}
