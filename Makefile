@@ -7,15 +7,16 @@ PREFIX      ?= /usr/local
 DOCS_DATE   := 2026-11-25
 FUZZ_SECONDS ?= 20
 BENCH_CORPUS ?=
-TOOLS       := dwcp-encode dwcp-predict dwcp-send dwcp-recv dwcp-detect
+TOOLS       := dwcp-encode dwcp-predict dwcp-send dwcp-recv dwcp-detect dwcp-migrate
 RELEASE_BIN := .build/release
 DEBUG_BIN   := .build/debug
 
 # Debian packages: building, testing (the real zstd CLI for interop), demo, benchmarks.
 BUILD_DEBS  := pkg-config libzstd-dev liblz4-dev libbrotli-dev libxxhash-dev libssl-dev
-TEST_DEBS   := zstd iproute2
+# The migration tests boot a guest: QEMU, and a kernel + busybox initramfs built from Debian packages.
+TEST_DEBS   := zstd iproute2 python3 qemu-system-x86 busybox-static cpio gcc libc6-dev
 DEMO_DEBS   := gdb python3
-BENCH_DEBS  := zstd lz4 brotli xdelta3 sqlite3 nodejs gdb python3 time iperf3 socat iproute2
+BENCH_DEBS  := zstd lz4 brotli xdelta3 sqlite3 nodejs gdb python3 time iperf3 socat iproute2 qemu-system-x86 busybox-static cpio gcc libc6-dev
 
 APT = $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 

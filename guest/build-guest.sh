@@ -4,7 +4,8 @@
 # a workload that keeps rewriting guest RAM and checks it (see dirtier.c).
 #
 # Usage: guest/build-guest.sh OUTDIR   ->  OUTDIR/vmlinuz, OUTDIR/initrd.img
-# Kernel arguments the init understands: dwcp.mib=N (region size), dwcp.rate=MIB_PER_S.
+# Kernel arguments the init understands: dwcp.mib=N (region size), dwcp.rate=MIB_PER_S,
+# dwcp.write=page|line (rewrite whole pages, or one 64-byte line of a stable page).
 set -euo pipefail
 out=${1:?usage: build-guest.sh OUTDIR}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,12 +33,12 @@ cat > "$root/init" <<'INIT'
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
-mib=64; rate=8
+mib=64; rate=8; write=page
 for a in $(cat /proc/cmdline); do
-  case $a in dwcp.mib=*) mib=${a#dwcp.mib=};; dwcp.rate=*) rate=${a#dwcp.rate=};; esac
+  case $a in dwcp.mib=*) mib=${a#dwcp.mib=};; dwcp.rate=*) rate=${a#dwcp.rate=};; dwcp.write=*) write=${a#dwcp.write=};; esac
 done
 echo 0 > /proc/sys/kernel/printk
-exec /bin/dirtier "$mib" "$rate" > /dev/console 2>&1
+exec /bin/dirtier "$mib" "$rate" "$write" > /dev/console 2>&1
 INIT
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.img.tmp"

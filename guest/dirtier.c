@@ -12,7 +12,7 @@
  *
  * The counter must continue without a gap or reset on the destination; mismatches must stay 0.
  *
- * Usage: dirtier REGION_MIB DIRTY_MIB_PER_S
+ * Usage: dirtier REGION_MIB DIRTY_MIB_PER_S [page|line]
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -32,11 +32,23 @@ static uint64_t mix(uint64_t x) {
     return x;
 }
 
-/* Half random words, half a repeating pattern: compresses about 2x, like real guest memory. */
+/* Write mode: 0 = "page", every write replaces the whole page with fresh content (the worst
+ * case for deltas); 1 = "line", a write changes one 64-byte line of an otherwise stable page
+ * (counters and headers updated in place, as most programs dirty memory). */
+static int line_mode;
+
+/* Half random words, half a repeating pattern: compresses about 2x, like real guest memory.
+ * In line mode the page's base content depends on the index only, and the line numbered
+ * gen % 64 carries the generation: still a pure function of (index, gen). */
 static void fill(uint64_t *page, uint64_t index, uint32_t gen) {
-    uint64_t seed = mix(index * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)gen << 40));
+    uint32_t base_gen = line_mode ? 0 : gen;
+    uint64_t seed = mix(index * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)base_gen << 40));
     for (int w = 0; w < WORDS / 2; w++) page[w] = mix(seed + (uint64_t)w);
-    for (int w = WORDS / 2; w < WORDS; w++) page[w] = index ^ ((uint64_t)gen << 32) ^ (uint64_t)(w & 7);
+    for (int w = WORDS / 2; w < WORDS; w++) page[w] = index ^ ((uint64_t)base_gen << 32) ^ (uint64_t)(w & 7);
+    if (line_mode && gen > 0) {
+        uint64_t *line = page + (gen % 64) * 8;
+        for (int w = 0; w < 8; w++) line[w] = mix(seed ^ ((uint64_t)gen << 20) ^ (uint64_t)w);
+    }
 }
 
 static int check(const uint64_t *page, uint64_t index, uint32_t gen) {
@@ -54,6 +66,7 @@ static double now(void) {
 int main(int argc, char **argv) {
     uint64_t mib = argc > 1 ? strtoull(argv[1], 0, 10) : 64;
     double rate = argc > 2 ? atof(argv[2]) : 8;
+    line_mode = argc > 3 && strcmp(argv[3], "line") == 0;
     uint64_t pages = mib * 256;
     uint64_t *mem = aligned_alloc(PAGE, pages * PAGE);
     uint32_t *gen = calloc(pages, sizeof *gen);
@@ -62,7 +75,7 @@ int main(int argc, char **argv) {
     int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY);
     if (fd >= 0) { ssize_t n = read(fd, boot, sizeof boot - 1); if (n > 8) boot[8] = 0; close(fd); }
     for (uint64_t i = 0; i < pages; i++) fill(mem + i * WORDS, i, 0);
-    printf("READY %s %llu MiB, dirtying %.1f MiB/s\n", boot, (unsigned long long)mib, rate);
+    printf("READY %s %llu MiB, dirtying %.1f MiB/s, %s writes\n", boot, (unsigned long long)mib, rate, line_mode ? "line" : "page");
     fflush(stdout);
 
     const double tick = 0.1;

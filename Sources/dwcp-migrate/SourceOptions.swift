@@ -61,7 +61,11 @@ struct SourceOptions: ParsableArguments {
         if let r = linkRate {
             measurement = LinkMeasurement(rttMin: 0, rttMedian: 0, rttP99: 0, jitter: 0, loss: 0, throughput: Units.parseBitRate(r)!, rdmaDevices: [])
         } else {
+            // A short probe: it delays the migration, and the rounds measure the link anyway.
             var probe = LinkProbe(endpoint: endpoint)
+            probe.pings = 10
+            probe.pingInterval = 0.002
+            probe.burstSeconds = 0.25
             probe.auth = SessionAuth(secret: try secret.load())
             do {
                 measurement = try probe.measure()
@@ -76,6 +80,7 @@ struct SourceOptions: ParsableArguments {
         var e = EncoderConfiguration()
         e.threads = threadCount
         e.blockSize = plan.blockSize
+        e.deduplicate = plan.deduplicate
         e.planner = try plan.codecPlanner()
         return e
     }

@@ -50,6 +50,7 @@ public final class ReceivePipeline {
         let transport = TransportReceiver(configuration: receiver)
         transport.acceptance = { [unowned self] in
             // Every byte is in the pipe: let the decoder see the end and finish.
+            Timeline.mark("transfer verified")
             closeWrite()
             thread.join()
             if let decodeError { throw decodeError }

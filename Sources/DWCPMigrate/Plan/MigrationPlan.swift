@@ -22,11 +22,17 @@ public struct MigrationPlan {
     public var chunkSize: Int
     public var blockSize: Int
     public var threads: Int
+    /// Duplicate-page elimination: worth its hashing only when the wire, not the CPU, limits.
+    public var deduplicate: Bool
     public var codec: String
     /// First codec choice for literal data, for the printed plan.
     public var initialCodec: String
     /// Seconds of buffered data the switchover must drain (subtracted from QEMU's downtime limit).
     public var drainSeconds: Double
+
+    /// What the encode → send → decode pipeline sustains on a small machine, bytes/s: the drain
+    /// rate to assume when the link is faster.
+    public static let pipelineBytesPerSecond = 500e6
 
     /// Plans from a measurement (nil: no probe possible, assume a fast datacenter link).
     public init(measurement: LinkMeasurement?, maxDowntime: Double, codec: String = "auto", streams: Int? = nil, threads: Int = OSThread.processorCount) {
@@ -42,14 +48,28 @@ public struct MigrationPlan {
             linkBitsPerSecond = 10e9
         }
         let bytesPerSecond = linkBitsPerSecond / 8
-        self.streams = streams ?? (mode == .datacenter ? 4 : 8)
-        let budgetBytes = bytesPerSecond * maxDowntime / 4
-        window = UInt64(min(max(budgetBytes, Double(1 << 20)), Double(64 << 20)))
-        chunkSize = Int(min(max(Double(window) / 8, Double(64 << 10)), Double(1 << 20)))
+        let rtt = measurement?.rttMedian ?? 0
+        // Streams: a couple fill a short path (more only add queueing and head-of-line waits
+        // at the reorder buffer); long fat paths get one per MiB of bandwidth-delay product,
+        // doubled under real loss, where each stream's window collapses on its own.
+        let bdp = bytesPerSecond * rtt
+        var planned = rtt < 0.002 ? (bytesPerSecond >= 125e6 ? 4 : 2) : Int((bdp / Double(1 << 20)).rounded(.up))
+        if rtt >= 0.01, (measurement?.loss ?? 0) > 0.001 { planned *= 2 }
+        self.streams = streams ?? min(max(planned, 2), 16)
+        // In flight: enough to cover the path (4 × bandwidth-delay product, at least 4 MiB)
+        // but never more than a quarter of the downtime budget at the rate the pipeline really
+        // drains, which on fast links is the CPU, not the wire (≈ 4 Gbit/s on two cores).
+        let drainRate = min(bytesPerSecond, Self.pipelineBytesPerSecond)
+        let cover = max(4 * bdp, Double(4 << 20))
+        let budgetBytes = drainRate * maxDowntime / 4
+        window = UInt64(max(Double(1 << 20), min(budgetBytes, cover, Double(64 << 20))))
+        // Many chunks per window, so one slow chunk does not idle the others.
+        chunkSize = Int(min(max(Double(window) / 16, Double(64 << 10)), Double(1 << 20)))
         chunkSize = 1 << (Int.bitWidth - 1 - chunkSize.leadingZeroBitCount)
-        blockSize = bytesPerSecond < 100e6 ? 256 << 10 : 1 << 20
+        blockSize = bytesPerSecond < 100e6 ? 256 << 10 : 512 << 10
+        deduplicate = bytesPerSecond < Self.pipelineBytesPerSecond
         let inFlightBlocks = Double((2 * threads + 2) * blockSize)
-        drainSeconds = (Double(window) + inFlightBlocks / 2) / bytesPerSecond
+        drainSeconds = (Double(window) + inFlightBlocks / 2) / drainRate
         initialCodec = codec == "auto"
             ? CodecPlanner(linkBitsPerSecond: linkBitsPerSecond, threads: threads).choose(literalBytes: blockSize).description
             : codec
@@ -78,6 +98,7 @@ public struct MigrationPlan {
         j.add("window_bytes", window)
         j.add("chunk_bytes", chunkSize)
         j.add("block_bytes", blockSize)
+        j.add("deduplicate", deduplicate)
         j.add("drain_ms", drainSeconds * 1000, decimals: 1)
         return j.text
     }

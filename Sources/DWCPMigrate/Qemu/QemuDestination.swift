@@ -50,10 +50,14 @@ public final class QemuDestination {
         let timeout = startTimeout
         do {
             let result = try pipeline.run(listener: listener, output: connection) { _ in
+                Timeline.mark("stream decoded into QEMU")
                 let deadline = MonotonicClock.now() + timeout
                 while true {
                     let now = try qmp.query("query-status")["status"] as? String ?? ""
-                    if now == "running" { return }
+                    if now == "running" {
+                        Timeline.mark("destination VM running")
+                        return
+                    }
                     let incoming = try qmp.query("query-migrate")
                     if let s = incoming["status"] as? String, s == "failed" {
                         throw DWCPError.failure("destination QEMU could not load the migration stream" + ((incoming["error-desc"] as? String).map { ": \($0)" } ?? ""))

@@ -110,6 +110,7 @@ public final class QemuSource {
                 pipeline.onWire = { s in gate.withLock { wire = s.bytes } }
                 pipelineResult = try pipeline.run(input: conn) {
                     // QEMU closed the stream: end it only if QEMU says the migration completed.
+                    Timeline.mark("QEMU closed its migration stream")
                     let state: Gate = gate.withLock {
                         while case .open = gateState { gate.wait() }
                         return gateState
@@ -120,6 +121,7 @@ public final class QemuSource {
                 pipelineError = error
             }
             finishedAt = WallClock.now()
+            Timeline.mark("transfer finished: \(pipelineError.map { "\($0)" } ?? "destination confirmed")")
             gate.withLock { gate.broadcast() }
         }
 
@@ -146,6 +148,7 @@ public final class QemuSource {
             }
             onStatus?(status, ram, gate.withLock { wire })
             if status == "completed" || status == "failed" || status == "cancelled" {
+                Timeline.mark("QEMU status \(status)")
                 final = info
                 gate.withLock {
                     gateState = status == "completed" ? .completed : .failed(cancelled ?? "QEMU reports the migration \(status)" + ((info["error-desc"] as? String).map { ": \($0)" } ?? ""))
@@ -185,7 +188,10 @@ public final class QemuSource {
             let status = (error as? DWCPError)?.status ?? .network
             throw DWCPError(status, "destination did not confirm the VM runs, source VM resumed: \(error)")
         }
-        if let stopTime { outcome.downtime = max(0, finishedAt - stopTime) }
+        if let stopTime {
+            outcome.downtime = max(0, finishedAt - stopTime)
+            Timeline.mark("source VM had stopped at t=\(Int64(stopTime * 1000) % 100_000) ms")
+        }
         if !c.keepSource { try? qmp.execute("quit") }
         outcome.totalSeconds = MonotonicClock.now() - started
         return outcome

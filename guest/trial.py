@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""One live-migration trial of the test guest, judged from the guest's own heartbeat.
+
+Boots the guest twice (source running, destination `-incoming defer`), migrates it with one
+method, and prints one JSON line: whether the guest survived intact, total time, the
+guest-visible blackout and bytes on the wire. Used by the end-to-end test (CLITests) and by
+`make bench` (scripts/bench-migrate.sh); guest/build-guest.sh builds the kernel and initramfs.
+
+Methods: dwcp (dwcp-migrate qemu/receive), qemu-tcp (QEMU's own tcp:), qemu-multifd-zstd,
+zstd-socat (exec: zstd -1 | socat). The verdict needs: the destination's heartbeat counter
+continues where the source stopped (same boot id, no reboot or panic), and the guest's own
+memory check counts no mismatched page through two full sweeps after the switchover.
+
+With --netns A,B the source side runs in namespace A and the destination in B (addresses
+10.200.0.1/10.200.0.2, as ../shared/tools/wan/wan-setup.sh makes them); else loopback.
+--inject kill-receiver kills the DWCP receiver mid-copy: the trial then passes only if the
+migration fails with exit 4 and the source VM keeps running with an intact heartbeat.
+"""
+import argparse, json, os, re, signal, socket, subprocess, sys, tempfile, threading, time
+
+HB = re.compile(r"^HB (\S+) (\d+) (\d+) (\d+) (\d+)$")
+
+
+class QMP:
+    def __init__(self, path, timeout=20):
+        deadline = time.time() + timeout
+        while True:
+            try:
+                self.s = socket.socket(socket.AF_UNIX)
+                self.s.connect(path)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.f = self.s.makefile("rw")
+        json.loads(self.f.readline())
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, **args):
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.f.write(json.dumps(msg) + "\n")
+        self.f.flush()
+        while True:
+            reply = json.loads(self.f.readline())
+            if "return" in reply:
+                return reply["return"]
+            if "error" in reply:
+                raise RuntimeError(f"{name}: {reply['error'].get('desc')}")
+
+
+class Watcher(threading.Thread):
+    """Follows a serial log and timestamps each complete heartbeat line when it appears."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path, self.beats, self.text, self.stop = path, [], "", False
+
+    def run(self):
+        pending, pos = "", 0
+        while not self.stop:
+            try:
+                with open(self.path, "rb") as f:
+                    f.seek(pos)
+                    chunk = f.read()
+            except FileNotFoundError:
+                chunk = b""
+            if chunk:
+                pos += len(chunk)
+                now = time.time()
+                s = chunk.decode("utf-8", "replace")
+                self.text += s
+                pending += s
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    m = HB.match(line.strip())
+                    if m:
+                        self.beats.append((now, m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))))
+            time.sleep(0.002)
+
+
+def ns_prefix(ns):
+    return ["ip", "netns", "exec", ns] if ns else []
+
+
+def start_vm(args, work, name, ns, incoming):
+    log, qmp = f"{work}/{name}.log", f"{work}/{name}.qmp"
+    cmd = ns_prefix(ns) + [
+        "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", args.ram, "-display", "none",
+        "-no-reboot", "-kernel", f"{args.guest}/vmlinuz", "-initrd", f"{args.guest}/initrd.img",
+        "-append", f"console=ttyS0 panic=-1 quiet dwcp.mib={args.mib} dwcp.rate={args.rate} dwcp.write={args.write}",
+        "-serial", f"file:{log}", "-monitor", "none", "-qmp", f"unix:{qmp},server=on,wait=off",
+        "-daemonize", "-pidfile", f"{work}/{name}.pid"]
+    if incoming:
+        cmd += ["-incoming", "defer"]
+    subprocess.run(cmd, check=True)
+    return log, qmp
+
+
+def kill_vm(work, name):
+    try:
+        pid = int(open(f"{work}/{name}.pid").read())
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+
+
+def wait_until(cond, timeout, what):
+    deadline = time.time() + timeout
+    while not cond():
+        if time.time() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.02)
+
+
+def qemu_native(args, src, dst, method, dst_ip, port):
+    caps = [{"capability": "events", "state": True}]
+    params = {"downtime-limit": args.downtime_ms, "max-bandwidth": 1 << 40}
+    if method == "qemu-multifd-zstd":
+        caps.append({"capability": "multifd", "state": True})
+        for q in (src, dst):
+            q.cmd("migrate-set-capabilities", capabilities=caps)
+            q.cmd("migrate-set-parameters", **{"multifd-compression": "zstd", "multifd-channels": 4})
+        uri_in = uri_out = f"tcp:{dst_ip}:{port}"
+    elif method == "zstd-socat":
+        for q in (src, dst):
+            q.cmd("migrate-set-capabilities", capabilities=caps)
+        uri_in = f"exec:socat -u TCP-LISTEN:{port},reuseaddr - | zstd -d -q"
+        uri_out = f"exec:zstd -1 -T0 -q | socat -u - TCP:{dst_ip}:{port}"
+    else:
+        for q in (src, dst):
+            q.cmd("migrate-set-capabilities", capabilities=caps)
+        uri_in = uri_out = f"tcp:{dst_ip}:{port}"
+    src.cmd("migrate-set-parameters", **params)
+    dst.cmd("migrate-incoming", uri=uri_in)
+    time.sleep(0.3)
+    t0 = time.time()
+    src.cmd("migrate", uri=uri_out)
+    while True:
+        info = src.cmd("query-migrate")
+        if info.get("status") in ("completed", "failed", "cancelled"):
+            break
+        time.sleep(0.02)
+    if info["status"] != "completed":
+        raise RuntimeError(f"QEMU migration {info['status']}: {info.get('error-desc')}")
+    wait_until(lambda: dst.cmd("query-status")["status"] == "running", 60, "destination VM running")
+    ram = info.get("ram", {})
+    return {"total_s": round(time.time() - t0, 3), "tool_wire_bytes": ram.get("transferred"), "rounds": ram.get("dirty-sync-count"),
+            "qemu_downtime_ms": info.get("downtime")}
+
+
+def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port):
+    recv = subprocess.Popen(ns_prefix(dst_ns) + [f"{args.bin}/dwcp-migrate", "receive", "--listen", f"{dst_ip}:{port}",
+                                                 "--qmp", dst_qmp, "--json", "-v"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ready = recv.stderr.readline()  # "listening on port N": the receiver is up
+    if "listening" not in ready:
+        raise RuntimeError(f"dwcp-migrate receive did not start: {ready.strip()}")
+    t0 = time.time()
+    cmd = ns_prefix(src_ns) + [f"{args.bin}/dwcp-migrate", "qemu", "--qmp", src_qmp, "--to", f"{dst_ip}:{port}",
+                               "--json", "--max-downtime", f"{args.downtime_ms}ms"] + args.dwcp_args
+    send = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if args.inject == "kill-receiver":
+        time.sleep(args.kill_after)
+        recv.send_signal(signal.SIGKILL)
+    out, err = send.communicate(timeout=600)
+    elapsed = time.time() - t0
+    rout, rerr = recv.communicate(timeout=120)
+    lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    done = next((l for l in lines if l.get("event") == "done"), {})
+    return {"total_s": round(elapsed, 3), "exit": send.returncode, "receiver_exit": recv.returncode, "stderr": err.strip()[-400:],
+            "receiver_stderr": rerr.strip()[-400:], "tool_wire_bytes": done.get("wire_bytes"),
+            "rounds": done.get("rounds"), "dwcp_downtime_ms": done.get("downtime_ms"),
+            "qemu_downtime_ms": done.get("qemu_downtime_ms"), "plan": next((l for l in lines if l.get("event") == "plan"), None)}
+
+
+def veth_tx(ns):
+    if not ns:
+        return None
+    out = subprocess.run(["ip", "-n", ns, "-s", "-j", "link"], capture_output=True, text=True).stdout
+    return sum(l.get("stats64", {}).get("tx", {}).get("bytes", 0) for l in json.loads(out) if l["ifname"] != "lo")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--method", default="dwcp", choices=["dwcp", "qemu-tcp", "qemu-multifd-zstd", "zstd-socat"])
+    ap.add_argument("--guest", required=True, help="directory with vmlinuz and initrd.img")
+    ap.add_argument("--bin", default=".build/release", help="directory with dwcp-migrate")
+    ap.add_argument("--ram", default="524292K", help="guest RAM (not a multiple of 256 KiB: QEMU 7.2 TCG bug)")
+    ap.add_argument("--mib", type=int, default=64, help="guest workload region, MiB")
+    ap.add_argument("--rate", type=float, default=8, help="guest dirtying rate, MiB/s")
+    ap.add_argument("--write", default="page", choices=["page", "line"], help="guest writes whole pages or single lines")
+    ap.add_argument("--warmup", type=float, default=2, help="seconds the workload runs before migrating")
+    ap.add_argument("--downtime-ms", type=int, default=300)
+    ap.add_argument("--netns", help="SRC_NS,DST_NS")
+    ap.add_argument("--port", type=int, default=7460)
+    ap.add_argument("--inject", choices=["kill-receiver"])
+    ap.add_argument("--kill-after", type=float, default=1.5)
+    ap.add_argument("--sweeps-after", type=int, default=2, help="guest memory sweeps to wait for after the switchover")
+    ap.add_argument("dwcp_args", nargs="*", help="extra dwcp-migrate qemu arguments (after --)")
+    args = ap.parse_args()
+    args.bin = os.path.abspath(args.bin)
+    src_ns, dst_ns = (args.netns.split(",") if args.netns else (None, None))
+    dst_ip = "10.200.0.2" if args.netns else "127.0.0.1"
+    work = tempfile.mkdtemp(prefix="dwcp-trial-")
+    result = {"method": args.method, "ram": args.ram, "mib": args.mib, "dirty_mib_s": args.rate, "write": args.write,
+              "link": "netns" if args.netns else "loopback"}
+    try:
+        # QMP takes one client at a time: the harness connects only for QEMU's own methods.
+        src_log, src_qmp = start_vm(args, work, "src", src_ns, False)
+        dst_log, dst_qmp = start_vm(args, work, "dst", dst_ns, True)
+        ws, wd = Watcher(src_log), Watcher(dst_log)
+        ws.start(); wd.start()
+        wait_until(lambda: any(b[4] >= 1 for b in ws.beats), 120, "source guest workload ready (one full sweep)")
+        time.sleep(args.warmup)
+        tx0 = veth_tx(src_ns)
+        t0 = time.time()
+        if args.method == "dwcp":
+            result.update(dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, args.port))
+        else:
+            result.update(qemu_native(args, QMP(src_qmp), QMP(dst_qmp), args.method, dst_ip, args.port))
+        result.setdefault("total_s", round(time.time() - t0, 3))
+        if tx0 is not None:
+            result["wire_bytes"] = veth_tx(src_ns) - tx0
+        if args.inject:
+            # Expected: exit 4, source still running and its heartbeat still advancing.
+            n = len(ws.beats)
+            time.sleep(1.5)
+            status = QMP(src_qmp).cmd("query-status")["status"]
+            last = ws.beats[-1] if ws.beats else None
+            result.update({"source_status": status, "source_beats_after": len(ws.beats) - n,
+                           "source_mismatches": last[3] if last else None})
+            result["ok"] = (result.get("exit") == 4 and status == "running" and len(ws.beats) - n >= 5
+                            and last is not None and last[3] == 0)
+            return result
+        wait_until(lambda: len(wd.beats) > 0, 60, "destination heartbeat")
+        first = wd.beats[0]
+        sweeps_at_switch = first[4]
+        try:
+            wait_until(lambda: wd.beats[-1][4] >= sweeps_at_switch + args.sweeps_after, 60, "two memory sweeps on the destination")
+        except TimeoutError:
+            pass
+        time.sleep(0.3)
+        ws.stop = wd.stop = True
+        src_last = ws.beats[-1]
+        dst_last = wd.beats[-1]
+        text = wd.text
+        result.update({
+            "src_last": src_last[2], "dst_first": first[2], "dst_last": dst_last[2],
+            "boot_same": first[1] == src_last[1] and dst_last[1] == src_last[1],
+            "mismatches": dst_last[3], "sweeps_after": dst_last[4] - sweeps_at_switch,
+            "rebooted": ("READY" in text) or ("Linux version" in text),
+            "panic": "Kernel panic" in text or "panic" in text.lower(),
+            "blackout_ms": round((first[0] - src_last[0]) * 1000, 1),
+        })
+        result["ok"] = (result["boot_same"] and 1 <= first[2] - src_last[2] <= 2 and result["mismatches"] == 0
+                        and result["sweeps_after"] >= args.sweeps_after and not result["rebooted"] and not result["panic"]
+                        and result.get("exit", 0) == 0)
+        return result
+    except Exception as e:  # reported, not raised: the caller judges the JSON
+        result["ok"] = False
+        result["error"] = f"{type(e).__name__}: {e}"
+        return result
+    finally:
+        kill_vm(work, "src")
+        kill_vm(work, "dst")
+        subprocess.run(["rm", "-rf", work])
+
+
+if __name__ == "__main__":
+    r = main()
+    print(json.dumps(r), flush=True)
+    sys.exit(0 if r.get("ok") else 1)
