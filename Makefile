@@ -15,7 +15,7 @@ DEBUG_BIN   := .build/debug
 BUILD_DEBS  := pkg-config libzstd-dev liblz4-dev libbrotli-dev libxxhash-dev libssl-dev
 # The migration tests boot a guest: QEMU, and a kernel + busybox initramfs built from Debian packages.
 TEST_DEBS   := zstd iproute2 python3 qemu-system-x86 busybox-static cpio gcc libc6-dev
-DEMO_DEBS   := gdb python3
+DEMO_DEBS   := gdb python3 qemu-system-x86 busybox-static cpio gcc libc6-dev
 BENCH_DEBS  := zstd lz4 brotli xdelta3 sqlite3 nodejs gdb python3 time iperf3 socat iproute2 qemu-system-x86 busybox-static cpio gcc libc6-dev
 
 APT = $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get

@@ -17,7 +17,7 @@ struct SourceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Codec for the state: auto (chosen per frame for the measured link), or CODEC[:LEVEL] such as zstd:1, lz4, none.", valueName: "CODEC"))
     var codec: String = "auto"
 
-    @Option(help: ArgumentHelp("Parallel TCP connections (default: from the link class, 4 in a datacenter, else 8).", valueName: "N"))
+    @Option(help: ArgumentHelp("Parallel TCP connections (default: planned from the path: 2-4 on short paths, one per MiB of bandwidth-delay product on long ones).", valueName: "N"))
     var streams: Int?
 
     @Option(help: ArgumentHelp("Congestion control per socket: bbr, cubic, reno or auto (bbr when available).", valueName: "CC"))

@@ -1,0 +1,148 @@
+function __dwcp-migrate_should_offer_completions_for_flags_or_options -a expected_commands
+    set -l non_repeating_flags_or_options $argv[2..]
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __dwcp-migrate_parse_tokens
+    test "$commands" = "$expected_commands"; and return $non_repeating_flags_or_options_absent
+end
+
+function __dwcp-migrate_should_offer_completions_for_positional -a expected_commands positional_index_comparison expected_positional_index
+    set -l non_repeating_flags_or_options
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __dwcp-migrate_parse_tokens
+    test "$commands" = "$expected_commands" -a \( "$positional_index" "$positional_index_comparison" "$expected_positional_index" \)
+end
+
+function __dwcp-migrate_parse_tokens -S
+    set -l unparsed_tokens (__dwcp-migrate_tokens -pc)
+    switch $unparsed_tokens[1]
+    case 'dwcp-migrate'
+        __dwcp-migrate_parse_subcommand 0 'version' 'h/help'
+        switch $unparsed_tokens[1]
+        case 'qemu'
+            __dwcp-migrate_parse_subcommand 0 'qmp=' 'to=' 'max-downtime=' 'codec=' 'streams=' 'cc=' 'link-rate=' 'resume-timeout=' 'T/threads=' 'dry-run' 'json' 'secret-file=' 'max-rounds=' 'auto-converge' 'xbzrle=' 'keep-source' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        case 'file'
+            __dwcp-migrate_parse_subcommand 1 'to=' 'max-downtime=' 'codec=' 'streams=' 'cc=' 'link-rate=' 'resume-timeout=' 'T/threads=' 'dry-run' 'json' 'secret-file=' 'max-rounds=' 'freeze=' 'thaw=' 'work-dir=' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        case 'receive'
+            __dwcp-migrate_parse_subcommand 0 'listen=' 'qmp=' 'o/output=' 'idle-timeout=' 'T/threads=' 'json' 'secret-file=' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        case 'help'
+            __dwcp-migrate_parse_subcommand -r 1 'version'
+        end
+    end
+end
+
+function __dwcp-migrate_tokens
+    if test (string split -m 1 -f 1 -- . "$FISH_VERSION") -gt 3
+        commandline --tokens-raw $argv
+    else
+        commandline -o $argv
+    end
+end
+
+function __dwcp-migrate_parse_subcommand -S -a positional_count
+    argparse -s r -- $argv
+    set -l option_specs $argv[2..]
+    set -l is_repeating_positional $_flag_r
+    set -el _flag_r
+    set -a commands $unparsed_tokens[1]
+    set positional_index 0
+    while true
+        set -e unparsed_tokens[1]
+        argparse -sn "$commands" $option_specs -- $unparsed_tokens 2> /dev/null
+        set unparsed_tokens $argv
+        set positional_index (math $positional_index + 1)
+        for non_repeating_flag_or_option in $non_repeating_flags_or_options
+            if set -ql "_flag_$(string replace -a - _ -- $non_repeating_flag_or_option)"
+                set non_repeating_flags_or_options_absent 1
+                break
+            end
+        end
+        test (count $unparsed_tokens) -eq 0 -o \( -z "$is_repeating_positional" -a "$positional_index" -gt "$positional_count" \) && break
+    end
+end
+
+function __dwcp-migrate_complete_directories
+    set -l token (commandline -t)
+    string match -- '*/' $token
+    set -l subdirs $token*/
+    printf %s\n $subdirs
+end
+
+function __dwcp-migrate_custom_completion
+    set -x SAP_SHELL fish
+    set -x SAP_SHELL_VERSION $FISH_VERSION
+    set -l tokens (__dwcp-migrate_tokens -p)
+    if test -z "$(__dwcp-migrate_tokens -t)"
+        set -l index (count (__dwcp-migrate_tokens -pc))
+        set tokens $tokens[..$index] \'\' $tokens[(math $index + 1)..]
+    end
+    command $tokens[1] $argv $tokens
+end
+
+complete -c 'dwcp-migrate' -f
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate" version' -l 'version' -d 'Show the version.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_positional "dwcp-migrate" -eq 1' -fa 'qemu' -d 'Live-migrate the QEMU VM behind a QMP socket to a \'dwcp-migrate receive --qmp\' destination.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_positional "dwcp-migrate" -eq 1' -fa 'file' -d 'Migrate a file or block device that may change while it is copied, in pre-copy rounds.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_positional "dwcp-migrate" -eq 1' -fa 'receive' -d 'Receive a migration: into a QEMU started with -incoming defer (--qmp), or into an image file (-o).'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_positional "dwcp-migrate" -eq 1' -fa 'help' -d 'Show subcommand help information.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" qmp' -l 'qmp' -d 'The source QEMU\'s QMP unix socket.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" to' -l 'to' -d 'Destination: the HOST:PORT a \'dwcp-migrate receive\' listens on.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" max-downtime' -l 'max-downtime' -d 'Downtime budget: how long the workload may be stopped at the switchover (300ms, 1s; a bare number is ms).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" codec' -l 'codec' -d 'Codec for the state: auto (chosen per frame for the measured link), or CODEC[:LEVEL] such as zstd:1, lz4, none.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" streams' -l 'streams' -d 'Parallel TCP connections (default: planned from the path: 2-4 on short paths, one per MiB of bandwidth-delay product on long ones).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" cc' -l 'cc' -d 'Congestion control per socket: bbr, cubic, reno or auto (bbr when available).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" link-rate' -l 'link-rate' -d 'Assume this link rate instead of probing it (e.g. 100Mbit).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" resume-timeout' -l 'resume-timeout' -d 'Keep reconnecting this long after a connection drops before failing (exit 4).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" T threads' -s 'T' -l 'threads' -d 'Compression threads (default: all cores).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" dry-run' -l 'dry-run' -d 'Probe the link, print the plan as a JSON line and exit without migrating.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" json' -l 'json' -d 'Print per-round lines and a final summary as JSON lines on standard output.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" secret-file' -l 'secret-file' -d 'Shared secret for authenticating connections (HMAC-SHA256), read from FILE; default $DWCP_SECRET_FILE. Both ends need the same.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" max-rounds' -l 'max-rounds' -d 'Cancel the migration (the VM keeps running) after this many dirty-memory passes without a switchover.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" auto-converge' -l 'auto-converge' -d 'Let QEMU throttle the guest\'s CPUs until the copy converges, instead of giving up.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" xbzrle' -l 'xbzrle' -d 'Enable QEMU\'s XBZRLE delta encoding of re-sent pages with a cache of SIZE (e.g. 64MiB).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" keep-source' -l 'keep-source' -d 'Leave the source QEMU paused after a successful migration instead of quitting it.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" q quiet' -l 'quiet' -s 'q' -d 'Print errors only.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu"' -l 'verbose' -s 'v' -d 'More output: -v adds a summary and progress, -vv debug detail.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" progress' -l 'progress' -d 'Force the progress line on or off (default: on when stderr is a terminal).'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" no-progress' -l 'no-progress' -d 'Force the progress line on or off (default: on when stderr is a terminal).'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" version' -l 'version' -d 'Show the version.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate qemu" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" to' -l 'to' -d 'Destination: the HOST:PORT a \'dwcp-migrate receive\' listens on.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" max-downtime' -l 'max-downtime' -d 'Downtime budget: how long the workload may be stopped at the switchover (300ms, 1s; a bare number is ms).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" codec' -l 'codec' -d 'Codec for the state: auto (chosen per frame for the measured link), or CODEC[:LEVEL] such as zstd:1, lz4, none.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" streams' -l 'streams' -d 'Parallel TCP connections (default: planned from the path: 2-4 on short paths, one per MiB of bandwidth-delay product on long ones).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" cc' -l 'cc' -d 'Congestion control per socket: bbr, cubic, reno or auto (bbr when available).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" link-rate' -l 'link-rate' -d 'Assume this link rate instead of probing it (e.g. 100Mbit).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" resume-timeout' -l 'resume-timeout' -d 'Keep reconnecting this long after a connection drops before failing (exit 4).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" T threads' -s 'T' -l 'threads' -d 'Compression threads (default: all cores).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" dry-run' -l 'dry-run' -d 'Probe the link, print the plan as a JSON line and exit without migrating.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" json' -l 'json' -d 'Print per-round lines and a final summary as JSON lines on standard output.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" secret-file' -l 'secret-file' -d 'Shared secret for authenticating connections (HMAC-SHA256), read from FILE; default $DWCP_SECRET_FILE. Both ends need the same.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" max-rounds' -l 'max-rounds' -d 'Give up after this many pre-copy rounds without a switchover.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" freeze' -l 'freeze' -d 'Shell command that stops the image\'s writers, run before the final round.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" thaw' -l 'thaw' -d 'Shell command that lets the writers continue, run only if the final round fails.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" work-dir' -l 'work-dir' -d 'Directory for the round snapshots (default $TMPDIR or /tmp).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" q quiet' -l 'quiet' -s 'q' -d 'Print errors only.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file"' -l 'verbose' -s 'v' -d 'More output: -v adds a summary and progress, -vv debug detail.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" progress' -l 'progress' -d 'Force the progress line on or off (default: on when stderr is a terminal).'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" no-progress' -l 'no-progress' -d 'Force the progress line on or off (default: on when stderr is a terminal).'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" version' -l 'version' -d 'Show the version.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate file" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" listen' -l 'listen' -d 'Address to listen on: [ADDR]:PORT (ADDR empty = all, IPv6 and IPv4).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" qmp' -l 'qmp' -d 'QMP unix socket of a destination QEMU started with -incoming defer.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" o output' -l 'output' -s 'o' -d 'Image file to build from \'dwcp-migrate file\' rounds.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" idle-timeout' -l 'idle-timeout' -d 'Fail (exit 4) after this long without data from the source.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" T threads' -s 'T' -l 'threads' -d 'Decompression threads (default: all cores).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" json' -l 'json' -d 'Print a JSON line per round and a summary on standard output.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" secret-file' -l 'secret-file' -d 'Shared secret for authenticating connections (HMAC-SHA256), read from FILE; default $DWCP_SECRET_FILE. Both ends need the same.' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" q quiet' -l 'quiet' -s 'q' -d 'Print errors only.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive"' -l 'verbose' -s 'v' -d 'More output: -v adds a summary and progress, -vv debug detail.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" progress' -l 'progress' -d 'Force the progress line on or off (default: on when stderr is a terminal).'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" no-progress' -l 'no-progress' -d 'Force the progress line on or off (default: on when stderr is a terminal).'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" version' -l 'version' -d 'Show the version.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate help" version' -l 'version' -d 'Show the version.'
