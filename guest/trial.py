@@ -100,9 +100,13 @@ def start_vm(args, work, name, ns, incoming):
 
 
 def kill_vm(work, name):
+    """Kills a VM and waits until it is gone (its listening port must be free for the next trial)."""
     try:
         pid = int(open(f"{work}/{name}.pid").read())
         os.kill(pid, signal.SIGKILL)
+        deadline = time.time() + 10
+        while os.path.exists(f"/proc/{pid}") and time.time() < deadline:
+            time.sleep(0.02)
     except (OSError, ValueError):
         pass
 

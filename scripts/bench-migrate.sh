@@ -5,7 +5,8 @@
 #   scripts/bench-migrate.sh BIN_DIR
 # Environment: MIGRATE_LINKS (default "loopback 1gbit 100mbit"; also e.g. 100mbit-50ms),
 # MIGRATE_GUESTS (default "524292K:256"; RAM:workload-MiB, e.g. "2097156K:1024" for 2 GiB),
-# MIGRATE_METHODS, MIGRATE_RATE (guest dirtying MiB/s, default 8). Needs root for the namespaces.
+# MIGRATE_METHODS, MIGRATE_RATE (guest dirtying MiB/s, default 8), MIGRATE_WRITE (page: whole pages
+# rewritten, the default; line: one 64-byte line per write). Needs root for the namespaces.
 set -euo pipefail
 bin=$(cd "${1:-.build/release}" && pwd)
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,13 +16,15 @@ links=${MIGRATE_LINKS:-loopback 1gbit 100mbit}
 guests=${MIGRATE_GUESTS:-524292K:256}
 methods=${MIGRATE_METHODS:-qemu-tcp qemu-multifd-zstd zstd-socat dwcp}
 rate=${MIGRATE_RATE:-8}
+write=${MIGRATE_WRITE:-page}
 out=$repo/bench-out
 mkdir -p "$out"
-export NB_PREFIX=dwcpm WAN_STATE=$(mktemp -d)
+# A fixed state directory, so a run interrupted earlier is torn down by the next one.
+export NB_PREFIX=dwcpm WAN_STATE=${TMPDIR:-/tmp}/dwcp-bench-migrate-wan
 trap 'bash "$wan" down >/dev/null 2>&1 || true' EXIT
 guest=$repo/.build/guest
 "$repo/guest/build-guest.sh" "$guest" >/dev/null
-results=$out/migrate.jsonl
+results=$out/migrate-$write.jsonl
 : > "$results"
 for link in $links; do
   netns=()
@@ -29,20 +32,15 @@ for link in $links; do
     r=${link%%-*}; rtt=""
     [[ $link == *-*ms ]] && rtt="--rtt ${link##*-}" && rtt=${rtt%ms}
     bash "$wan" down >/dev/null 2>&1 || true
-    bash "$wan" up --rate "$r" $rtt >/dev/null
+    bash "$wan" up --rate "$r" $rtt >/dev/null || { echo "bench-migrate: cannot set up the $link link" >&2; exit 1; }
     netns=(--netns "$NB_PREFIX-a,$NB_PREFIX-b")
   fi
   for g in $guests; do
     for m in $methods; do
       line=$(python3 "$repo/guest/trial.py" --method "$m" --guest "$guest" --bin "$bin" --ram "${g%%:*}" --mib "${g##*:}" \
-               --rate "$rate" --warmup 5 "${netns[@]}" || true)
-      python3 - "$link" <<PY >> "$results"
-import json, sys
-d = json.loads('''$line''')
-d["link_name"] = sys.argv[1]
-print(json.dumps(d))
-PY
-      echo "bench-migrate: $link ${g} $m: $(python3 -c "import json;d=json.loads('''$line''');print(d.get('ok'), d.get('total_s'), 's', d.get('blackout_ms'), 'ms', d.get('wire_bytes') or d.get('tool_wire_bytes'), 'B', d.get('error',''))")" >&2
+               --rate "$rate" --write "$write" --warmup 5 "${netns[@]}" || true)
+      LINE=$line LINK=$link python3 -c 'import json, os; d = json.loads(os.environ["LINE"]); d["link_name"] = os.environ["LINK"]; print(json.dumps(d))' >> "$results"
+      LINE=$line python3 -c 'import json, os; d = json.loads(os.environ["LINE"]); print("bench-migrate:", d["link"], d["ram"], d["method"], d.get("ok"), d.get("total_s"), "s", d.get("blackout_ms"), "ms", d.get("wire_bytes") or d.get("tool_wire_bytes"), "B", d.get("error", ""))' >&2
     done
   done
 done

@@ -6,8 +6,8 @@ from collections import defaultdict
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 groups = defaultdict(dict)
 for r in rows:
-    groups[(r["link_name"], r["ram"])][r["method"]] = r
-print("| link | guest RAM | method | ok | total s | blackout ms | wire MB | rounds |")
+    groups[(r["link_name"], r["ram"] + "/" + r.get("write", "page"))][r["method"]] = r
+print("| link | guest RAM / writes | method | ok | total s | blackout ms | wire MB | rounds |")
 print("|---|---|---|---|---|---|---|---|")
 for (link, ram), methods in groups.items():
     for m, r in methods.items():

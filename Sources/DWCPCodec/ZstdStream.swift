@@ -7,13 +7,24 @@ import DWCPSystem
 /// and the decoder accepts any zstd stream.
 public enum ZstdStream {
     /// Compresses `input` to `output` with libzstd's own worker threads.
+    ///
+    /// `longWindowLog` turns on long-distance matching over a window of 2^n bytes: what a VM's
+    /// migration stream needs, since a page re-sent in a later pass is an earlier version of a
+    /// page sent hundreds of megabytes before (independent frames cannot reach back that far).
+    /// Jobs are then kept small (`jobSize`) so little data waits inside the compressor.
     public static func compress(_ input: InputChain, to output: FileDescriptor, level: Int, threads: Int,
+                                longWindowLog: Int? = nil, jobSize: Int? = nil,
                                 progress: ((EncodeStats) -> Void)?) throws -> EncodeStats {
         guard let cctx = ZSTD_createCCtx() else { throw DWCPError.failure("zstd: out of memory") }
         defer { ZSTD_freeCCtx(cctx) }
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, Int32(clamping: level))
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
         if threads > 1 { ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, Int32(threads)) }
+        if let log = longWindowLog {
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, 1)
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, Int32(log))
+        }
+        if let jobSize, threads > 1 { ZSTD_CCtx_setParameter(cctx, ZSTD_c_jobSize, Int32(jobSize)) }
         let inSize = ZSTD_CStreamInSize() * 4
         let outSize = ZSTD_CStreamOutSize() * 4
         let inBuf = RawBuffer(capacity: inSize)

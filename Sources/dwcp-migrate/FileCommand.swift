@@ -47,6 +47,7 @@ struct FileCommand: ParsableCommand {
         verbosity.apply()
         // Fail on an unreadable source before touching the network.
         try FileDescriptor.openForReading(sourcePath).close()
+        if source.codec == "raw" { throw DWCPError.usage("--codec raw is for VM streams; image rounds are deltas and need the encoder") }
         let plan = try source.plan()
         if source.dryRun || source.json { try FileDescriptor.standardOutput.writeAll(plan.json + "\n") }
         if source.dryRun { return }

@@ -14,7 +14,7 @@ struct SourceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Downtime budget: how long the workload may be stopped at the switchover (300ms, 1s; a bare number is ms).", valueName: "TIME"))
     var maxDowntime: String = "300ms"
 
-    @Option(help: ArgumentHelp("Codec for the state: auto (chosen per frame for the measured link), or CODEC[:LEVEL] such as zstd:1, lz4, none.", valueName: "CODEC"))
+    @Option(help: ArgumentHelp("Codec for the state: auto (chosen per frame for the measured link; on links faster than compression a VM stream goes raw), raw (VM streams only: no encoder, the transport's checksums only), or CODEC[:LEVEL] such as zstd:1, lz4, none.", valueName: "CODEC"))
     var codec: String = "auto"
 
     @Option(help: ArgumentHelp("Parallel TCP connections (default: planned from the path: 2-4 on short paths, one per MiB of bandwidth-delay product on long ones).", valueName: "N"))
@@ -43,7 +43,7 @@ struct SourceOptions: ParsableArguments {
     func validate() throws {
         guard let e = Endpoint(to), !e.host.isEmpty else { throw ValidationError("--to '\(to)' is not HOST:PORT or [IPV6]:PORT") }
         guard let d = Units.parseDuration(maxDowntime), d > 0, d <= 600 else { throw ValidationError("--max-downtime: cannot parse '\(maxDowntime)' (e.g. 300ms, 1s)") }
-        if codec != "auto" && CodecSetting.parse(codec) == nil { throw ValidationError("--codec must be auto or CODEC[:LEVEL] with CODEC zstd, lz4, brotli or none and a level the codec accepts") }
+        if codec != "auto" && codec != "raw" && CodecSetting.parse(codec) == nil { throw ValidationError("--codec must be auto, raw or CODEC[:LEVEL] with CODEC zstd, lz4, brotli or none and a level the codec accepts") }
         if let s = streams, !(1...256).contains(s) { throw ValidationError("--streams must be 1...256") }
         if !["auto", "bbr", "cubic", "reno"].contains(cc) { throw ValidationError("--cc must be bbr, cubic, reno or auto") }
         if let r = linkRate, (Units.parseBitRate(r) ?? 0) <= 0 { throw ValidationError("--link-rate: cannot parse '\(r)'") }
@@ -61,11 +61,12 @@ struct SourceOptions: ParsableArguments {
         if let r = linkRate {
             measurement = LinkMeasurement(rttMin: 0, rttMedian: 0, rttP99: 0, jitter: 0, loss: 0, throughput: Units.parseBitRate(r)!, rdmaDevices: [])
         } else {
-            // A short probe: it delays the migration, and the rounds measure the link anyway.
+            // A short probe (it delays the migration): a burst of 20 round trips, 0.1 to 1 s.
             var probe = LinkProbe(endpoint: endpoint)
             probe.pings = 10
             probe.pingInterval = 0.002
-            probe.burstSeconds = 0.25
+            probe.burstSeconds = 1
+            probe.burstRoundTrips = 20
             probe.auth = SessionAuth(secret: try secret.load())
             do {
                 measurement = try probe.measure()

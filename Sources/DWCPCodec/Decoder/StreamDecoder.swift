@@ -30,7 +30,13 @@ public final class StreamDecoder {
     public init() {}
 
     public func decode(_ input: FileDescriptor, to output: FileDescriptor) throws -> DecodeStats {
-        let reader = StreamReader(input)
+        try decode(input, prefix: [], to: output)
+    }
+
+    /// Decodes a stream whose first bytes (`prefix`) were already read from `input` by a
+    /// caller that had to look at them (dwcp-migrate tells raw from encoded streams this way).
+    public func decode(_ input: FileDescriptor, prefix alreadyRead: [UInt8], to output: FileDescriptor) throws -> DecodeStats {
+        let reader = StreamReader(input, prefix: alreadyRead)
         var prefix = [UInt8](repeating: 0, count: 8)
         let got = try prefix.withUnsafeMutableBytes { try reader.readUpTo($0.baseAddress!, 8) }
         if got == 0 { throw DWCPError.integrity("\(input.name): empty input, not a DWCP stream") }
@@ -194,11 +200,21 @@ public final class StreamDecoder {
 final class StreamReader {
     let fd: FileDescriptor
     private(set) var offset: UInt64 = 0
+    private var prefix: [UInt8]
 
-    init(_ fd: FileDescriptor) { self.fd = fd }
+    init(_ fd: FileDescriptor, prefix: [UInt8] = []) {
+        self.fd = fd
+        self.prefix = prefix
+    }
 
     func readUpTo(_ p: UnsafeMutableRawPointer, _ count: Int) throws -> Int {
-        let n = try fd.readFully(into: p, count: count)
+        var n = 0
+        if !prefix.isEmpty {
+            n = min(count, prefix.count)
+            prefix.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: n) }
+            prefix.removeFirst(n)
+        }
+        if n < count { n += try fd.readFully(into: p + n, count: count - n) }
         offset += UInt64(n)
         return n
     }

@@ -61,6 +61,8 @@ public final class ImageSource {
         let c = configuration
         let started = MonotonicClock.now()
         var planner = c.planner
+        let forecast = LinkForecast()
+        let userForecast = planner.forecastBytesPerSecond
         var outcome = Outcome()
         var previousSnapshot: String? = nil
         defer { if let previousSnapshot { unlink(previousSnapshot) } }
@@ -78,7 +80,12 @@ public final class ImageSource {
                 encoder.baselinePath = previousSnapshot
                 encoder.infoJSON = label.json
                 let pipeline = SendPipeline(encoder: encoder, sender: c.sender)
-                pipeline.onWire = onWire
+                let onWire = self.onWire
+                forecast.transferStarted()
+                pipeline.onWire = { s in
+                    forecast.progress(totalBytes: s.bytes)
+                    onWire?(s)
+                }
                 let input = try FileDescriptor.openForReading(snapshot)
                 let sendStart = MonotonicClock.now()
                 let result: SendPipeline.Result
@@ -102,6 +109,9 @@ public final class ImageSource {
                     onRound?(report, .switchover(predictedDowntime: outcome.downtime))
                     break
                 }
+                // dwcp-predict's forecast of the coming seconds, when the rounds so far fed it
+                // enough samples; a rate the user gave (--link-rate) still caps it.
+                if let f = forecast.bytesPerSecond { planner.forecastBytesPerSecond = min(f, userForecast ?? f) }
                 let decision = planner.record(PrecopyPlanner.Round(dirtyBytes: dirty, wireBytes: result.transfer.bytes, scanSeconds: scanSeconds, sendSeconds: sendSeconds))
                 onRound?(report, decision)
                 switch decision {

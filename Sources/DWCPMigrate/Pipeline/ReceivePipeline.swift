@@ -36,7 +36,7 @@ public final class ReceivePipeline {
         var decoded = DecodeStats()
         var decodeError: Error?
         let thread = OSThread {
-            do { decoded = try decoder.decode(pipe.read, to: output) } catch { decodeError = error }
+            do { decoded = try Self.decodeOrCopy(pipe.read, decoder: decoder, to: output) } catch { decodeError = error }
             // Unblocks the transport's writer if decoding stopped early.
             pipe.read.close()
         }
@@ -71,5 +71,27 @@ public final class ReceivePipeline {
             throw error
         }
         return Result(decode: decoded, transfer: stats)
+    }
+
+    /// A raw transfer (`SendPipeline.rawMarker` first) is copied through; anything else is a
+    /// DWCP stream for the decoder.
+    static func decodeOrCopy(_ input: FileDescriptor, decoder: StreamDecoder, to output: FileDescriptor) throws -> DecodeStats {
+        var head = [UInt8](repeating: 0, count: 8)
+        let n = try head.withUnsafeMutableBytes { try input.readFully(into: $0.baseAddress!, count: 8) }
+        guard n == 8 && head == SendPipeline.rawMarker else {
+            return try decoder.decode(input, prefix: Array(head[..<n]), to: output)
+        }
+        var stats = DecodeStats()
+        stats.format = "raw"
+        let buffer = RawBuffer(capacity: 1 << 20)
+        while true {
+            let got = try input.readFully(into: buffer.unsafeBase, count: 1 << 20)
+            if got == 0 { break }
+            try output.writeAll(buffer.unsafeBase, count: got)
+            stats.bytesOut += UInt64(got)
+            if got < 1 << 20 { break }
+        }
+        stats.bytesIn = stats.bytesOut + 8
+        return stats
     }
 }

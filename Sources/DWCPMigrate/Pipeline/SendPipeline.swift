@@ -11,7 +11,19 @@ import DWCPTransport
 /// which lets the caller refuse to finish (QEMU's migration failed or was cancelled: a
 /// truncated VM stream must never look complete to the destination).
 public final class SendPipeline {
+    /// What travels over the transport.
+    public enum StreamFormat: Equatable, Sendable {
+        /// The DWCP frame stream (page-aware, baseline deltas): image rounds.
+        case frames
+        /// The input unchanged after `rawMarker`: links faster than compression.
+        case raw
+        /// One zstd stream with long-distance matching over 2^windowLog bytes: VM streams,
+        /// whose re-sent pages match their earlier versions far back in the stream.
+        case zstdLong(level: Int, windowLog: Int)
+    }
+
     public let encoder: EncoderConfiguration
+    public var format = StreamFormat.frames
     public let sender: SenderConfiguration
     /// Called with the sender's progress (bytes on the wire so far).
     public var onWire: ((TransferStats) -> Void)?
@@ -26,15 +38,60 @@ public final class SendPipeline {
         public var transfer: TransferStats
     }
 
+    /// First bytes of a transfer that carries the input as is, not a DWCP stream: chosen when
+    /// the link outruns compression (a datacenter link and a busy CPU), where encoding would only
+    /// slow the copy down. The transport's chunk checksums and end-to-end digest still guard it.
+    public static let rawMarker = Array("DWCPRAW1".utf8)
+
+    /// Sends `input` as is (after `rawMarker`); returns after the receiver's verdict.
+    private func runRaw(input: FileDescriptor, endGate: (() throws -> Void)?) throws -> Result {
+        let transport = TransportSender(configuration: sender)
+        transport.progress = onWire
+        var markerSent = false
+        var ended = false
+        var bytesIn: UInt64 = 0
+        let stats = try transport.send { p, n in
+            var done = 0
+            if !markerSent {
+                Self.rawMarker.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: 8) }
+                markerSent = true
+                done = 8
+            }
+            let got = try input.readFully(into: p + done, count: n - done)
+            bytesIn += UInt64(got)
+            if done + got < n && !ended {
+                ended = true
+                try endGate?()
+            }
+            return done + got
+        }
+        var encode = EncodeStats()
+        encode.bytesIn = bytesIn
+        encode.bytesOut = bytesIn + 8
+        encode.literalBytes = bytesIn
+        return Result(encode: encode, transfer: stats)
+    }
+
     /// Encodes `input` to the end and sends it; returns after the receiver's verdict.
     public func run(input: FileDescriptor, endGate: (() throws -> Void)? = nil) throws -> Result {
+        if format == .raw { return try runRaw(input: input, endGate: endGate) }
         let pipe = try UnixSocket.pipe(name: "encoder pipe")
         let streamEncoder = StreamEncoder(configuration: encoder)
         var encodeResult: Result? = nil
         var encodeError: Error?
         var encoded = EncodeStats()
+        let format = self.format
+        let threads = encoder.threads
         let thread = OSThread {
-            do { encoded = try streamEncoder.encode(InputChain([input]), to: pipe.write) } catch { encodeError = error }
+            do {
+                switch format {
+                case .zstdLong(let level, let windowLog):
+                    encoded = try ZstdStream.compress(InputChain([input]), to: pipe.write, level: level, threads: threads,
+                                                      longWindowLog: windowLog, jobSize: 1 << 20, progress: nil)
+                default:
+                    encoded = try streamEncoder.encode(InputChain([input]), to: pipe.write)
+                }
+            } catch { encodeError = error }
             pipe.write.close()
         }
         let transport = TransportSender(configuration: sender)

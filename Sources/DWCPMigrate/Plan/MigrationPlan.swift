@@ -25,6 +25,10 @@ public struct MigrationPlan {
     /// Duplicate-page elimination: worth its hashing only when the wire, not the CPU, limits.
     public var deduplicate: Bool
     public var codec: String
+    /// Send a VM's stream as is, without the DWCP encoder: `--codec raw`, or `auto` on a link
+    /// at least twice as fast as the pipeline can compress (compression would only slow it).
+    /// Image rounds always use the encoder (their deltas are the point).
+    public var raw: Bool
     /// First codec choice for literal data, for the printed plan.
     public var initialCodec: String
     /// Seconds of buffered data the switchover must drain (subtracted from QEMU's downtime limit).
@@ -70,14 +74,26 @@ public struct MigrationPlan {
         deduplicate = bytesPerSecond < Self.pipelineBytesPerSecond
         let inFlightBlocks = Double((2 * threads + 2) * blockSize)
         drainSeconds = (Double(window) + inFlightBlocks / 2) / drainRate
-        initialCodec = codec == "auto"
+        raw = codec == "raw" || (codec == "auto" && bytesPerSecond >= 2 * Self.pipelineBytesPerSecond)
+        initialCodec = raw ? "raw" : codec == "auto"
             ? CodecPlanner(linkBitsPerSecond: linkBitsPerSecond, threads: threads).choose(literalBytes: blockSize).description
             : codec
     }
 
+    /// How a VM's migration stream travels: raw on links faster than compression; DWCP frames
+    /// when a codec was named (`--codec zstd:3`); otherwise one zstd stream with long-distance
+    /// matching over a window covering the guest's RAM (2^27 to 2^30 bytes), level 1 on fast
+    /// links, 3 on slow ones.
+    public func vmStreamFormat(guestRAM: UInt64) -> SendPipeline.StreamFormat {
+        if raw { return .raw }
+        if codec != "auto" { return .frames }
+        let log = min(30, max(27, Int.bitWidth - (max(guestRAM, 1) - 1).leadingZeroBitCount))
+        return .zstdLong(level: linkBitsPerSecond / 8 >= 50e6 ? 1 : 3, windowLog: log)
+    }
+
     /// The encoder setting for this plan (`auto`: adaptive for the measured link).
     public func codecPlanner() throws -> CodecPlanner {
-        if codec == "auto" { return CodecPlanner(linkBitsPerSecond: linkBitsPerSecond, threads: threads) }
+        if codec == "auto" || codec == "raw" { return CodecPlanner(linkBitsPerSecond: linkBitsPerSecond, threads: threads) }
         guard let setting = CodecSetting.parse(codec) else { throw DWCPError.usage("unknown codec '\(codec)'") }
         return CodecPlanner(fixed: setting)
     }

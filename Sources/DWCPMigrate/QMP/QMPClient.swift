@@ -44,7 +44,7 @@ public final class QMPClient {
         var message: [String: Any] = ["execute": command]
         if let arguments { message["arguments"] = arguments }
         let data = try JSONSerialization.data(withJSONObject: message)
-        try socket.writeAll(Array(data) + [0x0a])
+        try sendAll(Array(data) + [0x0a])
         let deadline = MonotonicClock.now() + commandTimeout
         while true {
             let reply = try readMessage(deadline: deadline)
@@ -53,6 +53,19 @@ public final class QMPClient {
                 let text = error["desc"] as? String ?? "unknown error"
                 throw DWCPError.failure("QEMU refused \(command): \(text)")
             }
+        }
+    }
+
+    /// Writes with MSG_NOSIGNAL: a QEMU that exited is an error to report, not a SIGPIPE.
+    private func sendAll(_ bytes: [UInt8]) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { send(socket.rawValue, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DWCPError.failure("\(path): QEMU closed the QMP connection (\(String(cString: strerror(errno))))")
+            }
+            done += n
         }
     }
 

@@ -86,6 +86,10 @@ public final class QemuSource {
         if let cache = c.xbzrleCache { parameters["xbzrle-cache-size"] = Int(cache) }
         try qmp.execute("migrate-set-parameters", parameters)
 
+        // Long-distance matching reaches back over the guest's whole RAM (capped at 1 GiB).
+        let guestRAM = (try? qmp.query("query-memory-size-summary"))?["base-memory"] as? Int ?? (1 << 30)
+        let format = c.plan.vmStreamFormat(guestRAM: UInt64(guestRAM))
+        Timeline.mark("stream format \(format)")
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let socketPath = directory.path + "/migration.sock"
@@ -108,7 +112,7 @@ public final class QemuSource {
                 defer { conn.close() }
                 let pipeline = SendPipeline(encoder: c.encoder, sender: c.sender)
                 pipeline.onWire = { s in gate.withLock { wire = s.bytes } }
-                pipelineResult = try pipeline.run(input: conn) {
+                let gateCheck: () throws -> Void = {
                     // QEMU closed the stream: end it only if QEMU says the migration completed.
                     Timeline.mark("QEMU closed its migration stream")
                     let state: Gate = gate.withLock {
@@ -117,6 +121,8 @@ public final class QemuSource {
                     }
                     if case .failed(let why) = state { throw DWCPError.failure(why) }
                 }
+                pipeline.format = format
+                pipelineResult = try pipeline.run(input: conn, endGate: gateCheck)
             } catch {
                 pipelineError = error
             }

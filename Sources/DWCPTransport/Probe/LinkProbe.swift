@@ -35,6 +35,11 @@ public struct LinkProbe {
     public var pingInterval = 0.01
     public var burstSeconds = 0.5
 
+    /// When set, the burst lasts this many round trips (at least 0.1 s, at most
+    /// `burstSeconds`): a short path fills in a few milliseconds, a long one needs seconds of
+    /// slow start. dwcp-migrate uses it so planning costs little on a datacenter link.
+    public var burstRoundTrips: Double?
+
     public init(endpoint: Endpoint) {
         self.endpoint = endpoint
     }
@@ -55,6 +60,10 @@ public struct LinkProbe {
             if pingInterval > 0 { usleep(UInt32(pingInterval * 1e6)) }
         }
         var throughput = 0.0, loss = 0.0
+        var burstSeconds = self.burstSeconds
+        if let n = burstRoundTrips, let median = rtts.sorted().dropFirst(rtts.count / 2).first {
+            burstSeconds = min(burstSeconds, max(0.1, n * median))
+        }
         if burstSeconds > 0 {
             let retrans0 = socket.tcpInfo()?.retransmits ?? 0, segs0 = socket.segmentsOut() ?? 0
             let block = RawBuffer(capacity: 1 << 20)

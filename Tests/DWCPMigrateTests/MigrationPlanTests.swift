@@ -1,0 +1,49 @@
+import XCTest
+import DWCPTransport
+@testable import DWCPMigrate
+
+/// The plan sizes buffers from the downtime budget: whatever sits between QEMU and the wire
+/// must drain within it.
+final class MigrationPlanTests: XCTestCase {
+    func measurement(mbit: Double, rttMs: Double, loss: Double = 0) -> LinkMeasurement {
+        LinkMeasurement(rttMin: rttMs / 1000, rttMedian: rttMs / 1000, rttP99: rttMs / 1000, jitter: 0, loss: loss, throughput: mbit * 1e6, rdmaDevices: [])
+    }
+
+    func testSlowLinkKeepsInFlightDataWithinTheBudget() {
+        let plan = MigrationPlan(measurement: measurement(mbit: 100, rttMs: 0.1), maxDowntime: 0.3)
+        XCTAssertLessThanOrEqual(Double(plan.window), max(12.5e6 * 0.3 / 4, Double(1 << 20)))
+        XCTAssertLessThan(plan.drainSeconds, 0.3)
+        XCTAssertEqual(plan.streams, 2, "a short path needs few streams")
+        XCTAssertGreaterThanOrEqual(Int(plan.window) / plan.chunkSize, 16)
+    }
+
+    func testLongFatPathGetsStreamsFromTheBandwidthDelayProduct() {
+        let plan = MigrationPlan(measurement: measurement(mbit: 1000, rttMs: 50), maxDowntime: 2)
+        // BDP 6.25 MB: one stream per MiB.
+        XCTAssertEqual(plan.streams, 6)
+        let lossy = MigrationPlan(measurement: measurement(mbit: 1000, rttMs: 50, loss: 0.01), maxDowntime: 2)
+        XCTAssertEqual(lossy.streams, 12)
+        XCTAssertEqual(lossy.mode, .internet)
+    }
+
+    func testFastLinkIsBoundedByThePipelineNotTheWire() {
+        let plan = MigrationPlan(measurement: measurement(mbit: 40_000, rttMs: 0.05), maxDowntime: 0.3)
+        XCTAssertLessThanOrEqual(Double(plan.window), MigrationPlan.pipelineBytesPerSecond * 0.3 / 4 + 1)
+        XCTAssertFalse(plan.deduplicate, "hashing for duplicates costs more than it saves when the CPU is the limit")
+        XCTAssertEqual(plan.mode, .datacenter)
+    }
+
+    func testFixedCodecParses() throws {
+        XCTAssertNoThrow(try MigrationPlan(measurement: nil, maxDowntime: 0.3, codec: "zstd:-3").codecPlanner())
+        XCTAssertThrowsError(try MigrationPlan(measurement: nil, maxDowntime: 0.3, codec: "gzip").codecPlanner())
+    }
+
+    func testRoundLabelRoundTripsAndRejectsGarbage() {
+        let label = RoundLabel(kind: .final, round: 7)
+        XCTAssertEqual(RoundLabel.parse([#"{"encoder":"dwcp-encode"}"#, label.json]), label)
+        XCTAssertNil(RoundLabel.parse([#"{"dwcp_migrate":"round"}"#]))
+        XCTAssertNil(RoundLabel.parse([#"{"dwcp_migrate":"explode","round":1}"#]))
+        XCTAssertNil(RoundLabel.parse([#"{"dwcp_migrate":"round","round":-1}"#]))
+        XCTAssertNil(RoundLabel.parse(["not json"]))
+    }
+}

@@ -1,0 +1,89 @@
+import XCTest
+import Glibc
+import DWCPCore
+import DWCPSystem
+@testable import DWCPMigrate
+
+/// The QMP client against a scripted QMP server on a real unix socket: greeting and
+/// capability negotiation, events interleaved with replies, errors, a server that goes away.
+final class QMPClientTests: XCTestCase {
+    override func setUp() {
+        // The scripted server may write to a client that already left.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Serves one client: sends the greeting, then answers each line from `replies` (a reply
+    /// may be several lines, e.g. events before the return).
+    func serve(_ replies: [String], check: @escaping ([String]) -> Void = { _ in }) throws -> (String, OSThread) {
+        let path = NSTemporaryDirectory() + "qmp-test-\(getpid())-\(Int.random(in: 0..<1_000_000)).sock"
+        let listener = try UnixSocket.listen(path)
+        let thread = OSThread {
+            defer { listener.close(); unlink(path) }
+            guard let c = try? UnixSocket.accept(listener, timeout: 5) else { return }
+            defer { c.close() }
+            try? c.writeAll(#"{"QMP": {"version": {}, "capabilities": []}}"# + "\r\n")
+            var received: [String] = []
+            var pending: [UInt8] = []
+            for reply in replies {
+                while !pending.contains(0x0a) {
+                    var b = [UInt8](repeating: 0, count: 4096)
+                    let n = b.withUnsafeMutableBytes { read(c.rawValue, $0.baseAddress, 4096) }
+                    if n <= 0 { check(received); return }
+                    pending += b[..<n]
+                }
+                let i = pending.firstIndex(of: 0x0a)!
+                received.append(String(decoding: pending[..<i], as: UTF8.self))
+                pending.removeSubrange(...i)
+                try? c.writeAll(reply + "\r\n")
+            }
+            check(received)
+        }
+        return (path, thread)
+    }
+
+    func testNegotiatesAndRunsCommandsKeepingEvents() throws {
+        var seen: [String] = []
+        let (path, thread) = try serve([
+            #"{"return": {}}"#,
+            #"{"event": "STOP", "timestamp": {"seconds": 100, "microseconds": 250000}}"# + "\r\n" + #"{"return": {"status": "running"}}"#,
+        ], check: { seen = $0 })
+        let qmp = try QMPClient(path: path, timeout: 5)
+        let status = try qmp.query("query-status")
+        XCTAssertEqual(status["status"] as? String, "running")
+        let events = qmp.takeEvents()
+        XCTAssertEqual(events.map(\.name), ["STOP"])
+        XCTAssertEqual(events.first?.time ?? 0, 100.25, accuracy: 1e-9)
+        thread.join()
+        XCTAssertTrue(seen.first?.contains("qmp_capabilities") ?? false, "\(seen)")
+        XCTAssertTrue(seen.last?.contains("query-status") ?? false, "\(seen)")
+    }
+
+    func testQMPErrorsBecomeDWCPErrors() throws {
+        let (path, thread) = try serve([#"{"return": {}}"#, #"{"error": {"class": "GenericError", "desc": "no migration in progress"}}"#])
+        let qmp = try QMPClient(path: path, timeout: 5)
+        XCTAssertThrowsError(try qmp.execute("migrate_cancel")) { error in
+            XCTAssertTrue("\(error)".contains("no migration in progress"), "\(error)")
+        }
+        thread.join()
+    }
+
+    func testServerGoingAwayIsAnErrorNotAHang() throws {
+        let (path, thread) = try serve([#"{"return": {}}"#])
+        let qmp = try QMPClient(path: path, timeout: 5)
+        thread.join()
+        XCTAssertThrowsError(try qmp.execute("query-status")) { error in
+            XCTAssertTrue("\(error)".contains("closed") || "\(error)".contains("Broken pipe") || "\(error)".contains("reset"), "\(error)")
+        }
+    }
+
+    func testNotQMPIsRefused() throws {
+        let path = NSTemporaryDirectory() + "qmp-bogus-\(getpid()).sock"
+        let listener = try UnixSocket.listen(path)
+        let thread = OSThread {
+            if let c = try? UnixSocket.accept(listener, timeout: 5) { try? c.writeAll("SSH-2.0-OpenSSH\r\n"); c.close() }
+            listener.close(); unlink(path)
+        }
+        XCTAssertThrowsError(try QMPClient(path: path, timeout: 5))
+        thread.join()
+    }
+}
