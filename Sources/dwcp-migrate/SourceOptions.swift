@@ -93,7 +93,7 @@ struct SourceOptions: ParsableArguments {
         s.chunkSize = plan.chunkSize
         s.resumeTimeout = resumeTimeout
         s.auth = SessionAuth(secret: try secret.load())
-        s.congestionControl = cc == "auto" ? (CongestionControl.available().contains("bbr") ? "bbr" : nil) : cc
+        s.congestionControl = CongestionControl.resolve(cc)
         return s
     }
 

@@ -95,7 +95,7 @@ struct SendCommand: ParsableCommand {
         config.window = Units.parseBytes(window)!
         config.resumeTimeout = resumeTimeout
         config.auth = SessionAuth(secret: try secret.load())
-        config.congestionControl = cc == "auto" ? (CongestionControl.available().contains("bbr") ? "bbr" : nil) : cc
+        config.congestionControl = CongestionControl.resolve(cc)
         config.maxRate = maxRate.map { UInt64(Units.parseBitRate($0)! / 8) }
         let total = input.sizeIfSeekable()
         let line = ProgressLine(enabled: verbosity.showsProgress)

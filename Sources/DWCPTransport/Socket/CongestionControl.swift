@@ -12,4 +12,10 @@ public enum CongestionControl {
         guard fgets(&buf, 512, f) != nil else { return [] }
         return String(cString: buf).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
     }
+
+    /// What `--cc` means: `auto` is bbr where the kernel has it (it holds up far better under
+    /// loss), else the system default (nil); any other name is taken as given.
+    public static func resolve(_ option: String) -> String? {
+        option == "auto" ? (available().contains("bbr") ? "bbr" : nil) : option
+    }
 }
