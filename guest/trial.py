@@ -15,6 +15,8 @@ With --netns A,B the source side runs in namespace A and the destination in B (a
 10.200.0.1/10.200.0.2, as ../shared/tools/wan/wan-setup.sh makes them); else loopback.
 --inject kill-receiver kills the DWCP receiver mid-copy: the trial then passes only if the
 migration fails with exit 4 and the source VM keeps running with an intact heartbeat.
+--inject drop-connections kills the migration's TCP connections (ss -K) twice mid-copy: the
+transport must resume and the migration pass the normal verdict.
 """
 import argparse, json, os, re, signal, socket, subprocess, sys, tempfile, threading, time
 
@@ -169,6 +171,12 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port):
     if args.inject == "kill-receiver":
         time.sleep(args.kill_after)
         recv.send_signal(signal.SIGKILL)
+    elif args.inject == "drop-connections":
+        # Kill every established migration connection twice: the transport must resume.
+        for _ in range(2):
+            time.sleep(args.kill_after)
+            subprocess.run(ns_prefix(src_ns) + ["ss", "-K", "-tn", "state", "established", f"( dport = :{port} )"],
+                           capture_output=True)
     out, err = send.communicate(timeout=600)
     elapsed = time.time() - t0
     rout, rerr = recv.communicate(timeout=120)
@@ -177,7 +185,7 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port):
     return {"total_s": round(elapsed, 3), "exit": send.returncode, "receiver_exit": recv.returncode, "stderr": err.strip()[-400:],
             "receiver_stderr": rerr.strip()[-400:], "tool_wire_bytes": done.get("wire_bytes"),
             "rounds": done.get("rounds"), "dwcp_downtime_ms": done.get("downtime_ms"),
-            "qemu_downtime_ms": done.get("qemu_downtime_ms"), "plan": next((l for l in lines if l.get("event") == "plan"), None)}
+            "qemu_downtime_ms": done.get("qemu_downtime_ms"), "reconnects": done.get("reconnects"), "plan": next((l for l in lines if l.get("event") == "plan"), None)}
 
 
 def veth_tx(ns):
@@ -200,7 +208,7 @@ def main():
     ap.add_argument("--downtime-ms", type=int, default=300)
     ap.add_argument("--netns", help="SRC_NS,DST_NS")
     ap.add_argument("--port", type=int, default=7460)
-    ap.add_argument("--inject", choices=["kill-receiver"])
+    ap.add_argument("--inject", choices=["kill-receiver", "drop-connections"])
     ap.add_argument("--kill-after", type=float, default=1.5)
     ap.add_argument("--sweeps-after", type=int, default=2, help="guest memory sweeps to wait for after the switchover")
     ap.add_argument("dwcp_args", nargs="*", help="extra dwcp-migrate qemu arguments (after --)")
@@ -228,7 +236,7 @@ def main():
         result.setdefault("total_s", round(time.time() - t0, 3))
         if tx0 is not None:
             result["wire_bytes"] = veth_tx(src_ns) - tx0
-        if args.inject:
+        if args.inject == "kill-receiver":
             # Expected: exit 4, source still running and its heartbeat still advancing.
             n = len(ws.beats)
             time.sleep(1.5)

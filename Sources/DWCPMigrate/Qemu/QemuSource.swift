@@ -124,7 +124,7 @@ public final class QemuSource {
                 pipeline.format = format
                 pipelineResult = try pipeline.run(input: conn, endGate: gateCheck)
             } catch {
-                pipelineError = error
+                gate.withLock { pipelineError = error }
             }
             finishedAt = WallClock.now()
             Timeline.mark("transfer finished: \(pipelineError.map { "\($0)" } ?? "destination confirmed")")
