@@ -66,7 +66,10 @@ struct QemuCommand: ParsableCommand {
             let remaining = UInt64(ram["remaining"] as? Int ?? 0)
             let dirtyRate = Double(ram["dirty-pages-rate"] as? Int ?? 0) * 4096
             let rate = Double(wire) * 8 / max(line.elapsed, 1e-6) / 1e6
-            line.update("dwcp-migrate: \(status), pass \(pass), dirty \(Units.formatBytes(UInt64(dirtyRate)))/s, read \(Units.formatBytes(sent)), wire \(Units.formatBytes(wire)) (\(Int(rate)) Mbit/s), remaining \(Units.formatBytes(remaining))")
+            // ETA of the current pass: what QEMU still has to send, at the rate it has been read.
+            let readRate = Double(sent) / max(line.elapsed, 1e-6)
+            let eta = readRate > 0 && remaining > 0 ? ", pass ETA \(Int((Double(remaining) / readRate).rounded(.up))) s" : ""
+            line.update("dwcp-migrate: \(status), pass \(pass), dirty \(Units.formatBytes(UInt64(dirtyRate)))/s, read \(Units.formatBytes(sent)), wire \(Units.formatBytes(wire)) (\(Int(rate)) Mbit/s), remaining \(Units.formatBytes(remaining))\(eta)")
         }
         let outcome: QemuSource.Outcome
         do {
