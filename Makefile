@@ -97,6 +97,7 @@ bench: deps
 	scripts/bench-encode.py $(RELEASE_BIN) $(BENCH_CORPUS)
 	scripts/bench-predict.sh $(RELEASE_BIN)
 	scripts/bench-transport.sh $(RELEASE_BIN)
+	scripts/bench-migrate.sh $(RELEASE_BIN)
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
