@@ -189,10 +189,11 @@ public final class QemuSource {
                             "migration failed, source VM kept: \(cause ?? why)")
         }
         if let error = pipelineError {
-            // QEMU finished sending but the destination did not confirm: never leave both paused.
-            try resumeSource(qmp, wasRunning: initial == "running")
+            // QEMU finished sending the whole stream but the destination's confirmation never
+            // came. The destination QEMU may have loaded it and started the VM on its own, so
+            // resuming here could make two running copies: leave the source paused and say so.
             let status = (error as? DWCPError)?.status ?? .network
-            throw DWCPError(status, "destination did not confirm the VM runs, source VM resumed: \(error)")
+            throw DWCPError(status, "the whole VM was sent but the destination did not confirm it runs (\(error)); the source VM is left paused: check the destination, and resume the source with QMP 'cont' only if the destination VM is not running")
         }
         if let stopTime {
             outcome.downtime = max(0, finishedAt - stopTime)
