@@ -188,6 +188,11 @@ public final class QemuSource {
             throw DWCPError(pipelineError is DWCPError ? (pipelineError as! DWCPError).status : .failure,
                             "migration failed, source VM kept: \(cause ?? why)")
         }
+        if let error = pipelineError, (error as? DWCPError)?.message == Wire.rejectedMessage {
+            // The destination said it could not run the VM (and quit its QEMU): resume here.
+            try resumeSource(qmp, wasRunning: initial == "running")
+            throw DWCPError(.failure, "the destination could not start the VM (see its diagnostics); source VM resumed")
+        }
         if let error = pipelineError {
             // QEMU finished sending the whole stream but the destination's confirmation never
             // came. The destination QEMU may have loaded it and started the VM on its own, so
