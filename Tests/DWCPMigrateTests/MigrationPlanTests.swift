@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import DWCPTransport
 @testable import DWCPMigrate
@@ -45,5 +46,25 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertNil(RoundLabel.parse([#"{"dwcp_migrate":"explode","round":1}"#]))
         XCTAssertNil(RoundLabel.parse([#"{"dwcp_migrate":"round","round":-1}"#]))
         XCTAssertNil(RoundLabel.parse(["not json"]))
+    }
+}
+
+/// The forecast is fed from several acknowledgement threads at once, with counts that can
+/// arrive out of order: it must neither crash nor count bytes twice.
+final class LinkForecastTests: XCTestCase {
+    func testOutOfOrderAndConcurrentProgress() {
+        let f = LinkForecast()
+        f.transferStarted()
+        // 10 simulated seconds at 100 MB/s, each count also delivered late and stale.
+        for second in 0...10 {
+            let total = UInt64(second) * 100_000_000
+            f.progress(totalBytes: total, now: Double(second))
+            f.progress(totalBytes: total > 0 ? total - 1 : 0, now: Double(second) + 0.1)
+        }
+        XCTAssertEqual(f.bytesPerSecond ?? 0, 100e6, accuracy: 1e6)
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            for k in 0..<10_000 { f.progress(totalBytes: 2_000_000_000 + UInt64(k * 8 + i)) }
+        }
+        XCTAssertNotNil(f.bytesPerSecond)
     }
 }

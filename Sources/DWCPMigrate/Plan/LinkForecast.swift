@@ -14,6 +14,7 @@ public final class LinkForecast {
     private var windowBytes: UInt64 = 0
     private var lastTotal: UInt64 = 0
     public private(set) var samples = 0
+    private let lock = ConditionLock()
 
     public init(horizon: Int = 5) {
         self.horizon = horizon
@@ -22,27 +23,36 @@ public final class LinkForecast {
 
     /// A new transfer starts: its byte counter restarts at 0.
     public func transferStarted() {
-        lastTotal = 0
-        windowStart = nil
-        windowBytes = 0
+        lock.withLock {
+            lastTotal = 0
+            windowStart = nil
+            windowBytes = 0
+        }
     }
 
-    /// The sender's running byte count for the current transfer.
+    /// The sender's running byte count for the current transfer. Called from every
+    /// connection's acknowledgement thread, so it locks, and a count older than one already
+    /// seen (threads race) is ignored.
     public func progress(totalBytes: UInt64, now: Double = MonotonicClock.now()) {
-        windowBytes += totalBytes &- lastTotal
-        lastTotal = totalBytes
-        guard let start = windowStart else { windowStart = now; windowBytes = 0; return }
-        if now - start >= 1 {
-            model.observe(Double(windowBytes) * 8 / (now - start))
-            samples += 1
-            windowStart = now
-            windowBytes = 0
+        lock.withLock {
+            guard totalBytes > lastTotal else { return }
+            windowBytes += totalBytes - lastTotal
+            lastTotal = totalBytes
+            guard let start = windowStart else { windowStart = now; windowBytes = 0; return }
+            if now - start >= 1 {
+                model.observe(Double(windowBytes) * 8 / (now - start))
+                samples += 1
+                windowStart = now
+                windowBytes = 0
+            }
         }
     }
 
     /// Forecast bytes per second over the horizon, once at least 3 samples exist.
     public var bytesPerSecond: Double? {
-        guard samples >= 3, let bps = model.forecast(horizon: horizon), bps > 0 else { return nil }
-        return bps / 8
+        lock.withLock {
+            guard samples >= 3, let bps = model.forecast(horizon: horizon), bps > 0 else { return nil }
+            return bps / 8
+        }
     }
 }
