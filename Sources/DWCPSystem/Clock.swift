@@ -12,6 +12,16 @@ public enum MonotonicClock {
     }
 }
 
+/// Wall-clock seconds since the epoch (`gettimeofday`): for comparing with timestamps other
+/// programs wrote, such as QMP events. Use `MonotonicClock` for durations.
+public enum WallClock {
+    public static func now() -> Double {
+        var tv = timeval()
+        gettimeofday(&tv, nil)
+        return Double(tv.tv_sec) + Double(tv.tv_usec) / 1e6
+    }
+}
+
 /// Random numbers from the kernel (`/dev/urandom`), for stream ids and nonces.
 public enum SystemRandom {
     public static func uint64() -> UInt64 {

@@ -86,6 +86,18 @@ public struct FileDescriptor: Sendable, Equatable {
     }
 
     /// `fsync(2)`: durable before acknowledged.
+    /// Copies everything left to read to `output` through one buffer; returns the bytes copied.
+    public func copyAll(to output: FileDescriptor, bufferSize: Int = 4 << 20) throws -> UInt64 {
+        let buffer = RawBuffer(capacity: bufferSize)
+        var total: UInt64 = 0
+        while true {
+            let n = try readFully(into: buffer.unsafeBase, count: bufferSize)
+            try output.writeAll(buffer.unsafeBase, count: n)
+            total += UInt64(n)
+            if n < bufferSize { return total }  // readFully stops short only at the end
+        }
+    }
+
     public func sync() throws {
         _ = try syscall("\(name): fsync") { fsync(rawValue) }
     }

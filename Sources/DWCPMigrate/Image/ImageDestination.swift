@@ -53,7 +53,7 @@ public final class ImageDestination {
                     if l.kind == .abort { return }
                     // The commit point: durable new image, then the atomic switch.
                     try output.sync()
-                    try syscallRename(partial, path)
+                    try renameDurably(partial, path)
                 }
             } catch {
                 unlink(partial)
@@ -79,7 +79,7 @@ public final class ImageDestination {
 }
 
 /// rename(2) then fsync of the directory, so the new name survives a crash.
-func syscallRename(_ from: String, _ to: String) throws {
+func renameDurably(_ from: String, _ to: String) throws {
     guard rename(from, to) == 0 else { throw SystemError(errno: errno, what: "rename \(from) to \(to)") }
     let slash = to.lastIndex(of: "/")
     let directory = slash.map { String(to[..<$0]) } ?? "."

@@ -153,16 +153,7 @@ public final class ImageSource {
         defer { input.close() }
         let output = try FileDescriptor.create(snapshot, overwrite: true, mode: 0o600)
         defer { output.close() }
-        let buffer = RawBuffer(capacity: 4 << 20)
-        var total: UInt64 = 0
-        while true {
-            let n = try input.readFully(into: buffer.unsafeBase, count: 4 << 20)
-            if n == 0 { break }
-            try output.writeAll(buffer.unsafeBase, count: n)
-            total += UInt64(n)
-            if n < 4 << 20 { break }
-        }
-        return total
+        return try input.copyAll(to: output)
     }
 
     static func shell(_ command: String, what: String) throws {

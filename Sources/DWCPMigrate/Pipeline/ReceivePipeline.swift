@@ -61,15 +61,9 @@ public final class ReceivePipeline {
             closeWrite()
             thread.join()
         }
-        let stats: TransferStats
-        do {
-            stats = try transport.receive(on: listener, to: pipe.write)
-        } catch {
-            // The transport's error is the cause; the decoder then only saw its input end.
-            closeWrite()
-            thread.join()
-            throw error
-        }
+        // On failure the transport's error is the cause (the decoder then only saw its input
+        // end), so it is the one thrown.
+        let stats = try transport.receive(on: listener, to: pipe.write)
         return Result(decode: decoded, transfer: stats)
     }
 
@@ -83,14 +77,7 @@ public final class ReceivePipeline {
         }
         var stats = DecodeStats()
         stats.format = "raw"
-        let buffer = RawBuffer(capacity: 1 << 20)
-        while true {
-            let got = try input.readFully(into: buffer.unsafeBase, count: 1 << 20)
-            if got == 0 { break }
-            try output.writeAll(buffer.unsafeBase, count: got)
-            stats.bytesOut += UInt64(got)
-            if got < 1 << 20 { break }
-        }
+        stats.bytesOut = try input.copyAll(to: output, bufferSize: 1 << 20)
         stats.bytesIn = stats.bytesOut + 8
         return stats
     }

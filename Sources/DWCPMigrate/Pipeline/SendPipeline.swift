@@ -76,11 +76,10 @@ public final class SendPipeline {
     public func run(input: FileDescriptor, endGate: (() throws -> Void)? = nil) throws -> Result {
         if format == .raw { return try runRaw(input: input, endGate: endGate) }
         let pipe = try UnixSocket.pipe(name: "encoder pipe")
-        let streamEncoder = StreamEncoder(configuration: encoder)
-        var encodeResult: Result? = nil
         var encodeError: Error?
         var encoded = EncodeStats()
         let format = self.format
+        let encoder = self.encoder
         let threads = encoder.threads
         let thread = OSThread {
             do {
@@ -89,30 +88,31 @@ public final class SendPipeline {
                     encoded = try ZstdStream.compress(InputChain([input]), to: pipe.write, level: level, threads: threads,
                                                       longWindowLog: windowLog, jobSize: 1 << 20, progress: nil)
                 default:
-                    encoded = try streamEncoder.encode(InputChain([input]), to: pipe.write)
+                    encoded = try StreamEncoder(configuration: encoder).encode(InputChain([input]), to: pipe.write)
                 }
             } catch { encodeError = error }
             pipe.write.close()
         }
         let transport = TransportSender(configuration: sender)
         transport.progress = onWire
-        var joined = false
+        // Closing the read end first unblocks an encoder still writing when the send failed.
         defer {
-            if !joined { pipe.read.close(); thread.join() } else { pipe.read.close() }
+            pipe.read.close()
+            thread.join()
         }
+        var ended = false
         let stats = try transport.send { p, n in
             let got = try pipe.read.readFully(into: p, count: n)
-            if got < n && !joined {
+            if got < n && !ended {
+                ended = true
                 thread.join()
-                joined = true
                 if let encodeError { throw encodeError }
                 try endGate?()
             }
             return got
         }
-        if !joined { thread.join(); joined = true }
+        thread.join()
         if let encodeError { throw encodeError }
-        encodeResult = Result(encode: encoded, transfer: stats)
-        return encodeResult!
+        return Result(encode: encoded, transfer: stats)
     }
 }

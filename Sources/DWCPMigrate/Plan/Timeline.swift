@@ -1,4 +1,5 @@
 import DWCPCLI
+import DWCPSystem
 
 /// Debug timeline of a migration's switchover (`-vv`): wall-clock milliseconds per step, so a
 /// slow switchover can be taken apart across the source and destination logs.

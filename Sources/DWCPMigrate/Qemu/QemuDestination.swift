@@ -38,7 +38,7 @@ public final class QemuDestination {
             throw DWCPError.failure("destination QEMU is '\(status)': start it with -incoming defer")
         }
         try qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "events", "state": true]]])
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryDirectory(prefix: "dwcp-migrate")
         defer { directory.remove() }
         let socketPath = directory.path + "/incoming.sock"
         try qmp.execute("migrate-incoming", ["uri": "unix:\(socketPath)"])

@@ -90,7 +90,7 @@ public final class QemuSource {
         let guestRAM = (try? qmp.query("query-memory-size-summary"))?["base-memory"] as? Int ?? (1 << 30)
         let format = c.plan.vmStreamFormat(guestRAM: UInt64(guestRAM))
         Timeline.mark("stream format \(format)")
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryDirectory(prefix: "dwcp-migrate")
         defer { directory.remove() }
         let socketPath = directory.path + "/migration.sock"
         let listener = try UnixSocket.listen(socketPath)
@@ -188,7 +188,7 @@ public final class QemuSource {
             throw DWCPError(pipelineError is DWCPError ? (pipelineError as! DWCPError).status : .failure,
                             "migration failed, source VM kept: \(cause ?? why)")
         }
-        if let error = pipelineError, (error as? DWCPError)?.message == Wire.rejectedMessage {
+        if let error = pipelineError as? DWCPError, error == Wire.rejected {
             // The destination said it could not run the VM (and quit its QEMU): resume here.
             try resumeSource(qmp, wasRunning: initial == "running")
             throw DWCPError(.failure, "the destination could not start the VM (see its diagnostics); source VM resumed")
@@ -213,37 +213,5 @@ public final class QemuSource {
         guard wasRunning else { return }
         let status = try qmp.query("query-status")["status"] as? String ?? ""
         if status != "running" { try qmp.execute("cont") }
-    }
-}
-
-/// Wall-clock seconds (QMP event timestamps are wall-clock).
-enum WallClock {
-    static func now() -> Double {
-        var tv = timeval()
-        gettimeofday(&tv, nil)
-        return Double(tv.tv_sec) + Double(tv.tv_usec) / 1e6
-    }
-}
-
-/// A private directory for the sockets shared with QEMU, removed afterwards.
-struct TemporaryDirectory {
-    let path: String
-    init() throws {
-        let base = (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/dwcp-migrate.XXXXXX"
-        var template = Array(base.utf8CString)
-        guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw SystemError(errno: errno, what: "mkdtemp \(base)")
-        }
-        path = String(cString: p)
-    }
-    func remove() {
-        if let d = opendir(path) {
-            while let e = readdir(d) {
-                let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                if name != "." && name != ".." { unlink(path + "/" + name) }
-            }
-            closedir(d)
-        }
-        rmdir(path)
     }
 }

@@ -60,9 +60,10 @@ public struct LinkProbe {
             if pingInterval > 0 { usleep(UInt32(pingInterval * 1e6)) }
         }
         var throughput = 0.0, loss = 0.0
+        let sorted = rtts.sorted()
         var burstSeconds = self.burstSeconds
-        if let n = burstRoundTrips, let median = rtts.sorted().dropFirst(rtts.count / 2).first {
-            burstSeconds = min(burstSeconds, max(0.1, n * median))
+        if let n = burstRoundTrips, !sorted.isEmpty {
+            burstSeconds = min(burstSeconds, max(0.1, n * sorted[sorted.count / 2]))
         }
         if burstSeconds > 0 {
             let retrans0 = socket.tcpInfo()?.retransmits ?? 0, segs0 = socket.segmentsOut() ?? 0
@@ -86,7 +87,6 @@ public struct LinkProbe {
             let segs = (socket.segmentsOut() ?? 0) &- segs0
             loss = segs > 0 ? Double(retrans) / Double(segs) : 0
         }
-        let sorted = rtts.sorted()
         let jitter = zip(rtts, rtts.dropFirst()).reduce(0) { $0 + abs($1.1 - $1.0) } / Double(max(1, rtts.count - 1))
         return LinkMeasurement(rttMin: sorted.first ?? 0, rttMedian: sorted[sorted.count / 2],
                                rttP99: sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))],

@@ -146,7 +146,7 @@ public final class TransportSender {
         while let t = lock.withLock({ addedThreads.popLast() }) { t.join() }
         return try lock.withLock {
             if let failure { throw failure }
-            if finStatus == Wire.verdictRejected { throw DWCPError(.failure, Wire.rejectedMessage) }
+            if finStatus == Wire.verdictRejected { throw Wire.rejected }
             if finStatus != Wire.verdictOK { throw DWCPError.integrity("receiver reports the stream digest or length did not match: transfer corrupted") }
             var s = stats
             s.streams = streamCount

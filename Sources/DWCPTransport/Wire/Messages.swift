@@ -19,9 +19,9 @@ public enum Wire {
     public static let verdictOK: UInt64 = 0
     public static let verdictCorrupt: UInt64 = 1
     public static let verdictRejected: UInt64 = 2
-    /// The sender's error message for `verdictRejected`, so callers can tell "the receiver
-    /// refused the data" (it said so) from "no verdict arrived" (outcome unknown).
-    public static let rejectedMessage = "the receiver got every byte but could not apply them (see its diagnostics)"
+    /// What the sender throws for `verdictRejected`, so callers can tell "the receiver refused
+    /// the data" (it said so) from "no verdict arrived" (outcome unknown) by comparing errors.
+    public static let rejected = DWCPError(.failure, "the receiver got every byte but could not apply them (see its diagnostics)")
 }
 
 /// First message of every connection, client to server.
