@@ -7,7 +7,7 @@ PREFIX      ?= /usr/local
 DOCS_DATE   := 2026-11-25
 FUZZ_SECONDS ?= 20
 BENCH_CORPUS ?=
-TOOLS       := dwcp-encode dwcp-predict dwcp-send dwcp-recv dwcp-detect dwcp-migrate
+TOOLS       := dwcp-encode dwcp-predict dwcp-send dwcp-recv dwcp-detect dwcp-migrate dwcp-place
 RELEASE_BIN := .build/release
 DEBUG_BIN   := .build/debug
 
@@ -97,6 +97,7 @@ bench: deps
 	scripts/bench-encode.py $(RELEASE_BIN) $(BENCH_CORPUS)
 	scripts/bench-predict.sh $(RELEASE_BIN)
 	scripts/bench-transport.sh $(RELEASE_BIN)
+	scripts/bench-place.sh $(RELEASE_BIN)
 	scripts/bench-migrate.sh $(RELEASE_BIN)
 
 install: release

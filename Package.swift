@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "dwcp-recv", targets: ["dwcp-recv"]),
         .executable(name: "dwcp-detect", targets: ["dwcp-detect"]),
         .executable(name: "dwcp-migrate", targets: ["dwcp-migrate"]),
+        .executable(name: "dwcp-place", targets: ["dwcp-place"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,11 +50,15 @@ let package = Package(
         // Live migration: QMP, pre-copy planning, image rounds, composed from codec and transport.
         .target(name: "DWCPMigrate", dependencies: ["DWCPCore", "DWCPSystem", "DWCPCLI", "DWCPCodec", "DWCPTransport", "DWCPPredict"]),
 
+        // VM placement: the cluster model, node policies, packing algorithms, local search, evaluation.
+        .target(name: "DWCPPlace", dependencies: ["DWCPCore", "DWCPSystem"]),
+
         .executableTarget(name: "dwcp-encode", dependencies: ["DWCPCLI", "DWCPCodec"]),
         .executableTarget(name: "dwcp-send", dependencies: ["DWCPCLI", "DWCPTransport"]),
         .executableTarget(name: "dwcp-recv", dependencies: ["DWCPCLI", "DWCPTransport"]),
         .executableTarget(name: "dwcp-detect", dependencies: ["DWCPCLI", "DWCPTransport"]),
         .executableTarget(name: "dwcp-predict", dependencies: ["DWCPCLI", "DWCPPredict"]),
+        .executableTarget(name: "dwcp-place", dependencies: ["DWCPCLI", "DWCPPlace"]),
         .executableTarget(name: "dwcp-migrate", dependencies: ["DWCPCLI", "DWCPMigrate", "DWCPTransport", "DWCPCodec"]),
 
         .testTarget(name: "DWCPCoreTests", dependencies: ["DWCPCore"]),
@@ -61,6 +66,7 @@ let package = Package(
         .testTarget(name: "DWCPPredictTests", dependencies: ["DWCPPredict"]),
         .testTarget(name: "DWCPTransportTests", dependencies: ["DWCPTransport"]),
         .testTarget(name: "DWCPMigrateTests", dependencies: ["DWCPMigrate"]),
+        .testTarget(name: "DWCPPlaceTests", dependencies: ["DWCPPlace"]),
         .testTarget(name: "CLITests", dependencies: ["DWCPCore"]),
     ],
     swiftLanguageModes: [.v5]

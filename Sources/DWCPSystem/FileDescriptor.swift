@@ -57,6 +57,26 @@ public struct FileDescriptor: Sendable, Equatable {
         return done
     }
 
+    /// Reads everything up to end of file (small inputs: node lists, keys, state files),
+    /// refusing more than `limit` bytes so hostile input cannot exhaust memory.
+    public func readToEnd(limit: Int = 1 << 30) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try readFully(into: $0.baseAddress!, count: $0.count) }
+            out.append(contentsOf: chunk[0..<n])
+            if out.count > limit { throw DWCPError.failure("\(name): larger than \(limit) bytes") }
+            if n < chunk.count { return out }
+        }
+    }
+
+    /// The whole text of `path` (`-`: standard input).
+    public static func readText(_ path: String, limit: Int = 1 << 30) throws -> String {
+        let fd = path == "-" ? FileDescriptor.standardInput : try openForReading(path)
+        defer { if path != "-" { fd.close() } }
+        return String(decoding: try fd.readToEnd(limit: limit), as: UTF8.self)
+    }
+
     /// Reads at `offset` until `count` bytes are in or end of file.
     public func readFully(into p: UnsafeMutableRawPointer, count: Int, at offset: UInt64) throws -> Int {
         var done = 0

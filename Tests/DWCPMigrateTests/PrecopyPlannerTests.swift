@@ -1,5 +1,6 @@
 import XCTest
 @testable import DWCPMigrate
+import DWCPCore
 
 /// Drives the pre-copy planner through simulated migrations: an image of `size` bytes, writers
 /// dirtying `dirtyRate` bytes/s of it (never more than the image), a link of `link` bytes/s and
@@ -84,17 +85,4 @@ final class PrecopyPlannerTests: XCTestCase {
             }
         }
     }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * Double(next() >> 11) / Double(1 << 53) }
 }

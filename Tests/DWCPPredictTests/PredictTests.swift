@@ -1,5 +1,6 @@
 @testable import DWCPPredict
 import XCTest
+import DWCPCore
 
 final class SampleTests: XCTestCase {
     func testBadLinesAreReportedWithLineNumbers() {

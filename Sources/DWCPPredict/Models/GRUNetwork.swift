@@ -1,3 +1,5 @@
+import DWCPCore
+
 /// A small gated recurrent unit network: the learned forecaster.
 ///
 ///     z = σ(Wz·x + Uz·h + bz)          update gate
@@ -141,16 +143,3 @@ public struct GRUNetwork: Equatable {
     }
 }
 
-/// splitmix64: the seeded generator for weights and shuffling (deterministic for a `--seed`).
-public struct SplitMix {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    public mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}

@@ -1,3 +1,5 @@
+import DWCPCore
+
 /// Fits a `GRUModel` to binned traces: truncated backpropagation through time over windows of
 /// `window` bins (the hidden state carries across windows), Adam, gradient-norm clipping.
 /// Deterministic for a given seed.
