@@ -7,7 +7,7 @@ PREFIX      ?= /usr/local
 DOCS_DATE   := 2026-11-25
 FUZZ_SECONDS ?= 20
 BENCH_CORPUS ?=
-TOOLS       := dwcp-encode dwcp-predict dwcp-send dwcp-recv dwcp-detect dwcp-migrate dwcp-place
+TOOLS       := dwcp-encode dwcp-predict dwcp-send dwcp-recv dwcp-detect dwcp-migrate dwcp-place dwcp-rep
 RELEASE_BIN := .build/release
 DEBUG_BIN   := .build/debug
 
@@ -16,7 +16,7 @@ BUILD_DEBS  := pkg-config libzstd-dev liblz4-dev libbrotli-dev libxxhash-dev lib
 # The migration tests boot a guest: QEMU, and a kernel + busybox initramfs built from Debian packages.
 TEST_DEBS   := zstd iproute2 python3 qemu-system-x86 busybox-static cpio gcc libc6-dev
 DEMO_DEBS   := gdb python3 qemu-system-x86 busybox-static cpio gcc libc6-dev
-BENCH_DEBS  := zstd lz4 brotli xdelta3 sqlite3 nodejs gdb python3 time iperf3 socat iproute2 qemu-system-x86 busybox-static cpio gcc libc6-dev
+BENCH_DEBS  := openssl zstd lz4 brotli xdelta3 sqlite3 nodejs gdb python3 time iperf3 socat iproute2 qemu-system-x86 busybox-static cpio gcc libc6-dev
 
 APT = $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
@@ -98,6 +98,7 @@ bench: deps
 	scripts/bench-predict.sh $(RELEASE_BIN)
 	scripts/bench-transport.sh $(RELEASE_BIN)
 	scripts/bench-place.sh $(RELEASE_BIN)
+	scripts/bench-rep.sh $(RELEASE_BIN)
 	scripts/bench-migrate.sh $(RELEASE_BIN)
 
 install: release

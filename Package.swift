@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "dwcp-detect", targets: ["dwcp-detect"]),
         .executable(name: "dwcp-migrate", targets: ["dwcp-migrate"]),
         .executable(name: "dwcp-place", targets: ["dwcp-place"]),
+        .executable(name: "dwcp-rep", targets: ["dwcp-rep"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -53,12 +54,16 @@ let package = Package(
         // VM placement: the cluster model, node policies, packing algorithms, local search, evaluation.
         .target(name: "DWCPPlace", dependencies: ["DWCPCore", "DWCPSystem"]),
 
+        // Byzantine detection: Ed25519 evidence, detectors, reputation, quarantine, simulation.
+        .target(name: "DWCPRep", dependencies: ["DWCPCore", "DWCPSystem", "CCrypto"]),
+
         .executableTarget(name: "dwcp-encode", dependencies: ["DWCPCLI", "DWCPCodec"]),
         .executableTarget(name: "dwcp-send", dependencies: ["DWCPCLI", "DWCPTransport"]),
         .executableTarget(name: "dwcp-recv", dependencies: ["DWCPCLI", "DWCPTransport"]),
         .executableTarget(name: "dwcp-detect", dependencies: ["DWCPCLI", "DWCPTransport"]),
         .executableTarget(name: "dwcp-predict", dependencies: ["DWCPCLI", "DWCPPredict"]),
         .executableTarget(name: "dwcp-place", dependencies: ["DWCPCLI", "DWCPPlace"]),
+        .executableTarget(name: "dwcp-rep", dependencies: ["DWCPCLI", "DWCPRep"]),
         .executableTarget(name: "dwcp-migrate", dependencies: ["DWCPCLI", "DWCPMigrate", "DWCPTransport", "DWCPCodec"]),
 
         .testTarget(name: "DWCPCoreTests", dependencies: ["DWCPCore"]),
@@ -67,6 +72,7 @@ let package = Package(
         .testTarget(name: "DWCPTransportTests", dependencies: ["DWCPTransport"]),
         .testTarget(name: "DWCPMigrateTests", dependencies: ["DWCPMigrate"]),
         .testTarget(name: "DWCPPlaceTests", dependencies: ["DWCPPlace"]),
+        .testTarget(name: "DWCPRepTests", dependencies: ["DWCPRep"]),
         .testTarget(name: "CLITests", dependencies: ["DWCPCore"]),
     ],
     swiftLanguageModes: [.v5]

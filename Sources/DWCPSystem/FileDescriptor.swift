@@ -105,7 +105,6 @@ public struct FileDescriptor: Sendable, Equatable {
         try writeAll(Array(string.utf8))
     }
 
-    /// `fsync(2)`: durable before acknowledged.
     /// Copies everything left to read to `output` through one buffer; returns the bytes copied.
     public func copyAll(to output: FileDescriptor, bufferSize: Int = 4 << 20) throws -> UInt64 {
         let buffer = RawBuffer(capacity: bufferSize)
@@ -118,6 +117,7 @@ public struct FileDescriptor: Sendable, Equatable {
         }
     }
 
+    /// `fsync(2)`: durable before acknowledged.
     public func sync() throws {
         _ = try syscall("\(name): fsync") { fsync(rawValue) }
     }
@@ -142,5 +142,34 @@ public struct FileDescriptor: Sendable, Equatable {
             return end >= 0 ? UInt64(end) : nil
         }
         return nil
+    }
+}
+
+/// rename(2) then fsync of the directory, so the new name survives a crash.
+public func renameDurably(_ from: String, _ to: String) throws {
+    guard rename(from, to) == 0 else { throw SystemError(errno: errno, what: "rename \(from) to \(to)") }
+    let slash = to.lastIndex(of: "/")
+    let directory = slash.map { String(to[..<$0]) } ?? "."
+    let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY)
+    if fd >= 0 {
+        fsync(fd)
+        close(fd)
+    }
+}
+
+/// Replaces `path` with `text` atomically and durably: a temporary file beside it, written and
+/// fsynced, then renamed over it. A crash leaves the old file or the new one, never a mix.
+public func writeFileAtomically(_ path: String, _ text: String) throws {
+    let temp = path + ".tmp-\(getpid())"
+    let fd = try FileDescriptor.create(temp, overwrite: true, mode: 0o600)
+    do {
+        try fd.writeAll(text)
+        try fd.sync()
+        fd.close()
+        try renameDurably(temp, path)
+    } catch {
+        fd.close()
+        unlink(temp)
+        throw error
     }
 }

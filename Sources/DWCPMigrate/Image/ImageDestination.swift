@@ -77,15 +77,3 @@ public final class ImageDestination {
         }
     }
 }
-
-/// rename(2) then fsync of the directory, so the new name survives a crash.
-func renameDurably(_ from: String, _ to: String) throws {
-    guard rename(from, to) == 0 else { throw SystemError(errno: errno, what: "rename \(from) to \(to)") }
-    let slash = to.lastIndex(of: "/")
-    let directory = slash.map { String(to[..<$0]) } ?? "."
-    let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY)
-    if fd >= 0 {
-        fsync(fd)
-        close(fd)
-    }
-}

@@ -1,0 +1,151 @@
+/// The detectors, as one pure state machine: feed it evidence records (with the outcome of
+/// their signature check) in order, get findings back. No I/O, no clock, no randomness, so
+/// traces replay exactly and tests drive it directly.
+///
+/// What each finding can prove, and whom it blames:
+/// - invalid signature: the message is certainly bad, and the authenticated link peer sent it;
+///   the id the message claims is never blamed (anyone can claim any id);
+/// - equivocation: the sender signed two contents for one slot; certain, with a proof;
+/// - replay: a signed (epoch, seq, nonce) seen before, delivered again after the grace period,
+///   or older than the sender's window: the delivering peer is blamed;
+/// - timing and slowness: statistical, see `ReputationBook`;
+/// - Sybil: undetectable from messages; identities without admission are reported.
+public final class Detector {
+    public struct Config: Sendable {
+        /// A duplicate delivered within this of the first copy is a retransmission, not a replay.
+        public var replayGraceMs: Int64 = 2000
+        /// Slots per sender remembered for replay and equivocation checks; older ones are stale.
+        public var window: UInt64 = 1024
+        public var reputation = ReputationConfig()
+        public init() {}
+    }
+
+    /// The outcome of checking a record's signature.
+    public enum Signature: Sendable {
+        case valid, invalid
+        /// The sender has no admitted key.
+        case unadmitted
+    }
+
+    public let config: Config
+    public let book: ReputationBook
+    var senders: [String: SenderWindow] = [:]
+    var reportedUnadmitted = Set<String>()
+    public internal(set) var records = 0
+
+    /// Reference types, so updating one slot does not copy a sender's whole window.
+    final class Slot {
+        var first: SignedMessage
+        init(first: SignedMessage) { self.first = first }
+        var equivocated = false
+        /// (observer, nonce) → first receive time.
+        var deliveries: [Delivery: Int64] = [:]
+    }
+
+    struct Delivery: Hashable {
+        var observer: String
+        var nonce: [UInt8]
+    }
+
+    struct SlotKey: Hashable, Comparable {
+        var epoch: UInt64
+        var seq: UInt64
+        static func < (a: SlotKey, b: SlotKey) -> Bool { (a.epoch, a.seq) < (b.epoch, b.seq) }
+    }
+
+    final class SenderWindow {
+        var newest = SlotKey(epoch: 0, seq: 0)
+        var slots: [SlotKey: Slot] = [:]
+    }
+
+    public init(config: Config) {
+        self.config = config
+        book = ReputationBook(config: config.reputation)
+    }
+
+    /// Processes one record. `key` is the sender's public key (for proofs).
+    public func process(_ r: EvidenceRecord, signature: Signature, key: [UInt8]?) -> [Finding] {
+        records += 1
+        book.now = r.recvMs
+        let m = r.message
+        var out: [Finding] = []
+        switch signature {
+        case .unadmitted:
+            book.countMessage(m.sender)
+            if reportedUnadmitted.insert(m.sender).inserted {
+                out.append(Finding(.unadmitted, node: m.sender, certain: true, detail: [("observer", JSONText.quote(r.observer))]))
+                if let f = book.prove(m.sender, "no admission (not in the allow-list, no valid certificate)") { out.append(f) }
+            }
+            return out
+        case .invalid:
+            book.countMessage(r.peer)
+            out.append(Finding(.invalidSignature, node: r.peer, certain: true,
+                               detail: [("claimed_sender", JSONText.quote(m.sender)), ("observer", JSONText.quote(r.observer)),
+                                        ("epoch", "\(m.epoch)"), ("seq", "\(m.seq)")]))
+            if let f = book.prove(r.peer, "delivered a message whose signature does not verify") { out.append(f) }
+            return out
+        case .valid:
+            break
+        }
+        book.countMessage(m.sender)
+        let keySlot = SlotKey(epoch: m.epoch, seq: m.seq)
+        let w: SenderWindow
+        if let known = senders[m.sender] { w = known } else { w = SenderWindow(); senders[m.sender] = w }
+        let culprit = r.peer
+        if let slot = w.slots[keySlot] {
+            if slot.first.digest != m.digest {
+                if !slot.equivocated {
+                    slot.equivocated = true
+                    var f = Finding(.equivocation, node: m.sender, certain: true, detail: [("epoch", "\(m.epoch)"), ("seq", "\(m.seq)")])
+                    if let key { f.proof = EquivocationProof(publicKey: key, a: slot.first, b: m) }
+                    out.append(f)
+                    if let s = book.prove(m.sender, "signed two different messages for epoch \(m.epoch) seq \(m.seq)") { out.append(s) }
+                }
+                return out
+            }
+            let d = Delivery(observer: r.observer, nonce: m.nonce)
+            if let first = slot.deliveries[d] {
+                if r.recvMs - first > config.replayGraceMs {
+                    if culprit != m.sender { book.countMessage(culprit) }
+                    out.append(Finding(.replay, node: culprit, certain: true,
+                                       detail: [("sender", JSONText.quote(m.sender)), ("observer", JSONText.quote(r.observer)), ("epoch", "\(m.epoch)"),
+                                                ("seq", "\(m.seq)"), ("first_seen_ms", "\(first)"), ("again_ms", "\(r.recvMs)")]))
+                    if let s = book.prove(culprit, "replayed a message first delivered \(r.recvMs - first) ms earlier") { out.append(s) }
+                }
+                return out
+            }
+            slot.deliveries[d] = r.recvMs
+        } else {
+            if isStale(keySlot, w) {
+                if culprit != m.sender { book.countMessage(culprit) }
+                out.append(Finding(.replay, node: culprit, certain: true,
+                                   detail: [("sender", JSONText.quote(m.sender)), ("observer", JSONText.quote(r.observer)), ("epoch", "\(m.epoch)"),
+                                            ("seq", "\(m.seq)"), ("stale", "true")]))
+                if let s = book.prove(culprit, "delivered a message older than the sender's window") { out.append(s) }
+                return out
+            }
+            let slot = Slot(first: m)
+            slot.deliveries[Delivery(observer: r.observer, nonce: m.nonce)] = r.recvMs
+            w.slots[keySlot] = slot
+            if w.newest < keySlot { w.newest = keySlot }
+            prune(w)
+        }
+        // Latency speaks for the sender only when the sender delivered it itself.
+        if r.peer == m.sender { out += book.observe(m.sender, latencyMs: r.recvMs - m.sentMs) }
+        return out
+    }
+
+    private func isStale(_ k: SlotKey, _ w: SenderWindow) -> Bool {
+        if w.slots.isEmpty { return false }
+        if k.epoch + 1 < w.newest.epoch { return true }
+        return k.epoch == w.newest.epoch && k.seq + config.window < w.newest.seq
+    }
+
+    private func prune(_ w: SenderWindow) {
+        guard UInt64(w.slots.count) > 2 * config.window else { return }
+        let newest = w.newest
+        w.slots = w.slots.filter { k, _ in
+            !(k.epoch + 1 < newest.epoch || (k.epoch == newest.epoch && k.seq + config.window < newest.seq))
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import DWCPCLI
+
+CommandMain.run(RepCommand.self)
