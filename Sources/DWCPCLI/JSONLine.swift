@@ -1,3 +1,5 @@
+import DWCPCore
+
 /// Builds one JSON object per line with keys in insertion order (docs/FORMAT.md, "JSON lines").
 ///
 /// Machine output of every command goes through this so the conventions hold everywhere:
@@ -27,24 +29,5 @@ public struct JSONLine {
 
     public var text: String { "{" + parts.joined(separator: ",") + "}" }
 
-    public static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
+    public static func quote(_ s: String) -> String { JSONValue.quote(s) }
 }

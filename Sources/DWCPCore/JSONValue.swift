@@ -44,6 +44,28 @@ public enum JSONValue: Equatable, Sendable {
 
     public static func parse(_ text: String) throws -> JSONValue { try parse(Substring(text)) }
 
+    /// `s` as a JSON string literal: the one quoting every JSON writer in the toolkit uses.
+    public static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let h = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+
     /// The value of `key` in an object (nil for other values or a missing key).
     public subscript(key: String) -> JSONValue? {
         if case let .object(fields) = self { return fields.first { $0.key == key }?.value }

@@ -77,6 +77,20 @@ final class DetectorTests: XCTestCase {
         XCTAssertEqual(d.book.standing("c").state, .quarantined)
     }
 
+    func testLateRelaysAreReplaysEvenWhereTheOriginalNeverArrived() {
+        // Observer c never saw the message; a relay long after it went round is still a replay.
+        let m = message("a", a, seq: 4, sent: 0)
+        let unseen = message("a", a, seq: 5, sent: 0)
+        let (d, findings) = run([EvidenceRecord(observer: "b", peer: "a", recvMs: 30, message: m),
+                                 EvidenceRecord(observer: "c", peer: "b", recvMs: 300, message: m),  // prompt relay: fine
+                                 EvidenceRecord(observer: "c", peer: "b", recvMs: 20_000, message: unseen)])
+        XCTAssertEqual(findings.filter { $0.kind == .replay }.map(\.node), ["b"])
+        XCTAssertEqual(d.book.standing("a").state, .ok)
+        let (_, late) = run([EvidenceRecord(observer: "b", peer: "a", recvMs: 30, message: m),
+                             EvidenceRecord(observer: "c", peer: "b", recvMs: 9000, message: m)])
+        XCTAssertEqual(late.filter { $0.kind == .replay }.map(\.node), ["b"])
+    }
+
     func testStaleMessagesBeyondTheWindowAreReplays() {
         var config = Detector.Config()
         config.window = 16

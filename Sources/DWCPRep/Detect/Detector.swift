@@ -6,8 +6,10 @@
 /// - invalid signature: the message is certainly bad, and the authenticated link peer sent it;
 ///   the id the message claims is never blamed (anyone can claim any id);
 /// - equivocation: the sender signed two contents for one slot; certain, with a proof;
-/// - replay: a signed (epoch, seq, nonce) seen before, delivered again after the grace period,
-///   or older than the sender's window: the delivering peer is blamed;
+/// - replay: a signed (epoch, seq, nonce) delivered again after the grace period, relayed by
+///   another node more than the grace period after it first went round (or, unseen, signed
+///   longer ago than grace + timeout), or older than the sender's window: the delivering peer
+///   is blamed;
 /// - timing and slowness: statistical, see `ReputationBook`;
 /// - Sybil: undetectable from messages; identities without admission are reported.
 public final class Detector {
@@ -36,7 +38,12 @@ public final class Detector {
     /// Reference types, so updating one slot does not copy a sender's whole window.
     final class Slot {
         var first: SignedMessage
-        init(first: SignedMessage) { self.first = first }
+        /// When any observer first received it.
+        var firstRecvMs: Int64
+        init(first: SignedMessage, at: Int64) {
+            self.first = first
+            firstRecvMs = at
+        }
         var equivocated = false
         /// (observer, nonce) → first receive time.
         var deliveries: [Delivery: Int64] = [:]
@@ -104,19 +111,25 @@ public final class Detector {
                 return out
             }
             let d = Delivery(observer: r.observer, nonce: m.nonce)
-            if let first = slot.deliveries[d] {
-                if r.recvMs - first > config.replayGraceMs {
-                    if culprit != m.sender { book.countMessage(culprit) }
-                    out.append(Finding(.replay, node: culprit, certain: true,
-                                       detail: [("sender", JSONText.quote(m.sender)), ("observer", JSONText.quote(r.observer)), ("epoch", "\(m.epoch)"),
-                                                ("seq", "\(m.seq)"), ("first_seen_ms", "\(first)"), ("again_ms", "\(r.recvMs)")]))
-                    if let s = book.prove(culprit, "replayed a message first delivered \(r.recvMs - first) ms earlier") { out.append(s) }
-                }
+            // Again to the same observer after the grace period, or relayed by someone else
+            // long after it first went round: honest nodes retransmit and relay promptly.
+            let again = slot.deliveries[d].map { r.recvMs - $0 > config.replayGraceMs } ?? false
+            let lateRelay = culprit != m.sender && r.recvMs - slot.firstRecvMs > config.replayGraceMs
+            if again || lateRelay {
+                if culprit != m.sender { book.countMessage(culprit) }
+                let first = slot.deliveries[d] ?? slot.firstRecvMs
+                out.append(Finding(.replay, node: culprit, certain: true,
+                                   detail: [("sender", JSONText.quote(m.sender)), ("observer", JSONText.quote(r.observer)), ("epoch", "\(m.epoch)"),
+                                            ("seq", "\(m.seq)"), ("first_seen_ms", "\(first)"), ("again_ms", "\(r.recvMs)")]))
+                if let s = book.prove(culprit, "replayed a message first delivered \(r.recvMs - first) ms earlier") { out.append(s) }
                 return out
             }
+            if slot.deliveries[d] != nil { return out }  // a prompt retransmission
             slot.deliveries[d] = r.recvMs
         } else {
-            if isStale(keySlot, w) {
+            // A relay of a message signed long ago that nobody here has seen: a replay too.
+            let oldRelay = culprit != m.sender && r.recvMs - m.sentMs > config.replayGraceMs + config.reputation.timeoutMs
+            if oldRelay || isStale(keySlot, w) {
                 if culprit != m.sender { book.countMessage(culprit) }
                 out.append(Finding(.replay, node: culprit, certain: true,
                                    detail: [("sender", JSONText.quote(m.sender)), ("observer", JSONText.quote(r.observer)), ("epoch", "\(m.epoch)"),
@@ -124,7 +137,7 @@ public final class Detector {
                 if let s = book.prove(culprit, "delivered a message older than the sender's window") { out.append(s) }
                 return out
             }
-            let slot = Slot(first: m)
+            let slot = Slot(first: m, at: r.recvMs)
             slot.deliveries[Delivery(observer: r.observer, nonce: m.nonce)] = r.recvMs
             w.slots[keySlot] = slot
             if w.newest < keySlot { w.newest = keySlot }

@@ -102,21 +102,5 @@ public struct EvidenceError: Error, CustomStringConvertible {
 
 /// JSON string quoting shared by the record writers.
 enum JSONText {
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            default:
-                if u.value < 0x20 { out += String(format: u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
-
-    private static func String(format v: UInt32) -> Swift.String {
-        let h = Swift.String(v, radix: 16)
-        return "\\u" + Swift.String(repeating: "0", count: 4 - h.count) + h
-    }
+    static func quote(_ s: String) -> String { JSONValue.quote(s) }
 }

@@ -31,7 +31,7 @@ public enum StateFile {
                 let deliveries = slot.deliveries.sorted { ($0.key.observer, $0.value) < ($1.key.observer, $1.value) }.map {
                     "[\(JSONText.quote($0.key.observer)),\"\(Hex.encode($0.key.nonce))\",\($0.value)]"
                 }
-                out += "{\"seen\":\(slot.first.json),\"equivocated\":\(slot.equivocated),\"deliveries\":[\(deliveries.joined(separator: ","))]}\n"
+                out += "{\"seen\":\(slot.first.json),\"first_recv_ms\":\(slot.firstRecvMs),\"equivocated\":\(slot.equivocated),\"deliveries\":[\(deliveries.joined(separator: ","))]}\n"
             }
         }
         return out
@@ -77,7 +77,8 @@ public enum StateFile {
                 d.reportedUnadmitted.insert(id)
             } else if let seen = v["seen"] {
                 let m = try SignedMessage.parse(seen)
-                let slot = Detector.Slot(first: m)
+                guard let at = v["first_recv_ms"]?.number else { throw fail("slot without first_recv_ms") }
+                let slot = Detector.Slot(first: m, at: Int64(at))
                 slot.equivocated = v["equivocated"]?.bool ?? false
                 for entry in v["deliveries"]?.array ?? [] {
                     guard let e = entry.array, e.count == 3, let o = e[0].string, let n = e[1].string.flatMap(Hex.decode), let t = e[2].number else {
