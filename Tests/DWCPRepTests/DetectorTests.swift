@@ -100,6 +100,25 @@ final class DetectorTests: XCTestCase {
         XCTAssertEqual(findings.filter { $0.kind == .replay }.map(\.node), ["c"])
     }
 
+    func testASenderCannotGrowItsWindowWithoutBound() {
+        var config = Detector.Config()
+        config.window = 16
+        var records = [EvidenceRecord(observer: "b", peer: "a", recvMs: 0, message: message("a", a, seq: 0))]
+        var newer = message("a", a, seq: 0)
+        newer.epoch = 5
+        try! newer.sign(with: a)
+        records.append(EvidenceRecord(observer: "b", peer: "a", recvMs: 1, message: newer))
+        // Valid messages for the previous epoch at scattered sequence numbers.
+        for i in 0..<200 {
+            var m = message("a", a, seq: UInt64(i * 1000))
+            m.epoch = 4
+            try! m.sign(with: a)
+            records.append(EvidenceRecord(observer: "b", peer: "a", recvMs: 2 + Int64(i), message: m))
+        }
+        let (d, _) = run(records, config: config)
+        XCTAssertLessThanOrEqual(d.senders["a"]!.slots.count, 32)
+    }
+
     func testOnOffAttackerIsQuarantinedWhereAnAverageAloneWouldNot() {
         // Late on every second message: the EWMA settles near 0.47, above the threshold.
         let records = (0..<400).map { i -> EvidenceRecord in

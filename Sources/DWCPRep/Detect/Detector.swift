@@ -154,11 +154,18 @@ public final class Detector {
         return k.epoch == w.newest.epoch && k.seq + config.window < w.newest.seq
     }
 
+    /// Keeps a sender's memory bounded: slots outside the window go, and if a sender still has
+    /// more than twice the window (valid messages for an old epoch, at arbitrary sequence
+    /// numbers, which only its own key can make), only the newest `window` slots stay.
     private func prune(_ w: SenderWindow) {
         guard UInt64(w.slots.count) > 2 * config.window else { return }
         let newest = w.newest
         w.slots = w.slots.filter { k, _ in
             !(k.epoch + 1 < newest.epoch || (k.epoch == newest.epoch && k.seq + config.window < newest.seq))
+        }
+        if UInt64(w.slots.count) > 2 * config.window {
+            let keep = Set(w.slots.keys.sorted().suffix(Int(config.window)))
+            w.slots = w.slots.filter { keep.contains($0.key) }
         }
     }
 }
