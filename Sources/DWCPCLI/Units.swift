@@ -84,13 +84,3 @@ public enum Units {
         return (v < 0 ? "-" : "") + String(whole) + (decimals > 0 ? "." + frac : "")
     }
 }
-
-extension StringProtocol {
-    /// Without leading and trailing spaces.
-    public func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while s.first == " " { s.removeFirst() }
-        while s.last == " " { s.removeLast() }
-        return String(s)
-    }
-}

@@ -74,9 +74,9 @@ struct BenchCommand: ParsableCommand {
                     j.add("max_us", r.max * 1e6, decimals: 1)
                     try FileDescriptor.standardOutput.writeAll(j.text + "\n")
                 } else {
-                    let cols = [EvalReport.pad("\(r.nodes)", 8), EvalReport.pad(r.policy.rawValue, 17), EvalReport.lpad("\(r.decisions)", 9),
-                                EvalReport.lpad("\(r.placed)", 7), EvalReport.lpad(Units.format(r.p50 * 1e6, 1), 8),
-                                EvalReport.lpad(Units.format(r.p99 * 1e6, 1), 8), EvalReport.lpad(Units.format(r.max * 1e6, 1), 8)]
+                    let cols = ["\(r.nodes)".padded(to: 8), r.policy.rawValue.padded(to: 17), "\(r.decisions)".leftPadded(to: 9),
+                                "\(r.placed)".leftPadded(to: 7), Units.format(r.p50 * 1e6, 1).leftPadded(to: 8),
+                                Units.format(r.p99 * 1e6, 1).leftPadded(to: 8), Units.format(r.max * 1e6, 1).leftPadded(to: 8)]
                     try FileDescriptor.standardOutput.writeAll(cols.joined(separator: " ") + "\n")
                 }
             }

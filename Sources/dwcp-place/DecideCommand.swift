@@ -70,7 +70,7 @@ struct DecideCommand: ParsableCommand {
         var batch: [(line: Int, request: PreparedRequest)] = []
         var ids = Set<String>()
 
-        try LineInput.read(files.isEmpty ? ["-"] : files, follow: follow) { where_, lineNumber, line in
+        try LineInput.read(files, follow: follow) { where_, lineNumber, line in
             let record: RequestRecord?
             do { record = try reader.parse(line) } catch {
                 bad += 1
@@ -142,37 +142,5 @@ enum DecisionJSON {
         var o = JSONLine()
         for (k, v) in pairs { o.add(k, v, decimals: 4) }
         return o.text
-    }
-}
-
-/// Reads input files line by line, calling `body(where, lineNumber, line)`; with `follow` a
-/// regular file is tailed (as `tail -f`) and standard input is read as it arrives.
-enum LineInput {
-    static func read(_ paths: [String], follow: Bool, _ body: (String, Int, Substring) throws -> Void) throws {
-        for path in paths {
-            let stream: UnsafeMutablePointer<FILE>? = path == "-" ? fdopen(dup(0), "r") : fopen(path, "r")
-            guard let f = stream else { throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))") }
-            defer { fclose(f) }
-            let name = path == "-" ? "stdin" : path
-            var line: UnsafeMutablePointer<CChar>? = nil
-            defer { free(line) }
-            var cap = 0
-            var number = 0
-            while true {
-                let n = getline(&line, &cap, f)
-                if n < 0 {
-                    if follow && path != "-" {
-                        clearerr(f)
-                        usleep(200_000)
-                        continue
-                    }
-                    break
-                }
-                number += 1
-                var text = String(cString: line!)
-                if text.hasSuffix("\n") { text.removeLast() }
-                try body(name, number, Substring(text))
-            }
-        }
     }
 }

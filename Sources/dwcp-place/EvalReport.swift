@@ -18,25 +18,14 @@ enum EvalReport {
             let unplaced = rows.reduce(0) { $0 + $1.unplaced }
             let ms = rows.reduce(0.0) { $0 + $1.milliseconds } / Double(max(1, rows.count))
             let times = rows.flatMap(\.decisionTimes).sorted()
-            let p50 = times.isEmpty ? "-" : Units.format(Percentile.of(times, 0.50) * 1e6, 1)
-            let p99 = times.isEmpty ? "-" : Units.format(Percentile.of(times, 0.99) * 1e6, 1)
-            let cols = [pad(algorithm.rawValue, 20), lpad("\(bins)", 6), lpad(ratio(bins, lb), 6),
-                        lpad(best > 0 ? ratio(binsWithBest, best) : "-", 7), lpad("\(atLB)", 6), lpad("\(unplaced)", 9),
-                        lpad(Units.format(ms, 2), 8), lpad(p50, 7), lpad(p99, 7)]
+            let p50 = times.isEmpty ? "-" : Units.format(Percentile.nearestRank(times, 0.50) * 1e6, 1)
+            let p99 = times.isEmpty ? "-" : Units.format(Percentile.nearestRank(times, 0.99) * 1e6, 1)
+            let cols = [algorithm.rawValue.padded(to: 20), "\(bins)".leftPadded(to: 6), ratio(bins, lb).leftPadded(to: 6),
+                        (best > 0 ? ratio(binsWithBest, best) : "-").leftPadded(to: 7), "\(atLB)".leftPadded(to: 6), "\(unplaced)".leftPadded(to: 9),
+                        Units.format(ms, 2).leftPadded(to: 8), p50.leftPadded(to: 7), p99.leftPadded(to: 7)]
             try FileDescriptor.standardOutput.writeAll(cols.joined(separator: " ") + "\n")
         }
     }
 
     static func ratio(_ a: Int, _ b: Int) -> String { b > 0 ? Units.format(Double(a) / Double(b), 4) : "-" }
-    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-    static func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
-}
-
-/// Nearest-rank percentile of sorted values.
-enum Percentile {
-    static func of(_ sorted: [Double], _ p: Double) -> Double {
-        guard !sorted.isEmpty else { return 0 }
-        let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
-        return sorted[min(sorted.count - 1, max(0, rank))]
-    }
 }

@@ -64,14 +64,12 @@ struct EvalCommand: ParsableCommand {
                     j.add("n", s.count)
                     try FileDescriptor.standardOutput.writeAll(j.text + "\n")
                 } else {
-                    let row = [pad(name, 22), pad(s.model, 10), lpad("\(s.horizon)", 9), lpad(Units.format(s.w20, 3), 6),
-                               lpad(Units.format(s.medape, 3), 7), lpad("\(s.count)", 7)].joined(separator: " ")
+                    let row = [name.padded(to: 22), s.model.padded(to: 10), "\(s.horizon)".leftPadded(to: 9), Units.format(s.w20, 3).leftPadded(to: 6),
+                               Units.format(s.medape, 3).leftPadded(to: 7), "\(s.count)".leftPadded(to: 7)].joined(separator: " ")
                     try FileDescriptor.standardOutput.writeAll(row + "\n")
                 }
             }
         }
     }
 
-    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-    private func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
 }

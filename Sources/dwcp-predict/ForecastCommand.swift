@@ -80,48 +80,26 @@ struct ForecastCommand: ParsableCommand {
         var parser = SampleParser()
         var binner = Binner()
         var missing = 0
-        let inputs = files.isEmpty ? ["-"] : files
-        for path in inputs {
-            let stream: UnsafeMutablePointer<FILE>?
-            if path == "-" { stream = fdopen(dup(0), "r") } else { stream = fopen(path, "r") }
-            guard let f = stream else { throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))") }
-            defer { fclose(f) }
-            var line: UnsafeMutablePointer<CChar>?
-            var cap = 0
-            while true {
-                let n = getline(&line, &cap, f)
-                if n <= 0 {
-                    if follow && path != "-" {
-                        clearerr(f)
-                        usleep(200_000)
-                        continue
-                    }
-                    break
-                }
-                var text = String(cString: line!)
-                if text.hasSuffix("\n") { text.removeLast() }
-                let sample: Sample
-                do {
-                    guard let s = try parser.parse(Substring(text)) else { continue }
-                    sample = s
-                } catch let p as SampleProblem {
-                    let where_ = path == "-" ? "stdin" : path
-                    if strict { throw DWCPError.integrity("\(where_): \(p)") }
-                    Diagnostics.warning("\(where_): \(p) (skipped)")
-                    continue
-                }
-                for bin in binner.add(sample) {
-                    if let b = bin {
-                        missing = 0
-                        selector.observe(b)
-                    } else {
-                        missing += 1
-                        if missing == maxGap + 1 { selector.reset() }
-                    }
-                }
-                try emit(sample, selector, horizons)
+        try LineInput.read(files, follow: follow) { where_, _, text in
+            let sample: Sample
+            do {
+                guard let s = try parser.parse(text) else { return }
+                sample = s
+            } catch let p as SampleProblem {
+                if strict { throw DWCPError.integrity("\(where_): \(p)") }
+                Diagnostics.warning("\(where_): \(p) (skipped)")
+                return
             }
-            free(line)
+            for bin in binner.add(sample) {
+                if let b = bin {
+                    missing = 0
+                    selector.observe(b)
+                } else {
+                    missing += 1
+                    if missing == maxGap + 1 { selector.reset() }
+                }
+            }
+            try emit(sample, selector, horizons)
         }
     }
 

@@ -100,37 +100,23 @@ struct DetectCommand: ParsableCommand {
     }
 }
 
-/// Reads a file or stdin in chunks of whole lines (bounded memory), with each chunk's first
-/// line number.
+/// Hands lines to a processor in chunks (bounded memory, room for parallel checks), with each
+/// chunk's first line number.
 enum ChunkedLines {
     static let chunkLines = 8192
     static let maxLine = 1 << 20
 
     static func read(_ path: String, _ body: ([Substring], Int) throws -> Void) throws {
-        let stream: UnsafeMutablePointer<FILE>? = path == "-" ? fdopen(dup(0), "r") : fopen(path, "r")
-        guard let f = stream else { throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))") }
-        defer { fclose(f) }
-        var line: UnsafeMutablePointer<CChar>? = nil
-        defer { free(line) }
-        var cap = 0
         var chunk: [Substring] = []
-        var number = 0
         var first = 1
-        while true {
-            let n = getline(&line, &cap, f)
-            if n < 0 { break }
-            number += 1
-            if n > maxLine { throw DWCPError.integrity("\(path):\(number): line longer than \(maxLine) bytes") }
-            var text = String(cString: line!)
-            if text.hasSuffix("\n") { text.removeLast() }
-            chunk.append(Substring(text))
+        try LineInput.read([path], maxLine: maxLine) { _, number, line in
+            if chunk.isEmpty { first = number }
+            chunk.append(line)
             if chunk.count == chunkLines {
                 try body(chunk, first)
                 chunk.removeAll(keepingCapacity: true)
-                first = number + 1
             }
         }
-        if ferror(f) != 0 { throw DWCPError.failure("\(path): read error") }
         if !chunk.isEmpty { try body(chunk, first) }
     }
 }

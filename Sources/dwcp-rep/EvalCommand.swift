@@ -80,9 +80,9 @@ struct EvalCommand: ParsableCommand {
                         if let sec = r.medianSecondsToQuarantine { j.add("median_seconds_to_quarantine", sec, decimals: 1) } else { j.addRaw("median_seconds_to_quarantine", "null") }
                         try FileDescriptor.standardOutput.writeAll(j.text + "\n")
                     } else {
-                        let cols = [pad("\(n)", 6), pad(Units.format(b, 2), 5), pad(r.label.rawValue, 13), lpad("\(r.nodes)", 5), lpad("\(r.detected)", 9),
-                                    lpad("\(r.falsePositives)", 10), lpad("\(r.framedBlamed)", 7), lpad(r.medianMessagesToQuarantine.map(String.init) ?? "-", 10),
-                                    lpad(r.medianSecondsToQuarantine.map { Units.format($0, 1) } ?? "-", 7)]
+                        let cols = ["\(n)".padded(to: 6), Units.format(b, 2).padded(to: 5), r.label.rawValue.padded(to: 13), "\(r.nodes)".leftPadded(to: 5), "\(r.detected)".leftPadded(to: 9),
+                                    "\(r.falsePositives)".leftPadded(to: 10), "\(r.framedBlamed)".leftPadded(to: 7), (r.medianMessagesToQuarantine.map(String.init) ?? "-").leftPadded(to: 10),
+                                    (r.medianSecondsToQuarantine.map { Units.format($0, 1) } ?? "-").leftPadded(to: 7)]
                         try FileDescriptor.standardOutput.writeAll(cols.joined(separator: " ") + "\n")
                     }
                 }
@@ -102,6 +102,4 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-    private func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
 }

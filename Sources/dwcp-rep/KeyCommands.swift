@@ -31,13 +31,9 @@ struct KeygenCommand: ParsableCommand {
 enum PrivateKeyFile {
     static func load(_ path: String) throws -> Ed25519.KeyPair {
         let text = try FileDescriptor.readText(path, limit: 4096).split(separator: "\n").first.map(String.init) ?? ""
-        guard let seed = Hex.decode(text.trimmingCharacters()), seed.count == 32 else { throw DWCPError.failure("\(path): not a dwcp-rep private key") }
+        guard let seed = Hex.decode(text.trimming([" ", "\r"])), seed.count == 32 else { throw DWCPError.failure("\(path): not a dwcp-rep private key") }
         return try Ed25519.keyPair(seed: seed)
     }
-}
-
-extension String {
-    func trimmingCharacters() -> String { String(self.drop { $0 == " " }.reversed().drop { $0 == " " || $0 == "\r" }.reversed()) }
 }
 
 struct AdmitCommand: ParsableCommand {

@@ -84,8 +84,8 @@ public struct LatencyBench {
                 if let h { c.release(h); placed += 1 }
             }
             times.sort()
-            func pct(_ p: Double) -> Double { times[min(times.count - 1, Int((p * Double(times.count)).rounded(.up)) - 1)] }
-            results.append(Result(nodes: count, policy: policy, decisions: decisions, placed: placed, p50: pct(0.5), p99: pct(0.99), max: times.last ?? 0))
+            results.append(Result(nodes: count, policy: policy, decisions: decisions, placed: placed,
+                                  p50: Percentile.nearestRank(times, 0.5), p99: Percentile.nearestRank(times, 0.99), max: times.last ?? 0))
         }
         return results
     }

@@ -1,3 +1,5 @@
+import DWCPCore
+
 /// Published results per instance, from a tab-separated table with a header row
 /// (`instance_name`, `LB`, and `best_overall` or `OPT`), as the Mommessin et al. summary ships.
 public struct BoundsTable: Sendable {
@@ -9,7 +11,7 @@ public struct BoundsTable: Sendable {
     public var rows: [String: Row] = [:]
 
     public static func parse(_ text: String, name: String) throws -> BoundsTable {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { $0.split(separator: "\t", omittingEmptySubsequences: false).map { $0.trimmingCharacters() } }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { $0.split(separator: "\t", omittingEmptySubsequences: false).map { $0.trimming([" ", "\r"]) } }
         guard !lines.isEmpty else { throw PlacementInputError("\(name): empty") }
         let header = lines.removeFirst()
         guard let nameCol = header.firstIndex(of: "instance_name"), let lbCol = header.firstIndex(of: "LB") else {
@@ -25,14 +27,5 @@ public struct BoundsTable: Sendable {
             table.rows[cols[nameCol]] = Row(lowerBound: lb, bestPublished: best)
         }
         return table
-    }
-}
-
-extension Substring {
-    func trimmingCharacters() -> String {
-        var s = self
-        while let f = s.first, f == " " || f == "\r" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\r" { s.removeLast() }
-        return String(s)
     }
 }

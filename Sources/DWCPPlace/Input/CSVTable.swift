@@ -1,3 +1,5 @@
+import DWCPCore
+
 /// A comma-separated table with a header row: the CSV form of node lists and request streams.
 /// Quoted fields (`"a,b"`, `""` for a quote) are supported; every row must have the header's width.
 public struct CSVTable {
@@ -26,15 +28,6 @@ public struct CSVTable {
             }
         }
         fields.append(field)
-        return fields.map { $0.trimmingSpaces() }
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return String(s)
+        return fields.map { $0.trimming([" ", "\t"]) }
     }
 }

@@ -1,3 +1,5 @@
+import DWCPCore
+
 /// The detectors, as one pure state machine: feed it evidence records (with the outcome of
 /// their signature check) in order, get findings back. No I/O, no clock, no randomness, so
 /// traces replay exactly and tests drive it directly.
@@ -80,14 +82,14 @@ public final class Detector {
         case .unadmitted:
             book.countMessage(m.sender)
             if reportedUnadmitted.insert(m.sender).inserted {
-                out.append(Finding(.unadmitted, node: m.sender, certain: true, detail: [("observer", JSONText.quote(r.observer))]))
+                out.append(Finding(.unadmitted, node: m.sender, certain: true, detail: [("observer", JSONValue.quote(r.observer))]))
                 if let f = book.prove(m.sender, "no admission (not in the allow-list, no valid certificate)") { out.append(f) }
             }
             return out
         case .invalid:
             book.countMessage(r.peer)
             out.append(Finding(.invalidSignature, node: r.peer, certain: true,
-                               detail: [("claimed_sender", JSONText.quote(m.sender)), ("observer", JSONText.quote(r.observer)),
+                               detail: [("claimed_sender", JSONValue.quote(m.sender)), ("observer", JSONValue.quote(r.observer)),
                                         ("epoch", "\(m.epoch)"), ("seq", "\(m.seq)")]))
             if let f = book.prove(r.peer, "delivered a message whose signature does not verify") { out.append(f) }
             return out
@@ -119,7 +121,7 @@ public final class Detector {
                 if culprit != m.sender { book.countMessage(culprit) }
                 let first = slot.deliveries[d] ?? slot.firstRecvMs
                 out.append(Finding(.replay, node: culprit, certain: true,
-                                   detail: [("sender", JSONText.quote(m.sender)), ("observer", JSONText.quote(r.observer)), ("epoch", "\(m.epoch)"),
+                                   detail: [("sender", JSONValue.quote(m.sender)), ("observer", JSONValue.quote(r.observer)), ("epoch", "\(m.epoch)"),
                                             ("seq", "\(m.seq)"), ("first_seen_ms", "\(first)"), ("again_ms", "\(r.recvMs)")]))
                 if let s = book.prove(culprit, "replayed a message first delivered \(r.recvMs - first) ms earlier") { out.append(s) }
                 return out
@@ -132,7 +134,7 @@ public final class Detector {
             if oldRelay || isStale(keySlot, w) {
                 if culprit != m.sender { book.countMessage(culprit) }
                 out.append(Finding(.replay, node: culprit, certain: true,
-                                   detail: [("sender", JSONText.quote(m.sender)), ("observer", JSONText.quote(r.observer)), ("epoch", "\(m.epoch)"),
+                                   detail: [("sender", JSONValue.quote(m.sender)), ("observer", JSONValue.quote(r.observer)), ("epoch", "\(m.epoch)"),
                                             ("seq", "\(m.seq)"), ("stale", "true")]))
                 if let s = book.prove(culprit, "delivered a message older than the sender's window") { out.append(s) }
                 return out

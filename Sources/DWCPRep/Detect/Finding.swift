@@ -39,9 +39,9 @@ public struct Finding: Sendable {
     }
 
     public var json: String {
-        var parts = ["\"finding\":\"\(kind.rawValue)\"", "\"node\":\(JSONText.quote(node))", "\"certain\":\(certain)"]
+        var parts = ["\"finding\":\"\(kind.rawValue)\"", "\"node\":\(JSONValue.quote(node))", "\"certain\":\(certain)"]
         if let c = confidence { parts.append("\"confidence\":\(Self.number(c))") }
-        for (k, v) in detail { parts.append("\(JSONText.quote(k)):\(v)") }
+        for (k, v) in detail { parts.append("\(JSONValue.quote(k)):\(v)") }
         if let p = proof { parts.append("\"proof\":\(p.json)") }
         return "{" + parts.joined(separator: ",") + "}"
     }

@@ -39,7 +39,7 @@ public struct SignedMessage: Equatable, Sendable {
     public mutating func sign(with pair: Ed25519.KeyPair) throws { signature = try Ed25519.sign(signedBytes, with: pair) }
 
     public var json: String {
-        "{\"sender\":\(JSONText.quote(sender)),\"epoch\":\(epoch),\"seq\":\(seq),\"digest\":\"\(Hex.encode(digest))\",\"nonce\":\"\(Hex.encode(nonce))\",\"sent_ms\":\(sentMs),\"sig\":\"\(Hex.encode(signature))\"}"
+        "{\"sender\":\(JSONValue.quote(sender)),\"epoch\":\(epoch),\"seq\":\(seq),\"digest\":\"\(Hex.encode(digest))\",\"nonce\":\"\(Hex.encode(nonce))\",\"sent_ms\":\(sentMs),\"sig\":\"\(Hex.encode(signature))\"}"
     }
 
     public static func parse(_ v: JSONValue) throws -> SignedMessage {
@@ -80,7 +80,7 @@ public struct EvidenceRecord: Equatable, Sendable {
     }
 
     public var json: String {
-        "{\"observer\":\(JSONText.quote(observer)),\"peer\":\(JSONText.quote(peer)),\"recv_ms\":\(recvMs),\"msg\":\(message.json)}"
+        "{\"observer\":\(JSONValue.quote(observer)),\"peer\":\(JSONValue.quote(peer)),\"recv_ms\":\(recvMs),\"msg\":\(message.json)}"
     }
 
     public static func parse(_ line: Substring) throws -> EvidenceRecord {
@@ -98,9 +98,4 @@ public struct EvidenceRecord: Equatable, Sendable {
 public struct EvidenceError: Error, CustomStringConvertible {
     public let description: String
     public init(_ d: String) { description = d }
-}
-
-/// JSON string quoting shared by the record writers.
-enum JSONText {
-    static func quote(_ s: String) -> String { JSONValue.quote(s) }
 }

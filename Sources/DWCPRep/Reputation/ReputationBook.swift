@@ -1,3 +1,5 @@
+import DWCPCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,7 +55,7 @@ public final class ReputationBook {
             s.quarantinedAtMs = now
         }
         var f = Finding(.score, node: id, certain: confidence == nil, confidence: confidence,
-                        detail: [("score", Finding.number(s.score)), ("state", "\"\(state.rawValue)\""), ("reason", JSONText.quote(reason)),
+                        detail: [("score", Finding.number(s.score)), ("state", "\"\(state.rawValue)\""), ("reason", JSONValue.quote(reason)),
                                  ("messages", "\(s.messages)")])
         if state == .quarantined, confidence != nil { f.certain = false }
         return f

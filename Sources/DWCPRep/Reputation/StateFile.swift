@@ -12,8 +12,8 @@ public enum StateFile {
         out += "{\"population\":[\(d.book.population.map(String.init).joined(separator: ","))]}\n"
         for id in d.book.nodes.keys.sorted() {
             let s = d.book.nodes[id]!
-            var parts = ["\"node\":\(JSONText.quote(id))", "\"score\":\(s.score)", "\"state\":\"\(s.state.rawValue)\"", "\"messages\":\(s.messages)"]
-            if let r = s.reason { parts.append("\"reason\":\(JSONText.quote(r))") }
+            var parts = ["\"node\":\(JSONValue.quote(id))", "\"score\":\(s.score)", "\"state\":\"\(s.state.rawValue)\"", "\"messages\":\(s.messages)"]
+            if let r = s.reason { parts.append("\"reason\":\(JSONValue.quote(r))") }
             if let q = s.quarantinedAt { parts.append("\"quarantined_at\":\(q)") }
             if let t = s.firstSeenMs { parts.append("\"first_seen_ms\":\(t)") }
             if let t = s.quarantinedAtMs { parts.append("\"quarantined_at_ms\":\(t)") }
@@ -23,13 +23,13 @@ public enum StateFile {
             parts.append("\"latency\":[\(s.latency.map(String.init).joined(separator: ","))]")
             out += "{" + parts.joined(separator: ",") + "}\n"
         }
-        for id in d.reportedUnadmitted.sorted() { out += "{\"unadmitted\":\(JSONText.quote(id))}\n" }
+        for id in d.reportedUnadmitted.sorted() { out += "{\"unadmitted\":\(JSONValue.quote(id))}\n" }
         for sender in d.senders.keys.sorted() {
             let w = d.senders[sender]!
             for key in w.slots.keys.sorted() {
                 let slot = w.slots[key]!
                 let deliveries = slot.deliveries.sorted { ($0.key.observer, $0.value) < ($1.key.observer, $1.value) }.map {
-                    "[\(JSONText.quote($0.key.observer)),\"\(Hex.encode($0.key.nonce))\",\($0.value)]"
+                    "[\(JSONValue.quote($0.key.observer)),\"\(Hex.encode($0.key.nonce))\",\($0.value)]"
                 }
                 out += "{\"seen\":\(slot.first.json),\"first_recv_ms\":\(slot.firstRecvMs),\"equivocated\":\(slot.equivocated),\"deliveries\":[\(deliveries.joined(separator: ","))]}\n"
             }
