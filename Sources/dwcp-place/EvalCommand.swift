@@ -66,7 +66,8 @@ struct EvalCommand: ParsableCommand {
                     return (InstanceFiles.name(files[i]), { Cluster(space: space, nodes: nodeList) }, items)
                 }
                 let inst = try VBPInstance.parse(FileDescriptor.readText(files[i]), name: InstanceFiles.name(files[i]))
-                return (inst.name, { inst.problem().0 }, inst.problem().1)
+                let (make, items) = inst.problem()
+                return (inst.name, make, items)
             }, bounds: table)
         } catch let e as PlacementInputError {
             throw DWCPError.integrity(e.description)

@@ -22,8 +22,7 @@ final class PackingTests: XCTestCase {
     func testLocalSearchIsNeverWorseThanItsStartsAndIsDeterministic() {
         for seed in UInt64(1)...12 {
             let inst = Self.perfectInstance(bins: 12, dims: 3, seed: seed)
-            let (_, items) = inst.problem()
-            let make = { inst.problem().0 }
+            let (make, items) = inst.problem()
             let options = PackingAlgorithm.Options(seed: seed)
             let greedy = [PackingAlgorithm.ffdL2, .bcDotProduct, .bcL2].map { $0.run(items, make: make, options: options).0.usedNodeCount }
             let (a, _) = PackingAlgorithm.dwcpLS.run(items, make: make, options: options)
@@ -41,8 +40,7 @@ final class PackingTests: XCTestCase {
         var greedy = 0, search = 0
         for seed in UInt64(100)...130 {
             let inst = Self.perfectInstance(bins: 10, dims: 2, seed: seed)
-            let (_, items) = inst.problem()
-            let make = { inst.problem().0 }
+            let (make, items) = inst.problem()
             greedy += PackingAlgorithm.ffdL2.run(items, make: make, options: .init(seed: seed)).0.usedNodeCount - 10
             search += PackingAlgorithm.dwcpLS.run(items, make: make, options: .init(seed: seed)).0.usedNodeCount - 10
         }
@@ -52,11 +50,11 @@ final class PackingTests: XCTestCase {
 
     func testLowerBound() throws {
         let inst = try VBPInstance.parse("2\n10 10\n3\n6 1 1\n6 1 1\n1 9 1\n", name: "t")
-        let (c, items) = inst.problem()
-        XCTAssertEqual(LowerBound.nodes(for: items, in: c), 2)  // two items over half in d0
+        let (make, items) = inst.problem()
+        XCTAssertEqual(LowerBound.nodes(for: items, in: make()), 2)  // two items over half in d0
         let big = try VBPInstance.parse("1\n10\n1\n4 5\n", name: "t")
-        let (c2, items2) = big.problem()
-        XCTAssertEqual(LowerBound.nodes(for: items2, in: c2), 2)  // 20 / 10
+        let (make2, items2) = big.problem()
+        XCTAssertEqual(LowerBound.nodes(for: items2, in: make2()), 2)  // 20 / 10
     }
 
     func testVBPParserRejectsBadInstances() {

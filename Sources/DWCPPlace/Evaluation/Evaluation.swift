@@ -44,6 +44,8 @@ public struct Evaluation {
                     if i >= count { return }
                     do {
                         let problem = try load(i)
+                        let bound = bounds?.rows[problem.name]
+                        let lowerBound = max(LowerBound.nodes(for: problem.items, in: problem.make()), bound?.lowerBound ?? 0)
                         var row: [Result] = []
                         for a in algorithms {
                             var times: [Double] = []
@@ -52,11 +54,9 @@ public struct Evaluation {
                                                      decisionTimes: a.onlinePolicy == nil ? nil : { times.append($0) })
                             let ms = (MonotonicClock.now() - t0) * 1000
                             try Audit.check(c, items: problem.items, handles: handles, algorithm: a.rawValue, instance: problem.name)
-                            let bound = bounds?.rows[problem.name]
-                            let own = LowerBound.nodes(for: problem.items, in: c)
                             row.append(Result(instance: problem.name, algorithm: a, bins: c.usedNodeCount,
                                               unplaced: handles.filter { $0 == nil }.count,
-                                              lowerBound: max(own, bound?.lowerBound ?? 0), bestPublished: bound?.bestPublished,
+                                              lowerBound: lowerBound, bestPublished: bound?.bestPublished,
                                               milliseconds: ms, decisionTimes: times))
                         }
                         lock.withLock { results[i] = row }
@@ -87,7 +87,7 @@ public enum Audit {
             for k in 0..<c.dims { used[p.node * c.dims + k] += items[i].demand[k] }
         }
         for j in 0..<c.nodeCount {
-            for k in 0..<c.dims where used[j * c.dims + k] > c.capacity(j, k) * (1 + 1e-9) {
+            for k in 0..<c.dims where used[j * c.dims + k] > c.capacity(j, k) * (1 + Cluster.slack) {
                 throw PlacementInputError("\(instance) \(algorithm): internal error: node \(c.nodes[j].id) over capacity in \(c.space.names[k])")
             }
         }

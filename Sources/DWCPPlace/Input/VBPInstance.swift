@@ -59,12 +59,15 @@ public struct VBPInstance: Sendable {
         return VBPInstance(name: name, capacity: capacity, items: items)
     }
 
-    /// The instance as a placement problem: one identical node per item (enough for any packing).
-    public func problem() -> (Cluster, [PreparedRequest]) {
+    /// The instance as a placement problem: one identical node per item (enough for any
+    /// packing). `make` gives a fresh empty cluster, as every algorithm run needs; the items are
+    /// prepared once.
+    public func problem() -> (make: () -> Cluster, items: [PreparedRequest]) {
         let space = ResourceSpace((0..<capacity.count).map { "d\($0)" })
         let nodes = (0..<max(1, items.count)).map { NodeSpec(id: "bin\($0)", capacity: capacity) }
-        let cluster = Cluster(space: space, nodes: nodes)
+        let make = { Cluster(space: space, nodes: nodes) }
+        let cluster = make()
         let requests = items.enumerated().map { i, s in try! cluster.prepare(VMRequest(id: "item\(i)", demand: s)) }
-        return (cluster, requests)
+        return (make, requests)
     }
 }

@@ -5,6 +5,11 @@
 /// every node for every decision (100k nodes at a few nanoseconds each). GPU devices are tracked
 /// one by one in thousandths so a shared-GPU VM lands on one device with room.
 public final class Cluster {
+    /// Rounding slack of every capacity test, as a fraction of the capacity: sums of demands
+    /// held as doubles may exceed an exact fit by a few ulps. The hot loops that test capacity
+    /// inline use this same constant.
+    public static let slack = 1e-9
+
     public let space: ResourceSpace
     public let nodes: [NodeSpec]
     public let dims: Int
@@ -26,6 +31,8 @@ public final class Cluster {
     /// each as a fraction of the largest node's), list order among equals. Fewest nodes means
     /// using big ones.
     public let openOrder: [Int]
+    /// The largest capacity of any node, per dimension (the scale of sizes and weights).
+    public let largestCapacity: [Double]
     /// Labels interned to small integers (-1: none), so spreading compares integers.
     let domainID: [Int], zoneID: [Int], regionID: [Int]
     let regionIndex: [String: Int]
@@ -75,6 +82,7 @@ public final class Cluster {
         (regionID, regionIndex) = intern(nodes.map(\.region))
         var largest = Array(repeating: 0.0, count: dims)
         for n in nodes { for k in 0..<dims { largest[k] = max(largest[k], n.capacity[k]) } }
+        largestCapacity = largest
         let size = nodes.map { n in (0..<n.capacity.count).reduce(0.0) { $0 + (largest[$1] > 0 ? n.capacity[$1] / largest[$1] : 0) } }
         openOrder = Array(nodes.indices).sorted { size[$0] != size[$1] ? size[$0] > size[$1] : $0 < $1 }
     }
@@ -122,7 +130,7 @@ public final class Cluster {
         return r.demand.withUnsafeBufferPointer { q in
             free.withUnsafeBufferPointer { f in
                 capacity.withUnsafeBufferPointer { c in
-                    for k in 0..<q.count where q[k] > f[base &+ k] + 1e-9 * c[base &+ k] { return false }
+                    for k in 0..<q.count where q[k] > f[base &+ k] + Cluster.slack * c[base &+ k] { return false }
                     return true
                 } && (r.gpuDevices == 0 || devicesAllow(r, node))
             }
@@ -130,13 +138,17 @@ public final class Cluster {
     }
 
     /// The hard constraints other than capacity, for explaining refusals.
-    public func constraintsAllow(_ r: PreparedRequest, _ node: Int) -> Bool {
+    /// `leaving`: VMs about to leave the node (a local-search swap), not counted for anti-affinity.
+    public func constraintsAllow(_ r: PreparedRequest, _ node: Int, leaving: [Placement] = []) -> Bool {
         if let a = r.allowed, !a.contains(node) { return false }
         if r.forbidden.contains(node) { return false }
         if r.gpuDevices > 0, !r.request.gpuModels.isEmpty {
             guard let m = nodes[node].gpuModel, r.request.gpuModels.contains(m) else { return false }
         }
-        if r.request.antiAffinity, let g = r.request.group, groupsOnNode[node][g, default: 0] > 0 { return false }
+        if r.request.antiAffinity, let g = r.request.group {
+            let staying = groupsOnNode[node][g, default: 0] - leaving.filter { $0.request.request.group == g }.count
+            if staying > 0 { return false }
+        }
         return true
     }
 
@@ -149,19 +161,9 @@ public final class Cluster {
         for k in 0..<dims {
             var room = free[base + k]
             for p in gone { room += p.request.demand[k] }
-            if r.demand[k] > room + 1e-9 * capacity[base + k] { return false }
+            if r.demand[k] > room + Cluster.slack * capacity[base + k] { return false }
         }
-        if !r.simple {
-            if let a = r.allowed, !a.contains(node) { return false }
-            if r.forbidden.contains(node) { return false }
-            if r.gpuDevices > 0, !r.request.gpuModels.isEmpty {
-                guard let m = nodes[node].gpuModel, r.request.gpuModels.contains(m) else { return false }
-            }
-            if r.request.antiAffinity, let g = r.request.group {
-                let staying = groupsOnNode[node][g, default: 0] - gone.filter { $0.request.request.group == g }.count
-                if staying > 0 { return false }
-            }
-        }
+        if !r.simple && !constraintsAllow(r, node, leaving: gone) { return false }
         guard r.gpuDevices > 0 else { return true }
         var devs = deviceFree[node]
         for p in gone { for i in p.devices { devs[i] += p.request.gpuMilli } }
@@ -278,6 +280,16 @@ public final class Cluster {
     /// Free amount of dimension `k` on `node`.
     public func free(_ node: Int, _ k: Int) -> Double { free[node * dims + k] }
     public func capacity(_ node: Int, _ k: Int) -> Double { capacity[node * dims + k] }
+
+    /// Utilisation of `node` summed over dimensions (fractions of its capacity) if `r` were
+    /// placed on it: the Kubernetes allocation scores and spread's tie-break.
+    @inline(__always)
+    public func utilisationAfter(_ r: PreparedRequest, _ node: Int) -> Double {
+        var used = 0.0
+        let base = node * dims
+        for k in 0..<dims { used += (capacity[base + k] - free[base + k] + r.demand[k]) * inverse[base + k] }
+        return used
+    }
 
     /// Utilisation of `node` summed over dimensions (each a fraction of that node's capacity).
     public func load(_ node: Int) -> Double {

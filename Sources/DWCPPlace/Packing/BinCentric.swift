@@ -44,7 +44,7 @@ public struct BinCentric {
                                     var fits = true
                                     for k in 0..<d {
                                         let gap = free[base + k] - q[qi + k]
-                                        if gap < -1e-9 * cap[base + k] { fits = false; break }
+                                        if gap < -Cluster.slack * cap[base + k] { fits = false; break }
                                         switch score {
                                         case .dotProduct: s += w[k] * q[qi + k] * inv[base + k] * free[base + k] * inv[base + k]
                                         case .l2: s -= w[k] * gap * inv[base + k] * gap * inv[base + k]

@@ -26,12 +26,3 @@ public enum ItemOrder {
         return order.sorted { key[$0] != key[$1] ? key[$0] > key[$1] : rank[$0]! < rank[$1]! }
     }
 }
-
-extension Cluster {
-    /// The largest capacity of any node, per dimension.
-    public var largestCapacity: [Double] {
-        var m = Array(repeating: 0.0, count: dims)
-        for j in 0..<nodeCount { for k in 0..<dims { m[k] = max(m[k], capacity[j * dims + k]) } }
-        return m
-    }
-}

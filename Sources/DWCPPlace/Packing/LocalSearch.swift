@@ -188,7 +188,7 @@ public struct LocalSearch: Sendable {
                                 var ok = true
                                 for k in 0..<d {
                                     let room = free[base + k] - dem[q + k]
-                                    if room < -1e-9 * cap[base + k] { ok = false; break }
+                                    if room < -Cluster.slack * cap[base + k] { ok = false; break }
                                     let f = room * inv[base + k]
                                     left += f * f
                                 }
@@ -233,7 +233,7 @@ public struct LocalSearch: Sendable {
                         for k in 0..<d {
                             var room = c.free[base + k] + demand[y * d + k]
                             if z >= 0 { room += demand[z * d + k] }
-                            if demand[q + k] > room + 1e-9 * c.capacity[base + k] { return false }
+                            if demand[q + k] > room + Cluster.slack * c.capacity[base + k] { return false }
                         }
                         return true
                     }

@@ -15,10 +15,11 @@ public struct Placer {
         var bestScore = -Double.infinity
         let consolidate = policy.opensNodesLast
         if policy == .spread {
+            let hasGroup = r.request.group != nil
             let group = r.request.group.flatMap { c.groupSpread[$0] }
             let home = r.request.homeRegion.flatMap { c.regionIndex[$0] }
             for j in 0..<c.nodeCount where c.fits(r, j) {
-                let s = SpreadScore.total(r, j, c, group: group, home: home)
+                let s = SpreadScore.parts(r, j, c, hasGroup: hasGroup, group: group, home: home).total
                 if s > bestScore { bestScore = s; best = j }
             }
             return best >= 0 ? best : nil
@@ -69,8 +70,7 @@ public struct Placer {
             }
             return -s
         case .mostAllocated, .leastAllocated:
-            var used = 0.0
-            for k in 0..<d { used += (c.capacity[base + k] - c.free[base + k] + r.demand[k]) * c.inverse[base + k] }
+            let used = c.utilisationAfter(r, j)
             return policy == .mostAllocated ? used / Double(d) : -used / Double(d)
         case .balanced:
             var sum = 0.0, sq = 0.0, n = 0.0
@@ -82,7 +82,8 @@ public struct Placer {
             let mean = sum / n
             return -max(0, sq / n - mean * mean).squareRoot()
         case .spread:
-            return SpreadScore.terms(r, j, c).total
+            return SpreadScore.parts(r, j, c, hasGroup: r.request.group != nil, group: r.request.group.flatMap { c.groupSpread[$0] },
+                                     home: r.request.homeRegion.flatMap { c.regionIndex[$0] }).total
         }
     }
 }

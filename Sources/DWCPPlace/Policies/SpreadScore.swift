@@ -11,45 +11,49 @@ public struct SpreadScore {
     public var violations: [String] = []
     public var total: Double { terms.reduce(0) { $0 + $1.value } }
 
-    /// The total alone, without allocating: what the placer computes for every node. `group`
-    /// and `home` are looked up once per decision by the caller.
+    /// What the score is made of, for one VM on one node: computed without allocating, so the
+    /// placer can score every node; `terms` names the same numbers for the decision line.
+    struct Parts {
+        var near: (domain: Int, zone: Int, region: Int)?
+        /// nil without a home region.
+        var inHome: Bool?
+        var reputation: Double
+        var meanUtilisation: Double
+
+        var domain: Double { -4 * Double(near?.domain ?? 0) }
+        var zone: Double { -2 * Double(near?.zone ?? 0) }
+        /// Spreading across regions counts only when the VM has no home region.
+        var region: Double { inHome == nil ? -Double(near?.region ?? 0) : 0 }
+        var home: Double { inHome == true ? 3 : 0 }
+        var reliability: Double { 2 * reputation }
+        var utilisation: Double { -0.5 * meanUtilisation }
+        var total: Double { domain + zone + region + home + reliability + utilisation }
+    }
+
+    /// `group` and `home` are looked up once per decision by the caller (`Placer`).
     @inline(__always)
-    static func total(_ r: PreparedRequest, _ j: Int, _ c: Cluster, group: Cluster.GroupSpread?, home: Int?) -> Double {
-        var s = 0.0
-        if let group {
-            let near = c.replicasNear(group, j)
-            s -= 4 * Double(near.domain) + 2 * Double(near.zone)
-            if r.request.homeRegion == nil { s -= Double(near.region) }
-        }
-        if r.request.homeRegion != nil, let home, c.regionID[j] == home { s += 3 }
-        s += 2 * c.nodes[j].reputation
-        var used = 0.0
-        let base = j * c.dims
-        for k in 0..<c.dims { used += (c.capacity[base + k] - c.free[base + k] + r.demand[k]) * c.inverse[base + k] }
-        return s - 0.5 * used / Double(max(1, c.dims))
+    static func parts(_ r: PreparedRequest, _ j: Int, _ c: Cluster, hasGroup: Bool, group: Cluster.GroupSpread?, home: Int?) -> Parts {
+        Parts(near: hasGroup ? (group.map { c.replicasNear($0, j) } ?? (0, 0, 0)) : nil,
+              inHome: r.request.homeRegion == nil ? nil : (home != nil && c.regionID[j] == home),
+              reputation: c.nodes[j].reputation,
+              meanUtilisation: c.utilisationAfter(r, j) / Double(max(1, c.dims)))
     }
 
     public static func terms(_ r: PreparedRequest, _ j: Int, _ c: Cluster) -> SpreadScore {
+        let p = parts(r, j, c, hasGroup: r.request.group != nil, group: r.request.group.flatMap { c.groupSpread[$0] },
+                      home: r.request.homeRegion.flatMap { c.regionIndex[$0] })
         var s = SpreadScore()
-        let node = c.nodes[j]
-        if let g = r.request.group {
-            let near = c.replicasNear(g, j)
-            s.terms.append(("domain", -4 * Double(near.domain)))
-            s.terms.append(("zone", -2 * Double(near.zone)))
+        if let near = p.near {
+            s.terms += [("domain", p.domain), ("zone", p.zone)]
             if near.domain > 0 { s.violations.append("replica_in_same_domain") }
             if near.zone > 0 { s.violations.append("replica_in_same_zone") }
-            if r.request.homeRegion == nil { s.terms.append(("region", -1 * Double(near.region))) }
+            if p.inHome == nil { s.terms.append(("region", p.region)) }
         }
-        if let home = r.request.homeRegion {
-            let inside = node.region == home
-            s.terms.append(("home_region", inside ? 3 : 0))
+        if let inside = p.inHome {
+            s.terms.append(("home_region", p.home))
             if !inside { s.violations.append("outside_home_region") }
         }
-        s.terms.append(("reliability", 2 * node.reputation))
-        var used = 0.0
-        let base = j * c.dims
-        for k in 0..<c.dims { used += (c.capacity[base + k] - c.free[base + k] + r.demand[k]) * c.inverse[base + k] }
-        s.terms.append(("utilisation", -0.5 * used / Double(max(1, c.dims))))
+        s.terms += [("reliability", p.reliability), ("utilisation", p.utilisation)]
         return s
     }
 }
