@@ -118,26 +118,18 @@ public final class Detector {
             let again = slot.deliveries[d].map { r.recvMs - $0 > config.replayGraceMs } ?? false
             let lateRelay = culprit != m.sender && r.recvMs - slot.firstRecvMs > config.replayGraceMs
             if again || lateRelay {
-                if culprit != m.sender { book.countMessage(culprit) }
                 let first = slot.deliveries[d] ?? slot.firstRecvMs
-                out.append(Finding(.replay, node: culprit, certain: true,
-                                   detail: [("sender", JSONValue.quote(m.sender)), ("observer", JSONValue.quote(r.observer)), ("epoch", "\(m.epoch)"),
-                                            ("seq", "\(m.seq)"), ("first_seen_ms", "\(first)"), ("again_ms", "\(r.recvMs)")]))
-                if let s = book.prove(culprit, "replayed a message first delivered \(r.recvMs - first) ms earlier") { out.append(s) }
-                return out
+                return replay(r, [("first_seen_ms", "\(first)"), ("again_ms", "\(r.recvMs)")],
+                              "replayed a message first delivered \(r.recvMs - first) ms earlier")
             }
             if slot.deliveries[d] != nil { return out }  // a prompt retransmission
             slot.deliveries[d] = r.recvMs
         } else {
             // A relay of a message signed long ago that nobody here has seen: a replay too.
             let oldRelay = culprit != m.sender && r.recvMs - m.sentMs > config.replayGraceMs + config.reputation.timeoutMs
-            if oldRelay || isStale(keySlot, w) {
-                if culprit != m.sender { book.countMessage(culprit) }
-                out.append(Finding(.replay, node: culprit, certain: true,
-                                   detail: [("sender", JSONValue.quote(m.sender)), ("observer", JSONValue.quote(r.observer)), ("epoch", "\(m.epoch)"),
-                                            ("seq", "\(m.seq)"), ("stale", "true")]))
-                if let s = book.prove(culprit, "delivered a message older than the sender's window") { out.append(s) }
-                return out
+            if isStale(keySlot, w) { return replay(r, [("stale", "true")], "delivered a message older than the sender's window") }
+            if oldRelay {
+                return replay(r, [("stale", "true")], "relayed a message signed \(r.recvMs - m.sentMs) ms earlier that had not gone round")
             }
             let slot = Slot(first: m, at: r.recvMs)
             slot.deliveries[Delivery(observer: r.observer, nonce: m.nonce)] = r.recvMs
@@ -147,6 +139,17 @@ public final class Detector {
         }
         // Latency speaks for the sender only when the sender delivered it itself.
         if r.peer == m.sender { out += book.observe(m.sender, latencyMs: r.recvMs - m.sentMs) }
+        return out
+    }
+
+    /// A replay, blamed on the peer that delivered it (the sender itself when it re-sent).
+    private func replay(_ r: EvidenceRecord, _ detail: [(String, String)], _ reason: String) -> [Finding] {
+        let m = r.message
+        if r.peer != m.sender { book.countMessage(r.peer) }
+        var out = [Finding(.replay, node: r.peer, certain: true,
+                           detail: [("sender", JSONValue.quote(m.sender)), ("observer", JSONValue.quote(r.observer)), ("epoch", "\(m.epoch)"),
+                                    ("seq", "\(m.seq)")] + detail)]
+        if let s = book.prove(r.peer, reason) { out.append(s) }
         return out
     }
 
