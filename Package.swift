@@ -29,6 +29,7 @@ let package = Package(
         debianLibrary("CBrotli", pkgConfig: "libbrotlienc", apt: ["libbrotli-dev"]),
         debianLibrary("CXXHash", pkgConfig: "libxxhash", apt: ["libxxhash-dev"]),
         debianLibrary("CCrypto", pkgConfig: "libcrypto", apt: ["libssl-dev"]),
+        debianLibrary("CTLS", pkgConfig: "libssl", apt: ["libssl-dev"]),
 
         // Stream format, checksums, error model, byte helpers. No I/O.
         .target(name: "DWCPCore", dependencies: ["CXXHash"]),
@@ -45,8 +46,8 @@ let package = Package(
         // Bandwidth forecasting: samples, binning, models (incl. a GRU), online selection, evaluation.
         .target(name: "DWCPPredict", dependencies: ["DWCPCore"]),
 
-        // Multi-stream TCP transport: handshake and authentication, striping, reordering, resume.
-        .target(name: "DWCPTransport", dependencies: ["DWCPCore", "DWCPSystem", "CCrypto", "CXXHash"]),
+        // Multi-stream TCP transport: handshake, shared-secret and TLS 1.3 security, striping, reordering, resume.
+        .target(name: "DWCPTransport", dependencies: ["DWCPCore", "DWCPSystem", "CCrypto", "CTLS", "CXXHash"]),
 
         // Live migration: QMP, pre-copy planning, image rounds, composed from codec and transport.
         .target(name: "DWCPMigrate", dependencies: ["DWCPCore", "DWCPSystem", "DWCPCLI", "DWCPCodec", "DWCPTransport", "DWCPPredict"]),

@@ -163,9 +163,9 @@ _dwcp-detect() {
     local -a unparsed_words=("${COMP_WORDS[@]:1:${COMP_CWORD}}")
 
     local -a repeating_flags=(--verbose -v)
-    local -a non_repeating_flags=(--quiet -q --progress --no-progress --version -h --help)
+    local -a non_repeating_flags=(--tls --quiet -q --progress --no-progress --version -h --help)
     local -a repeating_options=()
-    local -a non_repeating_options=(--serve --watch --print --pings --burst --datacenter-rtt --datacenter-jitter --datacenter-loss --internet-rtt --internet-loss --confirm --secret-file)
+    local -a non_repeating_options=(--serve --watch --print --pings --burst --datacenter-rtt --datacenter-jitter --datacenter-loss --internet-rtt --internet-loss --confirm --secret-file --cert --key --ca --tls-name)
     __dwcp-detect_offer_flags_options 1
 
     # Offer option value completions
@@ -204,6 +204,18 @@ _dwcp-detect() {
         return
         ;;
     '--secret-file')
+        return
+        ;;
+    '--cert')
+        return
+        ;;
+    '--key')
+        return
+        ;;
+    '--ca')
+        return
+        ;;
+    '--tls-name')
         return
         ;;
     esac

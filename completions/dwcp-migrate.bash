@@ -186,9 +186,9 @@ _dwcp-migrate() {
 
 _dwcp-migrate_qemu() {
     repeating_flags=(--verbose -v)
-    non_repeating_flags=(--dry-run --json --auto-converge --keep-source --quiet -q --progress --no-progress --version -h --help)
+    non_repeating_flags=(--dry-run --json --tls --auto-converge --keep-source --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
-    non_repeating_options=(--qmp --to --max-downtime --codec --streams --cc --link-rate --resume-timeout -T --threads --secret-file --max-rounds --xbzrle)
+    non_repeating_options=(--qmp --to --max-downtime --codec --streams --cc --link-rate --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --xbzrle)
     __dwcp-migrate_offer_flags_options 0
 
     # Offer option value completions
@@ -223,6 +223,18 @@ _dwcp-migrate_qemu() {
     '--secret-file')
         return
         ;;
+    '--cert')
+        return
+        ;;
+    '--key')
+        return
+        ;;
+    '--ca')
+        return
+        ;;
+    '--tls-name')
+        return
+        ;;
     '--max-rounds')
         return
         ;;
@@ -234,9 +246,9 @@ _dwcp-migrate_qemu() {
 
 _dwcp-migrate_file() {
     repeating_flags=(--verbose -v)
-    non_repeating_flags=(--dry-run --json --quiet -q --progress --no-progress --version -h --help)
+    non_repeating_flags=(--dry-run --json --tls --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
-    non_repeating_options=(--to --max-downtime --codec --streams --cc --link-rate --resume-timeout -T --threads --secret-file --max-rounds --freeze --thaw --work-dir)
+    non_repeating_options=(--to --max-downtime --codec --streams --cc --link-rate --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --freeze --thaw --work-dir)
     __dwcp-migrate_offer_flags_options 1
 
     # Offer option value completions
@@ -268,6 +280,18 @@ _dwcp-migrate_file() {
     '--secret-file')
         return
         ;;
+    '--cert')
+        return
+        ;;
+    '--key')
+        return
+        ;;
+    '--ca')
+        return
+        ;;
+    '--tls-name')
+        return
+        ;;
     '--max-rounds')
         return
         ;;
@@ -285,9 +309,9 @@ _dwcp-migrate_file() {
 
 _dwcp-migrate_receive() {
     repeating_flags=(--verbose -v)
-    non_repeating_flags=(--json --quiet -q --progress --no-progress --version -h --help)
+    non_repeating_flags=(--json --tls --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
-    non_repeating_options=(--listen --qmp --output -o --idle-timeout -T --threads --secret-file)
+    non_repeating_options=(--listen --qmp --output -o --idle-timeout -T --threads --secret-file --cert --key --ca)
     __dwcp-migrate_offer_flags_options 0
 
     # Offer option value completions
@@ -308,6 +332,15 @@ _dwcp-migrate_receive() {
         return
         ;;
     '--secret-file')
+        return
+        ;;
+    '--cert')
+        return
+        ;;
+    '--key')
+        return
+        ;;
+    '--ca')
         return
         ;;
     esac

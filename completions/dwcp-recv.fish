@@ -20,7 +20,7 @@ function __dwcp-recv_parse_tokens -S
     set -l unparsed_tokens (__dwcp-recv_tokens -pc)
     switch $unparsed_tokens[1]
     case 'dwcp-recv'
-        __dwcp-recv_parse_subcommand 0 'listen=' 'o/output=' 'f/force' 'keep' 'window=' 'idle-timeout=' 'secret-file=' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        __dwcp-recv_parse_subcommand 0 'listen=' 'o/output=' 'f/force' 'keep' 'window=' 'idle-timeout=' 'secret-file=' 'tls' 'cert=' 'key=' 'ca=' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __dwcp-recv_parse_subcommand -r 1 'version'
@@ -84,6 +84,10 @@ complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_op
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" window' -l 'window' -d 'Most bytes held out of order; connections wait beyond it.' -rfka ''
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" idle-timeout' -l 'idle-timeout' -d 'Fail (exit 4) after this long without data.' -rfka ''
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" secret-file' -l 'secret-file' -d 'Shared secret for authenticating connections (HMAC-SHA256), read from FILE; default $DWCP_SECRET_FILE. Both ends need the same.' -rfka ''
+complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" tls' -l 'tls' -d 'Encrypt and authenticate every connection with TLS 1.3 (OpenSSL); both ends need it.'
+complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" cert' -l 'cert' -d 'Certificate chain (PEM) this side presents. Required when receiving with --tls; when sending, it is the client certificate for mutual TLS.' -rfka ''
+complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" key' -l 'key' -d 'Private key (PEM) of --cert.' -rfka ''
+complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" ca' -l 'ca' -d 'Trusted CA certificates (PEM). Sending: the receiver\'s certificate must chain to them (default: the system\'s trust store). Receiving: clients must present a certificate that chains to them (mutual TLS).' -rfka ''
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" json' -l 'json' -d 'Print a JSON summary per transfer (to standard output with -o, else stderr).'
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" q quiet' -l 'quiet' -s 'q' -d 'Print errors only.'
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv"' -l 'verbose' -s 'v' -d 'More output: -v adds a summary and progress, -vv debug detail.'

@@ -20,7 +20,7 @@ function __dwcp-send_parse_tokens -S
     set -l unparsed_tokens (__dwcp-send_tokens -pc)
     switch $unparsed_tokens[1]
     case 'dwcp-send'
-        __dwcp-send_parse_subcommand 2 'streams=' 'cc=' 'max-rate=' 'chunk-size=' 'window=' 'resume-timeout=' 'secret-file=' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        __dwcp-send_parse_subcommand 2 'streams=' 'cc=' 'max-rate=' 'chunk-size=' 'window=' 'resume-timeout=' 'secret-file=' 'tls' 'cert=' 'key=' 'ca=' 'tls-name=' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __dwcp-send_parse_subcommand -r 1 'version'
@@ -84,6 +84,11 @@ complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_op
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" window' -l 'window' -d 'Most bytes in flight (sent, not yet written by the receiver); bounds memory.' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" resume-timeout' -l 'resume-timeout' -d 'Keep reconnecting this long after a connection drops before failing (exit 4).' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" secret-file' -l 'secret-file' -d 'Shared secret for authenticating connections (HMAC-SHA256), read from FILE; default $DWCP_SECRET_FILE. Both ends need the same.' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" tls' -l 'tls' -d 'Encrypt and authenticate every connection with TLS 1.3 (OpenSSL); both ends need it.'
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" cert' -l 'cert' -d 'Certificate chain (PEM) this side presents. Required when receiving with --tls; when sending, it is the client certificate for mutual TLS.' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" key' -l 'key' -d 'Private key (PEM) of --cert.' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" ca' -l 'ca' -d 'Trusted CA certificates (PEM). Sending: the receiver\'s certificate must chain to them (default: the system\'s trust store). Receiving: clients must present a certificate that chains to them (mutual TLS).' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" tls-name' -l 'tls-name' -d 'With --tls: the name (DNS name or IP address) the receiver\'s certificate must carry; default: the HOST of HOST:PORT.' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" json' -l 'json' -d 'Print a JSON summary (bytes, rate, per-connection RTT and retransmits) to standard output.'
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" q quiet' -l 'quiet' -s 'q' -d 'Print errors only.'
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send"' -l 'verbose' -s 'v' -d 'More output: -v adds a summary and progress, -vv debug detail.'

@@ -2,11 +2,14 @@
 # Side-by-side transport benchmark: dwcp-send/dwcp-recv vs iperf3 and socat, same run, same links.
 #   scripts/bench-transport.sh BIN_DIR [SECONDS_PER_WAN_RUN]
 # Loopback (file and pipe input), then two network namespaces built by ../shared/tools/wan:
-# 1 Gbit tbf with 200 ms RTT, and 200 ms RTT with 0.1% loss (bbr). Needs root.
+# 1 Gbit tbf with 200 ms RTT, and 200 ms RTT with 0.1% loss (bbr); TLS on loopback. Needs root.
+# TRANSPORT_SECTIONS picks sections (default: "loopback tls wan").
 set -euo pipefail
 bin=$(cd "${1:-.build/release}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 secs=${2:-15}
+sections=" ${TRANSPORT_SECTIONS:-loopback tls wan} "
+want() { [[ "$sections" == *" $1 "* ]]; }
 wan=$(cd "$(dirname "$0")/../.." && pwd)/shared/tools/wan/wan-setup.sh
 [ -x "$wan" ] || [ -f "$wan" ] || { echo "bench-transport: $wan missing (../shared/tools/wan)" >&2; exit 1; }
 work=$(mktemp -d)
@@ -46,8 +49,9 @@ socat_run() { # NS_SEND NS_RECV ADDR BYTES
 
 echo "# transport benchmark ($(nproc) cores; sender and receiver share them)"
 echo
-echo "## loopback"
 head -c 4000000000 /dev/zero > "$work/4g"; cat "$work/4g" > /dev/null
+if want loopback; then
+echo "## loopback"
 echo "| streams | dwcp-send (file) Gbit/s | iperf3 -P N Gbit/s | ratio | dwcp-send (pipe) | socat (pipe) | ratio |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"
 sc=$(socat_run "" "" 127.0.0.1 4000000000)
@@ -57,6 +61,45 @@ for n in 1 4 8; do
   i=$(iperf_run "" "" 127.0.0.1 5 -P $n)
   echo "| $n | $d | $i | $(python3 -c "print(f'{$d/$i:.2f}')") | $f | $sc | $(python3 -c "print(f'{$f/$sc:.2f}')") |"
 done
+fi
+
+# TLS: the same 4 GB file through one encrypted connection; "per core" is bits moved per CPU
+# second of both ends (user + system, from /usr/bin/time), so it does not depend on how the
+# two processes share the 2 cores.
+if want tls; then
+echo
+echo "## loopback TLS 1.3, 4 GB, mutual certificates (scripts/make-test-certs.sh)"
+bash "$here/make-test-certs.sh" "$work/certs" >/dev/null
+C=$work/certs
+cpu_run() { # OUT-FILE COMMAND... : runs it under /usr/bin/time, CPU seconds into OUT-FILE
+  local out=$1; shift
+  /usr/bin/time -f "%U %S" -o "$out" "$@"
+}
+cpu() { awk '{print $1 + $2}' "$1"; }
+tls_case() { # LABEL RECV-COMMAND... -- SEND-COMMAND...
+  local label=$1; shift
+  local recv=() send=()
+  while [ "$1" != "--" ]; do recv+=("$1"); shift; done; shift
+  send=("$@")
+  cpu_run "$work/r.cpu" "${recv[@]}" > /dev/null & local rp=$!
+  sleep 0.5
+  local s e; s=$(date +%s.%N)
+  cpu_run "$work/s.cpu" "${send[@]}"
+  wait $rp; e=$(date +%s.%N)
+  local wall cpus; wall=$(python3 -c "print($e - $s)"); cpus=$(python3 -c "print($(cpu "$work/r.cpu") + $(cpu "$work/s.cpu"))")
+  echo "$label $(gbps 4000000000 "$wall") $(gbps 4000000000 "$cpus")"
+}
+echo "| tool | Gbit/s | Gbit/s per core (both ends) |"
+echo "|---|---:|---:|"
+read -r _ sw sc < <(tls_case socat socat -u "OPENSSL-LISTEN:7401,reuseaddr,cert=$C/server.pem,key=$C/server.key,cafile=$C/ca.pem,verify=1" OPEN:/dev/null -- \
+  socat -u "FILE:$work/4g" "OPENSSL:127.0.0.1:7401,cert=$C/client.pem,key=$C/client.key,cafile=$C/ca.pem,openssl-min-proto-version=TLS1.3")
+echo "| socat OPENSSL (TLS 1.3) | $sw | $sc |"
+for n in 1 4; do
+  read -r _ dw dc < <(tls_case dwcp "$bin/dwcp-recv" --listen 127.0.0.1:7300 --tls --cert "$C/server.pem" --key "$C/server.key" --ca "$C/ca.pem" -- \
+    "$bin/dwcp-send" --streams $n --tls --cert "$C/client.pem" --key "$C/client.key" --ca "$C/ca.pem" 127.0.0.1:7300 "$work/4g")
+  echo "| dwcp-send --tls --streams $n | $dw | $dc (×$(python3 -c "print(f'{$dc/$sc:.2f}')") socat) |"
+done
+fi
 
 wan_case() { # LABEL WAN-ARGS... ; CC
   local label=$1 cc=$2; shift 2
@@ -69,6 +112,7 @@ wan_case() { # LABEL WAN-ARGS... ; CC
   echo "| $label | $d | $i | $(python3 -c "print(f'{$d/$i:.2f}')") | $s | $(python3 -c "print(f'{$d/$s:.1f}')") |"
   bash "$wan" down > /dev/null
 }
+want wan || exit 0
 echo
 echo "## emulated WAN (../shared/tools/wan), 16 streams, ~${secs} s per run"
 echo "| link | dwcp-send Gbit/s | iperf3 -P 16 | ratio | socat (1 stream) | dwcp/socat |"

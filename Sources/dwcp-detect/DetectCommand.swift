@@ -57,6 +57,7 @@ struct DetectCommand: ParsableCommand {
     @Option(help: "With --watch: measurements in a row that must agree before the mode changes.") var confirm: Int = 2
 
     @OptionGroup var secret: SecretOptions
+    @OptionGroup var tls: TLSClientOptions
     @OptionGroup var verbosity: VerbosityOptions
 
     func validate() throws {
@@ -77,21 +78,17 @@ struct DetectCommand: ParsableCommand {
         if let serve {
             let listener = try TCPListener(Endpoint(serve)!)
             Diagnostics.info("answering probes on port \(listener.port)")
+            let o = tls.options
+            let context = try o.tls ? TLSContext(role: .server, certificate: o.cert, key: o.key, trustedCA: o.ca) : nil
             while let socket = listener.accept() {
-                _ = OSThread {
-                    if let r = try? Handshake.serverAuthenticate(socket, auth: auth, timeout: 10) {
-                        let ok = r.authenticated && r.hello.flags & Hello.probeFlag != 0
-                        try? Handshake.serverWelcome(socket, auth: auth, hello: r.hello, serverNonce: r.serverNonce,
-                                                     status: ok ? .ok : .authenticationFailed, nextExpected: 0, window: 0)
-                        if ok { ProbeResponder.serve(socket) }
-                    }
-                    socket.close()
-                }
+                _ = OSThread { ProbeResponder.answer(socket, auth: auth, tls: context) }
             }
             return
         }
         var probe = LinkProbe(endpoint: Endpoint(peer!)!)
         probe.auth = auth
+        let o = tls.options
+        probe.tls = try o.tls ? TLSContext(role: .client, certificate: o.cert, key: o.key, trustedCA: o.ca, expectedName: tls.tlsName) : nil
         probe.pings = pings
         probe.burstSeconds = burst
         var classifier = LinkClassifier()

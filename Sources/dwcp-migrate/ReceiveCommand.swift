@@ -40,6 +40,8 @@ struct ReceiveCommand: ParsableCommand {
 
     @OptionGroup var secret: SecretOptions
 
+    @OptionGroup var tls: TLSOptions
+
     @OptionGroup var verbosity: VerbosityOptions
 
     func validate() throws {
@@ -58,6 +60,7 @@ struct ReceiveCommand: ParsableCommand {
         verbosity.apply()
         var config = ReceiverConfiguration()
         config.auth = SessionAuth(secret: try secret.load())
+        config.tls = try tls.tls ? TLSContext(role: .server, certificate: tls.cert, key: tls.key, trustedCA: tls.ca) : nil
         config.idleTimeout = idleTimeout
         let listener = try TCPListener(Endpoint(listen)!)
         Diagnostics.info("listening on port \(listener.port)")

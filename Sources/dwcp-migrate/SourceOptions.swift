@@ -40,6 +40,8 @@ struct SourceOptions: ParsableArguments {
 
     @OptionGroup var secret: SecretOptions
 
+    @OptionGroup var tls: TLSClientOptions
+
     func validate() throws {
         guard let e = Endpoint(to), !e.host.isEmpty else { throw ValidationError("--to '\(to)' is not HOST:PORT or [IPV6]:PORT") }
         guard let d = Units.parseDuration(maxDowntime), d > 0, d <= 600 else { throw ValidationError("--max-downtime: cannot parse '\(maxDowntime)' (e.g. 300ms, 1s)") }
@@ -68,6 +70,7 @@ struct SourceOptions: ParsableArguments {
             probe.burstSeconds = 1
             probe.burstRoundTrips = 20
             probe.auth = SessionAuth(secret: try secret.load())
+            probe.tls = try tlsContext()
             do {
                 measurement = try probe.measure()
             } catch {
@@ -93,8 +96,15 @@ struct SourceOptions: ParsableArguments {
         s.chunkSize = plan.chunkSize
         s.resumeTimeout = resumeTimeout
         s.auth = SessionAuth(secret: try secret.load())
+        s.tls = try tlsContext()
         s.congestionControl = CongestionControl.resolve(cc)
         return s
+    }
+
+    /// The sending side's TLS settings, or nil without --tls.
+    func tlsContext() throws -> TLSContext? {
+        let o = tls.options
+        return o.tls ? try TLSContext(role: .client, certificate: o.cert, key: o.key, trustedCA: o.ca, expectedName: tls.tlsName) : nil
     }
 
     /// Prints a JSON line to stdout when --json.

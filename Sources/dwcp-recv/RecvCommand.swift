@@ -11,7 +11,8 @@ struct RecvCommand: ParsableCommand {
         abstract: "Receive a stream from dwcp-send and write it, in order and verified, to standard output or a file.",
         discussion: """
             Listens on --listen, accepts the connections of one transfer (after their handshake: \
-            with --secret-file both sides prove the shared secret; a connection that has not \
+            with --secret-file both sides prove the shared secret; with --tls a TLS 1.3 handshake \
+            comes first and every byte is encrypted; a connection that has not \
             completed the handshake for this transfer never contributes a byte), reassembles the \
             chunks in order within --window bytes of memory, and writes them. The transfer \
             succeeds only if the total length and XXH3-128 digest match what the sender read; a \
@@ -22,6 +23,7 @@ struct RecvCommand: ParsableCommand {
               dwcp-recv --listen :7000 > vm.img
               dwcp-recv --listen 0.0.0.0:7000 --secret-file /etc/dwcp/key | dwcp-encode -d > vm.img
               dwcp-recv --listen [::]:7000 --keep -o round-%n.dwcp
+              dwcp-recv --listen :7000 --tls --cert host.pem --key host.key --ca ca.pem > vm.img
 
             \(ExitStatus.manualTable)
             """,
@@ -43,6 +45,8 @@ struct RecvCommand: ParsableCommand {
 
     @OptionGroup var secret: SecretOptions
 
+    @OptionGroup var tls: TLSOptions
+
     @Flag(help: "Print a JSON summary per transfer (to standard output with -o, else stderr).")
     var json = false
 
@@ -59,6 +63,7 @@ struct RecvCommand: ParsableCommand {
         verbosity.apply()
         var config = ReceiverConfiguration()
         config.auth = SessionAuth(secret: try secret.load())
+        config.tls = try tls.tls ? TLSContext(role: .server, certificate: tls.cert, key: tls.key, trustedCA: tls.ca) : nil
         config.window = Units.parseBytes(window)!
         config.idleTimeout = idleTimeout
         let listener = try TCPListener(Endpoint(listen)!)

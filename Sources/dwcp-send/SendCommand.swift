@@ -23,6 +23,7 @@ struct SendCommand: ParsableCommand {
               dwcp-encode vm.img | dwcp-send peer:7000
               dwcp-send --streams 16 --cc bbr --secret-file /etc/dwcp/key peer:7000 < big.img
               dwcp-send --max-rate 500Mbit --json [fd00::2]:7000 < image
+              dwcp-send --tls --ca ca.pem --cert me.pem --key me.key peer.example:7000 < vm.img
 
             \(ExitStatus.manualTable)
             """,
@@ -54,6 +55,8 @@ struct SendCommand: ParsableCommand {
 
     @OptionGroup var secret: SecretOptions
 
+    @OptionGroup var tls: TLSClientOptions
+
     @Flag(help: "Print a JSON summary (bytes, rate, per-connection RTT and retransmits) to standard output.")
     var json = false
 
@@ -74,10 +77,7 @@ struct SendCommand: ParsableCommand {
     static func initialStreams(for endpoint: Endpoint) throws -> Int {
         let probe = try TCPSocket.connect(endpoint)
         defer { probe.close() }
-        let started = MonotonicClock.now()
-        _ = probe.tcpInfo()
         let rtt = Double(probe.tcpInfo()?.rttMicroseconds ?? 0) / 1e6
-        _ = started
         return rtt > 0.001 ? 8 : 4
     }
 
@@ -95,6 +95,7 @@ struct SendCommand: ParsableCommand {
         config.window = Units.parseBytes(window)!
         config.resumeTimeout = resumeTimeout
         config.auth = SessionAuth(secret: try secret.load())
+        config.tls = try tls.options.tls ? TLSContext(role: .client, certificate: tls.options.cert, key: tls.options.key, trustedCA: tls.options.ca, expectedName: tls.tlsName) : nil
         config.congestionControl = CongestionControl.resolve(cc)
         config.maxRate = maxRate.map { UInt64(Units.parseBitRate($0)! / 8) }
         let total = input.sizeIfSeekable()

@@ -31,6 +31,8 @@ public struct LinkMeasurement: Sendable {
 public struct LinkProbe {
     public var endpoint: Endpoint
     public var auth = SessionAuth(secret: nil)
+    /// TLS 1.3 for the probe connection, as for a transfer to the same peer.
+    public var tls: TLSContext?
     public var pings = 20
     public var pingInterval = 0.01
     public var burstSeconds = 0.5
@@ -47,6 +49,7 @@ public struct LinkProbe {
     public func measure() throws -> LinkMeasurement {
         let socket = try TCPSocket.connect(endpoint)
         defer { socket.close() }
+        if let tls { try socket.startTLS(tls, host: endpoint.host) }
         _ = try Handshake.client(socket, auth: auth, session: SessionAuth.nonce(), stream: 0, chunkSize: 1 << 20, streams: 1, probe: true)
         socket.setReceiveTimeout(10)
         var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)

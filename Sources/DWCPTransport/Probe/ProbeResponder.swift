@@ -6,6 +6,22 @@ import DWCPCore
 /// Runs after the normal handshake (so with a secret, only peers that know it can probe) and
 /// never touches a transfer's state.
 public enum ProbeResponder {
+    /// `dwcp-detect --serve`'s side of one connection: TLS (when configured), the handshake,
+    /// then probes. Anything but an authenticated probe is refused.
+    public static func answer(_ socket: TCPSocket, auth: SessionAuth, tls: TLSContext?, timeout: Double = 10) {
+        defer { socket.close() }
+        do {
+            if let tls { try socket.startTLS(tls, host: nil, timeout: timeout) }
+            let r = try Handshake.serverAuthenticate(socket, auth: auth, timeout: timeout)
+            let ok = r.authenticated && r.hello.flags & Hello.probeFlag != 0
+            try Handshake.serverWelcome(socket, auth: auth, hello: r.hello, serverNonce: r.serverNonce,
+                                        status: ok ? .ok : .authenticationFailed, nextExpected: 0, window: 0)
+            if ok { serve(socket) }
+        } catch {
+            return
+        }
+    }
+
     public static func serve(_ socket: TCPSocket) {
         var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         let sink = RawBuffer(capacity: 1 << 20)

@@ -7,6 +7,9 @@ import Glibc
 /// Settings of one `dwcp-recv` transfer.
 public struct ReceiverConfiguration {
     public var auth = SessionAuth(secret: nil)
+    /// TLS 1.3 on every connection (`--tls`): the TLS handshake comes first, within the same
+    /// handshake timeout; a connection that fails it never reaches the DWCP handshake.
+    public var tls: TLSContext?
     /// Most bytes held out of order before connections are made to wait (TCP backpressure).
     public var window: UInt64 = 256 << 20
     /// A handshake must finish within this many seconds (slow or silent clients are dropped).
@@ -223,6 +226,7 @@ public final class TransportReceiver {
         // Handshake: nothing from this connection is used before it completes for our session.
         let hello: Hello
         do {
+            if let tls = configuration.tls { try socket.startTLS(tls, host: nil, timeout: configuration.handshakeTimeout) }
             let result = try Handshake.serverAuthenticate(socket, auth: configuration.auth, timeout: configuration.handshakeTimeout)
             hello = result.hello
             let isProbe = hello.flags & Hello.probeFlag != 0

@@ -12,6 +12,8 @@ public struct SenderConfiguration {
     /// Most bytes sent and not yet acknowledged (also capped by the receiver's window).
     public var window: UInt64 = 256 << 20
     public var auth = SessionAuth(secret: nil)
+    /// TLS 1.3 on every connection (`--tls`); nil sends in the clear.
+    public var tls: TLSContext?
     public var congestionControl: String?
     /// Total pacing rate in bytes per second, split over the streams; nil = unpaced.
     public var maxRate: UInt64?
@@ -164,6 +166,7 @@ public final class TransportSender {
         let socket = try TCPSocket.connect(c.endpoint)
         if let cc = c.congestionControl { try socket.setCongestionControl(cc) }
         if let rate = c.maxRate { socket.setMaxPacingRate(max(1, rate / UInt64(max(1, c.streams)))) }
+        if let tls = c.tls { try socket.startTLS(tls, host: c.endpoint.host) }
         let welcome = try Handshake.client(socket, auth: c.auth, session: session, stream: UInt16(stream),
                                            chunkSize: c.chunkSize, streams: c.streams)
         try lock.withLock {

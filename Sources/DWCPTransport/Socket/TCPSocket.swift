@@ -13,6 +13,10 @@ public final class TCPSocket: @unchecked Sendable {
     public let fd: Int32
     public let peer: String
     private var closed = false
+    /// The TLS session once `startTLS` ran: every read and write then goes through it.
+    private var tls: TLSStream?
+    private var receiveTimeout = 0.0
+    private var sendTimeout = 0.0
 
     init(fd: Int32, peer: String) {
         self.fd = fd
@@ -26,8 +30,16 @@ public final class TCPSocket: @unchecked Sendable {
     public func close() {
         if !closed {
             closed = true
+            tls?.free()
             _ = Glibc.close(fd)
         }
+    }
+
+    /// Runs the TLS 1.3 handshake on this connection (within `timeout` seconds); from then on
+    /// `sendAll` and `receiveExactly` encrypt and decrypt. A client checks that the receiver's
+    /// certificate names `host`, unless the context names another.
+    public func startTLS(_ context: TLSContext, host: String?, timeout: Double = 10) throws {
+        tls = try TLSStream(context: context, fd: fd, peer: peer, host: host, timeout: timeout)
     }
 
     /// Shuts both directions down, unblocking any thread in `recv`/`send` on this socket.
@@ -66,6 +78,7 @@ public final class TCPSocket: @unchecked Sendable {
     }
 
     public func sendAll(_ p: UnsafeRawPointer, _ count: Int) throws {
+        if let tls { return try tls.writeAll(p, count, timeout: sendTimeout) }
         var done = 0
         while done < count {
             let n = Glibc.send(fd, p + done, count - done, Int32(MSG_NOSIGNAL))
@@ -84,6 +97,10 @@ public final class TCPSocket: @unchecked Sendable {
     /// Receives exactly `count` bytes; throws on error, timeout or end of stream.
     public func receiveExactly(_ p: UnsafeMutableRawPointer, _ count: Int) throws {
         var done = 0
+        if let tls {
+            while done < count { done += try tls.read(p + done, count - done, timeout: receiveTimeout) }
+            return
+        }
         while done < count {
             let n = Glibc.recv(fd, p + done, count - done, 0)
             if n == 0 { throw DWCPError(.network, "\(peer): connection closed") }
@@ -104,12 +121,14 @@ public final class TCPSocket: @unchecked Sendable {
 
     /// `SO_RCVTIMEO`: a receive blocks at most this long (0 = forever).
     public func setReceiveTimeout(_ seconds: Double) {
+        receiveTimeout = seconds
         var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// `SO_SNDTIMEO`: a send blocks at most this long (a peer that stopped reading).
     public func setSendTimeout(_ seconds: Double) {
+        sendTimeout = seconds
         var tv = timeval(tv_sec: Int(seconds), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
