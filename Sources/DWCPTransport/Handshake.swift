@@ -11,7 +11,7 @@ import DWCPCore
 /// A receiver writes nothing from a connection before this completed for the transfer's session.
 public enum Handshake {
     /// Client side. Returns the receiver's welcome (status ok) or throws (exit status 4).
-    public static func client(_ socket: TCPSocket, auth: SessionAuth, session: [UInt8], stream: UInt16,
+    public static func client(_ socket: StreamSocket, auth: SessionAuth, session: [UInt8], stream: UInt16,
                               chunkSize: Int, streams: Int, probe: Bool = false) throws -> Welcome {
         let nonce = SessionAuth.nonce()
         let flags = (auth.required ? Hello.authFlag : 0) | (probe ? Hello.probeFlag : 0)
@@ -40,7 +40,7 @@ public enum Handshake {
 
     /// Server side, first half: reads and checks the hello, sends the challenge, checks the proof.
     /// Returns the hello and the proof's validity; the caller decides on the session and answers.
-    public static func serverAuthenticate(_ socket: TCPSocket, auth: SessionAuth, timeout: Double) throws
+    public static func serverAuthenticate(_ socket: StreamSocket, auth: SessionAuth, timeout: Double) throws
         -> (hello: Hello, authenticated: Bool, serverNonce: [UInt8]) {
         socket.setReceiveTimeout(timeout)
         let hello = try Hello.decode(try socket.receive(Wire.helloLength))
@@ -53,7 +53,7 @@ public enum Handshake {
         return (hello, ok, nonce)
     }
 
-    public static func serverWelcome(_ socket: TCPSocket, auth: SessionAuth, hello: Hello, serverNonce: [UInt8],
+    public static func serverWelcome(_ socket: StreamSocket, auth: SessionAuth, hello: Hello, serverNonce: [UInt8],
                                      status: Welcome.Status, nextExpected: UInt64, window: UInt64) throws {
         let proof = status == .ok
             ? auth.proof(role: "server", session: hello.session, stream: hello.streamIndex, clientNonce: hello.nonce, serverNonce: serverNonce)

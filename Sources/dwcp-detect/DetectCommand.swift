@@ -76,7 +76,7 @@ struct DetectCommand: ParsableCommand {
         verbosity.apply()
         let auth = SessionAuth(secret: try secret.load())
         if let serve {
-            let listener = try TCPListener(Endpoint(serve)!)
+            let listener = try StreamListener(Endpoint(serve)!)
             Diagnostics.info("answering probes on port \(listener.port)")
             let o = tls.options
             let context = try o.tls ? TLSContext(role: .server, certificate: o.cert, key: o.key, trustedCA: o.ca) : nil

@@ -62,7 +62,7 @@ struct ReceiveCommand: ParsableCommand {
         config.auth = SessionAuth(secret: try secret.load())
         config.tls = try tls.tls ? TLSContext(role: .server, certificate: tls.cert, key: tls.key, trustedCA: tls.ca) : nil
         config.idleTimeout = idleTimeout
-        let listener = try TCPListener(Endpoint(listen)!)
+        let listener = try StreamListener(Endpoint(listen)!)
         Diagnostics.info("listening on port \(listener.port)")
         if let qmp {
             let destination = QemuDestination(qmpPath: qmp, receiver: config)

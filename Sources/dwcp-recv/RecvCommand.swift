@@ -66,7 +66,7 @@ struct RecvCommand: ParsableCommand {
         config.tls = try tls.tls ? TLSContext(role: .server, certificate: tls.cert, key: tls.key, trustedCA: tls.ca) : nil
         config.window = Units.parseBytes(window)!
         config.idleTimeout = idleTimeout
-        let listener = try TCPListener(Endpoint(listen)!)
+        let listener = try StreamListener(Endpoint(listen)!)
         Diagnostics.info("listening on port \(listener.port)")
         var n = 1
         repeat {

@@ -75,7 +75,7 @@ struct SendCommand: ParsableCommand {
     /// `--streams auto` starts from the path's RTT: a sub-millisecond (datacenter) path fills with
     /// few connections; longer paths need more to cover the bandwidth-delay product.
     static func initialStreams(for endpoint: Endpoint) throws -> Int {
-        let probe = try TCPSocket.connect(endpoint)
+        let probe = try StreamSocket.connect(endpoint)
         defer { probe.close() }
         let rtt = Double(probe.tcpInfo()?.rttMicroseconds ?? 0) / 1e6
         return rtt > 0.001 ? 8 : 4

@@ -28,7 +28,7 @@ public final class ImageDestination {
         self.receiver = receiver
     }
 
-    public func run(listener: TCPListener) throws -> Outcome {
+    public func run(listener: StreamListener) throws -> Outcome {
         var outcome = Outcome()
         let partial = path + ".dwcp-partial"
         var expected = 0

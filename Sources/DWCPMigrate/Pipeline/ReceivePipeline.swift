@@ -26,7 +26,7 @@ public final class ReceivePipeline {
 
     /// Receives one transfer on `listener` and decodes it into `output`. `accept` runs after the
     /// stream is verified and fully decoded; throwing from it rejects the transfer.
-    public func run(listener: TCPListener, output: FileDescriptor, accept: @escaping (ReceivePipeline) throws -> Void) throws -> Result {
+    public func run(listener: StreamListener, output: FileDescriptor, accept: @escaping (ReceivePipeline) throws -> Void) throws -> Result {
         let pipe = try UnixSocket.pipe(name: "decoder pipe")
         let decoder = StreamDecoder()
         decoder.threads = threads

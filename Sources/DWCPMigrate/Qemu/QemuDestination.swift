@@ -30,7 +30,7 @@ public final class QemuDestination {
         self.receiver = receiver
     }
 
-    public func run(listener: TCPListener) throws -> Outcome {
+    public func run(listener: StreamListener) throws -> Outcome {
         let started = MonotonicClock.now()
         let qmp = try QMPClient(path: qmpPath)
         let status = try qmp.query("query-status")["status"] as? String ?? "unknown"

@@ -47,7 +47,7 @@ public struct LinkProbe {
     }
 
     public func measure() throws -> LinkMeasurement {
-        let socket = try TCPSocket.connect(endpoint)
+        let socket = try StreamSocket.connect(endpoint)
         defer { socket.close() }
         if let tls { try socket.startTLS(tls, host: endpoint.host) }
         _ = try Handshake.client(socket, auth: auth, session: SessionAuth.nonce(), stream: 0, chunkSize: 1 << 20, streams: 1, probe: true)

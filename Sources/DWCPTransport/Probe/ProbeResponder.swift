@@ -8,7 +8,7 @@ import DWCPCore
 public enum ProbeResponder {
     /// `dwcp-detect --serve`'s side of one connection: TLS (when configured), the handshake,
     /// then probes. Anything but an authenticated probe is refused.
-    public static func answer(_ socket: TCPSocket, auth: SessionAuth, tls: TLSContext?, timeout: Double = 10) {
+    public static func answer(_ socket: StreamSocket, auth: SessionAuth, tls: TLSContext?, timeout: Double = 10) {
         defer { socket.close() }
         do {
             if let tls { try socket.startTLS(tls, host: nil, timeout: timeout) }
@@ -22,7 +22,7 @@ public enum ProbeResponder {
         }
     }
 
-    public static func serve(_ socket: TCPSocket) {
+    public static func serve(_ socket: StreamSocket) {
         var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         let sink = RawBuffer(capacity: 1 << 20)
         var received: UInt64 = 0

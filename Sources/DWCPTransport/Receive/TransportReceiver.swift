@@ -52,9 +52,9 @@ public final class TransportReceiver {
     private var verdictSent = false
     private var failure: Error?
     private var pending = 0
-    private var connections: [ObjectIdentifier: TCPSocket] = [:]
+    private var connections: [ObjectIdentifier: StreamSocket] = [:]
     /// Connections past the handshake: acknowledgements go to all of them.
-    private var authenticated: [ObjectIdentifier: TCPSocket] = [:]
+    private var authenticated: [ObjectIdentifier: StreamSocket] = [:]
     /// Serialises control messages (acks, verdicts) written by different threads to one socket.
     private let sendLock = ConditionLock()
     private var lastProgress = MonotonicClock.now()
@@ -77,13 +77,13 @@ public final class TransportReceiver {
 
     /// Accepts connections on `listener` until one transfer is complete, writing it to `output`
     /// (which is fsynced before the sender is told the transfer succeeded, when it is a file).
-    public func receive(on listener: TCPListener, to output: FileDescriptor) throws -> TransferStats {
+    public func receive(on listener: StreamListener, to output: FileDescriptor) throws -> TransferStats {
         let writer = OSThread { [unowned self] in self.writeLoop(output) }
         let acceptor = OSThread { [unowned self] in
             // Polls so the listener outlives this transfer (dwcp-recv --keep serves the next one).
             while true {
                 if self.lock.withLock({ self.verdict != nil || self.failure != nil }) { return }
-                let socket: TCPSocket
+                let socket: StreamSocket
                 switch listener.accept(timeout: 0.1) {
                 case .timeout: continue
                 case .closed: return
@@ -189,7 +189,7 @@ public final class TransportReceiver {
             }
             digest.update(chunk.unsafeBase, chunk.count)
             let size = UInt64(chunk.count)
-            let (next, peers, pool): (UInt64, [TCPSocket], BufferPool?) = lock.withLock {
+            let (next, peers, pool): (UInt64, [StreamSocket], BufferPool?) = lock.withLock {
                 buffer[nextExpected] = nil
                 bufferedBytes -= size
                 nextExpected += 1
@@ -208,13 +208,13 @@ public final class TransportReceiver {
 
     /// Writes a header-only control message; a failure just drops it (the connection's reader
     /// will notice the broken socket).
-    private func sendControl(_ socket: TCPSocket, _ kind: MessageHeader.Kind, _ value: UInt64) {
+    private func sendControl(_ socket: StreamSocket, _ kind: MessageHeader.Kind, _ value: UInt64) {
         var m = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         MessageHeader(kind: kind, length: 0, sequence: value, offset: 0, checksum: 0).store(to: &m)
         sendLock.withLock { try? socket.sendAll(m) }
     }
 
-    private func connectionLoop(_ socket: TCPSocket) {
+    private func connectionLoop(_ socket: StreamSocket) {
         defer {
             lock.withLock {
                 connections[ObjectIdentifier(socket)] = nil

@@ -76,7 +76,7 @@ public final class TransportSender {
     private var finStatus: UInt64?
     private var failure: Error?
     private var stats = TransferStats()
-    private var sockets: [Int: TCPSocket] = [:]
+    private var sockets: [Int: StreamSocket] = [:]
     /// Chunk buffers are reused once acknowledged: fresh megabyte allocations cost page faults.
     private lazy var pool = BufferPool(bufferCapacity: configuration.chunkSize, maxFree: 256)
 
@@ -161,9 +161,9 @@ public final class TransportSender {
         lock.withLock { for s in sockets.values { s.shutdownBoth() } }
     }
 
-    private func connect(stream: Int) throws -> TCPSocket {
+    private func connect(stream: Int) throws -> StreamSocket {
         let c = configuration
-        let socket = try TCPSocket.connect(c.endpoint)
+        let socket = try StreamSocket.connect(c.endpoint)
         if let cc = c.congestionControl { try socket.setCongestionControl(cc) }
         if let rate = c.maxRate { socket.setMaxPacingRate(max(1, rate / UInt64(max(1, c.streams)))) }
         if let tls = c.tls { try socket.startTLS(tls, host: c.endpoint.host) }
@@ -260,7 +260,7 @@ public final class TransportSender {
     }
 
     /// One connection's life: send chunks; on failure reconnect (bounded by the resume timeout).
-    private func streamLoop(_ index: Int, _ initial: TCPSocket?) {
+    private func streamLoop(_ index: Int, _ initial: StreamSocket?) {
         var socket = initial
         var failedSince: Double?
         var backoff = 0.1
@@ -311,7 +311,7 @@ public final class TransportSender {
     }
 
     /// Sends until the transfer is complete (true) or the connection fails (false).
-    private func sendLoop(_ index: Int, _ socket: TCPSocket, _ inFlight: inout [UInt64]) -> Bool {
+    private func sendLoop(_ index: Int, _ socket: StreamSocket, _ inFlight: inout [UInt64]) -> Bool {
         var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         while true {
             enum Next { case chunk(UInt64, Chunk), end([UInt8]), done }
@@ -381,7 +381,7 @@ public final class TransportSender {
     }
 
     /// Reads acks and the final verdict from one connection.
-    private func ackLoop(_ socket: TCPSocket) {
+    private func ackLoop(_ socket: StreamSocket) {
         var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         while true {
             do {
@@ -409,7 +409,7 @@ public final class TransportSender {
         }
     }
 
-    private func recordTCP(_ socket: TCPSocket, _ info: (rttMicroseconds: UInt32, retransmits: UInt32)) {
+    private func recordTCP(_ socket: StreamSocket, _ info: (rttMicroseconds: UInt32, retransmits: UInt32)) {
         guard let i = sockets.first(where: { $0.value === socket })?.key else { return }
         stats.tcp.removeAll { $0.stream == i }
         stats.tcp.append((i, info.rttMicroseconds, info.retransmits))

@@ -9,7 +9,7 @@ import Glibc
 /// One thread per connection with blocking I/O: simple, fast for a handful of bulk streams, and
 /// gives direct control of `TCP_CONGESTION`, pacing and `TCP_INFO` (STYLE.md). Kernel buffer
 /// autotuning is left on: `SO_SNDBUF`/`SO_RCVBUF` are never set.
-public final class TCPSocket: @unchecked Sendable {
+public final class StreamSocket: @unchecked Sendable {
     public let fd: Int32
     public let peer: String
     private var closed = false
@@ -47,7 +47,7 @@ public final class TCPSocket: @unchecked Sendable {
     public func shutdownBoth() { if !closed { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) } }
 
     /// Connects to `endpoint` (`HOST:PORT`, `[V6]:PORT`), trying each resolved address.
-    public static func connect(_ endpoint: Endpoint, timeout: Double = 10) throws -> TCPSocket {
+    public static func connect(_ endpoint: Endpoint, timeout: Double = 10) throws -> StreamSocket {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_family = AF_UNSPEC
@@ -67,7 +67,7 @@ public final class TCPSocket: @unchecked Sendable {
                 if Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
                     var zero = timeval()
                     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, socklen_t(MemoryLayout<timeval>.size))
-                    return TCPSocket(fd: fd, peer: endpoint.description)
+                    return StreamSocket(fd: fd, peer: endpoint.description)
                 }
                 lastError = errno
                 _ = Glibc.close(fd)
@@ -162,149 +162,5 @@ public final class TCPSocket: @unchecked Sendable {
         var len = socklen_t(MemoryLayout<tcp_info>.size)
         guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &len) == 0 else { return nil }
         return (info.tcpi_rtt, info.tcpi_total_retrans)
-    }
-}
-
-/// A listening TCP socket.
-public final class TCPListener: @unchecked Sendable {
-    public let fd: Int32
-    public let port: UInt16
-
-    /// Listens on `endpoint`; an empty host means every address (IPv6 and IPv4, dual stack).
-    public init(_ endpoint: Endpoint) throws {
-        let family = endpoint.host.contains(":") || endpoint.host.isEmpty ? AF_INET6 : AF_INET
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw DWCPError(.network, "socket: \(String(cString: strerror(errno)))") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, 4)
-        var rc: Int32
-        if family == AF_INET6 {
-            var zero: Int32 = 0
-            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &zero, 4)
-            var a = sockaddr_in6()
-            a.sin6_family = sa_family_t(AF_INET6)
-            a.sin6_port = endpoint.port.bigEndian
-            if !endpoint.host.isEmpty { _ = inet_pton(AF_INET6, endpoint.host, &a.sin6_addr) } else { a.sin6_addr = in6addr_any }
-            rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
-        } else {
-            var a = sockaddr_in()
-            a.sin_family = sa_family_t(AF_INET)
-            a.sin_port = endpoint.port.bigEndian
-            guard inet_pton(AF_INET, endpoint.host, &a.sin_addr) == 1 else {
-                _ = Glibc.close(fd)
-                throw DWCPError(.usage, "\(endpoint.host): not an IPv4 or IPv6 address to listen on")
-            }
-            rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        }
-        guard rc == 0, Glibc.listen(fd, 128) == 0 else {
-            let e = errno
-            _ = Glibc.close(fd)
-            throw DWCPError(.network, "\(endpoint): cannot listen: \(String(cString: strerror(e)))")
-        }
-        var storage = sockaddr_storage()
-        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        port = withUnsafePointer(to: &storage) { p in
-            family == AF_INET6 ? UInt16(bigEndian: p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_port })
-                               : UInt16(bigEndian: p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port })
-        }
-        self.fd = fd
-    }
-
-    deinit { _ = Glibc.close(fd) }
-
-    /// Waits up to `timeout` seconds for a connection: `.connection`, `.timeout`, or `.closed`
-    /// when the listener was shut down.
-    public enum AcceptResult { case connection(TCPSocket), timeout, closed }
-
-    public func accept(timeout: Double) -> AcceptResult {
-        if let s = stashLock.withLock({ stashed.isEmpty ? nil : stashed.removeFirst() }) { return .connection(s) }
-        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let rc = poll(&p, 1, Int32(timeout * 1000))
-        if rc == 0 { return .timeout }
-        if rc < 0 { return errno == EINTR ? .timeout : .closed }
-        if let s = accept() { return .connection(s) }
-        return .closed
-    }
-
-    /// Blocks for the next connection; nil when the listener was shut down.
-    public func accept() -> TCPSocket? {
-        while true {
-            var storage = sockaddr_storage()
-            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let c = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &len) } }
-            if c >= 0 {
-                _ = fcntl(c, F_SETFD, FD_CLOEXEC)
-                return TCPSocket(fd: c, peer: Endpoint.describe(&storage))
-            }
-            if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE {
-                if errno == EMFILE || errno == ENFILE { usleep(10_000) }
-                continue
-            }
-            return nil
-        }
-    }
-
-    public func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
-
-    private let stashLock = ConditionLock()
-    private var stashed: [TCPSocket] = []
-
-    /// Hands an accepted connection back: the next `accept(timeout:)` returns it. A transfer that
-    /// has just finished uses this for a connection that belongs to the next transfer on the
-    /// same listener (dwcp-recv --keep, dwcp-migrate rounds) instead of dropping it.
-    public func stash(_ socket: TCPSocket) {
-        stashLock.withLock { stashed.append(socket) }
-    }
-}
-
-/// `HOST:PORT`, `[IPV6]:PORT` or `:PORT`.
-public struct Endpoint: CustomStringConvertible, Equatable {
-    public var host: String
-    public var port: UInt16
-
-    public init(host: String, port: UInt16) {
-        self.host = host
-        self.port = port
-    }
-
-    public init?(_ text: String) {
-        var hostPart: Substring
-        var portPart: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return nil }
-            hostPart = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
-            guard rest.hasPrefix(":") else { return nil }
-            portPart = rest.dropFirst()
-        } else if let colon = text.lastIndex(of: ":") {
-            hostPart = text[..<colon]
-            portPart = text[text.index(after: colon)...]
-            if hostPart.contains(":") { return nil }
-        } else {
-            hostPart = ""
-            portPart = Substring(text)
-        }
-        guard let port = UInt16(portPart) else { return nil }
-        host = String(hostPart)
-        self.port = port
-    }
-
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
-
-    static func describe(_ s: inout sockaddr_storage) -> String {
-        var buf = [CChar](repeating: 0, count: 64)
-        if s.ss_family == sa_family_t(AF_INET6) {
-            return withUnsafePointer(to: &s) { p in p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { a in
-                var addr = a.pointee.sin6_addr
-                inet_ntop(AF_INET6, &addr, &buf, 64)
-                return "[\(String(cString: buf))]:\(UInt16(bigEndian: a.pointee.sin6_port))"
-            } }
-        }
-        return withUnsafePointer(to: &s) { p in p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { a in
-            var addr = a.pointee.sin_addr
-            inet_ntop(AF_INET, &addr, &buf, 64)
-            return "\(String(cString: buf)):\(UInt16(bigEndian: a.pointee.sin_port))"
-        } }
     }
 }
