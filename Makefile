@@ -12,7 +12,7 @@ RELEASE_BIN := .build/release
 DEBUG_BIN   := .build/debug
 
 # Debian packages: building, testing (the real zstd CLI for interop), demo, benchmarks.
-BUILD_DEBS  := pkg-config libzstd-dev liblz4-dev libbrotli-dev libxxhash-dev libssl-dev
+BUILD_DEBS  := pkg-config libzstd-dev liblz4-dev libbrotli-dev libxxhash-dev libssl-dev librdmacm-dev libibverbs-dev
 # The migration tests boot a guest: QEMU, and a kernel + busybox initramfs built from Debian packages.
 TEST_DEBS   := openssl zstd iproute2 python3 qemu-system-x86 busybox-static cpio gcc libc6-dev
 DEMO_DEBS   := gdb python3 qemu-system-x86 busybox-static cpio gcc libc6-dev

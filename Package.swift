@@ -30,6 +30,7 @@ let package = Package(
         debianLibrary("CXXHash", pkgConfig: "libxxhash", apt: ["libxxhash-dev"]),
         debianLibrary("CCrypto", pkgConfig: "libcrypto", apt: ["libssl-dev"]),
         debianLibrary("CTLS", pkgConfig: "libssl", apt: ["libssl-dev"]),
+        debianLibrary("CRDMA", pkgConfig: "librdmacm", apt: ["librdmacm-dev", "libibverbs-dev"]),
 
         // Stream format, checksums, error model, byte helpers. No I/O.
         .target(name: "DWCPCore", dependencies: ["CXXHash"]),
@@ -46,8 +47,8 @@ let package = Package(
         // Bandwidth forecasting: samples, binning, models (incl. a GRU), online selection, evaluation.
         .target(name: "DWCPPredict", dependencies: ["DWCPCore"]),
 
-        // Multi-stream TCP transport: handshake, shared-secret and TLS 1.3 security, striping, reordering, resume.
-        .target(name: "DWCPTransport", dependencies: ["DWCPCore", "DWCPSystem", "CCrypto", "CTLS", "CXXHash"]),
+        // Multi-stream transport over TCP or RDMA (rsockets): handshake, shared-secret and TLS 1.3 security, striping, reordering, resume.
+        .target(name: "DWCPTransport", dependencies: ["DWCPCore", "DWCPSystem", "CCrypto", "CTLS", "CRDMA", "CXXHash"]),
 
         // Live migration: QMP, pre-copy planning, image rounds, composed from codec and transport.
         .target(name: "DWCPMigrate", dependencies: ["DWCPCore", "DWCPSystem", "DWCPCLI", "DWCPCodec", "DWCPTransport", "DWCPPredict"]),
@@ -70,7 +71,7 @@ let package = Package(
         .testTarget(name: "DWCPCoreTests", dependencies: ["DWCPCore"]),
         .testTarget(name: "DWCPCodecTests", dependencies: ["DWCPCodec", "DWCPSystem"]),
         .testTarget(name: "DWCPPredictTests", dependencies: ["DWCPPredict"]),
-        .testTarget(name: "DWCPTransportTests", dependencies: ["DWCPTransport"]),
+        .testTarget(name: "DWCPTransportTests", dependencies: ["DWCPTransport", "DWCPSystem"]),
         .testTarget(name: "DWCPMigrateTests", dependencies: ["DWCPMigrate"]),
         .testTarget(name: "DWCPPlaceTests", dependencies: ["DWCPPlace"]),
         .testTarget(name: "DWCPRepTests", dependencies: ["DWCPRep"]),

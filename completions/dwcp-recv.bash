@@ -165,7 +165,7 @@ _dwcp-recv() {
     local -a repeating_flags=(--verbose -v)
     local -a non_repeating_flags=(--force -f --keep --tls --json --quiet -q --progress --no-progress --version -h --help)
     local -a repeating_options=()
-    local -a non_repeating_options=(--listen --output -o --window --idle-timeout --secret-file --cert --key --ca)
+    local -a non_repeating_options=(--listen --output -o --window --idle-timeout --transport --secret-file --cert --key --ca)
     __dwcp-recv_offer_flags_options 0
 
     # Offer option value completions
@@ -180,6 +180,9 @@ _dwcp-recv() {
         return
         ;;
     '--idle-timeout')
+        return
+        ;;
+    '--transport')
         return
         ;;
     '--secret-file')

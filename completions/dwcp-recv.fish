@@ -20,7 +20,7 @@ function __dwcp-recv_parse_tokens -S
     set -l unparsed_tokens (__dwcp-recv_tokens -pc)
     switch $unparsed_tokens[1]
     case 'dwcp-recv'
-        __dwcp-recv_parse_subcommand 0 'listen=' 'o/output=' 'f/force' 'keep' 'window=' 'idle-timeout=' 'secret-file=' 'tls' 'cert=' 'key=' 'ca=' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        __dwcp-recv_parse_subcommand 0 'listen=' 'o/output=' 'f/force' 'keep' 'window=' 'idle-timeout=' 'transport=' 'secret-file=' 'tls' 'cert=' 'key=' 'ca=' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __dwcp-recv_parse_subcommand -r 1 'version'
@@ -83,6 +83,7 @@ complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_op
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" keep' -l 'keep' -d 'Serve transfers one after another (needs -o with %n) instead of exiting after one.'
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" window' -l 'window' -d 'Most bytes held out of order; connections wait beyond it.' -rfka ''
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" idle-timeout' -l 'idle-timeout' -d 'Fail (exit 4) after this long without data.' -rfka ''
+complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" transport' -l 'transport' -d 'Network: tcp, rdma (rsockets; fails without an RDMA device, exit 1) or auto (tcp, plus rdma on the same port when this host has an RDMA device; tcp only with --tls).' -rfka ''
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" secret-file' -l 'secret-file' -d 'Shared secret for authenticating connections (HMAC-SHA256), read from FILE; default $DWCP_SECRET_FILE. Both ends need the same.' -rfka ''
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" tls' -l 'tls' -d 'Encrypt and authenticate every connection with TLS 1.3 (OpenSSL); both ends need it.'
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" cert' -l 'cert' -d 'Certificate chain (PEM) this side presents. Required when receiving with --tls; when sending, it is the client certificate for mutual TLS.' -rfka ''

@@ -165,12 +165,15 @@ _dwcp-send() {
     local -a repeating_flags=(--verbose -v)
     local -a non_repeating_flags=(--tls --json --quiet -q --progress --no-progress --version -h --help)
     local -a repeating_options=()
-    local -a non_repeating_options=(--streams --cc --max-rate --chunk-size --window --resume-timeout --secret-file --cert --key --ca --tls-name)
+    local -a non_repeating_options=(--streams --transport --cc --max-rate --chunk-size --window --resume-timeout --secret-file --cert --key --ca --tls-name)
     __dwcp-send_offer_flags_options 2
 
     # Offer option value completions
     case "${prev}" in
     '--streams')
+        return
+        ;;
+    '--transport')
         return
         ;;
     '--cc')

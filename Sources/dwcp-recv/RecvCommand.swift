@@ -43,6 +43,9 @@ struct RecvCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Fail (exit 4) after this long without data.", valueName: "SECONDS"))
     var idleTimeout: Double = 120
 
+    @Option(help: ArgumentHelp("Network: tcp, rdma (rsockets; fails without an RDMA device, exit 1) or auto (tcp, plus rdma on the same port when this host has an RDMA device; tcp only with --tls).", valueName: "KIND"))
+    var transport: String = "auto"
+
     @OptionGroup var secret: SecretOptions
 
     @OptionGroup var tls: TLSOptions
@@ -54,6 +57,8 @@ struct RecvCommand: ParsableCommand {
 
     func validate() throws {
         if Endpoint(listen) == nil { throw ValidationError("--listen '\(listen)' is not [ADDR]:PORT") }
+        guard let kind = TransportKind(rawValue: transport) else { throw ValidationError("--transport must be tcp, rdma or auto") }
+        if kind == .rdma && tls.tls { throw ValidationError("--tls works over TCP only: use --transport tcp or auto") }
         if keep && !(output.output?.contains("%n") ?? false) { throw ValidationError("--keep needs -o with %n in the file name") }
         guard let w = Units.parseBytes(window), w >= 1 << 20 else { throw ValidationError("--window must be at least 1MiB") }
         if idleTimeout <= 0 { throw ValidationError("--idle-timeout must be positive") }
@@ -66,8 +71,9 @@ struct RecvCommand: ParsableCommand {
         config.tls = try tls.tls ? TLSContext(role: .server, certificate: tls.cert, key: tls.key, trustedCA: tls.ca) : nil
         config.window = Units.parseBytes(window)!
         config.idleTimeout = idleTimeout
-        let listener = try StreamListener(Endpoint(listen)!)
-        Diagnostics.info("listening on port \(listener.port)")
+        let listener = try StreamListener(Endpoint(listen)!, transport: tls.tls ? .tcp : TransportKind(rawValue: transport)!)
+        if let problem = listener.rdmaProblem { Diagnostics.warning("RDMA device present but not usable (\(problem)); listening on TCP only") }
+        Diagnostics.info("listening on port \(listener.port)\(listener.acceptsRDMA ? " (TCP and RDMA)" : "")")
         var n = 1
         repeat {
             var o = output

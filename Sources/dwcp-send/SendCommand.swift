@@ -38,6 +38,9 @@ struct SendCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Parallel TCP connections, 1-256, or auto: start at 4 (8 when the RTT exceeds 1 ms) and add connections while throughput grows, up to 64.", valueName: "N|auto"))
     var streams: String = "8"
 
+    @Option(help: ArgumentHelp("Network: tcp, rdma (RDMA reliable connections through rsockets; fails without an RDMA device, exit 1) or auto (rdma when this host has a device and the receiver answers on it, else tcp; always tcp with --tls).", valueName: "KIND"))
+    var transport: String = "auto"
+
     @Option(help: ArgumentHelp("Congestion control per socket: bbr, cubic, reno or auto (bbr when available).", valueName: "CC"))
     var cc: String = "auto"
 
@@ -65,6 +68,8 @@ struct SendCommand: ParsableCommand {
     func validate() throws {
         if Endpoint(destination) == nil || Endpoint(destination)!.host.isEmpty { throw ValidationError("'\(destination)' is not HOST:PORT or [IPV6]:PORT") }
         if streams != "auto" && !(1...256).contains(Int(streams) ?? 0) { throw ValidationError("--streams must be 1...256 or auto") }
+        guard let kind = TransportKind(rawValue: transport) else { throw ValidationError("--transport must be tcp, rdma or auto") }
+        if kind == .rdma && tls.options.tls { throw ValidationError("--tls works over TCP only: use --transport tcp or auto") }
         if !["auto", "bbr", "cubic", "reno"].contains(cc) { throw ValidationError("--cc must be bbr, cubic, reno or auto") }
         if let r = maxRate, Units.parseBitRate(r) == nil { throw ValidationError("--max-rate: cannot parse '\(r)'") }
         guard let c = Units.parseBytes(chunkSize), c >= 4096, c <= UInt64(Wire.maxChunk) else { throw ValidationError("--chunk-size must be 4KiB...16MiB") }
@@ -95,6 +100,7 @@ struct SendCommand: ParsableCommand {
         config.window = Units.parseBytes(window)!
         config.resumeTimeout = resumeTimeout
         config.auth = SessionAuth(secret: try secret.load())
+        config.transport = tls.options.tls ? .tcp : TransportKind(rawValue: transport)!
         config.tls = try tls.options.tls ? TLSContext(role: .client, certificate: tls.options.cert, key: tls.options.key, trustedCA: tls.options.ca, expectedName: tls.tlsName) : nil
         config.congestionControl = CongestionControl.resolve(cc)
         config.maxRate = maxRate.map { UInt64(Units.parseBitRate($0)! / 8) }
@@ -126,6 +132,7 @@ struct SendCommand: ParsableCommand {
             j.add("seconds", seconds, decimals: 4)
             j.add("gbit_per_s", Double(stats.bytes) * 8 / max(seconds, 1e-9) / 1e9, decimals: 3)
             j.add("streams", stats.streams)
+            j.add("transport", stats.rdma ? "rdma" : "tcp")
             j.add("chunks", stats.chunks)
             j.add("reconnects", stats.reconnects)
             j.add("resent_chunks", stats.resentChunks)

@@ -136,4 +136,32 @@ final class TransportCLITests: XCTestCase {
         let usage = try CLI.run("dwcp-send", ["nonsense"])
         XCTAssertEqual(usage.status, 2)
     }
+
+    /// --transport: rdma without a device is a clear error (exit 1), auto runs over TCP, and
+    /// --tls with rdma is a usage error.
+    func testTransportRDMAWithoutADeviceAndAutoFallsBackToTCP() throws {
+        let hasDevice = !((try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/infiniband")) ?? []).isEmpty
+        try XCTSkipIf(hasDevice, "this host has an RDMA device")
+        let port = freePort()
+        let send = try CLI.run("dwcp-send", ["--transport", "rdma", "127.0.0.1:\(port)"], stdin: "/etc/hostname")
+        XCTAssertEqual(send.status, 1, send.stderr)
+        XCTAssertTrue(send.stderr.hasPrefix("dwcp-send: error: RDMA: no RDMA device"), send.stderr)
+        let recv = try CLI.run("dwcp-recv", ["--transport", "rdma", "--listen", "127.0.0.1:\(port)"])
+        XCTAssertEqual(recv.status, 1, recv.stderr)
+        XCTAssertTrue(recv.stderr.contains("no RDMA device"), recv.stderr)
+        XCTAssertEqual(try CLI.run("dwcp-send", ["--transport", "rdma", "--tls", "127.0.0.1:1"]).status, 2)
+        XCTAssertEqual(try CLI.run("dwcp-send", ["--transport", "ib", "127.0.0.1:1"]).status, 2)
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 5)
+        let r = try CLI.shell("""
+            dwcp-recv --transport auto --listen 127.0.0.1:\(port) -o \(t.path("out")) & rp=$!
+            sleep 0.3
+            dwcp-send --transport auto --json 127.0.0.1:\(port) < \(input) > \(t.path("send.json")); s=$?
+            wait $rp; echo "$s $?"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(t.read("out"), t.read("in"))
+        let json = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
+        XCTAssertEqual(json["transport"] as? String, "tcp")
+    }
 }

@@ -93,18 +93,6 @@ public struct LinkProbe {
         let jitter = zip(rtts, rtts.dropFirst()).reduce(0) { $0 + abs($1.1 - $1.0) } / Double(max(1, rtts.count - 1))
         return LinkMeasurement(rttMin: sorted.first ?? 0, rttMedian: sorted[sorted.count / 2],
                                rttP99: sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))],
-                               jitter: jitter, loss: loss, throughput: throughput, rdmaDevices: Self.rdmaDevices())
-    }
-
-    /// RDMA devices the kernel exposes (`/sys/class/infiniband`): none on most machines.
-    public static func rdmaDevices() -> [String] {
-        guard let dir = opendir("/sys/class/infiniband") else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let e = readdir(dir) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if !name.hasPrefix(".") { names.append(name) }
-        }
-        return names.sorted()
+                               jitter: jitter, loss: loss, throughput: throughput, rdmaDevices: RDMA.devices())
     }
 }

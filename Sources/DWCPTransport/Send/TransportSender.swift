@@ -14,6 +14,8 @@ public struct SenderConfiguration {
     public var auth = SessionAuth(secret: nil)
     /// TLS 1.3 on every connection (`--tls`); nil sends in the clear.
     public var tls: TLSContext?
+    /// TCP, RDMA, or RDMA when this host has a device and the receiver answers on it.
+    public var transport = TransportKind.tcp
     public var congestionControl: String?
     /// Total pacing rate in bytes per second, split over the streams; nil = unpaced.
     public var maxRate: UInt64?
@@ -35,6 +37,8 @@ public struct TransferStats: Sendable {
     public var reconnects = 0
     public var resentChunks = 0
     public var streams = 0
+    /// The connections ran over RDMA (rsockets), not TCP.
+    public var rdma = false
     /// Per stream: smoothed RTT (µs) and retransmitted segments, from TCP_INFO.
     public var tcp: [(stream: Int, rttMicroseconds: UInt32, retransmits: UInt32)] = []
     public init() {}
@@ -161,9 +165,29 @@ public final class TransportSender {
         lock.withLock { for s in sockets.values { s.shutdownBoth() } }
     }
 
+    /// Whether this transfer's connections use RDMA; `auto` decides at the first connection.
+    private var usesRDMA: Bool?
+
     private func connect(stream: Int) throws -> StreamSocket {
         let c = configuration
-        let socket = try StreamSocket.connect(c.endpoint)
+        let socket: StreamSocket
+        switch (c.transport, lock.withLock { usesRDMA }) {
+        case (.tcp, _), (.auto, false):
+            socket = try StreamSocket.connect(c.endpoint)
+        case (.rdma, _), (.auto, true):
+            socket = try StreamSocket.connect(c.endpoint, rdma: true)
+        case (.auto, nil):
+            // RDMA only with a local device and a receiver that answers on it; else TCP.
+            if !RDMA.devices().isEmpty, let s = try? StreamSocket.connect(c.endpoint, rdma: true) {
+                socket = s
+            } else {
+                socket = try StreamSocket.connect(c.endpoint)
+            }
+        }
+        lock.withLock {
+            usesRDMA = socket.rdma
+            stats.rdma = socket.rdma
+        }
         if let cc = c.congestionControl { try socket.setCongestionControl(cc) }
         if let rate = c.maxRate { socket.setMaxPacingRate(max(1, rate / UInt64(max(1, c.streams)))) }
         if let tls = c.tls { try socket.startTLS(tls, host: c.endpoint.host) }

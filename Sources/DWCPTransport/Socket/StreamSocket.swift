@@ -1,28 +1,38 @@
+import CRDMA
 import DWCPCore
 import DWCPSystem
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A connected TCP socket with the blocking, EINTR-safe operations bulk transfer needs.
+/// A connected stream socket (kernel TCP, or RDMA through rsockets) with the blocking,
+/// EINTR-safe operations bulk transfer needs.
 ///
 /// One thread per connection with blocking I/O: simple, fast for a handful of bulk streams, and
 /// gives direct control of `TCP_CONGESTION`, pacing and `TCP_INFO` (STYLE.md). Kernel buffer
-/// autotuning is left on: `SO_SNDBUF`/`SO_RCVBUF` are never set.
+/// autotuning is left on: `SO_SNDBUF`/`SO_RCVBUF` are never set. On RDMA (`rdma`), the same
+/// calls go to their rsockets twins (see `RDMA`); the TCP-only knobs do nothing there.
 public final class StreamSocket: @unchecked Sendable {
     public let fd: Int32
     public let peer: String
+    /// An rsockets descriptor (RDMA), not a kernel socket.
+    public let rdma: Bool
     private var closed = false
     /// The TLS session once `startTLS` ran: every read and write then goes through it.
     private var tls: TLSStream?
     private var receiveTimeout = 0.0
     private var sendTimeout = 0.0
 
-    init(fd: Int32, peer: String) {
+    init(fd: Int32, peer: String, rdma: Bool = false) {
         self.fd = fd
         self.peer = peer
+        self.rdma = rdma
         var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(4))
+        if rdma {
+            rsetsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(4))
+        } else {
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(4))
+        }
     }
 
     deinit { close() }
@@ -31,7 +41,7 @@ public final class StreamSocket: @unchecked Sendable {
         if !closed {
             closed = true
             tls?.free()
-            _ = Glibc.close(fd)
+            _ = rdma ? rclose(fd) : Glibc.close(fd)
         }
     }
 
@@ -39,15 +49,17 @@ public final class StreamSocket: @unchecked Sendable {
     /// `sendAll` and `receiveExactly` encrypt and decrypt. A client checks that the receiver's
     /// certificate names `host`, unless the context names another.
     public func startTLS(_ context: TLSContext, host: String?, timeout: Double = 10) throws {
+        if rdma { throw DWCPError.usage("--tls works over TCP only, not RDMA") }
         tls = try TLSStream(context: context, fd: fd, peer: peer, host: host, timeout: timeout)
     }
 
     /// Shuts both directions down, unblocking any thread in `recv`/`send` on this socket.
     /// (A closed socket's number may already belong to another file: leave it alone.)
-    public func shutdownBoth() { if !closed { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) } }
+    public func shutdownBoth() { if !closed { _ = rdma ? rshutdown(fd, Int32(SHUT_RDWR)) : Glibc.shutdown(fd, Int32(SHUT_RDWR)) } }
 
-    /// Connects to `endpoint` (`HOST:PORT`, `[V6]:PORT`), trying each resolved address.
-    public static func connect(_ endpoint: Endpoint, timeout: Double = 10) throws -> StreamSocket {
+    /// Connects to `endpoint` (`HOST:PORT`, `[V6]:PORT`), trying each resolved address; over
+    /// RDMA (rsockets) when `rdma`.
+    public static func connect(_ endpoint: Endpoint, timeout: Double = 10, rdma: Bool = false) throws -> StreamSocket {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_family = AF_UNSPEC
@@ -60,6 +72,17 @@ public final class StreamSocket: @unchecked Sendable {
         var lastError = ECONNREFUSED
         var ai: UnsafeMutablePointer<addrinfo>? = first
         while let a = ai {
+            if rdma {
+                let fd = rsocket(a.pointee.ai_family, Int32(SOCK_STREAM.rawValue), 0)
+                if fd < 0 { throw RDMA.failure("\(endpoint): rsocket", errno) }
+                if rconnect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
+                    return StreamSocket(fd: fd, peer: endpoint.description, rdma: true)
+                }
+                lastError = errno
+                _ = rclose(fd)
+                ai = a.pointee.ai_next
+                continue
+            }
             let fd = socket(a.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             if fd >= 0 {
                 var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
@@ -81,7 +104,7 @@ public final class StreamSocket: @unchecked Sendable {
         if let tls { return try tls.writeAll(p, count, timeout: sendTimeout) }
         var done = 0
         while done < count {
-            let n = Glibc.send(fd, p + done, count - done, Int32(MSG_NOSIGNAL))
+            let n = rdma ? rsend(fd, p + done, count - done, 0) : Glibc.send(fd, p + done, count - done, Int32(MSG_NOSIGNAL))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw DWCPError(.network, "\(peer): send: \(String(cString: strerror(errno)))")
@@ -102,7 +125,13 @@ public final class StreamSocket: @unchecked Sendable {
             return
         }
         while done < count {
-            let n = Glibc.recv(fd, p + done, count - done, 0)
+            if rdma && receiveTimeout > 0 {
+                // rsockets has no SO_RCVTIMEO: wait for data with rpoll instead.
+                var waiter = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let ready = rpoll(&waiter, 1, Int32(receiveTimeout * 1000))
+                if ready == 0 { throw DWCPError(.network, "\(peer): timed out") }
+            }
+            let n = rdma ? rrecv(fd, p + done, count - done, 0) : Glibc.recv(fd, p + done, count - done, 0)
             if n == 0 { throw DWCPError(.network, "\(peer): connection closed") }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -122,6 +151,7 @@ public final class StreamSocket: @unchecked Sendable {
     /// `SO_RCVTIMEO`: a receive blocks at most this long (0 = forever).
     public func setReceiveTimeout(_ seconds: Double) {
         receiveTimeout = seconds
+        if rdma { return }
         var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
@@ -129,12 +159,14 @@ public final class StreamSocket: @unchecked Sendable {
     /// `SO_SNDTIMEO`: a send blocks at most this long (a peer that stopped reading).
     public func setSendTimeout(_ seconds: Double) {
         sendTimeout = seconds
+        if rdma { return }
         var tv = timeval(tv_sec: Int(seconds), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// `TCP_CONGESTION`: per-socket congestion control (bbr, cubic, reno).
     public func setCongestionControl(_ name: String) throws {
+        if rdma { return }
         let rc = name.withCString { setsockopt(fd, Int32(IPPROTO_TCP), TCP_CONGESTION, $0, socklen_t(strlen($0))) }
         if rc != 0 {
             throw DWCPError(.usage, "congestion control '\(name)' not available here (see /proc/sys/net/ipv4/tcp_available_congestion_control)")
@@ -143,6 +175,7 @@ public final class StreamSocket: @unchecked Sendable {
 
     /// `SO_MAX_PACING_RATE` in bytes per second: the kernel paces this socket (TCP internal pacing).
     public func setMaxPacingRate(_ bytesPerSecond: UInt64) {
+        if rdma { return }
         var rate = bytesPerSecond
         setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate, socklen_t(8))
     }
@@ -150,6 +183,7 @@ public final class StreamSocket: @unchecked Sendable {
     /// Segments sent so far (`tcpi_segs_out`, Linux ≥ 4.2). glibc's `struct tcp_info` stops
     /// before this field, so it is read from the kernel's layout: offset 136.
     public func segmentsOut() -> UInt32? {
+        if rdma { return nil }
         var raw = [UInt8](repeating: 0, count: 256)
         var len = socklen_t(256)
         guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &raw, &len) == 0, len >= 140 else { return nil }
@@ -158,6 +192,7 @@ public final class StreamSocket: @unchecked Sendable {
 
     /// Smoothed RTT (microseconds) and total retransmitted segments from `TCP_INFO`.
     public func tcpInfo() -> (rttMicroseconds: UInt32, retransmits: UInt32)? {
+        if rdma { return nil }
         var info = tcp_info()
         var len = socklen_t(MemoryLayout<tcp_info>.size)
         guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &len) == 0 else { return nil }

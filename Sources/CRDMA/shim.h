@@ -1,0 +1,2 @@
+#include <rdma/rsocket.h>
+#include <infiniband/verbs.h>
