@@ -53,6 +53,7 @@ public struct OutputOptions: ParsableArguments {
         if FileDescriptor.standardOutput.isTerminal && !force {
             throw DWCPError.usage("refusing to write binary data to a terminal (redirect stdout, use -o FILE, or -f to force)")
         }
+        FileDescriptor.standardOutput.enlargePipeBuffer()
         return OutputTarget(fd: .standardOutput, path: nil, removable: false)
     }
 }
@@ -102,6 +103,7 @@ public enum InputFiles {
                 if FileDescriptor.standardInput.isTerminal && !force {
                     throw DWCPError.usage("refusing to read binary data from a terminal (redirect stdin or name a file)")
                 }
+                FileDescriptor.standardInput.enlargePipeBuffer()
                 return .standardInput
             }
             return try FileDescriptor.openForReading(path)

@@ -75,9 +75,9 @@ public enum UnixSocket {
         var fds: [Int32] = [0, 0]
         _ = try syscall("pipe") { Glibc.pipe(&fds) }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        // A larger pipe (F_SETPIPE_SZ) lets the stages on either side run with fewer wakeups.
-        _ = fcntl(fds[1], 1031, Int32(1 << 20))
-        return (FileDescriptor(rawValue: fds[0], name: name), FileDescriptor(rawValue: fds[1], name: name))
+        let ends = (read: FileDescriptor(rawValue: fds[0], name: name), write: FileDescriptor(rawValue: fds[1], name: name))
+        ends.write.enlargePipeBuffer()
+        return ends
     }
 
     /// Half-closes a socket for writing (the peer reads end of file).

@@ -200,8 +200,10 @@ public final class TransportReceiver {
             }
             // Only now may another connection reuse the buffer.
             pool?.recycle(chunk)
-            // Acknowledge on every connection: the sender frees its window from any of them.
-            for peer in peers { sendControl(peer, .ack, next) }
+            // Acknowledgements are cumulative and the sender takes them from any connection: one
+            // connection per chunk, in turn, is enough (all of them cost a send per connection
+            // per chunk, and as many wake-ups on the sender).
+            if !peers.isEmpty { sendControl(peers[Int(next % UInt64(peers.count))], .ack, next) }
             if let progress { progress(lock.withLock { var s = stats; s.bytes = written; return s }) }
         }
     }

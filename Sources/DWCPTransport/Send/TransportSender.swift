@@ -114,7 +114,10 @@ public final class TransportSender {
                 digest.update(buffer.unsafeBase, buffer.count)
                 let chunk = Chunk(offset: offset, buffer: buffer, checksum: Checksum.xxh3(buffer.unsafeBase, buffer.count))
                 try lock.withLock {
-                    while unackedBytes + UInt64(buffer.count) > effectiveWindow && unackedBytes > 0 && failure == nil { lock.wait() }
+                    // Bounded by the window (bytes not yet acknowledged) and by the read-ahead:
+                    // reading far ahead of the sockets only cycles cold buffers through the cache.
+                    while (unackedBytes + UInt64(buffer.count) > effectiveWindow && unackedBytes > 0
+                           || queue.count - queueHead >= readAhead) && failure == nil { lock.wait() }
                     if let failure { throw failure }
                     retained[sequence] = chunk
                     unackedBytes += UInt64(buffer.count)
@@ -164,6 +167,9 @@ public final class TransportSender {
     private func abortSockets() {
         lock.withLock { for s in sockets.values { s.shutdownBoth() } }
     }
+
+    /// Chunks read but not yet taken by a connection: enough that no connection waits for input.
+    private var readAhead: Int { max(4, 2 * streamCount) }
 
     /// Whether this transfer's connections use RDMA; `auto` decides at the first connection.
     private var usesRDMA: Bool?
@@ -352,6 +358,8 @@ public final class TransportSender {
                     if queueHead < queue.count {
                         let s = queue[queueHead]
                         queueHead += 1
+                        // The reader may be waiting for the read-ahead to drain.
+                        if queue.count - queueHead + 1 >= readAhead { lock.broadcast() }
                         if queueHead > 4096 { queue.removeFirst(queueHead); queueHead = 0 }
                         if let c = retained[s] {
                             sending.insert(s)
