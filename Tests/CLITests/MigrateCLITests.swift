@@ -53,6 +53,17 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(result["source_status"] as? String, "running")
     }
 
+    /// Every migration connection is killed twice mid-copy (ss -K): the transport reconnects,
+    /// resends what was unacknowledged, and the guest arrives intact. (With the migration's
+    /// small window this once stalled for good: idle stream threads never noticed that their
+    /// connection had died, so its chunks were never resent.)
+    func testDroppedConnectionsResumeDuringAMigration() throws {
+        let result = try trial("dwcp", ["--inject", "drop-connections", "--kill-after", "1"], dwcp: ["--codec", "zstd:19"])
+        XCTAssertEqual(result["ok"] as? Bool, true, "\(result)")
+        XCTAssertEqual(result["mismatches"] as? Int, 0)
+        XCTAssertGreaterThanOrEqual(result["reconnects"] as? Int ?? 0, 2, "connections were not actually dropped: \(result)")
+    }
+
     /// A file that keeps changing: pre-copy rounds, then --freeze and the final round; the
     /// destination ends byte-identical to the frozen source.
     func testChangingFileMigrates() throws {

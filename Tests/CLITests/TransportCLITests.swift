@@ -48,6 +48,35 @@ final class TransportCLITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(send["reconnects"] as! Int, 4, "connections were not actually killed")
     }
 
+    /// A small window and a slow consumer keep every connection idle-waiting for the window to
+    /// open when the connections are killed. The lost chunks must still be resent. (Before the
+    /// fix this stalled on every run: idle stream threads never noticed their connection died.)
+    func testKilledConnectionsResumeWhenTheWindowIsFull() throws {
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 20)
+        let port = freePort()
+        try """
+            import os, sys, time
+            out = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            while True:
+                d = os.read(0, 65536)
+                if not d: break
+                os.write(out, d)
+                time.sleep(0.004)
+            """.write(toFile: t.path("slow.py"), atomically: true, encoding: .utf8)
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) --window 1MiB --idle-timeout 15 | python3 \(t.path("slow.py")) \(t.path("out")) & rp=$!
+            sleep 0.3
+            dwcp-send --streams 4 --window 1MiB --chunk-size 64KiB --resume-timeout 10 --json 127.0.0.1:\(port) < \(input) > \(t.path("send.json")) & sp=$!
+            for i in 1 2 3 4; do sleep 0.4; ss -K -tn state established '( dport = :\(port) )' >/dev/null; done
+            wait $sp; s=$?; wait $rp; echo "$s $?"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(t.read("out"), t.read("in"), "output must have no gap and no duplicate")
+        let send = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
+        XCTAssertGreaterThanOrEqual(send["reconnects"] as! Int, 4, "connections were not actually killed")
+    }
+
     func testWrongSecretIsRefusedAndHostileClientsDoNotDisturbATransfer() throws {
         let t = TempDir()
         let input = randomFile(t, "in", megabytes: 20)

@@ -274,7 +274,14 @@ public final class TransportReceiver {
                         throw DWCPError(.network, "chunk \(m.sequence) checksum mismatch: connection dropped, sender resends")
                     }
                     try lock.withLock {
-                        while m.sequence > nextExpected && bufferedBytes + UInt64(chunk.count) > configuration.window && failure == nil && verdict == nil {
+                        // Wait for room only with a chunk we still need. A resent copy of a chunk
+                        // already held (its first copy arrived before the connection dropped)
+                        // must never wait: while this thread waits it reads nothing more, and the
+                        // chunk the writer needs next may be queued behind it on this very
+                        // connection. An honest sender keeps distinct unacknowledged chunks
+                        // within the window, so with this rule a connection never waits forever.
+                        while m.sequence > nextExpected && buffer[m.sequence] == nil
+                                && bufferedBytes + UInt64(chunk.count) > configuration.window && failure == nil && verdict == nil {
                             lock.wait()
                         }
                         if let failure { throw failure }

@@ -344,10 +344,15 @@ public final class TransportSender {
     private func sendLoop(_ index: Int, _ socket: StreamSocket, _ inFlight: inout [UInt64]) -> Bool {
         var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         while true {
-            enum Next { case chunk(UInt64, Chunk), end([UInt8]), done }
+            enum Next { case chunk(UInt64, Chunk), end([UInt8]), done, lost }
             let next: Next = lock.withLock {
                 while true {
                     if failure != nil || finStatus != nil { return .done }
+                    // The ack reader saw this connection die. Leave now even with nothing to
+                    // send: its unacknowledged chunks are requeued only once this loop returns,
+                    // and with a full window nothing else would ever wake it (a stall that hit
+                    // migrations after connection drops).
+                    if sockets[index] !== socket { return .lost }
                     if let s = retransmit.popLast() {
                         if s >= ackedThrough, let c = retained[s] {
                             sending.insert(s)
@@ -380,6 +385,8 @@ public final class TransportSender {
                 switch next {
                 case .done:
                     return lock.withLock { finStatus != nil || failure != nil || (endSent && endOwner != index) }
+                case .lost:
+                    return false
                 case .chunk(let seq, let chunk):
                     MessageHeader(kind: .data, length: UInt32(chunk.buffer.count), sequence: seq, offset: chunk.offset,
                                   checksum: chunk.checksum).store(to: &header)
