@@ -121,7 +121,10 @@ final class MigrateCLITests: XCTestCase {
             dwcp-migrate receive --listen 127.0.0.1:7593 -o \(dst) 2>/dev/null & rp=$!
             sleep 0.5
             dwcp-migrate file \(v2) --to 127.0.0.1:7593 --codec zstd:19 --link-rate 1Gbit --resume-timeout 1 2>/dev/null & sp=$!
-            sleep 1.5; kill -9 $rp; wait $sp; echo $?
+            # Kill once the first round of v2 has started writing (its partial file has bytes),
+            # not after a fixed time: a fast machine finishes that round within a second.
+            for i in $(seq 1000); do [ -s \(dst).dwcp-partial ] && break; sleep 0.005; done
+            kill -9 $rp; wait $sp; echo $?
             """
         let r = try CLI.shell(script)
         XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", r.stderr)
