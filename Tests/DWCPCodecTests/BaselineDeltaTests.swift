@@ -1,4 +1,4 @@
-import DWCPCodec
+@testable import DWCPCodec
 import DWCPCore
 import XCTest
 
@@ -31,6 +31,30 @@ final class BaselineDeltaTests: XCTestCase {
         let (output, error) = Codec.decode(stream, scratch: scratch, baseline: basePath)
         XCTAssertNil(error)
         XCTAssertEqual(output, next)
+    }
+
+    /// Pages found where the baseline had them never need the anchor index: it is built only
+    /// when a page has to be looked for (here, content shifted by 777 bytes).
+    func testAnchorIndexIsBuiltOnlyWhenAPageMustBeSearchedFor() throws {
+        let scratch = Scratch()
+        let (baseline, next) = makeRounds()
+        let path = scratch.write("baseline", baseline)
+        func encode(_ input: [UInt8]) throws -> (BaselineIndex, FrameContent) {
+            let index = BaselineIndex(baseline: try Baseline(path: path), pageSize: 4096, threads: 2)
+            let matcher = DeltaMatcher(index: index, pageSize: 4096)
+            var content = FrameContent(literal: RawBuffer(capacity: input.count))
+            var shift: Int64 = 0
+            try input.withUnsafeBytes { try matcher.encode($0.baseAddress!, start: 0, end: input.count, blockOffset: 0, shift: &shift, into: &content) }
+            return (index, content)
+        }
+        var edited = baseline
+        for i in stride(from: 100, to: edited.count, by: 50_000) { edited[i] ^= 0x5A }   // sparse in-place edits
+        let (same, sameContent) = try encode(edited)
+        XCTAssertFalse(same.isBuilt, "unchanged and edited-in-place pages need no index")
+        XCTAssertGreaterThan(sameContent.stats.baselineCopyBytes, UInt64(baseline.count) * 9 / 10)
+        let (shifted, shiftedContent) = try encode(next)
+        XCTAssertTrue(shifted.isBuilt)
+        XCTAssertGreaterThan(shiftedContent.stats.baselineCopyBytes, UInt64(next.count) / 2)
     }
 
     func testDenseInPlaceEditsBecomeXOR() throws {

@@ -2,7 +2,13 @@ import DWCPCore
 import DWCPSystem
 
 /// Everything the encoder needs to know about the baseline: the file, and its content-defined
-/// anchors (`AnchorIndex`), built once per encode.
+/// anchors (`AnchorIndex`), built at most once per encode, on first use.
+///
+/// Lazily, because most pages of a pre-copy round are found where the baseline had them (the
+/// matcher's displacement test, at memory speed) and never ask for anchors: an image that did
+/// not change, or changed only in place, is encoded without the index, which otherwise costs
+/// about half the time and most of the memory of such a round. The first page that needs
+/// anchors builds the index (other workers that need it wait for that build).
 ///
 /// The baseline is scanned in parallel, each thread taking a contiguous range of pages and
 /// skipping zero pages (an anchor run restarts after each), then the anchors are inserted in
@@ -10,11 +16,28 @@ import DWCPSystem
 public final class BaselineIndex: @unchecked Sendable {
     public let pageSize: Int
     public let baseline: Baseline
-    public let anchors: AnchorIndex
+    private let threads: Int
+    private let lock = ConditionLock()
+    private var built: Result<AnchorIndex, Error>?
 
-    public init(baseline: Baseline, pageSize: Int, threads: Int) throws {
+    public init(baseline: Baseline, pageSize: Int, threads: Int) {
         self.baseline = baseline
         self.pageSize = pageSize
+        self.threads = threads
+    }
+
+    /// The anchor index, built by the first caller (the others wait for it).
+    public func anchors() throws -> AnchorIndex {
+        try lock.withLock {
+            if built == nil { built = Result { try Self.build(baseline: baseline, pageSize: pageSize, threads: threads) } }
+            return try built!.get()
+        }
+    }
+
+    /// Whether the index has been built (for tests and statistics).
+    public var isBuilt: Bool { lock.withLock { built != nil } }
+
+    private static func build(baseline: Baseline, pageSize: Int, threads: Int) throws -> AnchorIndex {
         let ps = pageSize
         let pageCount = Int((baseline.length + UInt64(ps) - 1) / UInt64(ps))
         let workers = max(1, min(threads, pageCount / 256 + 1))
@@ -67,6 +90,6 @@ public final class BaselineIndex: @unchecked Sendable {
         for t in threadList { t.join() }
         if let firstError { throw firstError }
         lists = Array(listsPointer)
-        anchors = AnchorIndex(anchors: lists)
+        return AnchorIndex(anchors: lists)
     }
 }

@@ -132,9 +132,10 @@ final class DeltaMatcher {
         var best: (offset: UInt64, zeros: Int)?
         var tried = 0
         var seen: [Int64] = [current]
+        let anchors = try index.anchors()
         try GearHash.table.withUnsafeBufferPointer { table in
             try AnchorIndex.forEachAnchor(base + pos, n, table.baseAddress!) { h, at in
-                guard let old = index.anchors.lookup(h) else { return true }
+                guard let old = anchors.lookup(h) else { return true }
                 let s = Int64(old) - Int64(blockOffset) - Int64(pos + at)
                 guard !seen.contains(s), let c = candidate(blockOffset, pos, n, s) else { return true }
                 seen.append(s)

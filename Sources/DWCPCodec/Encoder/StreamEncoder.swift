@@ -39,7 +39,7 @@ public final class StreamEncoder {
         let c = configuration
         precondition(c.blockSize % c.pageSize == 0)
         let baseline = try c.baselinePath.map { try Baseline(path: $0) }
-        let index = try baseline.map { try BaselineIndex(baseline: $0, pageSize: c.pageSize, threads: c.threads) }
+        let index = baseline.map { BaselineIndex(baseline: $0, pageSize: c.pageSize, threads: c.threads) }
         var header = StreamHeader(pageSize: UInt32(c.pageSize), maxBlock: UInt32(c.blockSize), window: c.window,
                                   baseline: baseline?.identity, streamID: SystemRandom.uint64())
         header.history = UInt32(c.history)
