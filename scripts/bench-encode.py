@@ -4,7 +4,8 @@
 Usage: scripts/bench-encode.py BIN_DIR [CORPUS_DIR]
 
 Builds (or reuses) a corpus of real memory images (scripts/make-corpus.sh: gcore dumps of live
-python3, sqlite3 and node processes, taken twice while they mutate), then on the same files and in
+python3, sqlite3 and node processes and the RAM of the QEMU test guest, taken twice while they
+mutate), then on the same files and in
 the same run measures output size, wall time (best of --repeat runs) and peak RSS of each tool,
 and prints the issue's targets as ratios measured here. Everything is read from the page cache
 (each file is read once before timing) and written to /dev/null or a file in the work directory.
@@ -48,7 +49,7 @@ def main():
     ap.add_argument("bin")
     ap.add_argument("corpus", nargs="?")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--images", default="python3,sqlite3,node")
+    ap.add_argument("--images", default="python3,sqlite3,node,qemu")
     a = ap.parse_args()
     enc = os.path.join(os.path.abspath(a.bin), "dwcp-encode")
     work = tempfile.mkdtemp(prefix="dwcp-bench-")

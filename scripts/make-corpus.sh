@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds a corpus of real memory images for benchmarks and the demo: gcore dumps of live
-# python3, sqlite3 and node processes, each taken twice while the process mutates its memory
-# (round 1 = the baseline, round 2 = the next pre-copy round).
+# python3, sqlite3 and node processes, and the RAM of the QEMU test guest (pmemsave), each taken
+# twice while the workload mutates its memory (round 1 = the baseline, round 2 = the next
+# pre-copy round).
 #
-#   scripts/make-corpus.sh OUTDIR [python3|sqlite3|node ...]
+#   scripts/make-corpus.sh OUTDIR [python3|sqlite3|node|qemu ...]
 #
-# Writes OUTDIR/NAME.1.core and OUTDIR/NAME.2.core. Needs gdb (gcore) and ptrace rights (root).
+# Writes OUTDIR/NAME.1.core and OUTDIR/NAME.2.core. Needs gdb (gcore) and ptrace rights (root);
+# qemu needs qemu-system-x86 and builds the guest (guest/build-guest.sh) into .build/guest.
 set -euo pipefail
 out=${1:?usage: make-corpus.sh OUTDIR [python3|sqlite3|node ...]}
 shift || true
@@ -86,6 +88,10 @@ PY
       setInterval(() => { for (let k = 0; k < 20000; k++) { objs[Math.floor(rnd() * objs.length)].v[0] = rnd(); buf.writeUInt32LE((rnd() * 0xffffffff) >>> 0, Math.floor(rnd() * (buf.length / 4)) * 4); } }, 50);
     ' "$work/node.ready" &
     pids+=($!); wait_for "$work/node.ready"; sleep 0.5; dump_twice node "${pids[-1]}" ;;
+  qemu)
+    repo=$(cd "$(dirname "$0")/.." && pwd)
+    "$repo/guest/build-guest.sh" "$repo/.build/guest" >/dev/null
+    python3 "$repo/guest/pmemsave.py" "$repo/.build/guest" "$out/qemu.1.core" "$out/qemu.2.core" --gap "${DWCP_CORPUS_GAP:-2}" ;;
   *) echo "unknown workload: $kind" >&2; exit 2 ;;
   esac
 done
