@@ -93,15 +93,25 @@ public final class TransportSender {
     /// Returns when the receiver confirmed the digest; throws `.network` (4) or `.integrity` (3).
     public func send(read: (UnsafeMutableRawPointer, Int) throws -> Int) throws -> TransferStats {
         let c = configuration
-        // First connection synchronously, so a refused or unauthenticated receiver fails fast.
-        let first = try connect(stream: 0)
-        lastAck = MonotonicClock.now()
-        var threads = [OSThread { [unowned self] in self.streamLoop(0, first) }]
-        threads.append(OSThread { [unowned self] in self.watchdog() })
-        for i in 1..<max(1, c.streams) {
+        // Every connection dials at once (on a long path each handshake costs three round trips,
+        // so connecting one after the other would idle the link for as long). The first is
+        // awaited here, so a refused or unauthenticated receiver fails fast with its reason.
+        streamCount = max(1, c.streams)
+        var threads: [OSThread] = []
+        for i in 1..<streamCount {
             threads.append(OSThread { [unowned self] in self.streamLoop(i, nil) })
         }
-        streamCount = max(1, c.streams)
+        let first: StreamSocket
+        do {
+            first = try connect(stream: 0)
+        } catch {
+            fail(error)
+            for t in threads { t.join() }
+            throw error
+        }
+        lock.withLock { lastAck = MonotonicClock.now() }
+        threads.append(OSThread { [unowned self] in self.streamLoop(0, first) })
+        threads.append(OSThread { [unowned self] in self.watchdog() })
         if c.autoStreams { threads.append(OSThread { [unowned self] in self.growStreams() }) }
         let digest = StreamDigest()
         var offset: UInt64 = 0
@@ -171,7 +181,9 @@ public final class TransportSender {
     /// Chunks read but not yet taken by a connection: enough that no connection waits for input.
     private var readAhead: Int { max(4, 2 * streamCount) }
 
-    /// Whether this transfer's connections use RDMA; `auto` decides at the first connection.
+    /// Whether this transfer's connections use RDMA; `auto` decides at the first connection that
+    /// completes (connections dialled before that try RDMA first too; both kinds carry the same
+    /// protocol, so a mix is harmless).
     private var usesRDMA: Bool?
 
     private func connect(stream: Int) throws -> StreamSocket {
