@@ -185,7 +185,7 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port):
     return {"total_s": round(elapsed, 3), "exit": send.returncode, "receiver_exit": recv.returncode, "stderr": err.strip()[-400:],
             "receiver_stderr": rerr.strip()[-400:], "tool_wire_bytes": done.get("wire_bytes"),
             "rounds": done.get("rounds"), "dwcp_downtime_ms": done.get("downtime_ms"),
-            "qemu_downtime_ms": done.get("qemu_downtime_ms"), "reconnects": done.get("reconnects"), "plan": next((l for l in lines if l.get("event") == "plan"), None)}
+            "qemu_downtime_ms": done.get("qemu_downtime_ms"), "reconnects": done.get("reconnects"), "codec_mix": done.get("codec_mix"), "plan": next((l for l in lines if l.get("event") == "plan"), None)}
 
 
 def veth_tx(ns):

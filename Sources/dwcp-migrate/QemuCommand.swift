@@ -93,6 +93,11 @@ struct QemuCommand: ParsableCommand {
         if let q = outcome.qemuDowntimeMs { j.add("qemu_downtime_ms", q) }
         j.add("bytes_read", outcome.bytesRead)
         j.add("wire_bytes", outcome.wireBytes)
+        if !outcome.codecMix.isEmpty {
+            var mix = JSONLine()
+            for (codec, bytes) in outcome.codecMix.sorted(by: { $0.key < $1.key }) { mix.add(codec, bytes) }
+            j.addRaw("codec_mix", mix.text)
+        }
         j.add("rounds", outcome.passes.count)
         j.add("reconnects", outcome.reconnects)
         let passes = outcome.passes.map { p -> String in

@@ -51,6 +51,8 @@ public final class QemuSource {
         public var qemuDowntimeMs: Int?
         public var bytesRead: UInt64 = 0
         public var wireBytes: UInt64 = 0
+        /// Stream bytes per codec and level (`zstd-3`, …): where an adaptive level went.
+        public var codecMix: [String: UInt64] = [:]
         public var passes: [Pass] = []
         public var reconnects = 0
     }
@@ -181,6 +183,7 @@ public final class QemuSource {
         let ram = final["ram"] as? [String: Any] ?? [:]
         outcome.bytesRead = UInt64(ram["transferred"] as? Int ?? 0)
         outcome.wireBytes = pipelineResult?.transfer.bytes ?? gate.withLock { wire }
+        outcome.codecMix = pipelineResult?.encode.codecMix ?? [:]
         outcome.reconnects = pipelineResult?.transfer.reconnects ?? 0
         if case .failed(let why) = gate.withLock({ gateState }) {
             try resumeSource(qmp, wasRunning: initial == "running")
