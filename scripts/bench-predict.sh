@@ -21,6 +21,13 @@ echo "== training the GRU (training split, 60% of sessions)"
 /usr/bin/time -f "train: %e s, %M KiB peak" "$bin/dwcp-predict" train -v "${sets[@]}" -o "$ds/model.gru"
 echo "== eval (test split, 40% of sessions)"
 "$bin/dwcp-predict" eval -v --model-file "$ds/model.gru" "${sets[@]}"
+# The deployment where a link's own history is at hand: one model per link class, trained on that
+# class's training sessions only, scored on the same class's test sessions.
+echo "== eval with a model per link class (each trained on its own training split only)"
+for set in "${sets[@]}"; do
+  "$bin/dwcp-predict" train "$set" -o "$ds/$(basename "$set").gru" 2>/dev/null
+  "$bin/dwcp-predict" eval --model-file "$ds/$(basename "$set").gru" "$set" | grep -E " (auto|gru) "
+done
 echo "== inference cost"
 python3 - "$ds/fcc" <<'PY' > "$ds/live.jsonl"
 import random, sys
