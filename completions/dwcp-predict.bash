@@ -187,8 +187,8 @@ _dwcp-predict() {
 _dwcp-predict_forecast() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--follow --strict --quiet -q --progress --no-progress --version -h --help)
-    repeating_options=()
-    non_repeating_options=(--model -m --horizons --model-file --max-gap)
+    repeating_options=(--model-file)
+    non_repeating_options=(--model -m --horizons --max-gap)
     __dwcp-predict_offer_flags_options -1
 
     # Offer option value completions
@@ -241,8 +241,8 @@ _dwcp-predict_train() {
 _dwcp-predict_eval() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--json --quiet -q --progress --no-progress --version -h --help)
-    repeating_options=()
-    non_repeating_options=(--horizons --model-file --train-percent)
+    repeating_options=(--model-file)
+    non_repeating_options=(--horizons --train-percent)
     __dwcp-predict_offer_flags_options -1
 
     # Offer option value completions

@@ -32,7 +32,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         verbosity.apply()
         let horizons = try modelOptions.horizonList()
-        let gru = try modelOptions.loadModel()
+        let grus = try modelOptions.loadModels()
         if !json {
             try FileDescriptor.standardOutput.writeAll("dataset                model      horizon_s    w20  medape       n\n")
         }
@@ -50,7 +50,7 @@ struct EvalCommand: ParsableCommand {
             let name = dir.split(separator: "/").last.map(String.init) ?? dir
             let started = MonotonicClock.now()
             let scores = Evaluator(horizons: horizons).run(traces) {
-                ModelCatalog.all(gru: gru) + [ModelCatalog.auto(gru: gru, horizons: horizons)]
+                ModelCatalog.all(gru: nil) + (ModelCatalog.gru(grus).map { [$0] } ?? []) + [ModelCatalog.auto(grus: grus, horizons: horizons)]
             }
             Diagnostics.info("\(name): \(traces.count) test traces in \(Units.format(MonotonicClock.now() - started, 2)) s")
             for s in scores {

@@ -12,8 +12,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Forecast horizons in seconds, comma-separated.", valueName: "LIST"))
     var horizons: String = "1,5,10"
 
-    @Option(help: ArgumentHelp("Trained GRU model (from 'dwcp-predict train'); without it the GRU is not used.", valueName: "FILE"))
-    var modelFile: String?
+    @Option(help: ArgumentHelp("Trained GRU model (from 'dwcp-predict train'); without it the GRU is not used. Repeat it with one model per link class (each trained on that class's traces): auto and gru then follow the class whose training profile the series resembles.", valueName: "FILE"))
+    var modelFile: [String] = []
 
     func horizonList() throws -> [Int] {
         let list = horizons.split(separator: ",").map { Int($0.trimmingSpaces()) }
@@ -23,8 +23,11 @@ struct ModelOptions: ParsableArguments {
         return list.map { $0! }
     }
 
-    func loadModel() throws -> GRUModel? {
-        guard let path = modelFile else { return nil }
+    func loadModels() throws -> [GRUModel] {
+        try modelFile.map(Self.load)
+    }
+
+    static func load(_ path: String) throws -> GRUModel {
         guard let f = fopen(path, "r") else { throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))") }
         defer { fclose(f) }
         var text = ""
@@ -63,19 +66,19 @@ struct ForecastCommand: ParsableCommand {
         if !["auto", "gru"].contains(model) && ModelCatalog.baseline(model) == nil {
             throw ValidationError("unknown model '\(model)' (auto, last, ma5, ewma, harmonic, holt, ar3, gru)")
         }
-        if model == "gru" && modelOptions.modelFile == nil { throw ValidationError("--model gru needs --model-file") }
+        if model == "gru" && modelOptions.modelFile.isEmpty { throw ValidationError("--model gru needs --model-file") }
         if maxGap < 1 { throw ValidationError("--max-gap must be at least 1") }
     }
 
     func run() throws {
         verbosity.apply()
         let horizons = try modelOptions.horizonList()
-        let gru = try modelOptions.loadModel()
-        let selector: AutoSelector
-        if model == "auto" {
-            selector = ModelCatalog.auto(gru: gru, horizons: horizons)
-        } else {
-            selector = AutoSelector(models: [ModelCatalog.make(model, gru: gru, horizons: horizons)!], horizons: horizons)
+        let grus = try modelOptions.loadModels()
+        let selector: BandForecaster
+        switch model {
+        case "auto": selector = ModelCatalog.auto(grus: grus, horizons: horizons)
+        case "gru": selector = AutoSelector(models: [ModelCatalog.gru(grus)!], horizons: horizons)
+        default: selector = AutoSelector(models: [ModelCatalog.baseline(model)!], horizons: horizons)
         }
         var parser = SampleParser()
         var binner = Binner()
@@ -103,7 +106,7 @@ struct ForecastCommand: ParsableCommand {
         }
     }
 
-    private func emit(_ sample: Sample, _ selector: AutoSelector, _ horizons: [Int]) throws {
+    private func emit(_ sample: Sample, _ selector: BandForecaster, _ horizons: [Int]) throws {
         var j = JSONLine()
         j.add("t", sample.t, decimals: 3)
         j.add("bps", sample.bps, decimals: 0)

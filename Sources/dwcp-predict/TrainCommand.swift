@@ -73,6 +73,15 @@ struct TrainCommand: ParsableCommand {
         let started = MonotonicClock.now()
         var model = trainer.train(series, validation: validation)
         // Priors for --model auto: how every model (this GRU included) did on the training traces.
+        // The link profile of the training traces: with one model per link class, auto routes by it.
+        var profile = LinkProfile()
+        for trace in trainingTraces {
+            for segment in trace.segments {
+                for bin in segment { profile.observe(bin) }
+                profile.observe(nil)
+            }
+        }
+        model.profile = profile
         let trained = model
         for score in Evaluator(horizons: trainer.horizons).run(trainingTraces, makeModels: { ModelCatalog.all(gru: trained) }) {
             model.priors[score.model, default: [:]][score.horizon] = score.w20

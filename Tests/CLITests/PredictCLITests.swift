@@ -48,4 +48,35 @@ final class PredictCLITests: XCTestCase {
         XCTAssertGreaterThan(w20("last", 1), w20("ewma", 1))
         XCTAssertGreaterThan(w20("auto", 1), w20("last", 1) - 0.02)
     }
+
+    /// Two link classes, each trained on its own traces; with both model files, auto and gru
+    /// follow the class a series resembles, and each file records its class's profile.
+    func testOneModelPerLinkClassIsRoutedByProfile() throws {
+        let t = TempDir()
+        var rng = SystemRandomNumberGenerator()
+        for (name, level, jump) in [("steady", 2e6, 0.02), ("jumpy", 2e8, 0.6)] {
+            try FileManager.default.createDirectory(atPath: t.path(name), withIntermediateDirectories: true)
+            for trace in 0..<12 {
+                var lines = "", bps = level
+                for i in 0..<200 {
+                    bps = max(level / 20, min(level * 20, bps * exp(Double.random(in: -jump...jump, using: &rng))))
+                    lines += #"{"t":\#(i),"bps":\#(Int(bps))}"# + "\n"
+                }
+                t.write("\(name)/trace-\(trace).jsonl", Data(lines.utf8))
+            }
+            let train = try CLI.run("dwcp-predict", ["train", "--epochs", "1", t.path(name), "-o", t.path("\(name).gru")])
+            XCTAssertEqual(train.status, 0, train.stderr)
+            XCTAssertTrue(String(decoding: t.read("\(name).gru"), as: UTF8.self).contains("\nprofile "))
+        }
+        let files = ["--model-file", t.path("steady.gru"), "--model-file", t.path("jumpy.gru")]
+        let forecast = try CLI.run("dwcp-predict", ["--model", "auto"] + files + [t.path("jumpy/trace-0.jsonl")])
+        XCTAssertEqual(forecast.status, 0, forecast.stderr)
+        XCTAssertEqual(String(decoding: forecast.stdout, as: UTF8.self).split(separator: "\n").count, 200)
+        let eval = try CLI.run("dwcp-predict", ["eval", "--json"] + files + [t.path("steady"), t.path("jumpy")])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        let models = Set(String(decoding: eval.stdout, as: UTF8.self).split(separator: "\n").map {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])??["model"] as? String ?? "?"
+        })
+        XCTAssertTrue(models.isSuperset(of: ["auto", "gru"]), "\(models)")
+    }
 }

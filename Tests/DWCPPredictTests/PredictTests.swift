@@ -1,5 +1,6 @@
 @testable import DWCPPredict
 import XCTest
+import Foundation
 import DWCPCore
 
 final class SampleTests: XCTestCase {
@@ -138,6 +139,48 @@ final class GRUTests: XCTestCase {
         let back = try GRUModel.parse(model.serialized())
         XCTAssertEqual(back, model)
         XCTAssertThrowsError(try GRUModel.parse("dwcp-gru 1\ninputs 3 hidden 8 horizons 1\n1.0\n"))
+        var profiled = model
+        profiled.profile = LinkProfile(level: 15.25, volatility: 0.125)
+        XCTAssertEqual(try GRUModel.parse(profiled.serialized()).profile, profiled.profile)
+        let badProfile = profiled.serialized().replacingOccurrences(of: "profile 15.25 0.125", with: "profile 15.25 -1")
+        XCTAssertThrowsError(try GRUModel.parse(badProfile))
+    }
+}
+
+final class ClassRouterTests: XCTestCase {
+    func testProfileMeasuresLevelAndVolatility() {
+        var p = LinkProfile()
+        for v in [1e6, 2e6, 1e6, 2e6] { p.observe(v) }
+        XCTAssertEqual(p.level, (log(1e6) + log(2e6)) / 2, accuracy: 1e-9)
+        XCTAssertEqual(p.volatility, log(2), accuracy: 1e-9, "every change is a doubling or a halving")
+        p.observe(nil)   // a hole: the change across it is not counted
+        p.observe(8e6)
+        XCTAssertEqual(p.volatility, log(2), accuracy: 1e-9)
+        XCTAssertEqual(p.count, 5)
+    }
+
+    /// Two classes: a slow steady link and a fast jumpy one. A series like the second is routed
+    /// to the second class's forecaster from its first bins on.
+    func testRoutesToTheClassTheSeriesResembles() {
+        final class Constant: Forecaster {
+            let name: String
+            let value: Double
+            init(_ name: String, _ value: Double) { self.name = name; self.value = value }
+            func observe(_ bps: Double) {}
+            func forecast(horizon: Int) -> Double? { value }
+            func reset() {}
+        }
+        let router = ClassRouter(name: "auto", classes: [
+            (LinkProfile(level: log(1e6), volatility: 0.02), Constant("slow", 1)),
+            (LinkProfile(level: log(2e8), volatility: 0.8), Constant("fast", 2)),
+        ])
+        XCTAssertEqual(router.forecast(horizon: 1), 1, "before any bin: the first class")
+        for i in 0..<20 { router.observe(i % 2 == 0 ? 1e8 : 4e8) }
+        XCTAssertEqual(router.chosen, 1)
+        XCTAssertEqual(router.forecast(horizon: 5), 2)
+        XCTAssertEqual(router.detail(horizon: 5)?.model, "fast")
+        router.reset()
+        XCTAssertEqual(router.chosen, 1, "a gap restarts the models, not what the link looks like")
     }
 }
 

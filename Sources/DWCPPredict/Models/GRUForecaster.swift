@@ -29,6 +29,7 @@ public struct GRUFeatures {
 ///     dwcp-gru 1
 ///     inputs 3 hidden 16 horizons 1 5 10
 ///     prior <model> <horizon> <w20 on the training traces>      (any number of lines)
+///     profile <mean log rate> <mean |change of log rate|>        (optional: the training link class)
 ///     <one parameter per line, as Swift prints a Double (exact round trip)>
 public struct GRUModel: Equatable {
     public var network: GRUNetwork
@@ -36,11 +37,14 @@ public struct GRUModel: Equatable {
     /// w20 of every model on the training traces, per horizon: where `--model auto` starts before
     /// it has seen how models do on this link.
     public var priors: [String: [Int: Double]]
+    /// The training traces' link profile: with several model files, `auto` routes by it.
+    public var profile: LinkProfile?
 
-    public init(network: GRUNetwork, horizons: [Int], priors: [String: [Int: Double]] = [:]) {
+    public init(network: GRUNetwork, horizons: [Int], priors: [String: [Int: Double]] = [:], profile: LinkProfile? = nil) {
         self.network = network
         self.horizons = horizons
         self.priors = priors
+        self.profile = profile
     }
 
     public func serialized() -> String {
@@ -48,6 +52,7 @@ public struct GRUModel: Equatable {
         for name in priors.keys.sorted() {
             for h in priors[name]!.keys.sorted() { s += "prior \(name) \(h) \(priors[name]![h]!)\n" }
         }
+        if let profile { s += "profile \(profile.level) \(profile.volatility)\n" }
         for p in network.parameters { s += "\(p)\n" }
         return s
     }
@@ -69,7 +74,17 @@ public struct GRUModel: Equatable {
         }
         var parameters: [Double] = []
         var priors: [String: [Int: Double]] = [:]
+        var profile: LinkProfile?
         for (i, l) in lines.dropFirst(2).enumerated() {
+            if l.hasPrefix("profile ") {
+                let f = l.split(separator: " ")
+                guard f.count == 3, let level = Double(f[1]), let volatility = Double(f[2]), level.isFinite,
+                      volatility.isFinite, volatility >= 0 else {
+                    throw SampleProblem(line: i + 3, reason: "bad profile")
+                }
+                profile = LinkProfile(level: level, volatility: volatility)
+                continue
+            }
             if l.hasPrefix("prior ") {
                 let f = l.split(separator: " ")
                 guard f.count == 4, let h = Int(f[2]), let w = Double(f[3]), (0...1).contains(w) else {
@@ -86,7 +101,7 @@ public struct GRUModel: Equatable {
             throw SampleProblem(line: lines.count, reason: "\(parameters.count) parameters, expected \(expected)")
         }
         return GRUModel(network: GRUNetwork(inputs: inputs, hidden: hidden, outputs: horizons.count, parameters: parameters),
-                        horizons: horizons, priors: priors)
+                        horizons: horizons, priors: priors, profile: profile)
     }
 }
 

@@ -25,6 +25,19 @@ public enum ModelCatalog {
         AutoSelector(models: all(gru: gru), horizons: horizons, prior: gru?.priors ?? [:])
     }
 
+    /// `auto` with one model file per link class: each class's models and priors, routed by the
+    /// live series' profile (`ClassRouter`). One file (or none) is plain `auto`.
+    public static func auto(grus: [GRUModel], horizons: [Int]) -> BandForecaster {
+        guard grus.count > 1 else { return auto(gru: grus.first, horizons: horizons) }
+        return ClassRouter(name: "auto", classes: grus.map { ($0.profile ?? LinkProfile(), auto(gru: $0, horizons: horizons)) })
+    }
+
+    /// The GRU, or with one model file per link class, the GRU of the class the series resembles.
+    public static func gru(_ grus: [GRUModel]) -> Forecaster? {
+        guard grus.count > 1 else { return grus.first.map { GRUForecaster(model: $0) } }
+        return ClassRouter(name: "gru", classes: grus.map { ($0.profile ?? LinkProfile(), GRUForecaster(model: $0)) })
+    }
+
     /// A model by name; `auto` selects online among all of them.
     public static func make(_ name: String, gru: GRUModel?, horizons: [Int]) -> Forecaster? {
         if name == "auto" { return auto(gru: gru, horizons: horizons) }
