@@ -72,14 +72,6 @@ final class ModelTests: XCTestCase {
     }
 
     func testAutoFollowsTheModelThatIsRight() {
-        final class Fixed: Forecaster {
-            let name: String
-            let value: Double
-            init(_ name: String, _ value: Double) { self.name = name; self.value = value }
-            func observe(_ bps: Double) {}
-            func forecast(horizon: Int) -> Double? { value }
-            func reset() {}
-        }
         let auto = AutoSelector(models: [Fixed("wrong", 50), Fixed("right", 100)], horizons: [1, 5])
         for _ in 0..<400 { auto.observe(100) }
         XCTAssertEqual(auto.forecast(horizon: 1), 100)
@@ -162,17 +154,9 @@ final class ClassRouterTests: XCTestCase {
     /// Two classes: a slow steady link and a fast jumpy one. A series like the second is routed
     /// to the second class's forecaster from its first bins on.
     func testRoutesToTheClassTheSeriesResembles() {
-        final class Constant: Forecaster {
-            let name: String
-            let value: Double
-            init(_ name: String, _ value: Double) { self.name = name; self.value = value }
-            func observe(_ bps: Double) {}
-            func forecast(horizon: Int) -> Double? { value }
-            func reset() {}
-        }
         let router = ClassRouter(name: "auto", classes: [
-            (LinkProfile(level: log(1e6), volatility: 0.02), Constant("slow", 1)),
-            (LinkProfile(level: log(2e8), volatility: 0.8), Constant("fast", 2)),
+            (LinkProfile(level: log(1e6), volatility: 0.02), Fixed("slow", 1)),
+            (LinkProfile(level: log(2e8), volatility: 0.8), Fixed("fast", 2)),
         ])
         XCTAssertEqual(router.forecast(horizon: 1), 1, "before any bin: the first class")
         for i in 0..<20 { router.observe(i % 2 == 0 ? 1e8 : 4e8) }
@@ -207,4 +191,14 @@ final class EvaluatorTests: XCTestCase {
             XCTAssertEqual(s.w20, 1, "\(s.model) h=\(s.horizon)")
         }
     }
+}
+
+/// A model that always forecasts the same value, for tests of the selectors.
+final class Fixed: Forecaster {
+    let name: String
+    let value: Double
+    init(_ name: String, _ value: Double) { self.name = name; self.value = value }
+    func observe(_ bps: Double) {}
+    func forecast(horizon: Int) -> Double? { value }
+    func reset() {}
 }
