@@ -100,9 +100,15 @@ final class TLSCLITests: XCTestCase {
             """)
         XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self), "4 4 4 4 4 0 0 datacenter\n0 4\n", r.stderr)
         XCTAssertEqual(t.read("out"), t.read("in"))
-        for reason in ["certificate required", "unknown ca", "certificate rejected", "hostname mismatch"] {
+        // The sender's own verdicts on the receiver's certificate are always named.
+        for reason in ["certificate rejected", "hostname mismatch"] {
             XCTAssertTrue(r.stderr.contains(reason), "missing '\(reason)' in: \(r.stderr)")
         }
+        // The receiver's refusals of a client certificate arrive as TLS 1.3 alerts after the
+        // client's handshake is done, often together with a reset of the client's first write.
+        // The client reads the alert from its receive queue then, but a reset can discard it
+        // (about 1 run in 17 here): then the error is the reset, still exit 4 (checked above).
+        XCTAssertTrue(r.stderr.contains("certificate required") || r.stderr.contains("unknown ca"), r.stderr)
         let usage = try CLI.run("dwcp-recv", ["--listen", ":0", "--tls"])
         XCTAssertEqual(usage.status, 2)
         XCTAssertTrue(usage.stderr.contains("needs --cert and --key"), usage.stderr)

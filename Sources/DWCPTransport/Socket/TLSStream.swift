@@ -74,8 +74,24 @@ final class TLSStream: @unchecked Sendable {
                 done += written
                 continue
             }
-            try wait(for: error, deadline: timeout > 0 ? MonotonicClock.now() + timeout : .infinity, what: "send")
+            do {
+                try wait(for: error, deadline: timeout > 0 ? MonotonicClock.now() + timeout : .infinity, what: "send")
+            } catch {
+                throw pendingAlert() ?? error
+            }
         }
+    }
+
+    /// After a failed send: the reason the peer gave, if its TLS alert is already here. A TLS 1.3
+    /// server rejects a client certificate after the client's handshake has completed, sends an
+    /// alert and closes; a client already writing sees the close as a reset, with the alert that
+    /// says why still in its receive queue.
+    private func pendingAlert() -> DWCPError? {
+        var byte: UInt8 = 0
+        var got = 0
+        let (rc, error) = call { SSL_read_ex(ssl, &byte, 1, &got) }
+        guard rc != 1, error == SSL_ERROR_SSL else { return nil }
+        return DWCPError(.network, "\(peer): \(describeFailure())")
     }
 
     /// Receives and decrypts up to `count` bytes (at least one); `timeout` as for writes.
