@@ -1,4 +1,3 @@
-import CRDMA
 import DWCPCore
 import DWCPSystem
 #if canImport(Glibc)
@@ -8,16 +7,16 @@ import Glibc
 /// A listening socket on one port: kernel TCP, RDMA (rsockets), or both (`--transport auto` on a
 /// host with an RDMA device, so senders with and without RDMA can reach it).
 public final class StreamListener: @unchecked Sendable {
-    /// One listening descriptor and the socket family it belongs to.
+    /// One listening descriptor and the calls of the network it belongs to.
     private struct Listening {
         let fd: Int32
-        let rdma: Bool
+        let calls: SocketCalls
     }
 
     private let listening: [Listening]
     public let port: UInt16
     /// Whether connections may arrive over RDMA.
-    public var acceptsRDMA: Bool { listening.contains { $0.rdma } }
+    public var acceptsRDMA: Bool { listening.contains { $0.calls.rdma } }
     /// With `.auto` on a host with an RDMA device: why the RDMA listener could not be opened.
     public private(set) var rdmaProblem: String?
 
@@ -28,15 +27,15 @@ public final class StreamListener: @unchecked Sendable {
         var listening: [Listening] = []
         var port = endpoint.port
         if transport != .rdma {
-            let fd = try Self.listen(endpoint, rdma: false)
-            port = Self.boundPort(fd, rdma: false)
-            listening.append(Listening(fd: fd, rdma: false))
+            let l = try Self.listen(endpoint, .kernel)
+            port = l.port
+            listening.append(l.listening)
         }
         if transport == .rdma || (transport == .auto && !RDMA.devices().isEmpty) {
             do {
-                let fd = try Self.listen(Endpoint(host: endpoint.host, port: port), rdma: true)
-                port = Self.boundPort(fd, rdma: true)
-                listening.append(Listening(fd: fd, rdma: true))
+                let l = try Self.listen(Endpoint(host: endpoint.host, port: port), .rsockets)
+                port = l.port
+                listening.append(l.listening)
             } catch where transport == .auto {
                 // auto: TCP alone still serves every sender; the command reports why.
                 rdmaProblem = "\(error)"
@@ -47,59 +46,55 @@ public final class StreamListener: @unchecked Sendable {
     }
 
     deinit {
-        for l in listening { _ = l.rdma ? rclose(l.fd) : Glibc.close(l.fd) }
+        for l in listening { _ = l.calls.close(l.fd) }
     }
 
-    private static func listen(_ endpoint: Endpoint, rdma: Bool) throws -> Int32 {
+    /// A listening descriptor bound to `endpoint`, and the port it got.
+    private static func listen(_ endpoint: Endpoint, _ calls: SocketCalls) throws -> (listening: Listening, port: UInt16) {
+        let rdma = calls.rdma
         let family = endpoint.host.contains(":") || endpoint.host.isEmpty ? AF_INET6 : AF_INET
-        let fd = rdma ? rsocket(family, Int32(SOCK_STREAM.rawValue), 0)
-                      : socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = calls.socket(family)
         guard fd >= 0 else {
             if rdma { throw RDMA.failure("rsocket", errno) }
             throw DWCPError(.network, "socket: \(String(cString: strerror(errno)))")
         }
-        let close = { _ = rdma ? rclose(fd) : Glibc.close(fd) }
-        let setOption = { (level: Int32, name: Int32, value: Int32) in
-            var v = value
-            _ = rdma ? rsetsockopt(fd, level, name, &v, 4) : setsockopt(fd, level, name, &v, 4)
-        }
-        setOption(SOL_SOCKET, SO_REUSEADDR, 1)
+        calls.set(fd, SOL_SOCKET, SO_REUSEADDR, 1)
         var rc: Int32
         if family == AF_INET6 {
-            if !rdma { setOption(Int32(IPPROTO_IPV6), IPV6_V6ONLY, 0) }
+            if !rdma { calls.set(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 0) }
             var a = sockaddr_in6()
             a.sin6_family = sa_family_t(AF_INET6)
             a.sin6_port = endpoint.port.bigEndian
             if !endpoint.host.isEmpty { _ = inet_pton(AF_INET6, endpoint.host, &a.sin6_addr) } else { a.sin6_addr = in6addr_any }
             rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                rdma ? rbind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) : bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                calls.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
             } }
         } else {
             var a = sockaddr_in()
             a.sin_family = sa_family_t(AF_INET)
             a.sin_port = endpoint.port.bigEndian
             guard inet_pton(AF_INET, endpoint.host, &a.sin_addr) == 1 else {
-                close()
+                _ = calls.close(fd)
                 throw DWCPError(.usage, "\(endpoint.host): not an IPv4 or IPv6 address to listen on")
             }
             rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                rdma ? rbind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) : bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                calls.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             } }
         }
-        guard rc == 0, (rdma ? rlisten(fd, 128) : Glibc.listen(fd, 128)) == 0 else {
+        guard rc == 0, calls.listen(fd, 128) == 0 else {
             let e = errno
-            close()
+            _ = calls.close(fd)
             if rdma { throw RDMA.failure("\(endpoint): cannot listen over RDMA", e) }
             throw DWCPError(.network, "\(endpoint): cannot listen: \(String(cString: strerror(e)))")
         }
-        return fd
+        return (Listening(fd: fd, calls: calls), boundPort(fd, calls))
     }
 
-    private static func boundPort(_ fd: Int32, rdma: Bool) -> UInt16 {
+    private static func boundPort(_ fd: Int32, _ calls: SocketCalls) -> UInt16 {
         var storage = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            rdma ? rgetsockname(fd, $0, &len) : getsockname(fd, $0, &len)
+            calls.getsockname(fd, $0, &len)
         } }
         let v6 = storage.ss_family == sa_family_t(AF_INET6)
         return withUnsafePointer(to: &storage) { p in
@@ -120,7 +115,7 @@ public final class StreamListener: @unchecked Sendable {
         var sawTimeout = false
         for l in listening {
             var p = pollfd(fd: l.fd, events: Int16(POLLIN), revents: 0)
-            let rc = l.rdma ? rpoll(&p, 1, share) : poll(&p, 1, share)
+            let rc = l.calls.poll(&p, 1, share)
             if rc == 0 || (rc < 0 && errno == EINTR) {
                 sawTimeout = true
                 continue
@@ -147,12 +142,9 @@ public final class StreamListener: @unchecked Sendable {
             var storage = sockaddr_storage()
             var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let c = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                l.rdma ? raccept(l.fd, $0, &len) : Glibc.accept(l.fd, $0, &len)
+                l.calls.accept(l.fd, $0, &len)
             } }
-            if c >= 0 {
-                if !l.rdma { _ = fcntl(c, F_SETFD, FD_CLOEXEC) }
-                return StreamSocket(fd: c, peer: Endpoint.describe(&storage), rdma: l.rdma)
-            }
+            if c >= 0 { return StreamSocket(fd: c, peer: Endpoint.describe(&storage), calls: l.calls) }
             if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE {
                 if errno == EMFILE || errno == ENFILE { usleep(10_000) }
                 continue
@@ -162,7 +154,7 @@ public final class StreamListener: @unchecked Sendable {
     }
 
     public func shutdown() {
-        for l in listening { _ = l.rdma ? rshutdown(l.fd, Int32(SHUT_RDWR)) : Glibc.shutdown(l.fd, Int32(SHUT_RDWR)) }
+        for l in listening { _ = l.calls.shutdown(l.fd, Int32(SHUT_RDWR)) }
     }
 
     private let stashLock = ConditionLock()

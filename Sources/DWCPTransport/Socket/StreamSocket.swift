@@ -1,4 +1,3 @@
-import CRDMA
 import DWCPCore
 import DWCPSystem
 #if canImport(Glibc)
@@ -15,24 +14,21 @@ import Glibc
 public final class StreamSocket: @unchecked Sendable {
     public let fd: Int32
     public let peer: String
+    /// The calls this descriptor takes: the kernel's, or rsockets' for RDMA.
+    let calls: SocketCalls
     /// An rsockets descriptor (RDMA), not a kernel socket.
-    public let rdma: Bool
+    public var rdma: Bool { calls.rdma }
     private var closed = false
     /// The TLS session once `startTLS` ran: every read and write then goes through it.
     private var tls: TLSStream?
     private var receiveTimeout = 0.0
     private var sendTimeout = 0.0
 
-    init(fd: Int32, peer: String, rdma: Bool = false) {
+    init(fd: Int32, peer: String, calls: SocketCalls) {
         self.fd = fd
         self.peer = peer
-        self.rdma = rdma
-        var one: Int32 = 1
-        if rdma {
-            rsetsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(4))
-        } else {
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(4))
-        }
+        self.calls = calls
+        calls.set(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
     }
 
     deinit { close() }
@@ -41,7 +37,7 @@ public final class StreamSocket: @unchecked Sendable {
         if !closed {
             closed = true
             tls?.free()
-            _ = rdma ? rclose(fd) : Glibc.close(fd)
+            _ = calls.close(fd)
         }
     }
 
@@ -55,13 +51,13 @@ public final class StreamSocket: @unchecked Sendable {
 
     /// Shuts both directions down, unblocking any thread in `recv`/`send` on this socket.
     /// (A closed socket's number may already belong to another file: leave it alone.)
-    public func shutdownBoth() { if !closed { _ = rdma ? rshutdown(fd, Int32(SHUT_RDWR)) : Glibc.shutdown(fd, Int32(SHUT_RDWR)) } }
+    public func shutdownBoth() { if !closed { _ = calls.shutdown(fd, Int32(SHUT_RDWR)) } }
 
     /// Connects to `endpoint` (`HOST:PORT`, `[V6]:PORT`), trying each resolved address; over
     /// RDMA (rsockets) when `rdma`.
     public static func connect(_ endpoint: Endpoint, timeout: Double = 10, rdma: Bool = false) throws -> StreamSocket {
         var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_socktype = SocketCalls.streamType
         hints.ai_family = AF_UNSPEC
         var list: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &list)
@@ -69,33 +65,25 @@ public final class StreamSocket: @unchecked Sendable {
             throw DWCPError(.network, "\(endpoint): cannot resolve (\(String(cString: gai_strerror(rc))))")
         }
         defer { freeaddrinfo(list) }
+        let calls = SocketCalls.of(rdma: rdma)
         var lastError = ECONNREFUSED
         var ai: UnsafeMutablePointer<addrinfo>? = first
         while let a = ai {
-            if rdma {
-                let fd = rsocket(a.pointee.ai_family, Int32(SOCK_STREAM.rawValue), 0)
-                if fd < 0 { throw RDMA.failure("\(endpoint): rsocket", errno) }
-                if rconnect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
-                    return StreamSocket(fd: fd, peer: endpoint.description, rdma: true)
-                }
-                lastError = errno
-                _ = rclose(fd)
-                ai = a.pointee.ai_next
+            ai = a.pointee.ai_next
+            let fd = calls.socket(a.pointee.ai_family)
+            if fd < 0 {
+                // No RDMA device: every address would fail the same way.
+                if rdma { throw RDMA.failure("\(endpoint): rsocket", errno) }
                 continue
             }
-            let fd = socket(a.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            if fd >= 0 {
-                var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
-                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                if Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
-                    var zero = timeval()
-                    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, socklen_t(MemoryLayout<timeval>.size))
-                    return StreamSocket(fd: fd, peer: endpoint.description)
-                }
-                lastError = errno
-                _ = Glibc.close(fd)
+            // The connect timeout is a kernel send timeout (rsockets has none).
+            if !rdma { Self.setKernelTimeout(fd, SO_SNDTIMEO, timeout) }
+            if calls.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
+                if !rdma { Self.setKernelTimeout(fd, SO_SNDTIMEO, 0) }
+                return StreamSocket(fd: fd, peer: endpoint.description, calls: calls)
             }
-            ai = a.pointee.ai_next
+            lastError = errno
+            _ = calls.close(fd)
         }
         throw DWCPError(.network, "\(endpoint): \(String(cString: strerror(lastError)))")
     }
@@ -104,7 +92,7 @@ public final class StreamSocket: @unchecked Sendable {
         if let tls { return try tls.writeAll(p, count, timeout: sendTimeout) }
         var done = 0
         while done < count {
-            let n = rdma ? rsend(fd, p + done, count - done, 0) : Glibc.send(fd, p + done, count - done, Int32(MSG_NOSIGNAL))
+            let n = calls.send(fd, p + done, count - done)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw DWCPError(.network, "\(peer): send: \(String(cString: strerror(errno)))")
@@ -128,10 +116,10 @@ public final class StreamSocket: @unchecked Sendable {
             if rdma && receiveTimeout > 0 {
                 // rsockets has no SO_RCVTIMEO: wait for data with rpoll instead.
                 var waiter = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                let ready = rpoll(&waiter, 1, Int32(receiveTimeout * 1000))
+                let ready = calls.poll(&waiter, 1, Int32(receiveTimeout * 1000))
                 if ready == 0 { throw DWCPError(.network, "\(peer): timed out") }
             }
-            let n = rdma ? rrecv(fd, p + done, count - done, 0) : Glibc.recv(fd, p + done, count - done, 0)
+            let n = calls.recv(fd, p + done, count - done)
             if n == 0 { throw DWCPError(.network, "\(peer): connection closed") }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -151,17 +139,20 @@ public final class StreamSocket: @unchecked Sendable {
     /// `SO_RCVTIMEO`: a receive blocks at most this long (0 = forever).
     public func setReceiveTimeout(_ seconds: Double) {
         receiveTimeout = seconds
-        if rdma { return }
-        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        if !rdma { Self.setKernelTimeout(fd, SO_RCVTIMEO, seconds) }
     }
 
     /// `SO_SNDTIMEO`: a send blocks at most this long (a peer that stopped reading).
     public func setSendTimeout(_ seconds: Double) {
         sendTimeout = seconds
-        if rdma { return }
-        var tv = timeval(tv_sec: Int(seconds), tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        if !rdma { Self.setKernelTimeout(fd, SO_SNDTIMEO, seconds) }
+    }
+
+    /// `SO_RCVTIMEO`/`SO_SNDTIMEO` on a kernel socket (0 = forever). rsockets has neither: its
+    /// receive timeout is an `rpoll` before each receive.
+    private static func setKernelTimeout(_ fd: Int32, _ option: Int32, _ seconds: Double) {
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
+        setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// `TCP_CONGESTION`: per-socket congestion control (bbr, cubic, reno).
