@@ -1,8 +1,9 @@
 import ArgumentParser
+import DWCPCore
 
 /// `--tls`, `--cert`, `--key`, `--ca`: TLS 1.3 on every transport connection, for networks where
 /// an active attacker could tamper with an established TCP stream (the shared-secret mode only
-/// authenticates connections). The commands turn these paths into a `TLSContext`.
+/// authenticates connections). `settings` is what the transport builds its `TLSContext` from.
 public struct TLSOptions: ParsableArguments {
     @Flag(help: "Encrypt and authenticate every connection with TLS 1.3 (OpenSSL); both ends need it.")
     public var tls = false
@@ -17,6 +18,11 @@ public struct TLSOptions: ParsableArguments {
     public var ca: String?
 
     public init() {}
+
+    /// The files to use, or nil without `--tls`.
+    public var settings: TLSSettings? {
+        tls ? TLSSettings(certificate: cert, key: key, trustedCA: ca) : nil
+    }
 
     public func validate() throws {
         if !tls && (cert != nil || key != nil || ca != nil) { throw ValidationError("--cert, --key and --ca need --tls") }
@@ -33,6 +39,11 @@ public struct TLSClientOptions: ParsableArguments {
     public var tlsName: String?
 
     public init() {}
+
+    /// The files and the expected name, or nil without `--tls`.
+    public var settings: TLSSettings? {
+        options.settings.map { var s = $0; s.expectedName = tlsName; return s }
+    }
 
     public func validate() throws {
         if tlsName != nil && !options.tls { throw ValidationError("--tls-name needs --tls") }

@@ -78,8 +78,7 @@ struct DetectCommand: ParsableCommand {
         if let serve {
             let listener = try StreamListener(Endpoint(serve)!)
             Diagnostics.info("answering probes on port \(listener.port)")
-            let o = tls.options
-            let context = try o.tls ? TLSContext(role: .server, certificate: o.cert, key: o.key, trustedCA: o.ca) : nil
+            let context = try tls.options.settings.map { try TLSContext(role: .server, $0) }
             while let socket = listener.accept() {
                 _ = OSThread { ProbeResponder.answer(socket, auth: auth, tls: context) }
             }
@@ -87,8 +86,7 @@ struct DetectCommand: ParsableCommand {
         }
         var probe = LinkProbe(endpoint: Endpoint(peer!)!)
         probe.auth = auth
-        let o = tls.options
-        probe.tls = try o.tls ? TLSContext(role: .client, certificate: o.cert, key: o.key, trustedCA: o.ca, expectedName: tls.tlsName) : nil
+        probe.tls = try tls.settings.map { try TLSContext(role: .client, $0) }
         probe.pings = pings
         probe.burstSeconds = burst
         var classifier = LinkClassifier()

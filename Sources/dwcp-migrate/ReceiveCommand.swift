@@ -60,7 +60,7 @@ struct ReceiveCommand: ParsableCommand {
         verbosity.apply()
         var config = ReceiverConfiguration()
         config.auth = SessionAuth(secret: try secret.load())
-        config.tls = try tls.tls ? TLSContext(role: .server, certificate: tls.cert, key: tls.key, trustedCA: tls.ca) : nil
+        config.tls = try tls.settings.map { try TLSContext(role: .server, $0) }
         config.idleTimeout = idleTimeout
         let listener = try StreamListener(Endpoint(listen)!)
         Diagnostics.info("listening on port \(listener.port)")

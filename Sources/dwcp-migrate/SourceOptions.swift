@@ -103,8 +103,7 @@ struct SourceOptions: ParsableArguments {
 
     /// The sending side's TLS settings, or nil without --tls.
     func tlsContext() throws -> TLSContext? {
-        let o = tls.options
-        return o.tls ? try TLSContext(role: .client, certificate: o.cert, key: o.key, trustedCA: o.ca, expectedName: tls.tlsName) : nil
+        try tls.settings.map { try TLSContext(role: .client, $0) }
     }
 
     /// Prints a JSON line to stdout when --json.

@@ -68,7 +68,7 @@ struct RecvCommand: ParsableCommand {
         verbosity.apply()
         var config = ReceiverConfiguration()
         config.auth = SessionAuth(secret: try secret.load())
-        config.tls = try tls.tls ? TLSContext(role: .server, certificate: tls.cert, key: tls.key, trustedCA: tls.ca) : nil
+        config.tls = try tls.settings.map { try TLSContext(role: .server, $0) }
         config.window = Units.parseBytes(window)!
         config.idleTimeout = idleTimeout
         let listener = try StreamListener(Endpoint(listen)!, transport: tls.tls ? .tcp : TransportKind(rawValue: transport)!)

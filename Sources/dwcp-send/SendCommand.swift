@@ -101,7 +101,7 @@ struct SendCommand: ParsableCommand {
         config.resumeTimeout = resumeTimeout
         config.auth = SessionAuth(secret: try secret.load())
         config.transport = tls.options.tls ? .tcp : TransportKind(rawValue: transport)!
-        config.tls = try tls.options.tls ? TLSContext(role: .client, certificate: tls.options.cert, key: tls.options.key, trustedCA: tls.options.ca, expectedName: tls.tlsName) : nil
+        config.tls = try tls.settings.map { try TLSContext(role: .client, $0) }
         config.congestionControl = CongestionControl.resolve(cc)
         config.maxRate = maxRate.map { UInt64(Units.parseBitRate($0)! / 8) }
         let total = input.sizeIfSeekable()

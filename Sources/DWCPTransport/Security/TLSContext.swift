@@ -23,6 +23,11 @@ public final class TLSContext: @unchecked Sendable {
 
     /// Loads the certificate chain, key and trust anchors. Unreadable or mismatched files are
     /// usage errors (exit 2), named with OpenSSL's reason.
+    public convenience init(role: Role, _ settings: TLSSettings) throws {
+        try self.init(role: role, certificate: settings.certificate, key: settings.key, trustedCA: settings.trustedCA,
+                      expectedName: settings.expectedName)
+    }
+
     public init(role: Role, certificate: String?, key: String?, trustedCA: String?, expectedName: String? = nil) throws {
         self.role = role
         self.expectedName = expectedName
