@@ -37,11 +37,4 @@ public enum ModelCatalog {
         guard grus.count > 1 else { return grus.first.map { GRUForecaster(model: $0) } }
         return ClassRouter(name: "gru", classes: grus.map { ($0.profile ?? LinkProfile(), GRUForecaster(model: $0)) })
     }
-
-    /// A model by name; `auto` selects online among all of them.
-    public static func make(_ name: String, gru: GRUModel?, horizons: [Int]) -> Forecaster? {
-        if name == "auto" { return auto(gru: gru, horizons: horizons) }
-        if name == "gru" { return gru.map { GRUForecaster(model: $0) } }
-        return baseline(name)
-    }
 }

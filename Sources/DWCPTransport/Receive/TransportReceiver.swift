@@ -53,7 +53,7 @@ public final class TransportReceiver {
     private var failure: Error?
     private var pending = 0
     private var connections: [ObjectIdentifier: StreamSocket] = [:]
-    /// Connections past the handshake: acknowledgements go to all of them.
+    /// Connections past the handshake: acknowledgements go to them in turn.
     private var authenticated: [ObjectIdentifier: StreamSocket] = [:]
     /// Serialises control messages (acks, verdicts) written by different threads to one socket.
     private let sendLock = ConditionLock()

@@ -169,6 +169,7 @@ public final class TransportSender {
             if finStatus != Wire.verdictOK { throw DWCPError.integrity("receiver reports the stream digest or length did not match: transfer corrupted") }
             var s = stats
             s.streams = streamCount
+            s.rdma = usesRDMA == true
             s.tcp.sort { $0.stream < $1.stream }
             return s
         }
@@ -202,10 +203,7 @@ public final class TransportSender {
                 socket = try StreamSocket.connect(c.endpoint)
             }
         }
-        lock.withLock {
-            usesRDMA = socket.rdma
-            stats.rdma = socket.rdma
-        }
+        lock.withLock { usesRDMA = socket.rdma }
         if let cc = c.congestionControl { try socket.setCongestionControl(cc) }
         if let rate = c.maxRate { socket.setMaxPacingRate(max(1, rate / UInt64(max(1, c.streams)))) }
         if let tls = c.tls { try socket.startTLS(tls, host: c.endpoint.host) }
