@@ -212,7 +212,7 @@ _dwcp-predict_train() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--force --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
-    non_repeating_options=(--output -o --hidden --epochs --seed --horizons --train-percent)
+    non_repeating_options=(--output -o --hidden --epochs --seed --horizons --train-percent --score-alphas)
     __dwcp-predict_offer_flags_options -1
 
     # Offer option value completions
@@ -233,6 +233,9 @@ _dwcp-predict_train() {
         return
         ;;
     '--train-percent')
+        return
+        ;;
+    '--score-alphas')
         return
         ;;
     esac

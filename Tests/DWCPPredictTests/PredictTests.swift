@@ -136,6 +136,34 @@ final class GRUTests: XCTestCase {
         XCTAssertEqual(try GRUModel.parse(profiled.serialized()).profile, profiled.profile)
         let badProfile = profiled.serialized().replacingOccurrences(of: "profile 15.25 0.125", with: "profile 15.25 -1")
         XCTAssertThrowsError(try GRUModel.parse(badProfile))
+        profiled.scoreAlpha = 0.005
+        XCTAssertEqual(try GRUModel.parse(profiled.serialized()).scoreAlpha, 0.005)
+        XCTAssertEqual(ModelCatalog.auto(gru: profiled, horizons: [1]).scoreAlpha, 0.005, "auto scores at the stored pace")
+        let badPace = profiled.serialized().replacingOccurrences(of: "score-alpha 0.005", with: "score-alpha 0")
+        XCTAssertThrowsError(try GRUModel.parse(badPace))
+    }
+}
+
+final class ScorePaceChoiceTests: XCTestCase {
+    /// A link whose best model changes every 30 s (a flickering steady spell where averages win,
+    /// then a ramp where last value and Holt's trend win) needs a fast pace; a flat link gives every pace the
+    /// same score, and the default keeps it.
+    func testFastPaceIsChosenWhenTheBestModelKeepsChanging() {
+        var run: [Double] = []
+        var level = 1e6
+        for cycle in 0..<40 {
+            for i in 0..<30 { run.append(level * (i % 2 == 0 ? 0.5 : 1.5)) }
+            for _ in 0..<30 {
+                level *= cycle % 2 == 0 ? 1.15 : 1 / 1.15
+                run.append(level)
+            }
+        }
+        let choice = ScorePaceChoice(horizons: [2], candidates: [0.002, 0.3]).choose(model: nil, runs: [run])
+        XCTAssertEqual(choice.alpha, 0.3, "\(choice.candidates.map { ($0.alpha, $0.meanW20) })")
+        XCTAssertGreaterThan(choice.candidates[1].meanW20, choice.candidates[0].meanW20 + 0.05)
+        let flat = [[Double](repeating: 4e6, count: 200)]
+        let tie = ScorePaceChoice(horizons: [1, 5], candidates: [0.3, 0.01, 0.002]).choose(model: nil, runs: flat)
+        XCTAssertEqual(tie.alpha, ScorePaceChoice.defaultAlpha, "a tie keeps the default pace")
     }
 }
 

@@ -30,6 +30,7 @@ public struct GRUFeatures {
 ///     inputs 3 hidden 16 horizons 1 5 10
 ///     prior <model> <horizon> <w20 on the training traces>      (any number of lines)
 ///     profile <mean log rate> <mean |change of log rate|>        (optional: the training link class)
+///     score-alpha <weight of each outcome in auto's scores>      (optional: chosen by `train`)
 ///     <one parameter per line, as Swift prints a Double (exact round trip)>
 public struct GRUModel: Equatable {
     public var network: GRUNetwork
@@ -39,12 +40,17 @@ public struct GRUModel: Equatable {
     public var priors: [String: [Int: Double]]
     /// The training traces' link profile: with several model files, `auto` routes by it.
     public var profile: LinkProfile?
+    /// How fast `--model auto` forgets how models did (the weight of each new outcome in its
+    /// scores), chosen by `train` on its held-out runs; nil: `AutoSelector`'s default.
+    public var scoreAlpha: Double?
 
-    public init(network: GRUNetwork, horizons: [Int], priors: [String: [Int: Double]] = [:], profile: LinkProfile? = nil) {
+    public init(network: GRUNetwork, horizons: [Int], priors: [String: [Int: Double]] = [:], profile: LinkProfile? = nil,
+                scoreAlpha: Double? = nil) {
         self.network = network
         self.horizons = horizons
         self.priors = priors
         self.profile = profile
+        self.scoreAlpha = scoreAlpha
     }
 
     public func serialized() -> String {
@@ -53,6 +59,7 @@ public struct GRUModel: Equatable {
             for h in priors[name]!.keys.sorted() { s += "prior \(name) \(h) \(priors[name]![h]!)\n" }
         }
         if let profile { s += "profile \(profile.level) \(profile.volatility)\n" }
+        if let scoreAlpha { s += "score-alpha \(scoreAlpha)\n" }
         for p in network.parameters { s += "\(p)\n" }
         return s
     }
@@ -75,7 +82,16 @@ public struct GRUModel: Equatable {
         var parameters: [Double] = []
         var priors: [String: [Int: Double]] = [:]
         var profile: LinkProfile?
+        var scoreAlpha: Double?
         for (i, l) in lines.dropFirst(2).enumerated() {
+            if l.hasPrefix("score-alpha ") {
+                let f = l.split(separator: " ")
+                guard f.count == 2, let alpha = Double(f[1]), alpha > 0, alpha <= 1 else {
+                    throw SampleProblem(line: i + 3, reason: "bad score-alpha")
+                }
+                scoreAlpha = alpha
+                continue
+            }
             if l.hasPrefix("profile ") {
                 let f = l.split(separator: " ")
                 guard f.count == 3, let level = Double(f[1]), let volatility = Double(f[2]), level.isFinite,
@@ -101,7 +117,7 @@ public struct GRUModel: Equatable {
             throw SampleProblem(line: lines.count, reason: "\(parameters.count) parameters, expected \(expected)")
         }
         return GRUModel(network: GRUNetwork(inputs: inputs, hidden: hidden, outputs: horizons.count, parameters: parameters),
-                        horizons: horizons, priors: priors, profile: profile)
+                        horizons: horizons, priors: priors, profile: profile, scoreAlpha: scoreAlpha)
     }
 }
 

@@ -20,9 +20,12 @@ public enum ModelCatalog {
         baselineNames.compactMap(baseline) + (gru.map { [GRUForecaster(model: $0)] } ?? [])
     }
 
-    /// `--model auto` over every model, starting from the priors stored with the GRU.
-    public static func auto(gru: GRUModel?, horizons: [Int]) -> AutoSelector {
-        AutoSelector(models: all(gru: gru), horizons: horizons, prior: gru?.priors ?? [:])
+    /// `--model auto` over every model, starting from the priors stored with the GRU and scoring
+    /// at the pace `train` chose for it (`scoreAlpha` overrides both).
+    public static func auto(gru: GRUModel?, horizons: [Int], scoreAlpha: Double? = nil) -> AutoSelector {
+        let selector = AutoSelector(models: all(gru: gru), horizons: horizons, prior: gru?.priors ?? [:])
+        if let alpha = scoreAlpha ?? gru?.scoreAlpha { selector.scoreAlpha = alpha }
+        return selector
     }
 
     /// `auto` with one model file per link class: each class's models and priors, routed by the
