@@ -28,7 +28,7 @@ classes=()
 for set in "${sets[@]}"; do
   "$bin/dwcp-predict" train "$set" -o "$ds/$(basename "$set").gru" 2>/dev/null
   classes+=(--model-file "$ds/$(basename "$set").gru")
-  echo "$(basename "$set"): $(grep -h '^score-alpha' "$ds/$(basename "$set").gru" || echo 'score-alpha default')"
+  echo "$(basename "$set"): $(grep -hE '^(score-alpha|blend) ' "$ds/$(basename "$set").gru" | tr '\n' ' ')"
   "$bin/dwcp-predict" eval --model-file "$ds/$(basename "$set").gru" "$set" | grep -E " (auto|gru) "
 done
 # No one says which class a trace is: auto and gru follow the class whose training profile the

@@ -26,8 +26,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Forecast horizons in seconds, comma-separated.", valueName: "LIST"))
     var horizons: String = "1,5,10"
     @Option(help: "Percent of sessions used for training.") var trainPercent: Int = 60
-    @Option(help: ArgumentHelp("Candidate paces for auto's scores (weight of each new outcome), comma-separated; the one with the best w20 on the held-out runs is stored. One value fixes it.", valueName: "LIST"))
+    @Option(help: ArgumentHelp("Candidate paces for auto's scores (weight of each new outcome), comma-separated. One value fixes it.", valueName: "LIST"))
     var scoreAlphas: String = "0.002,0.005,0.01,0.02"
+    @Option(help: ArgumentHelp("Candidate sizes of auto's blend contender (the geometric mean of the N best-scoring models, scored like a model; 1: none), comma-separated. With --score-alphas, the pair with the best w20 on the held-out runs is stored. One value fixes it.", valueName: "LIST"))
+    var blends: String = "1,2,3"
     @Flag(help: "Overwrite an existing output file.") var force = false
     @OptionGroup var verbosity: VerbosityOptions
 
@@ -37,6 +39,7 @@ struct TrainCommand: ParsableCommand {
         if !(1...1000).contains(epochs) { throw ValidationError("--epochs must be 1...1000") }
         if !(1...99).contains(trainPercent) { throw ValidationError("--train-percent must be 1...99") }
         if paces() == nil { throw ValidationError("--score-alphas must be numbers in (0, 1], comma-separated") }
+        if blendCounts() == nil { throw ValidationError("--blends must be whole numbers 1...16, comma-separated") }
     }
 
     func run() throws {
@@ -89,10 +92,14 @@ struct TrainCommand: ParsableCommand {
         for score in Evaluator(horizons: trainer.horizons).run(trainingTraces, makeModels: { ModelCatalog.all(gru: trained) }) {
             model.priors[score.model, default: [:]][score.horizon] = score.w20
         }
-        // How fast auto forgets, chosen on the held-out runs (not fitted on; only early stopping saw them).
-        let pace = ScorePaceChoice(horizons: trainer.horizons, candidates: paces()!).choose(model: model, runs: validation)
-        for c in pace.candidates { Diagnostics.info("score alpha \(c.alpha): auto's mean w20 on held-out runs \(Units.format(c.meanW20, 4))") }
-        model.scoreAlpha = pace.alpha
+        // How fast auto forgets and how many models it blends, chosen on the held-out runs (not
+        // fitted on; only early stopping saw them).
+        let tuning = AutoTuning(horizons: trainer.horizons, alphas: paces()!, blends: blendCounts()!).choose(model: model, runs: validation)
+        for c in tuning.candidates {
+            Diagnostics.info("score alpha \(c.setting.alpha), blend \(c.setting.blend): auto's mean w20 on held-out runs \(Units.format(c.meanW20, 4))")
+        }
+        model.scoreAlpha = tuning.setting.alpha
+        model.blend = tuning.setting.blend
         Diagnostics.info("trained on \(traces) traces, \(series.reduce(0) { $0 + $1.bins.count }) bins in \(Units.format(MonotonicClock.now() - started, 1)) s")
         let text = model.serialized()
         if let output {
@@ -109,6 +116,12 @@ extension TrainCommand {
     func paces() -> [Double]? {
         let values = scoreAlphas.split(separator: ",").map { Double(String($0.filter { $0 != " " })) }
         guard !values.isEmpty, values.allSatisfy({ $0.map { $0 > 0 && $0 <= 1 } ?? false }) else { return nil }
+        return values.map { $0! }
+    }
+
+    func blendCounts() -> [Int]? {
+        let values = blends.split(separator: ",").map { Int(String($0.filter { $0 != " " })) }
+        guard !values.isEmpty, values.allSatisfy({ $0.map { (1...16).contains($0) } ?? false }) else { return nil }
         return values.map { $0! }
     }
 }

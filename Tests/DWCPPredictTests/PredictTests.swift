@@ -141,10 +141,14 @@ final class GRUTests: XCTestCase {
         XCTAssertEqual(ModelCatalog.auto(gru: profiled, horizons: [1]).scoreAlpha, 0.005, "auto scores at the stored pace")
         let badPace = profiled.serialized().replacingOccurrences(of: "score-alpha 0.005", with: "score-alpha 0")
         XCTAssertThrowsError(try GRUModel.parse(badPace))
+        profiled.blend = 2
+        XCTAssertEqual(try GRUModel.parse(profiled.serialized()).blend, 2)
+        XCTAssertEqual(ModelCatalog.auto(gru: profiled, horizons: [1]).blend, 2, "auto blends as many models as stored")
+        XCTAssertThrowsError(try GRUModel.parse(profiled.serialized().replacingOccurrences(of: "blend 2", with: "blend 0")))
     }
 }
 
-final class ScorePaceChoiceTests: XCTestCase {
+final class AutoTuningTests: XCTestCase {
     /// A link whose best model changes every 30 s (a flickering steady spell where averages win,
     /// then a ramp where last value and Holt's trend win) needs a fast pace; a flat link gives every pace the
     /// same score, and the default keeps it.
@@ -158,12 +162,33 @@ final class ScorePaceChoiceTests: XCTestCase {
                 run.append(level)
             }
         }
-        let choice = ScorePaceChoice(horizons: [2], candidates: [0.002, 0.3]).choose(model: nil, runs: [run])
-        XCTAssertEqual(choice.alpha, 0.3, "\(choice.candidates.map { ($0.alpha, $0.meanW20) })")
+        let choice = AutoTuning(horizons: [2], alphas: [0.002, 0.3], blends: [1]).choose(model: nil, runs: [run])
+        XCTAssertEqual(choice.setting.alpha, 0.3, "\(choice.candidates.map { ($0.setting, $0.meanW20) })")
         XCTAssertGreaterThan(choice.candidates[1].meanW20, choice.candidates[0].meanW20 + 0.05)
         let flat = [[Double](repeating: 4e6, count: 200)]
-        let tie = ScorePaceChoice(horizons: [1, 5], candidates: [0.3, 0.01, 0.002]).choose(model: nil, runs: flat)
-        XCTAssertEqual(tie.alpha, ScorePaceChoice.defaultAlpha, "a tie keeps the default pace")
+        let tie = AutoTuning(horizons: [1, 5], alphas: [0.3, 0.01, 0.002], blends: [2, 1]).choose(model: nil, runs: flat)
+        XCTAssertEqual(tie.setting, AutoTuning.defaultSetting, "a tie keeps the default setting")
+    }
+
+    /// Two models that err in opposite directions by 25 % (both miss w20 alone): their geometric
+    /// mean is exact, so the blend contender takes over once its record shows it; when one model
+    /// is exact, the blend (which it drags off) never answers.
+    func testBlendAnswersOnlyWhileItDoesBetter() {
+        let opposite: [Forecaster] = [Fixed("low", 0.75e6), Fixed("high", 1.0e6 / 0.75)]
+        let alone = AutoSelector(models: opposite, horizons: [1])
+        let blended = AutoSelector(models: opposite, horizons: [1])
+        blended.blend = 2
+        blended.scoreAlpha = 0.2
+        for _ in 0..<20 { alone.observe(1e6); blended.observe(1e6) }
+        XCTAssertEqual(blended.forecast(horizon: 1)!, 1e6, accuracy: 1)
+        XCTAssertEqual(blended.detail(horizon: 1)?.model.hasPrefix("blend:"), true)
+        XCTAssertGreaterThan(abs(alone.forecast(horizon: 1)! / 1e6 - 1), 0.2)
+        let oneRight = AutoSelector(models: [Fixed("right", 1e6), Fixed("off", 2e6)], horizons: [1])
+        oneRight.blend = 2
+        oneRight.scoreAlpha = 0.2
+        for _ in 0..<20 { oneRight.observe(1e6) }
+        XCTAssertEqual(oneRight.detail(horizon: 1)?.model, "right")
+        XCTAssertEqual(oneRight.forecast(horizon: 1), 1e6)
     }
 }
 

@@ -5,19 +5,29 @@
 /// Score: an exponentially weighted hit rate (a forecast within ±20% of what happened, the w20
 /// metric itself), ties broken by weighted |log error|. Scores persist across resets (the link is
 /// the same), forecasts in flight do not.
+///
+/// With `blend` N > 1 there is one more contender: the geometric mean of the N models currently
+/// scoring best at that horizon. It is scored like the models, so it answers only while it
+/// really does better than the best single model on this series (where the top models err in
+/// different directions); it starts at the second-best model's prior, so it has to earn that.
 public final class AutoSelector: Forecaster {
     public let name = "auto"
     public let models: [Forecaster]
     public let horizons: [Int]
     /// Weight of each new outcome in a score.
     public var scoreAlpha = 0.01
-    private var hits: [[Double]]          // [model][horizon index]
+    /// How many of the best-scoring models the blend contender combines (1: no blend).
+    public var blend = 1
+    /// Scores per contender: the models, then the blend (index `models.count`).
+    private var hits: [[Double]]          // [contender][horizon index]
     private var logErrors: [[Double]]
-    private var errorsForBand: [[[Double]]]  // [model][horizon] recent log(actual/forecast)
+    private var errorsForBand: [[[Double]]]  // [contender][horizon] recent log(actual/forecast)
     private var pending: [(bin: Int, forecasts: [[Double?]])] = []
     /// Prefix sums of the bins kept (prefix[0] = 0); `binCount` bins are kept.
     private var prefix: [Double] = [0]
     private var binCount: Int { prefix.count - 1 }
+    private var blendIndex: Int { models.count }
+    private var contenders: Range<Int> { 0..<(blend > 1 ? models.count + 1 : models.count) }
 
     /// `prior`: initial hit rates per model name and horizon (e.g. from training traces); models
     /// without a prior start at 0.5.
@@ -25,8 +35,13 @@ public final class AutoSelector: Forecaster {
         self.models = models
         self.horizons = horizons
         hits = models.map { m in horizons.map { prior[m.name]?[$0] ?? 0.5 } }
-        logErrors = models.map { _ in horizons.map { _ in 0.3 } }
-        errorsForBand = models.map { _ in horizons.map { _ in [] } }
+        let secondBest = horizons.indices.map { [hits] hi in
+            let sorted = hits.map { $0[hi] }.sorted(by: >)
+            return sorted.count > 1 ? sorted[1] : 0.5
+        }
+        hits.append(secondBest)
+        logErrors = (0...models.count).map { _ in horizons.map { _ in 0.3 } }
+        errorsForBand = (0...models.count).map { _ in horizons.map { _ in [] } }
     }
 
     public func observe(_ bps: Double) {
@@ -40,19 +55,21 @@ public final class AutoSelector: Forecaster {
                 if end > binCount - 1 { allDone = false; continue }
                 if end != binCount - 1 { continue }   // scored exactly once, when its window closes
                 let actual = (prefix[end + 1] - prefix[p.bin + 1]) / Double(h)
-                for mi in models.indices {
-                    guard let f = p.forecasts[mi][hi], f > 0 else { continue }
+                for ci in p.forecasts.indices {
+                    guard let f = p.forecasts[ci][hi], f > 0 else { continue }
                     let hit = abs(f / actual - 1) <= 0.2 ? 1.0 : 0.0
-                    hits[mi][hi] += scoreAlpha * (hit - hits[mi][hi])
+                    hits[ci][hi] += scoreAlpha * (hit - hits[ci][hi])
                     let le = ln(actual / f)
-                    logErrors[mi][hi] += scoreAlpha * (abs(le) - logErrors[mi][hi])
-                    errorsForBand[mi][hi].append(le)
-                    if errorsForBand[mi][hi].count > 100 { errorsForBand[mi][hi].removeFirst() }
+                    logErrors[ci][hi] += scoreAlpha * (abs(le) - logErrors[ci][hi])
+                    errorsForBand[ci][hi].append(le)
+                    if errorsForBand[ci][hi].count > 100 { errorsForBand[ci][hi].removeFirst() }
                 }
             }
             return allDone
         }
-        pending.append((binCount - 1, models.map { m in horizons.map { m.forecast(horizon: $0) } }))
+        var forecasts = models.map { m in horizons.map { m.forecast(horizon: $0) } }
+        if blend > 1 { forecasts.append(horizons.indices.map { blended(horizonIndex: $0) }) }
+        pending.append((binCount - 1, forecasts))
         // Bounded memory: only the longest horizon's worth of bins is needed for prefix sums.
         if binCount > 4096 { compact() }
     }
@@ -66,29 +83,57 @@ public final class AutoSelector: Forecaster {
         pending = pending.map { (bin: $0.bin - drop, forecasts: $0.forecasts) }
     }
 
-    /// Index of the model currently best at horizon index `hi`.
+    private func better(_ a: Int, than b: Int, _ hi: Int) -> Bool {
+        hits[a][hi] > hits[b][hi] || (hits[a][hi] == hits[b][hi] && logErrors[a][hi] < logErrors[b][hi])
+    }
+
+    /// The `blend` best-scoring models at horizon index `hi` that have a forecast, best first.
+    private func blendMembers(horizonIndex hi: Int) -> [(index: Int, forecast: Double)] {
+        var members: [(index: Int, forecast: Double)] = []
+        for mi in models.indices.sorted(by: { better($0, than: $1, hi) }) {
+            guard let f = models[mi].forecast(horizon: horizons[hi]), f > 0 else { continue }
+            members.append((mi, f))
+            if members.count == blend { break }
+        }
+        return members
+    }
+
+    /// The blend contender's forecast: the geometric mean of the best models' forecasts.
+    private func blended(horizonIndex hi: Int) -> Double? {
+        let members = blendMembers(horizonIndex: hi)
+        return members.isEmpty ? nil : expo(members.reduce(0) { $0 + ln($1.forecast) } / Double(members.count))
+    }
+
+    /// Index of the contender currently best at horizon index `hi` (`models.count`: the blend).
     public func choice(horizonIndex hi: Int) -> Int {
         var best = 0
-        for mi in models.indices {
-            if hits[mi][hi] > hits[best][hi] || (hits[mi][hi] == hits[best][hi] && logErrors[mi][hi] < logErrors[best][hi]) { best = mi }
-        }
+        for ci in contenders where better(ci, than: best, hi) { best = ci }
         return best
     }
 
-    public func forecast(horizon: Int) -> Double? {
-        let hi = horizons.firstIndex(of: horizon) ?? horizons.indices.min { abs(horizons[$0] - horizon) < abs(horizons[$1] - horizon) }!
-        return models[choice(horizonIndex: hi)].forecast(horizon: horizon)
+    private func horizonIndex(_ horizon: Int) -> Int {
+        horizons.firstIndex(of: horizon) ?? horizons.indices.min { abs(horizons[$0] - horizon) < abs(horizons[$1] - horizon) }!
     }
 
-    /// The chosen model's name and its p10/p90 band for `horizon`.
+    private func forecast(contender ci: Int, horizonIndex hi: Int, horizon: Int) -> Double? {
+        ci == blendIndex ? blended(horizonIndex: hi) : models[ci].forecast(horizon: horizon)
+    }
+
+    public func forecast(horizon: Int) -> Double? {
+        let hi = horizonIndex(horizon)
+        return forecast(contender: choice(horizonIndex: hi), horizonIndex: hi, horizon: horizon)
+    }
+
+    /// The answering model's name (`blend:a+b` for the blend) and its p10/p90 band for `horizon`.
     public func detail(horizon: Int) -> (model: String, forecast: Double, p10: Double, p90: Double)? {
-        let hi = horizons.firstIndex(of: horizon) ?? 0
-        let mi = choice(horizonIndex: hi)
-        guard let f = models[mi].forecast(horizon: horizon) else { return nil }
-        let errors = errorsForBand[mi][hi].sorted()
-        guard errors.count >= 5 else { return (models[mi].name, f, f * 0.5, f * 1.5) }
+        let hi = horizonIndex(horizon)
+        let ci = choice(horizonIndex: hi)
+        guard let f = forecast(contender: ci, horizonIndex: hi, horizon: horizon) else { return nil }
+        let name = ci == blendIndex ? "blend:" + blendMembers(horizonIndex: hi).map { models[$0.index].name }.joined(separator: "+") : models[ci].name
+        let errors = errorsForBand[ci][hi].sorted()
+        guard errors.count >= 5 else { return (name, f, f * 0.5, f * 1.5) }
         let q = { (p: Double) in errors[min(errors.count - 1, Int(p * Double(errors.count - 1) + 0.5))] }
-        return (models[mi].name, f, f * expo(q(0.1)), f * expo(q(0.9)))
+        return (name, f, f * expo(q(0.1)), f * expo(q(0.9)))
     }
 
     public func reset() {

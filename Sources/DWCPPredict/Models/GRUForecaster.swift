@@ -31,6 +31,7 @@ public struct GRUFeatures {
 ///     prior <model> <horizon> <w20 on the training traces>      (any number of lines)
 ///     profile <mean log rate> <mean |change of log rate|>        (optional: the training link class)
 ///     score-alpha <weight of each outcome in auto's scores>      (optional: chosen by `train`)
+///     blend <how many top models auto combines>                  (optional: chosen by `train`)
 ///     <one parameter per line, as Swift prints a Double (exact round trip)>
 public struct GRUModel: Equatable {
     public var network: GRUNetwork
@@ -43,14 +44,17 @@ public struct GRUModel: Equatable {
     /// How fast `--model auto` forgets how models did (the weight of each new outcome in its
     /// scores), chosen by `train` on its held-out runs; nil: `AutoSelector`'s default.
     public var scoreAlpha: Double?
+    /// How many of the best-scoring models `--model auto`'s blend contender combines, chosen like `scoreAlpha`.
+    public var blend: Int?
 
     public init(network: GRUNetwork, horizons: [Int], priors: [String: [Int: Double]] = [:], profile: LinkProfile? = nil,
-                scoreAlpha: Double? = nil) {
+                scoreAlpha: Double? = nil, blend: Int? = nil) {
         self.network = network
         self.horizons = horizons
         self.priors = priors
         self.profile = profile
         self.scoreAlpha = scoreAlpha
+        self.blend = blend
     }
 
     public func serialized() -> String {
@@ -60,6 +64,7 @@ public struct GRUModel: Equatable {
         }
         if let profile { s += "profile \(profile.level) \(profile.volatility)\n" }
         if let scoreAlpha { s += "score-alpha \(scoreAlpha)\n" }
+        if let blend { s += "blend \(blend)\n" }
         for p in network.parameters { s += "\(p)\n" }
         return s
     }
@@ -83,7 +88,16 @@ public struct GRUModel: Equatable {
         var priors: [String: [Int: Double]] = [:]
         var profile: LinkProfile?
         var scoreAlpha: Double?
+        var blend: Int?
         for (i, l) in lines.dropFirst(2).enumerated() {
+            if l.hasPrefix("blend ") {
+                let f = l.split(separator: " ")
+                guard f.count == 2, let n = Int(f[1]), (1...16).contains(n) else {
+                    throw SampleProblem(line: i + 3, reason: "bad blend")
+                }
+                blend = n
+                continue
+            }
             if l.hasPrefix("score-alpha ") {
                 let f = l.split(separator: " ")
                 guard f.count == 2, let alpha = Double(f[1]), alpha > 0, alpha <= 1 else {
@@ -117,7 +131,7 @@ public struct GRUModel: Equatable {
             throw SampleProblem(line: lines.count, reason: "\(parameters.count) parameters, expected \(expected)")
         }
         return GRUModel(network: GRUNetwork(inputs: inputs, hidden: hidden, outputs: horizons.count, parameters: parameters),
-                        horizons: horizons, priors: priors, profile: profile, scoreAlpha: scoreAlpha)
+                        horizons: horizons, priors: priors, profile: profile, scoreAlpha: scoreAlpha, blend: blend)
     }
 }
 
