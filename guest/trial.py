@@ -144,8 +144,12 @@ def qemu_native(args, src, dst, method, dst_ip, port):
     time.sleep(0.3)
     t0 = time.time()
     src.cmd("migrate", uri=uri_out)
+    stall = 0.0  # seconds QEMU left query-migrate unanswered (> 0.5 s at a time), as dwcp-migrate counts them
     while True:
+        asked = time.time()
         info = src.cmd("query-migrate")
+        if time.time() - asked > 0.5:
+            stall += time.time() - asked
         if info.get("status") in ("completed", "failed", "cancelled"):
             break
         time.sleep(0.02)
@@ -154,7 +158,7 @@ def qemu_native(args, src, dst, method, dst_ip, port):
     wait_until(lambda: dst.cmd("query-status")["status"] == "running", 60, "destination VM running")
     ram = info.get("ram", {})
     return {"total_s": round(time.time() - t0, 3), "tool_wire_bytes": ram.get("transferred"), "rounds": ram.get("dirty-sync-count"),
-            "qemu_downtime_ms": info.get("downtime")}
+            "qemu_downtime_ms": info.get("downtime"), "qemu_stall_s": round(stall, 1)}
 
 
 def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port):
@@ -185,7 +189,7 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port):
     return {"total_s": round(elapsed, 3), "exit": send.returncode, "receiver_exit": recv.returncode, "stderr": err.strip()[-400:],
             "receiver_stderr": rerr.strip()[-400:], "tool_wire_bytes": done.get("wire_bytes"),
             "rounds": done.get("rounds"), "dwcp_downtime_ms": done.get("downtime_ms"),
-            "qemu_downtime_ms": done.get("qemu_downtime_ms"), "reconnects": done.get("reconnects"), "codec_mix": done.get("codec_mix"), "plan": next((l for l in lines if l.get("event") == "plan"), None)}
+            "qemu_downtime_ms": done.get("qemu_downtime_ms"), "reconnects": done.get("reconnects"), "qemu_stall_s": done.get("qemu_stall_s"), "codec_mix": done.get("codec_mix"), "plan": next((l for l in lines if l.get("event") == "plan"), None)}
 
 
 def veth_tx(ns):

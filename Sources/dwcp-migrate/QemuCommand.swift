@@ -100,6 +100,7 @@ struct QemuCommand: ParsableCommand {
         }
         j.add("rounds", outcome.passes.count)
         j.add("reconnects", outcome.reconnects)
+        j.add("qemu_stall_s", outcome.qemuStallSeconds, decimals: 1)
         let passes = outcome.passes.map { p -> String in
             var o = JSONLine()
             o.add("round", p.pass)

@@ -1,4 +1,5 @@
 import Glibc
+import DWCPCLI
 import DWCPCodec
 import DWCPCore
 import DWCPSystem
@@ -55,7 +56,16 @@ public final class QemuSource {
         public var codecMix: [String: UInt64] = [:]
         public var passes: [Pass] = []
         public var reconnects = 0
+        /// Seconds the source QEMU left `query-migrate` unanswered for longer than
+        /// `Self.stallThreshold` at a time: its migration thread held the big QEMU lock and sent
+        /// nothing (QEMU 7.2 under TCG syncs the dirty bitmap page by page at the end of a pass,
+        /// for 10-30 s on a 2 GiB guest). The link idles then whatever the transport, so this is
+        /// the part of the total time that is QEMU's, not the pipeline's.
+        public var qemuStallSeconds = 0.0
     }
+
+    /// A `query-migrate` slower than this counts as a QEMU stall (normally it takes < 1 ms).
+    public static let stallThreshold = 0.5
 
     /// What `--watch` and progress lines see while it runs.
     public var onStatus: ((_ status: String, _ ram: [String: Any], _ wire: UInt64) -> Void)?
@@ -141,7 +151,13 @@ public final class QemuSource {
         var stopTime: Double?
         var final: [String: Any] = [:]
         while true {
+            let asked = MonotonicClock.now()
             let info = try qmp.query("query-migrate")
+            let waited = MonotonicClock.now() - asked
+            if waited > Self.stallThreshold {
+                outcome.qemuStallSeconds += waited
+                Diagnostics.info("source QEMU did not answer for \(Units.format(waited, 1)) s (its migration thread held the QEMU lock; nothing was sent meanwhile)")
+            }
             for e in qmp.takeEvents() where e.name == "STOP" { stopTime = e.time }
             let status = info["status"] as? String ?? "none"
             let ram = info["ram"] as? [String: Any] ?? [:]
