@@ -38,6 +38,13 @@ public final class RawBuffer: @unchecked Sendable {
         }
     }
 
+    /// A buffer whose `capacity` bytes are all zero: a huge-page mapping comes zeroed from the
+    /// kernel (no memset, no faults until touched); a small one is cleared here.
+    public convenience init(zeroedCapacity capacity: Int) {
+        self.init(capacity: capacity)
+        if mappedBytes == 0 { unsafeBase.initializeMemory(as: UInt8.self, repeating: 0, count: max(capacity, 1)) }
+    }
+
     deinit {
         if mappedBytes > 0 { munmap(unsafeBase, mappedBytes) } else { unsafeBase.deallocate() }
     }

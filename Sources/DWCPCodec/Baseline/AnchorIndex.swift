@@ -1,3 +1,5 @@
+import DWCPCore
+
 /// Content-defined anchors of the baseline: where input content (unchanged, moved or edited)
 /// used to be.
 ///
@@ -15,6 +17,9 @@ public final class AnchorIndex: @unchecked Sendable {
 
     private let keys: UnsafeMutablePointer<UInt64>
     private let positions: UnsafeMutablePointer<UInt64>  // baseline offset of the window's first byte + 1; 0 = empty
+    /// The memory behind `keys` and `positions`: huge-page mappings that come zeroed from the
+    /// kernel, so a table of tens of MiB costs neither a memset nor 4 KiB page faults.
+    private let storage: (keys: RawBuffer, positions: RawBuffer)
     private let mask: Int
     public private(set) var count = 0
 
@@ -45,17 +50,12 @@ public final class AnchorIndex: @unchecked Sendable {
         var slots = 1024
         while slots < 2 * total { slots <<= 1 }
         mask = slots - 1
-        keys = .allocate(capacity: slots)
-        positions = .allocate(capacity: slots)
-        positions.initialize(repeating: 0, count: slots)
+        storage = (RawBuffer(capacity: slots * 8), RawBuffer(zeroedCapacity: slots * 8))
+        keys = storage.keys.unsafeBase.bindMemory(to: UInt64.self, capacity: slots)
+        positions = storage.positions.unsafeBase.bindMemory(to: UInt64.self, capacity: slots)
         for list in anchors {
             for (h, offset) in list { insert(h, offset) }
         }
-    }
-
-    deinit {
-        keys.deallocate()
-        positions.deallocate()
     }
 
     private func insert(_ h: UInt64, _ offset: UInt64) {
