@@ -35,7 +35,7 @@ for (link, ram), methods in groups.items():
     others = [v for m, trials in methods.items() if m not in ("dwcp", "qemu-tcp")
               for v in [median(trials, "total_s")] if v is not None]
     n = len(methods["dwcp"])
-    parts = [f"{link} {ram}: dwcp total {d} s" + (f" (median of {n})" if n > 1 else "")]
+    parts = [f"{link} {ram}: dwcp total {d:.3f} s" + (f" (median of {n})" if n > 1 else "")]
     if t:
         parts.append(f"{d / t:.2f}x QEMU tcp:")
         parts.append(f"blackout {median(methods['dwcp'], 'blackout_ms')} vs {median(methods['qemu-tcp'], 'blackout_ms')} ms")
