@@ -22,6 +22,13 @@ public struct JSONLine {
         parts.append("\(Self.quote(key)):" + (value.isFinite ? Units.format(value, decimals) : "null"))
     }
 
+    /// A nested object of counts, keys sorted (e.g. bytes per codec: `codec_mix`).
+    public mutating func add(_ key: String, _ counts: [String: UInt64]) {
+        var object = JSONLine()
+        for k in counts.keys.sorted() { object.add(k, counts[k]!) }
+        addRaw(key, object.text)
+    }
+
     /// A nested object or array already in JSON form.
     public mutating func addRaw(_ key: String, _ json: String) {
         parts.append("\(Self.quote(key)):\(json)")

@@ -215,9 +215,7 @@ struct EncodeCommand: ParsableCommand {
             j.add("baseline_copy_bytes", s.baselineCopyBytes)
             j.add("xor_bytes", s.xorBytes)
             j.add("literal_bytes", s.literalBytes)
-            var mix = JSONLine()
-            for k in s.codecMix.keys.sorted() { mix.add(k, s.codecMix[k]!) }
-            j.addRaw("codec_mix", mix.text)
+            j.add("codec_mix", s.codecMix)
             j.add("peak_rss_bytes", ResourceUsage.peakResidentBytes())
             target.emitJSON(j)
         }

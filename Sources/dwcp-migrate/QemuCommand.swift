@@ -93,11 +93,7 @@ struct QemuCommand: ParsableCommand {
         if let q = outcome.qemuDowntimeMs { j.add("qemu_downtime_ms", q) }
         j.add("bytes_read", outcome.bytesRead)
         j.add("wire_bytes", outcome.wireBytes)
-        if !outcome.codecMix.isEmpty {
-            var mix = JSONLine()
-            for (codec, bytes) in outcome.codecMix.sorted(by: { $0.key < $1.key }) { mix.add(codec, bytes) }
-            j.addRaw("codec_mix", mix.text)
-        }
+        if !outcome.codecMix.isEmpty { j.add("codec_mix", outcome.codecMix) }
         j.add("rounds", outcome.passes.count)
         j.add("reconnects", outcome.reconnects)
         j.add("qemu_stall_s", outcome.qemuStallSeconds, decimals: 1)

@@ -21,13 +21,14 @@ public final class TLSContext: @unchecked Sendable {
     public let expectedName: String?
     let context: OpaquePointer
 
-    /// Loads the certificate chain, key and trust anchors. Unreadable or mismatched files are
-    /// usage errors (exit 2), named with OpenSSL's reason.
+    /// The files and name `settings` gives (what the `--tls` options produce).
     public convenience init(role: Role, _ settings: TLSSettings) throws {
         try self.init(role: role, certificate: settings.certificate, key: settings.key, trustedCA: settings.trustedCA,
                       expectedName: settings.expectedName)
     }
 
+    /// Loads the certificate chain, key and trust anchors. Unreadable or mismatched files are
+    /// usage errors (exit 2), named with OpenSSL's reason.
     public init(role: Role, certificate: String?, key: String?, trustedCA: String?, expectedName: String? = nil) throws {
         self.role = role
         self.expectedName = expectedName
