@@ -16,11 +16,10 @@ struct ModelOptions: ParsableArguments {
     var modelFile: [String] = []
 
     func horizonList() throws -> [Int] {
-        let list = horizons.split(separator: ",").map { Int($0.trimmingSpaces()) }
-        guard !list.isEmpty, list.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 3600 }) else {
+        guard let list = commaList(horizons, { Int($0) }, where: { (1...3600).contains($0) }) else {
             throw ValidationError("--horizons: a comma-separated list of whole seconds, 1 to 3600")
         }
-        return list.map { $0! }
+        return list
     }
 
     func loadModels() throws -> [GRUModel] {
@@ -125,4 +124,12 @@ struct ForecastCommand: ParsableCommand {
         j.addRaw("forecast", "[" + parts.joined(separator: ",") + "]")
         try FileDescriptor.standardOutput.writeAll(j.text + "\n")
     }
+}
+
+/// A comma-separated option value, item by item (spaces around items allowed): nil when it is
+/// empty or any item does not parse or fails `valid`. Every list option of `dwcp-predict` uses it.
+func commaList<T>(_ text: String, _ parse: (String) -> T?, where valid: (T) -> Bool) -> [T]? {
+    let items = text.split(separator: ",").map { parse($0.trimmingSpaces()) }
+    guard !items.isEmpty, items.allSatisfy({ $0.map(valid) ?? false }) else { return nil }
+    return items.map { $0! }
 }

@@ -78,7 +78,6 @@ struct TrainCommand: ParsableCommand {
         }
         let started = MonotonicClock.now()
         var model = trainer.train(series, validation: validation)
-        // Priors for --model auto: how every model (this GRU included) did on the training traces.
         // The link profile of the training traces: with one model per link class, auto routes by it.
         var profile = LinkProfile()
         for trace in trainingTraces {
@@ -88,6 +87,7 @@ struct TrainCommand: ParsableCommand {
             }
         }
         model.profile = profile
+        // Priors for --model auto: how every model (this GRU included) did on the training traces.
         let trained = model
         for score in Evaluator(horizons: trainer.horizons).run(trainingTraces, makeModels: { ModelCatalog.all(gru: trained) }) {
             model.priors[score.model, default: [:]][score.horizon] = score.w20
@@ -113,17 +113,9 @@ struct TrainCommand: ParsableCommand {
 }
 
 extension TrainCommand {
-    func paces() -> [Double]? {
-        let values = scoreAlphas.split(separator: ",").map { Double(String($0.filter { $0 != " " })) }
-        guard !values.isEmpty, values.allSatisfy({ $0.map { $0 > 0 && $0 <= 1 } ?? false }) else { return nil }
-        return values.map { $0! }
-    }
+    func paces() -> [Double]? { commaList(scoreAlphas, { Double($0) }, where: { $0 > 0 && $0 <= 1 }) }
 
-    func blendCounts() -> [Int]? {
-        let values = blends.split(separator: ",").map { Int(String($0.filter { $0 != " " })) }
-        guard !values.isEmpty, values.allSatisfy({ $0.map { (1...16).contains($0) } ?? false }) else { return nil }
-        return values.map { $0! }
-    }
+    func blendCounts() -> [Int]? { commaList(blends, { Int($0) }, where: { (1...16).contains($0) }) }
 }
 
 extension ModelOptions {

@@ -42,7 +42,8 @@ public struct AutoTuning {
         for alpha in alphas {
             for blend in blends {
                 let scores = Evaluator(horizons: horizons).run([trace]) {
-                    let auto = ModelCatalog.auto(gru: model, horizons: horizons, scoreAlpha: alpha)
+                    let auto = ModelCatalog.auto(gru: model, horizons: horizons)
+                    auto.scoreAlpha = alpha
                     auto.blend = blend
                     return [auto]
                 }

@@ -21,11 +21,10 @@ public enum ModelCatalog {
     }
 
     /// `--model auto` over every model, starting from the priors stored with the GRU, scoring at
-    /// the pace and blending as many models as `train` chose for it (`scoreAlpha` overrides the
-    /// stored pace).
-    public static func auto(gru: GRUModel?, horizons: [Int], scoreAlpha: Double? = nil) -> AutoSelector {
+    /// the pace and blending as many models as `train` chose for it.
+    public static func auto(gru: GRUModel?, horizons: [Int]) -> AutoSelector {
         let selector = AutoSelector(models: all(gru: gru), horizons: horizons, prior: gru?.priors ?? [:])
-        if let alpha = scoreAlpha ?? gru?.scoreAlpha { selector.scoreAlpha = alpha }
+        if let alpha = gru?.scoreAlpha { selector.scoreAlpha = alpha }
         if let blend = gru?.blend { selector.blend = blend }
         return selector
     }
