@@ -126,6 +126,17 @@ public struct FileDescriptor: Sendable, Equatable {
     public var isTerminal: Bool { isatty(rawValue) == 1 }
 
     /// True for a regular file (not a device, FIFO or socket).
+    /// The file offset `read(2)` would read from next (0 where there is none, as on a pipe).
+    public var currentOffset: UInt64 {
+        UInt64(max(0, lseek(rawValue, 0, SEEK_CUR)))
+    }
+
+    /// Moves the file offset to `offset` (after reading a file with `pread`, so a caller that
+    /// shares the descriptor sees it consumed, as after `read(2)`).
+    public func seek(to offset: UInt64) {
+        _ = lseek(rawValue, off_t(offset), SEEK_SET)
+    }
+
     public var isRegularFile: Bool {
         var st = stat()
         return fstat(rawValue, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG

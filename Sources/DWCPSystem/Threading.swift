@@ -5,20 +5,29 @@ import Glibc
 /// A pthread mutex with a condition variable: the one synchronisation primitive the pipelines use.
 ///
 /// Heap-allocated so its address never moves (pthread objects must not be copied).
+///
+/// A second condition serves watchdogs: threads that wake on a timer or on the end of the work,
+/// not on every change. `broadcast()` does not wake them (`waitForTimer`, `wakeTimers`): woken
+/// by every broadcast, a watchdog woke thousands of times a second in a transfer at gigabytes
+/// per second and fought the working threads for the mutex.
 public final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let timerCond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
     public init() {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
+        pthread_cond_init(timerCond, nil)
     }
 
     deinit {
         pthread_cond_destroy(cond)
+        pthread_cond_destroy(timerCond)
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
         cond.deallocate()
+        timerCond.deallocate()
     }
 
     public func lock() { pthread_mutex_lock(mutex) }
@@ -29,11 +38,25 @@ public final class ConditionLock: @unchecked Sendable {
 
     /// Waits for a broadcast or `seconds`, whichever comes first; the lock must be held.
     public func wait(seconds: Double) {
+        var deadline = Self.deadline(seconds)
+        pthread_cond_timedwait(cond, mutex, &deadline)
+    }
+
+    /// Waits for `wakeTimers()` or `seconds`, whichever comes first (not for `broadcast()`);
+    /// the lock must be held.
+    public func waitForTimer(seconds: Double) {
+        var deadline = Self.deadline(seconds)
+        pthread_cond_timedwait(timerCond, mutex, &deadline)
+    }
+
+    /// Wakes the threads in `waitForTimer` (the work ended or failed); the lock must be held.
+    public func wakeTimers() { pthread_cond_broadcast(timerCond) }
+
+    private static func deadline(_ seconds: Double) -> timespec {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let total = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 + max(0, seconds)
-        var deadline = timespec(tv_sec: Int(total), tv_nsec: Int((total - Double(Int(total))) * 1e9))
-        pthread_cond_timedwait(cond, mutex, &deadline)
+        return timespec(tv_sec: Int(total), tv_nsec: Int((total - Double(Int(total))) * 1e9))
     }
 
     @inline(__always)

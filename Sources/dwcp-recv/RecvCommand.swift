@@ -15,7 +15,7 @@ struct RecvCommand: ParsableCommand {
             comes first and every byte is encrypted; a connection that has not \
             completed the handshake for this transfer never contributes a byte), reassembles the \
             chunks in order within --window bytes of memory, and writes them. The transfer \
-            succeeds only if the total length and XXH3-128 digest match what the sender read; a \
+            succeeds only if the total length and digest match what the sender read; a \
             file output is fsynced before the sender is told so. With --keep it serves transfers \
             one after another, each to -o with %n replaced by the transfer number.
 
@@ -82,8 +82,10 @@ struct RecvCommand: ParsableCommand {
             let line = ProgressLine(enabled: verbosity.showsProgress)
             let receiver = TransportReceiver(configuration: config)
             receiver.onVerified = { SignalCleanup.removeOnInterrupt(nil) }
-            receiver.progress = { s in
-                line.update("dwcp-recv: \(Units.formatBytes(s.bytes)), \(Units.format(Double(s.bytes) * 8 / max(line.elapsed, 1e-6) / 1e9, 2)) Gbit/s")
+            if verbosity.showsProgress {
+                receiver.progress = { s in
+                    line.update("dwcp-recv: \(Units.formatBytes(s.bytes)), \(Units.format(Double(s.bytes) * 8 / max(line.elapsed, 1e-6) / 1e9, 2)) Gbit/s")
+                }
             }
             let stats: TransferStats
             do {

@@ -115,6 +115,46 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(t.read("got-2"), t.read("b"))
     }
 
+    /// A file on standard input is sent from its current offset (as `read(2)` would), through
+    /// `sendfile`; a pipe goes through the reading path. Both arrive byte-identical.
+    func testFileFromItsCurrentOffsetAndAPipe() throws {
+        let t = TempDir()
+        let a = randomFile(t, "a", megabytes: 9)
+        let port = freePort()
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) --keep -o \(t.path("got-%n")) & rp=$!
+            sleep 0.3
+            { dd bs=1000000 count=1 of=/dev/null status=none; dwcp-send --streams 3 127.0.0.1:\(port); } < \(a); s1=$?
+            cat \(a) | dwcp-send --streams 3 127.0.0.1:\(port); s2=$?
+            kill -TERM $rp; wait $rp; echo "$s1 $s2 $?"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0 143", r.stderr)
+        XCTAssertEqual(t.read("got-1"), t.read("a").dropFirst(1_000_000))
+        XCTAssertEqual(t.read("got-2"), t.read("a"))
+    }
+
+    /// A file rewritten while it is sent: chunks lost with a killed connection are read again
+    /// to be resent, no longer match the checksums they were sent with, and the sender fails
+    /// (exit 1) naming the change rather than sending a mix of old and new bytes as if whole.
+    func testFileChangedWhileBeingSentFails() throws {
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 50)
+        let port = freePort()
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) --idle-timeout 3 -o \(t.path("out")) 2>/dev/null & rp=$!
+            sleep 0.3
+            dwcp-send --streams 4 --max-rate 200Mbit 127.0.0.1:\(port) < \(input) & sp=$!
+            sleep 0.7
+            head -c 50000000 /dev/urandom | dd of=\(input) conv=notrunc status=none
+            ss -K -tn state established '( dport = :\(port) )' >/dev/null
+            wait $sp; s=$?; wait $rp; echo "$s $?"
+            """)
+        let statuses = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(statuses.split(separator: " ").first, "1", r.stderr)
+        XCTAssertNotEqual(statuses.split(separator: " ").last, "0", "the receiver must not verify a partial stream")
+        XCTAssertTrue(r.stderr.contains("changed while being sent"), r.stderr)
+    }
+
     func testAutoStreamsStartsFromTheRTTAndReports() throws {
         let t = TempDir()
         let input = randomFile(t, "in", megabytes: 30)

@@ -42,10 +42,13 @@ public final class TransportReceiver {
     public private(set) var rejection: Error?
     private let lock = ConditionLock()
     private var session: [UInt8]?
-    private var buffer: [UInt64: RawBuffer] = [:]
+    /// Chunks received ahead of the writer, with their checksums (for the end digest).
+    private var buffer: [UInt64: (bytes: RawBuffer, checksum: UInt64)] = [:]
     private var bufferedBytes: UInt64 = 0
     private var nextExpected: UInt64 = 0
     private var written: UInt64 = 0
+    /// `written` when the writer last acknowledged because enough was written since.
+    private var writtenWhenAcknowledged: UInt64 = 0
     private var end: (length: UInt64, chunks: UInt64, digest: Digest128)?
     private var verdict: UInt64?
     /// The verdict went out on the connection that carried the end message.
@@ -112,7 +115,7 @@ public final class TransportReceiver {
         // Watchdog: idle timeout, and completion.
         lock.lock()
         while verdict == nil && failure == nil {
-            lock.wait(seconds: 0.1)
+            lock.waitForTimer(seconds: 0.1)
             if MonotonicClock.now() - lastProgress > configuration.idleTimeout && verdict == nil {
                 failure = DWCPError(.network, "no data for \(Int(configuration.idleTimeout)) s: sender gone")
                 lock.broadcast()
@@ -123,7 +126,7 @@ public final class TransportReceiver {
         // sender must not hold us), then stop this transfer's connections.
         lock.withLock {
             let deadline = MonotonicClock.now() + 0.2
-            while failure == nil && !verdictSent && MonotonicClock.now() < deadline { lock.wait(seconds: 0.02) }
+            while failure == nil && !verdictSent && MonotonicClock.now() < deadline { lock.waitForTimer(seconds: 0.02) }
         }
         lock.withLock {
             for s in connections.values { s.shutdownBoth() }
@@ -146,19 +149,58 @@ public final class TransportReceiver {
         lock.withLock {
             if failure == nil { failure = error }
             lock.broadcast()
+            lock.wakeTimers()
         }
     }
 
     private func writeLoop(_ output: FileDescriptor) {
-        let digest = StreamDigest()
+        let digest = ChunkListDigest()
+        // Acknowledgements are coalesced: one goes out once `ackBytes` were written since the
+        // last, or when the writer has written everything received and nothing more arrives
+        // within `ackDelay` (so a sender with a small window, or one waiting to send its end
+        // message, is answered within a millisecond). At gigabytes per second an acknowledgement
+        // per chunk cost a send here and a wake-up of the sender's acknowledgement reader per
+        // chunk.
+        let ackBytes = min(UInt64(4 << 20), max(1, configuration.window / 8))
+        let ackDelay = 0.001
+        var acknowledged: UInt64 = 0
+        var peers: [StreamSocket] = []
+        var acksSent: UInt64 = 0
+        func acknowledge(_ next: UInt64) {
+            // Acknowledgements are cumulative and the sender takes them from any connection: one
+            // connection per acknowledgement, in turn, is enough.
+            if !peers.isEmpty { sendControl(peers[Int(acksSent % UInt64(peers.count))], .ack, next) }
+            acksSent += 1
+            acknowledged = next
+        }
         while true {
-            let chunk: RawBuffer? = lock.withLock {
+            enum Step { case chunk(RawBuffer, UInt64), flush(UInt64), finished }
+            let step: Step = lock.withLock {
+                var waitedWithAckDue = false
                 while buffer[nextExpected] == nil && failure == nil && verdict == nil && !(end.map { nextExpected == $0.chunks } ?? false) {
-                    lock.wait()
+                    if nextExpected > acknowledged {
+                        if waitedWithAckDue {
+                            peers = Array(authenticated.values)
+                            writtenWhenAcknowledged = written
+                            return .flush(nextExpected)
+                        }
+                        waitedWithAckDue = true
+                        lock.wait(seconds: ackDelay)
+                    } else {
+                        lock.wait()
+                    }
                 }
-                return buffer[nextExpected]
+                if let (bytes, checksum) = buffer[nextExpected] { return .chunk(bytes, checksum) }
+                return .finished
             }
-            guard let chunk else {
+            let chunk: RawBuffer, checksum: UInt64
+            switch step {
+            case .flush(let next):
+                acknowledge(next)
+                continue
+            case .chunk(let b, let c):
+                (chunk, checksum) = (b, c)
+            case .finished:
                 // Complete (or failed): check the end-to-end digest.
                 let matched: Bool? = lock.withLock {
                     guard failure == nil, verdict == nil, let e = end else { return nil }
@@ -178,6 +220,7 @@ public final class TransportReceiver {
                 lock.withLock {
                     verdict = result
                     lock.broadcast()
+                    lock.wakeTimers()
                 }
                 return
             }
@@ -187,23 +230,25 @@ public final class TransportReceiver {
                 fail(error)
                 return
             }
-            digest.update(chunk.unsafeBase, chunk.count)
+            digest.add(checksum)
             let size = UInt64(chunk.count)
-            let (next, peers, pool): (UInt64, [StreamSocket], BufferPool?) = lock.withLock {
+            let (next, due, pool): (UInt64, Bool, BufferPool?) = lock.withLock {
                 buffer[nextExpected] = nil
                 bufferedBytes -= size
                 nextExpected += 1
                 written += size
                 lastProgress = MonotonicClock.now()
                 lock.broadcast()
-                return (nextExpected, Array(authenticated.values), pools[chunk.capacity])
+                let due = written - writtenWhenAcknowledged >= ackBytes
+                if due {
+                    writtenWhenAcknowledged = written
+                    peers = Array(authenticated.values)
+                }
+                return (nextExpected, due, pools[chunk.capacity])
             }
             // Only now may another connection reuse the buffer.
             pool?.recycle(chunk)
-            // Acknowledgements are cumulative and the sender takes them from any connection: one
-            // connection per chunk, in turn, is enough (all of them cost a send per connection
-            // per chunk, and as many wake-ups on the sender).
-            if !peers.isEmpty { sendControl(peers[Int(next % UInt64(peers.count))], .ack, next) }
+            if due { acknowledge(next) }
             if let progress { progress(lock.withLock { var s = stats; s.bytes = written; return s }) }
         }
     }
@@ -286,7 +331,7 @@ public final class TransportReceiver {
                         }
                         if let failure { throw failure }
                         if m.sequence >= nextExpected && buffer[m.sequence] == nil {
-                            buffer[m.sequence] = chunk
+                            buffer[m.sequence] = (chunk, m.checksum)
                             bufferedBytes += UInt64(chunk.count)
                             lastProgress = MonotonicClock.now()
                             lock.broadcast()
@@ -312,6 +357,7 @@ public final class TransportReceiver {
                     lock.withLock {
                         verdictSent = true
                         lock.broadcast()
+                        lock.wakeTimers()
                     }
                     return
                 default:

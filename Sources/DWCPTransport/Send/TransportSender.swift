@@ -54,7 +54,10 @@ public struct TransferStats: Sendable {
 public final class TransportSender {
     private struct Chunk {
         let offset: UInt64
-        let buffer: RawBuffer
+        let length: Int
+        /// The bytes; nil when they stay in the input file (`send(file:)`), at `offset` from
+        /// where the transfer started.
+        let buffer: RawBuffer?
         let checksum: UInt64
     }
 
@@ -83,6 +86,9 @@ public final class TransportSender {
     private var sockets: [Int: StreamSocket] = [:]
     /// Chunk buffers are reused once acknowledged: fresh megabyte allocations cost page faults.
     private lazy var pool = BufferPool(bufferCapacity: configuration.chunkSize, maxFree: 256)
+    /// The input of `send(file:)`, and the file offset of the stream's first byte.
+    private var file: FileDescriptor?
+    private var fileStart: UInt64 = 0
 
     public init(configuration: SenderConfiguration) {
         self.configuration = configuration
@@ -92,6 +98,47 @@ public final class TransportSender {
     /// Sends everything `read` produces (it fills a buffer and returns the byte count, 0 at end).
     /// Returns when the receiver confirmed the digest; throws `.network` (4) or `.integrity` (3).
     public func send(read: (UnsafeMutableRawPointer, Int) throws -> Int) throws -> TransferStats {
+        try transfer { offset in
+            let buffer = pool.take()
+            buffer.count = try read(buffer.unsafeBase, configuration.chunkSize)
+            if buffer.count == 0 {
+                pool.recycle(buffer)
+                return nil
+            }
+            return Chunk(offset: offset, length: buffer.count, buffer: buffer, checksum: Checksum.xxh3(buffer.unsafeBase, buffer.count))
+        }
+    }
+
+    /// Sends the regular file `file` from offset `start` to its end.
+    ///
+    /// Over plain TCP the chunks are not copied through this process: each is read once into one
+    /// reused buffer, which stays in cache, to compute its checksum, and then `sendfile(2)` hands
+    /// its page-cache pages to the socket. Nothing is kept for resending: a resent chunk is read
+    /// again, and must still match its checksum, otherwise the transfer fails (the file changed
+    /// while it was being sent). With TLS or RDMA, which must see the bytes, this is `send(read:)`.
+    public func send(file: FileDescriptor, from start: UInt64 = 0) throws -> TransferStats {
+        let plainTCP = configuration.tls == nil
+            && (configuration.transport == .tcp || configuration.transport == .auto && RDMA.devices().isEmpty)
+        var position = start
+        guard plainTCP else {
+            return try send { p, n in
+                let got = try file.readFully(into: p, count: n, at: position)
+                position += UInt64(got)
+                return got
+            }
+        }
+        self.file = file
+        fileStart = start
+        let scratch = RawBuffer(capacity: configuration.chunkSize)
+        return try transfer { offset in
+            let n = try file.readFully(into: scratch.unsafeBase, count: configuration.chunkSize, at: start + offset)
+            if n == 0 { return nil }
+            return Chunk(offset: offset, length: n, buffer: nil, checksum: Checksum.xxh3(scratch.unsafeBase, n))
+        }
+    }
+
+    /// Runs a transfer of the chunks `next` makes (given the stream offset; nil at the end).
+    private func transfer(_ next: (UInt64) throws -> Chunk?) throws -> TransferStats {
         let c = configuration
         // Every connection dials at once (on a long path each handshake costs three round trips,
         // so connecting one after the other would idle the link for as long). The first is
@@ -113,34 +160,31 @@ public final class TransportSender {
         threads.append(OSThread { [unowned self] in self.streamLoop(0, first) })
         threads.append(OSThread { [unowned self] in self.watchdog() })
         if c.autoStreams { threads.append(OSThread { [unowned self] in self.growStreams() }) }
-        let digest = StreamDigest()
+        let digest = ChunkListDigest()
         var offset: UInt64 = 0
         var sequence: UInt64 = 0
         do {
-            while true {
-                let buffer = pool.take()
-                buffer.count = try read(buffer.unsafeBase, c.chunkSize)
-                if buffer.count == 0 { break }
-                digest.update(buffer.unsafeBase, buffer.count)
-                let chunk = Chunk(offset: offset, buffer: buffer, checksum: Checksum.xxh3(buffer.unsafeBase, buffer.count))
+            while let chunk = try next(offset) {
+                digest.add(chunk.checksum)
                 try lock.withLock {
                     // Bounded by the window (bytes not yet acknowledged) and by the read-ahead:
                     // reading far ahead of the sockets only cycles cold buffers through the cache.
-                    while (unackedBytes + UInt64(buffer.count) > effectiveWindow && unackedBytes > 0
+                    while (unackedBytes + UInt64(chunk.length) > effectiveWindow && unackedBytes > 0
                            || queue.count - queueHead >= readAhead) && failure == nil { lock.wait() }
                     if let failure { throw failure }
                     retained[sequence] = chunk
-                    unackedBytes += UInt64(buffer.count)
+                    unackedBytes += UInt64(chunk.length)
                     queue.append(sequence)
                     lock.broadcast()
                 }
                 sequence += 1
-                offset += UInt64(buffer.count)
+                offset += UInt64(chunk.length)
             }
         } catch {
             lock.withLock {
                 if failure == nil { failure = error }
                 lock.broadcast()
+                lock.wakeTimers()
             }
             abortSockets()
             for t in threads { t.join() }
@@ -225,10 +269,10 @@ public final class TransportSender {
         guard next > ackedThrough else { return }
         for s in ackedThrough..<next {
             if let chunk = retained.removeValue(forKey: s) {
-                unackedBytes -= UInt64(chunk.buffer.count)
-                ackedBytes += UInt64(chunk.buffer.count)
+                unackedBytes -= UInt64(chunk.length)
+                ackedBytes += UInt64(chunk.length)
                 // Reused only if no stream thread is still writing it (a resend in progress).
-                if !sending.contains(s) { pool.recycle(chunk.buffer) }
+                if let buffer = chunk.buffer, !sending.contains(s) { pool.recycle(buffer) }
             }
         }
         ackedThrough = next
@@ -277,7 +321,7 @@ public final class TransportSender {
     private func pauseUnlessFinished(_ seconds: Double) {
         let deadline = MonotonicClock.now() + seconds
         lock.withLock {
-            while failure == nil && finStatus == nil && MonotonicClock.now() < deadline { lock.wait(seconds: deadline - MonotonicClock.now()) }
+            while failure == nil && finStatus == nil && MonotonicClock.now() < deadline { lock.waitForTimer(seconds: deadline - MonotonicClock.now()) }
         }
     }
 
@@ -287,7 +331,7 @@ public final class TransportSender {
         while true {
             let stalled: Bool = lock.withLock {
                 // Wakes early when the transfer ends, so joining this thread costs nothing.
-                if failure == nil && finStatus == nil { lock.wait(seconds: 0.2) }
+                if failure == nil && finStatus == nil { lock.waitForTimer(seconds: 0.2) }
                 if failure != nil || finStatus != nil { return false }
                 let waiting = unackedBytes > 0 || (inputDone && endSent)
                 return waiting && MonotonicClock.now() - lastAck > configuration.resumeTimeout + 10
@@ -354,7 +398,7 @@ public final class TransportSender {
     private func sendLoop(_ index: Int, _ socket: StreamSocket, _ inFlight: inout [UInt64]) -> Bool {
         var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         while true {
-            enum Next { case chunk(UInt64, Chunk), end([UInt8]), done, lost }
+            enum Next { case chunk(UInt64, Chunk, resend: Bool), end([UInt8]), done, lost }
             let next: Next = lock.withLock {
                 while true {
                     if failure != nil || finStatus != nil { return .done }
@@ -366,19 +410,21 @@ public final class TransportSender {
                     if let s = retransmit.popLast() {
                         if s >= ackedThrough, let c = retained[s] {
                             sending.insert(s)
-                            return .chunk(s, c)
+                            return .chunk(s, c, resend: true)
                         }
                         continue
                     }
                     if queueHead < queue.count {
                         let s = queue[queueHead]
                         queueHead += 1
-                        // The reader may be waiting for the read-ahead to drain.
-                        if queue.count - queueHead + 1 >= readAhead { lock.broadcast() }
+                        // The reader waits while the read-ahead is full; it is woken once half
+                        // of it drained, and refills it in one go (a wake-up per chunk cost more
+                        // than the reading at gigabytes per second).
+                        if queue.count - queueHead == readAhead / 2 { lock.broadcast() }
                         if queueHead > 4096 { queue.removeFirst(queueHead); queueHead = 0 }
                         if let c = retained[s] {
                             sending.insert(s)
-                            return .chunk(s, c)
+                            return .chunk(s, c, resend: false)
                         }
                         continue
                     }
@@ -397,14 +443,24 @@ public final class TransportSender {
                     return lock.withLock { finStatus != nil || failure != nil || (endSent && endOwner != index) }
                 case .lost:
                     return false
-                case .chunk(let seq, let chunk):
-                    MessageHeader(kind: .data, length: UInt32(chunk.buffer.count), sequence: seq, offset: chunk.offset,
+                case .chunk(let seq, let chunk, let resend):
+                    MessageHeader(kind: .data, length: UInt32(chunk.length), sequence: seq, offset: chunk.offset,
                                   checksum: chunk.checksum).store(to: &header)
                     defer { lock.withLock { _ = sending.remove(seq) } }
                     // In flight from the first byte: if the send fails half-way it must be resent.
                     inFlight.append(seq)
-                    try socket.sendAll(header)
-                    try socket.sendAll(chunk.buffer.unsafeBase, chunk.buffer.count)
+                    if let buffer = chunk.buffer {
+                        try socket.sendAll(header)
+                        try socket.sendAll(buffer.unsafeBase, buffer.count)
+                    } else if let file, !resend && socket.canSendFile {
+                        try socket.sendAll(header, more: true)
+                        try socket.sendFile(file.rawValue, offset: fileStart + chunk.offset, count: chunk.length)
+                    } else {
+                        let copy = try reread(chunk)
+                        defer { pool.recycle(copy) }
+                        try socket.sendAll(header)
+                        try socket.sendAll(copy.unsafeBase, copy.count)
+                    }
                     if inFlight.count > 1024 {
                         let acked = lock.withLock { ackedThrough }
                         inFlight.removeAll { $0 < acked }
@@ -423,10 +479,27 @@ public final class TransportSender {
                     if lock.withLock({ failure != nil }) { return true }
                     return false
                 }
+            } catch let e as DWCPError where e.status != .network {
+                // Not the connection: the input (a file that changed or shrank while being sent).
+                fail(e)
+                return true
             } catch {
                 return false
             }
         }
+    }
+
+    /// Reads a chunk of the input file again (to resend it, or for a connection that cannot use
+    /// `sendfile`), and checks that it still has the checksum it was sent with.
+    private func reread(_ chunk: Chunk) throws -> RawBuffer {
+        let file = file!
+        let copy = pool.take()
+        copy.count = try file.readFully(into: copy.unsafeBase, count: chunk.length, at: fileStart + chunk.offset)
+        guard copy.count == chunk.length, Checksum.xxh3(copy.unsafeBase, copy.count) == chunk.checksum else {
+            pool.recycle(copy)
+            throw DWCPError.failure("\(file.name): bytes \(chunk.offset)..<\(chunk.offset + UInt64(chunk.length)) changed while being sent")
+        }
+        return copy
     }
 
     /// Reads acks and the final verdict from one connection.
@@ -436,17 +509,22 @@ public final class TransportSender {
             do {
                 try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
                 let m = try raw.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }
-                lock.withLock {
+                let snapshot: TransferStats? = lock.withLock {
                     switch m.kind {
                     case .ack: acknowledge(m.sequence)
                     case .fin:
                         finStatus = m.sequence
                         if let info = socket.tcpInfo() { recordTCP(socket, info) }
+                        lock.broadcast()
+                        lock.wakeTimers()
                     default: break
                     }
-                    lock.broadcast()
+                    guard progress != nil else { return nil }
+                    var s = stats
+                    s.bytes = ackedBytes
+                    return s
                 }
-                progress?(lock.withLock { var s = stats; s.bytes = ackedBytes; return s })
+                if let snapshot { progress?(snapshot) }
             } catch {
                 lock.withLock {
                     if let info = socket.tcpInfo() { recordTCP(socket, info) }
@@ -468,6 +546,7 @@ public final class TransportSender {
         lock.withLock {
             if failure == nil { failure = error }
             lock.broadcast()
+            lock.wakeTimers()
         }
         abortSockets()
     }

@@ -70,4 +70,10 @@ struct SocketCalls: Sendable {
         var v = value
         return setsockopt(fd, level, name, &v, socklen_t(4))
     }
+
+    /// A kernel-socket send that says more follows at once (`MSG_MORE`): the bytes wait, briefly,
+    /// to leave in one segment with the next send (a message header with its payload).
+    static func kernelSendMore(_ fd: Int32, _ p: UnsafeRawPointer, _ count: Int) -> Int {
+        Glibc.send(fd, p, count, Int32(MSG_NOSIGNAL | MSG_MORE))
+    }
 }

@@ -88,11 +88,13 @@ public final class StreamSocket: @unchecked Sendable {
         throw DWCPError(.network, "\(endpoint): \(String(cString: strerror(lastError)))")
     }
 
-    public func sendAll(_ p: UnsafeRawPointer, _ count: Int) throws {
+    /// Sends all `count` bytes. `more` (kernel TCP only) says more follows at once (`MSG_MORE`),
+    /// so a message header leaves in the same segment as the payload after it.
+    public func sendAll(_ p: UnsafeRawPointer, _ count: Int, more: Bool = false) throws {
         if let tls { return try tls.writeAll(p, count, timeout: sendTimeout) }
         var done = 0
         while done < count {
-            let n = calls.send(fd, p + done, count - done)
+            let n = more && !rdma ? SocketCalls.kernelSendMore(fd, p + done, count - done) : calls.send(fd, p + done, count - done)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw DWCPError(.network, "\(peer): send: \(String(cString: strerror(errno)))")
@@ -101,8 +103,31 @@ public final class StreamSocket: @unchecked Sendable {
         }
     }
 
-    public func sendAll(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { try sendAll($0.baseAddress!, $0.count) }
+    /// Whether `sendFile` works here: a kernel TCP socket without TLS (TLS and rsockets must
+    /// see the bytes).
+    public var canSendFile: Bool { tls == nil && !rdma }
+
+    /// Sends `count` bytes of `file` from `offset` with `sendfile(2)`: the kernel passes page-cache
+    /// pages to the socket, with no copy through user space. Throws `.network` when the
+    /// connection fails and `.failure` when the file ends before `count` bytes (it shrank).
+    /// `sendfile` has no `MSG_NOSIGNAL`: the process must ignore SIGPIPE (every command does).
+    public func sendFile(_ file: Int32, offset: UInt64, count: Int) throws {
+        precondition(canSendFile)
+        var position = off_t(offset)
+        var done = 0
+        while done < count {
+            let n = Glibc.sendfile(fd, file, &position, count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DWCPError(.network, "\(peer): sendfile: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { throw DWCPError(.failure, "input ended at byte \(position), before the \(offset + UInt64(count)) already read: the file shrank while being sent") }
+            done += n
+        }
+    }
+
+    public func sendAll(_ bytes: [UInt8], more: Bool = false) throws {
+        try bytes.withUnsafeBytes { try sendAll($0.baseAddress!, $0.count, more: more) }
     }
 
     /// Receives exactly `count` bytes; throws on error, timeout or end of stream.

@@ -6,7 +6,8 @@ public enum Wire {
     public static let helloMagic: UInt32 = 0x5054_5744       // "DWTP"
     public static let challengeMagic: UInt32 = 0x4354_5744   // "DWTC"
     public static let welcomeMagic: UInt32 = 0x5754_5744     // "DWTW"
-    public static let version: UInt8 = 1
+    /// 2: the end digest is over the chunk checksums (`ChunkListDigest`); 1 digested the bytes.
+    public static let version: UInt8 = 2
     public static let helloLength = 64
     public static let challengeLength = 32
     public static let proofLength = 32
@@ -150,7 +151,7 @@ public struct Welcome: Equatable {
 ///     0 type | 1 rsvd (3) | 4 payload length u32 | 8 sequence u64 | 16 offset u64 | 24 XXH3-64 of payload
 ///
 /// Client to server: `data` (a chunk of the stream) and `end` (payload: total length u64, chunk
-/// count u64, XXH3-128 digest hi, lo). Server to client, header only: `ack` (`sequence` = the next
+/// count u64, `ChunkListDigest` hi, lo). Server to client, header only: `ack` (`sequence` = the next
 /// chunk the receiver needs: everything before it is written) and `fin` (`sequence` 0 = verified,
 /// 1 = digest or length mismatch).
 public struct MessageHeader: Equatable {
