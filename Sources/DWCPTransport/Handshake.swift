@@ -12,11 +12,11 @@ import DWCPCore
 public enum Handshake {
     /// Client side. Returns the receiver's welcome (status ok) or throws (exit status 4).
     public static func client(_ socket: StreamSocket, auth: SessionAuth, session: [UInt8], stream: UInt16,
-                              chunkSize: Int, streams: Int, probe: Bool = false) throws -> Welcome {
+                              chunkSize: Int, streams: Int, window: UInt64 = 0, probe: Bool = false) throws -> Welcome {
         let nonce = SessionAuth.nonce()
         let flags = (auth.required ? Hello.authFlag : 0) | (probe ? Hello.probeFlag : 0)
         let hello = Hello(flags: flags, streamIndex: stream, session: session, nonce: nonce,
-                          chunkSize: UInt32(chunkSize), streams: UInt16(clamping: streams))
+                          chunkSize: UInt32(chunkSize), streams: UInt16(clamping: streams), window: window)
         socket.setReceiveTimeout(10)
         try socket.sendAll(hello.encoded())
         let challenge = try Challenge.decode(try socket.receive(Wire.challengeLength))

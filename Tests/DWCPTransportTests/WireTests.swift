@@ -4,7 +4,7 @@ import XCTest
 
 final class WireTests: XCTestCase {
     func testHandshakeMessagesRoundTripAndRejectGarbage() throws {
-        let hello = Hello(flags: Hello.authFlag, streamIndex: 7, session: Array(0..<16), nonce: Array(16..<32), chunkSize: 1 << 20, streams: 8)
+        let hello = Hello(flags: Hello.authFlag, streamIndex: 7, session: Array(0..<16), nonce: Array(16..<32), chunkSize: 1 << 20, streams: 8, window: 3 << 20)
         XCTAssertEqual(try Hello.decode(hello.encoded()), hello)
         var bad = hello.encoded()
         bad[10] ^= 1

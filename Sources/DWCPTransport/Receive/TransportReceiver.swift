@@ -49,6 +49,9 @@ public final class TransportReceiver {
     private var written: UInt64 = 0
     /// `written` when the writer last acknowledged because enough was written since.
     private var writtenWhenAcknowledged: UInt64 = 0
+    /// The sender's window from HELLO (nil: not told), which bounds how long acknowledgements
+    /// may be held back.
+    private var senderWindow: UInt64?
     private var end: (length: UInt64, chunks: UInt64, digest: Digest128)?
     private var verdict: UInt64?
     /// The verdict went out on the connection that carried the end message.
@@ -155,13 +158,12 @@ public final class TransportReceiver {
 
     private func writeLoop(_ output: FileDescriptor) {
         let digest = ChunkListDigest()
-        // Acknowledgements are coalesced: one goes out once `ackBytes` were written since the
-        // last, or when the writer has written everything received and nothing more arrives
-        // within `ackDelay` (so a sender with a small window, or one waiting to send its end
-        // message, is answered within a millisecond). At gigabytes per second an acknowledgement
-        // per chunk cost a send here and a wake-up of the sender's acknowledgement reader per
-        // chunk.
-        let ackBytes = min(UInt64(4 << 20), max(1, configuration.window / 8))
+        // Acknowledgements are coalesced: one goes out once an eighth of the smaller window (the
+        // sender's or ours, at most 4 MiB) was written since the last, or when the writer has
+        // written everything received and nothing more arrives within `ackDelay` (a sender
+        // waiting to send its end message is answered within a millisecond). At gigabytes per
+        // second an acknowledgement per chunk cost a send here and a wake-up of the sender's
+        // acknowledgement reader per chunk.
         let ackDelay = 0.001
         var acknowledged: UInt64 = 0
         var peers: [StreamSocket] = []
@@ -176,16 +178,17 @@ public final class TransportReceiver {
         while true {
             enum Step { case chunk(RawBuffer, UInt64), flush(UInt64), finished }
             let step: Step = lock.withLock {
-                var waitedWithAckDue = false
+                var ackDue: Double?
                 while buffer[nextExpected] == nil && failure == nil && verdict == nil && !(end.map { nextExpected == $0.chunks } ?? false) {
                     if nextExpected > acknowledged {
-                        if waitedWithAckDue {
+                        let now = MonotonicClock.now()
+                        if let due = ackDue, now >= due {
                             peers = Array(authenticated.values)
                             writtenWhenAcknowledged = written
                             return .flush(nextExpected)
                         }
-                        waitedWithAckDue = true
-                        lock.wait(seconds: ackDelay)
+                        if ackDue == nil { ackDue = now + ackDelay }
+                        lock.wait(seconds: ackDue! - now)
                     } else {
                         lock.wait()
                     }
@@ -239,7 +242,8 @@ public final class TransportReceiver {
                 written += size
                 lastProgress = MonotonicClock.now()
                 lock.broadcast()
-                let due = written - writtenWhenAcknowledged >= ackBytes
+                let window = min(configuration.window, senderWindow ?? configuration.window)
+                let due = written - writtenWhenAcknowledged >= min(UInt64(4 << 20), max(1, window / 8))
                 if due {
                     writtenWhenAcknowledged = written
                     peers = Array(authenticated.values)
@@ -284,6 +288,7 @@ public final class TransportReceiver {
                 if let s = session, s != hello.session { return (.busy, 0, 0) }
                 if verdict != nil { return (.busy, 0, 0) }
                 session = hello.session
+                if hello.window > 0 { senderWindow = hello.window }
                 return (.ok, nextExpected, configuration.window)
             }
             try Handshake.serverWelcome(socket, auth: configuration.auth, hello: hello, serverNonce: result.serverNonce,

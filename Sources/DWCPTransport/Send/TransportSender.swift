@@ -252,7 +252,7 @@ public final class TransportSender {
         if let rate = c.maxRate { socket.setMaxPacingRate(max(1, rate / UInt64(max(1, c.streams)))) }
         if let tls = c.tls { try socket.startTLS(tls, host: c.endpoint.host) }
         let welcome = try Handshake.client(socket, auth: c.auth, session: session, stream: UInt16(stream),
-                                           chunkSize: c.chunkSize, streams: c.streams)
+                                           chunkSize: c.chunkSize, streams: c.streams, window: c.window)
         try lock.withLock {
             if welcome.nextExpected < ackedThrough {
                 throw DWCPError(.network, "\(socket.peer): the receiver lost chunks it had acknowledged (restarted?); cannot resume")

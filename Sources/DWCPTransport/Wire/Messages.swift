@@ -6,7 +6,8 @@ public enum Wire {
     public static let helloMagic: UInt32 = 0x5054_5744       // "DWTP"
     public static let challengeMagic: UInt32 = 0x4354_5744   // "DWTC"
     public static let welcomeMagic: UInt32 = 0x5754_5744     // "DWTW"
-    /// 2: the end digest is over the chunk checksums (`ChunkListDigest`); 1 digested the bytes.
+    /// 2: the end digest is over the chunk checksums (`ChunkListDigest`), and HELLO carries the
+    /// sender's window; 1 digested the bytes.
     public static let version: UInt8 = 2
     public static let helloLength = 64
     public static let challengeLength = 32
@@ -28,7 +29,8 @@ public enum Wire {
 /// First message of every connection, client to server.
 ///
 ///     0 magic "DWTP" | 4 version | 5 flags | 6 stream index u16 | 8 session id (16) |
-///     24 client nonce (16) | 40 chunk size u32 | 44 streams u16 | 46 rsvd | 48 XXH3-64 of 0..<48 | 56 rsvd
+///     24 client nonce (16) | 40 chunk size u32 | 44 streams u16 | 46 rsvd | 48 sender's window u64 |
+///     56 XXH3-64 of 0..<56
 public struct Hello: Equatable {
     public static let authFlag: UInt8 = 1
     /// A `dwcp-detect` probe, not a transfer: answered by `ProbeResponder`, never joins a session.
@@ -39,14 +41,17 @@ public struct Hello: Equatable {
     public var nonce: [UInt8]     // 16
     public var chunkSize: UInt32
     public var streams: UInt16
+    /// Most bytes the sender keeps unacknowledged: the receiver acknowledges often enough for it.
+    public var window: UInt64
 
-    public init(flags: UInt8, streamIndex: UInt16, session: [UInt8], nonce: [UInt8], chunkSize: UInt32, streams: UInt16) {
+    public init(flags: UInt8, streamIndex: UInt16, session: [UInt8], nonce: [UInt8], chunkSize: UInt32, streams: UInt16, window: UInt64) {
         self.flags = flags
         self.streamIndex = streamIndex
         self.session = session
         self.nonce = nonce
         self.chunkSize = chunkSize
         self.streams = streams
+        self.window = window
     }
 
     public func encoded() -> [UInt8] {
@@ -61,7 +66,8 @@ public struct Hello: Equatable {
             for i in 0..<16 { p.storeBytes(of: nonce[i], toByteOffset: 24 + i, as: UInt8.self) }
             LittleEndian.store(chunkSize, p, 40)
             LittleEndian.store(streams, p, 44)
-            LittleEndian.store(Checksum.xxh3(p, 48), p, 48)
+            LittleEndian.store(window, p, 48)
+            LittleEndian.store(Checksum.xxh3(p, 56), p, 56)
         }
         return b
     }
@@ -72,10 +78,11 @@ public struct Hello: Equatable {
             let p = raw.baseAddress!
             guard LittleEndian.load(UInt32.self, p, 0) == Wire.helloMagic else { throw DWCPError(.network, "not a DWCP transport client (bad magic)") }
             guard p.load(fromByteOffset: 4, as: UInt8.self) == Wire.version else { throw DWCPError(.network, "unsupported transport version") }
-            guard LittleEndian.load(UInt64.self, p, 48) == Checksum.xxh3(p, 48) else { throw DWCPError(.network, "corrupt hello") }
+            guard LittleEndian.load(UInt64.self, p, 56) == Checksum.xxh3(p, 56) else { throw DWCPError(.network, "corrupt hello") }
             return Hello(flags: p.load(fromByteOffset: 5, as: UInt8.self), streamIndex: LittleEndian.load(UInt16.self, p, 6),
                          session: Array(b[8..<24]), nonce: Array(b[24..<40]),
-                         chunkSize: LittleEndian.load(UInt32.self, p, 40), streams: LittleEndian.load(UInt16.self, p, 44))
+                         chunkSize: LittleEndian.load(UInt32.self, p, 40), streams: LittleEndian.load(UInt16.self, p, 44),
+                         window: LittleEndian.load(UInt64.self, p, 48))
         }
     }
 }
