@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Side-by-side transport benchmark: dwcp-send/dwcp-recv vs iperf3 and socat, same run, same links.
 #   scripts/bench-transport.sh BIN_DIR [SECONDS_PER_WAN_RUN]
-# Loopback (file and pipe input), then two network namespaces built by ../shared/tools/wan:
+# Loopback (file and pipe input), an unlimited veth between two namespaces, then two emulated
+# WAN links built by ../shared/tools/wan:
 # 1 Gbit tbf with 200 ms RTT, and 200 ms RTT with 0.1% loss (bbr); TLS on loopback. Needs root.
-# TRANSPORT_SECTIONS picks sections (default: "loopback tls wan").
+# TRANSPORT_SECTIONS picks sections (default: "loopback veth tls wan").
 set -euo pipefail
 bin=$(cd "${1:-.build/release}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 secs=${2:-15}
-sections=" ${TRANSPORT_SECTIONS:-loopback tls wan} "
+sections=" ${TRANSPORT_SECTIONS:-loopback veth tls wan} "
 want() { [[ "$sections" == *" $1 "* ]]; }
 wan=$(cd "$(dirname "$0")/../.." && pwd)/shared/tools/wan/wan-setup.sh
 [ -x "$wan" ] || [ -f "$wan" ] || { echo "bench-transport: $wan missing (../shared/tools/wan)" >&2; exit 1; }
@@ -99,6 +100,21 @@ for n in 1 4; do
     "$bin/dwcp-send" --streams $n --tls --cert "$C/client.pem" --key "$C/client.key" --ca "$C/ca.pem" 127.0.0.1:7300 "$work/4g")
   echo "| dwcp-send --tls --streams $n | $dw | $dc (×$(python3 -c "print(f'{$dc/$sc:.2f}')") socat) |"
 done
+fi
+
+# Unlimited veth between two namespaces (no rate, no delay): the same file, 1/4/8 streams.
+if want veth; then
+echo
+echo "## unlimited veth (../shared/tools/wan up, no rate or delay), 4 GB file"
+echo "| streams | dwcp-send (file) Gbit/s | iperf3 -P N Gbit/s | ratio |"
+echo "|---:|---:|---:|---:|"
+bash "$wan" up > /dev/null
+for n in 1 4 8; do
+  d=$(dwcp_run "ip netns exec nb-a" "ip netns exec nb-b" 10.200.0.2 file "$work/4g" --streams $n)
+  i=$(iperf_run "ip netns exec nb-a" "ip netns exec nb-b" 10.200.0.2 5 -P $n)
+  echo "| $n | $d | $i | $(python3 -c "print(f'{$d/$i:.2f}')") |"
+done
+bash "$wan" down > /dev/null
 fi
 
 wan_case() { # LABEL WAN-ARGS... ; CC
