@@ -50,7 +50,10 @@ socat_run() { # NS_SEND NS_RECV ADDR BYTES
 
 echo "# transport benchmark ($(nproc) cores; sender and receiver share them)"
 echo
-head -c 4000000000 /dev/zero > "$work/4g"; cat "$work/4g" > /dev/null
+# Written back and read twice before timing anything: 4 GB of dirty pages being flushed, or
+# moved to the kernel's active list on their second read, would tax whichever run reads the
+# file first (measured: the first dwcp run after one read was 26 Gbit/s, later ones 32).
+head -c 4000000000 /dev/zero > "$work/4g"; sync "$work/4g"; cat "$work/4g" > /dev/null; cat "$work/4g" > /dev/null
 if want loopback; then
 echo "## loopback"
 echo "| streams | dwcp-send (file) Gbit/s | iperf3 -P N Gbit/s | ratio | dwcp-send (pipe) | socat (pipe) | ratio |"
