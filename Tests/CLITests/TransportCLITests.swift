@@ -155,6 +155,26 @@ final class TransportCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("changed while being sent"), r.stderr)
     }
 
+    /// A file truncated while it is sent: the sender stops with exit 1 and says so, instead
+    /// of ending the stream early as if the file had been that short.
+    func testFileTruncatedWhileBeingSentFails() throws {
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 50)
+        let port = freePort()
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) --idle-timeout 3 -o \(t.path("out")) 2>/dev/null & rp=$!
+            sleep 0.3
+            dwcp-send --streams 4 --max-rate 200Mbit 127.0.0.1:\(port) < \(input) & sp=$!
+            sleep 0.7
+            truncate -s 10000000 \(input)
+            wait $sp; s=$?; wait $rp; echo "$s $?"
+            """)
+        let statuses = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(statuses.split(separator: " ").first, "1", r.stderr)
+        XCTAssertNotEqual(statuses.split(separator: " ").last, "0", "the receiver must not verify a partial stream")
+        XCTAssertTrue(r.stderr.contains("shrank"), r.stderr)
+    }
+
     func testAutoStreamsStartsFromTheRTTAndReports() throws {
         let t = TempDir()
         let input = randomFile(t, "in", megabytes: 30)

@@ -115,7 +115,8 @@ public final class TransportSender {
     /// reused buffer, which stays in cache, to compute its checksum, and then `sendfile(2)` hands
     /// its page-cache pages to the socket. Nothing is kept for resending: a resent chunk is read
     /// again, and must still match its checksum, otherwise the transfer fails (the file changed
-    /// while it was being sent). With TLS or RDMA, which must see the bytes, this is `send(read:)`.
+    /// while it was being sent), as it does when the file ends short of the size it had at the
+    /// start (it was truncated). With TLS or RDMA, which must see the bytes, this is `send(read:)`.
     public func send(file: FileDescriptor, from start: UInt64 = 0) throws -> TransferStats {
         let plainTCP = configuration.tls == nil
             && (configuration.transport == .tcp || configuration.transport == .auto && RDMA.devices().isEmpty)
@@ -130,9 +131,17 @@ public final class TransportSender {
         self.file = file
         fileStart = start
         let scratch = RawBuffer(capacity: configuration.chunkSize)
+        let size = file.sizeIfSeekable() ?? 0
         return try transfer { offset in
             let n = try file.readFully(into: scratch.unsafeBase, count: configuration.chunkSize, at: start + offset)
-            if n == 0 { return nil }
+            if n == 0 {
+                // Ending short of the size it had at the start: the file was truncated under us
+                // (as GNU tar, refuse to present that as the file).
+                if start + offset < size {
+                    throw DWCPError.failure("\(file.name): shrank from \(size) to \(start + offset) bytes while being sent")
+                }
+                return nil
+            }
             return Chunk(offset: offset, length: n, buffer: nil, checksum: Checksum.xxh3(scratch.unsafeBase, n))
         }
     }
