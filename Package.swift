@@ -31,11 +31,13 @@ let package = Package(
         debianLibrary("CCrypto", pkgConfig: "libcrypto", apt: ["libssl-dev"]),
         debianLibrary("CTLS", pkgConfig: "libssl", apt: ["libssl-dev"]),
         debianLibrary("CRDMA", pkgConfig: "librdmacm", apt: ["librdmacm-dev", "libibverbs-dev"]),
+        // Linux calls Swift's Glibc module leaves out (splice); libc itself, nothing to link.
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
         // Stream format, checksums, error model, byte helpers. No I/O.
         .target(name: "DWCPCore", dependencies: ["CXXHash"]),
         // Thin POSIX layer: file descriptors, EINTR-safe reads/writes, TTYs, signals.
-        .target(name: "DWCPSystem", dependencies: ["DWCPCore"]),
+        .target(name: "DWCPSystem", dependencies: ["DWCPCore", "CLinux"]),
         // Shared CLI plumbing: option groups, diagnostics, exit codes, the main wrapper.
         .target(name: "DWCPCLI", dependencies: [
             "DWCPCore", "DWCPSystem",

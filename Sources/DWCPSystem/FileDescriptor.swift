@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CLinux
 import DWCPCore
 
 /// A raw file descriptor with the few operations the data plane needs, each EINTR-safe.
@@ -117,6 +118,28 @@ public struct FileDescriptor: Sendable, Equatable {
         }
     }
 
+    /// Copies everything from this pipe to `output` with `splice(2)`: the pipe's pages move to
+    /// the output (a socket, a pipe, a file) without passing through user space. Where the
+    /// kernel cannot splice to `output` (EINVAL), it copies through a buffer. Returns the byte
+    /// count.
+    public func spliceAll(to output: FileDescriptor) throws -> UInt64 {
+        var total: UInt64 = 0
+        while true {
+            let n = dwcp_splice(rawValue, output.rawValue, 1 << 20, 1)
+            if n > 0 {
+                total += UInt64(n)
+            } else if n == 0 {
+                return total
+            } else if errno == EINTR {
+                continue
+            } else if errno == EINVAL && total == 0 {
+                return try copyAll(to: output, bufferSize: 1 << 20)
+            } else {
+                throw DWCPError.failure("\(name) to \(output.name): splice: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
     /// `fsync(2)`: durable before acknowledged.
     public func sync() throws {
         _ = try syscall("\(name): fsync") { fsync(rawValue) }
@@ -125,7 +148,6 @@ public struct FileDescriptor: Sendable, Equatable {
     /// True when the descriptor is a terminal (`isatty(3)`).
     public var isTerminal: Bool { isatty(rawValue) == 1 }
 
-    /// True for a regular file (not a device, FIFO or socket).
     /// The file offset `read(2)` would read from next (0 where there is none, as on a pipe).
     public var currentOffset: UInt64 {
         UInt64(max(0, lseek(rawValue, 0, SEEK_CUR)))
@@ -137,6 +159,7 @@ public struct FileDescriptor: Sendable, Equatable {
         _ = lseek(rawValue, off_t(offset), SEEK_SET)
     }
 
+    /// True for a regular file (not a device, FIFO or socket).
     public var isRegularFile: Bool {
         var st = stat()
         return fstat(rawValue, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
