@@ -46,7 +46,9 @@ public struct TransferStats: Sendable {
 
 /// Sends a byte stream over many TCP connections (docs/TRANSPORT.md).
 ///
-/// The calling thread reads the input into chunks (checksummed, digested) and queues them; one
+/// The calling thread reads the input into chunks (checksummed, digested) and queues them (from a
+/// regular file it queues only their places: each connection thread reads and checksums the
+/// chunks it sends, then `sendfile`s them); one
 /// thread per connection takes the next queued chunk whenever its socket accepts more, so a slow
 /// connection simply takes fewer chunks (work stealing, not round robin). Chunks are kept until
 /// the receiver acknowledges having written them; when a connection drops, its thread reconnects
@@ -58,7 +60,8 @@ public final class TransportSender {
         /// The bytes; nil when they stay in the input file (`send(file:)`), at `offset` from
         /// where the transfer started.
         let buffer: RawBuffer?
-        let checksum: UInt64
+        /// Nil for a file chunk until the connection that first sends it has read it.
+        var checksum: UInt64?
     }
 
     public let configuration: SenderConfiguration
@@ -76,7 +79,11 @@ public final class TransportSender {
     private var sending: Set<UInt64> = []
     private var effectiveWindow: UInt64
     private var inputDone = false
-    private var endPayload: [UInt8]?
+    /// The end digest, fed in sequence order (`recordChecksum`); checksums that arrive ahead of
+    /// their turn (file chunks are checksummed by whichever connection sends them) wait here.
+    private let digest = ChunkListDigest()
+    private var digested: UInt64 = 0
+    private var checksumsAhead: [UInt64: UInt64] = [:]
     private var endSent = false
     /// The stream that sent the end message and waits for the verdict.
     private var endOwner = -1
@@ -109,14 +116,17 @@ public final class TransportSender {
         }
     }
 
-    /// Sends the regular file `file` from offset `start` to its end.
+    /// Sends the regular file `file` from offset `start` to the size it has now (as GNU tar, a
+    /// file that grows meanwhile is sent as it was when the transfer started).
     ///
-    /// Over plain TCP the chunks are not copied through this process: each is read once into one
-    /// reused buffer, which stays in cache, to compute its checksum, and then `sendfile(2)` hands
-    /// its page-cache pages to the socket. Nothing is kept for resending: a resent chunk is read
-    /// again, and must still match its checksum, otherwise the transfer fails (the file changed
-    /// while it was being sent), as it does when the file ends short of the size it had at the
-    /// start (it was truncated). With TLS or RDMA, which must see the bytes, this is `send(read:)`.
+    /// Over plain TCP the chunks are not copied through this process: the connection thread that
+    /// sends a chunk reads it into its own buffer, which stays in cache, to compute its checksum,
+    /// and then `sendfile(2)` hands the chunk's page-cache pages to the socket (no reader thread
+    /// hands chunks over: on 2 cores a third busy thread cost a fifth of the throughput). Nothing
+    /// is kept for resending: a resent chunk is read again, and must still match its checksum,
+    /// otherwise the transfer fails (the file changed while it was being sent), as it does when
+    /// the file ends early (it was truncated). With TLS or RDMA, which must see the bytes, this is
+    /// `send(read:)`.
     public func send(file: FileDescriptor, from start: UInt64 = 0) throws -> TransferStats {
         let plainTCP = configuration.tls == nil
             && (configuration.transport == .tcp || configuration.transport == .auto && RDMA.devices().isEmpty)
@@ -130,19 +140,19 @@ public final class TransportSender {
         }
         self.file = file
         fileStart = start
-        let scratch = RawBuffer(capacity: configuration.chunkSize)
         let size = file.sizeIfSeekable() ?? 0
         return try transfer { offset in
-            let n = try file.readFully(into: scratch.unsafeBase, count: configuration.chunkSize, at: start + offset)
-            if n == 0 {
-                // Ending short of the size it had at the start: the file was truncated under us
-                // (as GNU tar, refuse to present that as the file).
-                if start + offset < size {
-                    throw DWCPError.failure("\(file.name): shrank from \(size) to \(start + offset) bytes while being sent")
-                }
-                return nil
-            }
-            return Chunk(offset: offset, length: n, buffer: nil, checksum: Checksum.xxh3(scratch.unsafeBase, n))
+            let n = Int(min(UInt64(configuration.chunkSize), size - min(size, start + offset)))
+            return n == 0 ? nil : Chunk(offset: offset, length: n, buffer: nil, checksum: nil)
+        }
+    }
+
+    /// Adds chunk `sequence`'s checksum to the end digest, in sequence order. Lock held.
+    private func recordChecksum(_ sequence: UInt64, _ checksum: UInt64) {
+        checksumsAhead[sequence] = checksum
+        while let next = checksumsAhead.removeValue(forKey: digested) {
+            digest.add(next)
+            digested += 1
         }
     }
 
@@ -169,13 +179,12 @@ public final class TransportSender {
         threads.append(OSThread { [unowned self] in self.streamLoop(0, first) })
         threads.append(OSThread { [unowned self] in self.watchdog() })
         if c.autoStreams { threads.append(OSThread { [unowned self] in self.growStreams() }) }
-        let digest = ChunkListDigest()
         var offset: UInt64 = 0
         var sequence: UInt64 = 0
         do {
             while let chunk = try next(offset) {
-                digest.add(chunk.checksum)
                 try lock.withLock {
+                    if let checksum = chunk.checksum { recordChecksum(sequence, checksum) }
                     // Bounded by the window (bytes not yet acknowledged) and by the read-ahead:
                     // reading far ahead of the sockets only cycles cold buffers through the cache.
                     while (unackedBytes + UInt64(chunk.length) > effectiveWindow && unackedBytes > 0
@@ -199,16 +208,7 @@ public final class TransportSender {
             for t in threads { t.join() }
             throw error
         }
-        let d = digest.finalize()
-        var end = [UInt8](repeating: 0, count: 32)
-        end.withUnsafeMutableBytes { raw in
-            LittleEndian.store(offset, raw.baseAddress!, 0)
-            LittleEndian.store(sequence, raw.baseAddress!, 8)
-            LittleEndian.store(d.high, raw.baseAddress!, 16)
-            LittleEndian.store(d.low, raw.baseAddress!, 24)
-        }
         lock.withLock {
-            endPayload = end
             inputDone = true
             stats.bytes = offset
             stats.chunks = sequence
@@ -406,8 +406,10 @@ public final class TransportSender {
     /// Sends until the transfer is complete (true) or the connection fails (false).
     private func sendLoop(_ index: Int, _ socket: StreamSocket, _ inFlight: inout [UInt64]) -> Bool {
         var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+        // `send(file:)`: this connection reads the file chunks it sends first, to checksum them.
+        let own = file.map { _ in RawBuffer(capacity: configuration.chunkSize) }
         while true {
-            enum Next { case chunk(UInt64, Chunk, resend: Bool), end([UInt8]), done, lost }
+            enum Next { case chunk(UInt64, Chunk), end([UInt8]), done, lost }
             let next: Next = lock.withLock {
                 while true {
                     if failure != nil || finStatus != nil { return .done }
@@ -419,7 +421,7 @@ public final class TransportSender {
                     if let s = retransmit.popLast() {
                         if s >= ackedThrough, let c = retained[s] {
                             sending.insert(s)
-                            return .chunk(s, c, resend: true)
+                            return .chunk(s, c)
                         }
                         continue
                     }
@@ -433,14 +435,14 @@ public final class TransportSender {
                         if queueHead > 4096 { queue.removeFirst(queueHead); queueHead = 0 }
                         if let c = retained[s] {
                             sending.insert(s)
-                            return .chunk(s, c, resend: false)
+                            return .chunk(s, c)
                         }
                         continue
                     }
-                    if inputDone && !endSent && ackedThrough == stats.chunks, let end = endPayload {
+                    if inputDone && !endSent && ackedThrough == stats.chunks {
                         endSent = true
                         endOwner = index
-                        return .end(end)
+                        return .end(endPayload())
                     }
                     if inputDone && endSent && endOwner != index && ackedThrough == stats.chunks { return .done }
                     lock.wait()
@@ -452,21 +454,37 @@ public final class TransportSender {
                     return lock.withLock { finStatus != nil || failure != nil || (endSent && endOwner != index) }
                 case .lost:
                     return false
-                case .chunk(let seq, let chunk, let resend):
-                    MessageHeader(kind: .data, length: UInt32(chunk.length), sequence: seq, offset: chunk.offset,
-                                  checksum: chunk.checksum).store(to: &header)
+                case .chunk(let seq, let chunk):
                     defer { lock.withLock { _ = sending.remove(seq) } }
                     // In flight from the first byte: if the send fails half-way it must be resent.
                     inFlight.append(seq)
                     if let buffer = chunk.buffer {
+                        MessageHeader(kind: .data, length: UInt32(chunk.length), sequence: seq, offset: chunk.offset,
+                                      checksum: chunk.checksum!).store(to: &header)
                         try socket.sendAll(header)
                         try socket.sendAll(buffer.unsafeBase, buffer.count)
-                    } else if let file, !resend && socket.canSendFile {
-                        try socket.sendAll(header, more: true)
-                        try socket.sendFile(file.rawValue, offset: fileStart + chunk.offset, count: chunk.length)
+                    } else if let file, let own, chunk.checksum == nil {
+                        // A file chunk's first send: its checksum is recorded before any byte
+                        // leaves, so a resend (after this connection fails) can check the re-read.
+                        let checksum = try readAndChecksum(chunk, into: own)
+                        lock.withLock {
+                            retained[seq]?.checksum = checksum
+                            recordChecksum(seq, checksum)
+                        }
+                        MessageHeader(kind: .data, length: UInt32(chunk.length), sequence: seq, offset: chunk.offset,
+                                      checksum: checksum).store(to: &header)
+                        if socket.canSendFile {
+                            try socket.sendAll(header, more: true)
+                            try socket.sendFile(file.rawValue, offset: fileStart + chunk.offset, count: chunk.length)
+                        } else {
+                            try socket.sendAll(header)
+                            try socket.sendAll(own.unsafeBase, chunk.length)
+                        }
                     } else {
                         let copy = try reread(chunk)
                         defer { pool.recycle(copy) }
+                        MessageHeader(kind: .data, length: UInt32(chunk.length), sequence: seq, offset: chunk.offset,
+                                      checksum: chunk.checksum!).store(to: &header)
                         try socket.sendAll(header)
                         try socket.sendAll(copy.unsafeBase, copy.count)
                     }
@@ -498,17 +516,45 @@ public final class TransportSender {
         }
     }
 
-    /// Reads a chunk of the input file again (to resend it, or for a connection that cannot use
-    /// `sendfile`), and checks that it still has the checksum it was sent with.
+    /// The `end` message's payload: length, chunk count, digest. Lock held, and only once every
+    /// chunk was acknowledged, so every checksum is in the digest.
+    private func endPayload() -> [UInt8] {
+        precondition(digested == stats.chunks)
+        let d = digest.finalize()
+        var end = [UInt8](repeating: 0, count: 32)
+        end.withUnsafeMutableBytes { raw in
+            LittleEndian.store(stats.bytes, raw.baseAddress!, 0)
+            LittleEndian.store(stats.chunks, raw.baseAddress!, 8)
+            LittleEndian.store(d.high, raw.baseAddress!, 16)
+            LittleEndian.store(d.low, raw.baseAddress!, 24)
+        }
+        return end
+    }
+
+    /// Reads a file chunk again to resend it, and checks that it still has the checksum it was
+    /// first sent with.
     private func reread(_ chunk: Chunk) throws -> RawBuffer {
-        let file = file!
         let copy = pool.take()
-        copy.count = try file.readFully(into: copy.unsafeBase, count: chunk.length, at: fileStart + chunk.offset)
-        guard copy.count == chunk.length, Checksum.xxh3(copy.unsafeBase, copy.count) == chunk.checksum else {
+        do {
+            guard try readAndChecksum(chunk, into: copy) == chunk.checksum else {
+                throw DWCPError.failure("\(file!.name): bytes \(chunk.offset)..<\(chunk.offset + UInt64(chunk.length)) changed while being sent")
+            }
+        } catch {
             pool.recycle(copy)
-            throw DWCPError.failure("\(file.name): bytes \(chunk.offset)..<\(chunk.offset + UInt64(chunk.length)) changed while being sent")
+            throw error
         }
         return copy
+    }
+
+    /// Reads a file chunk into `buffer` and returns its checksum; throws `.failure` if the file
+    /// now ends before the chunk does (it was truncated while being sent).
+    private func readAndChecksum(_ chunk: Chunk, into buffer: RawBuffer) throws -> UInt64 {
+        let file = file!
+        buffer.count = try file.readFully(into: buffer.unsafeBase, count: chunk.length, at: fileStart + chunk.offset)
+        guard buffer.count == chunk.length else {
+            throw DWCPError.failure("\(file.name): ends at byte \(fileStart + chunk.offset + UInt64(buffer.count)), short of the size it had when the transfer started: it shrank while being sent")
+        }
+        return Checksum.xxh3(buffer.unsafeBase, buffer.count)
     }
 
     /// Reads acks and the final verdict from one connection.
