@@ -133,10 +133,10 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(t.read("got-2"), t.read("a"))
     }
 
-    /// A file rewritten while it is sent: chunks lost with a killed connection are read again
-    /// to be resent, no longer match the checksums they were sent with, and the sender fails
-    /// (exit 1) naming the change rather than sending a mix of old and new bytes as if whole.
-    func testFileChangedWhileBeingSentFails() throws {
+    /// Runs a paced transfer of a 50 MB file and, 0.7 s in, the shell command `meddle` (given
+    /// the file's path and the receiver's port): the sender must stop with exit 1 and a message
+    /// containing `reason`, and the receiver must not verify the partial stream.
+    func assertSenderStops(when meddle: (String, Int) -> String, reason: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let t = TempDir()
         let input = randomFile(t, "in", megabytes: 50)
         let port = freePort()
@@ -145,34 +145,29 @@ final class TransportCLITests: XCTestCase {
             sleep 0.3
             dwcp-send --streams 4 --max-rate 200Mbit 127.0.0.1:\(port) < \(input) & sp=$!
             sleep 0.7
-            head -c 50000000 /dev/urandom | dd of=\(input) conv=notrunc status=none
-            ss -K -tn state established '( dport = :\(port) )' >/dev/null
+            \(meddle(input, port))
             wait $sp; s=$?; wait $rp; echo "$s $?"
             """)
         let statuses = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertEqual(statuses.split(separator: " ").first, "1", r.stderr)
-        XCTAssertNotEqual(statuses.split(separator: " ").last, "0", "the receiver must not verify a partial stream")
-        XCTAssertTrue(r.stderr.contains("changed while being sent"), r.stderr)
+        XCTAssertEqual(statuses.split(separator: " ").first, "1", r.stderr, file: file, line: line)
+        XCTAssertNotEqual(statuses.split(separator: " ").last, "0", "the receiver must not verify a partial stream", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(reason), r.stderr, file: file, line: line)
+    }
+
+    /// A file rewritten while it is sent: chunks lost with a killed connection are read again
+    /// to be resent, no longer match the checksums they were sent with, and the sender fails
+    /// (exit 1) naming the change rather than sending a mix of old and new bytes as if whole.
+    func testFileChangedWhileBeingSentFails() throws {
+        try assertSenderStops(when: { input, port in """
+            head -c 50000000 /dev/urandom | dd of=\(input) conv=notrunc status=none
+            ss -K -tn state established '( dport = :\(port) )' >/dev/null
+            """ }, reason: "changed while being sent")
     }
 
     /// A file truncated while it is sent: the sender stops with exit 1 and says so, instead
     /// of ending the stream early as if the file had been that short.
     func testFileTruncatedWhileBeingSentFails() throws {
-        let t = TempDir()
-        let input = randomFile(t, "in", megabytes: 50)
-        let port = freePort()
-        let r = try CLI.shell("""
-            dwcp-recv --listen 127.0.0.1:\(port) --idle-timeout 3 -o \(t.path("out")) 2>/dev/null & rp=$!
-            sleep 0.3
-            dwcp-send --streams 4 --max-rate 200Mbit 127.0.0.1:\(port) < \(input) & sp=$!
-            sleep 0.7
-            truncate -s 10000000 \(input)
-            wait $sp; s=$?; wait $rp; echo "$s $?"
-            """)
-        let statuses = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertEqual(statuses.split(separator: " ").first, "1", r.stderr)
-        XCTAssertNotEqual(statuses.split(separator: " ").last, "0", "the receiver must not verify a partial stream")
-        XCTAssertTrue(r.stderr.contains("shrank"), r.stderr)
+        try assertSenderStops(when: { input, _ in "truncate -s 10000000 \(input)" }, reason: "shrank")
     }
 
     func testAutoStreamsStartsFromTheRTTAndReports() throws {
