@@ -47,8 +47,6 @@ public final class TransportReceiver {
     private var bufferedBytes: UInt64 = 0
     private var nextExpected: UInt64 = 0
     private var written: UInt64 = 0
-    /// `written` when the writer last acknowledged because enough was written since.
-    private var writtenWhenAcknowledged: UInt64 = 0
     /// The sender's window from HELLO (nil: not told), which bounds how long acknowledgements
     /// may be held back.
     private var senderWindow: UInt64?
@@ -165,27 +163,28 @@ public final class TransportReceiver {
         // second an acknowledgement per chunk cost a send here and a wake-up of the sender's
         // acknowledgement reader per chunk.
         let ackDelay = 0.001
+        // What the last acknowledgement said, and how much was written when it went out.
         var acknowledged: UInt64 = 0
-        var peers: [StreamSocket] = []
+        var writtenWhenAcknowledged: UInt64 = 0
         var acksSent: UInt64 = 0
-        func acknowledge(_ next: UInt64) {
+        struct Acknowledgement { let next: UInt64; let written: UInt64; let peers: [StreamSocket] }
+        func acknowledge(_ a: Acknowledgement) {
             // Acknowledgements are cumulative and the sender takes them from any connection: one
             // connection per acknowledgement, in turn, is enough.
-            if !peers.isEmpty { sendControl(peers[Int(acksSent % UInt64(peers.count))], .ack, next) }
+            if !a.peers.isEmpty { sendControl(a.peers[Int(acksSent % UInt64(a.peers.count))], .ack, a.next) }
             acksSent += 1
-            acknowledged = next
+            acknowledged = a.next
+            writtenWhenAcknowledged = a.written
         }
         while true {
-            enum Step { case chunk(RawBuffer, UInt64), flush(UInt64), finished }
+            enum Step { case chunk(RawBuffer, UInt64), flush(Acknowledgement), finished }
             let step: Step = lock.withLock {
                 var ackDue: Double?
                 while buffer[nextExpected] == nil && failure == nil && verdict == nil && !(end.map { nextExpected == $0.chunks } ?? false) {
                     if nextExpected > acknowledged {
                         let now = MonotonicClock.now()
                         if let due = ackDue, now >= due {
-                            peers = Array(authenticated.values)
-                            writtenWhenAcknowledged = written
-                            return .flush(nextExpected)
+                            return .flush(Acknowledgement(next: nextExpected, written: written, peers: Array(authenticated.values)))
                         }
                         if ackDue == nil { ackDue = now + ackDelay }
                         lock.wait(seconds: ackDue! - now)
@@ -198,8 +197,8 @@ public final class TransportReceiver {
             }
             let chunk: RawBuffer, checksum: UInt64
             switch step {
-            case .flush(let next):
-                acknowledge(next)
+            case .flush(let acknowledgement):
+                acknowledge(acknowledgement)
                 continue
             case .chunk(let b, let c):
                 (chunk, checksum) = (b, c)
@@ -235,7 +234,7 @@ public final class TransportReceiver {
             }
             digest.add(checksum)
             let size = UInt64(chunk.count)
-            let (next, due, pool): (UInt64, Bool, BufferPool?) = lock.withLock {
+            let (due, pool): (Acknowledgement?, BufferPool?) = lock.withLock {
                 buffer[nextExpected] = nil
                 bufferedBytes -= size
                 nextExpected += 1
@@ -244,15 +243,12 @@ public final class TransportReceiver {
                 lock.broadcast()
                 let window = min(configuration.window, senderWindow ?? configuration.window)
                 let due = written - writtenWhenAcknowledged >= min(UInt64(4 << 20), max(1, window / 8))
-                if due {
-                    writtenWhenAcknowledged = written
-                    peers = Array(authenticated.values)
-                }
-                return (nextExpected, due, pools[chunk.capacity])
+                let acknowledgement = due ? Acknowledgement(next: nextExpected, written: written, peers: Array(authenticated.values)) : nil
+                return (acknowledgement, pools[chunk.capacity])
             }
             // Only now may another connection reuse the buffer.
             pool?.recycle(chunk)
-            if due { acknowledge(next) }
+            if let due { acknowledge(due) }
             if let progress { progress(lock.withLock { var s = stats; s.bytes = written; return s }) }
         }
     }

@@ -199,12 +199,7 @@ public final class TransportSender {
                 offset += UInt64(chunk.length)
             }
         } catch {
-            lock.withLock {
-                if failure == nil { failure = error }
-                lock.broadcast()
-                lock.wakeTimers()
-            }
-            abortSockets()
+            fail(error)
             for t in threads { t.join() }
             throw error
         }
