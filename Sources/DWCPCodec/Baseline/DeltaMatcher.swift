@@ -12,8 +12,13 @@ import Glibc
 ///    edited in place;
 /// 2. otherwise the page's content-defined anchors (`AnchorIndex`) propose old positions (a page
 ///    the garbage collector moved, content shifted by a grown segment); the best becomes the new
-///    displacement: all zero starts a copy, at least half zero is sent as XOR;
-/// 3. otherwise the page is literal, with the best baseline candidate offered to zstd as prefix.
+///    displacement: all zero starts a copy;
+/// 3. otherwise a page whose XOR with the best candidate is at least 7/8 zero is sent as XOR (an
+///    edit in place: counters, pointers), and any other page as literal with that candidate
+///    offered to zstd as prefix. Content shifted inside the page (a row inserted into a database
+///    page) makes an XOR of noise from the shift on, which zstd with the old page as reference
+///    encodes as a few matches instead: on the sqlite3 dump this rule (instead of "at least half
+///    zero") cut the delta by 13 %, on node's by 6 %.
 /// The displacement carries from page to page, so for memory that mostly stayed put or moved
 /// together only step 1 runs, at memory speed.
 final class DeltaMatcher {
@@ -68,9 +73,10 @@ final class DeltaMatcher {
     }
 
     /// An edited stretch whose XOR against `offset` is already at the literal cursor: sent as XOR
-    /// when at least half of it is zero, else as literal bytes with `offset` as zstd reference.
+    /// when it is an edit in place (at least 7/8 zero), else as literal bytes with `offset` as
+    /// zstd reference.
     private func sendEdited(_ p: UnsafeRawPointer, _ n: Int, against offset: UInt64?, zeros: Int, into content: inout FrameContent) {
-        if let offset, zeros * 2 >= n {
+        if let offset, zeros >= n - n / 8 {
             content.xor(n, against: offset)
         } else {
             content.literal(p, n, resembling: offset)
