@@ -44,6 +44,67 @@ public final class AnchorIndex: @unchecked Sendable {
         }
     }
 
+    /// Appends every anchor in `count` bytes at `p` to `found` as (hash, `origin` + window start),
+    /// in order: the same anchors as `forEachAnchor`, about twice as fast on long runs.
+    ///
+    /// The rolling hash is a chain (each step needs the previous value), so one scan runs at
+    /// the latency of two additions per byte. The range is cut into `lanes` parts scanned in one
+    /// loop, so the parts' chains overlap in the CPU. Each part starts 63 bytes early to warm its
+    /// hash up; a window's hash depends only on its 64 bytes, so the values match a single scan.
+    static func collectAnchors(_ p: UnsafeRawPointer, _ count: Int, _ table: UnsafePointer<UInt64>, origin: UInt64,
+                               into found: inout [(UInt64, UInt64)]) {
+        let w = GearHash.window
+        // Windows end at w-1..<count; the parts take `part` window ends each, the last one also
+        // the remainder. Short ranges are not worth the set-up.
+        let part = (count - (w - 1)) / 4
+        guard part >= 4 * w else {
+            forEachAnchor(p, count, table) { h, at in
+                found.append((h, origin + UInt64(at)))
+                return true
+            }
+            return
+        }
+        let bytes = p.assumingMemoryBound(to: UInt8.self)
+        let shift = 64 - anchorBits
+        let zero = GearHash.zeroWindow
+        let s0 = w - 1, s1 = s0 + part, s2 = s1 + part, s3 = s2 + part
+        var h0: UInt64 = 0, h1: UInt64 = 0, h2: UInt64 = 0, h3: UInt64 = 0
+        for k in 0..<(w - 1) {
+            h0 = (h0 << 1) &+ table[Int(bytes[s0 - (w - 1) + k])]
+            h1 = (h1 << 1) &+ table[Int(bytes[s1 - (w - 1) + k])]
+            h2 = (h2 << 1) &+ table[Int(bytes[s2 - (w - 1) + k])]
+            h3 = (h3 << 1) &+ table[Int(bytes[s3 - (w - 1) + k])]
+        }
+        // Anchors of parts 1...3 wait in their own lists, so `found` stays in order.
+        var later: [[(UInt64, UInt64)]] = [[], [], []]
+        for k in 0..<3 { later[k].reserveCapacity(part / 128) }
+        let b0 = bytes + s0, b1 = bytes + s1, b2 = bytes + s2, b3 = bytes + s3
+        let limit: UInt64 = 1 << shift   // a hash below this has its top anchorBits bits zero
+        var i = 0
+        while i < part {
+            h0 = (h0 << 1) &+ table[Int(b0[i])]
+            h1 = (h1 << 1) &+ table[Int(b1[i])]
+            h2 = (h2 << 1) &+ table[Int(b2[i])]
+            h3 = (h3 << 1) &+ table[Int(b3[i])]
+            // One test for the four (an anchor is 1 position in 256), then which of them.
+            if min(min(h0, h1), min(h2, h3)) < limit {
+                if h0 < limit && h0 != zero { found.append((h0, origin + UInt64(s0 + i + 1 - w))) }
+                if h1 < limit && h1 != zero { later[0].append((h1, origin + UInt64(s1 + i + 1 - w))) }
+                if h2 < limit && h2 != zero { later[1].append((h2, origin + UInt64(s2 + i + 1 - w))) }
+                if h3 < limit && h3 != zero { later[2].append((h3, origin + UInt64(s3 + i + 1 - w))) }
+            }
+            i &+= 1
+        }
+        // Part 3 runs on to the end of the range.
+        i = s3 + part
+        while i < count {
+            h3 = (h3 << 1) &+ table[Int(bytes[i])]
+            if h3 >> shift == 0 && h3 != zero { later[2].append((h3, origin + UInt64(i + 1 - w))) }
+            i += 1
+        }
+        for list in later { found.append(contentsOf: list) }
+    }
+
     /// Builds the table from anchors collected per thread, in baseline order (first wins).
     init(anchors: [[(UInt64, UInt64)]]) {
         let total = anchors.reduce(0) { $0 + $1.count }

@@ -78,10 +78,7 @@ public final class BaselineIndex: @unchecked Sendable {
                             while j < bytes && !ZeroScan.isZero(buffer.unsafeBase + j, min(ps, bytes - j)) { j += ps }
                             j = min(j, bytes)
                             let runStart = start + UInt64(i)
-                            AnchorIndex.forEachAnchor(buffer.unsafeBase + i, j - i, table.baseAddress!) { h, at in
-                                found.append((h, runStart + UInt64(at)))
-                                return true
-                            }
+                            AnchorIndex.collectAnchors(buffer.unsafeBase + i, j - i, table.baseAddress!, origin: runStart, into: &found)
                             i = j
                         }
                         page += chunkPages
