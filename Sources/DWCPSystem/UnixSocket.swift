@@ -80,6 +80,24 @@ public enum UnixSocket {
         return ends
     }
 
+    /// Sets the socket's send buffer to `bytes`, past `net.core.wmem_max` where allowed
+    /// (`SO_SNDBUFFORCE` needs CAP_NET_ADMIN; otherwise the kernel caps `SO_SNDBUF`). On a unix
+    /// stream socket the writer's send buffer bounds everything in flight to the reader, and the
+    /// default (~200 KiB) is a few hundred microseconds of a migration stream: a reader that is
+    /// not scheduled for that long stalls the writer. Best effort: returns the size in effect.
+    @discardableResult
+    public static func setSendBuffer(_ fd: FileDescriptor, bytes: Int) -> Int {
+        var v = Int32(clamping: bytes)
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        if setsockopt(fd.rawValue, SOL_SOCKET, SO_SNDBUFFORCE, &v, size) != 0 {
+            _ = setsockopt(fd.rawValue, SOL_SOCKET, SO_SNDBUF, &v, size)
+        }
+        var got: Int32 = 0
+        var length = size
+        _ = getsockopt(fd.rawValue, SOL_SOCKET, SO_SNDBUF, &got, &length)
+        return Int(got)
+    }
+
     /// Half-closes a socket for writing (the peer reads end of file).
     public static func shutdownWrite(_ fd: FileDescriptor) {
         _ = shutdown(fd.rawValue, Int32(SHUT_WR))

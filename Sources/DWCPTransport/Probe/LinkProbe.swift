@@ -37,10 +37,17 @@ public struct LinkProbe {
     public var pingInterval = 0.01
     public var burstSeconds = 0.5
 
-    /// When set, the burst lasts this many round trips (at least 0.1 s, at most
-    /// `burstSeconds`): a short path fills in a few milliseconds, a long one needs seconds of
-    /// slow start. dwcp-migrate uses it so planning costs little on a datacenter link.
+    /// When set, the burst lasts this many round trips (at least 0.1 s unless `burstBytes`, at
+    /// most `burstSeconds`): a short path fills in a few milliseconds, a long one needs seconds
+    /// of slow start. dwcp-migrate uses it so planning costs little on a datacenter link.
     public var burstRoundTrips: Double?
+
+    /// With `burstRoundTrips`: the burst may end before 0.1 s once the peer could have this many
+    /// bytes (and the round trips have passed). On a fast link 0.1 s is hundreds of megabytes of
+    /// traffic that only delays what the probe is for; the rate is taken from the bytes the peer
+    /// confirms, including the drain of every buffer, so a token bucket or socket buffers of a
+    /// few MiB bias 64 MiB by a few per cent at most. Links under ~5 Gbit/s still take 0.1 s.
+    public var burstBytes: UInt64?
 
     public init(endpoint: Endpoint) {
         self.endpoint = endpoint
@@ -65,8 +72,11 @@ public struct LinkProbe {
         var throughput = 0.0, loss = 0.0
         let sorted = rtts.sorted()
         var burstSeconds = self.burstSeconds
+        var earliestEnd = burstSeconds  // when `burstBytes` may end the burst
         if let n = burstRoundTrips, !sorted.isEmpty {
-            burstSeconds = min(burstSeconds, max(0.1, n * sorted[sorted.count / 2]))
+            let roundTrips = n * sorted[sorted.count / 2]
+            burstSeconds = min(burstSeconds, max(0.1, roundTrips))
+            earliestEnd = min(burstSeconds, roundTrips)
         }
         if burstSeconds > 0 {
             let retrans0 = socket.tcpInfo()?.retransmits ?? 0, segs0 = socket.segmentsOut() ?? 0
@@ -74,7 +84,10 @@ public struct LinkProbe {
             block.unsafeBase.initializeMemory(as: UInt8.self, repeating: 0x5A, count: block.capacity)
             let t0 = MonotonicClock.now()
             var sent: UInt64 = 0
-            while MonotonicClock.now() - t0 < burstSeconds {
+            while true {
+                let elapsed = MonotonicClock.now() - t0
+                if elapsed >= burstSeconds { break }
+                if let enough = burstBytes, sent >= enough && elapsed >= earliestEnd { break }
                 MessageHeader(kind: .burst, length: UInt32(block.capacity), sequence: 0, offset: 0, checksum: 0).store(to: &raw)
                 try socket.sendAll(raw)
                 try socket.sendAll(block.unsafeBase, block.capacity)
