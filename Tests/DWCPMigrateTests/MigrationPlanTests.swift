@@ -32,6 +32,10 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertLessThanOrEqual(Double(plan.window), MigrationPlan.pipelineBytesPerSecond * 0.3 / 4 + 1)
         XCTAssertFalse(plan.deduplicate, "hashing for duplicates costs more than it saves when the CPU is the limit")
         XCTAssertEqual(plan.mode, .datacenter)
+        XCTAssertTrue(plan.raw)
+        XCTAssertEqual(plan.streams, 1, "one TCP stream on a short path outruns QEMU's migration thread")
+        let compressed = MigrationPlan(measurement: measurement(mbit: 40_000, rttMs: 0.05), maxDowntime: 0.3, codec: "zstd:1")
+        XCTAssertEqual(compressed.streams, 4)
     }
 
     func testFixedCodecParses() throws {
