@@ -40,7 +40,7 @@ final class BaselineDeltaTests: XCTestCase {
         let (baseline, next) = makeRounds()
         let path = scratch.write("baseline", baseline)
         func encode(_ input: [UInt8]) throws -> (BaselineIndex, FrameContent) {
-            let index = BaselineIndex(baseline: try Baseline(path: path), pageSize: 4096, threads: 2)
+            let index = BaselineIndex(baseline: try Baseline(opening: path), pageSize: 4096, threads: 2)
             let matcher = DeltaMatcher(index: index, pageSize: 4096)
             var content = FrameContent(literal: RawBuffer(capacity: input.count))
             var shift: Int64 = 0

@@ -8,11 +8,10 @@ import DWCPSystem
 public final class Baseline: @unchecked Sendable {
     public let fd: FileDescriptor
     public let length: UInt64
-    public let identity: BaselineIdentity
     public let path: String
 
-    /// Opens `path` and digests it (XXH3-128 over the whole file, read in 4 MiB pieces).
-    public init(path: String) throws {
+    /// Opens `path` without reading it.
+    public init(opening path: String) throws {
         let fd = try FileDescriptor.openForReading(path)
         guard let size = fd.sizeIfSeekable() else {
             fd.close()
@@ -21,17 +20,23 @@ public final class Baseline: @unchecked Sendable {
         self.fd = fd
         self.path = path
         self.length = size
+    }
+
+    /// What a stream header names the baseline by: its length and XXH3-128 over the whole file,
+    /// read in 4 MiB pieces. One pass over the file: the encoder runs it beside its first frames,
+    /// the decoder before it writes anything.
+    public func identity() throws -> BaselineIdentity {
         let digest = StreamDigest()
         let chunk = RawBuffer(capacity: 4 << 20)
         var offset: UInt64 = 0
-        while offset < size {
+        while offset < length {
             let n = try fd.readFully(into: chunk.unsafeBase, count: chunk.capacity, at: offset)
             if n == 0 { break }
             digest.update(chunk.unsafeBase, n)
             offset += UInt64(n)
         }
-        guard offset == size else { throw DWCPError.failure("\(path): baseline changed size while being read") }
-        identity = BaselineIdentity(length: size, digest: digest.finalize())
+        guard offset == length else { throw DWCPError.failure("\(path): baseline changed size while being read") }
+        return BaselineIdentity(length: length, digest: digest.finalize())
     }
 
     deinit { fd.close() }

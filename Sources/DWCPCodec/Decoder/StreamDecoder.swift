@@ -187,9 +187,10 @@ public final class StreamDecoder {
         case (.some(let id), nil):
             throw DWCPError.usage("stream is a delta against a baseline (\(id.length) bytes, XXH3-128 \(id.digest)); give it with --baseline FILE")
         case (.some(let id), .some(let path)):
-            let b = try Baseline(path: path)
-            guard b.identity == id else {
-                throw DWCPError.integrity("\(path): wrong baseline: stream was encoded against \(id.length) bytes with XXH3-128 \(id.digest), this file is \(b.identity.length) bytes with \(b.identity.digest)")
+            let b = try Baseline(opening: path)
+            let found = try b.identity()
+            guard found == id else {
+                throw DWCPError.integrity("\(path): wrong baseline: stream was encoded against \(id.length) bytes with XXH3-128 \(id.digest), this file is \(found.length) bytes with \(found.digest)")
             }
             return b
         }
