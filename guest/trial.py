@@ -17,6 +17,11 @@ With --netns A,B the source side runs in namespace A and the destination in B (a
 migration fails with exit 4 and the source VM keeps running with an intact heartbeat.
 --inject drop-connections kills the migration's TCP connections (ss -K) twice mid-copy: the
 transport must resume and the migration pass the normal verdict.
+--inject kill-receiver-after-switchover starts the destination with -S (it loads the VM but does
+not run it, so the DWCP receiver waits for "running") and kills the receiver once the whole
+stream is over: the confirmation is lost. The trial passes only if dwcp-migrate exits 4 saying
+the source is left paused, and neither copy runs (source "postmigrate", destination paused, no
+heartbeat on either).
 """
 import argparse, json, os, re, signal, socket, subprocess, sys, tempfile, threading, time
 
@@ -87,7 +92,7 @@ def ns_prefix(ns):
     return ["ip", "netns", "exec", ns] if ns else []
 
 
-def start_vm(args, work, name, ns, incoming):
+def start_vm(args, work, name, ns, incoming, paused=False):
     log, qmp = f"{work}/{name}.log", f"{work}/{name}.qmp"
     cmd = ns_prefix(ns) + [
         "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", args.ram, "-display", "none",
@@ -97,6 +102,8 @@ def start_vm(args, work, name, ns, incoming):
         "-daemonize", "-pidfile", f"{work}/{name}.pid"]
     if incoming:
         cmd += ["-incoming", "defer"]
+    if paused:
+        cmd += ["-S"]
     subprocess.run(cmd, check=True)
     return log, qmp
 
@@ -161,7 +168,7 @@ def qemu_native(args, src, dst, method, dst_ip, port):
             "qemu_downtime_ms": info.get("downtime"), "qemu_stall_s": round(stall, 1)}
 
 
-def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port):
+def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
     recv = subprocess.Popen(ns_prefix(dst_ns) + [f"{args.bin}/dwcp-migrate", "receive", "--listen", f"{dst_ip}:{port}",
                                                  "--qmp", dst_qmp, "--json", "-v"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -174,6 +181,11 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port):
     send = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if args.inject == "kill-receiver":
         time.sleep(args.kill_after)
+        recv.send_signal(signal.SIGKILL)
+    elif args.inject == "kill-receiver-after-switchover":
+        # The source VM stops for the switchover; a second without a heartbeat means the last
+        # pass is over and the receiver waits for a VM that -S keeps paused: kill it unconfirmed.
+        wait_until(lambda: ws.beats and time.time() - ws.beats[-1][0] > 1.0, 120, "source switchover")
         recv.send_signal(signal.SIGKILL)
     elif args.inject == "drop-connections":
         # Kill every established migration connection twice: the transport must resume.
@@ -212,7 +224,7 @@ def main():
     ap.add_argument("--downtime-ms", type=int, default=300)
     ap.add_argument("--netns", help="SRC_NS,DST_NS")
     ap.add_argument("--port", type=int, default=7460)
-    ap.add_argument("--inject", choices=["kill-receiver", "drop-connections"])
+    ap.add_argument("--inject", choices=["kill-receiver", "drop-connections", "kill-receiver-after-switchover"])
     ap.add_argument("--kill-after", type=float, default=1.5)
     ap.add_argument("--sweeps-after", type=int, default=2, help="guest memory sweeps to wait for after the switchover")
     ap.add_argument("dwcp_args", nargs="*", help="extra dwcp-migrate qemu arguments (after --)")
@@ -226,7 +238,7 @@ def main():
     try:
         # QMP takes one client at a time: the harness connects only for QEMU's own methods.
         src_log, src_qmp = start_vm(args, work, "src", src_ns, False)
-        dst_log, dst_qmp = start_vm(args, work, "dst", dst_ns, True)
+        dst_log, dst_qmp = start_vm(args, work, "dst", dst_ns, True, paused=args.inject == "kill-receiver-after-switchover")
         ws, wd = Watcher(src_log), Watcher(dst_log)
         ws.start(); wd.start()
         wait_until(lambda: any(b[4] >= 1 for b in ws.beats), 120, "source guest workload ready (one full sweep)")
@@ -234,7 +246,7 @@ def main():
         tx0 = veth_tx(src_ns)
         t0 = time.time()
         if args.method == "dwcp":
-            result.update(dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, args.port))
+            result.update(dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, args.port, ws))
         else:
             result.update(qemu_native(args, QMP(src_qmp), QMP(dst_qmp), args.method, dst_ip, args.port))
         result.setdefault("total_s", round(time.time() - t0, 3))
@@ -250,6 +262,18 @@ def main():
                            "source_mismatches": last[3] if last else None})
             result["ok"] = (result.get("exit") == 4 and status == "running" and len(ws.beats) - n >= 5
                             and last is not None and last[3] == 0)
+            return result
+        if args.inject == "kill-receiver-after-switchover":
+            # Expected: exit 4 saying the source is left paused, and no copy of the VM running.
+            n_src, n_dst = len(ws.beats), len(wd.beats)
+            time.sleep(1.5)
+            src_status = QMP(src_qmp).cmd("query-status")["status"]
+            dst_status = QMP(dst_qmp).cmd("query-status")["status"]
+            result.update({"source_status": src_status, "destination_status": dst_status,
+                           "source_beats_after": len(ws.beats) - n_src, "destination_beats": len(wd.beats)})
+            result["ok"] = (result.get("exit") == 4 and "left paused" in result.get("stderr", "")
+                            and src_status != "running" and dst_status != "running"
+                            and len(ws.beats) == n_src and len(wd.beats) == n_dst == 0)
             return result
         wait_until(lambda: len(wd.beats) > 0, 60, "destination heartbeat")
         first = wd.beats[0]

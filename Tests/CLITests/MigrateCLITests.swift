@@ -53,6 +53,18 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(result["source_status"] as? String, "running")
     }
 
+    /// The whole VM went over, but the destination's confirmation never came: its QEMU (started
+    /// with -S) holds the loaded VM paused and its receiver is killed while waiting for it to
+    /// run. The source must not resume (the destination may be running the VM by then), so it
+    /// stays paused, exits 4 and says so; neither copy runs.
+    func testLostConfirmationLeavesTheSourcePaused() throws {
+        let result = try trial("dwcp", ["--inject", "kill-receiver-after-switchover"], dwcp: ["--resume-timeout", "2"])
+        XCTAssertEqual(result["ok"] as? Bool, true, "\(result)")
+        XCTAssertEqual(result["exit"] as? Int, 4)
+        XCTAssertEqual(result["source_status"] as? String, "postmigrate")
+        XCTAssertEqual(result["destination_status"] as? String, "paused")
+    }
+
     /// Every migration connection is killed twice mid-copy (ss -K): the transport reconnects,
     /// resends what was unacknowledged, and the guest arrives intact. (With the migration's
     /// small window this once stalled for good: idle stream threads never noticed that their
