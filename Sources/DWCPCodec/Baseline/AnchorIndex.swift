@@ -48,7 +48,7 @@ public final class AnchorIndex: @unchecked Sendable {
     /// in order: the same anchors as `forEachAnchor`, about twice as fast on long runs.
     ///
     /// The rolling hash is a chain (each step needs the previous value), so one scan runs at
-    /// the latency of two additions per byte. The range is cut into `lanes` parts scanned in one
+    /// the latency of two additions per byte. The range is cut into four parts scanned in one
     /// loop, so the parts' chains overlap in the CPU. Each part starts 63 bytes early to warm its
     /// hash up; a window's hash depends only on its 64 bytes, so the values match a single scan.
     static func collectAnchors(_ p: UnsafeRawPointer, _ count: Int, _ table: UnsafePointer<UInt64>, origin: UInt64,
@@ -99,7 +99,7 @@ public final class AnchorIndex: @unchecked Sendable {
         i = s3 + part
         while i < count {
             h3 = (h3 << 1) &+ table[Int(bytes[i])]
-            if h3 >> shift == 0 && h3 != zero { later[2].append((h3, origin + UInt64(i + 1 - w))) }
+            if h3 < limit && h3 != zero { later[2].append((h3, origin + UInt64(i + 1 - w))) }
             i += 1
         }
         for list in later { found.append(contentsOf: list) }

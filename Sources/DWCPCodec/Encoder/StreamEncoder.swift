@@ -40,8 +40,8 @@ public final class StreamEncoder {
         precondition(c.blockSize % c.pageSize == 0)
         let baseline = try c.baselinePath.map { try Baseline(opening: $0) }
         let index = baseline.map { BaselineIndex(baseline: $0, pageSize: c.pageSize, threads: c.threads) }
-        // The header names the baseline by its digest, a serial pass over the whole file (a
-        // tenth of a delta round's time on a 0.5 GB image). It runs on its own thread while the
+        // The header names the baseline by its digest, a serial pass over the whole file (about
+        // a tenth of a delta round's CPU on a 0.5 GB image). It runs on its own thread while the
         // first frames encode; the header goes out before the first frame, once it is known.
         var identity: Result<BaselineIdentity, Error>?
         let digestThread = baseline.map { b in OSThread { identity = Result { try b.identity() } } }

@@ -57,9 +57,9 @@ public struct MigrationPlan {
         // at the reorder buffer); long fat paths get one per MiB of bandwidth-delay product,
         // doubled under real loss, where each stream's window collapses on its own. A raw
         // stream on a short path gets one: a single TCP stream there carries 30+ Gbit/s, more
-        // than QEMU's migration thread produces, and every further stream is two more threads
-        // competing with the guest for the CPU (loopback, 512 MiB guest, 8 trials each: 1.07 s
-        // median with 1 stream, 1.10 s with 4).
+        // than QEMU's migration thread produces, and every further stream adds threads on both
+        // ends that compete with the guest for the CPU (loopback, 512 MiB guest, 8 trials
+        // each: 1.07 s median with 1 stream, 1.10 s with 4).
         let bdp = bytesPerSecond * rtt
         let rawStream = codec == "raw" || (codec == "auto" && bytesPerSecond >= 2 * Self.pipelineBytesPerSecond)
         var planned = rtt < 0.002 ? (rawStream ? 1 : bytesPerSecond >= 125e6 ? 4 : 2) : Int((bdp / Double(1 << 20)).rounded(.up))
