@@ -62,9 +62,10 @@ public struct MigrationPlan {
         // each: 1.07 s median with 1 stream, 1.10 s with 4).
         let bdp = bytesPerSecond * rtt
         let rawStream = codec == "raw" || (codec == "auto" && bytesPerSecond >= 2 * Self.pipelineBytesPerSecond)
-        var planned = rtt < 0.002 ? (rawStream ? 1 : bytesPerSecond >= 125e6 ? 4 : 2) : Int((bdp / Double(1 << 20)).rounded(.up))
+        let shortPath = rtt < 0.002
+        var planned = shortPath ? (rawStream ? 1 : bytesPerSecond >= 125e6 ? 4 : 2) : Int((bdp / Double(1 << 20)).rounded(.up))
         if rtt >= 0.01, (measurement?.loss ?? 0) > 0.001 { planned *= 2 }
-        self.streams = streams ?? min(max(planned, rawStream && rtt < 0.002 ? 1 : 2), 16)
+        self.streams = streams ?? min(max(planned, shortPath ? 1 : 2), 16)
         // In flight: enough to cover the path (4 × bandwidth-delay product, at least 4 MiB)
         // but never more than a quarter of the downtime budget at the rate the pipeline really
         // drains, which on fast links is the CPU, not the wire (≈ 4 Gbit/s on two cores).

@@ -453,36 +453,7 @@ public final class TransportSender {
                     defer { lock.withLock { _ = sending.remove(seq) } }
                     // In flight from the first byte: if the send fails half-way it must be resent.
                     inFlight.append(seq)
-                    if let buffer = chunk.buffer {
-                        MessageHeader(kind: .data, length: UInt32(chunk.length), sequence: seq, offset: chunk.offset,
-                                      checksum: chunk.checksum!).store(to: &header)
-                        try socket.sendAll(header)
-                        try socket.sendAll(buffer.unsafeBase, buffer.count)
-                    } else if let file, let own, chunk.checksum == nil {
-                        // A file chunk's first send: its checksum is recorded before any byte
-                        // leaves, so a resend (after this connection fails) can check the re-read.
-                        let checksum = try readAndChecksum(chunk, into: own)
-                        lock.withLock {
-                            retained[seq]?.checksum = checksum
-                            recordChecksum(seq, checksum)
-                        }
-                        MessageHeader(kind: .data, length: UInt32(chunk.length), sequence: seq, offset: chunk.offset,
-                                      checksum: checksum).store(to: &header)
-                        if socket.canSendFile {
-                            try socket.sendAll(header, more: true)
-                            try socket.sendFile(file.rawValue, offset: fileStart + chunk.offset, count: chunk.length)
-                        } else {
-                            try socket.sendAll(header)
-                            try socket.sendAll(own.unsafeBase, chunk.length)
-                        }
-                    } else {
-                        let copy = try reread(chunk)
-                        defer { pool.recycle(copy) }
-                        MessageHeader(kind: .data, length: UInt32(chunk.length), sequence: seq, offset: chunk.offset,
-                                      checksum: chunk.checksum!).store(to: &header)
-                        try socket.sendAll(header)
-                        try socket.sendAll(copy.unsafeBase, copy.count)
-                    }
+                    try sendChunk(seq, chunk, on: socket, header: &header, own: own)
                     if inFlight.count > 1024 {
                         let acked = lock.withLock { ackedThrough }
                         inFlight.removeAll { $0 < acked }
@@ -507,6 +478,41 @@ public final class TransportSender {
                 return true
             } catch {
                 return false
+            }
+        }
+    }
+
+    /// Writes chunk `seq`, header then bytes, to `socket`. A chunk in memory goes from its buffer.
+    /// A file chunk's first send reads it into `own` for its checksum, recorded before any byte
+    /// leaves (so a resend after this connection fails can check its re-read), then `sendfile`s
+    /// it; a resend reads it again and checks it against that checksum.
+    private func sendChunk(_ seq: UInt64, _ chunk: Chunk, on socket: StreamSocket, header: inout [UInt8], own: RawBuffer?) throws {
+        func sendHeader(_ checksum: UInt64, more: Bool = false) throws {
+            MessageHeader(kind: .data, length: UInt32(chunk.length), sequence: seq, offset: chunk.offset,
+                          checksum: checksum).store(to: &header)
+            try socket.sendAll(header, more: more)
+        }
+        if let buffer = chunk.buffer {
+            try sendHeader(chunk.checksum!)
+            try socket.sendAll(buffer.unsafeBase, buffer.count)
+        } else if let checksum = chunk.checksum {
+            let copy = try reread(chunk)
+            defer { pool.recycle(copy) }
+            try sendHeader(checksum)
+            try socket.sendAll(copy.unsafeBase, copy.count)
+        } else {
+            let own = own!
+            let checksum = try readAndChecksum(chunk, into: own)
+            lock.withLock {
+                retained[seq]?.checksum = checksum
+                recordChecksum(seq, checksum)
+            }
+            if socket.canSendFile {
+                try sendHeader(checksum, more: true)
+                try socket.sendFile(file!.rawValue, offset: fileStart + chunk.offset, count: chunk.length)
+            } else {
+                try sendHeader(checksum)
+                try socket.sendAll(own.unsafeBase, chunk.length)
             }
         }
     }
