@@ -78,8 +78,9 @@ def main():
         print(f"## {n}: full round ({size / 1e6:.1f} MB, round 2 image)\n\n{HEADER}")
         res = {}
         for name, cmd in [
-            ("dwcp-encode (zstd-3, default)", f"{enc} {r2}"),
+            ("dwcp-encode (default: adaptive zstd)", f"{enc} {r2}"),
             ("dwcp-encode -l 1", f"{enc} -l 1 {r2}"),
+            ("dwcp-encode -l 3", f"{enc} -l 3 {r2}"),
             ("dwcp-encode --history 4MiB", f"{enc} --history 4MiB {r2}"),
             ("dwcp-encode -c lz4", f"{enc} -c lz4 {r2}"),
             ("zstd -1 -T0", f"zstd -1 -T0 -q -c {r2}"),
@@ -96,9 +97,10 @@ def main():
         zdec = timed(f"zstd -d -q -c {zst}", None, a.repeat)
         print(f"\ndecode: dwcp-encode -d {dec[0]:.2f} s ({size / dec[0] / 1e6:.0f} MB/s, {dec[1] / 1024:.0f} MiB), "
               f"zstd -d {zdec[0]:.2f} s ({size / zdec[0] / 1e6:.0f} MB/s)\n")
-        d3, d1, z1, z3 = res["dwcp-encode (zstd-3, default)"], res["dwcp-encode -l 1"], res["zstd -1 -T0"], res["zstd -3"]
+        d0, d1, d3, z1, z3 = (res["dwcp-encode (default: adaptive zstd)"], res["dwcp-encode -l 1"], res["dwcp-encode -l 3"],
+                              res["zstd -1 -T0"], res["zstd -3"])
         dh = res["dwcp-encode --history 4MiB"]
-        for label, d in (("default", d3), ("-l 1", d1), ("--history 4MiB", dh)):
+        for label, d in (("default", d0), ("-l 1", d1), ("-l 3", d3), ("--history 4MiB", dh)):
             verdicts.append(f"{n} full ({label}): size {d[2] / z3[2]:.3f}x zstd -3 (goal <= 1), "
                             f"time {d[0] / z1[0]:.2f}x zstd -1 -T0 (goal <= 1)")
         verdicts.append(f"{n} decode: {dec[0] / zdec[0]:.2f}x zstd -d time (goal <= 1)")

@@ -20,7 +20,7 @@ report() { python3 "$here/jsonreport.py" "$@"; }
 echo
 echo "== round 1: full encode"
 full=$(dwcp-encode --json -o "$work/r1.dwcp" "$r1")
-report "round 1 (full, zstd-3)" "$full"
+report "round 1 (full, adaptive zstd)" "$full"
 echo "== round 2: delta against round 1"
 delta=$(dwcp-encode --json --baseline "$r1" -o "$work/r2.dwcp" "$r2")
 report "round 2 (delta vs round 1)" "$delta"

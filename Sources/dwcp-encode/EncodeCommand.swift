@@ -48,7 +48,7 @@ struct EncodeCommand: ParsableCommand {
     var codec: CodecChoice = .zstd
 
     @Option(name: .shortAndLong, parsing: .unconditional,
-            help: ArgumentHelp("Codec level: zstd -131072...22 (negative = fast), lz4 <3 fast (negative = acceleration) or 3...12 HC, brotli 0...11. Default: zstd 3, lz4 1, brotli 5.", valueName: "LEVEL"))
+            help: ArgumentHelp("Codec level: zstd -131072...22 (negative = fast), lz4 <3 fast (negative = acceleration) or 3...12 HC, brotli 0...11. Default: lz4 1, brotli 5; zstd chooses per section, level 1's search where the bytes look random and a wider double-fast one elsewhere (see docs/AUTO-CODEC.md); --format zstd uses 3.", valueName: "LEVEL"))
     var level: Int?
 
     @Option(name: [.customShort("T"), .long], help: ArgumentHelp("Worker threads; 0 means one per core (the default).", valueName: "N"))
@@ -169,7 +169,7 @@ struct EncodeCommand: ParsableCommand {
         c.baselinePath = baseline
         c.history = Int(Units.parseBytes(history)!)
         if let id = codec.codecID {
-            c.planner = CodecPlanner(fixed: CodecSetting(codec: id, level: level ?? CodecSetting.defaultLevel(for: id)))
+            c.planner = CodecPlanner(fixed: level.map { CodecSetting(codec: id, level: $0) } ?? CodecSetting.standard(for: id))
         } else {
             c.planner = CodecPlanner(linkBitsPerSecond: Units.parseBitRate(linkRate)!, threads: threads)
         }

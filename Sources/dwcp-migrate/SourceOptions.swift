@@ -14,7 +14,7 @@ struct SourceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Downtime budget: how long the workload may be stopped at the switchover (300ms, 1s; a bare number is ms).", valueName: "TIME"))
     var maxDowntime: String = "300ms"
 
-    @Option(help: ArgumentHelp("Codec for the state: auto (chosen per frame for the measured link; on links faster than compression a VM stream goes raw), raw (VM streams only: no encoder, the transport's checksums only), or CODEC[:LEVEL] such as zstd:1, lz4, none.", valueName: "CODEC"))
+    @Option(help: ArgumentHelp("Codec for the state: auto (chosen per frame for the measured link; on links faster than compression a VM stream goes raw), raw (VM streams only: no encoder, the transport's checksums only), or CODEC[:LEVEL] such as zstd:1, lz4, none (zstd without a level chooses its search per section, as dwcp-encode does).", valueName: "CODEC"))
     var codec: String = "auto"
 
     @Option(help: ArgumentHelp("Parallel TCP connections (default: planned from the path: 2-4 on short paths, one per MiB of bandwidth-delay product on long ones).", valueName: "N"))

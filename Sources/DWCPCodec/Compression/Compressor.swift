@@ -16,29 +16,32 @@ public final class Compressor {
 
     deinit { ZSTD_freeCCtx(cctx) }
 
-    /// Compresses `src` into `dst` (capacity `dstCapacity`). Returns the compressed length, or nil
-    /// when the output would not be smaller than `dstCapacity` (the caller then stores raw bytes).
-    /// `prefix` is a reference the decoder will also have (zstd only).
+    /// What one call produced: its length, and the setting (for zstd, the search) it used, as
+    /// `--stats` names it.
+    public struct Compressed: Equatable {
+        public var length: Int
+        public var label: String
+    }
+
+    /// Compresses `src` into `dst` (capacity `dstCapacity`). Returns nil when the output would
+    /// not be smaller than `dstCapacity` (the caller then stores raw bytes). `prefix` is a
+    /// reference the decoder will also have (zstd only).
     public func compress(_ setting: CodecSetting, src: UnsafeRawBufferPointer, dst: UnsafeMutableRawPointer,
-                         dstCapacity: Int, prefix: UnsafeRawBufferPointer? = nil) -> Int? {
+                         dstCapacity: Int, prefix: UnsafeRawBufferPointer? = nil) -> Compressed? {
         guard src.count > 0, dstCapacity > 0 else { return nil }
         switch setting.codec {
         case .none:
             return nil
         case .zstd:
             ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters)
-            ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, Int32(clamping: setting.level))
+            let prefixBytes = prefix?.count ?? 0
+            let search = ZstdSearch.choose(setting, section: src, hasPrefix: prefixBytes > 0)
+            search.apply(to: cctx, span: prefixBytes + src.count, hasPrefix: prefixBytes > 0)
             ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0)
-            if let prefix, prefix.count > 0 {
-                let span = prefix.count + src.count
-                var log: Int32 = 10
-                while (1 << log) < span && log < Int32(ZstdLimits.maxWindowLog) { log += 1 }
-                ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, log)
-                ZSTD_CCtx_refPrefix(cctx, prefix.baseAddress, prefix.count)
-            }
+            if let prefix, prefixBytes > 0 { ZSTD_CCtx_refPrefix(cctx, prefix.baseAddress, prefixBytes) }
             let n = ZSTD_compress2(cctx, dst, dstCapacity, src.baseAddress, src.count)
             if ZSTD_isError(n) != 0 { return nil }
-            return n
+            return Compressed(length: n, label: search.label)
         case .lz4:
             let n: Int32
             if setting.level >= 3 {
@@ -51,13 +54,13 @@ public final class Compressor {
                                       dst.assumingMemoryBound(to: CChar.self), Int32(src.count), Int32(clamping: dstCapacity),
                                       acceleration)
             }
-            return n > 0 ? Int(n) : nil
+            return n > 0 ? Compressed(length: Int(n), label: setting.description) : nil
         case .brotli:
             var encodedSize = dstCapacity
             let ok = BrotliEncoderCompress(Int32(setting.level), 22, BROTLI_MODE_GENERIC, src.count,
                                            src.baseAddress!.assumingMemoryBound(to: UInt8.self), &encodedSize,
                                            dst.assumingMemoryBound(to: UInt8.self))
-            return ok == BROTLI_TRUE && encodedSize < dstCapacity ? encodedSize : nil
+            return ok == BROTLI_TRUE && encodedSize < dstCapacity ? Compressed(length: encodedSize, label: setting.description) : nil
         }
     }
 }

@@ -110,14 +110,16 @@ final class BlockEncoder {
         var usedCodec = CodecID.none
         if literal.count > 0 {
             let started = MonotonicClock.now()
+            var label = "none"
             if setting.codec != .none,
-               let n = compressor.compress(setting, src: literal.unsafeBytes, dst: literalDst, dstCapacity: literal.count - 1,
+               let c = compressor.compress(setting, src: literal.unsafeBytes, dst: literalDst, dstCapacity: literal.count - 1,
                                            prefix: prefixBytes) {
-                encodedLength = n
+                encodedLength = c.length
                 usedCodec = setting.codec
+                label = c.label
             }
             planner.record(setting, input: literal.count, output: encodedLength, seconds: MonotonicClock.now() - started)
-            stats.codecMix[usedCodec == .none ? "none" : setting.description, default: 0] += UInt64(literal.count)
+            stats.codecMix[label, default: 0] += UInt64(literal.count)
             if usedCodec == .none {
                 // Stored raw: a reference prefix would mean nothing, so drop the section.
                 if !refBytes.isEmpty {

@@ -8,7 +8,7 @@ public struct EncoderConfiguration {
     public var window: UInt64 = 128 << 20
     public var threads = OSThread.processorCount
     public var baselinePath: String?
-    public var planner = CodecPlanner(fixed: CodecSetting(codec: .zstd, level: 3))
+    public var planner = CodecPlanner(fixed: .adaptiveZstd)
     public var deduplicate = true
     /// Literal history given to zstd as prefix (0 = frames compressed independently).
     public var history = 0
