@@ -9,6 +9,9 @@ FUZZ_SECONDS ?= 20
 BENCH_CORPUS ?=
 TOOLS       := dwcp-encode dwcp-predict dwcp-send dwcp-recv dwcp-detect dwcp-migrate dwcp-place dwcp-rep
 RELEASE_BIN := .build/release
+# Release binaries carry the Swift runtime: they start in ~4.7 ms instead of ~7.8 (no dynamic
+# loading of libswiftCore, Foundation, dispatch), and `make install` needs no Swift on the target.
+RELEASE_BUILD = $(SWIFT) build -c release --static-swift-stdlib
 DEBUG_BIN   := .build/debug
 
 # Debian packages: building, testing (the real zstd CLI for interop), demo, benchmarks.
@@ -39,7 +42,7 @@ build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release
+	$(RELEASE_BUILD)
 
 unit-test: build
 	$(SWIFT) test
@@ -88,12 +91,12 @@ fuzz-smoke:
 
 demo: deps
 	$(call need_debs,$(DEMO_DEBS))
-	$(SWIFT) build -c release
+	$(RELEASE_BUILD)
 	scripts/demo.sh $(RELEASE_BIN)
 
 bench: deps
 	$(call need_debs,$(BENCH_DEBS))
-	$(SWIFT) build -c release
+	$(RELEASE_BUILD)
 	scripts/bench-encode.py $(RELEASE_BIN) $(BENCH_CORPUS)
 	scripts/bench-predict.sh $(RELEASE_BIN)
 	scripts/bench-transport.sh $(RELEASE_BIN)
