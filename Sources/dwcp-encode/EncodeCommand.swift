@@ -57,13 +57,24 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Page size for zero, duplicate and baseline matching: a power of two, 512 to 1MiB.", valueName: "BYTES"))
     var pageSize: String = "4096"
 
-    @Option(help: ArgumentHelp("Original bytes per frame, a multiple of the page size up to 64MiB (default: 4MiB, or 1MiB with --baseline). Larger frames let the compressor reach further back; delta rounds keep them small to bound memory.", valueName: "BYTES"))
+    @Option(help: ArgumentHelp("Original bytes per frame, a multiple of the page size up to 64MiB (default: 4MiB; with --baseline, 1/128 of the baseline's size as a power of two from 1MiB to 8MiB). Larger frames let the compressor reach further back and cost fewer headers; delta rounds keep them small on small images to bound memory.", valueName: "BYTES"))
     var blockSize: String?
 
     /// Full rounds compress better with frames that span more of the image (4 MiB: node's heap
     /// dump 1.20 → 1.01 of `zstd -3`'s size); delta rounds find their matches in the baseline and
-    /// keep 1 MiB frames, which hold their memory to a quarter of `zstd --patch-from`'s.
-    var effectiveBlockSize: String { blockSize ?? (baseline == nil ? "4MiB" : "1MiB") }
+    /// size their frames by it (`EncoderConfiguration.deltaBlockSize`): 1 MiB frames hold small
+    /// images' memory to a quarter of `zstd --patch-from`'s, and large images, mostly references,
+    /// spend less on headers in larger ones.
+    var effectiveBlockSize: String { blockSize ?? "4MiB" }
+
+    /// `--block-size` if given, else the default for a full or a delta round.
+    func blockBytes() -> Int {
+        if blockSize != nil || baseline == nil { return Int(Units.parseBytes(effectiveBlockSize)!) }
+        // An unreadable baseline is reported when the encoder opens it.
+        guard let fd = try? FileDescriptor.openForReading(baseline!) else { return 1 << 20 }
+        defer { fd.close() }
+        return EncoderConfiguration.deltaBlockSize(baselineBytes: fd.sizeIfSeekable() ?? 0)
+    }
 
     @Option(help: ArgumentHelp("How far back a duplicate page may be referenced; the decoder keeps this much output. 0 disables duplicate elimination.", valueName: "BYTES"))
     var window: String = "128MiB"
@@ -164,7 +175,7 @@ struct EncodeCommand: ParsableCommand {
         var c = EncoderConfiguration()
         c.threads = threads
         c.pageSize = Int(Units.parseBytes(pageSize)!)
-        c.blockSize = Int(Units.parseBytes(effectiveBlockSize)!)
+        c.blockSize = blockBytes()
         c.window = Units.parseBytes(window)!
         c.baselinePath = baseline
         c.history = Int(Units.parseBytes(history)!)

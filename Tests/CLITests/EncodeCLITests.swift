@@ -100,6 +100,23 @@ final class EncodeCLITests: XCTestCase {
         XCTAssertEqual(back.status, 0, back.stderr)
     }
 
+    /// A delta round's frames grow with the baseline unless --block-size says otherwise: a 600 MB
+    /// (sparse) baseline gives 4 MiB frames, 1/128 of it rounded down to a power of two.
+    func testDeltaFramesGrowWithTheBaseline() throws {
+        let t = TempDir()
+        let r = try CLI.shell("""
+            truncate -s 600M \(t.path("base")) && truncate -s 64M \(t.path("next")) &&
+            dwcp-encode --json --baseline \(t.path("base")) -o \(t.path("d")) \(t.path("next")) &&
+            dwcp-encode --json --block-size 1MiB --baseline \(t.path("base")) -o \(t.path("d1")) \(t.path("next")) &&
+            dwcp-encode -d --baseline \(t.path("base")) \(t.path("d")) | cmp - \(t.path("next"))
+            """)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: UInt8(ascii: "\n"))
+        XCTAssertEqual(lines.count, 2)
+        let frames = try lines.map { (try JSONSerialization.jsonObject(with: Data($0)) as! [String: Any])["frames"] as? Int }
+        XCTAssertEqual(frames, [16, 64])
+    }
+
     func testStatsAndJSON() throws {
         let t = TempDir()
         let image = sampleImage(pages: 100)

@@ -112,4 +112,15 @@ final class BaselineDeltaTests: XCTestCase {
         XCTAssertEqual((missing.error as? DWCPError)?.status, .usage)
         XCTAssertEqual(missing.output, [])
     }
+
+    func testDeltaFramesAreSizedByTheBaseline() {
+        let mib: UInt64 = 1 << 20
+        XCTAssertEqual(EncoderConfiguration.deltaBlockSize(baselineBytes: 0), 1 << 20)
+        XCTAssertEqual(EncoderConfiguration.deltaBlockSize(baselineBytes: 90_000_000), 1 << 20)    // sqlite3
+        XCTAssertEqual(EncoderConfiguration.deltaBlockSize(baselineBytes: 256 * mib - 1), 1 << 20)
+        XCTAssertEqual(EncoderConfiguration.deltaBlockSize(baselineBytes: 256 * mib), 2 << 20)
+        XCTAssertEqual(EncoderConfiguration.deltaBlockSize(baselineBytes: 536_875_008), 4 << 20)   // 512 MiB guest
+        XCTAssertEqual(EncoderConfiguration.deltaBlockSize(baselineBytes: 1_105_044_664), 8 << 20) // node
+        XCTAssertEqual(EncoderConfiguration.deltaBlockSize(baselineBytes: 1 << 40), 8 << 20)
+    }
 }
