@@ -7,16 +7,17 @@ import CZstd
 /// (compressed or encrypted blobs, random keys). `-l N` asks for level N everywhere. The default,
 /// `CodecSetting.adaptiveZstd`, chooses per section from its byte entropy (`ByteEntropy`):
 ///
-/// - **nearly random** (≥ 7 bits per byte, and no prefix): level 1's search. A wider one finds almost no
-///   matches there and costs twice the time (sqlite3's rows of random blobs: level 3 takes 1.8×
-///   level 1's time for 0.04 % smaller output);
+/// - **nearly random** (≥ 7 bits per byte, and no prefix): level 1's search. A wider one finds
+///   almost no matches there and costs twice the time (sqlite3's rows of random blobs: level 3
+///   takes 1.8× level 1's time for 0.04 % smaller output);
 /// - **structured** (everything else): zstd's double-fast search with a 2^18-entry long-match
 ///   table (level 3: 2^17), a 2^14-entry short one (2^16) and 6-byte minimum matches (5). On node
-///   and guest-RAM dumps it gives 0.98–0.99 of level 3's size; on python3's, 0.99 in 0.93 of the time.
+///   and guest-RAM dumps it gives 0.98–0.99 of level 3's size; on python3's, 0.99 in 0.93 of the
+///   time.
 ///
 /// Both windows cover the section (and its prefix), so a 4 MiB frame can reach back to its start.
-/// The decoder needs nothing new: each section is an ordinary zstd frame. docs/AUTO-CODEC.md has the
-/// measurements.
+/// The decoder needs nothing new: each section is an ordinary zstd frame. docs/AUTO-CODEC.md has
+/// the measurements.
 public enum ZstdSearch: Equatable, Sendable {
     /// zstd's own parameters for this level.
     case level(Int)
