@@ -63,6 +63,8 @@ final class BlockEncoder {
             case .open(let start, let n):
                 if let matcher {
                     try matcher.encode(base, start: start, end: start + n, blockOffset: job.offset, shift: &shift, into: &content)
+                } else if job.plan.count == 1 {
+                    content.wholeLiteral(base + start, n)
                 } else {
                     content.literal(base + start, n)
                 }
@@ -74,12 +76,13 @@ final class BlockEncoder {
     /// Compresses the literal section and writes header and payload into one buffer.
     private func assemble(_ job: EncodeJob, _ content: FrameContent) throws -> EncodedFrame {
         var stats = content.stats
+        let literal = content.literalBytes
         let setting = planner.choose(literalBytes: literal.count)
         // The literal history: wait for the previous frame's tail, publish ours, before compressing.
         var tail: RawBuffer?
         if let history {
             let previous = try history.tail(before: job.dataIndex)
-            history.publish(job.dataIndex, previous: previous, literal: literal.unsafeBytes)
+            history.publish(job.dataIndex, previous: previous, literal: literal)
             tail = previous
         }
         var refBytes: [UInt8] = []
@@ -112,7 +115,7 @@ final class BlockEncoder {
             let started = MonotonicClock.now()
             var label = "none"
             if setting.codec != .none,
-               let c = compressor.compress(setting, src: literal.unsafeBytes, dst: literalDst, dstCapacity: literal.count - 1,
+               let c = compressor.compress(setting, src: literal, dst: literalDst, dstCapacity: literal.count - 1,
                                            prefix: prefixBytes) {
                 encodedLength = c.length
                 usedCodec = setting.codec
@@ -126,7 +129,7 @@ final class BlockEncoder {
                     literalDst -= refBytes.count
                     refBytes = []
                 }
-                literalDst.copyMemory(from: literal.unsafeBase, byteCount: literal.count)
+                literalDst.copyMemory(from: literal.baseAddress!, byteCount: literal.count)
             }
         }
         let payload = frame.unsafeBase + FrameHeader.encodedLength
