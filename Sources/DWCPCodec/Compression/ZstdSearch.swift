@@ -9,7 +9,7 @@ import CZstd
 ///
 /// - **nearly random** (≥ 7 bits per byte, and no prefix): level 1's search. A wider one finds
 ///   almost no matches there and costs twice the time (sqlite3's rows of random blobs: level 3
-///   takes 1.8× level 1's time for 0.04 % smaller output);
+///   takes 2.0–2.3× level 1's time for 0.04 % smaller output);
 /// - **structured** (everything else): zstd's double-fast search with a 2^18-entry long-match
 ///   table (level 3: 2^17), a 2^14-entry short one (2^16) and 6-byte minimum matches (5). On node
 ///   and guest-RAM dumps it gives 0.98–0.99 of level 3's size; on python3's, 0.99 in 0.93 of the
