@@ -67,15 +67,6 @@ struct EncodeCommand: ParsableCommand {
     /// spend less on headers in larger ones.
     var effectiveBlockSize: String { blockSize ?? "4MiB" }
 
-    /// `--block-size` if given, else the default for a full or a delta round.
-    func blockBytes() -> Int {
-        if blockSize != nil || baseline == nil { return Int(Units.parseBytes(effectiveBlockSize)!) }
-        // An unreadable baseline is reported when the encoder opens it.
-        guard let fd = try? FileDescriptor.openForReading(baseline!) else { return 1 << 20 }
-        defer { fd.close() }
-        return EncoderConfiguration.deltaBlockSize(baselineBytes: fd.sizeIfSeekable() ?? 0)
-    }
-
     @Option(help: ArgumentHelp("How far back a duplicate page may be referenced; the decoder keeps this much output. 0 disables duplicate elimination.", valueName: "BYTES"))
     var window: String = "128MiB"
 
@@ -154,7 +145,7 @@ struct EncodeCommand: ParsableCommand {
                 }
                 let s: EncodeStats
                 if format == .zstd {
-                    s = try ZstdStream.compress(chain, to: target.fd, level: level ?? 3, threads: threadCount, progress: onProgress)
+                    s = try ZstdStream.compress(chain, to: target.fd, level: level ?? CodecSetting.defaultLevel(for: .zstd), threads: threadCount, progress: onProgress)
                 } else {
                     let encoder = StreamEncoder(configuration: try configuration(threads: threadCount))
                     encoder.progress = onProgress
@@ -175,7 +166,8 @@ struct EncodeCommand: ParsableCommand {
         var c = EncoderConfiguration()
         c.threads = threads
         c.pageSize = Int(Units.parseBytes(pageSize)!)
-        c.blockSize = blockBytes()
+        c.blockSize = Int(Units.parseBytes(effectiveBlockSize)!)
+        c.blockSizeFromBaseline = blockSize == nil
         c.window = Units.parseBytes(window)!
         c.baselinePath = baseline
         c.history = Int(Units.parseBytes(history)!)

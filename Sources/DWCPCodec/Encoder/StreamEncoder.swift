@@ -5,6 +5,9 @@ import DWCPSystem
 public struct EncoderConfiguration {
     public var pageSize = 4096
     public var blockSize = 1 << 20
+    /// With a baseline, size the frames by it (`deltaBlockSize`) instead of `blockSize`:
+    /// dwcp-encode's default when no `--block-size` is given.
+    public var blockSizeFromBaseline = false
     public var window: UInt64 = 128 << 20
     public var threads = OSThread.processorCount
     public var baselinePath: String?
@@ -48,8 +51,10 @@ public final class StreamEncoder {
 
     public func encode(_ input: InputChain, to output: FileDescriptor) throws -> EncodeStats {
         let c = configuration
-        precondition(c.blockSize % c.pageSize == 0)
         let baseline = try c.baselinePath.map { try Baseline(opening: $0) }
+        let blockSize = c.blockSizeFromBaseline && baseline != nil
+            ? EncoderConfiguration.deltaBlockSize(baselineBytes: baseline!.length) : c.blockSize
+        precondition(blockSize % c.pageSize == 0)
         let index = baseline.map { BaselineIndex(baseline: $0, pageSize: c.pageSize, threads: c.threads) }
         // The header names the baseline by its digest, a serial pass over the whole file (about
         // a tenth of a delta round's CPU on a 0.5 GB image). It runs on its own thread while the
@@ -67,7 +72,7 @@ public final class StreamEncoder {
             if headerWritten { return }
             headerWritten = true
             digestThread?.join()
-            var header = StreamHeader(pageSize: UInt32(c.pageSize), maxBlock: UInt32(c.blockSize), window: c.window,
+            var header = StreamHeader(pageSize: UInt32(c.pageSize), maxBlock: UInt32(blockSize), window: c.window,
                                       baseline: try identity?.get(), streamID: SystemRandom.uint64())
             header.history = UInt32(c.history)
             try output.writeAll(header.encoded())
@@ -79,10 +84,10 @@ public final class StreamEncoder {
             }
         }
 
-        let blocks = BufferPool(bufferCapacity: c.blockSize)
-        let frames = BufferPool(bufferCapacity: BlockEncoder.frameCapacity(maxBlock: c.blockSize, pageSize: c.pageSize))
+        let blocks = BufferPool(bufferCapacity: blockSize)
+        let frames = BufferPool(bufferCapacity: BlockEncoder.frameCapacity(maxBlock: blockSize, pageSize: c.pageSize))
         let workers = (0..<c.threads).map { _ in
-            BlockEncoder(pageSize: c.pageSize, maxBlock: c.blockSize, index: index, planner: c.planner, framePool: frames,
+            BlockEncoder(pageSize: c.pageSize, maxBlock: blockSize, index: index, planner: c.planner, framePool: frames,
                          history: history)
         }
         let progress = self.progress
@@ -113,7 +118,7 @@ public final class StreamEncoder {
         do {
             while true {
                 let block = blocks.take()
-                block.count = try input.read(into: block.unsafeBase, count: c.blockSize)
+                block.count = try input.read(into: block.unsafeBase, count: blockSize)
                 if block.count == 0 { break }
                 digest.update(block.unsafeBase, block.count)
                 let plan = planner.plan(block.unsafeBase, count: block.count, offset: offset)
@@ -121,7 +126,7 @@ public final class StreamEncoder {
                 sequence += 1
                 dataIndex += 1
                 offset += UInt64(block.count)
-                if block.count < c.blockSize { break }
+                if block.count < blockSize { break }
             }
         } catch {
             pipeline.abort(error)
