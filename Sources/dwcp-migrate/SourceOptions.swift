@@ -17,7 +17,7 @@ struct SourceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Codec for the state: auto (chosen per frame for the measured link; on links faster than compression a VM stream goes raw), raw (VM streams only: no encoder, the transport's checksums only), or CODEC[:LEVEL] such as zstd:1, lz4, none (zstd without a level chooses its search per section, as dwcp-encode does).", valueName: "CODEC"))
     var codec: String = "auto"
 
-    @Option(help: ArgumentHelp("Parallel TCP connections (default: planned from the path: 2-4 on short paths, one per MiB of bandwidth-delay product on long ones).", valueName: "N"))
+    @Option(help: ArgumentHelp("Parallel TCP connections (default: planned from the path: on short paths 1 for a raw stream, else 2-4; one per MiB of bandwidth-delay product on long ones).", valueName: "N"))
     var streams: Int?
 
     @Option(help: ArgumentHelp("Congestion control per socket: bbr, cubic, reno or auto (bbr when available).", valueName: "CC"))
