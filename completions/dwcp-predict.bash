@@ -212,7 +212,7 @@ _dwcp-predict_train() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--force --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
-    non_repeating_options=(--output -o --hidden --epochs --seed --horizons --train-percent --score-alphas --blends)
+    non_repeating_options=(--output -o --hidden --epochs --seed --horizons --train-percent --loss --score-alphas --blends)
     __dwcp-predict_offer_flags_options -1
 
     # Offer option value completions
@@ -233,6 +233,10 @@ _dwcp-predict_train() {
         return
         ;;
     '--train-percent')
+        return
+        ;;
+    '--loss')
+        __dwcp-predict_add_completions -W 'squared'$'\n''hit'
         return
         ;;
     '--score-alphas')

@@ -26,6 +26,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Forecast horizons in seconds, comma-separated.", valueName: "LIST"))
     var horizons: String = "1,5,10"
     @Option(help: "Percent of sessions used for training.") var trainPercent: Int = 60
+    @Option(help: ArgumentHelp("What training minimises: 'hit' (a smooth ±20% window around the forecast, what w20 scores: the most likely outcome) or 'squared' (the squared log error: the mean outcome). See docs/PREDICT.md.", valueName: "LOSS"))
+    var loss: TrainingLoss = .hit
     @Option(help: ArgumentHelp("Candidate paces for auto's scores (weight of each new outcome), comma-separated. One value fixes it.", valueName: "LIST"))
     var scoreAlphas: String = "0.002,0.005,0.01,0.02"
     @Option(help: ArgumentHelp("Candidate sizes of auto's blend contender (the geometric mean of the N best-scoring models, scored like a model; 1: none), comma-separated. With --score-alphas, the pair with the best w20 on the held-out runs is stored. One value fixes it.", valueName: "LIST"))
@@ -48,6 +50,7 @@ struct TrainCommand: ParsableCommand {
         trainer.hidden = hidden
         trainer.epochs = epochs
         trainer.seed = seed
+        trainer.loss = loss
         trainer.horizons = try ModelOptions(horizons: horizons).horizonList()
         trainer.progress = { epoch, loss in Diagnostics.info("epoch \(epoch): training loss \(Units.format(loss, 5))") }
         trainer.validationProgress = { epoch, loss in Diagnostics.info("epoch \(epoch): validation loss \(Units.format(loss, 5))") }
@@ -117,6 +120,8 @@ extension TrainCommand {
 
     func blendCounts() -> [Int]? { commaList(blends, { Int($0) }, where: { (1...16).contains($0) }) }
 }
+
+extension TrainingLoss: ExpressibleByArgument {}
 
 extension ModelOptions {
     init(horizons: String) {

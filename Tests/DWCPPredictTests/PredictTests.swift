@@ -84,50 +84,87 @@ final class ModelTests: XCTestCase {
 
 final class GRUTests: XCTestCase {
     func testGradientsMatchFiniteDifferences() {
-        var net = GRUNetwork(inputs: 3, hidden: 4, outputs: 2, seed: 9)
-        let xs: [[Double]] = [[0.1, -0.2, 0.3], [0.5, 0.1, -0.4], [-0.3, 0.2, 0.1]]
-        let targets: [[Double]] = [[0.2, -0.1], [0.0, 0.3], [-0.2, 0.1]]
-        let masks: [[Double]] = [[1, 1], [1, 0], [1, 1]]
-        func loss(_ n: GRUNetwork) -> Double {
+        for lossFunction in TrainingLoss.allCases {
+            var net = GRUNetwork(inputs: 3, hidden: 4, outputs: 2, seed: 9)
+            let xs: [[Double]] = [[0.1, -0.2, 0.3], [0.5, 0.1, -0.4], [-0.3, 0.2, 0.1]]
+            let targets: [[Double]] = [[0.2, -0.1], [0.0, 0.3], [-0.2, 0.1]]
+            let masks: [[Double]] = [[1, 1], [1, 0], [1, 1]]
+            func loss(_ n: GRUNetwork) -> Double {
+                var h = [Double](repeating: 0, count: 4), steps: [GRUNetwork.Step] = []
+                for x in xs { let s = n.step(x, h); steps.append(s); h = s.h }
+                var g = [Double](repeating: 0, count: n.parameters.count)
+                return n.backward(steps, targets: targets, masks: masks, loss: lossFunction, gradient: &g)
+            }
             var h = [Double](repeating: 0, count: 4), steps: [GRUNetwork.Step] = []
-            for x in xs { let s = n.step(x, h); steps.append(s); h = s.h }
-            var g = [Double](repeating: 0, count: n.parameters.count)
-            return n.backward(steps, targets: targets, masks: masks, gradient: &g)
-        }
-        var h = [Double](repeating: 0, count: 4), steps: [GRUNetwork.Step] = []
-        for x in xs { let s = net.step(x, h); steps.append(s); h = s.h }
-        var analytic = [Double](repeating: 0, count: net.parameters.count)
-        _ = net.backward(steps, targets: targets, masks: masks, gradient: &analytic)
-        for i in stride(from: 0, to: net.parameters.count, by: 3) {
-            let saved = net.parameters[i]
-            net.parameters[i] = saved + 1e-6
-            let up = loss(net)
-            net.parameters[i] = saved - 1e-6
-            let down = loss(net)
-            net.parameters[i] = saved
-            XCTAssertEqual(analytic[i], (up - down) / 2e-6, accuracy: 1e-5, "parameter \(i)")
+            for x in xs { let s = net.step(x, h); steps.append(s); h = s.h }
+            var analytic = [Double](repeating: 0, count: net.parameters.count)
+            _ = net.backward(steps, targets: targets, masks: masks, loss: lossFunction, gradient: &analytic)
+            XCTAssertGreaterThan(analytic.map(abs).max()!, 1e-4, "\(lossFunction): no gradient at all")
+            for i in stride(from: 0, to: net.parameters.count, by: 3) {
+                let saved = net.parameters[i]
+                net.parameters[i] = saved + 1e-6
+                let up = loss(net)
+                net.parameters[i] = saved - 1e-6
+                let down = loss(net)
+                net.parameters[i] = saved
+                XCTAssertEqual(analytic[i], (up - down) / 2e-6, accuracy: 1e-5, "\(lossFunction), parameter \(i)")
+            }
         }
     }
 
-    func testTrainingLearnsAPeriodicLinkAndTheModelFileRoundTrips() throws {
-        // A link alternating 4 s fast, 4 s slow: last value is wrong at every switch, a GRU can learn it.
-        let series = (0..<3000).map { i in (i / 4) % 2 == 0 ? 8e6 : 2e6 }
-        var trainer = GRUTrainer()
-        trainer.hidden = 8
-        trainer.epochs = 25
-        trainer.horizons = [1]
-        var losses: [Double] = []
-        trainer.progress = { _, l in losses.append(l) }
-        let model = trainer.train([(bins: series, weight: 1)])
-        XCTAssertLessThan(losses.last!, losses.first! * 0.5, "\(losses)")
-        let gru = GRUForecaster(model: model), last = LastValue()
-        var gruHits = 0, lastHits = 0
-        for i in 0..<400 {
-            gru.observe(series[i]); last.observe(series[i])
-            if abs(gru.forecast(horizon: 1)! / series[i + 1] - 1) <= 0.2 { gruHits += 1 }
-            if abs(last.forecast(horizon: 1)! / series[i + 1] - 1) <= 0.2 { lastHits += 1 }
+    func testHitLossForecastsTheLikelyOutcomeNotTheMean() {
+        // A link that holds its rate, except that 3 bins in 10 drop to a fifth of it for one bin.
+        // After a normal bin the next is the same rate (70 %) or a fifth (30 %): the mean of the
+        // log lands between the two and within 20 % of neither; the likely outcome is "no change".
+        var rng = SplitMix(seed: 5)
+        let series = (0..<4000).map { _ in rng.next() % 10 < 3 ? 2e6 : 1e7 }
+        func hits(_ loss: TrainingLoss) -> Int {
+            var trainer = GRUTrainer()
+            trainer.hidden = 4
+            trainer.epochs = 4
+            trainer.horizons = [1]
+            trainer.loss = loss
+            let gru = GRUForecaster(model: trainer.train([(bins: Array(series[..<3000]), weight: 1)]))
+            var hits = 0
+            for i in 3000..<3999 {
+                gru.observe(series[i])
+                if series[i] == 1e7, abs(gru.forecast(horizon: 1)! / series[i + 1] - 1) <= 0.2 { hits += 1 }
+            }
+            return hits
         }
-        XCTAssertGreaterThan(gruHits, lastHits + 30, "gru \(gruHits) vs last \(lastHits)")
+        let normalBins = series[3000..<3999].filter { $0 == 1e7 }.count
+        let hit = hits(.hit), squared = hits(.squared)
+        XCTAssertGreaterThan(Double(hit), 0.6 * Double(normalBins), "hit loss: \(hit) of \(normalBins)")
+        XCTAssertLessThan(Double(squared), 0.2 * Double(normalBins), "squared loss: \(squared) of \(normalBins)")
+    }
+
+    func testTrainingLearnsAPeriodicLinkAndTheModelFileRoundTrips() throws {
+        // A link alternating 4 s fast, 4 s slow: last value is wrong at every switch, a GRU can learn
+        // it, with either loss (`hit` only after its wide early epochs: at σ = 0.15 a switch is too
+        // far from "no change" to pull the forecast).
+        let series = (0..<3000).map { i in (i / 4) % 2 == 0 ? 8e6 : 2e6 }
+        var trained: GRUModel?
+        for loss in [TrainingLoss.squared, .hit] {
+            var trainer = GRUTrainer()
+            trainer.hidden = 8
+            trainer.epochs = 25
+            trainer.horizons = [1]
+            trainer.loss = loss
+            var losses: [Double] = []
+            trainer.progress = { _, l in losses.append(l) }
+            let model = trainer.train([(bins: series, weight: 1)])
+            trained = model
+            if loss == .squared { XCTAssertLessThan(losses.last!, losses.first! * 0.5, "\(losses)") }
+            let gru = GRUForecaster(model: model), last = LastValue()
+            var gruHits = 0, lastHits = 0
+            for i in 0..<400 {
+                gru.observe(series[i]); last.observe(series[i])
+                if abs(gru.forecast(horizon: 1)! / series[i + 1] - 1) <= 0.2 { gruHits += 1 }
+                if abs(last.forecast(horizon: 1)! / series[i + 1] - 1) <= 0.2 { lastHits += 1 }
+            }
+            XCTAssertGreaterThan(gruHits, lastHits + 30, "\(loss): gru \(gruHits) vs last \(lastHits)")
+        }
+        let model = try XCTUnwrap(trained)
         let back = try GRUModel.parse(model.serialized())
         XCTAssertEqual(back, model)
         XCTAssertThrowsError(try GRUModel.parse("dwcp-gru 1\ninputs 3 hidden 8 horizons 1\n1.0\n"))

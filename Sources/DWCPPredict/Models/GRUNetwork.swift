@@ -93,9 +93,11 @@ public struct GRUNetwork: Equatable {
         return Step(x: x, hPrev: hPrev, z: z, r: r, n: n, hn: hn, h: h, y: y)
     }
 
-    /// Backpropagation through a window of steps for the loss ½·Σ mask·(y − target)².
-    /// Adds to `gradient` and returns the loss.
-    func backward(_ steps: [Step], targets: [[Double]], masks: [[Double]], gradient: inout [Double]) -> Double {
+    /// Backpropagation through a window of steps for the loss Σ mask·loss(y − target) (by
+    /// default ½·Σ mask·(y − target)²; `width`: σ of the `hit` loss). Adds to `gradient` and
+    /// returns the loss.
+    func backward(_ steps: [Step], targets: [[Double]], masks: [[Double]], loss lossFunction: TrainingLoss = .squared,
+                  width: Double = TrainingLoss.hitWidth, gradient: inout [Double]) -> Double {
         let l = layout, p = parameters, H = hidden, I = inputs
         var loss = 0.0
         var dhNext = [Double](repeating: 0, count: H)
@@ -103,8 +105,9 @@ public struct GRUNetwork: Equatable {
             let s = steps[t]
             var dh = dhNext
             for k in 0..<outputs where masks[t][k] > 0 {
-                let e = (s.y[k] - targets[t][k]) * masks[t][k]
-                loss += 0.5 * e * (s.y[k] - targets[t][k])
+                let value = lossFunction.evaluate(s.y[k] - targets[t][k], width: width)
+                let e = value.slope * masks[t][k]
+                loss += value.loss * masks[t][k]
                 gradient[l.bo + k] += e
                 for j in 0..<H {
                     gradient[l.wo + k * H + j] += e * s.h[j]

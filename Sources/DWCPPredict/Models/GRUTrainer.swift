@@ -10,7 +10,11 @@ public struct GRUTrainer {
     public var learningRate = 0.004
     public var seed: UInt64 = 1
     public var horizons = [1, 5, 10]
-    /// Called after each epoch with (epoch, mean loss per scored output).
+    /// What each output's error costs (training and early stopping alike). `hit` by default:
+    /// the forecasts are judged by w20.
+    public var loss = TrainingLoss.hit
+    /// Called after each epoch with (epoch, mean loss per scored output). With the `hit` loss the
+    /// early epochs use a wider window (`TrainingLoss.width`), so only later epochs compare.
     public var progress: ((Int, Double) -> Void)?
     /// Called after each epoch with (epoch, validation loss) when there is a validation set.
     public var validationProgress: ((Int, Double) -> Void)?
@@ -63,8 +67,7 @@ public struct GRUTrainer {
                     let st = net.step(seq.x[i], h)
                     h = st.h
                     for k in 0..<horizons.count where seq.mask[i][k] > 0 {
-                        let e = st.y[k] - seq.y[i][k]
-                        loss += 0.5 * e * e
+                        loss += self.loss.evaluate(st.y[k] - seq.y[i][k]).loss
                         scored += 1
                     }
                 }
@@ -77,6 +80,7 @@ public struct GRUTrainer {
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
             var totalLoss = 0.0, scored = 0.0
             let lr = learningRate / (1 + Double(epoch - 1) * 0.5)
+            let width = TrainingLoss.width(epoch: epoch, of: epochs)
             for s in order {
                 let seq = prepared[s]
                 var h = [Double](repeating: 0, count: hidden)
@@ -90,7 +94,8 @@ public struct GRUTrainer {
                         h = st.h
                     }
                     var g = [Double](repeating: 0, count: n)
-                    totalLoss += net.backward(steps, targets: Array(seq.y[start..<end]), masks: Array(seq.mask[start..<end]), gradient: &g)
+                    totalLoss += net.backward(steps, targets: Array(seq.y[start..<end]), masks: Array(seq.mask[start..<end]),
+                                              loss: loss, width: width, gradient: &g)
                     scored += seq.mask[start..<end].reduce(0) { $0 + $1.reduce(0, +) }
                     let norm = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
                     if norm > 1 { for i in 0..<n { g[i] /= norm } }
