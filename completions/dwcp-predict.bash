@@ -212,7 +212,7 @@ _dwcp-predict_train() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--force --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
-    non_repeating_options=(--output -o --hidden --epochs --seed --horizons --train-percent --loss --score-alphas --blends)
+    non_repeating_options=(--output -o --hidden --epochs --seed --ensemble --horizons --train-percent --loss --score-alphas --blends)
     __dwcp-predict_offer_flags_options -1
 
     # Offer option value completions
@@ -227,6 +227,9 @@ _dwcp-predict_train() {
         return
         ;;
     '--seed')
+        return
+        ;;
+    '--ensemble')
         return
         ;;
     '--horizons')

@@ -22,7 +22,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Hidden units.") var hidden: Int = 16
     @Option(help: "Passes over the training traces (the epoch with the best validation loss is kept).") var epochs: Int = 6
-    @Option(help: "Seed for initial weights and shuffling.") var seed: UInt64 = 1
+    @Option(help: "Seed for initial weights and shuffling (network i of the ensemble uses seed + i).") var seed: UInt64 = 1
+    @Option(help: "Networks trained from different seeds that answer together (the mean of their outputs), trained in parallel.")
+    var ensemble: Int = 4
     @Option(help: ArgumentHelp("Forecast horizons in seconds, comma-separated.", valueName: "LIST"))
     var horizons: String = "1,5,10"
     @Option(help: "Percent of sessions used for training.") var trainPercent: Int = 60
@@ -39,6 +41,7 @@ struct TrainCommand: ParsableCommand {
         if directories.isEmpty { throw ValidationError("give at least one trace directory") }
         if !(1...256).contains(hidden) { throw ValidationError("--hidden must be 1...256") }
         if !(1...1000).contains(epochs) { throw ValidationError("--epochs must be 1...1000") }
+        if !(1...16).contains(ensemble) { throw ValidationError("--ensemble must be 1...16") }
         if !(1...99).contains(trainPercent) { throw ValidationError("--train-percent must be 1...99") }
         if paces() == nil { throw ValidationError("--score-alphas must be numbers in (0, 1], comma-separated") }
         if blendCounts() == nil { throw ValidationError("--blends must be whole numbers 1...16, comma-separated") }
@@ -50,6 +53,7 @@ struct TrainCommand: ParsableCommand {
         trainer.hidden = hidden
         trainer.epochs = epochs
         trainer.seed = seed
+        trainer.ensemble = ensemble
         trainer.loss = loss
         trainer.horizons = try ModelOptions(horizons: horizons).horizonList()
         trainer.progress = { epoch, loss in Diagnostics.info("epoch \(epoch): training loss \(Units.format(loss, 5))") }

@@ -120,6 +120,7 @@ final class GRUTests: XCTestCase {
         let series = (0..<4000).map { _ in rng.next() % 10 < 3 ? 2e6 : 1e7 }
         func hits(_ loss: TrainingLoss) -> Int {
             var trainer = GRUTrainer()
+            trainer.ensemble = 1
             trainer.hidden = 4
             trainer.epochs = 4
             trainer.horizons = [1]
@@ -146,6 +147,7 @@ final class GRUTests: XCTestCase {
         var trained: GRUModel?
         for loss in [TrainingLoss.squared, .hit] {
             var trainer = GRUTrainer()
+            trainer.ensemble = 1
             trainer.hidden = 8
             trainer.epochs = 25
             trainer.horizons = [1]
@@ -182,6 +184,44 @@ final class GRUTests: XCTestCase {
         XCTAssertEqual(try GRUModel.parse(profiled.serialized()).blend, 2)
         XCTAssertEqual(ModelCatalog.auto(gru: profiled, horizons: [1]).blend, 2, "auto blends as many models as stored")
         XCTAssertThrowsError(try GRUModel.parse(profiled.serialized().replacingOccurrences(of: "blend 2", with: "blend 0")))
+    }
+}
+
+extension GRUTests {
+    /// The networks of an ensemble answer together: the forecast is the geometric mean of what
+    /// each would forecast alone, the file keeps every network, and a file whose parameters do
+    /// not fill its networks is refused.
+    func testEnsembleAnswersWithTheMeanOfItsNetworksAndRoundTrips() throws {
+        var trainer = GRUTrainer()
+        trainer.hidden = 4
+        trainer.epochs = 2
+        trainer.ensemble = 3
+        trainer.horizons = [1, 5]
+        var rng = SplitMix(seed: 3)
+        let series = (0..<600).map { _ in 1e6 * Double(1 + rng.next() % 8) }
+        let model = trainer.train([(bins: series, weight: 1)])
+        XCTAssertEqual(model.networks.count, 3)
+        XCTAssertNotEqual(model.networks[0].parameters, model.networks[1].parameters, "each network has its own seed")
+        var alone = trainer
+        alone.ensemble = 1
+        XCTAssertEqual(alone.train([(bins: series, weight: 1)]).networks[0], model.networks[0], "the first network is the seed's own")
+        let together = GRUForecaster(model: model)
+        let members = model.networks.map { GRUForecaster(model: GRUModel(networks: [$0], horizons: model.horizons)) }
+        for bps in series.prefix(50) {
+            together.observe(bps)
+            for m in members { m.observe(bps) }
+            for h in [1, 5] {
+                let mean = expo(members.map { ln($0.forecast(horizon: h)!) }.reduce(0, +) / 3)
+                XCTAssertEqual(together.forecast(horizon: h)!, mean, accuracy: mean * 1e-12)
+            }
+        }
+        let text = model.serialized()
+        XCTAssertTrue(text.contains("\nnetworks 3\n"))
+        XCTAssertEqual(try GRUModel.parse(text), model)
+        let single = GRUModel(networks: [model.networks[0]], horizons: model.horizons)
+        XCTAssertFalse(single.serialized().contains("networks"), "one network: the file is as before ensembles")
+        XCTAssertThrowsError(try GRUModel.parse(text.replacingOccurrences(of: "networks 3", with: "networks 4")))
+        XCTAssertThrowsError(try GRUModel.parse(text.replacingOccurrences(of: "networks 3", with: "networks 0")))
     }
 }
 

@@ -21,138 +21,30 @@ public struct GRUFeatures {
     }
 }
 
-/// A trained GRU and the horizons its outputs forecast; what `dwcp-predict train` writes.
-///
-/// Outputs are log(mean rate over the next h bins ÷ the last bin), so the network learns a
-/// correction to "last value". File format (text, docs/PREDICT.md):
-///
-///     dwcp-gru 1
-///     inputs 3 hidden 16 horizons 1 5 10
-///     prior <model> <horizon> <w20 on the training traces>      (any number of lines)
-///     profile <mean log rate> <mean |change of log rate|>        (optional: the training link class)
-///     score-alpha <weight of each outcome in auto's scores>      (optional: chosen by `train`)
-///     blend <how many top models auto combines>                  (optional: chosen by `train`)
-///     <one parameter per line, as Swift prints a Double (exact round trip)>
-public struct GRUModel: Equatable {
-    public var network: GRUNetwork
-    public var horizons: [Int]
-    /// w20 of every model on the training traces, per horizon: where `--model auto` starts before
-    /// it has seen how models do on this link.
-    public var priors: [String: [Int: Double]]
-    /// The training traces' link profile: with several model files, `auto` routes by it.
-    public var profile: LinkProfile?
-    /// How fast `--model auto` forgets how models did (the weight of each new outcome in its
-    /// scores), chosen by `train` on its held-out runs; nil: `AutoSelector`'s default.
-    public var scoreAlpha: Double?
-    /// How many of the best-scoring models `--model auto`'s blend contender combines, chosen like `scoreAlpha`.
-    public var blend: Int?
-
-    public init(network: GRUNetwork, horizons: [Int], priors: [String: [Int: Double]] = [:], profile: LinkProfile? = nil,
-                scoreAlpha: Double? = nil, blend: Int? = nil) {
-        self.network = network
-        self.horizons = horizons
-        self.priors = priors
-        self.profile = profile
-        self.scoreAlpha = scoreAlpha
-        self.blend = blend
-    }
-
-    public func serialized() -> String {
-        var s = "dwcp-gru 1\ninputs \(network.inputs) hidden \(network.hidden) horizons \(horizons.map(String.init).joined(separator: " "))\n"
-        for name in priors.keys.sorted() {
-            for h in priors[name]!.keys.sorted() { s += "prior \(name) \(h) \(priors[name]![h]!)\n" }
-        }
-        if let profile { s += "profile \(profile.level) \(profile.volatility)\n" }
-        if let scoreAlpha { s += "score-alpha \(scoreAlpha)\n" }
-        if let blend { s += "blend \(blend)\n" }
-        for p in network.parameters { s += "\(p)\n" }
-        return s
-    }
-
-    public static func parse(_ text: String) throws -> GRUModel {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-        guard lines.count >= 2, lines[0] == "dwcp-gru 1" else {
-            throw SampleProblem(line: 1, reason: "not a dwcp-gru version 1 model file")
-        }
-        let head = lines[1].split(separator: " ")
-        guard head.count >= 6, head[0] == "inputs", head[2] == "hidden", head[4] == "horizons",
-              let inputs = Int(head[1]), let hidden = Int(head[3]), inputs == GRUFeatures.count,
-              (1...256).contains(hidden) else {
-            throw SampleProblem(line: 2, reason: "bad model header")
-        }
-        let horizons = head[5...].compactMap { Int($0) }
-        guard horizons.count == head.count - 5, !horizons.isEmpty, horizons.allSatisfy({ $0 >= 1 }) else {
-            throw SampleProblem(line: 2, reason: "bad horizons")
-        }
-        var parameters: [Double] = []
-        var priors: [String: [Int: Double]] = [:]
-        var profile: LinkProfile?
-        var scoreAlpha: Double?
-        var blend: Int?
-        for (i, l) in lines.dropFirst(2).enumerated() {
-            if l.hasPrefix("blend ") {
-                let f = l.split(separator: " ")
-                guard f.count == 2, let n = Int(f[1]), (1...16).contains(n) else {
-                    throw SampleProblem(line: i + 3, reason: "bad blend")
-                }
-                blend = n
-                continue
-            }
-            if l.hasPrefix("score-alpha ") {
-                let f = l.split(separator: " ")
-                guard f.count == 2, let alpha = Double(f[1]), alpha > 0, alpha <= 1 else {
-                    throw SampleProblem(line: i + 3, reason: "bad score-alpha")
-                }
-                scoreAlpha = alpha
-                continue
-            }
-            if l.hasPrefix("profile ") {
-                let f = l.split(separator: " ")
-                guard f.count == 3, let level = Double(f[1]), let volatility = Double(f[2]), level.isFinite,
-                      volatility.isFinite, volatility >= 0 else {
-                    throw SampleProblem(line: i + 3, reason: "bad profile")
-                }
-                profile = LinkProfile(level: level, volatility: volatility)
-                continue
-            }
-            if l.hasPrefix("prior ") {
-                let f = l.split(separator: " ")
-                guard f.count == 4, let h = Int(f[2]), let w = Double(f[3]), (0...1).contains(w) else {
-                    throw SampleProblem(line: i + 3, reason: "bad prior")
-                }
-                priors[String(f[1]), default: [:]][h] = w
-                continue
-            }
-            guard let v = Double(l), v.isFinite else { throw SampleProblem(line: i + 3, reason: "bad parameter") }
-            parameters.append(v)
-        }
-        let expected = GRUNetwork.Layout(i: inputs, h: hidden, k: horizons.count).count
-        guard parameters.count == expected else {
-            throw SampleProblem(line: lines.count, reason: "\(parameters.count) parameters, expected \(expected)")
-        }
-        return GRUModel(network: GRUNetwork(inputs: inputs, hidden: hidden, outputs: horizons.count, parameters: parameters),
-                        horizons: horizons, priors: priors, profile: profile, scoreAlpha: scoreAlpha, blend: blend)
-    }
-}
-
-/// Online inference with a trained `GRUModel`.
+/// Online inference with a trained `GRUModel`: every network of the ensemble steps on the same
+/// features, and the forecast is the mean of their outputs.
 public final class GRUForecaster: Forecaster {
     public let name = "gru"
     public let model: GRUModel
     private var features = GRUFeatures()
-    private var hidden: [Double]
+    private var hidden: [[Double]]
     private var outputs: [Double]?
     private var last: Double?
 
     public init(model: GRUModel) {
         self.model = model
-        hidden = [Double](repeating: 0, count: model.network.hidden)
+        hidden = model.networks.map { [Double](repeating: 0, count: $0.hidden) }
     }
 
     public func observe(_ bps: Double) {
-        let step = model.network.step(features.next(bps), hidden)
-        hidden = step.h
-        outputs = step.y
+        let x = features.next(bps)
+        var sum = [Double](repeating: 0, count: model.horizons.count)
+        for (i, network) in model.networks.enumerated() {
+            let step = network.step(x, hidden[i])
+            hidden[i] = step.h
+            for k in sum.indices { sum[k] += step.y[k] }
+        }
+        outputs = sum.map { $0 / Double(model.networks.count) }
         last = bps
     }
 
@@ -166,7 +58,7 @@ public final class GRUForecaster: Forecaster {
 
     public func reset() {
         features = GRUFeatures()
-        hidden = [Double](repeating: 0, count: model.network.hidden)
+        hidden = model.networks.map { [Double](repeating: 0, count: $0.hidden) }
         outputs = nil
         last = nil
     }
