@@ -8,7 +8,12 @@ import DWCPCore
 public struct GRUTrainer {
     public var hidden = 16
     public var window = 32
-    public var epochs = 6
+    /// At most this many passes over the training runs. With a validation set, training stops
+    /// earlier once the validation loss has not improved by `minImprovement` for `patience`
+    /// passes (after the `hit` loss's narrowing).
+    public var epochs = 30
+    public var patience = 2
+    public var minImprovement = 0.001
     public var learningRate = 0.004
     public var seed: UInt64 = 1
     /// How many networks, each from its own seed, answer together.
@@ -101,6 +106,7 @@ public struct GRUTrainer {
         var t = 0
         var rng = SplitMix(seed: seed ^ 0xABCD)
         var best: (loss: Double, parameters: [Double])?
+        var bestEpoch = 0   // the last epoch that improved on the best by minImprovement
         for epoch in 1...max(1, epochs) {
             var order = Array(prepared.indices)
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
@@ -140,7 +146,13 @@ public struct GRUTrainer {
             if !held.isEmpty {
                 let v = validationLoss(net, held)
                 if reporting { validationProgress?(epoch, v) }
-                if best == nil || v < best!.loss { best = (v, net.parameters) }
+                if best == nil || v < best!.loss * (1 - minImprovement) {
+                    best = (v, net.parameters)
+                    bestEpoch = epoch
+                } else if v < best!.loss {
+                    best = (v, net.parameters)
+                }
+                if epoch >= TrainingLoss.narrowingEpochs(of: epochs) && epoch - bestEpoch >= patience { break }
             }
         }
         if let best { net.parameters = best.parameters }

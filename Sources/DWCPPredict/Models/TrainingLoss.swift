@@ -23,10 +23,13 @@ public enum TrainingLoss: String, CaseIterable, Sendable {
     static let hitWidth = 0.15
     static let startingWidth = 1.0
 
+    /// How many epochs narrow σ: 3, or half of them when there are fewer than 6.
+    static func narrowingEpochs(of epochs: Int) -> Int { min(3, max(1, (epochs + 1) / 2)) }
+
     /// σ for `epoch` (from 1) of `epochs`: from `startingWidth` down to `hitWidth` geometrically
-    /// over the first half of the epochs, then `hitWidth`.
+    /// over the narrowing epochs, then `hitWidth`.
     static func width(epoch: Int, of epochs: Int) -> Double {
-        let narrowing = max(1, (epochs + 1) / 2)
+        let narrowing = narrowingEpochs(of: epochs)
         guard epoch < narrowing else { return hitWidth }
         return startingWidth * pow(hitWidth / startingWidth, Double(epoch - 1) / Double(narrowing - 1))
     }
