@@ -20,7 +20,7 @@ sets=("$ds/fcc" "$ds/3g" "$ds/puffer" "$ds/5g" "$ds/oboe")
 echo "== training the GRU (training split, 60% of sessions)"
 /usr/bin/time -f "train: %e s, %M KiB peak" "$bin/dwcp-predict" train -v "${sets[@]}" -o "$ds/model.gru"
 echo "== eval (test split, 40% of sessions)"
-"$bin/dwcp-predict" eval -v --model-file "$ds/model.gru" "${sets[@]}"
+"$bin/dwcp-predict" eval -v --model-file "$ds/model.gru" "${sets[@]}" | tee "$ds/pooled.txt"
 # The deployment where a link's own history is at hand: one model per link class, trained on that
 # class's training sessions only, scored on the same class's test sessions.
 echo "== eval with a model per link class, each scored on its own class (each trained on its own training split only)"
@@ -29,12 +29,37 @@ for set in "${sets[@]}"; do
   "$bin/dwcp-predict" train "$set" -o "$ds/$(basename "$set").gru" 2>/dev/null
   classes+=(--model-file "$ds/$(basename "$set").gru")
   echo "$(basename "$set"): $(grep -hE '^(score-alpha|blend) ' "$ds/$(basename "$set").gru" | tr '\n' ' ')"
-  "$bin/dwcp-predict" eval --model-file "$ds/$(basename "$set").gru" "$set" | grep -E " (auto|gru) "
+  "$bin/dwcp-predict" eval --model-file "$ds/$(basename "$set").gru" "$set" | grep -E " (auto|gru) " | tee -a "$ds/known.txt"
 done
 # No one says which class a trace is: auto and gru follow the class whose training profile the
 # live series resembles (ClassRouter).
 echo "== eval with all per-class models at once, routed by the live link profile"
-"$bin/dwcp-predict" eval "${classes[@]}" "${sets[@]}" | grep -E " (auto|gru) "
+"$bin/dwcp-predict" eval "${classes[@]}" "${sets[@]}" | grep -E " (auto|gru) " | tee "$ds/routed.txt"
+# The issue's yardstick: auto's w20 minus the best baseline's (last, ma5, ewma, harmonic, holt,
+# ar3: every model but gru and auto) on the same test sessions.
+echo "== auto's w20 minus the best baseline's (goal: >= 0 everywhere, >= +0.03 at 5-10 s on 3g, puffer, 5g)"
+python3 - "$ds/pooled.txt" "$ds/known.txt" "$ds/routed.txt" <<'PY'
+import sys
+def w20(path):
+    table = {}
+    for line in open(path):
+        f = line.split()
+        if len(f) == 6 and f[2].isdigit() and f[5].isdigit():
+            table[(f[0], int(f[2]), f[1])] = float(f[3])
+    return table
+pooled = w20(sys.argv[1])
+best = {}
+for (d, h, m), w in pooled.items():
+    if m not in ("gru", "auto"):
+        best[(d, h)] = max(best.get((d, h), 0.0), w)
+print(f"{'dataset':8} {'h':>3} {'best baseline':>14} {'pooled':>8} {'class known':>12} {'routed':>8}")
+sums = [0.0, 0.0, 0.0]
+for d, h in best:
+    margins = [w20(p)[(d, h, "auto")] - best[(d, h)] for p in sys.argv[1:]]
+    sums = [a + b for a, b in zip(sums, margins)]
+    print(f"{d:8} {h:>3} {best[(d, h)]:>14.3f} " + " ".join(f"{m:>+{w}.3f}" for m, w in zip(margins, (8, 12, 8))))
+print(f"{'sum':8} {'':>3} {'':>14} " + " ".join(f"{m:>+{w}.3f}" for m, w in zip(sums, (8, 12, 8))))
+PY
 echo "== inference cost"
 python3 - "$ds/fcc" <<'PY' > "$ds/live.jsonl"
 import random, sys
