@@ -83,6 +83,17 @@ final class ModelTests: XCTestCase {
 }
 
 final class GRUTests: XCTestCase {
+    /// A trainer for one small network forecasting 1 s ahead.
+    static func oneNetworkTrainer(hidden: Int, epochs: Int, loss: TrainingLoss) -> GRUTrainer {
+        var trainer = GRUTrainer()
+        trainer.ensemble = 1
+        trainer.hidden = hidden
+        trainer.epochs = epochs
+        trainer.horizons = [1]
+        trainer.loss = loss
+        return trainer
+    }
+
     func testGradientsMatchFiniteDifferences() {
         for lossFunction in TrainingLoss.allCases {
             var net = GRUNetwork(inputs: 3, hidden: 4, outputs: 2, seed: 9)
@@ -119,12 +130,7 @@ final class GRUTests: XCTestCase {
         var rng = SplitMix(seed: 5)
         let series = (0..<4000).map { _ in rng.next() % 10 < 3 ? 2e6 : 1e7 }
         func hits(_ loss: TrainingLoss) -> Int {
-            var trainer = GRUTrainer()
-            trainer.ensemble = 1
-            trainer.hidden = 4
-            trainer.epochs = 4
-            trainer.horizons = [1]
-            trainer.loss = loss
+            let trainer = Self.oneNetworkTrainer(hidden: 4, epochs: 4, loss: loss)
             let gru = GRUForecaster(model: trainer.train([(bins: Array(series[..<3000]), weight: 1)]))
             var hits = 0
             for i in 3000..<3999 {
@@ -146,12 +152,7 @@ final class GRUTests: XCTestCase {
         let series = (0..<12000).map { i in (i / 4) % 2 == 0 ? 8e6 : 2e6 }
         var trained: GRUModel?
         for loss in [TrainingLoss.squared, .hit] {
-            var trainer = GRUTrainer()
-            trainer.ensemble = 1
-            trainer.hidden = 8
-            trainer.epochs = 8
-            trainer.horizons = [1]
-            trainer.loss = loss
+            var trainer = Self.oneNetworkTrainer(hidden: 8, epochs: 8, loss: loss)
             var losses: [Double] = []
             trainer.progress = { _, l in losses.append(l) }
             let model = trainer.train([(bins: series, weight: 1)])

@@ -80,49 +80,32 @@ public struct GRUModel: Equatable {
         var blend: Int?
         var count = 1
         for (i, l) in lines.dropFirst(2).enumerated() {
-            if l.hasPrefix("networks ") {
-                let f = l.split(separator: " ")
-                guard f.count == 2, let n = Int(f[1]), (1...16).contains(n) else {
-                    throw SampleProblem(line: i + 3, reason: "bad networks")
-                }
-                count = n
-                continue
+            let f = l.split(separator: " ")
+            func bad(_ what: String) -> SampleProblem { SampleProblem(line: i + 3, reason: "bad \(what)") }
+            /// The value of a `networks` or `blend` line: a whole number from 1 to 16.
+            func smallCount() throws -> Int {
+                guard f.count == 2, let n = Int(f[1]), (1...16).contains(n) else { throw bad(String(f[0])) }
+                return n
             }
-            if l.hasPrefix("blend ") {
-                let f = l.split(separator: " ")
-                guard f.count == 2, let n = Int(f[1]), (1...16).contains(n) else {
-                    throw SampleProblem(line: i + 3, reason: "bad blend")
-                }
-                blend = n
-                continue
-            }
-            if l.hasPrefix("score-alpha ") {
-                let f = l.split(separator: " ")
-                guard f.count == 2, let alpha = Double(f[1]), alpha > 0, alpha <= 1 else {
-                    throw SampleProblem(line: i + 3, reason: "bad score-alpha")
-                }
+            switch f.first {
+            case "networks"?:
+                count = try smallCount()
+            case "blend"?:
+                blend = try smallCount()
+            case "score-alpha"?:
+                guard f.count == 2, let alpha = Double(f[1]), alpha > 0, alpha <= 1 else { throw bad("score-alpha") }
                 scoreAlpha = alpha
-                continue
-            }
-            if l.hasPrefix("profile ") {
-                let f = l.split(separator: " ")
+            case "profile"?:
                 guard f.count == 3, let level = Double(f[1]), let volatility = Double(f[2]), level.isFinite,
-                      volatility.isFinite, volatility >= 0 else {
-                    throw SampleProblem(line: i + 3, reason: "bad profile")
-                }
+                      volatility.isFinite, volatility >= 0 else { throw bad("profile") }
                 profile = LinkProfile(level: level, volatility: volatility)
-                continue
-            }
-            if l.hasPrefix("prior ") {
-                let f = l.split(separator: " ")
-                guard f.count == 4, let h = Int(f[2]), let w = Double(f[3]), (0...1).contains(w) else {
-                    throw SampleProblem(line: i + 3, reason: "bad prior")
-                }
+            case "prior"?:
+                guard f.count == 4, let h = Int(f[2]), let w = Double(f[3]), (0...1).contains(w) else { throw bad("prior") }
                 priors[String(f[1]), default: [:]][h] = w
-                continue
+            default:
+                guard let v = Double(l), v.isFinite else { throw bad("parameter") }
+                parameters.append(v)
             }
-            guard let v = Double(l), v.isFinite else { throw SampleProblem(line: i + 3, reason: "bad parameter") }
-            parameters.append(v)
         }
         let each = GRUNetwork.Layout(i: inputs, h: hidden, k: horizons.count).count
         guard parameters.count == each * count else {
