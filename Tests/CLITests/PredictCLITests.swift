@@ -66,7 +66,9 @@ final class PredictCLITests: XCTestCase {
             }
             let train = try CLI.run("dwcp-predict", ["train", "--epochs", "1", t.path(name), "-o", t.path("\(name).gru")])
             XCTAssertEqual(train.status, 0, train.stderr)
-            XCTAssertTrue(String(decoding: t.read("\(name).gru"), as: UTF8.self).contains("\nprofile "))
+            let file = String(decoding: t.read("\(name).gru"), as: UTF8.self)
+            XCTAssertTrue(file.contains("\nprofile "))
+            XCTAssertTrue(file.contains("\nnetworks 4\n"), "the default ensemble is 4 networks")
         }
         let files = ["--model-file", t.path("steady.gru"), "--model-file", t.path("jumpy.gru")]
         let forecast = try CLI.run("dwcp-predict", ["--model", "auto"] + files + [t.path("jumpy/trace-0.jsonl")])
@@ -78,5 +80,27 @@ final class PredictCLITests: XCTestCase {
             (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])??["model"] as? String ?? "?"
         })
         XCTAssertTrue(models.isSuperset(of: ["auto", "gru"]), "\(models)")
+    }
+
+    /// `train`'s new knobs: a bad ensemble size or loss is a usage error (exit 2) before any
+    /// trace is read; `--ensemble 1 --loss squared` writes a one-network file (no `networks` line).
+    func testTrainEnsembleAndLossOptions() throws {
+        let t = TempDir()
+        try FileManager.default.createDirectory(atPath: t.path("traces"), withIntermediateDirectories: true)
+        for trace in 0..<6 {
+            let lines = (0..<120).map { #"{"t":\#($0),"bps":\#(1_000_000 + ($0 % 7) * 100_000)}"# }.joined(separator: "\n")
+            t.write("traces/trace-\(trace).jsonl", Data((lines + "\n").utf8))
+        }
+        for bad in [["--ensemble", "0"], ["--ensemble", "17"], ["--loss", "median"]] {
+            let r = try CLI.run("dwcp-predict", ["train"] + bad + [t.path("traces")])
+            XCTAssertEqual(r.status, 2, "\(bad): \(r.stderr)")
+        }
+        let r = try CLI.run("dwcp-predict", ["train", "--ensemble", "1", "--loss", "squared", "--epochs", "2", t.path("traces"), "-o", t.path("one.gru")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let file = String(decoding: t.read("one.gru"), as: UTF8.self)
+        XCTAssertTrue(file.hasPrefix("dwcp-gru 1\n"))
+        XCTAssertFalse(file.contains("networks"))
+        let forecast = try CLI.run("dwcp-predict", ["--model", "gru", "--model-file", t.path("one.gru"), t.path("traces/trace-0.jsonl")])
+        XCTAssertEqual(forecast.status, 0, forecast.stderr)
     }
 }
