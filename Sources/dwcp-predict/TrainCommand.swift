@@ -23,7 +23,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Hidden units.") var hidden: Int = 16
     @Option(help: "At most this many passes over the training traces; training stops once the validation loss has not improved by 0.1% for 2 passes, and the best pass is kept.") var epochs: Int = 30
     @Option(help: "Seed for initial weights and shuffling (network i of the ensemble uses seed + i).") var seed: UInt64 = 1
-    @Option(help: "Networks trained from different seeds that answer together (the mean of their outputs), trained in parallel.")
+    @Option(help: ArgumentHelp("Networks trained from different seeds that answer together (the mean of their outputs), trained in parallel.", valueName: "N"))
     var ensemble: Int = 4
     @Option(help: ArgumentHelp("Forecast horizons in seconds, comma-separated.", valueName: "LIST"))
     var horizons: String = "1,5,10"
