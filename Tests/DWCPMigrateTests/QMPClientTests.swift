@@ -76,6 +76,42 @@ final class QMPClientTests: XCTestCase {
         }
     }
 
+    /// `waitForEvent` sleeps out its timeout when QEMU says nothing, but returns as soon as an
+    /// event arrives (the source's status loop sees "completed" at once instead of after a fixed
+    /// sleep), and at once when one is already queued.
+    func testWaitForEventWakesOnTheEventNotTheTimeout() throws {
+        let path = NSTemporaryDirectory() + "qmp-event-\(getpid())-\(Int.random(in: 0..<1_000_000)).sock"
+        let listener = try UnixSocket.listen(path)
+        let thread = OSThread {
+            defer { listener.close(); unlink(path) }
+            guard let c = try? UnixSocket.accept(listener, timeout: 5) else { return }
+            defer { c.close() }
+            try? c.writeAll(#"{"QMP": {"version": {}, "capabilities": []}}"# + "\r\n")
+            var b = [UInt8](repeating: 0, count: 4096)
+            _ = b.withUnsafeMutableBytes { read(c.rawValue, $0.baseAddress, 4096) }   // qmp_capabilities
+            try? c.writeAll(#"{"return": {}}"# + "\r\n")
+            usleep(300_000)
+            try? c.writeAll(#"{"event": "MIGRATION", "data": {"status": "completed"}, "timestamp": {"seconds": 1, "microseconds": 0}}"# + "\r\n")
+            usleep(1_000_000)   // stays connected while the client waits (a close would be an error there)
+        }
+        let qmp = try QMPClient(path: path, timeout: 5)
+        var started = MonotonicClock.now()
+        try qmp.waitForEvent(timeout: 0.05)
+        XCTAssertGreaterThanOrEqual(MonotonicClock.now() - started, 0.045, "no event: waits out the timeout")
+        XCTAssertTrue(qmp.takeEvents().isEmpty)
+        started = MonotonicClock.now()
+        try qmp.waitForEvent(timeout: 10)
+        let waited = MonotonicClock.now() - started
+        XCTAssertLessThan(waited, 2, "woke on the event, not at the 10 s timeout")
+        started = MonotonicClock.now()
+        try qmp.waitForEvent(timeout: 10)
+        XCTAssertLessThan(MonotonicClock.now() - started, 0.5, "an event already queued: returns at once")
+        let events = qmp.takeEvents()
+        XCTAssertEqual(events.map(\.name), ["MIGRATION"])
+        XCTAssertEqual(events.first?.data["status"] as? String, "completed")
+        thread.join()
+    }
+
     func testNotQMPIsRefused() throws {
         let path = NSTemporaryDirectory() + "qmp-bogus-\(getpid()).sock"
         let listener = try UnixSocket.listen(path)

@@ -79,6 +79,23 @@ public final class QMPClient {
         while let message = try readMessage(deadline: MonotonicClock.now(), blocking: false) { _ = message }
     }
 
+    /// Returns once an event is queued (at once if one already is) or after `timeout` seconds,
+    /// reading without sending anything. A status loop waits here instead of sleeping, so it
+    /// sees QEMU's MIGRATION and STOP events the moment they come (QEMU sends them with the
+    /// `events` migration capability on).
+    public func waitForEvent(timeout: Double) throws {
+        let deadline = MonotonicClock.now() + timeout
+        while events.isEmpty {
+            try pollEvents()
+            let left = deadline - MonotonicClock.now()
+            if !events.isEmpty || left <= 0 { return }
+            var p = pollfd(fd: socket.rawValue, events: Int16(POLLIN), revents: 0)
+            let rc = poll(&p, 1, Int32((left * 1000).rounded(.up)))
+            if rc < 0 && errno != EINTR { throw DWCPError.failure("\(path): poll: \(String(cString: strerror(errno)))") }
+            if rc == 0 { return }
+        }
+    }
+
     /// Removes and returns the events seen so far.
     public func takeEvents() -> [Event] {
         defer { events.removeAll() }
