@@ -12,9 +12,9 @@ final class QMPClientTests: XCTestCase {
         signal(SIGPIPE, SIG_IGN)
     }
 
-    /// Serves one client: sends the greeting, then answers each line from `replies` (a reply
-    /// may be several lines, e.g. events before the return).
-    func serve(_ replies: [String], check: @escaping ([String]) -> Void = { _ in }) throws -> (String, OSThread) {
+    /// Serves one client on a fresh socket path: sends the greeting, then runs `script` on the
+    /// connection.
+    func serveClient(_ script: @escaping (FileDescriptor) -> Void) throws -> (String, OSThread) {
         let path = NSTemporaryDirectory() + "qmp-test-\(getpid())-\(Int.random(in: 0..<1_000_000)).sock"
         let listener = try UnixSocket.listen(path)
         let thread = OSThread {
@@ -22,6 +22,15 @@ final class QMPClientTests: XCTestCase {
             guard let c = try? UnixSocket.accept(listener, timeout: 5) else { return }
             defer { c.close() }
             try? c.writeAll(#"{"QMP": {"version": {}, "capabilities": []}}"# + "\r\n")
+            script(c)
+        }
+        return (path, thread)
+    }
+
+    /// Serves one client: after the greeting, answers each line from `replies` (a reply may be
+    /// several lines, e.g. events before the return).
+    func serve(_ replies: [String], check: @escaping ([String]) -> Void = { _ in }) throws -> (String, OSThread) {
+        try serveClient { c in
             var received: [String] = []
             var pending: [UInt8] = []
             for reply in replies {
@@ -38,7 +47,6 @@ final class QMPClientTests: XCTestCase {
             }
             check(received)
         }
-        return (path, thread)
     }
 
     func testNegotiatesAndRunsCommandsKeepingEvents() throws {
@@ -80,13 +88,7 @@ final class QMPClientTests: XCTestCase {
     /// event arrives (the source's status loop sees "completed" at once instead of after a fixed
     /// sleep), and at once when one is already queued.
     func testWaitForEventWakesOnTheEventNotTheTimeout() throws {
-        let path = NSTemporaryDirectory() + "qmp-event-\(getpid())-\(Int.random(in: 0..<1_000_000)).sock"
-        let listener = try UnixSocket.listen(path)
-        let thread = OSThread {
-            defer { listener.close(); unlink(path) }
-            guard let c = try? UnixSocket.accept(listener, timeout: 5) else { return }
-            defer { c.close() }
-            try? c.writeAll(#"{"QMP": {"version": {}, "capabilities": []}}"# + "\r\n")
+        let (path, thread) = try serveClient { c in
             var b = [UInt8](repeating: 0, count: 4096)
             _ = b.withUnsafeMutableBytes { read(c.rawValue, $0.baseAddress, 4096) }   // qmp_capabilities
             try? c.writeAll(#"{"return": {}}"# + "\r\n")
