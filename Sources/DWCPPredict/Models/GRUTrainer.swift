@@ -146,10 +146,8 @@ public struct GRUTrainer {
             if !held.isEmpty {
                 let v = validationLoss(net, held)
                 if reporting { validationProgress?(epoch, v) }
-                if best == nil || v < best!.loss * (1 - minImprovement) {
-                    best = (v, net.parameters)
-                    bestEpoch = epoch
-                } else if v < best!.loss {
+                if best == nil || v < best!.loss {
+                    if best == nil || v < best!.loss * (1 - minImprovement) { bestEpoch = epoch }
                     best = (v, net.parameters)
                 }
                 if epoch >= TrainingLoss.narrowingEpochs(of: epochs) && epoch - bestEpoch >= patience { break }
