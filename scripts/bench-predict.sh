@@ -47,7 +47,8 @@ def w20(path):
         if len(f) == 6 and f[2].isdigit() and f[5].isdigit():
             table[(f[0], int(f[2]), f[1])] = float(f[3])
     return table
-pooled = w20(sys.argv[1])
+tables = [w20(p) for p in sys.argv[1:]]
+pooled = tables[0]
 best = {}
 for (d, h, m), w in pooled.items():
     if m not in ("gru", "auto"):
@@ -55,7 +56,7 @@ for (d, h, m), w in pooled.items():
 print(f"{'dataset':8} {'h':>3} {'best baseline':>14} {'pooled':>8} {'class known':>12} {'routed':>8}")
 sums = [0.0, 0.0, 0.0]
 for d, h in best:
-    margins = [w20(p)[(d, h, "auto")] - best[(d, h)] for p in sys.argv[1:]]
+    margins = [t[(d, h, "auto")] - best[(d, h)] for t in tables]
     sums = [a + b for a, b in zip(sums, margins)]
     print(f"{d:8} {h:>3} {best[(d, h)]:>14.3f} " + " ".join(f"{m:>+{w}.3f}" for m, w in zip(margins, (8, 12, 8))))
 print(f"{'sum':8} {'':>3} {'':>14} " + " ".join(f"{m:>+{w}.3f}" for m, w in zip(sums, (8, 12, 8))))
