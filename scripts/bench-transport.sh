@@ -18,26 +18,31 @@ cleanup() { pkill -f "dwcp-recv --listen" 2>/dev/null || true; pkill iperf3 2>/d
 trap cleanup EXIT
 gbps() { python3 -c "print(f'{$1 * 8 / $2 / 1e9:.2f}')"; }
 
-dwcp_run() { # NS_SEND NS_RECV ADDR file|pipe SOURCE ARGS... -> prints Gbit/s
+# Each run prints "Gbit/s CPU": CPU is core-seconds per GB, both ends together (user + system),
+# which does not depend on how the two ends share the cores.
+dwcp_run() { # NS_SEND NS_RECV ADDR file|pipe SOURCE ARGS... -> prints "Gbit/s CPU"
   local ns_s=$1 ns_r=$2 addr=$3 mode=$4 src=$5; shift 5
-  $ns_r "$bin/dwcp-recv" --listen "$addr:7300" > /dev/null & local rp=$!
+  $ns_r /usr/bin/time -f "%U %S" -o "$work/recv.cpu" "$bin/dwcp-recv" --listen "$addr:7300" > /dev/null & local rp=$!
   sleep 0.5
   local out
   if [ "$mode" = file ]; then
-    out=$($ns_s "$bin/dwcp-send" --json "$@" "$addr:7300" "$src")
+    out=$($ns_s /usr/bin/time -f "%U %S" -o "$work/send.cpu" "$bin/dwcp-send" --json "$@" "$addr:7300" "$src")
   else
-    out=$(bash -c "$src" | $ns_s "$bin/dwcp-send" --json "$@" "$addr:7300")
+    out=$(bash -c "$src" | $ns_s /usr/bin/time -f "%U %S" -o "$work/send.cpu" "$bin/dwcp-send" --json "$@" "$addr:7300")
   fi
   wait $rp
-  python3 "$here/jget.py" gbit_per_s <<<"$out"
+  python3 -c "import json,sys; j=json.loads(sys.argv[1]); cpu=sum(float(x) for f in sys.argv[2:] for x in open(f).read().split()[:2]); print(f\"{j['gbit_per_s']:.2f} {cpu / (j['bytes'] / 1e9):.3f}\")" "$out" "$work/recv.cpu" "$work/send.cpu"
 }
-iperf_run() { # NS_SEND NS_RECV ADDR SECONDS ARGS...
+iperf_run() { # NS_SEND NS_RECV ADDR SECONDS|-F:FILE ARGS... -> prints "Gbit/s CPU"
   local ns_s=$1 ns_r=$2 addr=$3 t=$4; shift 4
+  local length=(-t "$t")
+  [[ "$t" == -F:* ]] && length=(-F "${t#-F:}")
   $ns_r iperf3 -s -1 -p 5301 > /dev/null & local rp=$!
   sleep 0.5
-  $ns_s iperf3 -c "$addr" -p 5301 -t "$t" -J "$@" | python3 "$here/jget.py" end.sum_received.bits_per_second 1e-9
+  $ns_s iperf3 -c "$addr" -p 5301 "${length[@]}" -J "$@" | python3 -c "import json,sys; j=json.load(sys.stdin); r=j['end']['sum_received']; c=j['end']['cpu_utilization_percent']; print(f\"{r['bits_per_second'] / 1e9:.2f} {(c['host_total'] + c['remote_total']) / 100 * r['seconds'] / (r['bytes'] / 1e9):.3f}\")"
   wait $rp || true
 }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 socat_run() { # NS_SEND NS_RECV ADDR BYTES
   local ns_s=$1 ns_r=$2 addr=$3 bytes=$4
   $ns_r socat -u TCP-LISTEN:7400,reuseaddr OPEN:/dev/null & local rp=$!
@@ -56,14 +61,19 @@ echo
 head -c 4000000000 /dev/zero > "$work/4g"; sync "$work/4g"; cat "$work/4g" > /dev/null; cat "$work/4g" > /dev/null
 if want loopback; then
 echo "## loopback"
-echo "| streams | dwcp-send (file) Gbit/s | iperf3 -P N Gbit/s | ratio | dwcp-send (pipe) | socat (pipe) | ratio |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+echo "dwcp-send reads the file and checksums every chunk at both ends; iperf3 -P N sends one buffer"
+echo "that stays in cache, iperf3 -F reads the same file (no checksums). CPU: core-seconds per GB,"
+echo "both ends."
+echo
+echo "| streams | dwcp-send (file) Gbit/s | iperf3 -P N | ratio | iperf3 -F FILE -P N | ratio | CPU s/GB dwcp / iperf3 / iperf3 -F | dwcp-send (pipe) | socat (pipe) | ratio |"
+echo "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
 sc=$(socat_run "" "" 127.0.0.1 4000000000)
 for n in 1 4 8; do
-  d=$(dwcp_run "" "" 127.0.0.1 file "$work/4g" --streams $n)
-  f=$(dwcp_run "" "" 127.0.0.1 pipe "cat $work/4g" --streams $n)
-  i=$(iperf_run "" "" 127.0.0.1 5 -P $n)
-  echo "| $n | $d | $i | $(python3 -c "print(f'{$d/$i:.2f}')") | $f | $sc | $(python3 -c "print(f'{$f/$sc:.2f}')") |"
+  read -r d dc < <(dwcp_run "" "" 127.0.0.1 file "$work/4g" --streams $n)
+  read -r f _ < <(dwcp_run "" "" 127.0.0.1 pipe "cat $work/4g" --streams $n)
+  read -r i ic < <(iperf_run "" "" 127.0.0.1 5 -P $n)
+  read -r fi fic < <(iperf_run "" "" 127.0.0.1 "-F:$work/4g" -P $n)
+  echo "| $n | $d | $i | $(ratio "$d" "$i") | $fi | $(ratio "$d" "$fi") | $dc / $ic / $fic | $f | $sc | $(ratio "$f" "$sc") |"
 done
 fi
 
@@ -109,13 +119,14 @@ fi
 if want veth; then
 echo
 echo "## unlimited veth (../shared/tools/wan up, no rate or delay), 4 GB file"
-echo "| streams | dwcp-send (file) Gbit/s | iperf3 -P N Gbit/s | ratio |"
-echo "|---:|---:|---:|---:|"
+echo "| streams | dwcp-send (file) Gbit/s | iperf3 -P N | ratio | iperf3 -F FILE -P N | ratio | CPU s/GB dwcp / iperf3 / iperf3 -F |"
+echo "|---:|---:|---:|---:|---:|---:|---|"
 bash "$wan" up > /dev/null
 for n in 1 4 8; do
-  d=$(dwcp_run "ip netns exec nb-a" "ip netns exec nb-b" 10.200.0.2 file "$work/4g" --streams $n)
-  i=$(iperf_run "ip netns exec nb-a" "ip netns exec nb-b" 10.200.0.2 5 -P $n)
-  echo "| $n | $d | $i | $(python3 -c "print(f'{$d/$i:.2f}')") |"
+  read -r d dc < <(dwcp_run "ip netns exec nb-a" "ip netns exec nb-b" 10.200.0.2 file "$work/4g" --streams $n)
+  read -r i ic < <(iperf_run "ip netns exec nb-a" "ip netns exec nb-b" 10.200.0.2 5 -P $n)
+  read -r fi fic < <(iperf_run "ip netns exec nb-a" "ip netns exec nb-b" 10.200.0.2 "-F:$work/4g" -P $n)
+  echo "| $n | $d | $i | $(ratio "$d" "$i") | $fi | $(ratio "$d" "$fi") | $dc / $ic / $fic |"
 done
 bash "$wan" down > /dev/null
 fi
@@ -125,10 +136,10 @@ wan_case() { # LABEL WAN-ARGS... ; CC
   bash "$wan" up "$@" > /dev/null
   local A="ip netns exec nb-a" B="ip netns exec nb-b" bytes=$(( secs * 100000000 ))
   local d i s
-  d=$(dwcp_run "$A" "$B" 10.200.0.2 pipe "head -c $bytes /dev/zero" --streams 16 --cc "$cc")
-  i=$(iperf_run "$A" "$B" 10.200.0.2 "$secs" -P 16 -C "$cc")
+  read -r d _ < <(dwcp_run "$A" "$B" 10.200.0.2 pipe "head -c $bytes /dev/zero" --streams 16 --cc "$cc")
+  read -r i _ < <(iperf_run "$A" "$B" 10.200.0.2 "$secs" -P 16 -C "$cc")
   s=$(socat_run "$A" "$B" 10.200.0.2 $(( secs * 10000000 )))
-  echo "| $label | $d | $i | $(python3 -c "print(f'{$d/$i:.2f}')") | $s | $(python3 -c "print(f'{$d/$s:.1f}')") |"
+  echo "| $label | $d | $i | $(ratio "$d" "$i") | $s | $(python3 -c "print(f'{$d/$s:.1f}')") |"
   bash "$wan" down > /dev/null
 }
 want wan || exit 0

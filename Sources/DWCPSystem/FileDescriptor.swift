@@ -98,6 +98,15 @@ public struct FileDescriptor: Sendable, Equatable {
         }
     }
 
+    /// Writes all `count` bytes at file offset `offset` (`pwrite(2)`; the file offset stays).
+    public func writeAll(_ p: UnsafeRawPointer, count: Int, at offset: UInt64) throws {
+        var done = 0
+        while done < count {
+            let n = try syscall("\(name): write") { pwrite(rawValue, p + done, count - done, off_t(offset) + off_t(done)) }
+            done += n
+        }
+    }
+
     public func writeAll(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try writeAll($0.baseAddress!, count: $0.count) }
     }
@@ -163,6 +172,30 @@ public struct FileDescriptor: Sendable, Equatable {
     public var isRegularFile: Bool {
         var st = stat()
         return fstat(rawValue, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// Where a writer may put bytes at their own offsets, in any order, and the result is the
+    /// same as writing them in order from here: the current offset of a regular file or block
+    /// device not opened for appending, or of the null device (which discards whatever it is
+    /// given). Nil for pipes, sockets, terminals, other devices and appending descriptors.
+    public func positionalWriteStart() -> UInt64? {
+        var st = stat()
+        guard fstat(rawValue, &st) == 0 else { return nil }
+        let kind = st.st_mode & S_IFMT
+        let isNull = kind == S_IFCHR && st.st_rdev == Self.nullDevice
+        guard kind == S_IFREG || kind == S_IFBLK || isNull else { return nil }
+        let flags = fcntl(rawValue, F_GETFL)
+        guard flags >= 0, flags & O_APPEND == 0 else { return nil }
+        let offset = lseek(rawValue, 0, SEEK_CUR)
+        return offset >= 0 ? UInt64(offset) : nil
+    }
+
+    /// `/dev/null`'s device number, 1:3 on Linux (as glibc's `makedev` encodes it).
+    private static let nullDevice: dev_t = (1 << 8) | 3
+
+    /// `ftruncate(2)`.
+    public func truncate(to size: UInt64) throws {
+        _ = try syscall("\(name): truncate") { ftruncate(rawValue, off_t(size)) }
     }
 
     /// On a pipe, asks for a larger pipe buffer (`F_SETPIPE_SZ`, capped by the kernel at

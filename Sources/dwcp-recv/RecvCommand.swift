@@ -14,7 +14,11 @@ struct RecvCommand: ParsableCommand {
             with --secret-file both sides prove the shared secret; with --tls a TLS 1.3 handshake \
             comes first and every byte is encrypted; a connection that has not \
             completed the handshake for this transfer never contributes a byte), reassembles the \
-            chunks in order within --window bytes of memory, and writes them. The transfer \
+            chunks in order within --window bytes of memory, and writes them. Into a regular \
+            file, a block device or /dev/null (not opened for appending) nothing is reassembled: \
+            each verified chunk is written at its place as it arrives, at most --window bytes \
+            ahead of the stream written in order, and the output ends positioned after the \
+            stream; a failed transfer leaves a file cut back to what was written in order. The transfer \
             succeeds only if the total length and digest match what the sender read; a \
             file output is fsynced before the sender is told so. With --keep it serves transfers \
             one after another, each to -o with %n replaced by the transfer number.
@@ -37,7 +41,7 @@ struct RecvCommand: ParsableCommand {
     @Flag(help: "Serve transfers one after another (needs -o with %n) instead of exiting after one.")
     var keep = false
 
-    @Option(help: ArgumentHelp("Most bytes held out of order; connections wait beyond it.", valueName: "BYTES"))
+    @Option(help: ArgumentHelp("Most bytes held out of order (for a file output: written ahead of the bytes written in order); connections wait beyond it.", valueName: "BYTES"))
     var window: String = "256MiB"
 
     @Option(help: ArgumentHelp("Fail (exit 4) after this long without data.", valueName: "SECONDS"))

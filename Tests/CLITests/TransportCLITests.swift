@@ -133,6 +133,29 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(t.read("got-2"), t.read("a"))
     }
 
+    /// A file on standard output is written at each chunk's place, counted from where the file
+    /// stood, and left positioned after the stream for whatever writes next; an appending one
+    /// (`>>`) is written in order. Six streams of small chunks, so chunks arrive out of order.
+    func testFileOutputFromItsCurrentOffsetAndAppending() throws {
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 20)
+        let port = freePort()
+        let r = try CLI.shell("""
+            { printf head; dwcp-recv --listen 127.0.0.1:\(port); r=$?; printf tail; exit $r; } > \(t.path("placed")) & rp=$!
+            sleep 0.3
+            dwcp-send --streams 6 --chunk-size 64KiB 127.0.0.1:\(port) < \(input); s1=$?
+            wait $rp; r1=$?
+            printf head > \(t.path("appended"))
+            dwcp-recv --listen 127.0.0.1:\(port) >> \(t.path("appended")) & rp=$!
+            sleep 0.3
+            dwcp-send --streams 6 --chunk-size 64KiB 127.0.0.1:\(port) < \(input); s2=$?
+            wait $rp; echo "$s1 $r1 $s2 $?"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0 0 0", r.stderr)
+        XCTAssertEqual(t.read("placed"), Data("head".utf8) + t.read("in") + Data("tail".utf8))
+        XCTAssertEqual(t.read("appended"), Data("head".utf8) + t.read("in"))
+    }
+
     /// Runs a paced transfer of a 50 MB file and, 0.7 s in, the shell command `meddle` (given
     /// the file's path and the receiver's port): the sender must stop with exit 1 and a message
     /// containing `reason`, and the receiver must not verify the partial stream.

@@ -28,6 +28,11 @@ public struct ReceiverConfiguration {
 /// a reorder buffer; the writer thread writes them in sequence and acknowledges what is written.
 /// The buffer is bounded by `window`: a connection whose chunk does not fit waits, which stops
 /// reading from its socket, which slows that sender stream down.
+///
+/// An output that can be written at any offset (a regular file, a block device, /dev/null) needs
+/// no reorder buffer: the connection thread writes its chunk at the chunk's place with `pwrite`
+/// while the bytes are still in its cache, and only a record of it waits for the writer thread,
+/// which then checks that the chunks tile the stream and acknowledges them in order.
 public final class TransportReceiver {
     public let configuration: ReceiverConfiguration
     public var progress: ((TransferStats) -> Void)?
@@ -42,9 +47,27 @@ public final class TransportReceiver {
     public private(set) var rejection: Error?
     private let lock = ConditionLock()
     private var session: [UInt8]?
-    /// Chunks received ahead of the writer, with their checksums (for the end digest).
-    private var buffer: [UInt64: (bytes: RawBuffer, checksum: UInt64)] = [:]
+    /// A chunk received ahead of the writer. `bytes` is nil once it is at its place in a
+    /// positional output (`written` says when that write finished).
+    private struct Held {
+        var bytes: RawBuffer?
+        let checksum: UInt64
+        let offset: UInt64
+        let length: Int
+        /// What it counts against the window (`bufferedBytes`).
+        let charge: UInt64
+        var written: Bool
+    }
+    /// Chunks received ahead of the writer, by sequence.
+    private var buffer: [UInt64: Held] = [:]
+    /// What the held chunks count against the window: a chunk buffer's full capacity each, even
+    /// for a short chunk, so a sender of tiny chunks cannot make us hold window ÷ size buffers.
     private var bufferedBytes: UInt64 = 0
+    /// The output and its offset of the stream's first byte, when chunks are written at their
+    /// places (`FileDescriptor.positionalWriteStart`).
+    private var positional: (output: FileDescriptor, start: UInt64)?
+    /// Positional writes under way (a failed transfer's output is cut only after they end).
+    private var writesInFlight = 0
     private var nextExpected: UInt64 = 0
     private var written: UInt64 = 0
     /// The sender's window from HELLO (nil: not told), which bounds how long acknowledgements
@@ -82,6 +105,7 @@ public final class TransportReceiver {
     /// Accepts connections on `listener` until one transfer is complete, writing it to `output`
     /// (which is fsynced before the sender is told the transfer succeeded, when it is a file).
     public func receive(on listener: StreamListener, to output: FileDescriptor) throws -> TransferStats {
+        positional = output.positionalWriteStart().map { (output, $0) }
         let writer = OSThread { [unowned self] in self.writeLoop(output) }
         let acceptor = OSThread { [unowned self] in
             // Polls so the listener outlives this transfer (dwcp-recv --keep serves the next one).
@@ -135,6 +159,7 @@ public final class TransportReceiver {
         }
         writer.join()
         acceptor.join()
+        if let start = positional?.start { finishPositional(output, start) }
         return try lock.withLock {
             if let failure { throw failure }
             if verdict == Wire.verdictRejected { throw rejection ?? DWCPError(.failure, "transfer rejected") }
@@ -144,6 +169,18 @@ public final class TransportReceiver {
             s.chunks = nextExpected
             return s
         }
+    }
+
+    /// Leaves a positional output as writing in order would have: the file offset after the
+    /// stream, and after a failure a regular file cut back to the chunks written in order (chunks
+    /// written past a gap are not part of any verified stream).
+    private func finishPositional(_ output: FileDescriptor, _ start: UInt64) {
+        let (failed, end): (Bool, UInt64) = lock.withLock {
+            while writesInFlight > 0 { lock.wait() }
+            return (failure != nil || verdict != Wire.verdictOK, start + written)
+        }
+        if failed && output.isRegularFile { try? output.truncate(to: end) }
+        output.seek(to: end)
     }
 
     private func fail(_ error: Error) {
@@ -177,10 +214,10 @@ public final class TransportReceiver {
             writtenWhenAcknowledged = a.written
         }
         while true {
-            enum Step { case chunk(RawBuffer, UInt64), flush(Acknowledgement), finished }
+            enum Step { case chunk(Held), flush(Acknowledgement), finished }
             let step: Step = lock.withLock {
                 var ackDue: Double?
-                while buffer[nextExpected] == nil && failure == nil && verdict == nil && !(end.map { nextExpected == $0.chunks } ?? false) {
+                while buffer[nextExpected]?.written != true && failure == nil && verdict == nil && !(end.map { nextExpected == $0.chunks } ?? false) {
                     if nextExpected > acknowledged {
                         let now = MonotonicClock.now()
                         if let due = ackDue, now >= due {
@@ -192,16 +229,16 @@ public final class TransportReceiver {
                         lock.wait()
                     }
                 }
-                if let (bytes, checksum) = buffer[nextExpected] { return .chunk(bytes, checksum) }
+                if let held = buffer[nextExpected], held.written { return .chunk(held) }
                 return .finished
             }
-            let chunk: RawBuffer, checksum: UInt64
+            let held: Held
             switch step {
             case .flush(let acknowledgement):
                 acknowledge(acknowledgement)
                 continue
-            case .chunk(let b, let c):
-                (chunk, checksum) = (b, c)
+            case .chunk(let h):
+                held = h
             case .finished:
                 // Complete (or failed): check the end-to-end digest.
                 let matched: Bool? = lock.withLock {
@@ -226,17 +263,25 @@ public final class TransportReceiver {
                 }
                 return
             }
-            do {
-                try output.writeAll(chunk.unsafeBase, count: chunk.count)
-            } catch {
-                fail(error)
+            // The chunks must tile the stream: each starts where the one before it ended. (In a
+            // positional output this also proves that no two chunks were written over each other.)
+            guard held.offset == written else {
+                fail(DWCPError(.network, "chunk \(nextExpected) claims stream offset \(held.offset), but \(written) bytes precede it"))
                 return
             }
-            digest.add(checksum)
-            let size = UInt64(chunk.count)
+            if let chunk = held.bytes {
+                do {
+                    try output.writeAll(chunk.unsafeBase, count: chunk.count)
+                } catch {
+                    fail(error)
+                    return
+                }
+            }
+            digest.add(held.checksum)
+            let size = UInt64(held.length)
             let (due, pool): (Acknowledgement?, BufferPool?) = lock.withLock {
                 buffer[nextExpected] = nil
-                bufferedBytes -= size
+                bufferedBytes -= held.charge
                 nextExpected += 1
                 written += size
                 lastProgress = MonotonicClock.now()
@@ -244,13 +289,30 @@ public final class TransportReceiver {
                 let window = min(configuration.window, senderWindow ?? configuration.window)
                 let due = written - writtenWhenAcknowledged >= min(UInt64(4 << 20), max(1, window / 8))
                 let acknowledgement = due ? Acknowledgement(next: nextExpected, written: written, peers: Array(authenticated.values)) : nil
-                return (acknowledgement, pools[chunk.capacity])
+                return (acknowledgement, held.bytes.flatMap { pools[$0.capacity] })
             }
             // Only now may another connection reuse the buffer.
-            pool?.recycle(chunk)
+            if let chunk = held.bytes { pool?.recycle(chunk) }
             if let due { acknowledge(due) }
             if let progress { progress(lock.withLock { var s = stats; s.bytes = written; return s }) }
         }
+    }
+
+    /// Whether a chunk at stream bytes `offset ..< offset + length` can be chunk `sequence` of a
+    /// stream whose chunks tile it in sequence order, given what is written and held: past the
+    /// bytes written in order, after every held chunk before it and before every held chunk after
+    /// it, flush against those next to it. Checked before a positional write, so no chunk is ever
+    /// written over another or over bytes already written in order. Lock held.
+    private func keepsStreamOrder(_ sequence: UInt64, offset: UInt64, length: Int) -> Bool {
+        let (end, overflow) = offset.addingReportingOverflow(UInt64(length))
+        if overflow || offset < written || (sequence == nextExpected && offset != written) { return false }
+        for (s, held) in buffer {
+            let heldEnd = held.offset + UInt64(held.length)
+            let fits = s < sequence ? heldEnd <= offset && (s + 1 != sequence || heldEnd == offset)
+                                    : end <= held.offset && (sequence + 1 != s || end == held.offset)
+            if !fits { return false }
+        }
+        return true
     }
 
     /// Writes a header-only control message; a failure just drops it (the connection's reader
@@ -319,7 +381,9 @@ public final class TransportReceiver {
                     guard Checksum.xxh3(chunk.unsafeBase, chunk.count) == m.checksum else {
                         throw DWCPError(.network, "chunk \(m.sequence) checksum mismatch: connection dropped, sender resends")
                     }
-                    try lock.withLock {
+                    let charge = UInt64(chunkPool.bufferCapacity)
+                    enum Placement { case held, write(FileDescriptor, UInt64), unneeded, outOfOrder }
+                    let placement: Placement = try lock.withLock {
                         // Wait for room only with a chunk we still need. A resent copy of a chunk
                         // already held (its first copy arrived before the connection dropped)
                         // must never wait: while this thread waits it reads nothing more, and the
@@ -327,15 +391,46 @@ public final class TransportReceiver {
                         // connection. An honest sender keeps distinct unacknowledged chunks
                         // within the window, so with this rule a connection never waits forever.
                         while m.sequence > nextExpected && buffer[m.sequence] == nil
-                                && bufferedBytes + UInt64(chunk.count) > configuration.window && failure == nil && verdict == nil {
+                                && bufferedBytes + charge > configuration.window && failure == nil && verdict == nil {
                             lock.wait()
                         }
                         if let failure { throw failure }
-                        if m.sequence >= nextExpected && buffer[m.sequence] == nil {
-                            buffer[m.sequence] = (chunk, m.checksum)
-                            bufferedBytes += UInt64(chunk.count)
-                            lastProgress = MonotonicClock.now()
+                        guard m.sequence >= nextExpected && buffer[m.sequence] == nil else { return .unneeded }
+                        var held = Held(bytes: chunk, checksum: m.checksum, offset: m.offset, length: chunk.count, charge: charge, written: true)
+                        var placement = Placement.held
+                        if let (output, start) = positional {
+                            guard keepsStreamOrder(m.sequence, offset: m.offset, length: chunk.count) else { return .outOfOrder }
+                            (held.bytes, held.written) = (nil, false)
+                            writesInFlight += 1
+                            placement = .write(output, start)
+                        }
+                        buffer[m.sequence] = held
+                        bufferedBytes += charge
+                        lastProgress = MonotonicClock.now()
+                        lock.broadcast()
+                        return placement
+                    }
+                    switch placement {
+                    case .held:
+                        break
+                    case .unneeded:
+                        chunkPool.recycle(chunk)
+                    case .outOfOrder:
+                        chunkPool.recycle(chunk)
+                        fail(DWCPError(.network, "chunk \(m.sequence) at stream offset \(m.offset) overlaps the chunks around it"))
+                        return
+                    case .write(let output, let start):
+                        // At its place while the bytes are still in this core's cache.
+                        let result = Result { try output.writeAll(chunk.unsafeBase, count: chunk.count, at: start + m.offset) }
+                        chunkPool.recycle(chunk)
+                        lock.withLock {
+                            writesInFlight -= 1
+                            if case .success = result { buffer[m.sequence]?.written = true }
                             lock.broadcast()
+                        }
+                        if case .failure(let error) = result {
+                            fail(error)
+                            return
                         }
                     }
                 case .end:
