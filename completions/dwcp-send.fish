@@ -79,7 +79,7 @@ end
 complete -c 'dwcp-send' -f
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" streams' -l 'streams' -d 'Parallel TCP connections, 1-256, or auto: start at 4 (8 when the RTT exceeds 1 ms) and add connections while throughput grows, up to 64.' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" transport' -l 'transport' -d 'Network: tcp, rdma (RDMA reliable connections through rsockets; fails without an RDMA device, exit 1) or auto (rdma when this host has a device and the receiver answers on it, else tcp; always tcp with --tls).' -rfka ''
-complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" cc' -l 'cc' -d 'Congestion control per socket: bbr, cubic, reno or auto (bbr when available).' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" cc' -l 'cc' -d 'Congestion control per socket: bbr, cubic, reno or auto (bbr on paths with a round trip of 2 ms or more, cubic on shorter ones, when the kernel has them).' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" max-rate' -l 'max-rate' -d 'Pace the whole transfer to at most RATE (e.g. 500Mbit, 2Gbit); split over the connections.' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" chunk-size' -l 'chunk-size' -d 'Chunk size: the unit of striping, checksumming and resending.' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" window' -l 'window' -d 'Most bytes in flight (sent, not yet written by the receiver); bounds memory.' -rfka ''

@@ -42,7 +42,7 @@ struct SendCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Network: tcp, rdma (RDMA reliable connections through rsockets; fails without an RDMA device, exit 1) or auto (rdma when this host has a device and the receiver answers on it, else tcp; always tcp with --tls).", valueName: "KIND"))
     var transport: String = "auto"
 
-    @Option(help: ArgumentHelp("Congestion control per socket: bbr, cubic, reno or auto (bbr when available).", valueName: "CC"))
+    @Option(help: ArgumentHelp("Congestion control per socket: bbr, cubic, reno or auto (bbr on paths with a round trip of 2 ms or more, cubic on shorter ones, when the kernel has them).", valueName: "CC"))
     var cc: String = "auto"
 
     @Option(help: ArgumentHelp("Pace the whole transfer to at most RATE (e.g. 500Mbit, 2Gbit); split over the connections.", valueName: "RATE"))
@@ -103,7 +103,7 @@ struct SendCommand: ParsableCommand {
         config.auth = SessionAuth(secret: try secret.load())
         config.transport = tls.options.tls ? .tcp : TransportKind(rawValue: transport)!
         config.tls = try tls.settings.map { try TLSContext(role: .client, $0) }
-        config.congestionControl = CongestionControl.resolve(cc)
+        config.congestionControl = cc
         config.maxRate = maxRate.map { UInt64(Units.parseBitRate($0)! / 8) }
         let total = input.sizeIfSeekable()
         let line = ProgressLine(enabled: verbosity.showsProgress)
@@ -146,7 +146,7 @@ struct SendCommand: ParsableCommand {
             j.add("chunks", stats.chunks)
             j.add("reconnects", stats.reconnects)
             j.add("resent_chunks", stats.resentChunks)
-            j.add("congestion_control", config.congestionControl ?? "default")
+            j.add("congestion_control", stats.congestionControl ?? "default")
             j.add("verified", true)
             let tcp = stats.tcp.map { t -> String in
                 var o = JSONLine()

@@ -23,6 +23,10 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(t.read("out"), t.read("in"))
         let send = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
         XCTAssertEqual(send["bytes"] as? Int, 40_000_000)
+        // --cc auto on loopback, a short path: cubic (where the kernel has it).
+        if (try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_available_congestion_control", encoding: .utf8))?.contains("cubic") == true {
+            XCTAssertEqual(send["congestion_control"] as? String, "cubic", "\(send)")
+        }
         // One TCP_INFO entry per connection that carried the transfer (late ones may find it done).
         XCTAssertTrue((1...6).contains((send["tcp"] as? [Any])?.count ?? 0), "\(send)")
         let recv = try JSONSerialization.jsonObject(with: t.read("recv.json")) as! [String: Any]

@@ -16,6 +16,8 @@ public struct SenderConfiguration {
     public var tls: TLSContext?
     /// TCP, RDMA, or RDMA when this host has a device and the receiver answers on it.
     public var transport = TransportKind.tcp
+    /// `--cc`: a kernel name (bbr, cubic, reno), `auto` (chosen per connection from its
+    /// handshake's round trip, `CongestionControl.resolve`), or nil for the system default.
     public var congestionControl: String?
     /// Total pacing rate in bytes per second, split over the streams; nil = unpaced.
     public var maxRate: UInt64?
@@ -39,6 +41,8 @@ public struct TransferStats: Sendable {
     public var streams = 0
     /// The connections ran over RDMA (rsockets), not TCP.
     public var rdma = false
+    /// The congestion control the connections use (nil: the system default).
+    public var congestionControl: String?
     /// Per stream: smoothed RTT (µs) and retransmitted segments, from TCP_INFO.
     public var tcp: [(stream: Int, rttMicroseconds: UInt32, retransmits: UInt32)] = []
     public init() {}
@@ -252,7 +256,14 @@ public final class TransportSender {
             }
         }
         lock.withLock { usesRDMA = socket.rdma }
-        if let cc = c.congestionControl { try socket.setCongestionControl(cc) }
+        if let option = c.congestionControl, !socket.rdma {
+            // The handshake's round trip is already measured (TCP_INFO) when connect returns.
+            let rtt = Double(socket.tcpInfo()?.rttMicroseconds ?? 0) / 1e6
+            if let cc = CongestionControl.resolve(option, roundTripSeconds: rtt) {
+                try socket.setCongestionControl(cc)
+                lock.withLock { stats.congestionControl = cc }
+            }
+        }
         if let rate = c.maxRate { socket.setMaxPacingRate(max(1, rate / UInt64(max(1, c.streams)))) }
         if let tls = c.tls { try socket.startTLS(tls, host: c.endpoint.host) }
         let welcome = try Handshake.client(socket, auth: c.auth, session: session, stream: UInt16(stream),
