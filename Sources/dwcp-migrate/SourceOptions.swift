@@ -20,7 +20,7 @@ struct SourceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Parallel TCP connections (default: planned from the path: on short paths 1 for a raw stream, else 2-4; one per MiB of bandwidth-delay product on long ones).", valueName: "N"))
     var streams: Int?
 
-    @Option(help: ArgumentHelp("Congestion control per socket: bbr, cubic, reno or auto (bbr on paths with a round trip of 2 ms or more, cubic on shorter ones, when the kernel has them).", valueName: "CC"))
+    @Option(help: ArgumentHelp("Congestion control per socket: bbr, cubic, reno or auto (cubic when a raw stream crosses a path with a round trip under 2 ms, else bbr, which keeps queues that the switchover must drain short; when the kernel has them).", valueName: "CC"))
     var cc: String = "auto"
 
     @Option(help: ArgumentHelp("Assume this link rate instead of probing it (e.g. 100Mbit).", valueName: "RATE"))
@@ -99,7 +99,7 @@ struct SourceOptions: ParsableArguments {
         s.resumeTimeout = resumeTimeout
         s.auth = SessionAuth(secret: try secret.load())
         s.tls = try tlsContext()
-        s.congestionControl = cc
+        s.congestionControl = plan.congestionControl(cc)
         return s
     }
 

@@ -38,6 +38,18 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertEqual(compressed.streams, 4)
     }
 
+    /// `--cc auto`: cubic only where the copy is CPU-bound (a raw stream over a short path);
+    /// bbr wherever a bottleneck queue would have to drain during the switchover.
+    func testCongestionControlFollowsThePlan() throws {
+        let kernel = CongestionControl.available()
+        try XCTSkipUnless(kernel.contains("bbr") && kernel.contains("cubic"), "this kernel lacks bbr or cubic: \(kernel)")
+        XCTAssertEqual(MigrationPlan(measurement: measurement(mbit: 40_000, rttMs: 0.05), maxDowntime: 0.3).congestionControl("auto"), "cubic")
+        XCTAssertEqual(MigrationPlan(measurement: measurement(mbit: 100, rttMs: 0.1), maxDowntime: 0.3).congestionControl("auto"), "bbr")
+        XCTAssertEqual(MigrationPlan(measurement: measurement(mbit: 40_000, rttMs: 0.05), maxDowntime: 0.3, codec: "zstd:1").congestionControl("auto"), "bbr")
+        XCTAssertEqual(MigrationPlan(measurement: measurement(mbit: 10_000, rttMs: 30), maxDowntime: 0.3).congestionControl("auto"), "bbr")
+        XCTAssertEqual(MigrationPlan(measurement: measurement(mbit: 40_000, rttMs: 0.05), maxDowntime: 0.3).congestionControl("reno"), "reno")
+    }
+
     func testFixedCodecParses() throws {
         XCTAssertNoThrow(try MigrationPlan(measurement: nil, maxDowntime: 0.3, codec: "zstd:-3").codecPlanner())
         XCTAssertThrowsError(try MigrationPlan(measurement: nil, maxDowntime: 0.3, codec: "gzip").codecPlanner())
