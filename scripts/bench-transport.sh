@@ -19,8 +19,9 @@ trap cleanup EXIT
 gbps() { python3 -c "print(f'{$1 * 8 / $2 / 1e9:.2f}')"; }
 
 # Each run prints "Gbit/s CPU": CPU is core-seconds per GB, both ends together (user + system),
-# which does not depend on how the two ends share the cores.
-dwcp_run() { # NS_SEND NS_RECV ADDR file|pipe SOURCE ARGS... -> prints "Gbit/s CPU"
+# which does not depend on how the two ends share the cores. dwcp_run adds the congestion
+# control dwcp-send chose (--cc auto: cubic on a short path), so iperf3 can be run with it too.
+dwcp_run() { # NS_SEND NS_RECV ADDR file|pipe SOURCE ARGS... -> prints "Gbit/s CPU CC"
   local ns_s=$1 ns_r=$2 addr=$3 mode=$4 src=$5; shift 5
   $ns_r /usr/bin/time -f "%U %S" -o "$work/recv.cpu" "$bin/dwcp-recv" --listen "$addr:7300" > /dev/null & local rp=$!
   sleep 0.5
@@ -31,7 +32,7 @@ dwcp_run() { # NS_SEND NS_RECV ADDR file|pipe SOURCE ARGS... -> prints "Gbit/s C
     out=$(bash -c "$src" | $ns_s /usr/bin/time -f "%U %S" -o "$work/send.cpu" "$bin/dwcp-send" --json "$@" "$addr:7300")
   fi
   wait $rp
-  python3 -c "import json,sys; j=json.loads(sys.argv[1]); cpu=sum(float(x) for f in sys.argv[2:] for x in open(f).read().split()[:2]); print(f\"{j['gbit_per_s']:.2f} {cpu / (j['bytes'] / 1e9):.3f}\")" "$out" "$work/recv.cpu" "$work/send.cpu"
+  python3 -c "import json,sys; j=json.loads(sys.argv[1]); cpu=sum(float(x) for f in sys.argv[2:] for x in open(f).read().split()[:2]); print(f\"{j['gbit_per_s']:.2f} {cpu / (j['bytes'] / 1e9):.3f} {j['congestion_control']}\")" "$out" "$work/recv.cpu" "$work/send.cpu"
 }
 iperf_run() { # NS_SEND NS_RECV ADDR SECONDS|-F:FILE ARGS... -> prints "Gbit/s CPU"
   local ns_s=$1 ns_r=$2 addr=$3 t=$4; shift 4
@@ -62,18 +63,19 @@ head -c 4000000000 /dev/zero > "$work/4g"; sync "$work/4g"; cat "$work/4g" > /de
 if want loopback; then
 echo "## loopback"
 echo "dwcp-send reads the file and checksums every chunk at both ends; iperf3 -P N sends one buffer"
-echo "that stays in cache, iperf3 -F reads the same file (no checksums). CPU: core-seconds per GB,"
-echo "both ends."
+echo "that stays in cache, with the system's congestion control ($(sysctl -n net.ipv4.tcp_congestion_control)) or with the one dwcp-send"
+echo "chose (-C); iperf3 -F reads the same file (no checksums). CPU: core-seconds per GB, both ends."
 echo
-echo "| streams | dwcp-send (file) Gbit/s | iperf3 -P N | ratio | iperf3 -F FILE -P N | ratio | CPU s/GB dwcp / iperf3 / iperf3 -F | dwcp-send (pipe) | socat (pipe) | ratio |"
-echo "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
+echo "| streams | dwcp-send (file) Gbit/s | iperf3 -P N | ratio | iperf3 -P N -C (dwcp's cc) | ratio | iperf3 -F FILE -P N | ratio | CPU s/GB dwcp / iperf3 / iperf3 -F | dwcp-send (pipe) | socat (pipe) | ratio |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
 sc=$(socat_run "" "" 127.0.0.1 4000000000)
 for n in 1 4 8; do
-  read -r d dc < <(dwcp_run "" "" 127.0.0.1 file "$work/4g" --streams $n)
-  read -r f _ < <(dwcp_run "" "" 127.0.0.1 pipe "cat $work/4g" --streams $n)
+  read -r d dc cc < <(dwcp_run "" "" 127.0.0.1 file "$work/4g" --streams $n)
+  read -r f _ _ < <(dwcp_run "" "" 127.0.0.1 pipe "cat $work/4g" --streams $n)
   read -r i ic < <(iperf_run "" "" 127.0.0.1 5 -P $n)
+  read -r ia _ < <(iperf_run "" "" 127.0.0.1 5 -P $n -C "$cc")
   read -r fi fic < <(iperf_run "" "" 127.0.0.1 "-F:$work/4g" -P $n)
-  echo "| $n | $d | $i | $(ratio "$d" "$i") | $fi | $(ratio "$d" "$fi") | $dc / $ic / $fic | $f | $sc | $(ratio "$f" "$sc") |"
+  echo "| $n | $d | $i | $(ratio "$d" "$i") | $ia ($cc) | $(ratio "$d" "$ia") | $fi | $(ratio "$d" "$fi") | $dc / $ic / $fic | $f | $sc | $(ratio "$f" "$sc") |"
 done
 fi
 
@@ -119,14 +121,15 @@ fi
 if want veth; then
 echo
 echo "## unlimited veth (../shared/tools/wan up, no rate or delay), 4 GB file"
-echo "| streams | dwcp-send (file) Gbit/s | iperf3 -P N | ratio | iperf3 -F FILE -P N | ratio | CPU s/GB dwcp / iperf3 / iperf3 -F |"
-echo "|---:|---:|---:|---:|---:|---:|---|"
+echo "| streams | dwcp-send (file) Gbit/s | iperf3 -P N | ratio | iperf3 -P N -C (dwcp's cc) | ratio | iperf3 -F FILE -P N | ratio | CPU s/GB dwcp / iperf3 / iperf3 -F |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 bash "$wan" up > /dev/null
 for n in 1 4 8; do
-  read -r d dc < <(dwcp_run "ip netns exec nb-a" "ip netns exec nb-b" 10.200.0.2 file "$work/4g" --streams $n)
+  read -r d dc cc < <(dwcp_run "ip netns exec nb-a" "ip netns exec nb-b" 10.200.0.2 file "$work/4g" --streams $n)
   read -r i ic < <(iperf_run "ip netns exec nb-a" "ip netns exec nb-b" 10.200.0.2 5 -P $n)
+  read -r ia _ < <(iperf_run "ip netns exec nb-a" "ip netns exec nb-b" 10.200.0.2 5 -P $n -C "$cc")
   read -r fi fic < <(iperf_run "ip netns exec nb-a" "ip netns exec nb-b" 10.200.0.2 "-F:$work/4g" -P $n)
-  echo "| $n | $d | $i | $(ratio "$d" "$i") | $fi | $(ratio "$d" "$fi") | $dc / $ic / $fic |"
+  echo "| $n | $d | $i | $(ratio "$d" "$i") | $ia ($cc) | $(ratio "$d" "$ia") | $fi | $(ratio "$d" "$fi") | $dc / $ic / $fic |"
 done
 bash "$wan" down > /dev/null
 fi
@@ -136,7 +139,7 @@ wan_case() { # LABEL WAN-ARGS... ; CC
   bash "$wan" up "$@" > /dev/null
   local A="ip netns exec nb-a" B="ip netns exec nb-b" bytes=$(( secs * 100000000 ))
   local d i s
-  read -r d _ < <(dwcp_run "$A" "$B" 10.200.0.2 pipe "head -c $bytes /dev/zero" --streams 16 --cc "$cc")
+  read -r d _ _ < <(dwcp_run "$A" "$B" 10.200.0.2 pipe "head -c $bytes /dev/zero" --streams 16 --cc "$cc")
   read -r i _ < <(iperf_run "$A" "$B" 10.200.0.2 "$secs" -P 16 -C "$cc")
   s=$(socat_run "$A" "$B" 10.200.0.2 $(( secs * 10000000 )))
   echo "| $label | $d | $i | $(ratio "$d" "$i") | $s | $(python3 -c "print(f'{$d/$s:.1f}')") |"
