@@ -71,8 +71,25 @@ final class ChunkPlacementTests: XCTestCase {
         // 100..<200, over chunk 2's bytes.
         try sender.send(sequence: 2, offset: 150, bytes: [UInt8](repeating: 0x43, count: 100))
         try sender.send(sequence: 1, offset: 100, bytes: [UInt8](repeating: 0x42, count: 100))
-        assertNetworkFailure(result(), mentioning: "overlaps")
+        assertNetworkFailure(result(), mentioning: "does not fit between the chunks around it")
         XCTAssertEqual(FileManager.default.contents(atPath: path), Data(first), "only the chunk written in order may remain")
+    }
+
+    /// Offsets and sequence numbers at the edge of 64 bits fail the transfer; nothing overflows.
+    func testHostileOffsetsAndSequencesFailCleanly() throws {
+        let path = NSTemporaryDirectory() + "placement-hostile-\(getpid())"
+        defer { unlink(path) }
+        for (sequence, offset) in [(UInt64(3), UInt64.max - 5), (1, UInt64(Int64.max) - 5), (UInt64.max, 0)] {
+            let output = try FileDescriptor.create(path, overwrite: true)
+            defer { output.close() }
+            let (port, result) = try startReceiver(to: output)
+            let sender = try RawSender(port: port)
+            try sender.send(sequence: sequence, offset: offset, bytes: [UInt8](repeating: 7, count: 10))
+            // Chunk 0 then either finds its place taken (the last case) or the transfer already failed.
+            try? sender.send(sequence: 0, offset: 0, bytes: [UInt8](repeating: 1, count: 10))
+            assertNetworkFailure(result(), mentioning: "does not fit between the chunks around it")
+            XCTAssertEqual(FileManager.default.contents(atPath: path), Data(), "nothing was written in order")
+        }
     }
 
     func testAPipeOutputRefusesAChunkAtTheWrongOffset() throws {

@@ -302,18 +302,80 @@ public final class TransportReceiver {
         }
     }
 
+    /// Puts a verified chunk where it goes: held for the writer, or written at its place in a
+    /// positional output (then only its record is held). Returns false when the transfer failed
+    /// (this connection ends); throws a failure that happened meanwhile.
+    private func place(_ chunk: RawBuffer, _ m: MessageHeader, pool: BufferPool) throws -> Bool {
+        let charge = UInt64(pool.bufferCapacity)
+        enum Placement { case held, write(FileDescriptor, UInt64), unneeded, misplaced }
+        let placement: Placement = try lock.withLock {
+            // Wait for room only with a chunk we still need. A resent copy of a chunk already
+            // held (its first copy arrived before the connection dropped) must never wait:
+            // while this thread waits it reads nothing more, and the chunk the writer needs next
+            // may be queued behind it on this very connection. An honest sender keeps distinct
+            // unacknowledged chunks within the window, so with this rule a connection never
+            // waits forever.
+            while m.sequence > nextExpected && buffer[m.sequence] == nil
+                    && bufferedBytes + charge > configuration.window && failure == nil && verdict == nil {
+                lock.wait()
+            }
+            if let failure { throw failure }
+            guard m.sequence >= nextExpected && buffer[m.sequence] == nil else { return .unneeded }
+            var held = Held(bytes: chunk, checksum: m.checksum, offset: m.offset, length: chunk.count, charge: charge, written: true)
+            var placement = Placement.held
+            if let (output, start) = positional {
+                guard keepsStreamOrder(m.sequence, offset: m.offset, length: chunk.count, start: start) else { return .misplaced }
+                (held.bytes, held.written) = (nil, false)
+                writesInFlight += 1
+                placement = .write(output, start)
+            }
+            buffer[m.sequence] = held
+            bufferedBytes += charge
+            lastProgress = MonotonicClock.now()
+            lock.broadcast()
+            return placement
+        }
+        switch placement {
+        case .held:
+            return true
+        case .unneeded:
+            pool.recycle(chunk)
+            return true
+        case .misplaced:
+            pool.recycle(chunk)
+            fail(DWCPError(.network, "chunk \(m.sequence) at stream offset \(m.offset) does not fit between the chunks around it"))
+            return false
+        case .write(let output, let start):
+            // At its place while the bytes are still in this core's cache.
+            let result = writeTurn.withLock { Result { try output.writeAll(chunk.unsafeBase, count: chunk.count, at: start + m.offset) } }
+            pool.recycle(chunk)
+            lock.withLock {
+                writesInFlight -= 1
+                if case .success = result { buffer[m.sequence]?.written = true }
+                lock.broadcast()
+            }
+            if case .failure(let error) = result {
+                fail(error)
+                return false
+            }
+            return true
+        }
+    }
+
     /// Whether a chunk at stream bytes `offset ..< offset + length` can be chunk `sequence` of a
     /// stream whose chunks tile it in sequence order, given what is written and held: past the
     /// bytes written in order, after every held chunk before it and before every held chunk after
-    /// it, flush against those next to it. Checked before a positional write, so no chunk is ever
-    /// written over another or over bytes already written in order. Lock held.
-    private func keepsStreamOrder(_ sequence: UInt64, offset: UInt64, length: Int) -> Bool {
+    /// it, flush against those next to it, and ending where a file offset can (`start` + end
+    /// fits in `off_t`). Checked before a positional write, so no chunk is ever written over
+    /// another or over bytes already written in order. Lock held.
+    private func keepsStreamOrder(_ sequence: UInt64, offset: UInt64, length: Int, start: UInt64) -> Bool {
         let (end, overflow) = offset.addingReportingOverflow(UInt64(length))
-        if overflow || offset < written || (sequence == nextExpected && offset != written) { return false }
+        if overflow || end > UInt64(Int64.max) - start || offset < written { return false }
+        if sequence == nextExpected && offset != written { return false }
         for (s, held) in buffer {
             let heldEnd = held.offset + UInt64(held.length)
-            let fits = s < sequence ? heldEnd <= offset && (s + 1 != sequence || heldEnd == offset)
-                                    : end <= held.offset && (sequence + 1 != s || end == held.offset)
+            let fits = s < sequence ? heldEnd <= offset && (sequence - s != 1 || heldEnd == offset)
+                                    : end <= held.offset && (s - sequence != 1 || end == held.offset)
             if !fits { return false }
         }
         return true
@@ -385,58 +447,7 @@ public final class TransportReceiver {
                     guard Checksum.xxh3(chunk.unsafeBase, chunk.count) == m.checksum else {
                         throw DWCPError(.network, "chunk \(m.sequence) checksum mismatch: connection dropped, sender resends")
                     }
-                    let charge = UInt64(chunkPool.bufferCapacity)
-                    enum Placement { case held, write(FileDescriptor, UInt64), unneeded, outOfOrder }
-                    let placement: Placement = try lock.withLock {
-                        // Wait for room only with a chunk we still need. A resent copy of a chunk
-                        // already held (its first copy arrived before the connection dropped)
-                        // must never wait: while this thread waits it reads nothing more, and the
-                        // chunk the writer needs next may be queued behind it on this very
-                        // connection. An honest sender keeps distinct unacknowledged chunks
-                        // within the window, so with this rule a connection never waits forever.
-                        while m.sequence > nextExpected && buffer[m.sequence] == nil
-                                && bufferedBytes + charge > configuration.window && failure == nil && verdict == nil {
-                            lock.wait()
-                        }
-                        if let failure { throw failure }
-                        guard m.sequence >= nextExpected && buffer[m.sequence] == nil else { return .unneeded }
-                        var held = Held(bytes: chunk, checksum: m.checksum, offset: m.offset, length: chunk.count, charge: charge, written: true)
-                        var placement = Placement.held
-                        if let (output, start) = positional {
-                            guard keepsStreamOrder(m.sequence, offset: m.offset, length: chunk.count) else { return .outOfOrder }
-                            (held.bytes, held.written) = (nil, false)
-                            writesInFlight += 1
-                            placement = .write(output, start)
-                        }
-                        buffer[m.sequence] = held
-                        bufferedBytes += charge
-                        lastProgress = MonotonicClock.now()
-                        lock.broadcast()
-                        return placement
-                    }
-                    switch placement {
-                    case .held:
-                        break
-                    case .unneeded:
-                        chunkPool.recycle(chunk)
-                    case .outOfOrder:
-                        chunkPool.recycle(chunk)
-                        fail(DWCPError(.network, "chunk \(m.sequence) at stream offset \(m.offset) overlaps the chunks around it"))
-                        return
-                    case .write(let output, let start):
-                        // At its place while the bytes are still in this core's cache.
-                        let result = writeTurn.withLock { Result { try output.writeAll(chunk.unsafeBase, count: chunk.count, at: start + m.offset) } }
-                        chunkPool.recycle(chunk)
-                        lock.withLock {
-                            writesInFlight -= 1
-                            if case .success = result { buffer[m.sequence]?.written = true }
-                            lock.broadcast()
-                        }
-                        if case .failure(let error) = result {
-                            fail(error)
-                            return
-                        }
-                    }
+                    guard try place(chunk, m, pool: chunkPool) else { return }
                 case .end:
                     guard m.length == 32 else { throw DWCPError(.network, "malformed end message") }
                     let payload = try socket.receive(32)
