@@ -160,6 +160,28 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(t.read("appended"), Data("head".utf8) + t.read("in"))
     }
 
+    /// A sender killed mid-transfer into a file on standard output: the receiver gives up (exit
+    /// 4) and leaves exactly the chunks written in order, whatever was written past them.
+    func testKilledSenderLeavesTheInOrderPrefixInAFile() throws {
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 50)
+        let port = freePort()
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) --idle-timeout 1 > \(t.path("out")) & rp=$!
+            sleep 0.3
+            dwcp-send --streams 6 --chunk-size 256KiB --max-rate 400Mbit 127.0.0.1:\(port) < \(input) & sp=$!
+            sleep 0.6; kill -9 $sp
+            wait $rp; echo $?
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", r.stderr)
+        XCTAssertTrue(r.stderr.contains("sender gone"), r.stderr)
+        let out = t.read("out"), all = t.read("in")
+        XCTAssertGreaterThan(out.count, 0, "the sender ran for 0.6 s")
+        XCTAssertLessThan(out.count, all.count)
+        XCTAssertEqual(out.count % (256 << 10), 0, "whole chunks only")
+        XCTAssertEqual(out, all.prefix(out.count))
+    }
+
     /// Runs a paced transfer of a 50 MB file and, 0.7 s in, the shell command `meddle` (given
     /// the file's path and the receiver's port): the sender must stop with exit 1 and a message
     /// containing `reason`, and the receiver must not verify the partial stream.
