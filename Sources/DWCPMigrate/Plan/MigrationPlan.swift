@@ -62,7 +62,7 @@ public struct MigrationPlan {
         // each: 1.07 s median with 1 stream, 1.10 s with 4).
         let bdp = bytesPerSecond * rtt
         let rawStream = codec == "raw" || (codec == "auto" && bytesPerSecond >= 2 * Self.pipelineBytesPerSecond)
-        let shortPath = rtt < 0.002
+        let shortPath = rtt < CongestionControl.shortPathRTT
         var planned = shortPath ? (rawStream ? 1 : bytesPerSecond >= 125e6 ? 4 : 2) : Int((bdp / Double(1 << 20)).rounded(.up))
         if rtt >= 0.01, (measurement?.loss ?? 0) > 0.001 { planned *= 2 }
         self.streams = streams ?? min(max(planned, shortPath ? 1 : 2), 16)
@@ -106,9 +106,8 @@ public struct MigrationPlan {
     /// Nil: the system default (the kernel lacks the one wanted).
     public func congestionControl(_ option: String) -> String? {
         guard option == "auto" else { return option }
-        let shortPath = (measurement?.rttMedian ?? 0) < CongestionControl.shortPathRTT
-        let wanted = raw && shortPath ? "cubic" : "bbr"
-        return CongestionControl.available().contains(wanted) ? wanted : nil
+        // A raw stream follows the transport's own rule for the probed round trip.
+        return raw ? CongestionControl.resolve(option, roundTripSeconds: measurement?.rttMedian ?? 0) : CongestionControl.ifAvailable("bbr")
     }
 
     /// The encoder setting for this plan (`auto`: adaptive for the measured link).

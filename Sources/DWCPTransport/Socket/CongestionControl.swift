@@ -21,10 +21,14 @@ public enum CongestionControl {
     /// against 1.16–1.18 s under bbr. Nil keeps the system default (the one wanted is missing).
     public static func resolve(_ option: String, roundTripSeconds rtt: Double) -> String? {
         guard option == "auto" else { return option }
-        let wanted = rtt < shortPathRTT ? "cubic" : "bbr"
-        return available().contains(wanted) ? wanted : nil
+        return ifAvailable(rtt < shortPathRTT ? "cubic" : "bbr")
     }
 
-    /// Round trips below this are short paths for `auto`.
+    /// `name` when the kernel offers it, else nil (the system default).
+    public static func ifAvailable(_ name: String) -> String? {
+        available().contains(name) ? name : nil
+    }
+
+    /// Round trips below this are short paths (same host, rack or datacenter).
     public static let shortPathRTT = 0.002
 }
