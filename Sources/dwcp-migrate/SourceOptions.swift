@@ -63,11 +63,13 @@ struct SourceOptions: ParsableArguments {
         if let r = linkRate {
             measurement = LinkMeasurement(rttMin: 0, rttMedian: 0, rttP99: 0, jitter: 0, loss: 0, throughput: Units.parseBitRate(r)!, rdmaDevices: [])
         } else {
-            // A short probe (it delays the migration): a burst of 20 round trips, 0.1 to 1 s,
-            // or 64 MiB if that comes sooner (a datacenter link).
+            // A short probe (it delays the migration): 10 pings 10 round trips (at most 2 ms)
+            // apart, then a burst of 20 round trips, 0.1 to 1 s, or 64 MiB if that comes sooner
+            // (a datacenter link).
             var probe = LinkProbe(endpoint: endpoint)
             probe.pings = 10
             probe.pingInterval = 0.002
+            probe.pingIntervalRoundTrips = 10
             probe.burstSeconds = 1
             probe.burstRoundTrips = 20
             probe.burstBytes = 64 << 20

@@ -1,0 +1,40 @@
+import DWCPSystem
+@testable import DWCPTransport
+import XCTest
+
+/// The probe's ping spacing: a fixed interval by default (as `dwcp-detect` uses it), or a few
+/// round trips of the path when `pingIntervalRoundTrips` is set, so a short path is probed in
+/// milliseconds rather than in `pings × pingInterval`.
+final class LinkProbeTests: XCTestCase {
+    private func probeLoopback(_ configure: (inout LinkProbe) -> Void) throws -> (LinkMeasurement, Double) {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        defer { listener.shutdown() }
+        let responder = OSThread {
+            if case .connection(let socket) = listener.accept(timeout: 10) {
+                ProbeResponder.answer(socket, auth: SessionAuth(secret: nil), tls: nil)
+            }
+        }
+        defer { responder.join() }
+        var probe = LinkProbe(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
+        probe.pings = 10
+        probe.pingInterval = 0.05
+        probe.burstSeconds = 0
+        configure(&probe)
+        let started = MonotonicClock.now()
+        let m = try probe.measure()
+        return (m, MonotonicClock.now() - started)
+    }
+
+    func testPingsAreSpacedByRoundTripsWhenAsked() throws {
+        let (fixed, fixedSeconds) = try probeLoopback { _ in }
+        // Nine gaps of 50 ms between ten pings.
+        XCTAssertGreaterThanOrEqual(fixedSeconds, 0.45)
+        XCTAssertGreaterThan(fixed.rttMedian, 0)
+        let (spaced, spacedSeconds) = try probeLoopback { $0.pingIntervalRoundTrips = 10 }
+        // Loopback round trips are tens of microseconds: ten pings take milliseconds (the bound
+        // leaves room for a busy machine, and is still a tenth of the fixed spacing).
+        XCTAssertLessThan(spacedSeconds, 0.2, "pings were not spaced by round trips")
+        XCTAssertGreaterThan(spaced.rttMedian, 0)
+        XCTAssertLessThanOrEqual(spaced.rttMin, spaced.rttMedian)
+    }
+}
