@@ -70,13 +70,14 @@ public enum UnixSocket {
         return FileDescriptor(rawValue: fd, name: listener.name)
     }
 
-    /// A pipe (read end, write end), both close-on-exec.
-    public static func pipe(name: String) throws -> (read: FileDescriptor, write: FileDescriptor) {
+    /// A pipe (read end, write end), both close-on-exec, holding `capacity` bytes (as far as
+    /// the kernel allows, `enlargePipeBuffer`).
+    public static func pipe(name: String, capacity: Int = 1 << 20) throws -> (read: FileDescriptor, write: FileDescriptor) {
         var fds: [Int32] = [0, 0]
         _ = try syscall("pipe") { Glibc.pipe(&fds) }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let ends = (read: FileDescriptor(rawValue: fds[0], name: name), write: FileDescriptor(rawValue: fds[1], name: name))
-        ends.write.enlargePipeBuffer()
+        ends.write.enlargePipeBuffer(to: capacity)
         return ends
     }
 

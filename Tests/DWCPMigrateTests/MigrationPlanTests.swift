@@ -50,6 +50,18 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertEqual(MigrationPlan(measurement: measurement(mbit: 40_000, rttMs: 0.05), maxDowntime: 0.3).congestionControl("reno"), "reno")
     }
 
+    func testVMStreamLevelFollowsTheLinkRate() {
+        func format(_ mbit: Double) -> SendPipeline.StreamFormat {
+            MigrationPlan(measurement: measurement(mbit: mbit, rttMs: 0.5), maxDowntime: 0.3).vmStreamFormat(guestRAM: 512 << 20)
+        }
+        XCTAssertEqual(format(100), .zstdLong(level: 6, windowLog: 29))
+        XCTAssertEqual(format(300), .zstdLong(level: 3, windowLog: 29))
+        XCTAssertEqual(format(1000), .zstdLong(level: 1, windowLog: 29))
+        XCTAssertEqual(format(40_000), .raw)
+        XCTAssertEqual(MigrationPlan(measurement: measurement(mbit: 100, rttMs: 0.5), maxDowntime: 0.3, codec: "zstd:3")
+            .vmStreamFormat(guestRAM: 512 << 20), .frames)
+    }
+
     func testFixedCodecParses() throws {
         XCTAssertNoThrow(try MigrationPlan(measurement: nil, maxDowntime: 0.3, codec: "zstd:-3").codecPlanner())
         XCTAssertThrowsError(try MigrationPlan(measurement: nil, maxDowntime: 0.3, codec: "gzip").codecPlanner())

@@ -79,7 +79,8 @@ public struct MigrationPlan {
         blockSize = bytesPerSecond < 100e6 ? 256 << 10 : 512 << 10
         deduplicate = bytesPerSecond < Self.pipelineBytesPerSecond
         let inFlightBlocks = Double((2 * threads + 2) * blockSize)
-        drainSeconds = (Double(window) + inFlightBlocks / 2) / drainRate
+        let encoderPipe = Double(SendPipeline.encoderPipeBytes(window: window))
+        drainSeconds = (Double(window) + encoderPipe + inFlightBlocks / 2) / drainRate
         raw = rawStream
         initialCodec = raw ? "raw" : codec == "auto"
             ? CodecPlanner(linkBitsPerSecond: linkBitsPerSecond, threads: threads).choose(literalBytes: blockSize).description
@@ -88,13 +89,24 @@ public struct MigrationPlan {
 
     /// How a VM's migration stream travels: raw on links faster than compression; DWCP frames
     /// when a codec was named (`--codec zstd:3`); otherwise one zstd stream with long-distance
-    /// matching over a window covering the guest's RAM (2^27 to 2^30 bytes), level 1 on fast
-    /// links, 3 on slow ones.
+    /// matching over a window covering the guest's RAM (2^27 to 2^30 bytes), at
+    /// `vmStreamLevel`.
     public func vmStreamFormat(guestRAM: UInt64) -> SendPipeline.StreamFormat {
         if raw { return .raw }
         if codec != "auto" { return .frames }
         let log = min(30, max(27, Int.bitWidth - (max(guestRAM, 1) - 1).leadingZeroBitCount))
-        return .zstdLong(level: linkBitsPerSecond / 8 >= 50e6 ? 1 : 3, windowLog: log)
+        return .zstdLong(level: vmStreamLevel, windowLog: log)
+    }
+
+    /// The zstd level of a VM stream: as high as the CPU keeps up with at the link's rate. On a
+    /// 474 MB stream captured from the test guest (QEMU paced at 25 MiB/s, so re-sent pages
+    /// included; `zstd --long=29 -T1`): level 1 211 MB, level 3 207 MB at 300 MB/s, level 6
+    /// 202 MB at 166 MB/s of input per core (levels 4-5 gain nothing over 3, 7-9 little over 6).
+    /// A stream compresses about 2:1, so on a link under 25 MB/s level 6 needs at most a third of
+    /// a core; level 3 up to 50 MB/s; level 1 beyond.
+    public var vmStreamLevel: Int {
+        let linkBytes = linkBitsPerSecond / 8
+        return linkBytes >= 50e6 ? 1 : linkBytes >= 25e6 ? 3 : 6
     }
 
     /// The congestion control for `--cc` (`auto` decided here, for the whole migration): cubic
