@@ -2,9 +2,9 @@ import DWCPSystem
 @testable import DWCPTransport
 import XCTest
 
-/// The probe's ping spacing: a fixed interval by default (as `dwcp-detect` uses it), or a few
-/// round trips of the path when `pingIntervalRoundTrips` is set, so a short path is probed in
-/// milliseconds rather than in `pings × pingInterval`.
+/// The probe's pings: a fixed interval by default (as `dwcp-detect` uses it), or a few round
+/// trips of the path when `pingIntervalRoundTrips` is set, so a short path is probed in
+/// milliseconds rather than in `pings × pingInterval`; `pingSeconds` bounds them on long paths.
 final class LinkProbeTests: XCTestCase {
     private func probeLoopback(_ configure: (inout LinkProbe) -> Void) throws -> (LinkMeasurement, Double) {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
@@ -36,5 +36,14 @@ final class LinkProbeTests: XCTestCase {
         XCTAssertLessThan(spacedSeconds, 0.2, "pings were not spaced by round trips")
         XCTAssertGreaterThan(spaced.rttMedian, 0)
         XCTAssertLessThanOrEqual(spaced.rttMin, spaced.rttMedian)
+    }
+
+    func testPingingStopsAtItsTimeLimitAfterThreePings() throws {
+        // 50 ms apart: three pings take two gaps (0.1 s), then the 0.1 s limit stops them;
+        // all ten would take 0.45 s.
+        let (m, seconds) = try probeLoopback { $0.pingSeconds = 0.1 }
+        XCTAssertGreaterThanOrEqual(seconds, 0.1, "fewer than three pings")
+        XCTAssertLessThan(seconds, 0.3, "pinging did not stop at its time limit")
+        XCTAssertGreaterThan(m.rttMedian, 0)
     }
 }

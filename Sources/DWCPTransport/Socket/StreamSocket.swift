@@ -206,6 +206,20 @@ public final class StreamSocket: @unchecked Sendable {
         return raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 136, as: UInt32.self) }
     }
 
+    /// Bytes of this connection the peer has received so far as this end's TCP knows: segments
+    /// delivered, selectively acknowledged ones included (`tcpi_delivered`, Linux 4.18+), times
+    /// the segment size. Unlike `tcpi_bytes_acked` it does not jump when a loss is repaired and
+    /// the cumulative acknowledgement catches up with data that arrived long before.
+    public func bytesDelivered() -> UInt64? {
+        if rdma { return nil }
+        var raw = [UInt8](repeating: 0, count: 256)
+        var len = socklen_t(256)
+        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &raw, &len) == 0, len >= 196 else { return nil }
+        return raw.withUnsafeBytes {
+            UInt64($0.loadUnaligned(fromByteOffset: 192, as: UInt32.self)) * UInt64($0.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
+        }
+    }
+
     /// Smoothed RTT (microseconds) and total retransmitted segments from `TCP_INFO`.
     public func tcpInfo() -> (rttMicroseconds: UInt32, retransmits: UInt32)? {
         if rdma { return nil }
