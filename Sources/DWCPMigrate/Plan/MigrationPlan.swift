@@ -100,8 +100,8 @@ public struct MigrationPlan {
 
     /// The zstd level of a VM stream: as high as the CPU keeps up with at the link's rate. On a
     /// 474 MB stream captured from the test guest (QEMU paced at 25 MiB/s, so re-sent pages
-    /// included; `zstd --long=29 -T1`): level 1 211 MB, level 3 207 MB at 300 MB/s, level 6
-    /// 202 MB at 166 MB/s of input per core (levels 4-5 gain nothing over 3, 7-9 little over 6).
+    /// included; `zstd --long=29 -T1`): level 1 208 MB, level 3 207 MB at 300 MB/s, level 6
+    /// 202 MB at 166 MB/s of input per core (level 5 gains nothing over 3, level 7 0.2 % over 6).
     /// A stream compresses about 2:1, so on a link under 25 MB/s level 6 needs at most a third of
     /// a core; level 3 up to 50 MB/s; level 1 beyond.
     public var vmStreamLevel: Int {

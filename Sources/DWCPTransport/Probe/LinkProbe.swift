@@ -93,21 +93,21 @@ public struct LinkProbe {
         }
         if burstSeconds > 0 {
             let retrans0 = socket.tcpInfo()?.retransmits ?? 0, segs0 = socket.segmentsOut() ?? 0
-            // Pieces of 128 KiB, so the acknowledged count is sampled every few milliseconds
-            // even on a slow link whose socket buffer is full.
+            // Pieces of 128 KiB, so the delivered count is sampled every few milliseconds even
+            // on a slow link whose socket buffer is full.
             let block = RawBuffer(capacity: 128 << 10)
             block.unsafeBase.initializeMemory(as: UInt8.self, repeating: 0x5A, count: block.capacity)
             let t0 = MonotonicClock.now()
             var sent: UInt64 = 0
-            // (time, bytes the peer's TCP acknowledged) once the burst is half over.
-            var halfway: (time: Double, acked: UInt64)?
-            var last: (time: Double, acked: UInt64)?
+            // (time, bytes delivered to the peer) once the burst is half over, and lately.
+            var halfway: (time: Double, delivered: UInt64)?
+            var last: (time: Double, delivered: UInt64)?
             while true {
                 let elapsed = MonotonicClock.now() - t0
-                if let acked = socket.bytesDelivered() {
+                if let delivered = socket.bytesDelivered() {
                     let now = MonotonicClock.now()
-                    if halfway == nil && elapsed >= burstSeconds / 2 { halfway = (now, acked) }
-                    last = (now, acked)
+                    if halfway == nil && elapsed >= burstSeconds / 2 { halfway = (now, delivered) }
+                    last = (now, delivered)
                 }
                 if elapsed >= burstSeconds { break }
                 if let enough = burstBytes, sent >= enough && elapsed >= earliestEnd { break }
@@ -123,10 +123,10 @@ public struct LinkProbe {
             let elapsed = MonotonicClock.now() - t0
             throughput = Double(confirmed) * 8 / elapsed
             // The whole burst's average includes slow start: on a 50 ms path a 1 s burst
-            // averaged 78 Mbit/s of a 95 Mbit/s link. The second half, from what the peer's
-            // TCP acknowledged, is the rate the path sustains once open.
-            if let h = halfway, let l = last, l.time - h.time >= 0.02, l.acked > h.acked {
-                throughput = max(throughput, Double(l.acked - h.acked) * 8 / (l.time - h.time))
+            // averaged 78 Mbit/s of a 95 Mbit/s link. The second half, from what the sender's
+            // TCP saw delivered, is the rate the path sustains once open.
+            if let h = halfway, let l = last, l.time - h.time >= 0.02, l.delivered > h.delivered {
+                throughput = max(throughput, Double(l.delivered - h.delivered) * 8 / (l.time - h.time))
             }
             let retrans = (socket.tcpInfo()?.retransmits ?? 0) &- retrans0
             let segs = (socket.segmentsOut() ?? 0) &- segs0
