@@ -43,6 +43,13 @@ public final class TransportReceiver {
     /// application (dwcp-migrate) uses it to confirm the data was applied, e.g. that the
     /// destination VM is running. Throwing turns the verdict into "rejected" (the sender fails).
     public var acceptance: (() throws -> Void)?
+    /// Where the stream goes, decided from its first bytes: called once, with the first chunk
+    /// before it is written, when the output is written in order (not at places, as a file is).
+    /// It returns the descriptor the stream goes to instead and how many of its first bytes to
+    /// leave out there. dwcp-migrate's destination sends a raw VM stream (after its marker)
+    /// straight into QEMU's socket this way, and anything else to its decoder: no pipe and
+    /// thread in between only to look at eight bytes. Throwing fails the transfer.
+    public var redirect: ((UnsafeRawBufferPointer) throws -> (output: FileDescriptor, skip: Int))?
     /// Why `acceptance` rejected the transfer, if it did.
     public private(set) var rejection: Error?
     private let lock = ConditionLock()
@@ -208,6 +215,9 @@ public final class TransportReceiver {
         var acknowledged: UInt64 = 0
         var writtenWhenAcknowledged: UInt64 = 0
         var acksSent: UInt64 = 0
+        // Where in-order chunks go: `output` unless `redirect` says otherwise.
+        var target = output
+        var redirected = false
         struct Acknowledgement { let next: UInt64; let written: UInt64; let peers: [StreamSocket] }
         func acknowledge(_ a: Acknowledgement) {
             // Acknowledgements are cumulative and the sender takes them from any connection: one
@@ -275,7 +285,14 @@ public final class TransportReceiver {
             }
             if let chunk = held.bytes {
                 do {
-                    try output.writeAll(chunk.unsafeBase, count: chunk.count)
+                    var skip = 0
+                    if let redirect, positional == nil, !redirected {
+                        redirected = true
+                        let r = try redirect(UnsafeRawBufferPointer(start: chunk.unsafeBase, count: chunk.count))
+                        target = r.output
+                        skip = min(max(0, r.skip), chunk.count)
+                    }
+                    try target.writeAll(chunk.unsafeBase + skip, count: chunk.count - skip)
                 } catch {
                     fail(error)
                     return
