@@ -262,7 +262,8 @@ public final class TransportReceiver {
                 guard let matched else { return }
                 var result: UInt64 = matched ? Wire.verdictOK : Wire.verdictCorrupt
                 if matched {
-                    if output.isRegularFile { try? output.sync() }
+                    // The descriptor the stream went to (`redirect` may have chosen another).
+                    if target.isRegularFile { try? target.sync() }
                     onVerified?()
                     // Outside the lock: accepting may take a while (a VM starting up).
                     do { try acceptance?() } catch {
