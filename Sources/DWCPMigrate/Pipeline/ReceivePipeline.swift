@@ -62,7 +62,7 @@ public final class ReceivePipeline {
         }
         let transport = TransportReceiver(configuration: receiver)
         transport.redirect = { first in
-            if first.count >= SendPipeline.rawMarker.count && first.prefix(SendPipeline.rawMarker.count).elementsEqual(SendPipeline.rawMarker) {
+            if first.starts(with: SendPipeline.rawMarker) {
                 raw = true
                 return (output, SendPipeline.rawMarker.count)
             }

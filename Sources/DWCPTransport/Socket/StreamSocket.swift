@@ -199,11 +199,7 @@ public final class StreamSocket: @unchecked Sendable {
     /// Segments sent so far (`tcpi_segs_out`, Linux ≥ 4.2). glibc's `struct tcp_info` stops
     /// before this field, so it is read from the kernel's layout: offset 136.
     public func segmentsOut() -> UInt32? {
-        if rdma { return nil }
-        var raw = [UInt8](repeating: 0, count: 256)
-        var len = socklen_t(256)
-        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &raw, &len) == 0, len >= 140 else { return nil }
-        return raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 136, as: UInt32.self) }
+        kernelTCPInfo(through: 140)?.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 136, as: UInt32.self) }
     }
 
     /// Bytes of this connection the peer has received so far as this end's TCP knows: segments
@@ -211,13 +207,20 @@ public final class StreamSocket: @unchecked Sendable {
     /// the segment size. Unlike `tcpi_bytes_acked` it does not jump when a loss is repaired and
     /// the cumulative acknowledgement catches up with data that arrived long before.
     public func bytesDelivered() -> UInt64? {
-        if rdma { return nil }
-        var raw = [UInt8](repeating: 0, count: 256)
-        var len = socklen_t(256)
-        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &raw, &len) == 0, len >= 196 else { return nil }
-        return raw.withUnsafeBytes {
+        kernelTCPInfo(through: 196)?.withUnsafeBytes {
             UInt64($0.loadUnaligned(fromByteOffset: 192, as: UInt32.self)) * UInt64($0.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
         }
+    }
+
+    /// `TCP_INFO` as the kernel lays it out (glibc's `struct tcp_info` stops early), or nil when
+    /// the kernel gave fewer than `length` bytes (an older kernel lacks the field) or this is
+    /// not a kernel TCP socket.
+    private func kernelTCPInfo(through length: Int) -> [UInt8]? {
+        if rdma { return nil }
+        var raw = [UInt8](repeating: 0, count: 256)
+        var len = socklen_t(raw.count)
+        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &raw, &len) == 0, Int(len) >= length else { return nil }
+        return raw
     }
 
     /// Smoothed RTT (microseconds) and total retransmitted segments from `TCP_INFO`.
