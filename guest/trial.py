@@ -15,6 +15,9 @@ With --netns A,B the source side runs in namespace A and the destination in B (a
 10.200.0.1/10.200.0.2, as ../shared/tools/wan/wan-setup.sh makes them); else loopback.
 --inject kill-receiver kills the DWCP receiver mid-copy: the trial then passes only if the
 migration fails with exit 4 and the source VM keeps running with an intact heartbeat.
+--inject no-receiver starts no DWCP receiver: the probe fails after QEMU's migration has begun,
+and the trial passes only if that migration is cancelled, dwcp-migrate exits 4 and the source VM
+keeps running.
 --inject drop-connections kills the migration's TCP connections (ss -K) twice mid-copy: the
 transport must resume and the migration pass the normal verdict.
 --inject kill-receiver-after-switchover starts the destination with -S (it loads the VM but does
@@ -169,12 +172,14 @@ def qemu_native(args, src, dst, method, dst_ip, port):
 
 
 def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
-    recv = subprocess.Popen(ns_prefix(dst_ns) + [f"{args.bin}/dwcp-migrate", "receive", "--listen", f"{dst_ip}:{port}",
-                                                 "--qmp", dst_qmp, "--json", "-v"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ready = recv.stderr.readline()  # "listening on port N": the receiver is up
-    if "listening" not in ready:
-        raise RuntimeError(f"dwcp-migrate receive did not start: {ready.strip()}")
+    recv = None
+    if args.inject != "no-receiver":
+        recv = subprocess.Popen(ns_prefix(dst_ns) + [f"{args.bin}/dwcp-migrate", "receive", "--listen", f"{dst_ip}:{port}",
+                                                     "--qmp", dst_qmp, "--json", "-v"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ready = recv.stderr.readline()  # "listening on port N": the receiver is up
+        if "listening" not in ready:
+            raise RuntimeError(f"dwcp-migrate receive did not start: {ready.strip()}")
     t0 = time.time()
     cmd = ns_prefix(src_ns) + [f"{args.bin}/dwcp-migrate", "qemu", "--qmp", src_qmp, "--to", f"{dst_ip}:{port}",
                                "--json", "--max-downtime", f"{args.downtime_ms}ms"] + args.dwcp_args
@@ -195,10 +200,10 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
                            capture_output=True)
     out, err = send.communicate(timeout=600)
     elapsed = time.time() - t0
-    rout, rerr = recv.communicate(timeout=120)
+    rout, rerr = recv.communicate(timeout=120) if recv else ("", "")
     lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     done = next((l for l in lines if l.get("event") == "done"), {})
-    return {"total_s": round(elapsed, 3), "exit": send.returncode, "receiver_exit": recv.returncode, "stderr": err.strip()[-400:],
+    return {"total_s": round(elapsed, 3), "exit": send.returncode, "receiver_exit": recv.returncode if recv else None, "stderr": err.strip()[-400:],
             "receiver_stderr": rerr.strip()[-400:], "tool_wire_bytes": done.get("wire_bytes"),
             "rounds": done.get("rounds"), "dwcp_downtime_ms": done.get("downtime_ms"),
             "qemu_downtime_ms": done.get("qemu_downtime_ms"), "reconnects": done.get("reconnects"), "qemu_stall_s": done.get("qemu_stall_s"), "codec_mix": done.get("codec_mix"), "plan": next((l for l in lines if l.get("event") == "plan"), None)}
@@ -224,7 +229,7 @@ def main():
     ap.add_argument("--downtime-ms", type=int, default=300)
     ap.add_argument("--netns", help="SRC_NS,DST_NS")
     ap.add_argument("--port", type=int, default=7460)
-    ap.add_argument("--inject", choices=["kill-receiver", "drop-connections", "kill-receiver-after-switchover"])
+    ap.add_argument("--inject", choices=["kill-receiver", "no-receiver", "drop-connections", "kill-receiver-after-switchover"])
     ap.add_argument("--kill-after", type=float, default=1.5)
     ap.add_argument("--sweeps-after", type=int, default=2, help="guest memory sweeps to wait for after the switchover")
     ap.add_argument("dwcp_args", nargs="*", help="extra dwcp-migrate qemu arguments (after --)")
@@ -252,16 +257,20 @@ def main():
         result.setdefault("total_s", round(time.time() - t0, 3))
         if tx0 is not None:
             result["wire_bytes"] = veth_tx(src_ns) - tx0
-        if args.inject == "kill-receiver":
-            # Expected: exit 4, source still running and its heartbeat still advancing.
+        if args.inject in ("kill-receiver", "no-receiver"):
+            # Expected: exit 4, source still running and its heartbeat still advancing (and with
+            # no receiver at all, QEMU's migration cancelled: it had started before the probe).
             n = len(ws.beats)
             time.sleep(1.5)
-            status = QMP(src_qmp).cmd("query-status")["status"]
+            src = QMP(src_qmp)
+            status = src.cmd("query-status")["status"]
+            migration = src.cmd("query-migrate").get("status")
             last = ws.beats[-1] if ws.beats else None
             result.update({"source_status": status, "source_beats_after": len(ws.beats) - n,
-                           "source_mismatches": last[3] if last else None})
+                           "source_mismatches": last[3] if last else None, "source_migration": migration})
             result["ok"] = (result.get("exit") == 4 and status == "running" and len(ws.beats) - n >= 5
-                            and last is not None and last[3] == 0)
+                            and last is not None and last[3] == 0
+                            and (args.inject != "no-receiver" or migration == "cancelled"))
             return result
         if args.inject == "kill-receiver-after-switchover":
             # Expected: exit 4 saying the source is left paused, and no copy of the VM running.

@@ -11,10 +11,12 @@ struct QemuCommand: ParsableCommand {
         abstract: "Live-migrate the QEMU VM behind a QMP socket to a 'dwcp-migrate receive --qmp' destination.",
         discussion: """
             Speaks QMP to the source QEMU: sets the migration capabilities and parameters (QEMU's \
-            bandwidth cap is lifted, its downtime limit is the budget minus the time DWCP's \
-            buffers take to drain), starts the migration into a private unix socket, and sends \
-            that stream through the DWCP encoder and transport. QEMU still runs the pre-copy \
-            passes and picks the switchover. When QEMU completes and the destination reports its \
+            bandwidth cap is lifted), starts the migration into a private unix socket, probes the \
+            link while QEMU sets up, and sends that stream through the DWCP encoder and transport. \
+            QEMU runs the pre-copy passes. A raw stream switches over by QEMU's own rule, with its \
+            downtime limit lowered by the time DWCP's buffers take to drain; a compressed one when \
+            DWCP's estimate of the downtime (its backlog plus what QEMU has left, at the measured \
+            compression ratio and link rate) fits --max-downtime. When QEMU completes and the destination reports its \
             VM running, the source QEMU is told to quit (--keep-source leaves it paused). If \
             anything fails the source VM keeps running and the exit status says why (4: network, \
             1: other). If the copy does not converge within --max-rounds passes it is cancelled \
@@ -47,13 +49,17 @@ struct QemuCommand: ParsableCommand {
 
     func run() throws {
         verbosity.apply()
-        let plan = try source.plan()
-        if source.dryRun || source.json || verbosity.verbose > 0 {
-            if source.dryRun || source.json { try FileDescriptor.standardOutput.writeAll(plan.json + "\n") } else { Diagnostics.info(plan.json) }
+        let source = self.source
+        let prepare = { [verbose = verbosity.verbose] () throws -> QemuSource.Prepared in
+            let plan = try source.plan()
+            if source.dryRun || source.json { try FileDescriptor.standardOutput.writeAll(plan.json + "\n") } else if verbose > 0 { Diagnostics.info(plan.json) }
+            return QemuSource.Prepared(plan: plan, encoder: try source.encoder(plan), sender: try source.sender(plan))
         }
-        if source.dryRun { return }
-        var config = QemuSource.Configuration(qmpPath: qmp, plan: plan, sender: try source.sender(plan))
-        config.encoder = try source.encoder(plan)
+        if source.dryRun {
+            _ = try prepare()
+            return
+        }
+        var config = QemuSource.Configuration(qmpPath: qmp, prepare: prepare)
         config.maxRounds = maxRounds
         config.autoConverge = autoConverge
         config.xbzrleCache = xbzrle.map { Units.parseBytes($0)! }

@@ -78,7 +78,9 @@ struct SourceOptions: ParsableArguments {
             probe.auth = SessionAuth(secret: try secret.load())
             probe.tls = try tlsContext()
             do {
+                Timeline.mark("probe started")
                 measurement = try probe.measure()
+                Timeline.mark("probe done")
             } catch {
                 throw DWCPError(.network, "cannot probe the destination \(to): \(error) (is 'dwcp-migrate receive' running there?)")
             }

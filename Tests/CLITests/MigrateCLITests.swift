@@ -53,6 +53,17 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(result["source_status"] as? String, "running")
     }
 
+    /// Nothing listens at the destination: the probe fails after QEMU's migration has begun
+    /// (the probe overlaps QEMU's setup), so that migration must be cancelled, the command exit
+    /// 4, and the source VM go on running intact.
+    func testUnreachableDestinationCancelsAndKeepsTheSource() throws {
+        let result = try trial("dwcp", ["--inject", "no-receiver", "--warmup", "1"])
+        XCTAssertEqual(result["ok"] as? Bool, true, "\(result)")
+        XCTAssertEqual(result["exit"] as? Int, 4)
+        XCTAssertEqual(result["source_migration"] as? String, "cancelled")
+        XCTAssertEqual(result["source_status"] as? String, "running")
+    }
+
     /// The whole VM went over, but the destination's confirmation never came: its QEMU (started
     /// with -S) holds the loaded VM paused and its receiver is killed while waiting for it to
     /// run. The source must not resume (the destination may be running the VM by then), so it

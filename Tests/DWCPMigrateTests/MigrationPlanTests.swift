@@ -18,6 +18,21 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Int(plan.window) / plan.chunkSize, 16)
     }
 
+    /// On a short path the window covers 20 ms of the link, not more: what is in flight beyond
+    /// the path's needs only queues at the bottleneck (and overflowed the 100 Mbit tbf link's
+    /// queue). A long path still gets its bandwidth-delay product, within the budget.
+    func testWindowCoversThePathAndNoMore() {
+        let short = MigrationPlan(measurement: measurement(mbit: 100, rttMs: 0.05), maxDowntime: 0.3)
+        XCTAssertEqual(short.window, 256 << 10)
+        XCTAssertGreaterThanOrEqual(Int(short.window) / short.chunkSize, 16)
+        let long = MigrationPlan(measurement: measurement(mbit: 100, rttMs: 50), maxDowntime: 0.3)
+        XCTAssertEqual(Double(long.window), 12.5e6 * 0.3 / 4, accuracy: 1)
+        let gigabit = MigrationPlan(measurement: measurement(mbit: 1000, rttMs: 0.05), maxDowntime: 0.3)
+        XCTAssertEqual(Double(gigabit.window), 125e6 * 0.02, accuracy: 1)
+        let fast = MigrationPlan(measurement: measurement(mbit: 40_000, rttMs: 0.05), maxDowntime: 0.3)
+        XCTAssertEqual(fast.window, 4 << 20)
+    }
+
     func testLongFatPathGetsStreamsFromTheBandwidthDelayProduct() {
         let plan = MigrationPlan(measurement: measurement(mbit: 1000, rttMs: 50), maxDowntime: 2)
         // BDP 6.25 MB: one stream per MiB.
@@ -52,11 +67,11 @@ final class MigrationPlanTests: XCTestCase {
 
     func testVMStreamLevelFollowsTheLinkRate() {
         func format(_ mbit: Double) -> SendPipeline.StreamFormat {
-            MigrationPlan(measurement: measurement(mbit: mbit, rttMs: 0.5), maxDowntime: 0.3).vmStreamFormat(guestRAM: 512 << 20)
+            MigrationPlan(measurement: measurement(mbit: mbit, rttMs: 0.5), maxDowntime: 0.3, threads: 2).vmStreamFormat(guestRAM: 512 << 20)
         }
-        XCTAssertEqual(format(100), .zstdLong(level: 6, windowLog: 29))
-        XCTAssertEqual(format(300), .zstdLong(level: 3, windowLog: 29))
-        XCTAssertEqual(format(1000), .zstdLong(level: 1, windowLog: 29))
+        XCTAssertEqual(format(100), .zstdLong(level: 6, windowLog: 29, threads: 1))
+        XCTAssertEqual(format(300), .zstdLong(level: 3, windowLog: 29, threads: 2))
+        XCTAssertEqual(format(1000), .zstdLong(level: 1, windowLog: 29, threads: 2))
         XCTAssertEqual(format(40_000), .raw)
         XCTAssertEqual(MigrationPlan(measurement: measurement(mbit: 100, rttMs: 0.5), maxDowntime: 0.3, codec: "zstd:3")
             .vmStreamFormat(guestRAM: 512 << 20), .frames)

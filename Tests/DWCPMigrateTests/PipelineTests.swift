@@ -66,7 +66,7 @@ final class PipelineTests: XCTestCase {
 
     func testEncodedStreamIsDecoded() throws {
         let bytes = sample()
-        for format in [SendPipeline.StreamFormat.frames, .zstdLong(level: 1, windowLog: 27)] {
+        for format in [SendPipeline.StreamFormat.frames, .zstdLong(level: 1, windowLog: 27, threads: 2)] {
             let (output, result) = try roundTrip(bytes, format: format)
             XCTAssertNotEqual(result.decode.format, "raw")
             XCTAssertLessThan(result.transfer.bytes, UInt64(bytes.count), "\(format) did not compress")

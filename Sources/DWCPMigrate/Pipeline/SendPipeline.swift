@@ -17,12 +17,28 @@ public final class SendPipeline {
         case frames
         /// The input unchanged after `rawMarker`: links faster than compression.
         case raw
-        /// One zstd stream with long-distance matching over 2^windowLog bytes: VM streams,
-        /// whose re-sent pages match their earlier versions far back in the stream.
-        case zstdLong(level: Int, windowLog: Int)
+        /// One zstd stream with long-distance matching over 2^windowLog bytes, compressed by
+        /// `threads` threads: VM streams, whose re-sent pages match their earlier versions far
+        /// back in the stream.
+        case zstdLong(level: Int, windowLog: Int, threads: Int)
+    }
+
+    /// Bytes into and out of the encoder so far, readable while the pipeline runs: the
+    /// switchover rule takes the stream's current compression ratio and the pipeline's backlog
+    /// from them.
+    public final class Counters: @unchecked Sendable {
+        private let lock = ConditionLock()
+        private var consumed: UInt64 = 0
+        private var produced: UInt64 = 0
+
+        func update(_ stats: EncodeStats) { lock.withLock { consumed = stats.bytesIn; produced = stats.bytesOut } }
+
+        /// Stream bytes the encoder has taken in, and encoded bytes it has put out.
+        public var snapshot: (input: UInt64, output: UInt64) { lock.withLock { (consumed, produced) } }
     }
 
     public let encoder: EncoderConfiguration
+    public let counters = Counters()
     public var format = StreamFormat.frames
     public let sender: SenderConfiguration
     /// Called with the sender's progress (bytes on the wire so far).
@@ -68,6 +84,10 @@ public final class SendPipeline {
             }
             let got = try input.readFully(into: p + done, count: n - done)
             bytesIn += UInt64(got)
+            var seen = EncodeStats()
+            seen.bytesIn = bytesIn
+            seen.bytesOut = bytesIn + 8
+            counters.update(seen)
             if done + got < n && !ended {
                 ended = true
                 try endGate?()
@@ -89,15 +109,17 @@ public final class SendPipeline {
         var encoded = EncodeStats()
         let format = self.format
         let encoder = self.encoder
-        let threads = encoder.threads
+        let counters = self.counters
         let thread = OSThread {
             do {
                 switch format {
-                case .zstdLong(let level, let windowLog):
+                case .zstdLong(let level, let windowLog, let threads):
                     encoded = try ZstdStream.compress(InputChain([input]), to: pipe.write, level: level, threads: threads,
-                                                      longWindowLog: windowLog, jobSize: 1 << 20, progress: nil)
+                                                      longWindowLog: windowLog, jobSize: 1 << 20, progress: counters.update)
                 default:
-                    encoded = try StreamEncoder(configuration: encoder).encode(InputChain([input]), to: pipe.write)
+                    let streamEncoder = StreamEncoder(configuration: encoder)
+                    streamEncoder.progress = counters.update
+                    encoded = try streamEncoder.encode(InputChain([input]), to: pipe.write)
                 }
             } catch { encodeError = error }
             pipe.write.close()

@@ -66,15 +66,19 @@ public struct MigrationPlan {
         var planned = shortPath ? (rawStream ? 1 : bytesPerSecond >= 125e6 ? 4 : 2) : Int((bdp / Double(1 << 20)).rounded(.up))
         if rtt >= 0.01, (measurement?.loss ?? 0) > 0.001 { planned *= 2 }
         self.streams = streams ?? min(max(planned, shortPath ? 1 : 2), 16)
-        // In flight: enough to cover the path (4 × bandwidth-delay product, at least 4 MiB)
-        // but never more than a quarter of the downtime budget at the rate the pipeline really
-        // drains, which on fast links is the CPU, not the wire (≈ 4 Gbit/s on two cores).
+        // In flight: enough to cover the path (4 × bandwidth-delay product, or 20 ms of the
+        // link up to 4 MiB, which covers the acknowledgements' delay on a short path) but
+        // never more than a quarter of the downtime budget at the rate the pipeline really
+        // drains, which on fast links is the CPU, not the wire (≈ 4 Gbit/s on two cores). More
+        // only queues at the bottleneck: on the 100 Mbit tbf link a 1 MiB window overflowed the
+        // 250 KB queue (2,000-11,000 retransmitted segments per migration against 200-400 with
+        // 256 KiB), and all of it must drain inside the switchover.
         let drainRate = min(bytesPerSecond, Self.pipelineBytesPerSecond)
-        let cover = max(4 * bdp, Double(4 << 20))
+        let cover = max(4 * bdp, min(bytesPerSecond * 0.02, Double(4 << 20)))
         let budgetBytes = drainRate * maxDowntime / 4
-        window = UInt64(max(Double(1 << 20), min(budgetBytes, cover, Double(64 << 20))))
+        window = UInt64(max(Double(256 << 10), min(budgetBytes, cover, Double(64 << 20))))
         // Many chunks per window, so one slow chunk does not idle the others.
-        chunkSize = Int(min(max(Double(window) / 16, Double(64 << 10)), Double(1 << 20)))
+        chunkSize = Int(min(max(Double(window) / 16, Double(16 << 10)), Double(1 << 20)))
         chunkSize = 1 << (Int.bitWidth - 1 - chunkSize.leadingZeroBitCount)
         blockSize = bytesPerSecond < 100e6 ? 256 << 10 : 512 << 10
         deduplicate = bytesPerSecond < Self.pipelineBytesPerSecond
@@ -90,12 +94,12 @@ public struct MigrationPlan {
     /// How a VM's migration stream travels: raw on links faster than compression; DWCP frames
     /// when a codec was named (`--codec zstd:3`); otherwise one zstd stream with long-distance
     /// matching over a window covering the guest's RAM (2^27 to 2^30 bytes), at
-    /// `vmStreamLevel`.
+    /// `vmStreamLevel` by `vmStreamThreads`.
     public func vmStreamFormat(guestRAM: UInt64) -> SendPipeline.StreamFormat {
         if raw { return .raw }
         if codec != "auto" { return .frames }
         let log = min(30, max(27, Int.bitWidth - (max(guestRAM, 1) - 1).leadingZeroBitCount))
-        return .zstdLong(level: vmStreamLevel, windowLog: log)
+        return .zstdLong(level: vmStreamLevel, windowLog: log, threads: vmStreamThreads)
     }
 
     /// The zstd level of a VM stream: as high as the CPU keeps up with at the link's rate. On a
@@ -107,6 +111,16 @@ public struct MigrationPlan {
     public var vmStreamLevel: Int {
         let linkBytes = linkBitsPerSecond / 8
         return linkBytes >= 50e6 ? 1 : linkBytes >= 25e6 ? 3 : 6
+    }
+
+    /// Compression threads for a VM stream: one below 25 MB/s of link (where `vmStreamLevel`
+    /// is 6), else all. One core compresses the test guest's RAM at level 6 with long-distance
+    /// matching at 185 MB/s (`zstd -T1 -6 --long=30`, 512 MiB in 2.9 s) where such a link takes
+    /// at most 100, and a single-threaded encoder holds one 128 KiB block where the
+    /// multithreaded one holds up to four 1 MiB jobs, which must cross the link inside the
+    /// switchover (at 100 Mbit: ~1 MB, 90 ms).
+    public var vmStreamThreads: Int {
+        linkBitsPerSecond / 8 < 25e6 ? 1 : threads
     }
 
     /// The congestion control for `--cc` (`auto` decided here, for the whole migration): cubic
@@ -141,6 +155,11 @@ public struct MigrationPlan {
         j.add("max_downtime_ms", Int(maxDowntime * 1000))
         j.add("codec", codec)
         j.add("initial_codec", initialCodec)
+        // A VM stream (dwcp-migrate qemu) with the codec left to the plan: raw or zstd-LEVEL-long.
+        if codec == "auto" {
+            j.add("vm_stream", raw ? "raw" : "zstd-\(vmStreamLevel)-long")
+            if !raw { j.add("vm_stream_threads", vmStreamThreads) }
+        }
         j.add("streams", streams)
         j.add("window_bytes", window)
         j.add("chunk_bytes", chunkSize)

@@ -15,11 +15,28 @@ import DWCPTransport
 /// VM is only stopped for good once the destination confirmed its VM runs; on any failure the
 /// source VM is resumed, so there is never zero or two running copies.
 public final class QemuSource {
+    /// What the transfer needs from a plan: the plan itself and the encoder and sender settings
+    /// derived from it.
+    public struct Prepared {
+        public var plan: MigrationPlan
+        public var encoder: EncoderConfiguration
+        public var sender: SenderConfiguration
+
+        public init(plan: MigrationPlan, encoder: EncoderConfiguration = EncoderConfiguration(), sender: SenderConfiguration) {
+            self.plan = plan
+            self.encoder = encoder
+            self.sender = sender
+        }
+    }
+
     public struct Configuration {
         public var qmpPath: String
-        public var plan: MigrationPlan
-        public var encoder = EncoderConfiguration()
-        public var sender: SenderConfiguration
+        /// Probes the link and plans the transfer. Called once QEMU's migration has started:
+        /// QEMU first spends a while in setup (0.32 s for a 512 MiB TCG guest on this machine,
+        /// a dirty-bitmap sync over all of RAM), sending almost nothing, and the probe (0.19 s
+        /// on a 100 Mbit link) runs meanwhile instead of before it. If it throws, the migration
+        /// is cancelled and the source VM keeps running.
+        public var prepare: () throws -> Prepared
         /// Give up (cancel, source keeps running) after this many dirty-bitmap passes.
         public var maxRounds = 30
         public var autoConverge = false
@@ -28,10 +45,9 @@ public final class QemuSource {
         /// Leave the source paused after success instead of quitting it.
         public var keepSource = false
 
-        public init(qmpPath: String, plan: MigrationPlan, sender: SenderConfiguration) {
+        public init(qmpPath: String, prepare: @escaping () throws -> Prepared) {
             self.qmpPath = qmpPath
-            self.plan = plan
-            self.sender = sender
+            self.prepare = prepare
         }
     }
 
@@ -64,6 +80,10 @@ public final class QemuSource {
         public var qemuStallSeconds = 0.0
     }
 
+    /// The downtime limit that tells QEMU to stop the VM at its next check, ms (QEMU accepts up
+    /// to 2,000,000).
+    static let switchoverLimitMs = 60_000
+
     /// A `query-migrate` slower than this counts as a QEMU stall (normally it takes < 1 ms).
     public static let stallThreshold = 0.5
 
@@ -89,9 +109,10 @@ public final class QemuSource {
         capabilities.append(["capability": "auto-converge", "state": c.autoConverge])
         capabilities.append(["capability": "xbzrle", "state": c.xbzrleCache != nil])
         try qmp.execute("migrate-set-capabilities", ["capabilities": capabilities])
-        let limitMs = max(10, Int((c.plan.maxDowntime - c.plan.drainSeconds) * 1000))
         var parameters: [String: Any] = [
-            "downtime-limit": limitMs,
+            // Until the plan says how long our buffers take to drain: nothing can switch over
+            // before the first pass is through anyway.
+            "downtime-limit": 10,
             // Our pipeline's back-pressure paces QEMU; its own cap (32 MiB/s by default) must not.
             "max-bandwidth": Int(1) << 40,
         ]
@@ -100,14 +121,35 @@ public final class QemuSource {
 
         // Long-distance matching reaches back over the guest's whole RAM (capped at 1 GiB).
         let guestRAM = (try? qmp.query("query-memory-size-summary"))?["base-memory"] as? Int ?? (1 << 30)
-        let format = c.plan.vmStreamFormat(guestRAM: UInt64(guestRAM))
-        Timeline.mark("stream format \(format)")
         let directory = try TemporaryDirectory(prefix: "dwcp-migrate")
         defer { directory.remove() }
         let socketPath = directory.path + "/migration.sock"
         let listener = try UnixSocket.listen(socketPath)
         defer { listener.close() }
 
+        // QEMU's setup and the probe overlap: QEMU connects and blocks on a socket nobody
+        // reads yet, which is the back-pressure it sees all along anyway.
+        try qmp.execute("migrate", ["uri": "unix:\(socketPath)"])
+        Timeline.mark("migrate issued")
+        let prepared: Prepared
+        do {
+            prepared = try c.prepare()
+        } catch {
+            try cancelBeforeTransfer(qmp, listener: listener, wasRunning: initial == "running")
+            throw error
+        }
+        let plan = prepared.plan
+        let format = plan.vmStreamFormat(guestRAM: UInt64(guestRAM))
+        // Who picks the moment to stop the VM: for a raw stream QEMU (its rate is the link's),
+        // with its limit lowered by our drain; for a compressed one `SwitchoverRule`.
+        var rule = format == .raw ? nil : SwitchoverRule(budget: plan.maxDowntime,
+                                                          assumedRate: min(plan.linkBitsPerSecond / 8, MigrationPlan.pipelineBytesPerSecond))
+        let limitMs = rule == nil ? max(10, Int((plan.maxDowntime - plan.drainSeconds) * 1000)) : 1
+        try qmp.execute("migrate-set-parameters", ["downtime-limit": limitMs])
+        Timeline.mark("stream format \(format), downtime limit \(limitMs) ms")
+        var switchoverAsked = false
+
+        let pipeline = SendPipeline(encoder: prepared.encoder, sender: prepared.sender)
         let gate = ConditionLock()
         var gateState = Gate.open
         var pipelineResult: SendPipeline.Result?
@@ -120,9 +162,9 @@ public final class QemuSource {
                 guard let conn = try UnixSocket.accept(listener, timeout: 30) else {
                     throw DWCPError.failure("QEMU did not connect its migration stream within 30 s")
                 }
+                Timeline.mark("QEMU connected its migration stream")
                 gate.withLock { connection = conn }
                 defer { conn.close() }
-                let pipeline = SendPipeline(encoder: c.encoder, sender: c.sender)
                 pipeline.onWire = { s in gate.withLock { wire = s.bytes } }
                 let gateCheck: () throws -> Void = {
                     // QEMU closed the stream: end it only if QEMU says the migration completed.
@@ -143,7 +185,6 @@ public final class QemuSource {
             gate.withLock { gate.broadcast() }
         }
 
-        try qmp.execute("migrate", ["uri": "unix:\(socketPath)"])
         var outcome = Outcome()
         var lastPass = 0
         var passStart = MonotonicClock.now()
@@ -158,7 +199,10 @@ public final class QemuSource {
                 outcome.qemuStallSeconds += waited
                 Diagnostics.info("source QEMU did not answer for \(Units.format(waited, 1)) s (its migration thread held the QEMU lock; nothing was sent meanwhile)")
             }
-            for e in qmp.takeEvents() where e.name == "STOP" { stopTime = e.time }
+            for e in qmp.takeEvents() where e.name == "STOP" {
+                stopTime = e.time
+                Timeline.mark("source VM stopped: \((info["ram"] as? [String: Any])?["transferred"] as? Int ?? 0) read, \(gate.withLock { wire }) on the wire")
+            }
             let status = info["status"] as? String ?? "none"
             let ram = info["ram"] as? [String: Any] ?? [:]
             let passNow = ram["dirty-sync-count"] as? Int ?? 0
@@ -169,10 +213,28 @@ public final class QemuSource {
                                            dirtyPagesRate: UInt64(ram["dirty-pages-rate"] as? Int ?? 0), seconds: now - passStart))
                 passStart = now
                 lastPass = passNow
+                Timeline.mark("pass \(passNow) (\(ram["remaining"] as? Int ?? 0) bytes remaining, \(ram["transferred"] as? Int ?? 0) read, \(gate.withLock { wire }) on the wire)")
             }
-            onStatus?(status, ram, gate.withLock { wire })
+            let wireNow = gate.withLock { wire }
+            onStatus?(status, ram, wireNow)
+            if var r = rule {
+                let now = MonotonicClock.now()
+                let encoder = pipeline.counters.snapshot
+                r.record(SwitchoverRule.Sample(time: now, transferred: UInt64(ram["transferred"] as? Int ?? 0),
+                                               encoderIn: encoder.input, encoderOut: encoder.output, acknowledged: wireNow))
+                rule = r
+                let remaining = UInt64(ram["remaining"] as? Int ?? 0)
+                let dirtyRate = Double(ram["dirty-pages-rate"] as? Int ?? 0) * Double(ram["page-size"] as? Int ?? 4096)
+                if status == "active" && !switchoverAsked && cancelled == nil && passNow >= 2
+                    && r.fits(remaining: remaining, dirtyBytesPerSecond: dirtyRate, sinceSync: now - passStart) {
+                    // QEMU stops the VM at its next check (after a last bitmap sync).
+                    try qmp.execute("migrate-set-parameters", ["downtime-limit": Self.switchoverLimitMs])
+                    switchoverAsked = true
+                    Timeline.mark("switchover: \(remaining) bytes remaining, expected downtime \(Int(r.expectedDowntime(remaining: remaining, dirtyBytesPerSecond: dirtyRate, sinceSync: now - passStart) * 1000)) ms (ratio \(r.wireRatio), \(Int(r.wireRate)) B/s, backlog \(Int(r.backlog)) B, dirty \(Int(dirtyRate)) B/s)")
+                }
+            }
             if status == "completed" || status == "failed" || status == "cancelled" {
-                Timeline.mark("QEMU status \(status)")
+                Timeline.mark("QEMU status \(status) (setup \(info["setup-time"] as? Int ?? -1) ms, \(ram["transferred"] as? Int ?? 0) read, \(gate.withLock { wire }) on the wire)")
                 final = info
                 gate.withLock {
                     gateState = status == "completed" ? .completed : .failed(cancelled ?? "QEMU reports the migration \(status)" + ((info["error-desc"] as? String).map { ": \($0)" } ?? ""))
@@ -228,6 +290,21 @@ public final class QemuSource {
         if !c.keepSource { try? qmp.execute("quit") }
         outcome.totalSeconds = MonotonicClock.now() - started
         return outcome
+    }
+
+    /// Stops a migration whose transfer never started (the probe failed): QEMU, blocked on
+    /// the unread socket, is cancelled and the source VM goes on as before.
+    private func cancelBeforeTransfer(_ qmp: QMPClient, listener: FileDescriptor, wasRunning: Bool) throws {
+        try? qmp.execute("migrate_cancel")
+        // Close QEMU's connection too, so a write it is blocked in fails at once.
+        if let conn = try? UnixSocket.accept(listener, timeout: 0) { conn.close() }
+        let deadline = MonotonicClock.now() + 10
+        while MonotonicClock.now() < deadline {
+            let status = try qmp.query("query-migrate")["status"] as? String ?? "none"
+            if status == "cancelled" || status == "failed" || status == "completed" { break }
+            try qmp.waitForEvent(timeout: 0.02)
+        }
+        try resumeSource(qmp, wasRunning: wasRunning)
     }
 
     private func resumeSource(_ qmp: QMPClient, wasRunning: Bool) throws {
