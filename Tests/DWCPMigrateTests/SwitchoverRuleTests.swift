@@ -69,6 +69,11 @@ final class SwitchoverRuleTests: XCTestCase {
             XCTAssertGreaterThan(d, previous)
             previous = d
         }
+        // A long path adds the last byte's travel, half its round trip.
+        var far = rule
+        far.propagationSeconds = 0.025
+        XCTAssertEqual(far.expectedDowntime(remaining: 1_000_000, dirtyBytesPerSecond: 8 * mb, sinceSync: 0.2),
+                       rule.expectedDowntime(remaining: 1_000_000, dirtyBytesPerSecond: 8 * mb, sinceSync: 0.2) + 0.025, accuracy: 1e-9)
         XCTAssertLessThan(rule.expectedDowntime(remaining: 1_000_000, dirtyBytesPerSecond: 1 * mb, sinceSync: 0.2),
                           rule.expectedDowntime(remaining: 1_000_000, dirtyBytesPerSecond: 50 * mb, sinceSync: 0.2))
     }

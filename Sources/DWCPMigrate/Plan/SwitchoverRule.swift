@@ -47,6 +47,8 @@ public struct SwitchoverRule: Sendable {
     public var reactionSeconds = 0.1
     /// From the last byte's arrival to the destination reporting its VM running, seconds.
     public var settleSeconds = 0.04
+    /// How long the last byte travels: half the path's round trip, seconds.
+    public var propagationSeconds = 0.0
 
     private var samples: [Sample] = []
 
@@ -96,11 +98,11 @@ public struct SwitchoverRule: Sendable {
 
     /// The downtime if QEMU were told to stop the VM now: the backlog, plus QEMU's remaining
     /// bytes and what the guest dirties until QEMU's last bitmap sync (since the previous sync,
-    /// and while QEMU reacts), compressed at the recent ratio; at the recent rate; plus the
-    /// destination's settling.
+    /// and while QEMU reacts), compressed at `wireRatio`; at the recent rate; plus the last
+    /// byte's travel and the destination's settling.
     public func expectedDowntime(remaining: UInt64, dirtyBytesPerSecond: Double, sinceSync: Double) -> Double {
         let pending = Double(remaining) + max(0, dirtyBytesPerSecond) * (max(0, sinceSync) + reactionSeconds)
-        return (backlog + pending * wireRatio) / max(wireRate, 1) + settleSeconds
+        return (backlog + pending * wireRatio) / max(wireRate, 1) + propagationSeconds + settleSeconds
     }
 
     /// Whether to switch over now.

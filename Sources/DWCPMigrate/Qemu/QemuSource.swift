@@ -144,6 +144,7 @@ public final class QemuSource {
         // with its limit lowered by our drain; for a compressed one `SwitchoverRule`.
         var rule = format == .raw ? nil : SwitchoverRule(budget: plan.maxDowntime,
                                                           assumedRate: min(plan.linkBitsPerSecond / 8, MigrationPlan.pipelineBytesPerSecond))
+        rule?.propagationSeconds = (plan.measurement?.rttMedian ?? 0) / 2
         let limitMs = rule == nil ? max(10, Int((plan.maxDowntime - plan.drainSeconds) * 1000)) : 1
         try qmp.execute("migrate-set-parameters", ["downtime-limit": limitMs])
         Timeline.mark("stream format \(format), downtime limit \(limitMs) ms")
