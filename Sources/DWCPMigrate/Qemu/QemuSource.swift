@@ -135,7 +135,7 @@ public final class QemuSource {
         do {
             prepared = try c.prepare()
         } catch {
-            try cancelBeforeTransfer(qmp, listener: listener, wasRunning: initial == "running")
+            cancelBeforeTransfer(qmp, listener: listener, wasRunning: initial == "running")
             throw error
         }
         let plan = prepared.plan
@@ -294,18 +294,24 @@ public final class QemuSource {
     }
 
     /// Stops a migration whose transfer never started (the probe failed): QEMU, blocked on
-    /// the unread socket, is cancelled and the source VM goes on as before.
-    private func cancelBeforeTransfer(_ qmp: QMPClient, listener: FileDescriptor, wasRunning: Bool) throws {
-        try? qmp.execute("migrate_cancel")
-        // Close QEMU's connection too, so a write it is blocked in fails at once.
-        if let conn = try? UnixSocket.accept(listener, timeout: 0) { conn.close() }
-        let deadline = MonotonicClock.now() + 10
-        while MonotonicClock.now() < deadline {
-            let status = try qmp.query("query-migrate")["status"] as? String ?? "none"
-            if status == "cancelled" || status == "failed" || status == "completed" { break }
-            try qmp.waitForEvent(timeout: 0.02)
+    /// the unread socket, is cancelled and the source VM goes on as before. Best effort: the
+    /// caller reports why the transfer could not start, and a QMP failure here is only a
+    /// warning.
+    private func cancelBeforeTransfer(_ qmp: QMPClient, listener: FileDescriptor, wasRunning: Bool) {
+        do {
+            try qmp.execute("migrate_cancel")
+            // Close QEMU's connection too, so a write it is blocked in fails at once.
+            if let conn = try? UnixSocket.accept(listener, timeout: 0) { conn.close() }
+            let deadline = MonotonicClock.now() + 10
+            while MonotonicClock.now() < deadline {
+                let status = try qmp.query("query-migrate")["status"] as? String ?? "none"
+                if status == "cancelled" || status == "failed" || status == "completed" { break }
+                try qmp.waitForEvent(timeout: 0.02)
+            }
+            try resumeSource(qmp, wasRunning: wasRunning)
+        } catch {
+            Diagnostics.warning("could not cancel QEMU's migration cleanly (\(error)); check the source VM with QMP 'query-migrate' and 'query-status'")
         }
-        try resumeSource(qmp, wasRunning: wasRunning)
     }
 
     private func resumeSource(_ qmp: QMPClient, wasRunning: Bool) throws {
