@@ -71,7 +71,7 @@ public struct MigrationPlan {
         // never more than a quarter of the downtime budget at the rate the pipeline really
         // drains, which on fast links is the CPU, not the wire (≈ 4 Gbit/s on two cores). More
         // only queues at the bottleneck: on the 100 Mbit tbf link a 1 MiB window overflowed the
-        // 250 KB queue (2,000-11,000 retransmitted segments per migration against 200-400 with
+        // 250 KB queue (2,300-11,500 retransmitted segments per migration against 200-400 with
         // 256 KiB), and all of it must drain inside the switchover.
         let drainRate = min(bytesPerSecond, Self.pipelineBytesPerSecond)
         let cover = max(4 * bdp, min(bytesPerSecond * 0.02, Double(4 << 20)))
