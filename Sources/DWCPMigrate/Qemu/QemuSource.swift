@@ -200,32 +200,33 @@ public final class QemuSource {
                 outcome.qemuStallSeconds += waited
                 Diagnostics.info("source QEMU did not answer for \(Units.format(waited, 1)) s (its migration thread held the QEMU lock; nothing was sent meanwhile)")
             }
-            for e in qmp.takeEvents() where e.name == "STOP" {
-                stopTime = e.time
-                Timeline.mark("source VM stopped: \((info["ram"] as? [String: Any])?["transferred"] as? Int ?? 0) read, \(gate.withLock { wire }) on the wire")
-            }
             let status = info["status"] as? String ?? "none"
             let ram = info["ram"] as? [String: Any] ?? [:]
             let passNow = ram["dirty-sync-count"] as? Int ?? 0
+            let transferred = UInt64(ram["transferred"] as? Int ?? 0)
+            let remaining = UInt64(ram["remaining"] as? Int ?? 0)
+            let dirtyPagesRate = UInt64(ram["dirty-pages-rate"] as? Int ?? 0)
+            let wireNow = gate.withLock { wire }
+            for e in qmp.takeEvents() where e.name == "STOP" {
+                stopTime = e.time
+                Timeline.mark("source VM stopped: \(transferred) read, \(wireNow) on the wire")
+            }
             if passNow > lastPass {
                 let now = MonotonicClock.now()
-                outcome.passes.append(Pass(pass: passNow, transferred: UInt64(ram["transferred"] as? Int ?? 0),
-                                           remaining: UInt64(ram["remaining"] as? Int ?? 0),
-                                           dirtyPagesRate: UInt64(ram["dirty-pages-rate"] as? Int ?? 0), seconds: now - passStart))
+                outcome.passes.append(Pass(pass: passNow, transferred: transferred, remaining: remaining,
+                                           dirtyPagesRate: dirtyPagesRate, seconds: now - passStart))
                 passStart = now
                 lastPass = passNow
-                Timeline.mark("pass \(passNow) (\(ram["remaining"] as? Int ?? 0) bytes remaining, \(ram["transferred"] as? Int ?? 0) read, \(gate.withLock { wire }) on the wire)")
+                Timeline.mark("pass \(passNow) (\(remaining) bytes remaining, \(transferred) read, \(wireNow) on the wire)")
             }
-            let wireNow = gate.withLock { wire }
             onStatus?(status, ram, wireNow)
             if var r = rule {
                 let now = MonotonicClock.now()
                 let encoder = pipeline.counters.snapshot
-                r.record(SwitchoverRule.Sample(time: now, transferred: UInt64(ram["transferred"] as? Int ?? 0),
+                r.record(SwitchoverRule.Sample(time: now, transferred: transferred,
                                                encoderIn: encoder.input, encoderOut: encoder.output, acknowledged: wireNow))
                 rule = r
-                let remaining = UInt64(ram["remaining"] as? Int ?? 0)
-                let dirtyRate = Double(ram["dirty-pages-rate"] as? Int ?? 0) * Double(ram["page-size"] as? Int ?? 4096)
+                let dirtyRate = Double(dirtyPagesRate) * Double(ram["page-size"] as? Int ?? 4096)
                 if status == "active" && !switchoverAsked && cancelled == nil && passNow >= 2
                     && r.fits(remaining: remaining, dirtyBytesPerSecond: dirtyRate, sinceSync: now - passStart) {
                     // QEMU stops the VM at its next check (after a last bitmap sync).
@@ -235,7 +236,7 @@ public final class QemuSource {
                 }
             }
             if status == "completed" || status == "failed" || status == "cancelled" {
-                Timeline.mark("QEMU status \(status) (setup \(info["setup-time"] as? Int ?? -1) ms, \(ram["transferred"] as? Int ?? 0) read, \(gate.withLock { wire }) on the wire)")
+                Timeline.mark("QEMU status \(status) (setup \(info["setup-time"] as? Int ?? -1) ms, \(transferred) read, \(wireNow) on the wire)")
                 final = info
                 gate.withLock {
                     gateState = status == "completed" ? .completed : .failed(cancelled ?? "QEMU reports the migration \(status)" + ((info["error-desc"] as? String).map { ": \($0)" } ?? ""))
@@ -248,7 +249,7 @@ public final class QemuSource {
                     cancelled = "transport failed"
                     try? qmp.execute("migrate_cancel")
                 } else if !c.autoConverge && passNow > c.maxRounds {
-                    cancelled = "not converging: \(passNow) passes and QEMU still expects \(ram["remaining"] as? Int ?? 0) bytes to move (dirtying outpaces the link; try --auto-converge or a larger --max-downtime)"
+                    cancelled = "not converging: \(passNow) passes and QEMU still expects \(remaining) bytes to move (dirtying outpaces the link; try --auto-converge or a larger --max-downtime)"
                     try? qmp.execute("migrate_cancel")
                 }
             }
