@@ -25,7 +25,7 @@ public final class SendPipeline {
 
     /// Bytes into and out of the encoder so far, readable while the pipeline runs: the
     /// switchover rule takes the stream's current compression ratio and the pipeline's backlog
-    /// from them.
+    /// from them. A raw stream has no encoder (and no use for the rule) and leaves them at 0.
     public final class Counters: @unchecked Sendable {
         private let lock = ConditionLock()
         private var consumed: UInt64 = 0
@@ -84,10 +84,6 @@ public final class SendPipeline {
             }
             let got = try input.readFully(into: p + done, count: n - done)
             bytesIn += UInt64(got)
-            var seen = EncodeStats()
-            seen.bytesIn = bytesIn
-            seen.bytesOut = bytesIn + 8
-            counters.update(seen)
             if done + got < n && !ended {
                 ended = true
                 try endGate?()
