@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+from delta_floor import fresh_bytes
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -112,9 +114,14 @@ def main():
         print(row("zstd -3 --patch-from", size, *pf))
         xd = timed(f"xdelta3 -e -c -s {r1} {r2}", out, 1)
         print(row("xdelta3 -e", size, *xd))
+        floor = fresh_bytes(n, r1, r2)
+        if floor is not None:
+            print(f"\nfresh pseudo-random bytes written between the dumps (scripts/delta_floor.py; no delta coder sends "
+                  f"them in fewer): {floor / 1e6:.2f} MB; the goal, 0.8x patch-from, is {0.8 * pf[2] / 1e6:.2f} MB")
         print()
         verdicts.append(f"{n} delta: size {dd[2] / pf[2]:.2f}x patch-from (goal <= 0.8), memory {dd[1] / pf[1]:.2f}x (goal <= 0.25), "
-                        f"speed {pf[0] / dd[0]:.2f}x (goal >= 3)")
+                        f"speed {pf[0] / dd[0]:.2f}x (goal >= 3)"
+                        + (f"; size {dd[2] / floor:.3f}x the fresh bytes, goal {0.8 * pf[2] / floor:.3f}x them" if floor else ""))
 
     # Zero and unchanged pages.
     zero = os.path.join(work, "zero.img")
