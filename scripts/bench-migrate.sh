@@ -38,8 +38,10 @@ for link in $links; do
     netns=(--netns "$NB_PREFIX-a,$NB_PREFIX-b")
   fi
   for g in $guests; do
-    for m in $methods; do
-      for _ in $(seq "$trials"); do
+    # Trials interleave the methods (all methods once, then again), so a slow spell of this
+    # shared machine falls on every method alike instead of on whichever ran during it.
+    for _ in $(seq "$trials"); do
+      for m in $methods; do
         line=$(python3 "$repo/guest/trial.py" --method "$m" --guest "$guest" --bin "$bin" --ram "${g%%:*}" --mib "${g##*:}" \
                  --rate "$rate" --write "$write" --warmup 5 "${netns[@]}" || true)
         LINE=$line LINK=$link python3 -c 'import json, os; d = json.loads(os.environ["LINE"]); d["link_name"] = os.environ["LINK"]; print(json.dumps(d))' >> "$results"
