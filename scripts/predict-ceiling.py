@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A second opinion on how predictable a trace set is: a nearest-neighbour forecaster built for w20.
 
-Usage: scripts/predict-ceiling.py DATASET_DIR [--k 800] [--horizons 1,5,10]   (needs python3-numpy)
+Usage: scripts/predict-ceiling.py DATASET_DIR [--skip-prefix P] [--k 800] [--horizons 1,5,10]
+(needs python3-numpy). Norway 3G, which shares its folder with FCC's trace_* files:
+  scripts/predict-ceiling.py ../shared/data/bandwidth-traces/pensieve-fcc-hsdpa/jsonl/cooked_traces --skip-prefix trace_
 
 dwcp-predict's GRU is one way to learn from a link's rate history. This script is another, built
 independently, to tell "the GRU could do better" from "the history says no more": for each test
@@ -89,10 +91,12 @@ def neighbours(train_x, train_t, test_x, k):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
+    ap.add_argument("--skip-prefix", help="leave out files whose name starts with this")
     ap.add_argument("--k", type=int, default=800)
     ap.add_argument("--horizons", default="1,5,10")
     args = ap.parse_args()
-    files = sorted(glob.glob(os.path.join(args.dataset, "**", "*.jsonl"), recursive=True))
+    files = sorted(f for f in glob.glob(os.path.join(args.dataset, "**", "*.jsonl"), recursive=True)
+                   if not (args.skip_prefix and os.path.basename(f).startswith(args.skip_prefix)))
     if not files:
         raise SystemExit(f"predict-ceiling: no *.jsonl under {args.dataset}")
     print(f"{'h':>3} {'n test':>7} {'last':>6} {'ewma':>6} {'knn':>6} {'knn - best':>10}")
