@@ -123,4 +123,29 @@ final class BaselineDeltaTests: XCTestCase {
         XCTAssertEqual(EncoderConfiguration.deltaBlockSize(baselineBytes: 1_105_044_664), 8 << 20) // node
         XCTAssertEqual(EncoderConfiguration.deltaBlockSize(baselineBytes: 1 << 40), 8 << 20)
     }
+
+    /// A literal stretch offers zstd the baseline bytes it resembles and `referenceMargin` on each
+    /// side; ranges that overlap or touch merge, others stay in order.
+    func testLiteralReferencesWidenByTheMarginAndMerge() {
+        let m = FrameContent.referenceMargin
+        let page = [UInt8](repeating: 7, count: 4096)
+        var content = FrameContent(literal: RawBuffer(capacity: 3 * 4096))
+        page.withUnsafeBytes { p in
+            content.literal(p.baseAddress!, 4096, resembling: 8192)
+            content.literal(p.baseAddress!, 4096, resembling: 12288)
+            content.literal(p.baseAddress!, 4096, resembling: 100)
+        }
+        XCTAssertEqual(content.refs, [BaselineRange(offset: UInt64(8192 - m), length: 2 * 4096 + 2 * m),
+                                      BaselineRange(offset: 0, length: 100 + 4096 + m)])
+        XCTAssertEqual(content.stats.literalBytes, 3 * 4096)
+    }
+
+    /// What is sent (and read back by the decoder) stays inside the baseline and the prefix buffer.
+    func testReferenceRangesAreFittedToTheBaselineAndThePrefixRoom() {
+        let r = { (o: UInt64, l: Int) in BaselineRange(offset: o, length: l) }
+        XCTAssertEqual(BlockEncoder.fitted([r(0, 100), r(900, 300), r(1200, 50)], baselineLength: 1000, room: 1000),
+                       [r(0, 100), r(900, 100)])
+        XCTAssertEqual(BlockEncoder.fitted([r(0, 100), r(200, 300), r(600, 10)], baselineLength: 10_000, room: 250),
+                       [r(0, 100), r(200, 150)])
+    }
 }

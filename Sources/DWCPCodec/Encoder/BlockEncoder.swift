@@ -36,13 +36,29 @@ final class BlockEncoder {
         FrameHeader.encodedLength + DataPayloadHead.encodedLength + maxBlock + (maxBlock / pageSize + 1) * 48 * 2 + 4096
     }
 
+    /// The reference ranges as sent: each clipped to the baseline's end (the margins around the
+    /// last page can run past it), and no more of them than the prefix buffer holds (margins add
+    /// up to 2 KiB per literal run; what does not fit is left out of the reference, which only
+    /// costs compression). The decoder reads exactly these ranges.
+    static func fitted(_ refs: [BaselineRange], baselineLength: UInt64, room: Int) -> [BaselineRange] {
+        var out: [BaselineRange] = []
+        var left = room
+        for r in refs where r.offset < baselineLength && left > 0 {
+            let length = min(r.length, Int(baselineLength - r.offset), left)
+            out.append(BaselineRange(offset: r.offset, length: length))
+            left -= length
+        }
+        return out
+    }
+
     init(pageSize: Int, maxBlock: Int, index: BaselineIndex?, planner: CodecPlanner, framePool: BufferPool,
          history: LiteralHistory?) {
         self.planner = planner
         self.framePool = framePool
         self.history = history
         literal = RawBuffer(capacity: maxBlock)
-        prefix = RawBuffer(capacity: (index == nil ? 0 : maxBlock) + (history?.length ?? 0))
+        // A block's literal bytes, plus room for the references' margins.
+        prefix = RawBuffer(capacity: (index == nil ? 0 : maxBlock + maxBlock / 4) + (history?.length ?? 0))
         matcher = index.map { DeltaMatcher(index: $0, pageSize: pageSize) }
         baseline = index?.baseline
     }
@@ -95,12 +111,13 @@ final class BlockEncoder {
             prefixBytes = prefix.unsafeBytes
         }
         if setting.codec == .zstd, !content.refs.isEmpty, let baseline {
-            for r in content.refs {
+            let refs = Self.fitted(content.refs, baselineLength: baseline.length, room: prefix.capacity - prefix.count)
+            for r in refs {
                 try baseline.read(into: prefix.unsafeBase + prefix.count, count: r.length, at: r.offset)
                 prefix.count += r.length
             }
             prefixBytes = prefix.unsafeBytes
-            BaselineRange.appendAll(content.refs, to: &refBytes)
+            BaselineRange.appendAll(refs, to: &refBytes)
         }
         var opBytes: [UInt8] = []
         opBytes.reserveCapacity(content.ops.count * 6)

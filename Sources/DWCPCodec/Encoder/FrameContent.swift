@@ -64,7 +64,17 @@ struct FrameContent {
         stats.literalBytes += UInt64(n)
     }
 
-    /// Appends `n` literal bytes from `p`, optionally noting the baseline bytes they resemble.
+    /// Baseline bytes offered to zstd on each side of the bytes a literal stretch resembles. An
+    /// edited database page is its old cells moved about, and cells near the page's edges may
+    /// come from its neighbours. Delta rounds of the bench corpus with 2 KiB each side: sqlite3
+    /// 2.361 → 2.262 MB (−4.2 %), node 40,669 → 39,716 bytes, guest RAM 8.976 → 8.916 MB,
+    /// python3 −0.2 %, at the same speed. 1 KiB gained less on sqlite3, and 4 KiB lost there (a
+    /// longer prefix gives zstd more far matches to pay offsets for).
+    static let referenceMargin = 2048
+
+    /// Appends `n` literal bytes from `p`, optionally noting the baseline bytes they resemble
+    /// (`reference`, widened by `referenceMargin` each side; `BlockEncoder` clips the ranges to
+    /// the baseline's end).
     mutating func literal(_ p: UnsafeRawPointer, _ n: Int, resembling reference: UInt64? = nil) {
         precondition(borrowed == nil, "literal bytes after wholeLiteral")
         (literal.unsafeBase + literal.count).copyMemory(from: p, byteCount: n)
@@ -72,10 +82,13 @@ struct FrameContent {
         if case .literal(let a)? = ops.last { ops[ops.count - 1] = .literal(length: a + n) } else { ops.append(.literal(length: n)) }
         stats.literalBytes += UInt64(n)
         if let r = reference {
-            if let last = refs.last, last.offset + UInt64(last.length) == r {
-                refs[refs.count - 1].length += n
+            let margin = UInt64(Self.referenceMargin)
+            let start = r - min(r, margin)
+            let end = r + UInt64(n) + margin
+            if let last = refs.last, last.offset <= start, start <= last.offset + UInt64(last.length) {
+                refs[refs.count - 1].length = Int(max(end, last.offset + UInt64(last.length)) - last.offset)
             } else {
-                refs.append(BaselineRange(offset: r, length: n))
+                refs.append(BaselineRange(offset: start, length: Int(end - start)))
             }
         }
     }
