@@ -99,11 +99,13 @@ def main():
                    if not (args.skip_prefix and os.path.basename(f).startswith(args.skip_prefix)))
     if not files:
         raise SystemExit(f"predict-ceiling: no *.jsonl under {args.dataset}")
+    # Each trace is read once; only the examples depend on the horizon.
+    traces = [(is_training(os.path.basename(f)), rates(f)) for f in files]
     print(f"{'h':>3} {'n test':>7} {'last':>6} {'ewma':>6} {'knn':>6} {'knn - best':>10}")
     for h in (int(x) for x in args.horizons.split(",")):
         sets = {True: ([], [], []), False: ([], [], [])}
-        for f in files:
-            for into, part in zip(sets[is_training(os.path.basename(f))], examples(rates(f), h)):
+        for training, bps in traces:
+            for into, part in zip(sets[training], examples(bps, h)):
                 into += part
         (trx, trt, _), (tex, tet, tee) = ([np.array(v) for v in sets[s]] for s in (True, False))
         if len(trt) <= args.k or len(tet) == 0:

@@ -220,12 +220,13 @@ public final class QemuSource {
                 Timeline.mark("pass \(passNow) (\(remaining) bytes remaining, \(transferred) read, \(wireNow) on the wire)")
             }
             onStatus?(status, ram, wireNow)
-            if var r = rule {
+            if rule != nil {
                 let now = MonotonicClock.now()
                 let encoder = pipeline.counters.snapshot
-                r.record(SwitchoverRule.Sample(time: now, transferred: transferred,
-                                               encoderIn: encoder.input, encoderOut: encoder.output, acknowledged: wireNow))
-                rule = r
+                // Recorded in place: a mutable copy would copy the sample history every round.
+                rule!.record(SwitchoverRule.Sample(time: now, transferred: transferred,
+                                                   encoderIn: encoder.input, encoderOut: encoder.output, acknowledged: wireNow))
+                let r = rule!
                 let dirtyRate = Double(dirtyPagesRate) * Double(ram["page-size"] as? Int ?? 4096)
                 if status == "active" && !switchoverAsked && cancelled == nil && passNow >= 2
                     && r.fits(remaining: remaining, dirtyBytesPerSecond: dirtyRate, sinceSync: now - passStart) {
