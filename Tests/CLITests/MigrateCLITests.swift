@@ -89,19 +89,27 @@ final class MigrateCLITests: XCTestCase {
 
     /// A file that keeps changing: pre-copy rounds, then --freeze and the final round; the
     /// destination ends byte-identical to the frozen source.
+    ///
+    /// The freeze stops the writer between two writes and waits until it has: a `kill -STOP` of
+    /// the loop stopped the shell but not a `dd` it had already started, which could write after
+    /// the final round had read the file (CI failed that way once). The thaw runs only when the
+    /// final round fails, so here it must not run at all.
     func testChangingFileMigrates() throws {
         let t = TempDir()
         let src = t.path("src.img"), dst = t.path("dst.img")
+        let freeze = t.path("freeze"), frozen = t.path("frozen"), thawed = t.path("thawed")
         let script = """
             head -c 16777216 /dev/urandom > \(src)
             dwcp-migrate receive --listen 127.0.0.1:7591 -o \(dst) --json > \(t.path("recv.json")) & rp=$!
             sleep 0.5
-            ( while true; do dd if=/dev/urandom of=\(src) bs=4096 count=8 seek=$((RANDOM % 4000)) conv=notrunc status=none; sleep 0.05; done ) & w=$!
-            dwcp-migrate file \(src) --to 127.0.0.1:7591 --max-downtime 3s --json --freeze "kill -STOP $w" --thaw "kill -CONT $w" > \(t.path("send.json")); s=$?
-            wait $rp; r=$?; kill -9 $w; echo "$s $r"
+            ( while [ ! -e \(freeze) ]; do dd if=/dev/urandom of=\(src) bs=4096 count=8 seek=$((RANDOM % 4000)) conv=notrunc status=none; sleep 0.05; done; touch \(frozen) ) & w=$!
+            dwcp-migrate file \(src) --to 127.0.0.1:7591 --max-downtime 3s --json \
+              --freeze "touch \(freeze); while [ ! -e \(frozen) ]; do sleep 0.01; done" --thaw "touch \(thawed)" > \(t.path("send.json")); s=$?
+            wait $rp; r=$?; touch \(freeze); wait $w; echo "$s $r"
             """
         let r = try CLI.shell(script)
         XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: thawed), "the thaw ran after a successful final round")
         XCTAssertEqual(t.read("dst.img"), t.read("src.img"), "destination equals the frozen source")
         let lines = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n")
         let done = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
