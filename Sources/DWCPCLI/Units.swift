@@ -22,8 +22,13 @@ public enum Units {
         return overflow ? nil : v
     }
 
+    /// The fastest rate `parseBitRate` accepts: 1 Pbit/s, beyond any link, and small enough that
+    /// every caller can turn it into a whole number of bytes per second.
+    public static let maxBitRate = 1e15
+
     /// A link rate in bits per second: `100Mbit`, `10Gbit`, `1.5Gbit`, `800M`, `100mbps`,
-    /// `50MB/s` (bytes, times 8). Decimal prefixes, as network rates are.
+    /// `50MB/s` (bytes, times 8). Decimal prefixes, as network rates are. Nil for anything that
+    /// does not parse, is not above 0 or is above `maxBitRate`.
     public static func parseBitRate(_ text: String) -> Double? {
         var t = text.trimmingSpaces().lowercased()
         var multiplier = 1.0
@@ -44,10 +49,10 @@ public enum Units {
             if scale != 1.0 { t.removeLast() }
         }
         guard let v = Double(t), v > 0, v.isFinite else { return nil }
-        return v * scale * multiplier
+        let rate = v * scale * multiplier
+        return rate <= maxBitRate ? rate : nil
     }
 
-    /// `1.5 GiB`, `12.0 MiB`, `512 B`.
     /// Parses a duration: `300ms`, `1.5s`, `2m`; a bare number is milliseconds (as QEMU's
     /// downtime limit). Returns seconds.
     public static func parseDuration(_ text: String) -> Double? {
@@ -61,6 +66,7 @@ public enum Units {
         return v / 1000
     }
 
+    /// `1.5 GiB`, `12.0 MiB`, `512 B`.
     public static func formatBytes(_ n: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var v = Double(n)
@@ -73,11 +79,14 @@ public enum Units {
     }
 
     /// Fixed-point formatting without Foundation.
+    /// Magnitudes from 2^53 up (where a Double holds no fraction, and beyond UInt64's range) are
+    /// written in Swift's shortest form, e.g. `1e+308`, which is still a JSON number.
     public static func format(_ v: Double, _ decimals: Int) -> String {
         guard v.isFinite else { return "0" }
         var scale = 1.0
         for _ in 0..<decimals { scale *= 10 }
         let r = (abs(v) * scale).rounded()
+        guard r < 0x1p53 else { return String(v) }
         let whole = UInt64(r / scale)
         var frac = String(UInt64(r) - whole * UInt64(scale))
         while frac.count < decimals { frac = "0" + frac }

@@ -65,10 +65,14 @@ struct DetectCommand: ParsableCommand {
         if serve != nil && peer != nil { throw ValidationError("--serve takes no HOST:PORT") }
         if let p = peer, Endpoint(p) == nil || Endpoint(p)!.host.isEmpty { throw ValidationError("'\(p)' is not HOST:PORT") }
         if let s = serve, Endpoint(s) == nil { throw ValidationError("--serve '\(s)' is not [ADDR]:PORT") }
-        if let w = watch, w <= 0 { throw ValidationError("--watch needs a positive interval") }
+        if let w = watch, !(w > 0 && w <= 86_400) { throw ValidationError("--watch needs an interval above 0 and at most 86400 seconds") }
         if let p = print, p != "mode" { throw ValidationError("--print supports: mode") }
         if !(1...10000).contains(pings) { throw ValidationError("--pings must be 1...10000") }
-        if burst < 0 || burst > 60 { throw ValidationError("--burst must be 0...60 seconds") }
+        if !(0...60).contains(burst) { throw ValidationError("--burst must be 0...60 seconds") }
+        for (name, v) in [("--datacenter-rtt", datacenterRtt), ("--datacenter-jitter", datacenterJitter), ("--datacenter-loss", datacenterLoss),
+                          ("--internet-rtt", internetRtt), ("--internet-loss", internetLoss)] where !(v >= 0 && v.isFinite) {
+            throw ValidationError("\(name) must be a number ≥ 0")
+        }
         if confirm < 1 { throw ValidationError("--confirm must be at least 1") }
     }
 
@@ -124,7 +128,11 @@ struct DetectCommand: ParsableCommand {
             }
             guard let watch else { break }
             let wait = watch - (MonotonicClock.now() - began)
-            if wait > 0 { usleep(UInt32(wait * 1e6)) }
+            if wait > 0 {
+                var pause = timespec(tv_sec: Int(wait), tv_nsec: Int((wait - wait.rounded(.down)) * 1e9))
+                var left = timespec()
+                while nanosleep(&pause, &left) != 0 && errno == EINTR { pause = left }
+            }
         } while true
     }
 }

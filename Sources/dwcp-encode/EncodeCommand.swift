@@ -96,7 +96,7 @@ struct EncodeCommand: ParsableCommand {
 
     func validate() throws {
         if threads < 0 { throw ValidationError("--threads must be 0 or positive") }
-        guard let page = Units.parseBytes(pageSize), StreamHeader.pageSizeRange.contains(Int(page)), page.nonzeroBitCount == 1 else {
+        guard let page = Units.parseBytes(pageSize), StreamHeader.pageSizeRange.contains(Int(clamping: page)), page.nonzeroBitCount == 1 else {
             throw ValidationError("--page-size must be a power of two between 512 and 1MiB")
         }
         guard let block = Units.parseBytes(effectiveBlockSize), block >= page, block % page == 0, block <= UInt64(StreamHeader.maxBlockLimit) else {

@@ -52,7 +52,7 @@ struct ForecastCommand: ParsableCommand {
     @Flag(help: "Stop with exit status 3 at the first bad line instead of skipping it with a warning.")
     var strict = false
 
-    @Option(help: ArgumentHelp("Missing seconds after which the series restarts (models reset).", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Missing seconds after which the series restarts (models reset); 1 to 3600.", valueName: "SECONDS"))
     var maxGap: Int = 5
 
     @OptionGroup var verbosity: VerbosityOptions
@@ -66,7 +66,7 @@ struct ForecastCommand: ParsableCommand {
             throw ValidationError("unknown model '\(model)' (auto, last, ma5, ewma, harmonic, holt, ar3, gru)")
         }
         if model == "gru" && modelOptions.modelFile.isEmpty { throw ValidationError("--model gru needs --model-file") }
-        if maxGap < 1 { throw ValidationError("--max-gap must be at least 1") }
+        if !(1...3600).contains(maxGap) { throw ValidationError("--max-gap must be 1 to 3600 seconds") }
     }
 
     func run() throws {
@@ -80,7 +80,7 @@ struct ForecastCommand: ParsableCommand {
         default: selector = AutoSelector(models: [ModelCatalog.baseline(model)!], horizons: horizons)
         }
         var parser = SampleParser()
-        var binner = Binner()
+        var binner = Binner(holeLimit: maxGap + 1)
         var missing = 0
         try LineInput.read(files, follow: follow) { where_, _, text in
             let sample: Sample

@@ -62,7 +62,8 @@ final class EncodeCLITests: XCTestCase {
     }
 
     func testUsageErrorsExitTwoWithAHint() throws {
-        for args in [["--no-such-flag"], ["-c", "gzip"], ["-l", "99"], ["--page-size", "3000"], ["--format", "zstd", "--baseline", "/etc/hostname"]] {
+        for args in [["--no-such-flag"], ["-c", "gzip"], ["-l", "99"], ["--page-size", "3000"], ["--page-size", "18446744073709551615"],
+                     ["--format", "zstd", "--baseline", "/etc/hostname"]] {
             let r = try CLI.run("dwcp-encode", args)
             XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
             XCTAssertTrue(r.stderr.hasPrefix("dwcp-encode: error: "), r.stderr)

@@ -171,6 +171,10 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertLessThanOrEqual(plan["window_bytes"] as! Int, 2 << 20, "in-flight data bounded by the downtime budget on a 100 Mbit link")
         XCTAssertEqual(try CLI.run("dwcp-migrate", ["receive", "--listen", ":7000"]).status, 2, "needs --qmp or -o")
         XCTAssertEqual(try CLI.run("dwcp-migrate", ["qemu", "--qmp", "/x", "--to", "h:1", "--codec", "zstd:99"]).status, 2)
+        // Numbers beyond any link or interval are usage errors, never a trap converting them.
+        XCTAssertEqual(try CLI.run("dwcp-migrate", ["file", "/dev/null", "--to", "h:1", "--link-rate", "99999999999999999999999Gbit", "--dry-run"]).status, 2)
+        XCTAssertEqual(try CLI.run("dwcp-send", ["--max-rate", "99999999999999999999999Gbit", "127.0.0.1:1"]).status, 2)
+        for watch in ["nan", "1e300"] { XCTAssertEqual(try CLI.run("dwcp-detect", ["--watch", watch, "127.0.0.1:1"]).status, 2) }
         let missing = try CLI.run("dwcp-migrate", ["qemu", "--qmp", "/nonexistent.qmp", "--to", "127.0.0.1:1", "--link-rate", "1Gbit"])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.hasPrefix("dwcp-migrate: error: "), missing.stderr)

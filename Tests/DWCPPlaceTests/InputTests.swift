@@ -12,6 +12,8 @@ final class InputTests: XCTestCase {
             (#"{"node":"a","cpu":4,"colour":"red"}"#, "unknown field \"colour\""),
             ("sn,cpu_milli\nn1,abc\n", ":2: cpu 'abc' is not a number"),
             (#"{"node":"a","cpu":4"#, ":1: column"),
+            (#"{"node":"a","cpu":4,"gpu":1e300}"#, ":1: gpu 1e+300 devices on one node (at most 4096)"),
+            ("sn,cpu_milli\nn1,inf\n", ":2: cpu 'inf' is not a number"),
         ]
         for (text, message) in cases {
             XCTAssertThrowsError(try NodeListReader.parse(text, name: "nodes"), text) { e in
@@ -36,6 +38,16 @@ final class InputTests: XCTestCase {
         XCTAssertEqual(whole.demand[2], 2)
         XCTAssertNil(try reader.parse("p2,1000,1024,0,0,,LS,Failed,0,1,0"), "filtered by phase")
         XCTAssertThrowsError(try reader.parse("p3,1000,1024,2,500,,LS,Running,0,1,0"))
+    }
+
+    func testAGPUDemandBeyondAnyNodeIsAnErrorNotATrap() throws {
+        let (space, nodes) = try NodeListReader.parse(#"{"node":"a","cpu":4,"gpu":8}"#, name: "n")
+        let cluster = Cluster(space: space, nodes: nodes)
+        for gpu in ["1e300", "9223372036854775807", "4097"] {
+            var reader = RequestReader(space: space)
+            guard case .place(let r)? = try reader.parse(Substring(#"{"vm":"v","cpu":1,"gpu":"# + gpu + "}")) else { return XCTFail(gpu) }
+            XCTAssertThrowsError(try cluster.prepare(r), gpu) { e in XCTAssertTrue("\(e)".contains("more devices than a node can have"), "\(e)") }
+        }
     }
 
     func testRequestErrors() throws {

@@ -34,6 +34,31 @@ final class SampleTests: XCTestCase {
         XCTAssertEqual(bins[3]!, 50, accuracy: 1e-9)
     }
 
+    func testTimeJumpsCostAFewBinsAndTheGridRestartsAfterThem() {
+        var b = Binner(holeLimit: 6)
+        var bins: [Double?] = []
+        bins += b.add(Sample(t: 1, bps: 1))
+        bins += b.add(Sample(t: 2, bps: 10))
+        XCTAssertEqual(bins, [10])
+        // 10^12 seconds later: a gap of holeLimit holes, not 10^12 bins.
+        let gap = b.add(Sample(t: 1e12, bps: 10))
+        XCTAssertEqual(gap.count, 6)
+        XCTAssertTrue(gap.allSatisfy { $0 == nil })
+        // The bins restart at the sample after the gap, and rates count again.
+        XCTAssertEqual(b.add(Sample(t: 1e12 + 1, bps: 20)), [20])
+        XCTAssertEqual(b.add(Sample(t: 1e12 + 2, bps: 30)), [30])
+        // A jump to the end of Double's range and one past it stays bounded too.
+        XCTAssertLessThanOrEqual(b.add(Sample(t: 1e308, bps: 5)).count, 6)
+        XCTAssertLessThanOrEqual(b.add(Sample(t: 1.0000000000000001e308, bps: 5)).count, 6)
+        // A sample covering more than `longestSample` is a gap, not a rate spread over it.
+        var c = Binner(holeLimit: 100, longestSample: 30)
+        _ = c.add(Sample(t: 0, bps: 1))
+        let long = c.add(Sample(t: 40, bps: 7))
+        XCTAssertEqual(long.count, 40)
+        XCTAssertTrue(long.allSatisfy { $0 == nil })
+        XCTAssertEqual(c.add(Sample(t: 70, bps: 7)).count, 30)
+    }
+
     func testLongGapsSplitSegments() {
         let segments = TraceSet.split([1, 2, nil, 3, nil, nil, nil, 4, nil], maxGap: 2)
         XCTAssertEqual(segments.count, 2)

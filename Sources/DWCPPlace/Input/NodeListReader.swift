@@ -103,7 +103,11 @@ public enum NodeListReader {
                 case (_, .number(let n)):
                     guard let idx = space.index(of: k) else { throw PlacementInputError("\(at): \"\(k)\" must be text") }
                     guard n >= 0 else { throw PlacementInputError("\(at): negative capacity \(k) \(Units.plain(n))") }
+                    guard n.isFinite else { throw PlacementInputError("\(at): capacity \(k) is not finite") }
                     if k == "gpu" && n != n.rounded() { throw PlacementInputError("\(at): gpu counts whole devices, not \(Units.plain(n))") }
+                    if k == "gpu" && n > Double(Cluster.maxDevicesPerNode) {
+                        throw PlacementInputError("\(at): gpu \(Units.plain(n)) devices on one node (at most \(Cluster.maxDevicesPerNode))")
+                    }
                     node.capacity[idx] = n
                 case (_, .text):
                     throw PlacementInputError("\(at): unknown field \"\(k)\" (resources are numbers; labels: node, region, zone, domain, gpu_model, reputation)")

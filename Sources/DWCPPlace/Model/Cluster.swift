@@ -9,6 +9,9 @@ public final class Cluster {
     /// held as doubles may exceed an exact fit by a few ulps. The hot loops that test capacity
     /// inline use this same constant.
     public static let slack = 1e-9
+    /// GPU devices one node may have: each is tracked on its own (thousandths free), so the
+    /// count bounds memory; real nodes have 8 or 16.
+    public static let maxDevicesPerNode = 4096
 
     public let space: ResourceSpace
     public let nodes: [NodeSpec]
@@ -110,6 +113,9 @@ public final class Cluster {
                 milli = Int32((want * 1000).rounded(.up))
                 devices = 1
             } else if want == want.rounded() {
+                guard want <= Double(Self.maxDevicesPerNode) else {
+                    throw PlacementInputError("gpu demand \(Units.plain(want)): more devices than a node can have (\(Self.maxDevicesPerNode))")
+                }
                 milli = 1000
                 devices = Int(want)
             } else {

@@ -52,7 +52,7 @@ public enum TraceSet {
         guard let f = fopen(path, "r") else { throw SampleProblem(line: 0, reason: "\(path): cannot open") }
         defer { fclose(f) }
         var parser = SampleParser()
-        var binner = Binner()
+        var binner = Binner(holeLimit: maxGap + 1)
         var bins: [Double?] = []
         var problems: [SampleProblem] = []
         var line: UnsafeMutablePointer<CChar>?

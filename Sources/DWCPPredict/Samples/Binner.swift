@@ -5,16 +5,30 @@
 /// sample spreads its rate over the interval it covers; a bin less than half covered (an idle
 /// period) is `nil`, a hole. A sample with the same timestamp as the previous one covers no time
 /// and is ignored (the 5G traces repeat some seconds).
+///
+/// Work and output per sample are bounded whatever the timestamps say: a run of holes stops
+/// after `holeLimit` (every caller treats a gap longer than its `--max-gap` alike, as a restart),
+/// and a sample covering more than `longestSample` seconds counts as a gap too, since a rate
+/// averaged over that long says nothing about the link now. After such a gap the bins restart
+/// at the sample's time. So `{"t": 1}` then `{"t": 1e12}` costs a few bins, not 10^12.
 public struct Binner {
     public let width: Double
+    public let holeLimit: Int
+    public let longestSample: Double
     private var origin: Double?
     private var lastT: Double?
     private var binIndex = 0
     private var bits = 0.0
     private var covered = 0.0
 
-    public init(width: Double = 1.0) {
+    /// The longest interval one sample may spread its rate over by default: ten minutes.
+    public static let defaultLongestSample = 600.0
+
+    public init(width: Double = 1.0, holeLimit: Int = 64, longestSample: Double = Binner.defaultLongestSample) {
+        precondition(width > 0 && holeLimit >= 1 && longestSample >= width)
         self.width = width
+        self.holeLimit = holeLimit
+        self.longestSample = longestSample
     }
 
     /// Feeds one sample and returns the bins it completed, in order.
@@ -26,9 +40,12 @@ public struct Binner {
         }
         var done: [Double?] = []
         if sample.t == lastT { return done }
-        let rate: Double? = sample.active ? sample.bps : nil
-        var from = lastT
         let to = sample.t
+        self.lastT = to
+        let tooLong = to - lastT > longestSample
+        let rate: Double? = sample.active && !tooLong ? sample.bps : nil
+        var from = lastT
+        var holes = 0
         while from < to {
             let binEnd = origin + Double(binIndex + 1) * width
             let segmentEnd = min(to, binEnd)
@@ -37,14 +54,20 @@ public struct Binner {
                 covered += segmentEnd - from
             }
             from = segmentEnd
-            if segmentEnd >= binEnd {
-                done.append(covered >= width / 2 ? bits / covered : nil)
-                bits = 0
-                covered = 0
-                binIndex += 1
+            guard segmentEnd >= binEnd else { break }
+            let value: Double? = covered >= width / 2 ? bits / covered : nil
+            done.append(value)
+            bits = 0
+            covered = 0
+            binIndex += 1
+            holes = value == nil ? holes + 1 : 0
+            if holes >= holeLimit && from < to {
+                // A long gap: what is left of it is more holes; the grid restarts at `to`.
+                self.origin = to
+                binIndex = 0
+                break
             }
         }
-        self.lastT = to
         return done
     }
 }
