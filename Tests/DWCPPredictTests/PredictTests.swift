@@ -34,17 +34,18 @@ final class SampleTests: XCTestCase {
         XCTAssertEqual(bins[3]!, 50, accuracy: 1e-9)
     }
 
-    func testTimeJumpsCostAFewBinsAndTheGridRestartsAfterThem() {
+    func testTimeJumpsCostAFewBinsAndTheGridHoldsAfterThem() {
         var b = Binner(holeLimit: 6)
         var bins: [Double?] = []
         bins += b.add(Sample(t: 1, bps: 1))
         bins += b.add(Sample(t: 2, bps: 10))
         XCTAssertEqual(bins, [10])
         // 10^12 seconds later: a gap of holeLimit holes, not 10^12 bins.
-        let gap = b.add(Sample(t: 1e12, bps: 10))
+        let gap = b.add(Sample(t: 1e12 + 0.25, bps: 10))
         XCTAssertEqual(gap.count, 6)
         XCTAssertTrue(gap.allSatisfy { $0 == nil })
-        // The bins restart at the sample after the gap, and rates count again.
+        // The bins go on on the same grid (whole seconds from t = 1), and rates count again:
+        // 0.75 s of the bin [1e12, 1e12 + 1) is covered.
         XCTAssertEqual(b.add(Sample(t: 1e12 + 1, bps: 20)), [20])
         XCTAssertEqual(b.add(Sample(t: 1e12 + 2, bps: 30)), [30])
         // A jump to the end of Double's range and one past it stays bounded too.

@@ -9,8 +9,8 @@
 /// Work and output per sample are bounded whatever the timestamps say: a run of holes stops
 /// after `holeLimit` (every caller treats a gap longer than its `--max-gap` alike, as a restart),
 /// and a sample covering more than `longestSample` seconds counts as a gap too, since a rate
-/// averaged over that long says nothing about the link now. After such a gap the bins restart
-/// at the sample's time. So `{"t": 1}` then `{"t": 1e12}` costs a few bins, not 10^12.
+/// averaged over that long says nothing about the link now. After such a gap the bins go on from
+/// the bin holding the sample's time. So `{"t": 1}` then `{"t": 1e12}` costs a few bins, not 10^12.
 public struct Binner {
     public let width: Double
     public let holeLimit: Int
@@ -62,10 +62,19 @@ public struct Binner {
             binIndex += 1
             holes = value == nil ? holes + 1 : 0
             if holes >= holeLimit && from < to {
-                // A long gap: what is left of it is more holes; the grid restarts at `to`.
-                self.origin = to
-                binIndex = 0
-                break
+                // A long gap: the rest of it is more holes, left out. Skip to the bin holding
+                // `to` on the same grid; restart the grid at `to` if a Double cannot place that
+                // bin (or the grid stopped advancing, which only times near 2^53 s can do).
+                let k = ((to - origin) / width).rounded(.down)
+                if k >= 0x1p52 || holes > holeLimit {
+                    self.origin = to
+                    binIndex = 0
+                    break
+                }
+                if Double(binIndex) < k {
+                    binIndex = Int(k)
+                    from = origin + k * width
+                }
             }
         }
         return done
