@@ -48,7 +48,7 @@ struct ReceiveCommand: ParsableCommand {
         if Endpoint(listen) == nil { throw ValidationError("--listen '\(listen)' is not [ADDR]:PORT") }
         if (qmp == nil) == (output == nil) { throw ValidationError("give exactly one of --qmp (a QEMU VM) or -o FILE (an image)") }
         if output == "-" { throw ValidationError("-o needs a file: rounds are renamed into place") }
-        if idleTimeout <= 0 { throw ValidationError("--idle-timeout must be positive") }
+        if !(idleTimeout > 0 && idleTimeout <= 1_000_000) { throw ValidationError("--idle-timeout must be above 0 and at most 1000000 seconds") }
         if let t = threads, !(1...256).contains(t) { throw ValidationError("-T must be 1...256") }
     }
 

@@ -50,7 +50,7 @@ struct SourceOptions: ParsableArguments {
         if !["auto", "bbr", "cubic", "reno"].contains(cc) { throw ValidationError("--cc must be bbr, cubic, reno or auto") }
         if let r = linkRate, (Units.parseBitRate(r) ?? 0) <= 0 { throw ValidationError("--link-rate: cannot parse '\(r)'") }
         if let t = threads, !(1...256).contains(t) { throw ValidationError("-T must be 1...256") }
-        if resumeTimeout < 0 { throw ValidationError("--resume-timeout must be >= 0") }
+        if !(0...1_000_000).contains(resumeTimeout) { throw ValidationError("--resume-timeout must be 0 to 1000000 seconds") }
     }
 
     var endpoint: Endpoint { Endpoint(to)! }

@@ -65,7 +65,7 @@ struct RecvCommand: ParsableCommand {
         if kind == .rdma && tls.tls { throw ValidationError("--tls works over TCP only: use --transport tcp or auto") }
         if keep && !(output.output?.contains("%n") ?? false) { throw ValidationError("--keep needs -o with %n in the file name") }
         guard let w = Units.parseBytes(window), w >= 1 << 20 else { throw ValidationError("--window must be at least 1MiB") }
-        if idleTimeout <= 0 { throw ValidationError("--idle-timeout must be positive") }
+        if !(idleTimeout > 0 && idleTimeout <= 1_000_000) { throw ValidationError("--idle-timeout must be above 0 and at most 1000000 seconds") }
     }
 
     func run() throws {

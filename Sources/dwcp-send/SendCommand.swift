@@ -75,7 +75,7 @@ struct SendCommand: ParsableCommand {
         if let r = maxRate, Units.parseBitRate(r) == nil { throw ValidationError("--max-rate: cannot parse '\(r)'") }
         guard let c = Units.parseBytes(chunkSize), c >= 4096, c <= UInt64(Wire.maxChunk) else { throw ValidationError("--chunk-size must be 4KiB...16MiB") }
         guard let w = Units.parseBytes(window), w >= c else { throw ValidationError("--window must be at least the chunk size") }
-        if resumeTimeout < 0 { throw ValidationError("--resume-timeout must be >= 0") }
+        if !(0...1_000_000).contains(resumeTimeout) { throw ValidationError("--resume-timeout must be 0 to 1000000 seconds") }
     }
 
     /// `--streams auto` starts from the path's RTT: a sub-millisecond (datacenter) path fills with

@@ -175,6 +175,10 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(try CLI.run("dwcp-migrate", ["file", "/dev/null", "--to", "h:1", "--link-rate", "99999999999999999999999Gbit", "--dry-run"]).status, 2)
         XCTAssertEqual(try CLI.run("dwcp-send", ["--max-rate", "99999999999999999999999Gbit", "127.0.0.1:1"]).status, 2)
         for watch in ["nan", "1e300"] { XCTAssertEqual(try CLI.run("dwcp-detect", ["--watch", watch, "127.0.0.1:1"]).status, 2) }
+        // A NaN timeout would never expire: refused.
+        XCTAssertEqual(try CLI.run("dwcp-send", ["--resume-timeout", "nan", "127.0.0.1:1"]).status, 2)
+        XCTAssertEqual(try CLI.run("dwcp-recv", ["--idle-timeout", "nan", "--listen", "127.0.0.1:0"]).status, 2)
+        XCTAssertEqual(try CLI.run("dwcp-migrate", ["receive", "--listen", ":0", "-o", "/dev/null", "--idle-timeout", "nan"]).status, 2)
         let missing = try CLI.run("dwcp-migrate", ["qemu", "--qmp", "/nonexistent.qmp", "--to", "127.0.0.1:1", "--link-rate", "1Gbit"])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.hasPrefix("dwcp-migrate: error: "), missing.stderr)
