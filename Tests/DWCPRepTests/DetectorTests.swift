@@ -167,6 +167,44 @@ final class DetectorTests: XCTestCase {
         XCTAssertThrowsError(try StateFile.restore("{\"dwcp_rep_state\":9}\n", into: Detector(config: .init())))
     }
 
+    func testACutOrAlteredStateFileIsRefusedNeverReadAsLess() throws {
+        let sim = TraceSimulator(nodes: 10, byzantine: 0.2, rounds: 30, fanout: 3, seed: 7)
+        let population = try sim.population()
+        let keys = KeyRing()
+        for n in population where n.admitted { keys.admit(n.id, key: n.keys.publicKey) }
+        var lines: [Substring] = []
+        try sim.run(population) { lines.append(Substring($0.json)) }
+        let detector = Detector(config: .init())
+        _ = EvidenceProcessor(keys: keys, detector: detector).process(lines)
+        let text = StateFile.encode(detector)
+        XCTAssertNoThrow(try StateFile.restore(text, into: Detector(config: .init())))
+        let rows = text.split(separator: "\n", omittingEmptySubsequences: false)
+        func refused(_ altered: String, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+            XCTAssertThrowsError(try StateFile.restore(altered, into: Detector(config: .init())), file: file, line: line) { e in
+                XCTAssertTrue("\(e)".contains(message), "\(e) should say \(message)", file: file, line: line)
+            }
+        }
+        // Cut at a line boundary: every line left parses, but the digest line is gone.
+        refused(rows.prefix(rows.count / 2).joined(separator: "\n") + "\n", "truncated")
+        // One digit changed: valid JSON, wrong digest.
+        let i = text.range(of: "\"messages\":")!.upperBound
+        var altered = text
+        altered.replaceSubrange(i..<altered.index(after: i), with: text[i] == "9" ? "8" : "9")
+        refused(altered, "corrupted")
+        // A line dropped from the middle: the count disagrees.
+        var dropped = rows
+        dropped.remove(at: 2)
+        refused(dropped.joined(separator: "\n"), "truncated")
+        // A version 1 file (no digest line) with numbers no counter can hold: an error, not a trap.
+        let v1 = "{\"dwcp_rep_state\":1,\"records\":1e300}\n"
+        refused(v1, "records is not a whole number")
+        let body = rows.dropLast(2).joined(separator: "\n").replacingOccurrences(of: "\"dwcp_rep_state\":2", with: "\"dwcp_rep_state\":1") + "\n"
+        XCTAssertNoThrow(try StateFile.restore(body, into: Detector(config: .init())), "a version 1 file still loads")
+        let hostile = body.replacingOccurrences(of: "\"population\":[0,", with: "\"population\":[-1,")
+        refused(hostile, "population is not a whole number")
+        refused("", "empty")
+    }
+
     func testGroundTruthOnASimulatedNetwork() throws {
         let sim = TraceSimulator(nodes: 60, byzantine: 0.33, rounds: 300, fanout: 3, seed: 11)
         let population = try sim.population()

@@ -4,10 +4,47 @@ import DWCPCore
 /// evidence incrementally: standings, the population's latencies, reported identities, and
 /// per sender the slots inside the window (first message and deliveries), so an equivocation
 /// or replay that spans two runs is still caught. JSON lines; written atomically by the caller.
+///
+/// The last line carries the number of lines before it and the XXH3-64 of their bytes, so a
+/// file cut at a line boundary or with a flipped digit is refused (exit 3), never read as a
+/// smaller or different memory. Version 1 files, written before the digest line, still load.
 public enum StateFile {
-    static let version = 1
+    static let version = 2
 
     public static func encode(_ d: Detector) -> String {
+        let body = encodeBody(d)
+        let lines = body.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        return body + "{\"end\":\(lines),\"xxh3\":\"\(digest(body))\"}\n"
+    }
+
+    static func digest(_ text: Substring) -> String {
+        var copy = String(text)
+        let h = copy.withUTF8 { Checksum.xxh3(UnsafeRawBufferPointer($0)) }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    static func digest(_ text: String) -> String { digest(Substring(text)) }
+
+    /// Checks a version 2 file's digest line; returns the text the digest covers.
+    static func verified(_ text: String) throws -> Substring {
+        guard text.hasSuffix("\n"), let cut = text.dropLast().lastIndex(of: "\n") else {
+            throw EvidenceError("state file truncated (no digest line)")
+        }
+        let body = text[...cut]
+        let last = text[text.index(after: cut)...].dropLast()
+        let v: JSONValue
+        do { v = try JSONValue.parse(last) } catch { throw EvidenceError("state file truncated or corrupted (last line: \(error))") }
+        let lines = body.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        guard let end = v["end"]?.number, let sum = v["xxh3"]?.string else {
+            throw EvidenceError("state file truncated (no digest line)")
+        }
+        guard end == Double(lines) else { throw EvidenceError("state file truncated: \(lines) lines where the digest line says \(end)") }
+        guard sum == digest(body) else { throw EvidenceError("state file corrupted: its XXH3 is \(digest(body)), the digest line says \(sum)") }
+        return body
+    }
+
+    static func encodeBody(_ d: Detector) -> String {
         var out = "{\"dwcp_rep_state\":\(version),\"records\":\(d.records)}\n"
         out += "{\"population\":[\(d.book.population.map(String.init).joined(separator: ","))]}\n"
         for id in d.book.nodes.keys.sorted() {
@@ -38,20 +75,43 @@ public enum StateFile {
     }
 
     public static func restore(_ text: String, into d: Detector) throws {
-        var first = true
-        for (i, line) in text.split(separator: "\n").enumerated() {
+        let header = try? JSONValue.parse(text.prefix { $0 != "\n" })
+        let body: Substring
+        switch header?["dwcp_rep_state"]?.number {
+        case Double(version)?: body = try verified(text)
+        case 1?: body = Substring(text)  // written before the digest line
+        case nil where text.isEmpty: throw EvidenceError("state file is empty")
+        default: throw EvidenceError("state line 1: not a dwcp-rep state file (version \(version))")
+        }
+        for (i, line) in body.split(separator: "\n").enumerated() {
             let v: JSONValue
             do { v = try JSONValue.parse(line) } catch { throw EvidenceError("state line \(i + 1): \(error)") }
             func fail(_ why: String) -> EvidenceError { EvidenceError("state line \(i + 1): \(why)") }
-            if first {
-                guard v["dwcp_rep_state"]?.number == Double(version) else { throw fail("not a dwcp-rep state file (version \(version))") }
-                d.records = Int(v["records"]?.number ?? 0)
-                first = false
+            // Numbers are checked before they are converted: a crafted file must not trap.
+            func count(_ value: JSONValue?, _ name: String) throws -> Int {
+                guard let n = value?.number ?? (value == nil ? 0 : nil), n >= 0, n <= 0x1p53, n == n.rounded() else {
+                    throw fail("\(name) is not a whole number ≥ 0")
+                }
+                return Int(n)
+            }
+            func milliseconds(_ value: JSONValue, _ name: String) throws -> Int64 {
+                guard let n = value.number, abs(n) < 9e15, n == n.rounded() else { throw fail("\(name) is not whole milliseconds") }
+                return Int64(n)
+            }
+            func counts(_ values: [JSONValue], _ name: String) throws -> [UInt32] {
+                try values.map { v in
+                    let n = try count(v, name)
+                    guard n <= Int(UInt32.max) else { throw fail("\(name) is too large") }
+                    return UInt32(n)
+                }
+            }
+            if i == 0 {
+                d.records = try count(v["records"], "records")
                 continue
             }
             if let p = v["population"]?.array {
                 guard p.count == LatencyBuckets.count else { throw fail("population histogram size") }
-                d.book.population = p.map { UInt32($0.number ?? 0) }
+                d.book.population = try counts(p, "population")
                 d.book.populationCount = d.book.population.reduce(0) { $0 + Int($1) }
             } else if let id = v["node"]?.string {
                 var s = Standing()
@@ -62,29 +122,29 @@ public enum StateFile {
                 s.score = score
                 s.state = state
                 s.reason = v["reason"]?.string
-                s.messages = Int(v["messages"]?.number ?? 0)
-                s.quarantinedAt = v["quarantined_at"]?.number.map { Int($0) }
-                s.firstSeenMs = v["first_seen_ms"]?.number.map { Int64($0) }
-                s.quarantinedAtMs = v["quarantined_at_ms"]?.number.map { Int64($0) }
+                s.messages = try count(v["messages"], "messages")
+                s.quarantinedAt = try v["quarantined_at"].map { try count($0, "quarantined_at") }
+                s.firstSeenMs = try v["first_seen_ms"].map { try milliseconds($0, "first_seen_ms") }
+                s.quarantinedAtMs = try v["quarantined_at_ms"].map { try milliseconds($0, "quarantined_at_ms") }
                 s.recent = recent.map { $0 == "1" }
                 s.recentBad = s.recent.filter { $0 }.count
-                s.recentPos = min(Int(v["recent_pos"]?.number ?? 0), max(0, s.recent.count - 1))
+                s.recentPos = min(try count(v["recent_pos"], "recent_pos"), max(0, s.recent.count - 1))
                 s.slowReported = v["slow_reported"]?.bool ?? false
-                s.latency = lat.map { UInt32($0.number ?? 0) }
+                s.latency = try counts(lat, "latency")
                 s.latencyCount = s.latency.reduce(0) { $0 + Int($1) }
                 d.book.set(id, s)
             } else if let id = v["unadmitted"]?.string {
                 d.reportedUnadmitted.insert(id)
             } else if let seen = v["seen"] {
                 let m = try SignedMessage.parse(seen)
-                guard let at = v["first_recv_ms"]?.number else { throw fail("slot without first_recv_ms") }
-                let slot = Detector.Slot(first: m, at: Int64(at))
+                guard let at = v["first_recv_ms"] else { throw fail("slot without first_recv_ms") }
+                let slot = Detector.Slot(first: m, at: try milliseconds(at, "first_recv_ms"))
                 slot.equivocated = v["equivocated"]?.bool ?? false
                 for entry in v["deliveries"]?.array ?? [] {
-                    guard let e = entry.array, e.count == 3, let o = e[0].string, let n = e[1].string.flatMap(Hex.decode), let t = e[2].number else {
+                    guard let e = entry.array, e.count == 3, let o = e[0].string, let n = e[1].string.flatMap(Hex.decode) else {
                         throw fail("bad delivery")
                     }
-                    slot.deliveries[Detector.Delivery(observer: o, nonce: n)] = Int64(t)
+                    slot.deliveries[Detector.Delivery(observer: o, nonce: n)] = try milliseconds(e[2], "delivery time")
                 }
                 let key = Detector.SlotKey(epoch: m.epoch, seq: m.seq)
                 let w = d.senders[m.sender] ?? Detector.SenderWindow()
@@ -95,6 +155,5 @@ public enum StateFile {
                 throw fail("unknown record")
             }
         }
-        if first { throw EvidenceError("state file is empty") }
     }
 }
