@@ -235,9 +235,10 @@ public func renameDurably(_ from: String, _ to: String) throws {
 
 /// Replaces `path` with `text` atomically and durably: a temporary file beside it, written and
 /// fsynced, then renamed over it. A crash leaves the old file or the new one, never a mix.
-public func writeFileAtomically(_ path: String, _ text: String) throws {
+/// `mode` (before the umask): private by default, as state files are.
+public func writeFileAtomically(_ path: String, _ text: String, mode: mode_t = 0o600) throws {
     let temp = path + ".tmp-\(getpid())"
-    let fd = try FileDescriptor.create(temp, overwrite: true, mode: 0o600)
+    let fd = try FileDescriptor.create(temp, overwrite: true, mode: mode)
     do {
         try fd.writeAll(text)
         try fd.sync()

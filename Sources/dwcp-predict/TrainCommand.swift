@@ -3,6 +3,7 @@ import DWCPCLI
 import DWCPCore
 import DWCPPredict
 import DWCPSystem
+import Glibc
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -110,9 +111,10 @@ struct TrainCommand: ParsableCommand {
         Diagnostics.info("trained on \(traces) traces, \(series.reduce(0) { $0 + $1.bins.count }) bins in \(Units.format(MonotonicClock.now() - started, 1)) s")
         let text = model.serialized()
         if let output {
-            let fd = try FileDescriptor.create(output, overwrite: force)
-            defer { fd.close() }
-            try fd.writeAll(text)
+            // Written beside and renamed over: a training killed while writing leaves the old
+            // file or none, never a cut one whose last parameter lost digits and still parses.
+            if !force && access(output, F_OK) == 0 { throw DWCPError.failure("\(output): already exists (use -f to overwrite)") }
+            try writeFileAtomically(output, text, mode: 0o644)
         } else {
             try FileDescriptor.standardOutput.writeAll(text)
         }
