@@ -75,10 +75,12 @@ public struct OutputTarget {
     }
 
     /// Writes a `--json` summary line where the toolkit's convention puts it: standard output when
-    /// the data went to a file, standard error when standard output carries the data.
-    public func emitJSON(_ line: JSONLine) {
+    /// the data went to a file, standard error when standard output carries the data. A summary
+    /// that cannot be written to standard output is an error (a script reading it must not see
+    /// nothing and a success).
+    public func emitJSON(_ line: JSONLine) throws {
         if path != nil {
-            try? FileDescriptor.standardOutput.writeAll(line.text + "\n")
+            try FileDescriptor.standardOutput.writeAll(line.text + "\n")
         } else {
             Diagnostics.emit(line.text + "\n")
         }

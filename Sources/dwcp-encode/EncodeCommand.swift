@@ -124,6 +124,10 @@ struct EncodeCommand: ParsableCommand {
         let target = try outputOptions.open()
         let progress = ProgressLine(enabled: verbosity.showsProgress)
         let threadCount = threads == 0 ? OSThread.processorCount : threads
+        // Reported once the output is complete and closed: a summary that fails to print must
+        // not delete the output it describes.
+        var decoded: DecodeStats?
+        var encoded: EncodeStats?
         do {
             if decode {
                 guard inputs.count == 1 else { throw DWCPError.usage("-d decodes one stream: give at most one FILE") }
@@ -136,7 +140,7 @@ struct EncodeCommand: ParsableCommand {
                 let s = try decoder.decode(inputs[0], to: target.fd)
                 progress.clear()
                 try target.finish()
-                report(decodeStats: s, seconds: progress.elapsed, target: target)
+                decoded = s
             } else {
                 let chain = InputChain(inputs)
                 let total = chain.knownTotalSize
@@ -153,13 +157,15 @@ struct EncodeCommand: ParsableCommand {
                 }
                 progress.clear()
                 try target.finish()
-                report(encodeStats: s, seconds: progress.elapsed, target: target)
+                encoded = s
             }
         } catch {
             progress.clear()
             target.abandon()
             throw error
         }
+        if let decoded { try report(decodeStats: decoded, seconds: progress.elapsed, target: target) }
+        if let encoded { try report(encodeStats: encoded, seconds: progress.elapsed, target: target) }
     }
 
     func configuration(threads: Int) throws -> EncoderConfiguration {
@@ -201,7 +207,7 @@ struct EncodeCommand: ParsableCommand {
         return text
     }
 
-    private func report(encodeStats s: EncodeStats, seconds: Double, target: OutputTarget) {
+    private func report(encodeStats s: EncodeStats, seconds: Double, target: OutputTarget) throws {
         let ratio = s.bytesOut > 0 ? Double(s.bytesIn) / Double(s.bytesOut) : 0
         if json {
             var j = JSONLine()
@@ -220,7 +226,7 @@ struct EncodeCommand: ParsableCommand {
             j.add("literal_bytes", s.literalBytes)
             j.add("codec_mix", s.codecMix)
             j.add("peak_rss_bytes", ResourceUsage.peakResidentBytes())
-            target.emitJSON(j)
+            try target.emitJSON(j)
         }
         if stats || verbosity.verbose > 0 {
             let pct = { (n: UInt64) in Units.format(s.bytesIn == 0 ? 0 : Double(n) * 100 / Double(s.bytesIn), 1) + "%" }
@@ -234,7 +240,7 @@ struct EncodeCommand: ParsableCommand {
         }
     }
 
-    private func report(decodeStats s: DecodeStats, seconds: Double, target: OutputTarget) {
+    private func report(decodeStats s: DecodeStats, seconds: Double, target: OutputTarget) throws {
         if json {
             var j = JSONLine()
             j.add("command", "decode")
@@ -247,7 +253,7 @@ struct EncodeCommand: ParsableCommand {
             j.add("skipped_frames", s.skippedFrames)
             j.add("verified", true)
             j.add("peak_rss_bytes", ResourceUsage.peakResidentBytes())
-            target.emitJSON(j)
+            try target.emitJSON(j)
         }
         if stats || verbosity.verbose > 0 {
             Diagnostics.emit("dwcp-encode: decoded \(Units.formatBytes(s.bytesIn)) -> \(Units.formatBytes(s.bytesOut)) in \(Units.format(seconds, 3)) s, \(Self.rate(s.bytesOut, seconds)), verified\n")

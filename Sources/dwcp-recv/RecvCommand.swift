@@ -110,7 +110,7 @@ struct RecvCommand: ParsableCommand {
                 j.add("gbit_per_s", Double(stats.bytes) * 8 / max(line.elapsed, 1e-9) / 1e9, decimals: 3)
                 j.add("connections", stats.streams)
                 j.add("verified", true)
-                target.emitJSON(j)
+                try target.emitJSON(j)
             }
             Diagnostics.info("received \(Units.formatBytes(stats.bytes)), verified")
             n += 1

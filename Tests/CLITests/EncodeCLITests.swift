@@ -86,6 +86,12 @@ final class EncodeCLITests: XCTestCase {
         XCTAssertTrue(full.stderr.contains("No space left"), full.stderr)
         let type = try FileManager.default.attributesOfItem(atPath: "/dev/full")[.type] as? FileAttributeType
         XCTAssertEqual(type, .typeCharacterSpecial, "a failed write must never delete a device node")
+        // A --json summary that cannot be written is an error, and the finished output stays.
+        let summary = try CLI.shell("dwcp-encode --json -f -o '\(t.path("out"))' '\(t.path("in"))' > /dev/full")
+        XCTAssertEqual(summary.status, 1, summary.stderr)
+        XCTAssertTrue(summary.stderr.contains("stdout: write: No space left"), summary.stderr)
+        XCTAssertFalse(t.read("out").isEmpty, "the encoded file is complete and kept")
+        XCTAssertEqual(try CLI.run("dwcp-encode", ["-d", t.path("out")]).stdout, t.read("in"))
         let missing = try CLI.run("dwcp-encode", [t.path("nope")])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains("No such file"), missing.stderr)

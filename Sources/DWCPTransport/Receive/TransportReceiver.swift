@@ -262,8 +262,17 @@ public final class TransportReceiver {
                 guard let matched else { return }
                 var result: UInt64 = matched ? Wire.verdictOK : Wire.verdictCorrupt
                 if matched {
-                    // The descriptor the stream went to (`redirect` may have chosen another).
-                    if target.isRegularFile { try? target.sync() }
+                    // Durable before the sender hears it arrived: a file that cannot be
+                    // fsynced (a disk error) is a failed transfer, not a success. The descriptor
+                    // is the one the stream went to (`redirect` may have chosen another).
+                    do {
+                        if target.isRegularFile { try target.sync() }
+                    } catch {
+                        rejection = error
+                        result = Wire.verdictRejected
+                    }
+                }
+                if result == Wire.verdictOK {
                     onVerified?()
                     // Outside the lock: accepting may take a while (a VM starting up).
                     do { try acceptance?() } catch {
