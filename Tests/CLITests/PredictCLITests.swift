@@ -115,7 +115,7 @@ final class PredictCLITests: XCTestCase {
         let r = try CLI.run("dwcp-predict", ["train", "--ensemble", "1", "--loss", "squared", "--epochs", "2", t.path("traces"), "-o", t.path("one.gru")])
         XCTAssertEqual(r.status, 0, r.stderr)
         let file = String(decoding: t.read("one.gru"), as: UTF8.self)
-        XCTAssertTrue(file.hasPrefix("dwcp-gru 1\n"))
+        XCTAssertTrue(file.hasPrefix("dwcp-gru 2\n"))
         XCTAssertFalse(file.contains("networks"))
         let forecast = try CLI.run("dwcp-predict", ["--model", "gru", "--model-file", t.path("one.gru"), t.path("traces/trace-0.jsonl")])
         XCTAssertEqual(forecast.status, 0, forecast.stderr)

@@ -197,20 +197,29 @@ final class GRUTests: XCTestCase {
         let back = try GRUModel.parse(model.serialized())
         XCTAssertEqual(back, model)
         XCTAssertThrowsError(try GRUModel.parse("dwcp-gru 1\ninputs 3 hidden 8 horizons 1\n1.0\n"))
+        // The digest line: a changed digit or a lost line is refused; a version 1 file (no digest) loads.
+        let text = model.serialized()
+        XCTAssertTrue(text.hasPrefix("dwcp-gru 2\n") && text.split(separator: "\n").last!.hasPrefix("xxh3 "))
+        let lines = text.split(separator: "\n")
+        let changed = (lines.dropLast(3) + [lines[lines.count - 3] + "1"] + lines.suffix(2)).joined(separator: "\n") + "\n"
+        XCTAssertThrowsError(try GRUModel.parse(changed)) { XCTAssertTrue("\($0)".contains("corrupted"), "\($0)") }
+        XCTAssertThrowsError(try GRUModel.parse(lines.dropLast(2).joined(separator: "\n") + "\n")) { XCTAssertTrue("\($0)".contains("truncated"), "\($0)") }
+        let version1 = "dwcp-gru 1" + lines.dropFirst().dropLast().map { "\n" + $0 }.joined() + "\n"
+        XCTAssertEqual(try GRUModel.parse(version1), model)
         var profiled = model
         profiled.profile = LinkProfile(level: 15.25, volatility: 0.125)
         XCTAssertEqual(try GRUModel.parse(profiled.serialized()).profile, profiled.profile)
-        let badProfile = profiled.serialized().replacingOccurrences(of: "profile 15.25 0.125", with: "profile 15.25 -1")
+        let badProfile = resealed(profiled.serialized().replacingOccurrences(of: "profile 15.25 0.125", with: "profile 15.25 -1"))
         XCTAssertThrowsError(try GRUModel.parse(badProfile))
         profiled.scoreAlpha = 0.005
         XCTAssertEqual(try GRUModel.parse(profiled.serialized()).scoreAlpha, 0.005)
         XCTAssertEqual(ModelCatalog.auto(gru: profiled, horizons: [1]).scoreAlpha, 0.005, "auto scores at the stored pace")
-        let badPace = profiled.serialized().replacingOccurrences(of: "score-alpha 0.005", with: "score-alpha 0")
+        let badPace = resealed(profiled.serialized().replacingOccurrences(of: "score-alpha 0.005", with: "score-alpha 0"))
         XCTAssertThrowsError(try GRUModel.parse(badPace))
         profiled.blend = 2
         XCTAssertEqual(try GRUModel.parse(profiled.serialized()).blend, 2)
         XCTAssertEqual(ModelCatalog.auto(gru: profiled, horizons: [1]).blend, 2, "auto blends as many models as stored")
-        XCTAssertThrowsError(try GRUModel.parse(profiled.serialized().replacingOccurrences(of: "blend 2", with: "blend 0")))
+        XCTAssertThrowsError(try GRUModel.parse(resealed(profiled.serialized().replacingOccurrences(of: "blend 2", with: "blend 0"))))
     }
 }
 
@@ -247,9 +256,18 @@ extension GRUTests {
         XCTAssertEqual(try GRUModel.parse(text), model)
         let single = GRUModel(networks: [model.networks[0]], horizons: model.horizons)
         XCTAssertFalse(single.serialized().contains("networks"), "one network: the file is as before ensembles")
-        XCTAssertThrowsError(try GRUModel.parse(text.replacingOccurrences(of: "networks 3", with: "networks 4")))
-        XCTAssertThrowsError(try GRUModel.parse(text.replacingOccurrences(of: "networks 3", with: "networks 0")))
+        XCTAssertThrowsError(try GRUModel.parse(resealed(text.replacingOccurrences(of: "networks 3", with: "networks 4"))))
+        XCTAssertThrowsError(try GRUModel.parse(resealed(text.replacingOccurrences(of: "networks 3", with: "networks 0"))))
     }
+}
+
+/// A model file's text after an edit, with its digest line made right again: so a test of a
+/// field's checks is refused by that check, not by the digest.
+func resealed(_ text: String) -> String {
+    var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    if lines.last == "" { lines.removeLast() }
+    if lines.last?.hasPrefix("xxh3 ") == true { lines.removeLast() }
+    return GRUModel.sealed(lines.joined(separator: "\n") + "\n")
 }
 
 final class AutoTuningTests: XCTestCase {

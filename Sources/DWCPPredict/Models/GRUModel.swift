@@ -1,3 +1,5 @@
+import DWCPCore
+
 /// A trained GRU ensemble and the horizons its outputs forecast; what `dwcp-predict train` writes.
 ///
 /// Outputs are log(mean rate over the next h bins ÷ the last bin), so the networks learn a
@@ -6,7 +8,7 @@
 /// and the mean of a few is steadier and better than a typical one. File format (text,
 /// docs/PREDICT.md):
 ///
-///     dwcp-gru 1
+///     dwcp-gru 2
 ///     inputs 3 hidden 16 horizons 1 5 10
 ///     networks <how many networks answer together>              (optional: 1 when absent)
 ///     prior <model> <horizon> <w20 on the training traces>      (any number of lines)
@@ -14,6 +16,10 @@
 ///     score-alpha <weight of each outcome in auto's scores>      (optional: chosen by `train`)
 ///     blend <how many top models auto combines>                  (optional: chosen by `train`)
 ///     <one parameter per line, as Swift prints a Double (exact round trip); network after network>
+///     xxh3 <XXH3-64 of every byte before this line, 16 hex digits>
+///
+/// The digest line makes a changed digit or a cut file an error rather than a different model;
+/// version 1 files (no digest line) still load.
 public struct GRUModel: Equatable {
     /// At least one; all with the same shape.
     public var networks: [GRUNetwork]
@@ -44,7 +50,7 @@ public struct GRUModel: Equatable {
 
     public func serialized() -> String {
         let first = networks[0]
-        var s = "dwcp-gru 1\ninputs \(first.inputs) hidden \(first.hidden) horizons \(horizons.map(String.init).joined(separator: " "))\n"
+        var s = "dwcp-gru 2\ninputs \(first.inputs) hidden \(first.hidden) horizons \(horizons.map(String.init).joined(separator: " "))\n"
         if networks.count > 1 { s += "networks \(networks.count)\n" }
         for name in priors.keys.sorted() {
             for h in priors[name]!.keys.sorted() { s += "prior \(name) \(h) \(priors[name]![h]!)\n" }
@@ -55,13 +61,33 @@ public struct GRUModel: Equatable {
         for network in networks {
             for p in network.parameters { s += "\(p)\n" }
         }
-        return s
+        return Self.sealed(s)
+    }
+
+    /// `body` with its digest line appended.
+    static func sealed(_ body: String) -> String { body + "xxh3 \(digest(Substring(body)))\n" }
+
+    static func digest(_ text: Substring) -> String {
+        var copy = String(text)
+        let h = copy.withUTF8 { Checksum.xxh3(UnsafeRawBufferPointer($0)) }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     public static func parse(_ text: String) throws -> GRUModel {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-        guard lines.count >= 2, lines[0] == "dwcp-gru 1" else {
-            throw SampleProblem(line: 1, reason: "not a dwcp-gru version 1 model file")
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        guard lines.count >= 2, lines[0] == "dwcp-gru 1" || lines[0] == "dwcp-gru 2" else {
+            throw SampleProblem(line: 1, reason: "not a dwcp-gru model file (version 1 or 2)")
+        }
+        if lines[0] == "dwcp-gru 2" {
+            let last = lines.removeLast()
+            guard last.hasPrefix("xxh3 "), text.hasSuffix("\n") else {
+                throw SampleProblem(line: lines.count + 1, reason: "model file truncated (no digest line)")
+            }
+            let body = text[..<last.startIndex]
+            guard last.dropFirst(5) == digest(body) else {
+                throw SampleProblem(line: lines.count + 1, reason: "model file corrupted: its XXH3 is \(digest(body)), the digest line says \(last.dropFirst(5))")
+            }
         }
         let head = lines[1].split(separator: " ")
         guard head.count >= 6, head[0] == "inputs", head[2] == "hidden", head[4] == "horizons",
