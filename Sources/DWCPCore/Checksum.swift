@@ -34,6 +34,14 @@ public enum Checksum {
     public static func xxh3(_ bytes: [UInt8]) -> UInt64 {
         bytes.withUnsafeBytes { xxh3($0) }
     }
+
+    /// XXH3-64 of a text's UTF-8 bytes as 16 hex digits: the digest line of the toolkit's text
+    /// files (`dwcp-rep` state, `dwcp-predict` models).
+    public static func xxh3Hex(_ text: Substring) -> String {
+        var copy = String(text)
+        let hex = String(copy.withUTF8 { xxh3(UnsafeRawBufferPointer($0)) }, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
 }
 
 /// A 128-bit digest (XXH3-128), used for whole-stream and baseline digests.

@@ -65,14 +65,7 @@ public struct GRUModel: Equatable {
     }
 
     /// `body` with its digest line appended.
-    static func sealed(_ body: String) -> String { body + "xxh3 \(digest(Substring(body)))\n" }
-
-    static func digest(_ text: Substring) -> String {
-        var copy = String(text)
-        let h = copy.withUTF8 { Checksum.xxh3(UnsafeRawBufferPointer($0)) }
-        let hex = String(h, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
+    static func sealed(_ body: String) -> String { body + "xxh3 \(Checksum.xxh3Hex(Substring(body)))\n" }
 
     public static func parse(_ text: String) throws -> GRUModel {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
@@ -85,8 +78,8 @@ public struct GRUModel: Equatable {
                 throw SampleProblem(line: lines.count + 1, reason: "model file truncated (no digest line)")
             }
             let body = text[..<last.startIndex]
-            guard last.dropFirst(5) == digest(body) else {
-                throw SampleProblem(line: lines.count + 1, reason: "model file corrupted: its XXH3 is \(digest(body)), the digest line says \(last.dropFirst(5))")
+            guard last.dropFirst(5) == Checksum.xxh3Hex(body) else {
+                throw SampleProblem(line: lines.count + 1, reason: "model file corrupted: its XXH3 is \(Checksum.xxh3Hex(body)), the digest line says \(last.dropFirst(5))")
             }
         }
         let head = lines[1].split(separator: " ")

@@ -17,14 +17,9 @@ public enum StateFile {
         return body + "{\"end\":\(lines),\"xxh3\":\"\(digest(body))\"}\n"
     }
 
-    static func digest(_ text: Substring) -> String {
-        var copy = String(text)
-        let h = copy.withUTF8 { Checksum.xxh3(UnsafeRawBufferPointer($0)) }
-        let hex = String(h, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
+    static func digest(_ text: Substring) -> String { Checksum.xxh3Hex(text) }
 
-    static func digest(_ text: String) -> String { digest(Substring(text)) }
+    static func digest(_ text: String) -> String { Checksum.xxh3Hex(Substring(text)) }
 
     /// Checks a version 2 file's digest line; returns the text the digest covers.
     static func verified(_ text: String) throws -> Substring {
