@@ -25,6 +25,9 @@ not run it, so the DWCP receiver waits for "running") and kills the receiver onc
 stream is over: the confirmation is lost. The trial passes only if dwcp-migrate exits 4 saying
 the source is left paused, and neither copy runs (source "postmigrate", destination paused, no
 heartbeat on either).
+
+TRIAL_LOG=FILE (environment, dwcp method): write both dwcp-migrate processes' whole stderr there
+(the JSON line keeps its last 400 characters); with `-- -vvv` it holds the per-pass timeline.
 """
 import argparse, json, os, re, signal, socket, subprocess, sys, tempfile, threading, time
 
@@ -201,6 +204,9 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
     out, err = send.communicate(timeout=600)
     elapsed = time.time() - t0
     rout, rerr = recv.communicate(timeout=120) if recv else ("", "")
+    if os.environ.get("TRIAL_LOG"):  # the tools' whole stderr, for a -vvv look at one trial
+        with open(os.environ["TRIAL_LOG"], "w") as log:
+            log.write(f"== source\n{err}\n== receiver\n{rerr}\n")
     lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     done = next((l for l in lines if l.get("event") == "done"), {})
     return {"total_s": round(elapsed, 3), "exit": send.returncode, "receiver_exit": recv.returncode if recv else None, "stderr": err.strip()[-400:],
