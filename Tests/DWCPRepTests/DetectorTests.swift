@@ -149,11 +149,7 @@ final class DetectorTests: XCTestCase {
 
     func testStateCarriesAcrossRunsExactly() throws {
         let sim = TraceSimulator(nodes: 20, byzantine: 0.3, rounds: 60, fanout: 3, seed: 5)
-        let population = try sim.population()
-        let keys = KeyRing()
-        for n in population where n.admitted { keys.admit(n.id, key: n.keys.publicKey) }
-        var lines: [Substring] = []
-        try sim.run(population) { lines.append(Substring($0.json)) }
+        let (_, keys, lines) = try simulated(sim)
         let whole = Detector(config: .init())
         let all = EvidenceProcessor(keys: keys, detector: whole).process(lines).findings.map(\.json)
         let half = lines.count / 2
@@ -169,11 +165,7 @@ final class DetectorTests: XCTestCase {
 
     func testACutOrAlteredStateFileIsRefusedNeverReadAsLess() throws {
         let sim = TraceSimulator(nodes: 10, byzantine: 0.2, rounds: 30, fanout: 3, seed: 7)
-        let population = try sim.population()
-        let keys = KeyRing()
-        for n in population where n.admitted { keys.admit(n.id, key: n.keys.publicKey) }
-        var lines: [Substring] = []
-        try sim.run(population) { lines.append(Substring($0.json)) }
+        let (_, keys, lines) = try simulated(sim)
         let detector = Detector(config: .init())
         _ = EvidenceProcessor(keys: keys, detector: detector).process(lines)
         let text = StateFile.encode(detector)
@@ -207,11 +199,7 @@ final class DetectorTests: XCTestCase {
 
     func testGroundTruthOnASimulatedNetwork() throws {
         let sim = TraceSimulator(nodes: 60, byzantine: 0.33, rounds: 300, fanout: 3, seed: 11)
-        let population = try sim.population()
-        let keys = KeyRing()
-        for n in population where n.admitted { keys.admit(n.id, key: n.keys.publicKey) }
-        var lines: [Substring] = []
-        try sim.run(population) { lines.append(Substring($0.json)) }
+        let (population, keys, lines) = try simulated(sim)
         let d = Detector(config: .init())
         let findings = EvidenceProcessor(keys: keys, detector: d).process(lines).findings
         for row in GroundTruth.score(population, findings: findings, book: d.book) {
@@ -228,4 +216,15 @@ final class DetectorTests: XCTestCase {
 
 private extension UInt64 {
     var lowByte: UInt8 { UInt8(truncatingIfNeeded: self) }
+}
+
+/// A simulated network's evidence: its population, the allow-list of its admitted nodes, and the
+/// evidence lines it produced.
+func simulated(_ sim: TraceSimulator) throws -> (population: [TraceSimulator.Node], keys: KeyRing, lines: [Substring]) {
+    let population = try sim.population()
+    let keys = KeyRing()
+    for n in population where n.admitted { keys.admit(n.id, key: n.keys.publicKey) }
+    var lines: [Substring] = []
+    try sim.run(population) { lines.append(Substring($0.json)) }
+    return (population, keys, lines)
 }
