@@ -14,12 +14,8 @@ public enum StateFile {
     public static func encode(_ d: Detector) -> String {
         let body = encodeBody(d)
         let lines = body.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
-        return body + "{\"end\":\(lines),\"xxh3\":\"\(digest(body))\"}\n"
+        return body + "{\"end\":\(lines),\"xxh3\":\"\(Checksum.xxh3Hex(Substring(body)))\"}\n"
     }
-
-    static func digest(_ text: Substring) -> String { Checksum.xxh3Hex(text) }
-
-    static func digest(_ text: String) -> String { Checksum.xxh3Hex(Substring(text)) }
 
     /// Checks a version 2 file's digest line; returns the text the digest covers.
     static func verified(_ text: String) throws -> Substring {
@@ -35,7 +31,9 @@ public enum StateFile {
             throw EvidenceError("state file truncated (no digest line)")
         }
         guard end == Double(lines) else { throw EvidenceError("state file truncated: \(lines) lines where the digest line says \(end)") }
-        guard sum == digest(body) else { throw EvidenceError("state file corrupted: its XXH3 is \(digest(body)), the digest line says \(sum)") }
+        guard sum == Checksum.xxh3Hex(body) else {
+            throw EvidenceError("state file corrupted: its XXH3 is \(Checksum.xxh3Hex(body)), the digest line says \(sum)")
+        }
         return body
     }
 
