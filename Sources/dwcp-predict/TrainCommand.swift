@@ -113,7 +113,7 @@ struct TrainCommand: ParsableCommand {
         if let output {
             // Written beside and renamed over: a training killed while writing leaves the old
             // file or none, never a cut one whose last parameter lost digits and still parses.
-            if !force && access(output, F_OK) == 0 { throw DWCPError.failure("\(output): already exists (use -f to overwrite)") }
+            if !force && access(output, F_OK) == 0 { throw DWCPError.failure("\(output): already exists (use --force to overwrite)") }
             try writeFileAtomically(output, text, mode: 0o644)
         } else {
             try FileDescriptor.standardOutput.writeAll(text)
