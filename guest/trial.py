@@ -26,10 +26,12 @@ stream is over: the confirmation is lost. The trial passes only if dwcp-migrate 
 the source is left paused, and neither copy runs (source "postmigrate", destination paused, no
 heartbeat on either).
 
+--capture FILE (zstd-socat method) tees QEMU's raw migration stream into FILE on its way to zstd,
+for scripts/qemu-stream-pages.py.
 TRIAL_LOG=FILE (environment, dwcp method): write both dwcp-migrate processes' whole stderr there
 (the JSON line keeps its last 400 characters); with `-- -vvv` it holds the per-pass timeline.
 """
-import argparse, json, os, re, signal, socket, subprocess, sys, tempfile, threading, time
+import argparse, json, os, re, shlex, signal, socket, subprocess, sys, tempfile, threading, time
 
 HB = re.compile(r"^HB (\S+) (\d+) (\d+) (\d+) (\d+)$")
 
@@ -147,7 +149,8 @@ def qemu_native(args, src, dst, method, dst_ip, port):
         for q in (src, dst):
             q.cmd("migrate-set-capabilities", capabilities=caps)
         uri_in = f"exec:socat -u TCP-LISTEN:{port},reuseaddr - | zstd -d -q"
-        uri_out = f"exec:zstd -1 -T0 -q | socat -u - TCP:{dst_ip}:{port}"
+        tap = f"tee {shlex.quote(args.capture)} | " if args.capture else ""
+        uri_out = f"exec:{tap}zstd -1 -T0 -q | socat -u - TCP:{dst_ip}:{port}"
     else:
         for q in (src, dst):
             q.cmd("migrate-set-capabilities", capabilities=caps)
@@ -234,12 +237,15 @@ def main():
     ap.add_argument("--warmup", type=float, default=2, help="seconds the workload runs before migrating")
     ap.add_argument("--downtime-ms", type=int, default=300)
     ap.add_argument("--netns", help="SRC_NS,DST_NS")
+    ap.add_argument("--capture", help="with zstd-socat: also write QEMU's raw migration stream to this file (scripts/qemu-stream-pages.py reads it)")
     ap.add_argument("--port", type=int, default=7460)
     ap.add_argument("--inject", choices=["kill-receiver", "no-receiver", "drop-connections", "kill-receiver-after-switchover"])
     ap.add_argument("--kill-after", type=float, default=1.5)
     ap.add_argument("--sweeps-after", type=int, default=2, help="guest memory sweeps to wait for after the switchover")
     ap.add_argument("dwcp_args", nargs="*", help="extra dwcp-migrate qemu arguments (after --)")
     args = ap.parse_args()
+    if args.capture and args.method != "zstd-socat":
+        ap.error("--capture needs --method zstd-socat (the one method with a pipe to tap)")
     args.bin = os.path.abspath(args.bin)
     src_ns, dst_ns = (args.netns.split(",") if args.netns else (None, None))
     dst_ip = "10.200.0.2" if args.netns else "127.0.0.1"
