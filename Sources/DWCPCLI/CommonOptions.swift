@@ -64,11 +64,24 @@ public struct OutputTarget {
     public let path: String?
     /// A regular file this command created or truncated, so deleting it on failure is right.
     public let removable: Bool
+    /// Set once the descriptor is closed (by `finish`, even when close failed: Linux releases
+    /// the number either way), so `abandon` never closes a number another open may have reused.
+    private let closed = ClosedFlag()
 
-    /// Closes a file output and disarms the interrupt cleanup. Errors from close are reported.
+    private final class ClosedFlag: @unchecked Sendable { var value = false }
+
+    init(fd: FileDescriptor, path: String?, removable: Bool) {
+        self.fd = fd
+        self.path = path
+        self.removable = removable
+    }
+
+    /// Closes a file output and disarms the interrupt cleanup. Errors from close are reported
+    /// (the caller then abandons the output: a failed close may have lost written data).
     public func finish() throws {
         guard path != nil else { return }
         SignalCleanup.removeOnInterrupt(nil)
+        closed.value = true
         if Glibc.close(fd.rawValue) != 0 {
             throw DWCPError.failure("\(fd.name): close: \(String(cString: strerror(errno)))")
         }
@@ -90,7 +103,10 @@ public struct OutputTarget {
     public func abandon() {
         guard let path else { return }
         SignalCleanup.removeOnInterrupt(nil)
-        fd.close()
+        if !closed.value {
+            closed.value = true
+            fd.close()
+        }
         if removable { unlink(path) }
     }
 }
