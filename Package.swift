@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "DWCPCodec", dependencies: ["DWCPCore", "DWCPSystem", "CZstd", "CLZ4", "CBrotli", "CXXHash"]),
 
         // Bandwidth forecasting: samples, binning, models (incl. a GRU), online selection, evaluation.
-        .target(name: "DWCPPredict", dependencies: ["DWCPCore"]),
+        .target(name: "DWCPPredict", dependencies: ["DWCPCore", "DWCPSystem"]),
 
         // Multi-stream transport over TCP or RDMA (rsockets): handshake, shared-secret and TLS 1.3 security, striping, reordering, resume.
         .target(name: "DWCPTransport", dependencies: ["DWCPCore", "DWCPSystem", "CCrypto", "CTLS", "CRDMA", "CXXHash"]),

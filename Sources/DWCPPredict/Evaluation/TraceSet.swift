@@ -1,3 +1,4 @@
+import DWCPSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,25 +49,21 @@ public enum TraceSet {
         return Int(h % 100) < percent
     }
 
+    /// Reads, parses and bins one trace file. Bad lines are collected as `problems`; a file that
+    /// cannot be read, or holds a line over `LineInput.defaultMaxLine`, throws.
     public static func load(_ path: String, maxGap: Int = 5) throws -> Trace {
-        guard let f = fopen(path, "r") else { throw SampleProblem(line: 0, reason: "\(path): cannot open") }
-        defer { fclose(f) }
+        guard access(path, R_OK) == 0 else { throw SampleProblem(line: 0, reason: "\(path): cannot open") }
         var parser = SampleParser()
         var binner = Binner(holeLimit: maxGap + 1)
         var bins: [Double?] = []
         var problems: [SampleProblem] = []
-        var line: UnsafeMutablePointer<CChar>?
-        var cap = 0
-        while getline(&line, &cap, f) > 0 {
-            var s = String(cString: line!)
-            if s.hasSuffix("\n") { s.removeLast() }
+        try LineInput.read([path]) { _, _, line in
             do {
-                if let sample = try parser.parse(Substring(s)) { bins += binner.add(sample) }
+                if let sample = try parser.parse(line) { bins += binner.add(sample) }
             } catch let p as SampleProblem {
                 problems.append(p)
             }
         }
-        free(line)
         return Trace(path: path, segments: split(bins, maxGap: maxGap), problems: problems)
     }
 
