@@ -67,16 +67,13 @@ struct QemuCommand: ParsableCommand {
         let migration = QemuSource(configuration: config)
         let line = ProgressLine(enabled: verbosity.showsProgress)
         migration.onStatus = { status, ram, wire in
-            let pass = ram["dirty-sync-count"] as? Int ?? 0
-            // Clamped: a progress line must not trap on a figure QEMU got wrong.
-            let sent = UInt64(clamping: ram["transferred"] as? Int ?? 0)
-            let remaining = UInt64(clamping: ram["remaining"] as? Int ?? 0)
-            let dirtyRate = min(Double(ram["dirty-pages-rate"] as? Int ?? 0) * 4096, 1e18)
+            let sent = ram.transferred, remaining = ram.remaining
+            let dirtyRate = min(ram.dirtyBytesPerSecond, 1e18)
             let rate = Double(wire) * 8 / max(line.elapsed, 1e-6) / 1e6
             // ETA of the current pass: what QEMU still has to send, at the rate it has been read.
             let readRate = Double(sent) / max(line.elapsed, 1e-6)
             let eta = readRate > 0 && remaining > 0 ? ", pass ETA \(Int(min(Double(remaining) / readRate, 1e9).rounded(.up))) s" : ""
-            line.update("dwcp-migrate: \(status), pass \(pass), dirty \(Units.formatBytes(UInt64(max(0, dirtyRate))))/s, read \(Units.formatBytes(sent)), wire \(Units.formatBytes(wire)) (\(Int(rate)) Mbit/s), remaining \(Units.formatBytes(remaining))\(eta)")
+            line.update("dwcp-migrate: \(status), pass \(ram.pass), dirty \(Units.formatBytes(UInt64(dirtyRate)))/s, read \(Units.formatBytes(sent)), wire \(Units.formatBytes(wire)) (\(Int(rate)) Mbit/s), remaining \(Units.formatBytes(remaining))\(eta)")
         }
         let outcome: QemuSource.Outcome
         do {

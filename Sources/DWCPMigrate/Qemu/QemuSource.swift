@@ -51,6 +51,29 @@ public final class QemuSource {
         }
     }
 
+    /// The RAM figures of one `query-migrate` answer, read once for the status loop and for
+    /// `onStatus` (progress lines). Clamped at 0: a figure QEMU got wrong must not trap.
+    public struct RamFigures {
+        /// Dirty-bitmap passes so far (`dirty-sync-count`).
+        public var pass: Int
+        public var transferred: UInt64
+        public var remaining: UInt64
+        public var dirtyPagesRate: UInt64
+        public var pageSize: UInt64
+
+        public init(_ ram: [String: Any]) {
+            func figure(_ key: String, _ fallback: Int = 0) -> UInt64 { UInt64(clamping: ram[key] as? Int ?? fallback) }
+            pass = ram["dirty-sync-count"] as? Int ?? 0
+            transferred = figure("transferred")
+            remaining = figure("remaining")
+            dirtyPagesRate = figure("dirty-pages-rate")
+            pageSize = figure("page-size", 4096)
+        }
+
+        /// The guest's dirtying rate in bytes per second.
+        public var dirtyBytesPerSecond: Double { Double(dirtyPagesRate) * Double(pageSize) }
+    }
+
     /// One dirty-bitmap pass as QEMU reported it.
     public struct Pass {
         public var pass: Int
@@ -88,7 +111,7 @@ public final class QemuSource {
     public static let stallThreshold = 0.5
 
     /// What `--watch` and progress lines see while it runs.
-    public var onStatus: ((_ status: String, _ ram: [String: Any], _ wire: UInt64) -> Void)?
+    public var onStatus: ((_ status: String, _ ram: RamFigures, _ wire: UInt64) -> Void)?
     public let configuration: Configuration
 
     public init(configuration: Configuration) {
@@ -201,11 +224,10 @@ public final class QemuSource {
                 Diagnostics.info("source QEMU did not answer for \(Units.format(waited, 1)) s (its migration thread held the QEMU lock; nothing was sent meanwhile)")
             }
             let status = info["status"] as? String ?? "none"
-            let ram = info["ram"] as? [String: Any] ?? [:]
-            let passNow = ram["dirty-sync-count"] as? Int ?? 0
-            let transferred = UInt64(ram["transferred"] as? Int ?? 0)
-            let remaining = UInt64(ram["remaining"] as? Int ?? 0)
-            let dirtyPagesRate = UInt64(ram["dirty-pages-rate"] as? Int ?? 0)
+            let ram = RamFigures(info["ram"] as? [String: Any] ?? [:])
+            let passNow = ram.pass
+            let transferred = ram.transferred
+            let remaining = ram.remaining
             let wireNow = gate.withLock { wire }
             for e in qmp.takeEvents() where e.name == "STOP" {
                 stopTime = e.time
@@ -214,7 +236,7 @@ public final class QemuSource {
             if passNow > lastPass {
                 let now = MonotonicClock.now()
                 outcome.passes.append(Pass(pass: passNow, transferred: transferred, remaining: remaining,
-                                           dirtyPagesRate: dirtyPagesRate, seconds: now - passStart))
+                                           dirtyPagesRate: ram.dirtyPagesRate, seconds: now - passStart))
                 passStart = now
                 lastPass = passNow
                 Timeline.mark("pass \(passNow) (\(remaining) bytes remaining, \(transferred) read, \(wireNow) on the wire)")
@@ -227,13 +249,12 @@ public final class QemuSource {
                 rule!.record(SwitchoverRule.Sample(time: now, transferred: transferred,
                                                    encoderIn: encoder.input, encoderOut: encoder.output, acknowledged: wireNow))
                 let r = rule!
-                let dirtyRate = Double(dirtyPagesRate) * Double(ram["page-size"] as? Int ?? 4096)
                 if status == "active" && !switchoverAsked && cancelled == nil && passNow >= 2
-                    && r.fits(remaining: remaining, dirtyBytesPerSecond: dirtyRate, sinceSync: now - passStart) {
+                    && r.fits(remaining: remaining, dirtyBytesPerSecond: ram.dirtyBytesPerSecond, sinceSync: now - passStart) {
                     // QEMU stops the VM at its next check (after a last bitmap sync).
                     try qmp.execute("migrate-set-parameters", ["downtime-limit": Self.switchoverLimitMs])
                     switchoverAsked = true
-                    Timeline.mark("switchover: \(remaining) bytes remaining, expected downtime \(Int(r.expectedDowntime(remaining: remaining, dirtyBytesPerSecond: dirtyRate, sinceSync: now - passStart) * 1000)) ms (ratio \(r.wireRatio), \(Int(r.wireRate)) B/s, backlog \(Int(r.backlog)) B, dirty \(Int(dirtyRate)) B/s)")
+                    Timeline.mark("switchover: \(remaining) bytes remaining, expected downtime \(Int(r.expectedDowntime(remaining: remaining, dirtyBytesPerSecond: ram.dirtyBytesPerSecond, sinceSync: now - passStart) * 1000)) ms (ratio \(r.wireRatio), \(Int(r.wireRate)) B/s, backlog \(Int(r.backlog)) B, dirty \(Int(ram.dirtyBytesPerSecond)) B/s)")
                 }
             }
             if status == "completed" || status == "failed" || status == "cancelled" {
@@ -263,8 +284,7 @@ public final class QemuSource {
         pipelineThread.join()
         for e in qmp.takeEvents() where e.name == "STOP" { stopTime = e.time }
         outcome.qemuDowntimeMs = final["downtime"] as? Int
-        let ram = final["ram"] as? [String: Any] ?? [:]
-        outcome.bytesRead = UInt64(ram["transferred"] as? Int ?? 0)
+        outcome.bytesRead = RamFigures(final["ram"] as? [String: Any] ?? [:]).transferred
         outcome.wireBytes = pipelineResult?.transfer.bytes ?? gate.withLock { wire }
         outcome.codecMix = pipelineResult?.encode.codecMix ?? [:]
         outcome.reconnects = pipelineResult?.transfer.reconnects ?? 0
