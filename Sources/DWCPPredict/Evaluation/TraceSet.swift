@@ -50,9 +50,9 @@ public enum TraceSet {
     }
 
     /// Reads, parses and bins one trace file. Bad lines are collected as `problems`; a file that
-    /// cannot be read, or holds a line over `LineInput.defaultMaxLine`, throws.
+    /// cannot be read, or holds a line over `LineInput.defaultMaxLine`, throws (`LineInput`'s
+    /// error, naming the file).
     public static func load(_ path: String, maxGap: Int = 5) throws -> Trace {
-        guard access(path, R_OK) == 0 else { throw SampleProblem(line: 0, reason: "\(path): cannot open") }
         var parser = SampleParser()
         var binner = Binner(holeLimit: maxGap + 1)
         var bins: [Double?] = []

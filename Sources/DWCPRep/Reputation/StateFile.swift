@@ -13,9 +13,11 @@ public enum StateFile {
 
     public static func encode(_ d: Detector) -> String {
         let body = encodeBody(d)
-        let lines = body.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
-        return body + "{\"end\":\(lines),\"xxh3\":\"\(Checksum.xxh3Hex(Substring(body)))\"}\n"
+        return body + "{\"end\":\(lineCount(Substring(body))),\"xxh3\":\"\(Checksum.xxh3Hex(Substring(body)))\"}\n"
     }
+
+    /// The newlines in `text`: what the digest line's `end` counts.
+    static func lineCount(_ text: Substring) -> Int { text.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } }
 
     /// Checks a version 2 file's digest line; returns the text the digest covers.
     static func verified(_ text: String) throws -> Substring {
@@ -26,7 +28,7 @@ public enum StateFile {
         let last = text[text.index(after: cut)...].dropLast()
         let v: JSONValue
         do { v = try JSONValue.parse(last) } catch { throw EvidenceError("state file truncated or corrupted (last line: \(error))") }
-        let lines = body.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        let lines = lineCount(body)
         guard let end = v["end"]?.number, let sum = v["xxh3"]?.string else {
             throw EvidenceError("state file truncated (no digest line)")
         }
