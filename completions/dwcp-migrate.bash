@@ -173,13 +173,13 @@ _dwcp-migrate() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    qemu|file|receive|help)
+    qemu|file|receive|recover|help)
         # Offer subcommand argument completions
         "_dwcp-migrate_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'qemu file receive help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'qemu file receive recover help' -- "${cur}"))
         ;;
     esac
 }
@@ -344,6 +344,14 @@ _dwcp-migrate_receive() {
         return
         ;;
     esac
+}
+
+_dwcp-migrate_recover() {
+    repeating_flags=(--verbose -v)
+    non_repeating_flags=(--json --quiet -q --progress --no-progress --version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __dwcp-migrate_offer_flags_options 1
 }
 
 _dwcp-migrate_help() {

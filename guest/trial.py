@@ -174,7 +174,7 @@ def qemu_native(args, src, dst, method, dst_ip, port):
     wait_until(lambda: dst.cmd("query-status")["status"] == "running", 60, "destination VM running")
     ram = info.get("ram", {})
     return {"total_s": round(time.time() - t0, 3), "tool_wire_bytes": ram.get("transferred"), "rounds": ram.get("dirty-sync-count"),
-            "qemu_downtime_ms": info.get("downtime"), "qemu_stall_s": round(stall, 1)}
+            "qemu_downtime_ms": info.get("downtime"), "qemu_setup_ms": info.get("setup-time"), "qemu_stall_s": round(stall, 1)}
 
 
 def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):

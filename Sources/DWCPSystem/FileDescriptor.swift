@@ -31,6 +31,14 @@ public struct FileDescriptor: Sendable, Equatable {
         return FileDescriptor(rawValue: fd, name: path)
     }
 
+    /// Opens an existing `path` for writing in place: no creation, no truncation
+    /// (`O_WRONLY | O_CLOEXEC`).
+    public static func openForWriting(_ path: String) throws -> FileDescriptor {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd < 0 { throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))") }
+        return FileDescriptor(rawValue: fd, name: path)
+    }
+
     /// Creates `path` for writing; refuses an existing file unless `overwrite` (`O_EXCL` otherwise).
     public static func create(_ path: String, overwrite: Bool, mode: mode_t = 0o644) throws -> FileDescriptor {
         var flags = O_WRONLY | O_CREAT | O_CLOEXEC
@@ -224,9 +232,21 @@ public struct FileDescriptor: Sendable, Equatable {
 /// rename(2) then fsync of the directory, so the new name survives a crash.
 public func renameDurably(_ from: String, _ to: String) throws {
     guard rename(from, to) == 0 else { throw SystemError(errno: errno, what: "rename \(from) to \(to)") }
-    let slash = to.lastIndex(of: "/")
-    let directory = slash.map { String(to[..<$0]) } ?? "."
-    let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY)
+    syncDirectory(of: to)
+}
+
+/// unlink(2) then fsync of the directory, so the name stays gone after a crash. A missing file
+/// is not an error.
+public func unlinkDurably(_ path: String) throws {
+    guard unlink(path) == 0 || errno == ENOENT else { throw SystemError(errno: errno, what: "remove \(path)") }
+    syncDirectory(of: path)
+}
+
+/// fsync of the directory holding `path`: makes a new, renamed or removed name in it durable.
+public func syncDirectory(of path: String) {
+    let slash = path.lastIndex(of: "/")
+    let directory = slash.map { String(path[..<$0]) } ?? "."
+    let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     if fd >= 0 {
         fsync(fd)
         close(fd)

@@ -17,7 +17,8 @@ struct FileCommand: ParsableCommand {
             sends the final round and is done: the writers stay stopped, the image now lives at \
             the destination. If the copy cannot converge it gives up: the destination deletes \
             its copy and this exits 1; if the final round fails, --thaw runs so the writers \
-            continue here. Two snapshots of the image are kept in --work-dir.
+            continue here. The image is read once a round; a snapshot of what was sent (the \
+            image's size) and a journal of one round's changes are kept in --work-dir.
             """)
 
     @Argument(help: ArgumentHelp("The file or block device to migrate.", valueName: "SRC"))
@@ -34,7 +35,7 @@ struct FileCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Shell command that lets the writers continue, run only if the final round fails.", valueName: "CMD"))
     var thaw: String?
 
-    @Option(help: ArgumentHelp("Directory for the round snapshots (default $TMPDIR or /tmp).", valueName: "DIR"))
+    @Option(help: ArgumentHelp("Directory for the snapshot of what was sent (default $TMPDIR or /tmp).", valueName: "DIR"))
     var workDir: String?
 
     @OptionGroup var verbosity: VerbosityOptions
@@ -71,7 +72,7 @@ struct FileCommand: ParsableCommand {
             j.add("image_bytes", r.imageBytes)
             j.add("dirty_bytes", r.dirtyBytes)
             j.add("wire_bytes", r.wireBytes)
-            j.add("scan_s", r.scanSeconds, decimals: 3)
+            j.add("snapshot_s", r.snapshotSeconds, decimals: 3)
             j.add("send_s", r.sendSeconds, decimals: 3)
             switch decision {
             case .another: j.add("next", "round")
@@ -105,7 +106,7 @@ struct FileCommand: ParsableCommand {
             o.add("round", r.label.round)
             o.add("dirty_bytes", r.dirtyBytes)
             o.add("wire_bytes", r.wireBytes)
-            o.add("seconds", r.scanSeconds + r.sendSeconds, decimals: 3)
+            o.add("seconds", r.snapshotSeconds + r.sendSeconds, decimals: 3)
             return o.text
         }
         j.addRaw("per_round", "[" + rounds.joined(separator: ",") + "]")

@@ -26,5 +26,5 @@ struct MigrateCommand: ParsableCommand {
             \(ExitStatus.manualTable)
             """,
         version: DWCPVersion.string,
-        subcommands: [QemuCommand.self, FileCommand.self, ReceiveCommand.self])
+        subcommands: [QemuCommand.self, FileCommand.self, ReceiveCommand.self, RecoverCommand.self])
 }

@@ -14,9 +14,14 @@ struct ReceiveCommand: ParsableCommand {
             With --qmp, the decoded stream goes straight into the destination QEMU, and the \
             source is told the migration succeeded only once this QEMU reports its VM running; \
             if QEMU cannot load the stream it is told to quit and the source resumes its VM. \
-            With -o, every pre-copy round is decoded against the current image into \
-            FILE.dwcp-partial, fsynced and renamed over FILE before the source hears it arrived, \
-            so FILE is always a complete round; if the source gives up, FILE is deleted. \
+            With -o, the first pre-copy round is decoded into FILE.dwcp-partial, fsynced and \
+            renamed over FILE; every later round is compared with FILE as it is decoded, its \
+            changed pages journaled in FILE.dwcp-journal, and once the round is verified the \
+            journal is fsynced and written into FILE (moved aside as FILE.dwcp-applying \
+            meanwhile). Each round is durable before the source hears it arrived, and FILE is \
+            always a complete round or, after a crash mid-apply, absent with a journal that \
+            completes it: receive first finishes or discards what an interrupted receive left \
+            (as 'dwcp-migrate recover FILE' does). If the source gives up, FILE is deleted. \
             Answers the source's link probes while waiting.
             """)
 
@@ -62,6 +67,7 @@ struct ReceiveCommand: ParsableCommand {
         config.auth = SessionAuth(secret: try secret.load())
         config.tls = try tls.settings.map { try TLSContext(role: .server, $0) }
         config.idleTimeout = idleTimeout
+        if let output { RecoverCommand.report(try ImageJournal.recover(image: output), image: output) }
         let listener = try StreamListener(Endpoint(listen)!)
         Diagnostics.info("listening on port \(listener.port)")
         if let qmp {

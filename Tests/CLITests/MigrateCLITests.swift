@@ -117,7 +117,9 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(done["rounds"] as! Int, 2, "a full round, then at least the final delta round")
         let perRound = done["per_round"] as! [[String: Any]]
         XCTAssertLessThan(perRound.last!["wire_bytes"] as! Int, 4 << 20, "the final round is a delta, not the whole image")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-partial"))
+        for leftover in [".dwcp-partial", ".dwcp-journal", ".dwcp-applying"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dst + leftover), leftover)
+        }
     }
 
     /// Writers faster than the rounds can follow: it gives up, the destination deletes its copy.
@@ -160,6 +162,45 @@ final class MigrateCLITests: XCTestCase {
         let r = try CLI.shell(script)
         XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", r.stderr)
         XCTAssertEqual(t.read("dst.img"), t.read("v1.img"), "the previous complete image survives a killed round")
+    }
+
+    /// kill -9 of the destination in the middle of a delta round (applied through a journal):
+    /// the image is still the previous round, and `recover` (which `receive` also runs first)
+    /// deletes the uncommitted journal. An image moved aside without a journal is exit 3.
+    func testKilledDeltaRoundLeavesThePreviousRoundAndRecoverCleansUp() throws {
+        let t = TempDir()
+        let src = t.path("src.img"), v1 = t.path("v1.img"), dst = t.path("dst.img")
+        let script = """
+            head -c 33554432 /dev/urandom > \(v1); cp \(v1) \(src)
+            dwcp-migrate receive --listen 127.0.0.1:7594 -o \(dst) 2>/dev/null & rp=$!
+            sleep 0.5
+            # Nothing changes during round 0, so the next round is the final one; the freeze
+            # rewrites the whole image first, which makes that round long.
+            dwcp-migrate file \(src) --to 127.0.0.1:7594 --codec zstd:19 --link-rate 1Gbit --resume-timeout 1 \
+              --freeze "head -c 33554432 /dev/urandom > \(src)" 2>/dev/null & sp=$!
+            for i in $(seq 2000); do [ -e \(dst).dwcp-journal ] && break; sleep 0.005; done
+            [ -e \(dst).dwcp-journal ] || exit 92
+            kill -9 $rp; wait $sp; echo $?
+            """
+        let r = try CLI.shell(script)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", r.stderr)
+        XCTAssertEqual(t.read("dst.img"), t.read("v1.img"), "the previous round survives a killed delta round")
+        let recovered = try CLI.run("dwcp-migrate", ["recover", dst, "--json"])
+        XCTAssertEqual(recovered.status, 0, recovered.stderr)
+        let line = try JSONSerialization.jsonObject(with: recovered.stdout) as! [String: Any]
+        XCTAssertEqual(line["action"] as? String, "discarded")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-journal"))
+        XCTAssertEqual(t.read("dst.img"), t.read("v1.img"))
+        let again = try CLI.run("dwcp-migrate", ["recover", dst])
+        XCTAssertEqual(again.status, 0)
+        XCTAssertTrue(String(decoding: again.stdout, as: UTF8.self).contains("nothing to recover"))
+
+        XCTAssertEqual(rename(dst, dst + ".dwcp-applying"), 0)
+        let stranded = try CLI.run("dwcp-migrate", ["recover", dst])
+        XCTAssertEqual(stranded.status, 3, stranded.stderr)
+        XCTAssertTrue(stranded.stderr.hasPrefix("dwcp-migrate: error: "), stranded.stderr)
+        let refused = try CLI.run("dwcp-migrate", ["receive", "--listen", "127.0.0.1:0", "-o", dst])
+        XCTAssertEqual(refused.status, 3, "receive will not build over a state it cannot recover")
     }
 
     func testDryRunPrintsThePlanAndUsageErrorsExit2() throws {

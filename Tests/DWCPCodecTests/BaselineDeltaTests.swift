@@ -113,6 +113,41 @@ final class BaselineDeltaTests: XCTestCase {
         XCTAssertEqual(missing.output, [])
     }
 
+    /// A caller that knows its baseline's identity (dwcp-migrate: the digest of the round that
+    /// made it) spares the pass over the file on both ends. The encode's input digest is that
+    /// identity; a known identity that differs from the stream's is refused like a computed one,
+    /// and a baseline whose length differs from the identity given is an error, not a stream.
+    func testAKnownBaselineIdentityStandsInForTheDigestPass() throws {
+        let scratch = Scratch()
+        let (baseline, next) = makeRounds()
+        let basePath = scratch.write("baseline", baseline)
+        let (whole, first) = try Codec.encode(baseline, scratch: scratch, name: "round0")
+        XCTAssertEqual(Codec.decode(whole, scratch: scratch).output, baseline)
+        let known = BaselineIdentity(length: first.bytesIn, digest: first.inputDigest)
+        XCTAssertEqual(known, try Baseline(opening: basePath).identity(), "the round's input digest is its output's identity")
+
+        let (stream, _) = try Codec.encode(next, scratch: scratch) {
+            $0.baselinePath = basePath
+            $0.baselineIdentity = known
+        }
+        let decoded = Codec.decode(stream, scratch: scratch, baseline: basePath, identity: known)
+        XCTAssertNil(decoded.error)
+        XCTAssertEqual(decoded.output, next)
+
+        var stale = known
+        stale.digest.low ^= 1
+        let refused = Codec.decode(stream, scratch: scratch, baseline: basePath, identity: stale)
+        XCTAssertTrue("\(refused.error.map { "\($0)" } ?? "")".contains("wrong baseline"))
+        XCTAssertEqual(refused.output, [])
+
+        var short = known
+        short.length -= 1
+        XCTAssertThrowsError(try Codec.encode(next, scratch: scratch) {
+            $0.baselinePath = basePath
+            $0.baselineIdentity = short
+        })
+    }
+
     func testDeltaFramesAreSizedByTheBaseline() {
         let mib: UInt64 = 1 << 20
         XCTAssertEqual(EncoderConfiguration.deltaBlockSize(baselineBytes: 0), 1 << 20)

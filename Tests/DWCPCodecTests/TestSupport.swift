@@ -87,7 +87,7 @@ enum Codec {
     }
 
     /// Decodes `stream`; returns what was written (even if decoding then failed) and the error.
-    static func decode(_ stream: [UInt8], scratch: Scratch, baseline: String? = nil, threads: Int = 2) -> (output: [UInt8], error: Error?) {
+    static func decode(_ stream: [UInt8], scratch: Scratch, baseline: String? = nil, identity: BaselineIdentity? = nil, threads: Int = 2) -> (output: [UInt8], error: Error?) {
         let inPath = scratch.write("stream", stream)
         let inFD = try! FileDescriptor.openForReading(inPath)
         defer { inFD.close() }
@@ -95,6 +95,7 @@ enum Codec {
         let decoder = StreamDecoder()
         decoder.threads = threads
         decoder.baselinePath = baseline
+        decoder.baselineIdentity = identity
         var error: Error?
         do { _ = try decoder.decode(inFD, to: outFD) } catch let e { error = e }
         outFD.close()

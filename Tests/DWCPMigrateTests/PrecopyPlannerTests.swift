@@ -3,9 +3,11 @@ import XCTest
 import DWCPCore
 
 /// Drives the pre-copy planner through simulated migrations: an image of `size` bytes, writers
-/// dirtying `dirtyRate` bytes/s of it (never more than the image), a link of `link` bytes/s and
-/// a scan costing `scanRate` bytes/s. The simulation is the planner's own model of the world,
-/// so it checks the decisions, not the model.
+/// dirtying `dirtyRate` bytes/s of it (never more than the image), a link of `link` bytes/s,
+/// every round reading the whole image at `scanRate` bytes/s while it sends (the two overlap),
+/// and all but the final round then writing what changed into the source's snapshot at
+/// `applyRate`. The simulation is the planner's own model of the world, so it checks the
+/// decisions, not the model.
 final class PrecopyPlannerTests: XCTestCase {
     struct Simulation {
         var size: Double
@@ -13,6 +15,7 @@ final class PrecopyPlannerTests: XCTestCase {
         var link: Double
         var scanRate = 2e9
         var compression = 0.5
+        var applyRate = 1e9
     }
 
     /// Runs rounds until the planner decides; returns the decision, the number of rounds and the
@@ -25,12 +28,13 @@ final class PrecopyPlannerTests: XCTestCase {
             rounds += 1
             let scan = s.size / s.scanRate
             let wire = dirty * s.compression
-            let send = wire / s.link
-            let decision = planner.record(.init(dirtyBytes: UInt64(dirty), wireBytes: UInt64(wire), scanSeconds: scan, sendSeconds: send))
-            let next = min(s.size, s.dirtyRate * (scan + send))
+            let send = max(scan, wire / s.link)
+            let snapshot = dirty / s.applyRate
+            let decision = planner.record(.init(dirtyBytes: UInt64(dirty), wireBytes: UInt64(wire), snapshotSeconds: snapshot, sendSeconds: send))
+            let next = min(s.size, s.dirtyRate * (snapshot + send))
             switch decision {
             case .another: dirty = next
-            case .switchover: return (decision, rounds, scan + next * s.compression / s.link)
+            case .switchover: return (decision, rounds, max(scan, next * s.compression / s.link))
             case .giveUp: return (decision, rounds, nil)
             }
         }

@@ -8,7 +8,19 @@ public struct DecodeStats: Sendable {
     public var frames: UInt64 = 0
     public var skippedFrames: UInt64 = 0
     public var format = "dwcp"
+    /// XXH3-128 of everything decoded, checked against the end frame (DWCP frame streams).
+    public var outputDigest = Digest128.zero
     public init() {}
+}
+
+/// Where a decoder puts what it decoded, in stream order.
+public enum DecodedOutput {
+    /// Written to a descriptor (a file, a pipe, QEMU's socket).
+    case descriptor(FileDescriptor)
+    /// Handed over a frame's decoded bytes at a time, each after its checksum matched:
+    /// `dwcp-migrate receive` compares them with the image it holds and journals the changes.
+    /// Only DWCP frame streams can be decoded this way (a plain zstd stream is refused).
+    case sink((UnsafeRawPointer, Int) throws -> Void)
 }
 
 /// Decodes a DWCP frame stream (or a plain zstd stream) back to the original bytes.
@@ -21,6 +33,11 @@ public struct DecodeStats: Sendable {
 public final class StreamDecoder {
     public var threads = OSThread.processorCount
     public var baselinePath: String?
+    /// What the caller knows the file at `baselinePath` to be (`dwcp-migrate receive`: the
+    /// output of the round it applied last), which spares a pass over the whole file. A stream
+    /// naming another baseline is refused as with a computed identity; the end frame's digest
+    /// still covers every decoded byte, copies from the baseline included.
+    public var baselineIdentity: BaselineIdentity?
     /// Called on the writer thread after each frame with the running totals.
     public var progress: ((DecodeStats) -> Void)?
     /// Receives the JSON text of each info frame (after its checksum is verified): dwcp-migrate
@@ -36,12 +53,20 @@ public final class StreamDecoder {
     /// Decodes a stream whose first bytes (`prefix`) were already read from `input` by a
     /// caller that had to look at them (dwcp-migrate tells raw from encoded streams this way).
     public func decode(_ input: FileDescriptor, prefix alreadyRead: [UInt8], to output: FileDescriptor) throws -> DecodeStats {
+        try decode(input, prefix: alreadyRead, into: .descriptor(output))
+    }
+
+    /// Decodes `input` (whose first bytes `prefix` a caller already read) into `output`.
+    public func decode(_ input: FileDescriptor, prefix alreadyRead: [UInt8], into output: DecodedOutput) throws -> DecodeStats {
         let reader = StreamReader(input, prefix: alreadyRead)
         var prefix = [UInt8](repeating: 0, count: 8)
         let got = try prefix.withUnsafeMutableBytes { try reader.readUpTo($0.baseAddress!, 8) }
         if got == 0 { throw DWCPError.integrity("\(input.name): empty input, not a DWCP stream") }
         if got >= 4 && prefix[0..<4] == [0x28, 0xB5, 0x2F, 0xFD] {
-            return try ZstdStream.decompress(reader: reader, alreadyRead: Array(prefix[0..<got]), to: output, progress: progress)
+            guard case .descriptor(let fd) = output else {
+                throw DWCPError.integrity("\(input.name): a plain zstd stream where a DWCP frame stream was expected")
+            }
+            return try ZstdStream.decompress(reader: reader, alreadyRead: Array(prefix[0..<got]), to: fd, progress: progress)
         }
         guard got == 8 else { throw DWCPError.integrity("\(input.name): truncated stream header (\(got) bytes)") }
         let headerLength = try prefix.withUnsafeBytes { try StreamHeader.headerLength(prefix: $0) }
@@ -88,7 +113,10 @@ public final class StreamDecoder {
                 guard frame.verified || Checksum.xxh3(out, frame.output.count) == frame.header.decodedChecksum else {
                     throw DWCPError.integrity("frame \(frame.header.sequence) (data, at stream offset \(frame.streamOffset)): decoded checksum mismatch")
                 }
-                try output.writeAll(out, count: frame.output.count)
+                switch output {
+                case .descriptor(let fd): try fd.writeAll(out, count: frame.output.count)
+                case .sink(let take): try take(out, frame.output.count)
+                }
                 digest.update(out, frame.output.count)
                 window.append(frame.output, at: frame.header.offset)
                 written += UInt64(frame.output.count)
@@ -175,6 +203,7 @@ public final class StreamDecoder {
         }
         stats.bytesIn = reader.offset
         stats.bytesOut = written
+        stats.outputDigest = e.digest
         return stats
     }
 
@@ -188,7 +217,7 @@ public final class StreamDecoder {
             throw DWCPError.usage("stream is a delta against a baseline (\(id.length) bytes, XXH3-128 \(id.digest)); give it with --baseline FILE")
         case (.some(let id), .some(let path)):
             let b = try Baseline(opening: path)
-            let found = try b.identity()
+            let found = try baselineIdentity.map { BaselineIdentity(length: b.length, digest: $0.digest) } ?? b.identity()
             guard found == id else {
                 throw DWCPError.integrity("\(path): wrong baseline: stream was encoded against \(id.length) bytes with XXH3-128 \(id.digest), this file is \(found.length) bytes with \(found.digest)")
             }

@@ -1,3 +1,5 @@
+import DWCPCore
+
 /// Byte accounting for one frame or a whole stream: what `--stats` and `--json` report.
 public struct EncodeStats: Sendable {
     public var bytesIn: UInt64 = 0
@@ -11,6 +13,8 @@ public struct EncodeStats: Sendable {
     public var literalBytes: UInt64 = 0
     /// Literal bytes (original size) per codec setting description, e.g. "zstd-3".
     public var codecMix: [String: UInt64] = [:]
+    /// XXH3-128 of the whole input, as the end frame carries it (a whole stream's only).
+    public var inputDigest = Digest128.zero
 
     public init() {}
 

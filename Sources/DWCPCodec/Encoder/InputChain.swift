@@ -7,6 +7,9 @@ public final class InputChain {
     private var current = 0
     /// Bytes read so far (for progress).
     public private(set) var bytesRead: UInt64 = 0
+    /// Sees every byte read, in order, before the encoder does: `dwcp-migrate file` keeps its
+    /// copy of what each round sent this way, without a second pass over a changing image.
+    public var tap: ((UnsafeRawPointer, Int) throws -> Void)?
 
     public init(_ inputs: [FileDescriptor]) {
         self.inputs = inputs
@@ -21,6 +24,7 @@ public final class InputChain {
             if done < count { current += 1 }
         }
         bytesRead += UInt64(done)
+        if let tap, done > 0 { try tap(p, done) }
         return done
     }
 

@@ -11,6 +11,10 @@ public struct EncoderConfiguration {
     public var window: UInt64 = 128 << 20
     public var threads = OSThread.processorCount
     public var baselinePath: String?
+    /// The baseline's length and digest when the caller already knows them (`dwcp-migrate file`:
+    /// its snapshot is the input of the round before, whose digest that round's encode returned),
+    /// which spares a pass over the whole file before the first frame can go out.
+    public var baselineIdentity: BaselineIdentity?
     public var planner = CodecPlanner(fixed: .adaptiveZstd)
     public var deduplicate = true
     /// Literal history given to zstd as prefix (0 = frames compressed independently).
@@ -60,7 +64,13 @@ public final class StreamEncoder {
         // a tenth of a delta round's CPU on a 0.5 GB image). It runs on its own thread while the
         // first frames encode; the header goes out before the first frame, once it is known.
         var identity: Result<BaselineIdentity, Error>?
-        let digestThread = baseline.map { b in OSThread { identity = Result { try b.identity() } } }
+        if let known = c.baselineIdentity, let b = baseline {
+            guard known.length == b.length else {
+                throw DWCPError.failure("\(b.path): baseline is \(b.length) bytes, its given identity says \(known.length)")
+            }
+            identity = .success(known)
+        }
+        let digestThread = identity != nil ? nil : baseline.map { b in OSThread { identity = Result { try b.identity() } } }
         defer { digestThread?.join() }
         let history = c.history > 0 ? LiteralHistory(length: c.history) : nil
         var written = EncodeStats()
@@ -136,6 +146,7 @@ public final class StreamEncoder {
         try writeHeader()  // an empty input: no frame wrote it
         var totals = written
         let end = EndPayload(totalLength: offset, frameCount: sequence, digest: digest.finalize())
+        totals.inputDigest = end.digest
         let endFrame = Self.metadataFrame(kind: .end, payload: end.encoded(), sequence: sequence, offset: offset)
         try output.writeAll(endFrame)
         totals.bytesOut += UInt64(endFrame.count)

@@ -5,9 +5,12 @@ import DWCPTransport
 
 /// Destination side of `dwcp-migrate file`: applies pre-copy rounds to an image atomically.
 ///
-/// Each round is decoded (against the current image as its baseline) into a temporary file next
-/// to it, fsynced, and renamed over the image before the source hears that the round arrived.
-/// A crash at any point leaves either the previous round's image or the new one, never a mix.
+/// Round 0 (the whole image) is decoded into a temporary file next to it, fsynced, and renamed
+/// over the image. Every later round is a delta against the image, applied in place through an
+/// `ImageJournal`: only the pages that changed are written, twice (journal, image), instead of
+/// the whole image once more. Either way the round is durable before the source hears that it
+/// arrived, and a crash at any point leaves a complete round: the previous one, or the new one
+/// once `ImageJournal.recover` (run first thing here) has replayed its committed journal.
 /// An `abort` stream from the source deletes the image: a half-migrated copy must not be
 /// mistaken for a usable one.
 public final class ImageDestination {
@@ -30,50 +33,103 @@ public final class ImageDestination {
 
     public func run(listener: StreamListener) throws -> Outcome {
         var outcome = Outcome()
-        let partial = path + ".dwcp-partial"
+        // Whatever an interrupted receive left (callers that want to say so run it first).
+        try ImageJournal.recover(image: path)
         var expected = 0
+        // The image's identity: the digest of the round that made it, which the decoder would
+        // otherwise compute with a pass over the whole image every round.
+        var identity: BaselineIdentity? = nil
         while true {
-            let output = try FileDescriptor.create(partial, overwrite: true, mode: 0o600)
-            SignalCleanup.removeOnInterrupt(partial)
-            let pipeline = ReceivePipeline(receiver: receiver)
-            pipeline.threads = threads
-            pipeline.baselinePath = expected > 0 ? path : nil
-            var label: RoundLabel? = nil
-            let result: ReceivePipeline.Result
-            do {
-                defer { output.close() }
-                result = try pipeline.run(listener: listener, output: output) { [path] p in
-                    guard let l = RoundLabel.parse(p.info) else {
-                        throw DWCPError.integrity("stream is not a dwcp-migrate round (no round label)")
-                    }
-                    guard l.round == expected || (l.kind == .abort && l.round >= expected) else {
-                        throw DWCPError.integrity("got round \(l.round), expected round \(expected)")
-                    }
-                    label = l
-                    if l.kind == .abort { return }
-                    // The commit point: durable new image, then the atomic switch.
-                    try output.sync()
-                    try renameDurably(partial, path)
-                }
-            } catch {
-                unlink(partial)
-                SignalCleanup.removeOnInterrupt(nil)
-                throw error
-            }
-            SignalCleanup.removeOnInterrupt(nil)
-            let l = label!
+            let (label, result) = expected == 0 ? try receiveWhole(listener) : try receiveInPlace(listener, round: expected, identity: identity)
+            // Only a DWCP frame stream's end frame carries the digest (a raw or zstd round 0 does not).
+            identity = result.decode.format == "dwcp" ? BaselineIdentity(length: result.decode.bytesOut, digest: result.decode.outputDigest) : nil
             outcome.bytesReceived += result.transfer.bytes
-            onRound?(l, result)
-            if l.kind == .abort {
-                unlink(partial)
+            onRound?(label, result)
+            if label.kind == .abort {
                 if expected > 0 { unlink(path) }
                 outcome.aborted = true
                 return outcome
             }
             outcome.rounds += 1
             outcome.imageBytes = result.decode.bytesOut
-            if l.kind == .final { return outcome }
+            if label.kind == .final { return outcome }
             expected += 1
+        }
+    }
+
+    /// Checks a round's label against the round expected next.
+    private static func check(_ info: [String], expected: Int) throws -> RoundLabel {
+        guard let l = RoundLabel.parse(info) else {
+            throw DWCPError.integrity("stream is not a dwcp-migrate round (no round label)")
+        }
+        guard l.round == expected || (l.kind == .abort && l.round >= expected) else {
+            throw DWCPError.integrity("got round \(l.round), expected round \(expected)")
+        }
+        return l
+    }
+
+    /// Round 0: decoded into `FILE.dwcp-partial`, fsynced, renamed over `FILE`.
+    private func receiveWhole(_ listener: StreamListener) throws -> (RoundLabel, ReceivePipeline.Result) {
+        let partial = path + ".dwcp-partial"
+        let output = try FileDescriptor.create(partial, overwrite: true, mode: 0o600)
+        SignalCleanup.removeOnInterrupt(partial)
+        defer { SignalCleanup.removeOnInterrupt(nil) }
+        let pipeline = ReceivePipeline(receiver: receiver)
+        pipeline.threads = threads
+        var label: RoundLabel? = nil
+        do {
+            defer { output.close() }
+            let result = try pipeline.run(listener: listener, output: output) { [path] p in
+                let l = try Self.check(p.info, expected: 0)
+                label = l
+                if l.kind == .abort { return }
+                // The commit point: durable new image, then the atomic switch.
+                try output.sync()
+                try renameDurably(partial, path)
+            }
+            if label!.kind == .abort { unlink(partial) }
+            return (label!, result)
+        } catch {
+            unlink(partial)
+            throw error
+        }
+    }
+
+    /// Round k > 0: the changed pages journaled as they are decoded, committed once the stream
+    /// is verified, then written into the image.
+    private func receiveInPlace(_ listener: StreamListener, round: Int, identity: BaselineIdentity?) throws -> (RoundLabel, ReceivePipeline.Result) {
+        let journalPath = ImageJournal.journalPath(for: path)
+        let journal = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: path)
+        SignalCleanup.removeOnInterrupt(journalPath)
+        defer { SignalCleanup.removeOnInterrupt(nil) }
+        let pipeline = ReceivePipeline(receiver: receiver)
+        pipeline.threads = threads
+        pipeline.baselinePath = path
+        pipeline.baselineIdentity = identity
+        var label: RoundLabel? = nil
+        var committed = false
+        do {
+            defer { journal.close() }
+            let result = try pipeline.run(listener: listener, into: .sink(journal.take)) { [path] p in
+                let l = try Self.check(p.info, expected: round)
+                label = l
+                if l.kind == .abort { return }
+                try journal.commit()
+                // From here the journal must survive an interrupt: it completes the round.
+                SignalCleanup.removeOnInterrupt(nil)
+                committed = true
+                Timeline.mark("round \(round) journaled: \(journal.records) runs, \(journal.dataBytes) bytes changed")
+                switch try ImageJournal.recover(image: path) {
+                case .replayed: break
+                case .discarded(let why): throw DWCPError.integrity("round \(round) was committed but its journal does not read back: \(why)")
+                case .nothing: throw DWCPError.failure("\(journalPath) vanished after its commit")
+                }
+            }
+            if label!.kind == .abort { unlink(journalPath) }
+            return (label!, result)
+        } catch {
+            if !committed { unlink(journalPath) }
+            throw error
         }
     }
 }

@@ -7,8 +7,11 @@ import DWCPTransport
 /// Source side of `dwcp-migrate file`: iterative pre-copy of a file or block device that may
 /// change while it is copied.
 ///
-/// Round 0 sends a snapshot of the whole image; every later round snapshots it again and sends a
-/// `--baseline` delta against the previous snapshot, which is exactly what the destination holds.
+/// Round 0 sends the whole image; every later round sends a `--baseline` delta against a snapshot
+/// of what the rounds so far sent, which is exactly what the destination holds. The image is read
+/// once a round, by the encoder, and the snapshot is kept from those same bytes (`inputTap`):
+/// written whole in round 0, brought up to date in place through an `ImageJournal` after later
+/// rounds, so a round costs one read of the image plus what changed, not a copy of it.
 /// After each round the `PrecopyPlanner` decides: another round, switch over (run the freeze
 /// command, send the final round, done), or give up (tell the destination to discard, thaw).
 public final class ImageSource {
@@ -37,7 +40,7 @@ public final class ImageSource {
         public var imageBytes: UInt64
         public var dirtyBytes: UInt64
         public var wireBytes: UInt64
-        public var scanSeconds: Double
+        public var snapshotSeconds: Double
         public var sendSeconds: Double
         public var reconnects: Int
     }
@@ -64,20 +67,27 @@ public final class ImageSource {
         let forecast = LinkForecast()
         let userForecast = planner.forecastBytesPerSecond
         var outcome = Outcome()
-        var previousSnapshot: String? = nil
-        defer { if let previousSnapshot { unlink(previousSnapshot) } }
+        // What the destination holds: round 0's bytes as read, then each round's changes
+        // written into it in place (the encoder's baseline for the next round).
+        let snapshot = "\(c.workDirectory)/dwcp-migrate-\(getpid()).img"
+        let journalPath = ImageJournal.journalPath(for: snapshot)
+        defer {
+            unlink(snapshot)
+            unlink(journalPath)
+        }
+        // The snapshot's identity: the digest of the round that made it, which the encoder
+        // would otherwise compute with a pass over the whole snapshot every round.
+        var snapshotIdentity: BaselineIdentity? = nil
         var round = 0
         var final = false
         var frozenAt: Double? = nil
         do {
             while true {
                 let label = RoundLabel(kind: final ? .final : .round, round: round)
-                let snapshot = "\(c.workDirectory)/dwcp-migrate-\(getpid())-round\(round).img"
-                let scanStart = MonotonicClock.now()
-                let size = try Self.copy(c.source, to: snapshot)
-                let scanSeconds = MonotonicClock.now() - scanStart
+                let roundStart = MonotonicClock.now()
                 var encoder = c.encoder
-                encoder.baselinePath = previousSnapshot
+                encoder.baselinePath = round == 0 ? nil : snapshot
+                encoder.baselineIdentity = snapshotIdentity
                 encoder.infoJSON = label.json
                 let pipeline = SendPipeline(encoder: encoder, sender: c.sender)
                 let onWire = self.onWire
@@ -86,33 +96,60 @@ public final class ImageSource {
                     forecast.progress(totalBytes: s.bytes)
                     onWire?(s)
                 }
-                let input = try FileDescriptor.openForReading(snapshot)
-                let sendStart = MonotonicClock.now()
+                // The image is read once a round, by the encoder; what it read is what was sent,
+                // so that is what the snapshot keeps: all of it in round 0, the pages that
+                // changed (journaled against the snapshot, written in after the round) later.
+                let input = try FileDescriptor.openForReading(c.source)
+                var copy: FileDescriptor? = nil
+                var journal: ImageJournal.Writer? = nil
                 let result: SendPipeline.Result
                 do {
                     defer { input.close() }
+                    if round == 0 {
+                        let out = try FileDescriptor.create(snapshot, overwrite: true, mode: 0o600)
+                        copy = out
+                        pipeline.inputTap = { p, n in try out.writeAll(p, count: n) }
+                    } else {
+                        let j = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: snapshot, durable: false)
+                        journal = j
+                        pipeline.inputTap = j.take
+                    }
+                    defer { copy?.close() }
                     result = try pipeline.run(input: input)
                 } catch {
-                    unlink(snapshot)
+                    journal?.close()
                     throw error
                 }
-                let sendSeconds = MonotonicClock.now() - sendStart
-                if let previousSnapshot { unlink(previousSnapshot) }
-                previousSnapshot = snapshot
+                let sendSeconds = MonotonicClock.now() - roundStart
+                // Bringing the snapshot up to this round: the fixed cost every round pays
+                // besides its transfer (nothing after the final round).
+                let applyStart = MonotonicClock.now()
+                if let journal {
+                    if final {
+                        journal.close()
+                    } else {
+                        try journal.commit()
+                        try ImageJournal.applyPrivately(journal: journalPath, to: snapshot)
+                    }
+                }
+                let snapshotSeconds = MonotonicClock.now() - applyStart
+                snapshotIdentity = result.encode.inputDigest == .zero ? nil
+                    : BaselineIdentity(length: result.encode.bytesIn, digest: result.encode.inputDigest)
+                let size = result.encode.bytesIn
                 let e = result.encode
                 let dirty = round == 0 ? size : e.literalBytes + e.xorBytes
                 let report = RoundReport(label: label, imageBytes: size, dirtyBytes: dirty, wireBytes: result.transfer.bytes,
-                                         scanSeconds: scanSeconds, sendSeconds: sendSeconds, reconnects: result.transfer.reconnects)
+                                         snapshotSeconds: snapshotSeconds, sendSeconds: sendSeconds, reconnects: result.transfer.reconnects)
                 outcome.rounds.append(report)
                 if final {
-                    outcome.downtime = MonotonicClock.now() - (frozenAt ?? scanStart)
+                    outcome.downtime = MonotonicClock.now() - (frozenAt ?? roundStart)
                     onRound?(report, .switchover(predictedDowntime: outcome.downtime))
                     break
                 }
                 // dwcp-predict's forecast of the coming seconds, when the rounds so far fed it
                 // enough samples; a rate the user gave (--link-rate) still caps it.
                 if let f = forecast.bytesPerSecond { planner.forecastBytesPerSecond = min(f, userForecast ?? f) }
-                let decision = planner.record(PrecopyPlanner.Round(dirtyBytes: dirty, wireBytes: result.transfer.bytes, scanSeconds: scanSeconds, sendSeconds: sendSeconds))
+                let decision = planner.record(PrecopyPlanner.Round(dirtyBytes: dirty, wireBytes: result.transfer.bytes, snapshotSeconds: snapshotSeconds, sendSeconds: sendSeconds))
                 onRound?(report, decision)
                 switch decision {
                 case .another:
@@ -145,15 +182,6 @@ public final class ImageSource {
         let empty = try FileDescriptor.openForReading("/dev/null")
         defer { empty.close() }
         _ = try SendPipeline(encoder: encoder, sender: configuration.sender).run(input: empty)
-    }
-
-    /// Copies the image as it is now (it may be changing; what was read is what is sent).
-    static func copy(_ path: String, to snapshot: String) throws -> UInt64 {
-        let input = try FileDescriptor.openForReading(path)
-        defer { input.close() }
-        let output = try FileDescriptor.create(snapshot, overwrite: true, mode: 0o600)
-        defer { output.close() }
-        return try input.copyAll(to: output)
     }
 
     static func shell(_ command: String, what: String) throws {

@@ -11,6 +11,8 @@ import DWCPTransport
 public final class ReceivePipeline {
     public let receiver: ReceiverConfiguration
     public var baselinePath: String?
+    /// `StreamDecoder.baselineIdentity`.
+    public var baselineIdentity: BaselineIdentity?
     public var threads = OSThread.processorCount
     /// Info-frame JSON seen in the stream.
     public private(set) var info: [String] = []
@@ -32,10 +34,18 @@ public final class ReceivePipeline {
     /// DWCP or zstd stream goes through a pipe to the decoder's thread. (Through a pipe and a
     /// splice thread, a raw VM stream took 50 ms longer on loopback: 5 interleaved pairs.)
     public func run(listener: StreamListener, output: FileDescriptor, accept: @escaping (ReceivePipeline) throws -> Void) throws -> Result {
+        try run(listener: listener, into: .descriptor(output), accept: accept)
+    }
+
+    /// As `run(listener:output:accept:)`, with the decoded bytes going to `output`: a descriptor,
+    /// or a sink that sees them frame by frame (an image round applied in place). A sink takes
+    /// only DWCP frame streams; a raw transfer is refused.
+    public func run(listener: StreamListener, into output: DecodedOutput, accept: @escaping (ReceivePipeline) throws -> Void) throws -> Result {
         let pipe = try UnixSocket.pipe(name: "decoder pipe")
         let decoder = StreamDecoder()
         decoder.threads = threads
         decoder.baselinePath = baselinePath
+        decoder.baselineIdentity = baselineIdentity
         var collected: [String] = []
         decoder.onInfo = { collected.append($0) }
         var decoded = DecodeStats()
@@ -48,7 +58,7 @@ public final class ReceivePipeline {
         func startDecoder() {
             guard thread == nil else { return }
             thread = OSThread {
-                do { decoded = try decoder.decode(pipe.read, prefix: [], to: output) } catch { decodeError = error }
+                do { decoded = try decoder.decode(pipe.read, prefix: [], into: output) } catch { decodeError = error }
                 // Unblocks the transport's writer if decoding stopped early.
                 pipe.read.close()
             }
@@ -63,8 +73,11 @@ public final class ReceivePipeline {
         let transport = TransportReceiver(configuration: receiver)
         transport.redirect = { first in
             if first.starts(with: SendPipeline.rawMarker) {
+                guard case .descriptor(let fd) = output else {
+                    throw DWCPError.integrity("a raw transfer where a DWCP frame stream was expected")
+                }
                 raw = true
-                return (output, SendPipeline.rawMarker.count)
+                return (fd, SendPipeline.rawMarker.count)
             }
             startDecoder()
             return (pipe.write, 0)

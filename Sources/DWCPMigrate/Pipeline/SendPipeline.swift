@@ -43,6 +43,8 @@ public final class SendPipeline {
     public let sender: SenderConfiguration
     /// Called with the sender's progress (bytes on the wire so far).
     public var onWire: ((TransferStats) -> Void)?
+    /// Sees every input byte, in order, as it is read (`InputChain.tap`).
+    public var inputTap: ((UnsafeRawPointer, Int) throws -> Void)?
 
     public init(encoder: EncoderConfiguration, sender: SenderConfiguration) {
         self.encoder = encoder
@@ -83,6 +85,7 @@ public final class SendPipeline {
                 done = 8
             }
             let got = try input.readFully(into: p + done, count: n - done)
+            if got > 0 { try inputTap?(p + done, got) }
             bytesIn += UInt64(got)
             if done + got < n && !ended {
                 ended = true
@@ -106,16 +109,18 @@ public final class SendPipeline {
         let format = self.format
         let encoder = self.encoder
         let counters = self.counters
+        let chain = InputChain([input])
+        chain.tap = inputTap
         let thread = OSThread {
             do {
                 switch format {
                 case .zstdLong(let level, let windowLog, let threads):
-                    encoded = try ZstdStream.compress(InputChain([input]), to: pipe.write, level: level, threads: threads,
+                    encoded = try ZstdStream.compress(chain, to: pipe.write, level: level, threads: threads,
                                                       longWindowLog: windowLog, jobSize: 1 << 20, progress: counters.update)
                 default:
                     let streamEncoder = StreamEncoder(configuration: encoder)
                     streamEncoder.progress = counters.update
-                    encoded = try streamEncoder.encode(InputChain([input]), to: pipe.write)
+                    encoded = try streamEncoder.encode(chain, to: pipe.write)
                 }
             } catch { encodeError = error }
             pipe.write.close()

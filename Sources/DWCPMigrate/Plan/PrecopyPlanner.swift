@@ -3,8 +3,9 @@
 /// A pure state machine (no clocks, no I/O): the image migration feeds it what each round
 /// measured, so simulation tests can drive it through any dirty-rate and bandwidth schedule.
 ///
-/// The model: a round costs a fixed scan (reading the whole image and matching it against the
-/// baseline) plus its changed bytes over the link. The changed bytes of the next round are what
+/// The model: a round costs a fixed part (reading the whole image and matching it against the
+/// baseline, the smallest transfer time of the delta rounds) or its changed bytes over the
+/// link, whichever is longer, since the two overlap. The changed bytes of the next round are what
 /// the writers dirty while this round runs, so they scale with this round's duration:
 /// `next ≈ dirtyRate × seconds`. The final round is worth doing when its predicted duration (the
 /// downtime: the source is frozen for it) fits the budget. When the dirtied amount stops
@@ -17,19 +18,21 @@ public struct PrecopyPlanner: Sendable {
         public var dirtyBytes: UInt64
         /// Encoded bytes that crossed the link.
         public var wireBytes: UInt64
-        /// Seconds to read the image (the fixed part of every round).
-        public var scanSeconds: Double
-        /// Seconds to encode and send it, until the destination had applied it.
+        /// Seconds the round spent after its transfer (the source bringing its snapshot of what
+        /// was sent up to date); the final round has none.
+        public var snapshotSeconds: Double
+        /// Seconds to read, encode and send the image, until the destination had applied it.
+        /// Reading the whole image is in every round's, so their smallest is the fixed part.
         public var sendSeconds: Double
 
-        public init(dirtyBytes: UInt64, wireBytes: UInt64, scanSeconds: Double, sendSeconds: Double) {
+        public init(dirtyBytes: UInt64, wireBytes: UInt64, snapshotSeconds: Double, sendSeconds: Double) {
             self.dirtyBytes = dirtyBytes
             self.wireBytes = wireBytes
-            self.scanSeconds = scanSeconds
+            self.snapshotSeconds = snapshotSeconds
             self.sendSeconds = sendSeconds
         }
 
-        public var seconds: Double { scanSeconds + sendSeconds }
+        public var seconds: Double { snapshotSeconds + sendSeconds }
     }
 
     public enum Decision: Sendable, Equatable {
@@ -88,7 +91,7 @@ public struct PrecopyPlanner: Sendable {
         let nextDirty = dirtyRate * last.seconds
         let overhead = rounds.dropFirst().map(\.sendSeconds).min() ?? 0
         guard let rate = wireRate, rate > 0 else { return nil }
-        return last.scanSeconds + max(nextDirty * wirePerDirty / rate, min(overhead, last.sendSeconds))
+        return max(nextDirty * wirePerDirty / rate, min(overhead, last.sendSeconds))
     }
 
     public mutating func record(_ round: Round) -> Decision {

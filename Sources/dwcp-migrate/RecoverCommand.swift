@@ -1,0 +1,72 @@
+import ArgumentParser
+import DWCPCLI
+import DWCPCore
+import DWCPMigrate
+import DWCPSystem
+
+/// `dwcp-migrate recover`: finishes or discards the round an interrupted `receive -o` left.
+struct RecoverCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recover",
+        abstract: "Bring an image that 'dwcp-migrate receive -o' was building to a complete round after a crash.",
+        discussion: """
+            A receiver applies each pre-copy round after the first through FILE.dwcp-journal. \
+            If it stopped before the round was committed (the journal has no valid trailer), \
+            the journal is deleted and FILE is the previous round, untouched. If it stopped \
+            after, the journal is written into FILE (which may be moved aside as \
+            FILE.dwcp-applying meanwhile) and FILE is the new round. Replaying is idempotent. \
+            'dwcp-migrate receive -o FILE' does the same before it listens. Exit status 3 when \
+            the files cannot make a complete round (a damaged committed journal, or FILE of a \
+            size the journal does not start from); nothing is changed then.
+            """)
+
+    @Argument(help: ArgumentHelp("The image file given to 'dwcp-migrate receive -o'.", valueName: "FILE"))
+    var image: String
+
+    @Flag(help: "Print the result as a JSON line on standard output.")
+    var json = false
+
+    @OptionGroup var verbosity: VerbosityOptions
+
+    func run() throws {
+        verbosity.apply()
+        let recovery = try ImageJournal.recover(image: image)
+        if json {
+            var j = JSONLine()
+            j.add("event", "recover")
+            j.add("file", image)
+            switch recovery {
+            case .nothing:
+                j.add("action", "none")
+            case .discarded(let reason):
+                j.add("action", "discarded")
+                j.add("reason", reason)
+            case .replayed(let round, let records, let bytes):
+                j.add("action", "replayed")
+                j.add("round", Int(round))
+                j.add("records", records)
+                j.add("bytes", bytes)
+            }
+            try FileDescriptor.standardOutput.writeAll(j.text + "\n")
+        } else {
+            try FileDescriptor.standardOutput.writeAll(Self.describe(recovery, image: image) + "\n")
+        }
+    }
+
+    /// One line saying what `recover` found and did.
+    static func describe(_ r: ImageJournal.Recovery, image: String) -> String {
+        switch r {
+        case .nothing:
+            return "\(image): nothing to recover (no journal; it is a complete round)"
+        case .discarded(let reason):
+            return "\(image): deleted the journal of a round that was never committed (\(reason)); it is the previous round"
+        case .replayed(let round, let records, let bytes):
+            return "\(image): completed round \(round) from its committed journal (\(records) runs, \(Units.formatBytes(bytes)))"
+        }
+    }
+
+    /// What `receive -o` says before it listens, when there was something to recover.
+    static func report(_ r: ImageJournal.Recovery, image: String) {
+        if r != .nothing { Diagnostics.warning(describe(r, image: image)) }
+    }
+}

@@ -1,0 +1,179 @@
+import XCTest
+import Foundation
+import DWCPCore
+import DWCPSystem
+@testable import DWCPMigrate
+
+/// Rounds applied in place: only changed pages are journaled, a committed journal completes the
+/// round whatever point a crash stopped the apply at, and one that was never committed (cut at
+/// any byte, or with a byte changed) is deleted with the image left as the previous round.
+final class ImageJournalTests: XCTestCase {
+    private var directory = ""
+
+    override func setUpWithError() throws {
+        directory = NSTemporaryDirectory() + "dwcp-journal-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private var image: String { directory + "/disk.img" }
+    private var journal: String { ImageJournal.journalPath(for: image) }
+    private var applying: String { ImageJournal.applyingPath(for: image) }
+
+    private func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
+        var random = SplitMix(seed: seed)
+        return (0..<count).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+    }
+
+    private func write(_ path: String, _ b: [UInt8]) throws {
+        let fd = try FileDescriptor.create(path, overwrite: true, mode: 0o600)
+        defer { fd.close() }
+        try fd.writeAll(b)
+    }
+
+    private func read(_ path: String) -> [UInt8] { [UInt8](FileManager.default.contents(atPath: path) ?? Data()) }
+    private func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    /// Journals `new` against the image in pieces of `piece` bytes; commits unless told not to.
+    @discardableResult
+    private func journalRound(_ new: [UInt8], piece: Int = 256 << 10, commit: Bool = true) throws -> ImageJournal.Writer {
+        let w = try ImageJournal.Writer(path: journal, round: 1, baselinePath: image)
+        try new.withUnsafeBytes { b in
+            var at = 0
+            while at < b.count {
+                let n = min(piece, b.count - at)
+                try w.take(b.baseAddress! + at, n)
+                at += n
+            }
+        }
+        if commit { try w.commit() } else { w.close() }
+        return w
+    }
+
+    /// Round 1 of a 1 MiB image: two adjacent pages and one far away edited, 5000 bytes
+    /// appended. Three runs are journaled, nothing else, and the replay gives the new round.
+    func testOnlyChangedPagesAreJournaledAndTheReplayIsTheNewRound() throws {
+        let old = bytes(1 << 20, seed: 1)
+        try write(image, old)
+        var new = old
+        for i in (3 * 4096 + 100)..<(4 * 4096 + 7) { new[i] ^= 0x5A }
+        new[100 * 4096 + 4095] &+= 1
+        new += bytes(5000, seed: 2)
+        let w = try journalRound(new)
+        XCTAssertEqual(w.records, 3, "pages 3-4, page 100, and the appended tail")
+        XCTAssertEqual(w.dataBytes, UInt64(2 * 4096 + 4096 + 5000))
+        XCTAssertEqual(try ImageJournal.recover(image: image), .replayed(round: 1, records: 3, bytes: UInt64(3 * 4096 + 5000)))
+        XCTAssertEqual(read(image), new)
+        XCTAssertFalse(exists(journal))
+        XCTAssertFalse(exists(applying))
+        XCTAssertEqual(try ImageJournal.recover(image: image), .nothing)
+    }
+
+    /// A round that shrinks the image, fed in pieces that are not page multiples, and an
+    /// unchanged round (an empty journal still commits).
+    func testShrinkingAndUnchangedRounds() throws {
+        let old = bytes(300_000, seed: 3)
+        try write(image, old)
+        var new = Array(old[..<123_457])
+        new[50_000] ^= 1
+        try journalRound(new, piece: 10_001)
+        // Pages are counted from each piece's start: byte 50,000 is in the piece at 40,004,
+        // whose third page is its last 1,809 bytes.
+        XCTAssertEqual(try ImageJournal.recover(image: image), .replayed(round: 1, records: 1, bytes: 1809))
+        XCTAssertEqual(read(image), new)
+        let w = try journalRound(new)
+        XCTAssertEqual(w.records, 0)
+        XCTAssertEqual(try ImageJournal.recover(image: image), .replayed(round: 1, records: 0, bytes: 0))
+        XCTAssertEqual(read(image), new)
+    }
+
+    /// A crash before the commit: the journal cut at every length up to its trailer's end, or
+    /// with any one byte changed, or without a trailer at all, is deleted and the image is the
+    /// previous round.
+    func testAJournalThatWasNeverCommittedIsDeletedAndTheImageUntouched() throws {
+        let old = bytes(64 << 10, seed: 4)
+        var new = old
+        for i in stride(from: 0, to: new.count, by: 8192) { new[i] ^= 0xFF }
+        try write(image, old)
+        try journalRound(new, commit: false)
+        guard case .discarded = try ImageJournal.recover(image: image) else { return XCTFail("no trailer: discarded") }
+        XCTAssertFalse(exists(journal))
+        XCTAssertEqual(read(image), old)
+
+        try journalRound(new)
+        let committed = read(journal)
+        for cut in stride(from: 0, to: committed.count, by: 997) + [committed.count - 1, committed.count - 16] {
+            try write(journal, Array(committed[..<cut]))
+            guard case .discarded = try ImageJournal.recover(image: image) else { return XCTFail("cut at \(cut): discarded") }
+            XCTAssertEqual(read(image), old, "cut at \(cut)")
+        }
+        for at in [0, 9, 20, 40, 1000, committed.count / 2, committed.count - 40, committed.count - 1] {
+            var damaged = committed
+            damaged[at] ^= 0x10
+            try write(journal, damaged)
+            guard case .discarded = try ImageJournal.recover(image: image) else { return XCTFail("byte \(at) changed: discarded") }
+            XCTAssertEqual(read(image), old, "byte \(at) changed")
+        }
+    }
+
+    /// A crash after the commit, at each point of the apply: before the image was moved aside,
+    /// moved aside and partly written (a torn middle), and moved back but the journal not yet
+    /// removed. Each recovers to the new round.
+    func testACommittedJournalCompletesTheRoundWhereverTheApplyStopped() throws {
+        let old = bytes(256 << 10, seed: 5)
+        var new = old
+        for i in stride(from: 0, to: new.count, by: 3 * 4096) { new[i] = new[i] &+ 1 }
+        for stage in ["committed", "aside, half written", "moved back"] {
+            try write(image, old)
+            try journalRound(new)
+            switch stage {
+            case "aside, half written":
+                try renameDurably(image, applying)
+                var torn = old
+                torn.replaceSubrange(0..<(128 << 10), with: new[0..<(128 << 10)])
+                try write(applying, torn)
+            case "moved back":
+                try write(image, new)
+            default:
+                break
+            }
+            guard case .replayed = try ImageJournal.recover(image: image) else { return XCTFail("\(stage): replayed") }
+            XCTAssertEqual(read(image), new, stage)
+            XCTAssertFalse(exists(journal), stage)
+            XCTAssertFalse(exists(applying), stage)
+        }
+    }
+
+    /// States no crash can make are refused with nothing changed: a committed journal that is
+    /// damaged while the image is moved aside, a moved-aside image without a journal, and an
+    /// image whose size the journal does not start from.
+    func testImpossibleStatesAreIntegrityErrorsThatChangeNothing() throws {
+        let old = bytes(64 << 10, seed: 6)
+        var new = old
+        new[5] ^= 1
+        try write(image, old)
+        try journalRound(new)
+        var damaged = read(journal)
+        damaged[33] ^= 1
+        try write(journal, damaged)
+        try renameDurably(image, applying)
+        XCTAssertThrowsError(try ImageJournal.recover(image: image)) { XCTAssertEqual(($0 as? DWCPError)?.status, .integrity) }
+        XCTAssertEqual(read(journal), damaged)
+        XCTAssertEqual(read(applying), old)
+
+        try FileManager.default.removeItem(atPath: journal)
+        XCTAssertThrowsError(try ImageJournal.recover(image: image)) { XCTAssertEqual(($0 as? DWCPError)?.status, .integrity) }
+        XCTAssertTrue(exists(applying))
+
+        try FileManager.default.removeItem(atPath: applying)
+        try write(image, old)
+        try journalRound(new)
+        try write(image, Array(old[..<1000]))
+        XCTAssertThrowsError(try ImageJournal.recover(image: image)) { XCTAssertEqual(($0 as? DWCPError)?.status, .integrity) }
+        XCTAssertEqual(read(image).count, 1000)
+        XCTAssertTrue(exists(journal))
+    }
+}
