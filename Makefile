@@ -19,7 +19,7 @@ BUILD_DEBS  := pkg-config libzstd-dev liblz4-dev libbrotli-dev libxxhash-dev lib
 # The migration tests boot a guest: QEMU, and a kernel + busybox initramfs built from Debian packages.
 TEST_DEBS   := openssl zstd iproute2 python3 qemu-system-x86 busybox-static cpio gcc libc6-dev
 DEMO_DEBS   := gdb python3 qemu-system-x86 busybox-static cpio gcc libc6-dev
-BENCH_DEBS  := openssl zstd lz4 brotli xdelta3 sqlite3 nodejs gdb python3 time iperf3 socat iproute2 qemu-system-x86 busybox-static cpio gcc libc6-dev
+BENCH_DEBS  := openssl zstd lz4 brotli xdelta3 rsync sqlite3 nodejs gdb python3 time iperf3 socat iproute2 qemu-system-x86 busybox-static cpio gcc libc6-dev
 
 APT = $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
@@ -103,6 +103,7 @@ bench: deps
 	scripts/bench-place.sh $(RELEASE_BIN)
 	scripts/bench-rep.sh $(RELEASE_BIN)
 	scripts/bench-migrate.sh $(RELEASE_BIN)
+	scripts/bench-image.sh $(RELEASE_BIN)
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

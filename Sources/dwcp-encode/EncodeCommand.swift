@@ -222,6 +222,7 @@ struct EncodeCommand: ParsableCommand {
             j.add("zero_bytes", s.zeroBytes)
             j.add("duplicate_bytes", s.duplicateBytes)
             j.add("baseline_copy_bytes", s.baselineCopyBytes)
+            j.add("moved_bytes", s.movedBytes)
             j.add("xor_bytes", s.xorBytes)
             j.add("literal_bytes", s.literalBytes)
             j.add("codec_mix", s.codecMix)

@@ -33,6 +33,31 @@ final class BaselineDeltaTests: XCTestCase {
         XCTAssertEqual(output, next)
     }
 
+    /// Moved content is counted as moved (the signal dwcp-migrate file stops searching by), and
+    /// with the search off it is sent as new bytes: still decoded exactly, never found.
+    func testMovedBytesAreCountedAndTheSearchCanBeTurnedOff() throws {
+        let scratch = Scratch()
+        let (baseline, next) = makeRounds()
+        let basePath = scratch.write("baseline", baseline)
+        let (_, searched) = try Codec.encode(next, scratch: scratch) { $0.baselinePath = basePath }
+        XCTAssertGreaterThan(searched.movedBytes, UInt64(next.count) / 2, "everything shifted by 777 bytes")
+        XCTAssertLessThanOrEqual(searched.movedBytes, searched.baselineCopyBytes)
+        let (stream, inPlace) = try Codec.encode(next, scratch: scratch) {
+            $0.baselinePath = basePath
+            $0.searchMoved = false
+        }
+        XCTAssertEqual(inPlace.movedBytes, 0)
+        XCTAssertLessThan(inPlace.baselineCopyBytes, searched.baselineCopyBytes / 4)
+        let (output, error) = Codec.decode(stream, scratch: scratch, baseline: basePath)
+        XCTAssertNil(error)
+        XCTAssertEqual(output, next)
+
+        var unmoved = baseline
+        unmoved[5000] ^= 1
+        let (_, stayed) = try Codec.encode(unmoved, scratch: scratch) { $0.baselinePath = basePath }
+        XCTAssertEqual(stayed.movedBytes, 0, "in-place edits are not moves")
+    }
+
     /// Pages found where the baseline had them never need the anchor index: it is built only
     /// when a page has to be looked for (here, content shifted by 777 bytes).
     func testAnchorIndexIsBuiltOnlyWhenAPageMustBeSearchedFor() throws {

@@ -16,13 +16,18 @@ import DWCPSystem
 public final class BaselineIndex: @unchecked Sendable {
     public let pageSize: Int
     public let baseline: Baseline
+    /// Whether changed pages are looked up by their anchors at all. Without it a page is only
+    /// compared with the baseline where the current displacement puts it, and the index is never
+    /// built: for rounds whose changes are known to stay in place (`EncoderConfiguration.searchMoved`).
+    public let searchesMoved: Bool
     private let threads: Int
     private let lock = ConditionLock()
     private var built: Result<AnchorIndex, Error>?
 
-    public init(baseline: Baseline, pageSize: Int, threads: Int) {
+    public init(baseline: Baseline, pageSize: Int, threads: Int, searchesMoved: Bool = true) {
         self.baseline = baseline
         self.pageSize = pageSize
+        self.searchesMoved = searchesMoved
         self.threads = threads
     }
 

@@ -55,7 +55,7 @@ final class DeltaMatcher {
                 best = (c, try xorZeros(base + pos, n, at: c, into: dst))
             }
             // 2. Anchors, unless the page is unchanged or barely edited where it was.
-            if best == nil || best!.zeros < n - n / 8, let found = try anchorCandidate(base, pos, n, blockOffset, except: shift) {
+            if index.searchesMoved, best == nil || best!.zeros < n - n / 8, let found = try anchorCandidate(base, pos, n, blockOffset, except: shift) {
                 if found.zeros > (best?.zeros ?? -1) {
                     best = (found.offset, found.zeros)
                     shift = Int64(found.offset) - Int64(blockOffset) - Int64(pos)
@@ -63,7 +63,7 @@ final class DeltaMatcher {
                 }
             }
             if let b = best, b.zeros == n {
-                pos = try copyRun(base, from: pos, baselineAt: b.offset, end: end, into: &content)
+                pos = try copyRun(base, from: pos, baselineAt: b.offset, end: end, moved: b.offset != blockOffset + UInt64(pos), into: &content)
                 continue
             }
             // 3. Edited in place (XOR), or literal.
@@ -85,9 +85,13 @@ final class DeltaMatcher {
 
     /// Copies from the baseline starting at input `from` / baseline `baselineAt` (the first page
     /// is known equal), extending while bytes agree and stepping over edits of up to
-    /// `maxEditGap` bytes. Returns where the run ended.
-    private func copyRun(_ base: UnsafeRawPointer, from: Int, baselineAt: UInt64, end: Int,
+    /// `maxEditGap` bytes; `moved` counts its copies as moved content. Returns where the run ended.
+    private func copyRun(_ base: UnsafeRawPointer, from: Int, baselineAt: UInt64, end: Int, moved: Bool,
                          into content: inout FrameContent) throws -> Int {
+        func copy(_ n: Int, from offset: UInt64) {
+            content.copy(n, from: offset)
+            if moved { content.stats.movedBytes += UInt64(n) }
+        }
         let bytes = base.assumingMemoryBound(to: UInt8.self)
         let baselineLength = index.baseline.length
         var s = from, bs = baselineAt
@@ -105,7 +109,7 @@ final class DeltaMatcher {
             e += k
             be += UInt64(k)
             guard let skip = try resync(base, at: e, end: end, baselineAt: be) else { break }
-            if e > s { content.copy(e - s, from: bs) }
+            if e > s { copy(e - s, from: bs) }
             let zeros = try xorZeros(base + e, skip, at: be, into: content.literalCursor)
             sendEdited(base + e, skip, against: be, zeros: zeros, into: &content)
             e += skip
@@ -113,7 +117,7 @@ final class DeltaMatcher {
             s = e
             bs = be
         }
-        if e > s { content.copy(e - s, from: bs) }
+        if e > s { copy(e - s, from: bs) }
         return e
     }
 

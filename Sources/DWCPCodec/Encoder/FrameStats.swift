@@ -9,6 +9,9 @@ public struct EncodeStats: Sendable {
     public var zeroBytes: UInt64 = 0
     public var duplicateBytes: UInt64 = 0
     public var baselineCopyBytes: UInt64 = 0
+    /// Of `baselineCopyBytes`, those copied from another place in the baseline than their own:
+    /// what the anchor search found (content that moved).
+    public var movedBytes: UInt64 = 0
     public var xorBytes: UInt64 = 0
     public var literalBytes: UInt64 = 0
     /// Literal bytes (original size) per codec setting description, e.g. "zstd-3".
@@ -25,6 +28,7 @@ public struct EncodeStats: Sendable {
         zeroBytes += o.zeroBytes
         duplicateBytes += o.duplicateBytes
         baselineCopyBytes += o.baselineCopyBytes
+        movedBytes += o.movedBytes
         xorBytes += o.xorBytes
         literalBytes += o.literalBytes
         for (k, v) in o.codecMix { codecMix[k, default: 0] += v }

@@ -15,6 +15,11 @@ public struct EncoderConfiguration {
     /// its snapshot is the input of the round before, whose digest that round's encode returned),
     /// which spares a pass over the whole file before the first frame can go out.
     public var baselineIdentity: BaselineIdentity?
+    /// Look changed pages up anywhere in the baseline by their anchors (content that moved), not
+    /// only where they were. Off, the anchor index (a hash pass over the whole baseline, about
+    /// half of a 256 MiB round's encode) is never built; `dwcp-migrate file` turns it off once a
+    /// round showed its changes stay in place.
+    public var searchMoved = true
     public var planner = CodecPlanner(fixed: .adaptiveZstd)
     public var deduplicate = true
     /// Literal history given to zstd as prefix (0 = frames compressed independently).
@@ -59,7 +64,7 @@ public final class StreamEncoder {
         let blockSize = c.blockSizeFromBaseline && baseline != nil
             ? EncoderConfiguration.deltaBlockSize(baselineBytes: baseline!.length) : c.blockSize
         precondition(blockSize % c.pageSize == 0)
-        let index = baseline.map { BaselineIndex(baseline: $0, pageSize: c.pageSize, threads: c.threads) }
+        let index = baseline.map { BaselineIndex(baseline: $0, pageSize: c.pageSize, threads: c.threads, searchesMoved: c.searchMoved) }
         // The header names the baseline by its digest, a serial pass over the whole file (about
         // a tenth of a delta round's CPU on a 0.5 GB image). It runs on its own thread while the
         // first frames encode; the header goes out before the first frame, once it is known.

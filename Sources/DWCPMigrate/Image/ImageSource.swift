@@ -78,6 +78,10 @@ public final class ImageSource {
         // The snapshot's identity: the digest of the round that made it, which the encoder
         // would otherwise compute with a pass over the whole snapshot every round.
         var snapshotIdentity: BaselineIdentity? = nil
+        // Whether to look changed pages up anywhere in the snapshot (content that moved). Each
+        // round that does builds an index of the whole snapshot; once a round shows the changes
+        // stay in place (under 1/64 of them found elsewhere) the rest of the rounds skip it.
+        var searchMoved = true
         var round = 0
         var final = false
         var frozenAt: Double? = nil
@@ -88,6 +92,7 @@ public final class ImageSource {
                 var encoder = c.encoder
                 encoder.baselinePath = round == 0 ? nil : snapshot
                 encoder.baselineIdentity = snapshotIdentity
+                encoder.searchMoved = searchMoved
                 encoder.infoJSON = label.json
                 let pipeline = SendPipeline(encoder: encoder, sender: c.sender)
                 let onWire = self.onWire
@@ -138,6 +143,10 @@ public final class ImageSource {
                 let size = result.encode.bytesIn
                 let e = result.encode
                 let dirty = round == 0 ? size : e.literalBytes + e.xorBytes
+                if round > 0 && searchMoved && e.movedBytes < (dirty + e.movedBytes) / 64 {
+                    searchMoved = false
+                    Timeline.mark("round \(round): \(e.movedBytes) of \(dirty + e.movedBytes) changed bytes found elsewhere in the snapshot; later rounds compare pages in place only")
+                }
                 let report = RoundReport(label: label, imageBytes: size, dirtyBytes: dirty, wireBytes: result.transfer.bytes,
                                          snapshotSeconds: snapshotSeconds, sendSeconds: sendSeconds, reconnects: result.transfer.reconnects)
                 outcome.rounds.append(report)
