@@ -1,3 +1,4 @@
+import Glibc
 import ArgumentParser
 import DWCPCLI
 import DWCPCore
@@ -53,6 +54,10 @@ struct ReceiveCommand: ParsableCommand {
         if Endpoint(listen) == nil { throw ValidationError("--listen '\(listen)' is not [ADDR]:PORT") }
         if (qmp == nil) == (output == nil) { throw ValidationError("give exactly one of --qmp (a QEMU VM) or -o FILE (an image)") }
         if output == "-" { throw ValidationError("-o needs a file: rounds are renamed into place") }
+        var st = stat()
+        if let output, stat(output, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
+            throw ValidationError("-o \(output) is not a regular file: the first round is renamed into place, so a device, pipe or directory cannot hold the image")
+        }
         if !(idleTimeout > 0 && idleTimeout <= 1_000_000) { throw ValidationError("--idle-timeout must be above 0 and at most 1000000 seconds") }
         if let t = threads, !(1...256).contains(t) { throw ValidationError("-T must be 1...256") }
     }

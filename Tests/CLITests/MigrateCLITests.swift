@@ -201,6 +201,8 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertTrue(stranded.stderr.hasPrefix("dwcp-migrate: error: "), stranded.stderr)
         let refused = try CLI.run("dwcp-migrate", ["receive", "--listen", "127.0.0.1:0", "-o", dst])
         XCTAssertEqual(refused.status, 3, "receive will not build over a state it cannot recover")
+        let device = try CLI.run("dwcp-migrate", ["receive", "--listen", "127.0.0.1:0", "-o", "/dev/null"])
+        XCTAssertEqual(device.status, 2, "a device cannot be renamed over: " + device.stderr)
     }
 
     func testDryRunPrintsThePlanAndUsageErrorsExit2() throws {
