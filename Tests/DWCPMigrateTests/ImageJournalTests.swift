@@ -72,6 +72,27 @@ final class ImageJournalTests: XCTestCase {
         XCTAssertEqual(try ImageJournal.recover(image: image), .nothing)
     }
 
+    /// The decoder's in-place copies are taken at its word: pages wholly inside them are not
+    /// compared (here the hint covers an edited page, which is therefore not journaled), and a
+    /// page only partly inside one is compared as any other.
+    func testPagesInsideInPlaceCopiesAreNotCompared() throws {
+        let old = bytes(16 * 4096, seed: 7)
+        try write(image, old)
+        var new = old
+        new[2 * 4096 + 1] ^= 1     // inside the hint: trusted as unchanged
+        new[6 * 4096 + 2] ^= 1     // page 6 is only partly inside the hint: compared
+        new[12 * 4096] ^= 1        // outside: compared
+        let w = try ImageJournal.Writer(path: journal, round: 1, baselinePath: image)
+        try new.withUnsafeBytes { try w.take($0.baseAddress!, $0.count, unchanged: [0..<(6 * 4096 + 100), (8 * 4096)..<(10 * 4096)]) }
+        try w.commit()
+        XCTAssertEqual(w.records, 2)
+        XCTAssertEqual(w.dataBytes, 2 * 4096)
+        XCTAssertEqual(try ImageJournal.recover(image: image), .replayed(round: 1, records: 2, bytes: 2 * 4096))
+        var expected = new
+        expected[2 * 4096 + 1] ^= 1
+        XCTAssertEqual(read(image), expected)
+    }
+
     /// A round that shrinks the image, fed in pieces that are not page multiples, and an
     /// unchanged round (an empty journal still commits).
     func testShrinkingAndUnchangedRounds() throws {

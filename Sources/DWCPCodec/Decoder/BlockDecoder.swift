@@ -18,6 +18,8 @@ struct DecodedFrame {
     let streamOffset: UInt64
     /// True when the worker already checked the decoded checksum (no back-references to wait for).
     let verified: Bool
+    /// Byte ranges of the frame copied from the baseline at their own offset: known to equal it.
+    let unchanged: [Range<Int>]
 }
 
 /// Verifies and decodes one data frame on a worker thread. Every length and range is checked
@@ -121,6 +123,7 @@ final class BlockDecoder {
         var pos = 0
         var lit = 0
         var backs: [(position: Int, length: Int, distance: UInt64)] = []
+        var unchanged: [Range<Int>] = []
         for op in ops {
             switch op {
             case .literal(let n):
@@ -130,6 +133,13 @@ final class BlockDecoder {
                 (out + pos).initializeMemory(as: UInt8.self, repeating: 0, count: n)
             case .copyBaseline(let n, let offset):
                 try baseline!.read(into: out + pos, count: n, at: offset)
+                if offset == job.header.offset + UInt64(pos) {
+                    if let last = unchanged.last, last.upperBound == pos {
+                        unchanged[unchanged.count - 1] = last.lowerBound..<(pos + n)
+                    } else {
+                        unchanged.append(pos..<(pos + n))
+                    }
+                }
             case .xorBaseline(let n, let offset):
                 try baseline!.read(into: out + pos, count: n, at: offset)
                 XOR.apply(UnsafeRawPointer(out + pos), literalBytes + lit, into: out + pos, count: n)
@@ -145,6 +155,6 @@ final class BlockDecoder {
             throw DWCPError.integrity("decoded checksum mismatch")
         }
         return DecodedFrame(header: job.header, output: output, backReferences: backs, streamOffset: job.streamOffset,
-                            verified: verified)
+                            verified: verified, unchanged: unchanged)
     }
 }

@@ -17,10 +17,11 @@ public struct DecodeStats: Sendable {
 public enum DecodedOutput {
     /// Written to a descriptor (a file, a pipe, QEMU's socket).
     case descriptor(FileDescriptor)
-    /// Handed over a frame's decoded bytes at a time, each after its checksum matched:
-    /// `dwcp-migrate receive` compares them with the image it holds and journals the changes.
-    /// Only DWCP frame streams can be decoded this way (a plain zstd stream is refused).
-    case sink((UnsafeRawPointer, Int) throws -> Void)
+    /// Handed over a frame's decoded bytes at a time, each after its checksum matched, with the
+    /// byte ranges among them that were copied from the baseline at their own offset (so equal
+    /// to it): `dwcp-migrate receive` compares the rest with the image it holds and journals the
+    /// changes. Only DWCP frame streams can be decoded this way (a plain zstd stream is refused).
+    case sink((UnsafeRawPointer, Int, [Range<Int>]) throws -> Void)
 }
 
 /// Decodes a DWCP frame stream (or a plain zstd stream) back to the original bytes.
@@ -115,7 +116,7 @@ public final class StreamDecoder {
                 }
                 switch output {
                 case .descriptor(let fd): try fd.writeAll(out, count: frame.output.count)
-                case .sink(let take): try take(out, frame.output.count)
+                case .sink(let take): try take(out, frame.output.count, frame.unchanged)
                 }
                 digest.update(out, frame.output.count)
                 window.append(frame.output, at: frame.header.offset)

@@ -110,7 +110,7 @@ public final class ImageDestination {
         var committed = false
         do {
             defer { journal.close() }
-            let result = try pipeline.run(listener: listener, into: .sink(journal.take)) { [path] p in
+            let result = try pipeline.run(listener: listener, into: .sink({ try journal.take($0, $1, unchanged: $2) })) { [path] p in
                 let l = try Self.check(p.info, expected: round)
                 label = l
                 if l.kind == .abort { return }

@@ -96,36 +96,61 @@ public enum ImageJournal {
         deinit { close() }
 
         /// Takes the next `count` decoded bytes: the pages among them that differ from the image
-        /// (or lie past its end) are journaled.
-        public func take(_ p: UnsafeRawPointer, _ count: Int) throws {
+        /// (or lie past its end) are journaled. Pages inside `unchanged` (byte ranges of these
+        /// bytes known to equal the image at the same offset: the decoder's in-place copies) are
+        /// not compared. Pages are counted from `p`.
+        public func take(_ p: UnsafeRawPointer, _ count: Int, unchanged: [Range<Int>] = []) throws {
             let start = offset
             offset += UInt64(count)
-            let overlap = start < baselineLength ? Int(min(UInt64(count), baselineLength - start)) : 0
+            let page = ImageJournal.pageSize
+            var u = 0
+            func isKnownSame(_ i: Int) -> Bool {
+                let n = min(page, count - i)
+                while u < unchanged.count && unchanged[u].upperBound <= i { u += 1 }
+                return u < unchanged.count && unchanged[u].lowerBound <= i && unchanged[u].upperBound >= i + n
+            }
+            var i = 0
+            while i < count {
+                if isKnownSame(i) { i += page; continue }
+                var j = i + page
+                while j < count && !isKnownSame(j) { j += page }
+                try compare(p, from: i, to: min(j, count), streamStart: start)
+                i = j
+            }
+        }
+
+        /// Compares `[from, to)` of the taken bytes with the image and journals the runs of
+        /// pages that differ.
+        private func compare(_ p: UnsafeRawPointer, from: Int, to: Int, streamStart: UInt64) throws {
+            let at = streamStart + UInt64(from)
+            let span = to - from
+            let overlap = at < baselineLength ? Int(min(UInt64(span), baselineLength - at)) : 0
             if overlap > 0 {
                 if compare.capacity < overlap { compare = RawBuffer(capacity: overlap) }
-                guard try baseline.readFully(into: compare.unsafeBase, count: overlap, at: start) == overlap else {
+                guard try baseline.readFully(into: compare.unsafeBase, count: overlap, at: at) == overlap else {
                     throw DWCPError.failure("\(baseline.name): the image shrank while a round was compared with it")
                 }
             }
+            let q = p + from
             var runStart = -1
             var i = 0
-            while i < count {
-                let n = min(ImageJournal.pageSize, count - i)
+            while i < span {
+                let n = min(ImageJournal.pageSize, span - i)
                 // A page reaching past the image's end is new, whatever its bytes.
-                let differs = i + n > overlap || memcmp(p + i, compare.unsafeBase + i, n) != 0
+                let differs = i + n > overlap || memcmp(q + i, compare.unsafeBase + i, n) != 0
                 if differs {
                     if runStart < 0 { runStart = i }
                     if i + n - runStart >= ImageJournal.maxRecord {
-                        try record(p + runStart, i + n - runStart, at: start + UInt64(runStart))
+                        try record(q + runStart, i + n - runStart, at: at + UInt64(runStart))
                         runStart = -1
                     }
                 } else if runStart >= 0 {
-                    try record(p + runStart, i - runStart, at: start + UInt64(runStart))
+                    try record(q + runStart, i - runStart, at: at + UInt64(runStart))
                     runStart = -1
                 }
                 i += n
             }
-            if runStart >= 0 { try record(p + runStart, count - runStart, at: start + UInt64(runStart)) }
+            if runStart >= 0 { try record(q + runStart, span - runStart, at: at + UInt64(runStart)) }
         }
 
         private func record(_ p: UnsafeRawPointer, _ count: Int, at imageOffset: UInt64) throws {

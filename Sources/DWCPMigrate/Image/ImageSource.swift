@@ -117,7 +117,7 @@ public final class ImageSource {
                     } else {
                         let j = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: snapshot, durable: false)
                         journal = j
-                        pipeline.inputTap = j.take
+                        pipeline.inputTap = { try j.take($0, $1) }
                     }
                     defer { copy?.close() }
                     result = try pipeline.run(input: input)
