@@ -122,6 +122,33 @@ final class MigrateCLITests: XCTestCase {
         }
     }
 
+    /// A block device as the source (a loop device over a file, changing while it is copied):
+    /// read through the device, rounds as for a file, the copy equal to the frozen device.
+    func testChangingBlockDeviceMigrates() throws {
+        let t = TempDir()
+        let backing = t.path("backing.img"), dst = t.path("dst.img")
+        let setup = try CLI.shell("truncate -s 32M \(backing) && losetup -f --show \(backing)")
+        let device = String(decoding: setup.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard setup.status == 0, device.hasPrefix("/dev/loop") else { throw XCTSkip("no loop device here (needs root): \(setup.stderr)") }
+        defer { _ = try? CLI.shell("losetup -d \(device)") }
+        let freeze = t.path("freeze"), frozen = t.path("frozen")
+        let script = """
+            head -c 33554432 /dev/urandom | dd of=\(device) bs=1M conv=fsync status=none
+            dwcp-migrate receive --listen 127.0.0.1:7595 -o \(dst) 2>/dev/null & rp=$!
+            sleep 0.5
+            ( while [ ! -e \(freeze) ]; do dd if=/dev/urandom of=\(device) bs=4096 count=4 seek=$((RANDOM % 8000)) conv=notrunc status=none; sleep 0.02; done; touch \(frozen) ) & w=$!
+            dwcp-migrate file \(device) --to 127.0.0.1:7595 --json \
+              --freeze "touch \(freeze); while [ ! -e \(frozen) ]; do sleep 0.01; done" > \(t.path("send.json")); s=$?
+            wait $rp; r=$?; touch \(freeze); wait $w
+            cmp -s \(device) \(dst); echo "$s $r $?"
+            """
+        let r = try CLI.shell(script)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0 0", r.stderr)
+        let lines = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n")
+        let done = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
+        XCTAssertGreaterThanOrEqual(done["rounds"] as! Int, 2)
+    }
+
     /// Writers faster than the rounds can follow: it gives up, the destination deletes its copy.
     func testNonConvergingFileGivesUpAndDiscards() throws {
         let t = TempDir()
