@@ -79,7 +79,7 @@ struct FileCommand: ParsableCommand {
             case .switchover(let p): if r.label.kind != .final { j.add("next", "final"); j.add("predicted_downtime_ms", p * 1000, decimals: 1) }
             case .giveUp(let why): j.add("next", "give_up"); j.add("reason", why)
             }
-            try? source.emit(j)
+            try source.emit(j)
             Diagnostics.debug(j.text)
         }
         let outcome = try migration.run()

@@ -41,7 +41,7 @@ struct ReceiveCommand: ParsableCommand {
     @Option(name: [.customShort("T"), .long], help: ArgumentHelp("Decompression threads (default: all cores).", valueName: "N"))
     var threads: Int?
 
-    @Flag(help: "Print a JSON line per round and a summary on standard output.")
+    @Flag(help: "Print a JSON line per round (bytes on the wire, image bytes, bytes written into the image) and a summary on standard output.")
     var json = false
 
     @OptionGroup var secret: SecretOptions
@@ -93,14 +93,15 @@ struct ReceiveCommand: ParsableCommand {
         }
         let destination = ImageDestination(path: output!, receiver: config)
         destination.threads = threads ?? OSThread.processorCount
-        destination.onRound = { label, result in
+        destination.onRound = { label, result, written in
             var j = JSONLine()
             j.add("event", label.kind.rawValue)
             j.add("round", label.round)
             j.add("wire_bytes", result.transfer.bytes)
             j.add("image_bytes", result.decode.bytesOut)
-            try? emit(j)
-            Diagnostics.debug("round \(label.round) (\(label.kind.rawValue)) applied: \(Units.formatBytes(result.transfer.bytes)) on the wire")
+            j.add("written_bytes", written)
+            try emit(j)
+            Diagnostics.debug("round \(label.round) (\(label.kind.rawValue)) applied: \(Units.formatBytes(result.transfer.bytes)) on the wire, \(Units.formatBytes(written)) written into the image")
         }
         let o = try destination.run(listener: listener)
         if o.aborted {

@@ -117,6 +117,13 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(done["rounds"] as! Int, 2, "a full round, then at least the final delta round")
         let perRound = done["per_round"] as! [[String: Any]]
         XCTAssertLessThan(perRound.last!["wire_bytes"] as! Int, 4 << 20, "the final round is a delta, not the whole image")
+        // The receiver writes the whole image in round 0 and only changed pages after it.
+        let received = String(decoding: t.read("recv.json"), as: UTF8.self).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["event"] as? String == "round" || $0["event"] as? String == "final" }
+        XCTAssertEqual(received.first?["written_bytes"] as? Int, 16 << 20)
+        XCTAssertGreaterThanOrEqual(received.count, 2)
+        for r in received.dropFirst() { XCTAssertLessThan(r["written_bytes"] as! Int, 4 << 20, "\(r)") }
         for leftover in [".dwcp-partial", ".dwcp-journal", ".dwcp-applying"] {
             XCTAssertFalse(FileManager.default.fileExists(atPath: dst + leftover), leftover)
         }

@@ -17,7 +17,10 @@ public final class ImageDestination {
     public let path: String
     public let receiver: ReceiverConfiguration
     public var threads = OSThread.processorCount
-    public var onRound: ((RoundLabel, ReceivePipeline.Result) -> Void)?
+    /// Called after each round is applied, with the bytes it wrote into the image: all of them
+    /// in round 0, the changed pages (as journaled) in later rounds.
+    /// Throwing from it (its report could not be written) stops the receiver.
+    public var onRound: ((RoundLabel, ReceivePipeline.Result, UInt64) throws -> Void)?
 
     public struct Outcome {
         public var rounds = 0
@@ -40,11 +43,11 @@ public final class ImageDestination {
         // otherwise compute with a pass over the whole image every round.
         var identity: BaselineIdentity? = nil
         while true {
-            let (label, result) = expected == 0 ? try receiveWhole(listener) : try receiveInPlace(listener, round: expected, identity: identity)
+            let (label, result, written) = expected == 0 ? try receiveWhole(listener) : try receiveInPlace(listener, round: expected, identity: identity)
             // Only a DWCP frame stream's end frame carries the digest (a raw or zstd round 0 does not).
             identity = result.decode.format == "dwcp" ? BaselineIdentity(length: result.decode.bytesOut, digest: result.decode.outputDigest) : nil
             outcome.bytesReceived += result.transfer.bytes
-            onRound?(label, result)
+            try onRound?(label, result, written)
             if label.kind == .abort {
                 if expected > 0 { unlink(path) }
                 outcome.aborted = true
@@ -69,7 +72,7 @@ public final class ImageDestination {
     }
 
     /// Round 0: decoded into `FILE.dwcp-partial`, fsynced, renamed over `FILE`.
-    private func receiveWhole(_ listener: StreamListener) throws -> (RoundLabel, ReceivePipeline.Result) {
+    private func receiveWhole(_ listener: StreamListener) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
         let partial = path + ".dwcp-partial"
         let output = try FileDescriptor.create(partial, overwrite: true, mode: 0o600)
         SignalCleanup.removeOnInterrupt(partial)
@@ -88,7 +91,7 @@ public final class ImageDestination {
                 try renameDurably(partial, path)
             }
             if label!.kind == .abort { unlink(partial) }
-            return (label!, result)
+            return (label!, result, result.decode.bytesOut)
         } catch {
             unlink(partial)
             throw error
@@ -97,7 +100,7 @@ public final class ImageDestination {
 
     /// Round k > 0: the changed pages journaled as they are decoded, committed once the stream
     /// is verified, then written into the image.
-    private func receiveInPlace(_ listener: StreamListener, round: Int, identity: BaselineIdentity?) throws -> (RoundLabel, ReceivePipeline.Result) {
+    private func receiveInPlace(_ listener: StreamListener, round: Int, identity: BaselineIdentity?) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
         let journalPath = ImageJournal.journalPath(for: path)
         let journal = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: path)
         SignalCleanup.removeOnInterrupt(journalPath)
@@ -126,7 +129,7 @@ public final class ImageDestination {
                 }
             }
             if label!.kind == .abort { unlink(journalPath) }
-            return (label!, result)
+            return (label!, result, journal.dataBytes)
         } catch {
             if !committed { unlink(journalPath) }
             throw error

@@ -53,7 +53,9 @@ public final class ImageSource {
     }
 
     public let configuration: Configuration
-    public var onRound: ((RoundReport, PrecopyPlanner.Decision) -> Void)?
+    /// Called after each round with its figures and the planner's decision; throwing from it
+    /// (its report could not be written) stops the migration as any failure does.
+    public var onRound: ((RoundReport, PrecopyPlanner.Decision) throws -> Void)?
     public var onWire: ((TransferStats) -> Void)?
 
     public init(configuration: Configuration) {
@@ -152,14 +154,14 @@ public final class ImageSource {
                 outcome.rounds.append(report)
                 if final {
                     outcome.downtime = MonotonicClock.now() - (frozenAt ?? roundStart)
-                    onRound?(report, .switchover(predictedDowntime: outcome.downtime))
+                    try onRound?(report, .switchover(predictedDowntime: outcome.downtime))
                     break
                 }
                 // dwcp-predict's forecast of the coming seconds, when the rounds so far fed it
                 // enough samples; a rate the user gave (--link-rate) still caps it.
                 if let f = forecast.bytesPerSecond { planner.forecastBytesPerSecond = min(f, userForecast ?? f) }
                 let decision = planner.record(PrecopyPlanner.Round(dirtyBytes: dirty, wireBytes: result.transfer.bytes, snapshotSeconds: snapshotSeconds, sendSeconds: sendSeconds))
-                onRound?(report, decision)
+                try onRound?(report, decision)
                 switch decision {
                 case .another:
                     break
