@@ -61,11 +61,9 @@ struct FileCommand: ParsableCommand {
         config.thawCommand = thaw
         let migration = ImageSource(configuration: config)
         let line = ProgressLine(enabled: verbosity.showsProgress)
-        var round = 0
-        migration.onWire = { s in line.update("dwcp-migrate: round \(round), \(Units.formatBytes(s.bytes)) on the wire") }
+        migration.onProgress = { p in line.update(Self.progressText(p)) }
         migration.onRound = { r, decision in
             line.clear()
-            round = r.label.round + 1
             var j = JSONLine()
             j.add("event", r.label.kind.rawValue)
             j.add("round", r.label.round)
@@ -113,5 +111,23 @@ struct FileCommand: ParsableCommand {
         j.add("verified", "every round's digest matched and was applied atomically")
         try source.emit(j)
         Diagnostics.info("migrated \(sourcePath) in \(outcome.rounds.count) rounds, \(Units.format(outcome.totalSeconds, 2)) s, downtime \(Int(outcome.downtime * 1000)) ms, \(Units.formatBytes(outcome.rounds.map(\.wireBytes).reduce(0, +))) on the wire")
+    }
+
+    /// The progress line: the round, how much of the image it has read (with an ETA when the
+    /// image's size is known), what crossed the wire and at what rate, and the dirty rate the
+    /// round before measured.
+    static func progressText(_ p: ImageSource.Progress) -> String {
+        let t = max(p.seconds, 1e-3)
+        var text = "dwcp-migrate: round \(p.round), read \(Units.formatBytes(p.read))"
+        if let size = p.imageBytes, size > 0 {
+            text += " of \(Units.formatBytes(size))"
+            let readRate = Double(p.read) / t
+            if readRate > 0 && p.read < size {
+                text += ", ETA \(Units.format(min(Double(size - p.read) / readRate, 1e9), 1)) s"
+            }
+        }
+        text += ", \(Units.formatBytes(p.wire)) on the wire (\(Int(Double(p.wire) * 8 / t / 1e6)) Mbit/s)"
+        if let d = p.dirtyBytesPerSecond { text += ", dirty \(Units.formatBytes(UInt64(min(d, 1e15))))/s" }
+        return text
     }
 }

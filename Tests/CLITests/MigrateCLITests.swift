@@ -103,13 +103,15 @@ final class MigrateCLITests: XCTestCase {
             dwcp-migrate receive --listen 127.0.0.1:7591 -o \(dst) --json > \(t.path("recv.json")) & rp=$!
             sleep 0.5
             ( while [ ! -e \(freeze) ]; do dd if=/dev/urandom of=\(src) bs=4096 count=8 seek=$((RANDOM % 4000)) conv=notrunc status=none; sleep 0.05; done; touch \(frozen) ) & w=$!
-            dwcp-migrate file \(src) --to 127.0.0.1:7591 --max-downtime 3s --json \
-              --freeze "touch \(freeze); while [ ! -e \(frozen) ]; do sleep 0.01; done" --thaw "touch \(thawed)" > \(t.path("send.json")); s=$?
+            dwcp-migrate file \(src) --to 127.0.0.1:7591 --max-downtime 3s --json --progress \
+              --freeze "touch \(freeze); while [ ! -e \(frozen) ]; do sleep 0.01; done" --thaw "touch \(thawed)" > \(t.path("send.json")) 2> \(t.path("progress")); s=$?
             wait $rp; r=$?; touch \(freeze); wait $w; echo "$s $r"
             """
         let r = try CLI.shell(script)
         XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: thawed), "the thaw ran after a successful final round")
+        let progress = String(decoding: t.read("progress"), as: UTF8.self)
+        XCTAssertTrue(progress.contains("dwcp-migrate: round 0, read ") && progress.contains(" of 16.0 MiB"), progress)
         XCTAssertEqual(t.read("dst.img"), t.read("src.img"), "destination equals the frozen source")
         let lines = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n")
         let done = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]

@@ -56,7 +56,23 @@ public final class ImageSource {
     /// Called after each round with its figures and the planner's decision; throwing from it
     /// (its report could not be written) stops the migration as any failure does.
     public var onRound: ((RoundReport, PrecopyPlanner.Decision) throws -> Void)?
-    public var onWire: ((TransferStats) -> Void)?
+    /// What the current round has done so far, for a progress line.
+    public struct Progress {
+        public var round: Int
+        /// Image bytes read (and encoded) so far this round.
+        public var read: UInt64
+        /// The image's size when it is a file or block device.
+        public var imageBytes: UInt64?
+        /// Encoded bytes on the wire so far this round.
+        public var wire: UInt64
+        /// Seconds since the round started.
+        public var seconds: Double
+        /// Changed bytes per second the previous round measured (from round 2 on).
+        public var dirtyBytesPerSecond: Double?
+    }
+
+    /// Called as the transfer progresses (on the sender's thread).
+    public var onProgress: ((Progress) -> Void)?
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -87,6 +103,9 @@ public final class ImageSource {
         var round = 0
         var final = false
         var frozenAt: Double? = nil
+        // Changed bytes per second over the round before (for progress), and that round's length.
+        var dirtyRate: Double? = nil
+        var previousSeconds: Double? = nil
         do {
             while true {
                 let label = RoundLabel(kind: final ? .final : .round, round: round)
@@ -97,16 +116,21 @@ public final class ImageSource {
                 encoder.searchMoved = searchMoved
                 encoder.infoJSON = label.json
                 let pipeline = SendPipeline(encoder: encoder, sender: c.sender)
-                let onWire = self.onWire
-                forecast.transferStarted()
-                pipeline.onWire = { s in
-                    forecast.progress(totalBytes: s.bytes)
-                    onWire?(s)
-                }
                 // The image is read once a round, by the encoder; what it read is what was sent,
                 // so that is what the snapshot keeps: all of it in round 0, the pages that
                 // changed (journaled against the snapshot, written in after the round) later.
                 let input = try FileDescriptor.openForReading(c.source)
+                let onProgress = self.onProgress
+                let counters = pipeline.counters
+                let imageBytes = input.sizeIfSeekable()
+                let rate = dirtyRate
+                let thisRound = round
+                forecast.transferStarted()
+                pipeline.onWire = { s in
+                    forecast.progress(totalBytes: s.bytes)
+                    onProgress?(Progress(round: thisRound, read: counters.snapshot.input, imageBytes: imageBytes, wire: s.bytes,
+                                         seconds: MonotonicClock.now() - roundStart, dirtyBytesPerSecond: rate))
+                }
                 var copy: FileDescriptor? = nil
                 var journal: ImageJournal.Writer? = nil
                 let result: SendPipeline.Result
@@ -149,6 +173,8 @@ public final class ImageSource {
                     searchMoved = false
                     Timeline.mark("round \(round): \(e.movedBytes) of \(dirty + e.movedBytes) changed bytes found elsewhere in the snapshot; later rounds compare pages in place only")
                 }
+                if round > 0, let previous = previousSeconds, previous > 0 { dirtyRate = Double(dirty) / previous }
+                previousSeconds = sendSeconds + snapshotSeconds
                 let report = RoundReport(label: label, imageBytes: size, dirtyBytes: dirty, wireBytes: result.transfer.bytes,
                                          snapshotSeconds: snapshotSeconds, sendSeconds: sendSeconds, reconnects: result.transfer.reconnects)
                 outcome.rounds.append(report)
