@@ -10,7 +10,8 @@ struct RecoverCommand: ParsableCommand {
         commandName: "recover",
         abstract: "Bring an image that 'dwcp-migrate receive -o' was building to a complete round after a crash.",
         discussion: """
-            A receiver applies each pre-copy round after the first through FILE.dwcp-journal. \
+            A receiver decodes the first pre-copy round into FILE.dwcp-partial (deleted here if \
+            left behind) and applies each later round through FILE.dwcp-journal. \
             If it stopped before the round was committed (the journal has no valid trailer), \
             the journal is deleted and FILE is the previous round, untouched. If it stopped \
             after, the journal is written into FILE (which may be moved aside as \
@@ -59,7 +60,7 @@ struct RecoverCommand: ParsableCommand {
         case .nothing:
             return "\(image): nothing to recover (no journal; it is a complete round)"
         case .discarded(let reason):
-            return "\(image): deleted the journal of a round that was never committed (\(reason)); it is the previous round"
+            return "\(image): deleted what a round that never completed left (\(reason)); the image is the round before it, if there was one"
         case .replayed(let round, let records, let bytes):
             return "\(image): completed round \(round) from its committed journal (\(records) runs, \(Units.formatBytes(bytes)))"
         }

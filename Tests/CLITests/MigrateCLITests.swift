@@ -234,6 +234,13 @@ final class MigrateCLITests: XCTestCase {
         let r = try CLI.shell(script)
         XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", r.stderr)
         XCTAssertEqual(t.read("dst.img"), t.read("v1.img"), "the previous complete image survives a killed round")
+        // The killed first round's partial file is what recover deletes; the image stays.
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dst + ".dwcp-partial"))
+        let recovered = try CLI.run("dwcp-migrate", ["recover", dst, "--json"])
+        XCTAssertEqual(recovered.status, 0, recovered.stderr)
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: recovered.stdout) as? [String: Any])?["action"] as? String, "discarded")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-partial"))
+        XCTAssertEqual(t.read("dst.img"), t.read("v1.img"))
     }
 
     /// kill -9 of the destination in the middle of a delta round (applied through a journal):

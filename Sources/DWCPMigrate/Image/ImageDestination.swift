@@ -73,7 +73,7 @@ public final class ImageDestination {
 
     /// Round 0: decoded into `FILE.dwcp-partial`, fsynced, renamed over `FILE`.
     private func receiveWhole(_ listener: StreamListener) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
-        let partial = path + ".dwcp-partial"
+        let partial = ImageJournal.partialPath(for: path)
         let output = try FileDescriptor.create(partial, overwrite: true, mode: 0o600)
         SignalCleanup.removeOnInterrupt(partial)
         defer { SignalCleanup.removeOnInterrupt(nil) }

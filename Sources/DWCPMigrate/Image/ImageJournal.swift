@@ -23,6 +23,8 @@ public enum ImageJournal {
     public static func journalPath(for image: String) -> String { image + ".dwcp-journal" }
     /// Where `image` is while a committed journal is written into it.
     public static func applyingPath(for image: String) -> String { image + ".dwcp-applying" }
+    /// Where the first round is decoded before it is renamed over `image`.
+    public static func partialPath(for image: String) -> String { image + ".dwcp-partial" }
 
     static let magic = Array("DWCPJNL1".utf8)
     static let trailerMagic = Array("DWCPJEND".utf8)
@@ -41,8 +43,8 @@ public enum ImageJournal {
     public enum Recovery: Equatable {
         /// No journal: the image is a complete round.
         case nothing
-        /// A journal that was never committed (the round did not arrive): deleted; the image is the
-        /// previous round.
+        /// A journal that was never committed, or a first round cut short (the round did not
+        /// arrive): deleted; the image is the previous round, or absent after a first round.
         case discarded(reason: String)
         /// A committed journal: written into the image, which is now that round.
         case replayed(round: UInt64, records: UInt64, bytes: UInt64)
@@ -321,13 +323,16 @@ public enum ImageJournal {
     /// of a size the journal does not start from), leaving them for a person to look at.
     @discardableResult
     public static func recover(image: String) throws -> Recovery {
-        let journalPath = journalPath(for: image), applying = applyingPath(for: image)
+        let journalPath = journalPath(for: image), applying = applyingPath(for: image), partial = partialPath(for: image)
         let hasJournal = access(journalPath, F_OK) == 0, hasApplying = access(applying, F_OK) == 0
+        // A first round cut short is never needed again: the next migration starts from round 0.
+        let hadPartial = access(partial, F_OK) == 0
+        if hadPartial { try unlinkDurably(partial) }
         guard hasJournal else {
             if hasApplying {
                 throw DWCPError.integrity("\(applying) exists without \(journalPath): cannot tell whether it is a complete round; nothing changed")
             }
-            return .nothing
+            return hadPartial ? .discarded(reason: "\(partial): a first round that never completed") : .nothing
         }
         let journal = try FileDescriptor.openForReading(journalPath)
         defer { journal.close() }
