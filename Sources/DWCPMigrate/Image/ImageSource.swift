@@ -103,9 +103,6 @@ public final class ImageSource {
         var round = 0
         var final = false
         var frozenAt: Double? = nil
-        // Changed bytes per second over the round before (for progress), and that round's length.
-        var dirtyRate: Double? = nil
-        var previousSeconds: Double? = nil
         do {
             while true {
                 let label = RoundLabel(kind: final ? .final : .round, round: round)
@@ -123,7 +120,7 @@ public final class ImageSource {
                 let onProgress = self.onProgress
                 let counters = pipeline.counters
                 let imageBytes = input.sizeIfSeekable()
-                let rate = dirtyRate
+                let rate = planner.dirtyBytesPerSecond
                 let thisRound = round
                 forecast.transferStarted()
                 pipeline.onWire = { s in
@@ -173,8 +170,6 @@ public final class ImageSource {
                     searchMoved = false
                     Timeline.mark("round \(round): \(e.movedBytes) of \(dirty + e.movedBytes) changed bytes found elsewhere in the snapshot; later rounds compare pages in place only")
                 }
-                if round > 0, let previous = previousSeconds, previous > 0 { dirtyRate = Double(dirty) / previous }
-                previousSeconds = sendSeconds + snapshotSeconds
                 let report = RoundReport(label: label, imageBytes: size, dirtyBytes: dirty, wireBytes: result.transfer.bytes,
                                          snapshotSeconds: snapshotSeconds, sendSeconds: sendSeconds, reconnects: result.transfer.reconnects)
                 outcome.rounds.append(report)

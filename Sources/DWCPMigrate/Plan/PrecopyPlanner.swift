@@ -75,18 +75,17 @@ public struct PrecopyPlanner: Sendable {
         return rate
     }
 
+    /// Bytes per second the writers dirty: what the last recorded round found changed, over the
+    /// length of the round before it (while which it was dirtied). Nil until a delta round is
+    /// recorded: after the first full copy nothing is known about the change rate yet.
+    public var dirtyBytesPerSecond: Double? {
+        guard rounds.count >= 2 else { return nil }
+        return Double(rounds[rounds.count - 1].dirtyBytes) / max(rounds[rounds.count - 2].seconds, 1e-3)
+    }
+
     /// Predicted duration of a final round run right after the last recorded one.
     public var predictedFinalSeconds: Double? {
-        guard let last = rounds.last else { return nil }
-        let dirtyRate: Double
-        if rounds.count >= 2 {
-            let previous = rounds[rounds.count - 2]
-            dirtyRate = Double(last.dirtyBytes) / max(previous.seconds, 1e-3)
-        } else {
-            // After the first full copy nothing is known about the change rate yet; the next
-            // round measures it.
-            return nil
-        }
+        guard let last = rounds.last, let dirtyRate = dirtyBytesPerSecond else { return nil }
         let wirePerDirty = last.dirtyBytes > 0 ? Double(last.wireBytes) / Double(last.dirtyBytes) : 1
         let nextDirty = dirtyRate * last.seconds
         let overhead = rounds.dropFirst().map(\.sendSeconds).min() ?? 0
