@@ -59,7 +59,8 @@ public enum ImageJournal {
         private let baselineLength: UInt64
         private let digest = StreamDigest()
         private let buffer = RawBuffer(capacity: 4 << 20)
-        private var compare = RawBuffer(capacity: 1 << 20)
+        /// The image's bytes for the span being compared.
+        private var imageBytes = RawBuffer(capacity: 1 << 20)
         /// Stream offset of the next decoded byte: the image offset it lands at.
         private var offset: UInt64 = 0
         public private(set) var records: UInt64 = 0
@@ -128,8 +129,8 @@ public enum ImageJournal {
             let span = to - from
             let overlap = at < baselineLength ? Int(min(UInt64(span), baselineLength - at)) : 0
             if overlap > 0 {
-                if compare.capacity < overlap { compare = RawBuffer(capacity: overlap) }
-                guard try baseline.readFully(into: compare.unsafeBase, count: overlap, at: at) == overlap else {
+                if imageBytes.capacity < overlap { imageBytes = RawBuffer(capacity: overlap) }
+                guard try baseline.readFully(into: imageBytes.unsafeBase, count: overlap, at: at) == overlap else {
                     throw DWCPError.failure("\(baseline.name): the image shrank while a round was compared with it")
                 }
             }
@@ -139,7 +140,7 @@ public enum ImageJournal {
             while i < span {
                 let n = min(ImageJournal.pageSize, span - i)
                 // A page reaching past the image's end is new, whatever its bytes.
-                let differs = i + n > overlap || memcmp(q + i, compare.unsafeBase + i, n) != 0
+                let differs = i + n > overlap || memcmp(q + i, imageBytes.unsafeBase + i, n) != 0
                 if differs {
                     if runStart < 0 { runStart = i }
                     if i + n - runStart >= ImageJournal.maxRecord {
@@ -265,24 +266,41 @@ public enum ImageJournal {
                       recordsEnd: size - UInt64(trailerLength)))
         }
         guard high == d.high && low == d.low else { return bad("digest mismatch: damaged, or cut before its commit") }
-        // The records must tile the space between header and trailer and stay inside the image.
+        let (count, bytes): (UInt64, UInt64)
+        do {
+            (count, bytes) = try forEachRecord(in: fd, c) { _, _, _ in }
+        } catch let error as DWCPError where error.status == .integrity {
+            return .failure(error)
+        }
+        guard count == c.records && bytes == c.dataBytes else { return bad("trailer counts \(c.records) records of \(c.dataBytes) bytes, found \(count) of \(bytes)") }
+        return .success(c)
+    }
+
+    /// Walks the records between the header and `c.recordsEnd`, which must tile that space, each
+    /// 1 … `maxRecord` bytes and inside the round's new length (exit 3 naming the record
+    /// otherwise), and calls `body` with its image offset, its length and where its bytes start
+    /// in the journal. Returns how many records and bytes it saw.
+    @discardableResult
+    static func forEachRecord(in fd: FileDescriptor, _ c: Contents, _ body: (UInt64, Int, UInt64) throws -> Void) throws -> (UInt64, UInt64) {
         var cursor = UInt64(headerLength)
         var count: UInt64 = 0, bytes: UInt64 = 0
         var rh = [UInt8](repeating: 0, count: recordHeaderLength)
         while cursor < c.recordsEnd {
-            guard c.recordsEnd - cursor >= UInt64(recordHeaderLength) else { return bad("record \(count) header cut at offset \(cursor)") }
+            guard c.recordsEnd - cursor >= UInt64(recordHeaderLength) else {
+                throw DWCPError.integrity("\(fd.name): record \(count) header cut at offset \(cursor)")
+            }
             _ = try rh.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: recordHeaderLength, at: cursor) }
             let (offset, length) = rh.withUnsafeBytes { (LittleEndian.load(UInt64.self, $0.baseAddress!, 0), UInt64(LittleEndian.load(UInt32.self, $0.baseAddress!, 8))) }
             guard length > 0, length <= UInt64(maxRecord), offset <= c.newLength, length <= c.newLength - offset,
                   c.recordsEnd - cursor - UInt64(recordHeaderLength) >= length else {
-                return bad("record \(count) at offset \(cursor) is out of bounds (\(length) bytes at image offset \(offset))")
+                throw DWCPError.integrity("\(fd.name): record \(count) at offset \(cursor) is out of bounds (\(length) bytes at image offset \(offset))")
             }
+            try body(offset, Int(length), cursor + UInt64(recordHeaderLength))
             cursor += UInt64(recordHeaderLength) + length
             count += 1
             bytes += length
         }
-        guard count == c.records && bytes == c.dataBytes else { return bad("trailer counts \(c.records) records of \(c.dataBytes) bytes, found \(count) of \(bytes)") }
-        return .success(c)
+        return (count, bytes)
     }
 
     /// Writes a verified journal's records into `target`, sets its length and (if `durable`)
@@ -291,16 +309,11 @@ public enum ImageJournal {
         let out = try FileDescriptor.openForWriting(target)
         defer { out.close() }
         let data = RawBuffer(capacity: maxRecord)
-        var rh = [UInt8](repeating: 0, count: recordHeaderLength)
-        var cursor = UInt64(headerLength)
-        while cursor < c.recordsEnd {
-            _ = try rh.withUnsafeMutableBytes { try journal.readFully(into: $0.baseAddress!, count: recordHeaderLength, at: cursor) }
-            let (offset, length) = rh.withUnsafeBytes { (LittleEndian.load(UInt64.self, $0.baseAddress!, 0), Int(LittleEndian.load(UInt32.self, $0.baseAddress!, 8))) }
-            guard try journal.readFully(into: data.unsafeBase, count: length, at: cursor + UInt64(recordHeaderLength)) == length else {
+        try forEachRecord(in: journal, c) { offset, length, at in
+            guard try journal.readFully(into: data.unsafeBase, count: length, at: at) == length else {
                 throw DWCPError.failure("\(journal.name): shrank while being applied")
             }
             try out.writeAll(data.unsafeBase, count: length, at: offset)
-            cursor += UInt64(recordHeaderLength + length)
         }
         try out.truncate(to: c.newLength)
         if durable { try out.sync() }
