@@ -311,7 +311,7 @@ _dwcp-migrate_receive() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--json --tls --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
-    non_repeating_options=(--listen --qmp --output -o --idle-timeout -T --threads --secret-file --cert --key --ca)
+    non_repeating_options=(--listen --qmp --output -o --journal-dir --idle-timeout -T --threads --secret-file --cert --key --ca)
     __dwcp-migrate_offer_flags_options 0
 
     # Offer option value completions
@@ -323,6 +323,9 @@ _dwcp-migrate_receive() {
         return
         ;;
     '--output'|'-o')
+        return
+        ;;
+    '--journal-dir')
         return
         ;;
     '--idle-timeout')
@@ -350,8 +353,15 @@ _dwcp-migrate_recover() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--json --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
-    non_repeating_options=()
+    non_repeating_options=(--journal-dir)
     __dwcp-migrate_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--journal-dir')
+        return
+        ;;
+    esac
 }
 
 _dwcp-migrate_help() {

@@ -40,12 +40,25 @@ public struct FileDescriptor: Sendable, Equatable {
     }
 
     /// Creates `path` for writing; refuses an existing file unless `overwrite` (`O_EXCL` otherwise).
+    ///
+    /// A character device or FIFO that already exists is opened as it is, without `overwrite`:
+    /// writing to `/dev/null` or a named pipe destroys nothing, as `zstd -o /dev/null` knows.
+    /// A block device or regular file still needs `overwrite`.
     public static func create(_ path: String, overwrite: Bool, mode: mode_t = 0o644) throws -> FileDescriptor {
         var flags = O_WRONLY | O_CREAT | O_CLOEXEC
         flags |= overwrite ? O_TRUNC : O_EXCL
         let fd = open(path, flags, mode)
         if fd < 0 {
-            if errno == EEXIST { throw DWCPError.failure("\(path): already exists (use -f to overwrite)") }
+            if errno == EEXIST {
+                var st = stat()
+                let kind = stat(path, &st) == 0 ? st.st_mode & S_IFMT : 0
+                if kind == S_IFCHR || kind == S_IFIFO {
+                    let stream = open(path, O_WRONLY | O_CLOEXEC)
+                    if stream >= 0 { return FileDescriptor(rawValue: stream, name: path) }
+                    throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))")
+                }
+                throw DWCPError.failure("\(path): already exists (use -f to overwrite)")
+            }
             throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))")
         }
         return FileDescriptor(rawValue: fd, name: path)

@@ -23,6 +23,11 @@ struct ReceiveCommand: ParsableCommand {
             always a complete round or, after a crash mid-apply, absent with a journal that \
             completes it: receive first finishes or discards what an interrupted receive left \
             (as 'dwcp-migrate recover FILE' does). If the source gives up, FILE is deleted. \
+            FILE may be a block device, given with --journal-dir: every round is written into \
+            it in place (the image is its first bytes, as long as the source's), its journal \
+            and a marker named after it live in DIR, and the marker (NAME.dwcp-incomplete) is \
+            there whenever the device holds no complete round: while the first round is \
+            written, or after the source gave up. \
             Answers the source's link probes while waiting.
             """)
 
@@ -32,8 +37,11 @@ struct ReceiveCommand: ParsableCommand {
     @Option(help: ArgumentHelp("QMP unix socket of a destination QEMU started with -incoming defer.", valueName: "PATH"))
     var qmp: String?
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Image file to build from 'dwcp-migrate file' rounds.", valueName: "FILE"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Image file or block device to build from 'dwcp-migrate file' rounds.", valueName: "FILE"))
     var output: String?
+
+    @Option(help: ArgumentHelp("Keep the round journal (and a device's marker) in DIR instead of beside FILE; needed when FILE is a block device. Give the same DIR to 'dwcp-migrate recover'.", valueName: "DIR"))
+    var journalDir: String?
 
     @Option(help: ArgumentHelp("Fail (exit 4) after this long without data from the source.", valueName: "SECONDS"))
     var idleTimeout: Double = 120
@@ -53,10 +61,10 @@ struct ReceiveCommand: ParsableCommand {
     func validate() throws {
         if Endpoint(listen) == nil { throw ValidationError("--listen '\(listen)' is not [ADDR]:PORT") }
         if (qmp == nil) == (output == nil) { throw ValidationError("give exactly one of --qmp (a QEMU VM) or -o FILE (an image)") }
-        if output == "-" { throw ValidationError("-o needs a file: rounds are renamed into place") }
-        var st = stat()
-        if let output, stat(output, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
-            throw ValidationError("-o \(output) is not a regular file: the first round is renamed into place, so a device, pipe or directory cannot hold the image")
+        if output == "-" { throw ValidationError("-o needs a file or block device: rounds are applied in place") }
+        if journalDir != nil && output == nil { throw ValidationError("--journal-dir goes with -o FILE") }
+        if let output {
+            do { _ = try ImageFiles(image: output, journalDirectory: journalDir) } catch let e as DWCPError { throw ValidationError("-o \(e.message)") }
         }
         if !(idleTimeout > 0 && idleTimeout <= 1_000_000) { throw ValidationError("--idle-timeout must be above 0 and at most 1000000 seconds") }
         if let t = threads, !(1...256).contains(t) { throw ValidationError("-T must be 1...256") }
@@ -72,7 +80,8 @@ struct ReceiveCommand: ParsableCommand {
         config.auth = SessionAuth(secret: try secret.load())
         config.tls = try tls.settings.map { try TLSContext(role: .server, $0) }
         config.idleTimeout = idleTimeout
-        if let output { RecoverCommand.report(try ImageJournal.recover(image: output), image: output) }
+        let files = try output.map { try ImageFiles(image: $0, journalDirectory: journalDir) }
+        if let files { RecoverCommand.report(try ImageJournal.recover(files), image: files.image) }
         let listener = try StreamListener(Endpoint(listen)!)
         Diagnostics.info("listening on port \(listener.port)")
         if let qmp {
@@ -91,7 +100,7 @@ struct ReceiveCommand: ParsableCommand {
             Diagnostics.info("VM received (\(Units.formatBytes(o.bytesDecoded)) of migration stream, \(Units.formatBytes(o.bytesReceived)) on the wire) and running")
             return
         }
-        let destination = ImageDestination(path: output!, receiver: config)
+        let destination = ImageDestination(files: files!, receiver: config)
         destination.threads = threads ?? OSThread.processorCount
         destination.onRound = { label, result, written in
             var j = JSONLine()
@@ -105,7 +114,7 @@ struct ReceiveCommand: ParsableCommand {
         }
         let o = try destination.run(listener: listener)
         if o.aborted {
-            throw DWCPError.failure("the source gave up (see its diagnostics); \(output!) discarded")
+            throw DWCPError.failure("the source gave up (see its diagnostics); \(output!) \(files!.isDevice ? "marked incomplete" : "discarded")")
         }
         var j = JSONLine()
         j.add("event", "done")

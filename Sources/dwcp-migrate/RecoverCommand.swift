@@ -18,11 +18,18 @@ struct RecoverCommand: ParsableCommand {
             FILE.dwcp-applying meanwhile) and FILE is the new round. Replaying is idempotent. \
             'dwcp-migrate receive -o FILE' does the same before it listens. Exit status 3 when \
             the files cannot make a complete round (a damaged committed journal, or FILE of a \
-            size the journal does not start from); nothing is changed then.
+            size the journal does not start from); nothing is changed then. A block device's \
+            journal is in the --journal-dir given to receive, and is written into the device \
+            in place; exit status 3 also when the device is marked as holding no complete \
+            round (DIR/NAME.dwcp-incomplete: its first round never completed, or the source \
+            gave up).
             """)
 
     @Argument(help: ArgumentHelp("The image file given to 'dwcp-migrate receive -o'.", valueName: "FILE"))
     var image: String
+
+    @Option(help: ArgumentHelp("The directory given to 'dwcp-migrate receive --journal-dir' (needed for a block device).", valueName: "DIR"))
+    var journalDir: String?
 
     @Flag(help: "Print the result as a JSON line on standard output.")
     var json = false
@@ -31,7 +38,7 @@ struct RecoverCommand: ParsableCommand {
 
     func run() throws {
         verbosity.apply()
-        let recovery = try ImageJournal.recover(image: image)
+        let recovery = try ImageJournal.recover(ImageFiles(image: image, journalDirectory: journalDir))
         if json {
             var j = JSONLine()
             j.add("event", "recover")
@@ -47,10 +54,16 @@ struct RecoverCommand: ParsableCommand {
                 j.add("round", Int(round))
                 j.add("records", records)
                 j.add("bytes", bytes)
+            case .incomplete(let reason):
+                j.add("action", "incomplete")
+                j.add("reason", reason)
             }
             try FileDescriptor.standardOutput.writeAll(j.text + "\n")
         } else {
             try FileDescriptor.standardOutput.writeAll(Self.describe(recovery, image: image) + "\n")
+        }
+        if case .incomplete = recovery {
+            throw DWCPError.integrity("\(image) holds no complete round")
         }
     }
 
@@ -63,6 +76,8 @@ struct RecoverCommand: ParsableCommand {
             return "\(image): deleted what a round that never completed left (\(reason)); the image is the round before it, if there was one"
         case .replayed(let round, let records, let bytes):
             return "\(image): completed round \(round) from its committed journal (\(records) runs, \(Units.formatBytes(bytes)))"
+        case .incomplete(let reason):
+            return "\(image): holds no complete round (\(reason)); the next 'dwcp-migrate receive' starts it from round 0"
         }
     }
 

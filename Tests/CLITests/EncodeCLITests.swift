@@ -80,8 +80,10 @@ final class EncodeCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("already exists"), r.stderr)
         XCTAssertEqual(t.read("exists"), Data("keep me".utf8))
         XCTAssertEqual(try CLI.run("dwcp-encode", ["-f", "-o", t.path("exists"), t.path("in")]).status, 0)
-        // A full disk is an error, not a silent success.
-        let full = try CLI.run("dwcp-encode", ["-o", "/dev/full", "-f", t.path("in")])
+        // A character device or FIFO destroys nothing, so it needs no -f; a full disk is an
+        // error, not a silent success.
+        XCTAssertEqual(try CLI.run("dwcp-encode", ["-o", "/dev/null", t.path("in")]).status, 0)
+        let full = try CLI.run("dwcp-encode", ["-o", "/dev/full", t.path("in")])
         XCTAssertEqual(full.status, 1, full.stderr)
         XCTAssertTrue(full.stderr.contains("No space left"), full.stderr)
         let type = try FileManager.default.attributesOfItem(atPath: "/dev/full")[.type] as? FileAttributeType

@@ -194,6 +194,110 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(done["rounds"] as! Int, 2)
     }
 
+    /// A loop device over a file, for the tests that need a block device; skips without root.
+    private func loopDevice(_ t: TempDir, size: String) throws -> String {
+        let backing = t.path("device-\(size).img")
+        let setup = try CLI.shell("truncate -s \(size) \(backing) && losetup -f --show \(backing)")
+        let device = String(decoding: setup.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard setup.status == 0, device.hasPrefix("/dev/loop") else { throw XCTSkip("no loop device here (needs root): \(setup.stderr)") }
+        return device
+    }
+
+    /// A block device as the destination: rounds written into it in place, the image its first
+    /// bytes and the rest untouched; the journal and marker in --journal-dir; a round 0 cut
+    /// short leaves the device marked incomplete (recover exits 3) until a migration completes.
+    func testBlockDeviceDestinationAppliesRoundsInPlace() throws {
+        let t = TempDir()
+        let device = try loopDevice(t, size: "48M")
+        defer { _ = try? CLI.shell("losetup -d \(device)") }
+        let state = t.path("state"), src = t.path("src.img"), freeze = t.path("freeze"), frozen = t.path("frozen")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let name = (device as NSString).lastPathComponent
+        let noDirectory = try CLI.run("dwcp-migrate", ["receive", "--listen", "127.0.0.1:0", "-o", device])
+        XCTAssertEqual(noDirectory.status, 2, noDirectory.stderr)
+        XCTAssertTrue(noDirectory.stderr.contains("--journal-dir"), noDirectory.stderr)
+
+        // Killed in round 0: the device is marked, recover says so, a new receive starts over.
+        let killed = """
+            head -c 33554432 /dev/urandom > \(src)
+            dwcp-migrate receive --listen 127.0.0.1:7610 -o \(device) --journal-dir \(state) 2>/dev/null & rp=$!
+            sleep 0.5
+            dwcp-migrate file \(src) --to 127.0.0.1:7610 --codec zstd:19 --link-rate 1Gbit --resume-timeout 1 2>/dev/null & sp=$!
+            for i in $(seq 2000); do [ -e \(state)/\(name).dwcp-incomplete ] && break; sleep 0.005; done
+            kill -9 $rp; wait $sp; echo $?
+            """
+        let k = try CLI.shell(killed)
+        XCTAssertEqual(String(decoding: k.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", k.stderr)
+        let marked = try CLI.run("dwcp-migrate", ["recover", device, "--journal-dir", state, "--json"])
+        XCTAssertEqual(marked.status, 3, marked.stderr)
+        let line = try JSONSerialization.jsonObject(with: marked.stdout) as! [String: Any]
+        XCTAssertEqual(line["action"] as? String, "incomplete")
+
+        let script = """
+            dwcp-migrate receive --listen 127.0.0.1:7611 -o \(device) --journal-dir \(state) --json > \(t.path("recv.json")) 2>/dev/null & rp=$!
+            sleep 0.5
+            ( while [ ! -e \(freeze) ]; do dd if=/dev/urandom of=\(src) bs=4096 count=4 seek=$((RANDOM % 8000)) conv=notrunc status=none; sleep 0.02; done; touch \(frozen) ) & w=$!
+            dwcp-migrate file \(src) --to 127.0.0.1:7611 \
+              --freeze "touch \(freeze); while [ ! -e \(frozen) ]; do sleep 0.01; done" 2>/dev/null; s=$?
+            wait $rp; r=$?; touch \(freeze); wait $w
+            cmp -s -n 33554432 \(src) \(device); c=$?
+            cmp -s -i 33554432 -n 16777216 \(device) /dev/zero; z=$?
+            echo "$s $r $c $z"
+            """
+        let r = try CLI.shell(script)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0 0 0", r.stderr)
+        let rounds = String(decoding: t.read("recv.json"), as: UTF8.self).split(separator: "\n")
+        XCTAssertGreaterThanOrEqual(rounds.count, 3, "round 0, at least one delta round, the summary")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: state), [], "no journal or marker once it is done")
+        let clean = try CLI.run("dwcp-migrate", ["recover", device, "--journal-dir", state])
+        XCTAssertEqual(clean.status, 0, clean.stderr)
+    }
+
+    /// A block device killed after a round's journal is committed: recover writes the journal
+    /// into the device in place, and refuses a journal written for another device.
+    func testKilledDeviceApplyIsCompletedByRecover() throws {
+        let t = TempDir()
+        let device = try loopDevice(t, size: "128M"), other = try loopDevice(t, size: "4M")
+        defer { _ = try? CLI.shell("losetup -d \(device); losetup -d \(other)") }
+        let state = t.path("state"), v1 = t.path("v1.img"), v2 = t.path("v2.img"), src = t.path("src.img")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let name = (device as NSString).lastPathComponent, journal = "\(state)/\(name).dwcp-journal"
+        for attempt in 0..<3 {
+            let script = """
+                head -c 100663296 /dev/urandom > \(v1); head -c 100663296 /dev/urandom > \(v2); cp \(v1) \(src)
+                dwcp-migrate receive --listen 127.0.0.1:761\(2 + attempt) -o \(device) --journal-dir \(state) 2>/dev/null & rp=$!
+                sleep 0.5
+                dwcp-migrate file \(src) --to 127.0.0.1:761\(2 + attempt) --resume-timeout 1 --freeze "cp \(v2) \(src)" 2>/dev/null & sp=$!
+                # The commit point of the round that replaces the image: a journal of over
+                # 64 MiB whose trailer is on disk (an earlier round journals next to nothing).
+                committed() { [ "$(stat -c %s \(journal) 2>/dev/null || echo 0)" -gt 67108864 ] && [ "$(tail -c 48 \(journal) 2>/dev/null | head -c 8)" = DWCPJEND ]; }
+                for i in $(seq 20000); do committed && break; done
+                committed || { wait $sp; wait $rp; echo missed; exit 0; }
+                kill -9 $rp; wait $sp; echo $?
+                """
+            let r = try CLI.shell(script)
+            let out = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if out == "missed" || !FileManager.default.fileExists(atPath: journal) { continue }
+            XCTAssertEqual(out, "4", "the source never heard the verdict: " + r.stderr)
+            // The journal names its device: another device with the same state directory is refused.
+            let otherJournal = "\(state)/\((other as NSString).lastPathComponent).dwcp-journal"
+            XCTAssertEqual(link(journal, otherJournal), 0)
+            let refused = try CLI.run("dwcp-migrate", ["recover", other, "--journal-dir", state])
+            XCTAssertEqual(refused.status, 3, refused.stderr)
+            XCTAssertTrue(refused.stderr.contains("was written for device"), refused.stderr)
+            unlink(otherJournal)
+            let recovered = try CLI.run("dwcp-migrate", ["recover", device, "--journal-dir", state, "--json"])
+            XCTAssertEqual(recovered.status, 0, recovered.stderr)
+            let line = try JSONSerialization.jsonObject(with: recovered.stdout) as! [String: Any]
+            XCTAssertEqual(line["action"] as? String, "replayed")
+            let same = try CLI.shell("cmp -n 100663296 \(v2) \(device)")
+            XCTAssertEqual(same.status, 0, "the committed final round, completed: " + String(decoding: same.stdout, as: UTF8.self))
+            XCTAssertFalse(FileManager.default.fileExists(atPath: journal))
+            return
+        }
+        throw XCTSkip("the apply finished before the kill in three tries")
+    }
+
     /// Writers faster than the rounds can follow: it gives up, the destination deletes its copy.
     func testNonConvergingFileGivesUpAndDiscards() throws {
         let t = TempDir()
@@ -281,7 +385,7 @@ final class MigrateCLITests: XCTestCase {
         let refused = try CLI.run("dwcp-migrate", ["receive", "--listen", "127.0.0.1:0", "-o", dst])
         XCTAssertEqual(refused.status, 3, "receive will not build over a state it cannot recover")
         let device = try CLI.run("dwcp-migrate", ["receive", "--listen", "127.0.0.1:0", "-o", "/dev/null"])
-        XCTAssertEqual(device.status, 2, "a device cannot be renamed over: " + device.stderr)
+        XCTAssertEqual(device.status, 2, "a character device cannot hold an image: " + device.stderr)
     }
 
     func testDryRunPrintsThePlanAndUsageErrorsExit2() throws {

@@ -10,16 +10,21 @@ public final class Baseline: @unchecked Sendable {
     public let length: UInt64
     public let path: String
 
-    /// Opens `path` without reading it.
-    public init(opening path: String) throws {
+    /// Opens `path` without reading it. With `length`, the baseline is the file's first `length`
+    /// bytes (a block device holding a smaller image); the file must hold that many.
+    public init(opening path: String, length: UInt64? = nil) throws {
         let fd = try FileDescriptor.openForReading(path)
         guard let size = fd.sizeIfSeekable() else {
             fd.close()
             throw DWCPError.usage("\(path): baseline must be a regular file or block device")
         }
+        if let length, length > size {
+            fd.close()
+            throw DWCPError.integrity("\(path): wrong baseline: the image is \(length) bytes, this holds only \(size)")
+        }
         self.fd = fd
         self.path = path
-        self.length = size
+        self.length = length ?? size
     }
 
     /// What a stream header names the baseline by: its length and XXH3-128 over the whole file,
@@ -30,7 +35,7 @@ public final class Baseline: @unchecked Sendable {
         let chunk = RawBuffer(capacity: 4 << 20)
         var offset: UInt64 = 0
         while offset < length {
-            let n = try fd.readFully(into: chunk.unsafeBase, count: chunk.capacity, at: offset)
+            let n = try fd.readFully(into: chunk.unsafeBase, count: Int(min(UInt64(chunk.capacity), length - offset)), at: offset)
             if n == 0 { break }
             digest.update(chunk.unsafeBase, n)
             offset += UInt64(n)

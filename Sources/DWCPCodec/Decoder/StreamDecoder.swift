@@ -39,6 +39,10 @@ public final class StreamDecoder {
     /// naming another baseline is refused as with a computed identity; the end frame's digest
     /// still covers every decoded byte, copies from the baseline included.
     public var baselineIdentity: BaselineIdentity?
+    /// When set, the baseline is the first this many bytes of `baselinePath`, which must hold at
+    /// least as many: a block device holding a smaller image (`dwcp-migrate receive` onto a
+    /// device). Unset, the whole file is the baseline.
+    public var baselineLength: UInt64?
     /// Called on the writer thread after each frame with the running totals.
     public var progress: ((DecodeStats) -> Void)?
     /// Receives the JSON text of each info frame (after its checksum is verified): dwcp-migrate
@@ -217,7 +221,7 @@ public final class StreamDecoder {
         case (.some(let id), nil):
             throw DWCPError.usage("stream is a delta against a baseline (\(id.length) bytes, XXH3-128 \(id.digest)); give it with --baseline FILE")
         case (.some(let id), .some(let path)):
-            let b = try Baseline(opening: path)
+            let b = try Baseline(opening: path, length: baselineLength)
             let found = try baselineIdentity.map { BaselineIdentity(length: b.length, digest: $0.digest) } ?? b.identity()
             guard found == id else {
                 throw DWCPError.integrity("\(path): wrong baseline: stream was encoded against \(id.length) bytes with XXH3-128 \(id.digest), this file is \(found.length) bytes with \(found.digest)")

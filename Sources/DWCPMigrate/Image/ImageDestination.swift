@@ -13,8 +13,13 @@ import DWCPTransport
 /// once `ImageJournal.recover` (run first thing here) has replayed its committed journal.
 /// An `abort` stream from the source deletes the image: a half-migrated copy must not be
 /// mistaken for a usable one.
+///
+/// A block device (`ImageFiles`) cannot be renamed: round 0 is written into it in place while
+/// a durable marker says it holds no complete round, and the marker goes once the round is
+/// fsynced; an abort puts the marker back instead of deleting anything.
 public final class ImageDestination {
-    public let path: String
+    public let files: ImageFiles
+    public var path: String { files.image }
     public let receiver: ReceiverConfiguration
     public var threads = OSThread.processorCount
     /// Called after each round is applied, with the bytes it wrote into the image: all of them
@@ -29,32 +34,40 @@ public final class ImageDestination {
         public var aborted = false
     }
 
-    public init(path: String, receiver: ReceiverConfiguration) {
-        self.path = path
+    public init(files: ImageFiles, receiver: ReceiverConfiguration) {
+        self.files = files
         self.receiver = receiver
+    }
+
+    /// A regular file at `path`, its state beside it.
+    public convenience init(path: String, receiver: ReceiverConfiguration) throws {
+        self.init(files: try ImageFiles(image: path), receiver: receiver)
     }
 
     public func run(listener: StreamListener) throws -> Outcome {
         var outcome = Outcome()
         // Whatever an interrupted receive left (callers that want to say so run it first).
-        try ImageJournal.recover(image: path)
+        try ImageJournal.recover(files)
         var expected = 0
+        // The image's length: on a device, the baseline is that many of its first bytes.
+        var length: UInt64 = 0
         // The image's identity: the digest of the round that made it, which the decoder would
         // otherwise compute with a pass over the whole image every round.
         var identity: BaselineIdentity? = nil
         while true {
-            let (label, result, written) = expected == 0 ? try receiveWhole(listener) : try receiveInPlace(listener, round: expected, identity: identity)
+            let (label, result, written) = expected == 0 ? try receiveWhole(listener) : try receiveInPlace(listener, round: expected, identity: identity, length: length)
             // Only a DWCP frame stream's end frame carries the digest (a raw or zstd round 0 does not).
             identity = result.decode.format == "dwcp" ? BaselineIdentity(length: result.decode.bytesOut, digest: result.decode.outputDigest) : nil
             outcome.bytesReceived += result.transfer.bytes
             try onRound?(label, result, written)
             if label.kind == .abort {
-                if expected > 0 { unlink(path) }
+                if files.isDevice { try files.markIncomplete() } else if expected > 0 { unlink(path) }
                 outcome.aborted = true
                 return outcome
             }
             outcome.rounds += 1
             outcome.imageBytes = result.decode.bytesOut
+            length = result.decode.bytesOut
             if label.kind == .final { return outcome }
             expected += 1
         }
@@ -73,7 +86,8 @@ public final class ImageDestination {
 
     /// Round 0: decoded into `FILE.dwcp-partial`, fsynced, renamed over `FILE`.
     private func receiveWhole(_ listener: StreamListener) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
-        let partial = ImageJournal.partialPath(for: path)
+        if files.isDevice { return try receiveWholeIntoDevice(listener) }
+        let partial = files.partial!
         let output = try FileDescriptor.create(partial, overwrite: true, mode: 0o600)
         SignalCleanup.removeOnInterrupt(partial)
         defer { SignalCleanup.removeOnInterrupt(nil) }
@@ -98,22 +112,42 @@ public final class ImageDestination {
         }
     }
 
+    /// Round 0 onto a block device: written in place, under the incomplete marker until it is
+    /// fsynced.
+    private func receiveWholeIntoDevice(_ listener: StreamListener) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
+        try files.markIncomplete()
+        let output = try FileDescriptor.openForWriting(path)
+        defer { output.close() }
+        let pipeline = ReceivePipeline(receiver: receiver)
+        pipeline.threads = threads
+        var label: RoundLabel? = nil
+        let result = try pipeline.run(listener: listener, output: output) { [files] p in
+            let l = try Self.check(p.info, expected: 0)
+            label = l
+            if l.kind == .abort { return }
+            try output.sync()
+            try files.clearIncomplete()
+        }
+        return (label!, result, result.decode.bytesOut)
+    }
+
     /// Round k > 0: the changed pages journaled as they are decoded, committed once the stream
     /// is verified, then written into the image.
-    private func receiveInPlace(_ listener: StreamListener, round: Int, identity: BaselineIdentity?) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
-        let journalPath = ImageJournal.journalPath(for: path)
-        let journal = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: path)
+    private func receiveInPlace(_ listener: StreamListener, round: Int, identity: BaselineIdentity?, length: UInt64) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
+        let journalPath = files.journal
+        let journal = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: path, device: files.device)
         SignalCleanup.removeOnInterrupt(journalPath)
         defer { SignalCleanup.removeOnInterrupt(nil) }
         let pipeline = ReceivePipeline(receiver: receiver)
         pipeline.threads = threads
         pipeline.baselinePath = path
         pipeline.baselineIdentity = identity
+        if files.isDevice { pipeline.baselineLength = length }
         var label: RoundLabel? = nil
         var committed = false
         do {
             defer { journal.close() }
-            let result = try pipeline.run(listener: listener, into: .sink({ try journal.take($0, $1, unchanged: $2) })) { [path] p in
+            let result = try pipeline.run(listener: listener, into: .sink({ try journal.take($0, $1, unchanged: $2) })) { [files] p in
                 let l = try Self.check(p.info, expected: round)
                 label = l
                 if l.kind == .abort { return }
@@ -122,10 +156,11 @@ public final class ImageDestination {
                 SignalCleanup.removeOnInterrupt(nil)
                 committed = true
                 Timeline.mark("round \(round) journaled: \(journal.records) runs, \(journal.dataBytes) bytes changed")
-                switch try ImageJournal.recover(image: path) {
+                switch try ImageJournal.recover(files) {
                 case .replayed: break
                 case .discarded(let why): throw DWCPError.integrity("round \(round) was committed but its journal does not read back: \(why)")
                 case .nothing: throw DWCPError.failure("\(journalPath) vanished after its commit")
+                case .incomplete(let why): throw DWCPError.failure("\(files.image): \(why)")
                 }
             }
             if label!.kind == .abort { unlink(journalPath) }

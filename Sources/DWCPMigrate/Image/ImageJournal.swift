@@ -28,7 +28,7 @@ public enum ImageJournal {
 
     static let magic = Array("DWCPJNL1".utf8)
     static let trailerMagic = Array("DWCPJEND".utf8)
-    /// magic, round, base length, reserved.
+    /// magic, round, base length, device number (a block-device image's `st_rdev`, else 0).
     static let headerLength = 32
     /// offset, length (u32), reserved (u32).
     static let recordHeaderLength = 16
@@ -48,6 +48,9 @@ public enum ImageJournal {
         case discarded(reason: String)
         /// A committed journal: written into the image, which is now that round.
         case replayed(round: UInt64, records: UInt64, bytes: UInt64)
+        /// A block device marked as holding no complete round: its first round never completed,
+        /// or the source gave up. The next `receive` starts it from round 0.
+        case incomplete(reason: String)
     }
 
     /// Journals one round's changes against the image it replaces (`baseline`): hand it the
@@ -71,13 +74,14 @@ public enum ImageJournal {
         /// journal of its private snapshot need not.
         private let durable: Bool
 
-        /// Creates the journal for `round` (replacing a stale one) against the image at `baselinePath`.
-        public init(path: String, round: UInt64, baselinePath: String, durable: Bool = true) throws {
+        /// Creates the journal for `round` (replacing a stale one) against the image at
+        /// `baselinePath`; `device` is that image's device number if it is a block device.
+        public init(path: String, round: UInt64, baselinePath: String, device: UInt64? = nil, durable: Bool = true) throws {
             self.durable = durable
             baseline = try FileDescriptor.openForReading(baselinePath)
             guard let length = baseline.sizeIfSeekable() else {
                 baseline.close()
-                throw DWCPError.failure("\(baselinePath): not a regular file")
+                throw DWCPError.failure("\(baselinePath): not a regular file or block device")
             }
             baselineLength = length
             do {
@@ -91,7 +95,7 @@ public enum ImageJournal {
             ImageJournal.magic.withUnsafeBytes { h.copyMemory(from: $0.baseAddress!, byteCount: 8) }
             LittleEndian.store(round, h, 8)
             LittleEndian.store(baselineLength, h, 16)
-            LittleEndian.store(UInt64(0), h, 24)
+            LittleEndian.store(device ?? 0, h, 24)
             buffer.count = ImageJournal.headerLength
             digest.update(h, ImageJournal.headerLength)
         }
@@ -227,6 +231,7 @@ public enum ImageJournal {
     struct Contents {
         var round: UInt64
         var baseLength: UInt64
+        var device: UInt64
         var records: UInt64
         var dataBytes: UInt64
         var newLength: UInt64
@@ -260,6 +265,7 @@ public enum ImageJournal {
             (LittleEndian.load(UInt64.self, b.baseAddress!, 32), LittleEndian.load(UInt64.self, b.baseAddress!, 40),
              Contents(round: header.withUnsafeBytes { LittleEndian.load(UInt64.self, $0.baseAddress!, 8) },
                       baseLength: header.withUnsafeBytes { LittleEndian.load(UInt64.self, $0.baseAddress!, 16) },
+                      device: header.withUnsafeBytes { LittleEndian.load(UInt64.self, $0.baseAddress!, 24) },
                       records: LittleEndian.load(UInt64.self, b.baseAddress!, 8),
                       dataBytes: LittleEndian.load(UInt64.self, b.baseAddress!, 16),
                       newLength: LittleEndian.load(UInt64.self, b.baseAddress!, 24),
@@ -303,8 +309,8 @@ public enum ImageJournal {
         return (count, bytes)
     }
 
-    /// Writes a verified journal's records into `target`, sets its length and (if `durable`)
-    /// fsyncs it.
+    /// Writes a verified journal's records into `target`, sets its length (a regular file; a
+    /// block device keeps its size) and (if `durable`) fsyncs it.
     static func apply(_ c: Contents, from journal: FileDescriptor, to target: String, durable: Bool = true) throws {
         let out = try FileDescriptor.openForWriting(target)
         defer { out.close() }
@@ -315,7 +321,7 @@ public enum ImageJournal {
             }
             try out.writeAll(data.unsafeBase, count: length, at: offset)
         }
-        try out.truncate(to: c.newLength)
+        if out.isRegularFile { try out.truncate(to: c.newLength) }
         if durable { try out.sync() }
     }
 
@@ -330,13 +336,22 @@ public enum ImageJournal {
         unlink(journalPath)
     }
 
-    /// Brings `image` to a complete round after whatever stopped a receiver: replays a committed
-    /// journal, deletes one that never was. Throws (exit 3) when the files cannot be a complete
-    /// round (a committed journal that is damaged while the image is moved aside, or an image
-    /// of a size the journal does not start from), leaving them for a person to look at.
+    /// Brings the regular file `image`, its state beside it, to a complete round
+    /// (`recover(_:)`).
     @discardableResult
     public static func recover(image: String) throws -> Recovery {
-        let journalPath = journalPath(for: image), applying = applyingPath(for: image), partial = partialPath(for: image)
+        try recover(ImageFiles(image: image))
+    }
+
+    /// Brings an image to a complete round after whatever stopped a receiver: replays a committed
+    /// journal, deletes one that never was. Throws (exit 3) when the files cannot be a complete
+    /// round (a committed journal that is damaged while the image is moved aside, one written
+    /// for another device, or an image of a size the journal does not start from), leaving them
+    /// for a person to look at.
+    @discardableResult
+    public static func recover(_ files: ImageFiles) throws -> Recovery {
+        if files.isDevice { return try recoverDevice(files) }
+        let image = files.image, journalPath = files.journal, applying = files.applying!, partial = files.partial!
         let hasJournal = access(journalPath, F_OK) == 0, hasApplying = access(applying, F_OK) == 0
         // A first round cut short is never needed again: the next migration starts from round 0.
         let hadPartial = access(partial, F_OK) == 0
@@ -358,6 +373,9 @@ public enum ImageJournal {
             try unlinkDurably(journalPath)
             return .discarded(reason: why.message)
         case .success(let c):
+            guard c.device == 0 else {
+                throw DWCPError.integrity("\(journalPath) was written for a block device (device \(c.device)), not the file \(image); nothing changed")
+            }
             contents = c
         }
         if !hasApplying {
@@ -373,5 +391,38 @@ public enum ImageJournal {
         try renameDurably(applying, image)
         try unlinkDurably(journalPath)
         return .replayed(round: contents.round, records: contents.records, bytes: contents.dataBytes)
+    }
+
+    /// `recover` for a block device: a committed journal is written into the device in place
+    /// (nothing can be moved aside; the journal's presence is what says the device may be torn),
+    /// and a device marked incomplete is reported as such.
+    private static func recoverDevice(_ files: ImageFiles) throws -> Recovery {
+        var recovery = Recovery.nothing
+        if access(files.journal, F_OK) == 0 {
+            let journal = try FileDescriptor.openForReading(files.journal)
+            defer { journal.close() }
+            switch try verify(journal) {
+            case .failure(let why):
+                try unlinkDurably(files.journal)
+                recovery = .discarded(reason: why.message)
+            case .success(let c):
+                guard c.device == files.device! else {
+                    throw DWCPError.integrity("\(files.journal) was written for device \(c.device), \(files.image) is device \(files.device!); nothing changed")
+                }
+                let image = try FileDescriptor.openForReading(files.image)
+                let size = image.sizeIfSeekable() ?? 0
+                image.close()
+                guard c.newLength <= size else {
+                    throw DWCPError.integrity("\(files.journal) makes an image of \(c.newLength) bytes, \(files.image) holds \(size); nothing changed")
+                }
+                try apply(c, from: journal, to: files.image)
+                try unlinkDurably(files.journal)
+                recovery = .replayed(round: c.round, records: c.records, bytes: c.dataBytes)
+            }
+        }
+        if files.isMarkedIncomplete {
+            return .incomplete(reason: "\(files.incomplete!) is present: a first round never completed, or the source gave up")
+        }
+        return recovery
     }
 }

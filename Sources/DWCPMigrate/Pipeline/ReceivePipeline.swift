@@ -13,6 +13,8 @@ public final class ReceivePipeline {
     public var baselinePath: String?
     /// `StreamDecoder.baselineIdentity`.
     public var baselineIdentity: BaselineIdentity?
+    /// `StreamDecoder.baselineLength`.
+    public var baselineLength: UInt64?
     public var threads = OSThread.processorCount
     /// Info-frame JSON seen in the stream.
     public private(set) var info: [String] = []
@@ -46,6 +48,7 @@ public final class ReceivePipeline {
         decoder.threads = threads
         decoder.baselinePath = baselinePath
         decoder.baselineIdentity = baselineIdentity
+        decoder.baselineLength = baselineLength
         var collected: [String] = []
         decoder.onInfo = { collected.append($0) }
         var decoded = DecodeStats()

@@ -1,0 +1,85 @@
+import Glibc
+import DWCPCore
+import DWCPSystem
+
+/// Where an image that `dwcp-migrate receive -o` builds lives, and where its round state goes.
+///
+/// A regular file keeps its state beside it: the first round is decoded into `FILE.dwcp-partial`
+/// and renamed over it, and later rounds are journaled in `FILE.dwcp-journal` (or in
+/// `--journal-dir`) and applied with `FILE` moved aside as `FILE.dwcp-applying`.
+///
+/// A block device can be neither renamed nor truncated, and its node usually sits on a RAM
+/// file system (`/dev`) where nothing is durable. So its state lives in a directory the caller
+/// names, every round is written into the device in place, and the image is the device's first
+/// bytes (as long as the round says; the rest of the device is left alone). What the rename
+/// gave a file, a marker gives a device: `DIR/NAME.dwcp-incomplete` exists, durably, whenever
+/// the device holds no complete round (a first round being written, or the source gave up).
+public struct ImageFiles: Sendable, Equatable {
+    /// The image: a regular file (existing or not) or a block device.
+    public let image: String
+    /// The device number (`st_rdev`) of a block-device image, else nil. Journals record it, so
+    /// a journal is never replayed onto another device that happens to share the state directory.
+    public let device: UInt64?
+    /// The round journal.
+    public let journal: String
+    /// Where a regular file is moved while a journal is written into it (nil for a device).
+    public let applying: String?
+    /// Where a regular file's first round is decoded (nil for a device).
+    public let partial: String?
+    /// The marker of a device without a complete round (nil for a regular file).
+    public let incomplete: String?
+
+    public var isDevice: Bool { device != nil }
+
+    /// Resolves the paths for `image`, whose state goes to `journalDirectory` if given (a block
+    /// device needs one). A character device, FIFO, socket or directory cannot hold an image
+    /// (usage error).
+    public init(image: String, journalDirectory: String? = nil) throws {
+        self.image = image
+        var st = stat()
+        let kind = stat(image, &st) == 0 ? st.st_mode & S_IFMT : S_IFREG
+        let name = image.split(separator: "/").last.map(String.init) ?? image
+        if kind == S_IFBLK {
+            guard let directory = journalDirectory else {
+                throw DWCPError.usage("\(image) is a block device: give --journal-dir DIR, a directory on a durable file system for its round journal (a device cannot hold it, and /dev is kept in RAM)")
+            }
+            device = UInt64(st.st_rdev)
+            journal = directory + "/" + name + ".dwcp-journal"
+            incomplete = directory + "/" + name + ".dwcp-incomplete"
+            applying = nil
+            partial = nil
+        } else if kind == S_IFREG {
+            device = nil
+            journal = journalDirectory.map { $0 + "/" + name + ".dwcp-journal" } ?? ImageJournal.journalPath(for: image)
+            applying = ImageJournal.applyingPath(for: image)
+            partial = ImageJournal.partialPath(for: image)
+            incomplete = nil
+        } else {
+            throw DWCPError.usage("\(image) is not a regular file or block device: a pipe, character device or directory cannot hold the image")
+        }
+        if let directory = journalDirectory {
+            var d = stat()
+            guard stat(directory, &d) == 0, d.st_mode & S_IFMT == S_IFDIR else {
+                throw DWCPError.usage("--journal-dir \(directory) is not a directory")
+            }
+        }
+    }
+
+    /// Marks the device as holding no complete round, durably (a device only).
+    func markIncomplete() throws {
+        guard let incomplete else { return }
+        let fd = try FileDescriptor.create(incomplete, overwrite: true, mode: 0o600)
+        defer { fd.close() }
+        try fd.writeAll(Array("\(image) holds no complete dwcp-migrate round\n".utf8))
+        try fd.sync()
+        syncDirectory(of: incomplete)
+    }
+
+    /// Whether the device is marked as holding no complete round.
+    var isMarkedIncomplete: Bool { incomplete.map { access($0, F_OK) == 0 } ?? false }
+
+    /// Clears the marker once the device holds a complete round, durably.
+    func clearIncomplete() throws {
+        if let incomplete, access(incomplete, F_OK) == 0 { try unlinkDurably(incomplete) }
+    }
+}
