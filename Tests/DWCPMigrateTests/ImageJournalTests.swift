@@ -197,4 +197,29 @@ final class ImageJournalTests: XCTestCase {
         XCTAssertEqual(read(image).count, 1000)
         XCTAssertTrue(exists(journal))
     }
+
+    /// Where the state goes: beside a file, or in `--journal-dir`; a journal written for a
+    /// device is never replayed onto a file; what cannot hold an image is a usage error.
+    func testImageFilesPlaceTheStateAndRefuseWhatCannotHoldAnImage() throws {
+        let beside = try ImageFiles(image: image)
+        XCTAssertEqual(beside.journal, journal)
+        XCTAssertEqual(beside.applying, applying)
+        XCTAssertNil(beside.device)
+        let elsewhere = try ImageFiles(image: image, journalDirectory: directory + "/")
+        XCTAssertEqual(elsewhere.journal, directory + "/disk.img.dwcp-journal")
+        for (path, dir) in [("/dev/null", nil), (directory, nil), (image, image + ".missing")] as [(String, String?)] {
+            XCTAssertThrowsError(try ImageFiles(image: path, journalDirectory: dir)) { XCTAssertEqual(($0 as? DWCPError)?.status, .usage, "\(path)") }
+        }
+
+        let old = bytes(64 << 10, seed: 7)
+        var new = old
+        new[9] ^= 1
+        try write(image, old)
+        let w = try ImageJournal.Writer(path: journal, round: 1, baselinePath: image, device: 0x0703)
+        try new.withUnsafeBytes { try w.take($0.baseAddress!, $0.count) }
+        try w.commit()
+        XCTAssertThrowsError(try ImageJournal.recover(image: image)) { XCTAssertEqual(($0 as? DWCPError)?.status, .integrity) }
+        XCTAssertEqual(read(image), old)
+        XCTAssertTrue(exists(journal))
+    }
 }

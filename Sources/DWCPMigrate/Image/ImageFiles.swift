@@ -44,13 +44,13 @@ public struct ImageFiles: Sendable, Equatable {
                 throw DWCPError.usage("\(image) is a block device: give --journal-dir DIR, a directory on a durable file system for its round journal (a device cannot hold it, and /dev is kept in RAM)")
             }
             device = UInt64(st.st_rdev)
-            journal = directory + "/" + name + ".dwcp-journal"
-            incomplete = directory + "/" + name + ".dwcp-incomplete"
+            journal = Self.join(directory, name + ".dwcp-journal")
+            incomplete = Self.join(directory, name + ".dwcp-incomplete")
             applying = nil
             partial = nil
         } else if kind == S_IFREG {
             device = nil
-            journal = journalDirectory.map { $0 + "/" + name + ".dwcp-journal" } ?? ImageJournal.journalPath(for: image)
+            journal = journalDirectory.map { Self.join($0, name + ".dwcp-journal") } ?? ImageJournal.journalPath(for: image)
             applying = ImageJournal.applyingPath(for: image)
             partial = ImageJournal.partialPath(for: image)
             incomplete = nil
@@ -63,6 +63,10 @@ public struct ImageFiles: Sendable, Equatable {
                 throw DWCPError.usage("--journal-dir \(directory) is not a directory")
             }
         }
+    }
+
+    private static func join(_ directory: String, _ name: String) -> String {
+        directory.hasSuffix("/") ? directory + name : directory + "/" + name
     }
 
     /// Marks the device as holding no complete round, durably (a device only).
