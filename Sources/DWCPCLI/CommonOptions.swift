@@ -58,6 +58,22 @@ public struct OutputOptions: ParsableArguments {
     }
 }
 
+extension OutputOptions {
+    /// Opens `-o FILE` for a transfer that outlives this process (`dwcp-recv --resume`): an
+    /// existing FILE is continued (`continuing`, its state kept beside it) and opened as it is,
+    /// else created under the usual rules. It is never deleted on failure or interrupt: what
+    /// was written is what a restarted command continues from.
+    public func openResumable(continuing: Bool) throws -> OutputTarget {
+        guard let path = output, path != "-" else { throw DWCPError.usage("--resume needs -o FILE") }
+        let fd = continuing ? try FileDescriptor.openForWriting(path) : try FileDescriptor.create(path, overwrite: force)
+        guard fd.isRegularFile else {
+            fd.close()
+            throw DWCPError.usage("\(path): --resume needs a regular file")
+        }
+        return OutputTarget(fd: fd, path: path, removable: false)
+    }
+}
+
 /// An opened output: finish it on success, abandon it (delete a partial file) on failure.
 public struct OutputTarget {
     public let fd: FileDescriptor

@@ -175,6 +175,12 @@ public struct FileDescriptor: Sendable, Equatable {
         _ = try syscall("\(name): fsync") { fsync(rawValue) }
     }
 
+    /// `fdatasync(2)`: the data and what is needed to read it back (the length), without the
+    /// timestamps; for files appended to or written in place at a steady pace.
+    public func syncData() throws {
+        _ = try syscall("\(name): fdatasync") { fdatasync(rawValue) }
+    }
+
     /// True when the descriptor is a terminal (`isatty(3)`).
     public var isTerminal: Bool { isatty(rawValue) == 1 }
 

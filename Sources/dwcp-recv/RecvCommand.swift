@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import DWCPCLI
 import DWCPCore
 import DWCPSystem
@@ -23,11 +24,19 @@ struct RecvCommand: ParsableCommand {
             file output is fsynced before the sender is told so. With --keep it serves transfers \
             one after another, each to -o with %n replaced by the transfer number.
 
+            With --resume -o FILE the transfer survives this process: acknowledgements wait \
+            until FILE and its checkpoint file FILE.dwcp-recv are fdatasynced, so if dwcp-recv \
+            is killed (or its machine stops), starting the same command again continues the \
+            transfer: the sender, still reconnecting (see its --resume-timeout), resends only \
+            what FILE lacks. FILE is kept on failure; FILE.dwcp-recv is deleted once the \
+            transfer is verified.
+
             Examples:
               dwcp-recv --listen :7000 > vm.img
               dwcp-recv --listen 0.0.0.0:7000 --secret-file /etc/dwcp/key | dwcp-encode -d > vm.img
               dwcp-recv --listen [::]:7000 --keep -o round-%n.dwcp
               dwcp-recv --listen :7000 --tls --cert host.pem --key host.key --ca ca.pem > vm.img
+              dwcp-recv --listen :7000 --resume -o disk.img    # again after a crash: continues
 
             \(ExitStatus.manualTable)
             """,
@@ -40,6 +49,9 @@ struct RecvCommand: ParsableCommand {
 
     @Flag(help: "Serve transfers one after another (needs -o with %n) instead of exiting after one.")
     var keep = false
+
+    @Flag(help: "Make the transfer survive a restart of this receiver: checkpoint FILE (-o) in FILE.dwcp-recv before acknowledging, and continue a transfer a killed receiver left there.")
+    var resume = false
 
     @Option(help: ArgumentHelp("Most bytes held out of order (for a file output: written ahead of the bytes written in order); connections wait beyond it.", valueName: "BYTES"))
     var window: String = "256MiB"
@@ -64,6 +76,8 @@ struct RecvCommand: ParsableCommand {
         guard let kind = TransportKind(rawValue: transport) else { throw ValidationError("--transport must be tcp, rdma or auto") }
         if kind == .rdma && tls.tls { throw ValidationError("--tls works over TCP only: use --transport tcp or auto") }
         if keep && !(output.output?.contains("%n") ?? false) { throw ValidationError("--keep needs -o with %n in the file name") }
+        if resume && (output.output == nil || output.output == "-") { throw ValidationError("--resume needs -o FILE") }
+        if resume && keep { throw ValidationError("--resume serves one transfer: it cannot go with --keep") }
         guard let w = Units.parseBytes(window), w >= 1 << 20 else { throw ValidationError("--window must be at least 1MiB") }
         if !(idleTimeout > 0 && idleTimeout <= 1_000_000) { throw ValidationError("--idle-timeout must be above 0 and at most 1000000 seconds") }
     }
@@ -82,9 +96,23 @@ struct RecvCommand: ParsableCommand {
         repeat {
             var o = output
             o.output = output.output?.replacingOccurrences("%n", with: String(n))
-            let target = try o.open()
             let line = ProgressLine(enabled: verbosity.showsProgress)
             let receiver = TransportReceiver(configuration: config)
+            let target: OutputTarget
+            var checkpoint: ReceiveCheckpoint?
+            if resume {
+                let statePath = ReceiveCheckpoint.path(for: o.output!)
+                let continuing = access(statePath, F_OK) == 0
+                target = try o.openResumable(continuing: continuing)
+                let (c, restored) = try ReceiveCheckpoint.open(statePath)
+                // Nothing was checkpointed: FILE (ours, as its checkpoint file says) starts over.
+                if continuing && restored == nil { try target.fd.truncate(to: 0) }
+                checkpoint = c
+                receiver.resume(c, restored: restored)
+                if let restored { Diagnostics.info("continuing the transfer in \(o.output!): \(Units.formatBytes(restored.bytes)) already written") }
+            } else {
+                target = try o.open()
+            }
             receiver.onVerified = { SignalCleanup.removeOnInterrupt(nil) }
             if verbosity.showsProgress {
                 receiver.progress = { s in
@@ -96,9 +124,12 @@ struct RecvCommand: ParsableCommand {
                 stats = try receiver.receive(on: listener, to: target.fd)
                 line.clear()
                 try target.finish()
+                checkpoint?.remove()
             } catch {
                 line.clear()
                 target.abandon()
+                // A stream that failed its digest can never be completed: start over next time.
+                if let e = error as? DWCPError, e.status == .integrity { checkpoint?.remove() }
                 throw error
             }
             if json {
@@ -109,6 +140,7 @@ struct RecvCommand: ParsableCommand {
                 j.add("seconds", line.elapsed, decimals: 4)
                 j.add("gbit_per_s", Double(stats.bytes) * 8 / max(line.elapsed, 1e-9) / 1e9, decimals: 3)
                 j.add("connections", stats.streams)
+                if resume { j.add("resumed_bytes", stats.resumedBytes) }
                 j.add("verified", true)
                 try target.emitJSON(j)
             }

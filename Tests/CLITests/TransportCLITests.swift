@@ -182,6 +182,43 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(out, all.prefix(out.count))
     }
 
+    /// `dwcp-recv --resume` killed with -9 twice mid-transfer and started again each time: the
+    /// sender (from a file, then from a pipe) resends what the checkpoints lack and both end
+    /// verified, the output byte-identical, the checkpoint file gone.
+    func testKilledResumableReceiverContinuesTheTransfer() throws {
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 60)
+        for (feed, name) in [("< \(input)", "file"), ("cat \(input) |", "pipe")] {
+            let port = freePort(), out = t.path("out-\(name)")
+            let producer = feed.hasPrefix("<") ? "dwcp-send --streams 4 --chunk-size 512KiB --max-rate 200Mbit --resume-timeout 20 127.0.0.1:\(port) \(feed)"
+                                               : "\(feed) dwcp-send --streams 4 --chunk-size 512KiB --max-rate 200Mbit --resume-timeout 20 127.0.0.1:\(port)"
+            let r = try CLI.shell("""
+                dwcp-recv --listen 127.0.0.1:\(port) --resume -o \(out) 2>/dev/null & rp=$!
+                sleep 0.3
+                \(producer) & sp=$!
+                sleep 0.8; kill -9 $rp; wait $rp 2>/dev/null
+                [ -s \(out).dwcp-recv ] || echo "no checkpoint"
+                dwcp-recv --listen 127.0.0.1:\(port) --resume -o \(out) 2>/dev/null & rp=$!
+                sleep 0.8; kill -9 $rp; wait $rp 2>/dev/null
+                dwcp-recv --listen 127.0.0.1:\(port) --resume -o \(out) --json > \(t.path("recv.json")); r=$?
+                wait $sp; echo "$? $r"
+                """)
+            XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", "\(name): " + r.stderr)
+            XCTAssertEqual(t.read("out-\(name)"), t.read("in"), name)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out + ".dwcp-recv"), "\(name): the checkpoint goes once the transfer is verified")
+            let summary = try JSONSerialization.jsonObject(with: t.read("recv.json")) as! [String: Any]
+            XCTAssertGreaterThan(summary["resumed_bytes"] as! Int, 0, "\(name): the last receiver continued what the others wrote")
+        }
+        XCTAssertEqual(try CLI.run("dwcp-recv", ["--listen", "127.0.0.1:0", "--resume"]).status, 2, "--resume needs -o FILE")
+        XCTAssertEqual(try CLI.run("dwcp-recv", ["--listen", "127.0.0.1:0", "--resume", "--keep", "-o", t.path("x-%n")]).status, 2)
+        // A checkpoint file that is not one is left alone and refused.
+        t.write("junk", Data("x".utf8))
+        t.write("junk.dwcp-recv", Data(repeating: 7, count: 100))
+        let junk = try CLI.run("dwcp-recv", ["--listen", "127.0.0.1:0", "--resume", "-o", t.path("junk")])
+        XCTAssertEqual(junk.status, 3, junk.stderr)
+        XCTAssertEqual(t.read("junk.dwcp-recv"), Data(repeating: 7, count: 100))
+    }
+
     /// Runs a paced transfer of a 50 MB file and, 0.7 s in, the shell command `meddle` (given
     /// the file's path and the receiver's port): the sender must stop with exit 1 and a message
     /// containing `reason`, and the receiver must not verify the partial stream.

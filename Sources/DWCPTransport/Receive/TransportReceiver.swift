@@ -52,6 +52,11 @@ public final class TransportReceiver {
     public var redirect: ((UnsafeRawBufferPointer) throws -> (output: FileDescriptor, skip: Int))?
     /// Why `acceptance` rejected the transfer, if it did.
     public private(set) var rejection: Error?
+    /// A resumable transfer's checkpoint file (`resume(_:restored:)`): acknowledgements wait for
+    /// the output and the checkpoint to be durable.
+    private var checkpoint: ReceiveCheckpoint?
+    /// What a killed receiver had made durable, continued from.
+    private var restored: ReceiveCheckpoint.Restored?
     private let lock = ConditionLock()
     private var session: [UInt8]?
     /// A chunk received ahead of the writer. `bytes` is nil once it is at its place in a
@@ -113,10 +118,36 @@ public final class TransportReceiver {
         self.configuration = configuration
     }
 
+    /// Makes the transfer resumable after this process dies: acknowledgements only at
+    /// checkpoints, each made durable first in `checkpoint` (see `ReceiveCheckpoint`); and, with
+    /// `restored`, continues the transfer a killed receiver left in it. The output must be a
+    /// regular file positioned at the stream's start.
+    public func resume(_ checkpoint: ReceiveCheckpoint, restored: ReceiveCheckpoint.Restored?) {
+        self.checkpoint = checkpoint
+        self.restored = restored
+    }
+
     /// Accepts connections on `listener` until one transfer is complete, writing it to `output`
     /// (which is fsynced before the sender is told the transfer succeeded, when it is a file).
     public func receive(on listener: StreamListener, to output: FileDescriptor) throws -> TransferStats {
         positional = output.positionalWriteStart().map { (output, $0) }
+        if checkpoint != nil {
+            guard output.isRegularFile, let start = positional?.start else {
+                throw DWCPError.usage("\(output.name): a resumable transfer needs a regular file")
+            }
+            if let r = restored {
+                let size = output.sizeIfSeekable() ?? 0
+                guard size >= start + r.bytes else {
+                    throw DWCPError.integrity("\(output.name) holds \(size) bytes, but its checkpoint says \(r.bytes) were written: cannot resume")
+                }
+                // Chunks written ahead of the last checkpoint were never acknowledged: resent.
+                try output.truncate(to: start + r.bytes)
+                session = r.session
+                nextExpected = r.chunks
+                written = r.bytes
+                stats.resumedBytes = r.bytes
+            }
+        }
         let writer = OSThread { [unowned self] in self.writeLoop(output) }
         let acceptor = OSThread { [unowned self] in
             // Polls so the listener outlives this transfer (dwcp-recv --keep serves the next one).
@@ -204,6 +235,11 @@ public final class TransportReceiver {
 
     private func writeLoop(_ output: FileDescriptor) {
         let digest = ChunkListDigest()
+        for c in restored?.checksums ?? [] { digest.add(c) }
+        // Resumable: the checksums of the chunks written since the last checkpoint, and the
+        // chunk that checkpoint reached.
+        var uncheckpointed: [UInt64] = []
+        var checkpointed = restored?.chunks ?? 0
         // Acknowledgements are coalesced: one goes out once an eighth of the smaller window (the
         // sender's or ours, at most 4 MiB) was written since the last, or when the writer has
         // written everything received and nothing more arrives within `ackDelay` (a sender
@@ -212,14 +248,26 @@ public final class TransportReceiver {
         // acknowledgement reader per chunk.
         let ackDelay = 0.001
         // What the last acknowledgement said, and how much was written when it went out.
-        var acknowledged: UInt64 = 0
-        var writtenWhenAcknowledged: UInt64 = 0
+        var acknowledged: UInt64 = restored?.chunks ?? 0
+        var writtenWhenAcknowledged: UInt64 = restored?.bytes ?? 0
         var acksSent: UInt64 = 0
         // Where in-order chunks go: `output` unless `redirect` says otherwise.
         var target = output
         var redirected = false
         struct Acknowledgement { let next: UInt64; let written: UInt64; let peers: [StreamSocket] }
         func acknowledge(_ a: Acknowledgement) {
+            // Resumable: nothing is acknowledged that a restarted receiver would not have.
+            if let checkpoint, a.next > checkpointed {
+                do {
+                    try target.syncData()
+                    try checkpoint.record(session: lock.withLock { session ?? [] }, first: checkpointed, checksums: uncheckpointed, bytes: a.written)
+                } catch {
+                    fail(error)
+                    return
+                }
+                uncheckpointed.removeAll(keepingCapacity: true)
+                checkpointed = a.next
+            }
             // Acknowledgements are cumulative and the sender takes them from any connection: one
             // connection per acknowledgement, in turn, is enough.
             if !a.peers.isEmpty { sendControl(a.peers[Int(acksSent % UInt64(a.peers.count))], .ack, a.next) }
@@ -309,6 +357,7 @@ public final class TransportReceiver {
                 }
             }
             digest.add(held.checksum)
+            if checkpoint != nil { uncheckpointed.append(held.checksum) }
             let size = UInt64(held.length)
             let (due, pool): (Acknowledgement?, BufferPool?) = lock.withLock {
                 buffer[nextExpected] = nil
@@ -318,7 +367,9 @@ public final class TransportReceiver {
                 lastProgress = MonotonicClock.now()
                 lock.broadcast()
                 let window = min(configuration.window, senderWindow ?? configuration.window)
-                let due = written - writtenWhenAcknowledged >= min(UInt64(4 << 20), max(1, window / 8))
+                // A checkpoint costs an fdatasync of the output: fewer, larger ones.
+                let every = checkpoint == nil ? min(UInt64(4 << 20), max(1, window / 8)) : min(UInt64(64 << 20), max(1, window / 4))
+                let due = written - writtenWhenAcknowledged >= every
                 let acknowledgement = due ? Acknowledgement(next: nextExpected, written: written, peers: Array(authenticated.values)) : nil
                 return (acknowledgement, held.bytes.flatMap { pools[$0.capacity] })
             }

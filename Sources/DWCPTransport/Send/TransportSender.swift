@@ -38,6 +38,8 @@ public struct TransferStats: Sendable {
     public var chunks: UInt64 = 0
     public var reconnects = 0
     public var resentChunks = 0
+    /// Receiver: stream bytes a killed receiver had made durable, which this one continued from.
+    public var resumedBytes: UInt64 = 0
     public var streams = 0
     /// The connections ran over RDMA (rsockets), not TCP.
     public var rdma = false
