@@ -163,7 +163,7 @@ _dwcp-send() {
     local -a unparsed_words=("${COMP_WORDS[@]:1:${COMP_CWORD}}")
 
     local -a repeating_flags=(--verbose -v)
-    local -a non_repeating_flags=(--tls --json --quiet -q --progress --no-progress --version -h --help)
+    local -a non_repeating_flags=(--resume --tls --json --quiet -q --progress --no-progress --version -h --help)
     local -a repeating_options=()
     local -a non_repeating_options=(--streams --transport --cc --max-rate --chunk-size --window --resume-timeout --secret-file --cert --key --ca --tls-name)
     __dwcp-send_offer_flags_options 2

@@ -20,7 +20,7 @@ function __dwcp-send_parse_tokens -S
     set -l unparsed_tokens (__dwcp-send_tokens -pc)
     switch $unparsed_tokens[1]
     case 'dwcp-send'
-        __dwcp-send_parse_subcommand 2 'streams=' 'transport=' 'cc=' 'max-rate=' 'chunk-size=' 'window=' 'resume-timeout=' 'secret-file=' 'tls' 'cert=' 'key=' 'ca=' 'tls-name=' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        __dwcp-send_parse_subcommand 2 'streams=' 'transport=' 'cc=' 'max-rate=' 'chunk-size=' 'window=' 'resume-timeout=' 'resume' 'secret-file=' 'tls' 'cert=' 'key=' 'ca=' 'tls-name=' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __dwcp-send_parse_subcommand -r 1 'version'
@@ -84,6 +84,7 @@ complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_op
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" chunk-size' -l 'chunk-size' -d 'Chunk size: the unit of striping, checksumming and resending.' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" window' -l 'window' -d 'Most bytes in flight (sent, not yet written by the receiver); bounds memory.' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" resume-timeout' -l 'resume-timeout' -d 'Keep reconnecting this long after a connection drops before failing (exit 4).' -rfka ''
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" resume' -l 'resume' -d 'Name the transfer after the input file, so running the same command again continues it where the receiver stands (needs a regular file).'
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" secret-file' -l 'secret-file' -d 'Shared secret for authenticating connections (HMAC-SHA256), read from FILE; default $DWCP_SECRET_FILE. Both ends need the same.' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" tls' -l 'tls' -d 'Encrypt and authenticate every connection with TLS 1.3 (OpenSSL); both ends need it.'
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" cert' -l 'cert' -d 'Certificate chain (PEM) this side presents. Required when receiving with --tls; when sending, it is the client certificate for mutual TLS.' -rfka ''

@@ -20,11 +20,19 @@ struct SendCommand: ParsableCommand {
             Any byte stream works (a DWCP stream from dwcp-encode, or raw bytes). See \
             docs/TRANSPORT.md.
 
+            With --resume (a regular file as input), running the same command again after it \
+            was stopped continues the transfer: the session is named after the file (device, \
+            inode, size, modification time), the offset and the chunk size, the receiver (still \
+            waiting, or restarted with dwcp-recv --resume) answers with the first chunk it \
+            lacks, and the chunks before it are read again only for the end digest, never \
+            sent. A file changed meanwhile is a new transfer.
+
             Examples:
               dwcp-encode vm.img | dwcp-send peer:7000
               dwcp-send --streams 16 --cc bbr --secret-file /etc/dwcp/key peer:7000 < big.img
               dwcp-send --max-rate 500Mbit --json [fd00::2]:7000 < image
               dwcp-send --tls --ca ca.pem --cert me.pem --key me.key peer.example:7000 < vm.img
+              dwcp-send --resume peer:7000 big.img    # again after Ctrl-C: continues
 
             \(ExitStatus.manualTable)
             """,
@@ -56,6 +64,9 @@ struct SendCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Keep reconnecting this long after a connection drops before failing (exit 4).", valueName: "SECONDS"))
     var resumeTimeout: Double = 30
+
+    @Flag(help: "Name the transfer after the input file, so running the same command again continues it where the receiver stands (needs a regular file).")
+    var resume = false
 
     @OptionGroup var secret: SecretOptions
 
@@ -105,6 +116,9 @@ struct SendCommand: ParsableCommand {
         config.tls = try tls.settings.map { try TLSContext(role: .client, $0) }
         config.congestionControl = cc
         config.maxRate = maxRate.map { UInt64(Units.parseBitRate($0)! / 8) }
+        if resume {
+            config.session = try TransportSender.resumeSession(for: input, from: input.currentOffset, chunkSize: config.chunkSize)
+        }
         let total = input.sizeIfSeekable()
         let line = ProgressLine(enabled: verbosity.showsProgress)
         let sender = TransportSender(configuration: config)
@@ -146,6 +160,7 @@ struct SendCommand: ParsableCommand {
             j.add("chunks", stats.chunks)
             j.add("reconnects", stats.reconnects)
             j.add("resent_chunks", stats.resentChunks)
+            if resume { j.add("resumed_bytes", stats.resumedBytes) }
             j.add("congestion_control", stats.congestionControl ?? "default")
             j.add("verified", true)
             let tcp = stats.tcp.map { t -> String in

@@ -219,6 +219,47 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(t.read("junk.dwcp-recv"), Data(repeating: 7, count: 100))
     }
 
+    /// `dwcp-send --resume` killed with -9 (once alone, once with its `dwcp-recv --resume`) and
+    /// run again: it continues the transfer where the receiver stands, sending only the rest;
+    /// a changed file is another transfer (the receiver answers busy); a pipe cannot resume.
+    func testRestartedResumableSenderContinuesTheTransfer() throws {
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 60)
+        let port = freePort(), out = t.path("out")
+        let send = "dwcp-send --resume --streams 3 --chunk-size 512KiB --max-rate 200Mbit --resume-timeout 5 127.0.0.1:\(port) \(input)"
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) --resume -o \(out) 2>/dev/null & rp=$!
+            sleep 0.3
+            \(send) 2>/dev/null & sp=$!
+            sleep 0.8; kill -9 $sp; wait $sp 2>/dev/null
+            \(send) 2>/dev/null & sp=$!
+            sleep 0.8; kill -9 $sp $rp; wait $sp $rp 2>/dev/null
+            dwcp-recv --listen 127.0.0.1:\(port) --resume -o \(out) 2>/dev/null & rp=$!
+            sleep 0.3
+            \(send) --json > \(t.path("send.json")); s=$?
+            wait $rp; echo "$s $?"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(t.read("out"), t.read("in"))
+        let summary = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
+        let resumed = summary["resumed_bytes"] as! Int
+        XCTAssertGreaterThan(resumed, 0, "the last run sent only what the receiver lacked")
+        XCTAssertEqual(resumed % (512 << 10), 0, "whole chunks")
+
+        let busy = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) --idle-timeout 3 -o \(t.path("out2")) 2>/dev/null & rp=$!
+            sleep 0.3
+            \(send) 2>/dev/null & sp=$!
+            sleep 0.5; kill -9 $sp; wait $sp 2>/dev/null
+            touch \(input)
+            \(send); echo "$?"; wait $rp
+            """)
+        XCTAssertEqual(String(decoding: busy.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", busy.stderr)
+        XCTAssertTrue(busy.stderr.contains("busy"), busy.stderr)
+        let pipe = try CLI.shell("cat \(input) | dwcp-send --resume 127.0.0.1:\(port)")
+        XCTAssertEqual(pipe.status, 2, pipe.stderr)
+    }
+
     /// Runs a paced transfer of a 50 MB file and, 0.7 s in, the shell command `meddle` (given
     /// the file's path and the receiver's port): the sender must stop with exit 1 and a message
     /// containing `reason`, and the receiver must not verify the partial stream.

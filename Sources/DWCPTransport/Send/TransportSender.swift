@@ -23,6 +23,11 @@ public struct SenderConfiguration {
     public var maxRate: UInt64?
     /// How long to keep reconnecting after a connection drops before giving up.
     public var resumeTimeout: Double = 30
+    /// The transfer's session id (16 bytes); nil: a random one. A sender that derives it from
+    /// its input (`dwcp-send --resume`, `resumeSession(for:)`) continues, when run again, the
+    /// transfer an earlier run left at the receiver: the receiver answers with the chunk it needs
+    /// next, and the chunks before it are only read again for the end digest, never sent.
+    public var session: [UInt8]?
     /// `--streams auto`: start with `streams` and add connections while throughput grows.
     public var autoStreams = false
     public var maxStreams = 64
@@ -38,7 +43,9 @@ public struct TransferStats: Sendable {
     public var chunks: UInt64 = 0
     public var reconnects = 0
     public var resentChunks = 0
-    /// Receiver: stream bytes a killed receiver had made durable, which this one continued from.
+    /// Stream bytes an earlier run had delivered, which this one continued from: on the
+    /// receiver, what a killed receiver had made durable; on the sender, what the receiver
+    /// already had when it answered (never sent again).
     public var resumedBytes: UInt64 = 0
     public var streams = 0
     /// The connections ran over RDMA (rsockets), not TCP.
@@ -73,7 +80,7 @@ public final class TransportSender {
     public let configuration: SenderConfiguration
     public var progress: ((TransferStats) -> Void)?
     private let lock = ConditionLock()
-    private let session = SessionAuth.nonce()
+    private let session: [UInt8]
     private var retained: [UInt64: Chunk] = [:]
     private var queue: [UInt64] = []
     private var queueHead = 0
@@ -106,6 +113,26 @@ public final class TransportSender {
     public init(configuration: SenderConfiguration) {
         self.configuration = configuration
         effectiveWindow = configuration.window
+        session = configuration.session ?? SessionAuth.nonce()
+    }
+
+    /// A session id that names sending `file` from `start` in chunks of `chunkSize`: the same as
+    /// long as the file is the same one (device, inode), unchanged (size, modification time), and
+    /// sent the same way, so running the same `dwcp-send --resume` again continues the transfer.
+    /// A changed file is a new transfer (the receiver, holding the old one, answers busy).
+    public static func resumeSession(for file: FileDescriptor, from start: UInt64, chunkSize: Int) throws -> [UInt8] {
+        var st = stat()
+        guard fstat(file.rawValue, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            throw DWCPError.usage("\(file.name): --resume needs a regular file as input (a pipe cannot be read again)")
+        }
+        let fields: [UInt64] = [UInt64(st.st_dev), UInt64(st.st_ino), UInt64(st.st_size), UInt64(st.st_mtim.tv_sec),
+                                UInt64(st.st_mtim.tv_nsec), start, UInt64(chunkSize)]
+        var bytes = Array("dwcp-send resume v1".utf8)
+        for f in fields { withUnsafeBytes(of: f.littleEndian) { bytes.append(contentsOf: $0) } }
+        let d = bytes.withUnsafeBytes { Checksum.xxh3_128($0.baseAddress!, $0.count) }
+        var id = [UInt8]()
+        for v in [d.high, d.low] { withUnsafeBytes(of: v.littleEndian) { id.append(contentsOf: $0) } }
+        return id
     }
 
     /// Sends everything `read` produces (it fills a buffer and returns the byte count, 0 at end).
@@ -187,8 +214,28 @@ public final class TransportSender {
         if c.autoStreams { threads.append(OSThread { [unowned self] in self.growStreams() }) }
         var offset: UInt64 = 0
         var sequence: UInt64 = 0
+        // The receiver's first answer may say it already has chunks (a resumed session): those
+        // are read again only for their checksums, which the end digest covers.
+        let prefix = file.map { _ in RawBuffer(capacity: c.chunkSize) }
         do {
             while let chunk = try next(offset) {
+                if lock.withLock({ sequence < ackedThrough }) {
+                    var checksum = chunk.checksum
+                    if checksum == nil, let file, let prefix {
+                        guard try file.readFully(into: prefix.unsafeBase, count: chunk.length, at: fileStart + chunk.offset) == chunk.length else {
+                            throw DWCPError(.failure, "\(file.name): ended early (truncated while being sent)")
+                        }
+                        checksum = Checksum.xxh3(prefix.unsafeBase, chunk.length)
+                    }
+                    lock.withLock {
+                        recordChecksum(sequence, checksum!)
+                        stats.resumedBytes += UInt64(chunk.length)
+                    }
+                    if let buffer = chunk.buffer { pool.recycle(buffer) }
+                    sequence += 1
+                    offset += UInt64(chunk.length)
+                    continue
+                }
                 try lock.withLock {
                     if let checksum = chunk.checksum { recordChecksum(sequence, checksum) }
                     // Bounded by the window (bytes not yet acknowledged) and by the read-ahead:
