@@ -173,6 +173,66 @@ final class BaselineDeltaTests: XCTestCase {
         })
     }
 
+    /// Page digests of the baseline: built the same whatever pieces the stream comes in, they
+    /// name exactly the pages that did not change, an encode that uses them makes the same
+    /// stream as one that reads the baseline, and digests that lie (a collision) are caught by
+    /// the end digest instead of decoding to wrong bytes.
+    func testPageDigestsSpareTheBaselineAndACollisionIsCaught() throws {
+        let scratch = Scratch()
+        var gen = TestData(seed: 5)
+        let baseline = gen.memoryImage(pages: 600) + gen.bytes(1000)
+        var next = baseline
+        let edited: Set<Int> = [3, 4, 100, 333, 599]
+        for page in edited { next[page * 4096 + 17] ^= 0x5A }
+        func digests(_ bytes: [UInt8], pieces: [Int], previous: PageDigests?) -> (PageDigests, Set<Int>) {
+            let b = PageDigests.Builder(pageSize: 4096, previous: previous)
+            var same = Set<Int>()
+            var at = 0, k = 0
+            bytes.withUnsafeBytes { raw in
+                while at < bytes.count {
+                    let n = min(pieces[k % pieces.count], bytes.count - at)
+                    for r in b.take(raw.baseAddress! + at, n) {
+                        XCTAssertEqual((at + r.lowerBound) % 4096, 0)
+                        for page in stride(from: at + r.lowerBound, to: at + r.upperBound, by: 4096) { same.insert(page / 4096) }
+                    }
+                    at += n
+                    k += 1
+                }
+            }
+            return (b.finish(), same)
+        }
+        let (whole, _) = digests(baseline, pieces: [1 << 20], previous: nil)
+        let (odd, _) = digests(baseline, pieces: [1000, 70_001, 4096], previous: nil)
+        let (_, sameAligned) = digests(next, pieces: [65536], previous: whole)
+        XCTAssertEqual(sameAligned, Set(0..<600).subtracting(edited), "every whole unchanged page, nothing else")
+        let (_, sameOdd) = digests(next, pieces: [1000, 70_001, 4096], previous: odd)
+        XCTAssertTrue(sameOdd.isDisjoint(with: edited))
+        XCTAssertGreaterThan(sameOdd.count, 500, "pages split between pieces are left to be compared")
+
+        let basePath = scratch.write("baseline", baseline)
+        let (reading, readStats) = try Codec.encode(next, scratch: scratch, name: "reading") { $0.baselinePath = basePath; $0.threads = 1 }
+        let (hashing, hashStats) = try Codec.encode(next, scratch: scratch, name: "hashing") {
+            $0.baselinePath = basePath
+            $0.baselineDigests = whole
+            $0.threads = 1
+        }
+        XCTAssertEqual(hashStats.baselineCopyBytes, readStats.baselineCopyBytes)
+        XCTAssertEqual(hashStats.xorBytes, readStats.xorBytes)
+        XCTAssertEqual(hashing.count, reading.count)
+        XCTAssertEqual(Codec.decode(hashing, scratch: scratch, baseline: basePath).output, next)
+
+        // Digests that claim the new pages were the old ones: the decoder's output is the
+        // baseline's pages, and the end digest (over what the encoder read) refuses it.
+        let (lying, _) = digests(next, pieces: [1 << 20], previous: nil)
+        let (wrong, _) = try Codec.encode(next, scratch: scratch, name: "lying") {
+            $0.baselinePath = basePath
+            $0.baselineDigests = lying
+        }
+        let refused = Codec.decode(wrong, scratch: scratch, baseline: basePath)
+        XCTAssertNotNil(refused.error)
+        XCTAssertEqual((refused.error as? DWCPError)?.status, .integrity, "\(String(describing: refused.error))")
+    }
+
     func testDeltaFramesAreSizedByTheBaseline() {
         let mib: UInt64 = 1 << 20
         XCTAssertEqual(EncoderConfiguration.deltaBlockSize(baselineBytes: 0), 1 << 20)

@@ -20,14 +20,19 @@ public final class BaselineIndex: @unchecked Sendable {
     /// compared with the baseline where the current displacement puts it, and the index is never
     /// built: for rounds whose changes are known to stay in place (`EncoderConfiguration.searchMoved`).
     public let searchesMoved: Bool
+    /// The baseline's page digests, when the caller has them (`EncoderConfiguration.baselineDigests`):
+    /// pages whose digests match are known equal without reading the baseline.
+    public let digests: PageDigests?
     private let threads: Int
     private let lock = ConditionLock()
     private var built: Result<AnchorIndex, Error>?
 
-    public init(baseline: Baseline, pageSize: Int, threads: Int, searchesMoved: Bool = true) {
+    public init(baseline: Baseline, pageSize: Int, threads: Int, searchesMoved: Bool = true, digests: PageDigests? = nil) {
         self.baseline = baseline
         self.pageSize = pageSize
         self.searchesMoved = searchesMoved
+        // Digests of another length or page size describe another image: not used.
+        self.digests = digests.flatMap { $0.length == baseline.length && $0.pageSize == pageSize ? $0 : nil }
         self.threads = threads
     }
 

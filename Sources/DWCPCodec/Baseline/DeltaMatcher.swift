@@ -50,9 +50,9 @@ final class DeltaMatcher {
             let dst = content.literalCursor
             var best: (offset: UInt64, zeros: Int)?
 
-            // 1. Where the current displacement puts it.
+            // 1. Where the current displacement puts it (by digest when the baseline's are known).
             if let c = candidate(blockOffset, pos, n, shift) {
-                best = (c, try xorZeros(base + pos, n, at: c, into: dst))
+                best = (c, index.digests?.matches(base + pos, n, at: c) == true ? n : try xorZeros(base + pos, n, at: c, into: dst))
             }
             // 2. Anchors, unless the page is unchanged or barely edited where it was.
             if index.searchesMoved, best == nil || best!.zeros < n - n / 8, let found = try anchorCandidate(base, pos, n, blockOffset, except: shift) {
@@ -98,6 +98,11 @@ final class DeltaMatcher {
         var e = from, be = baselineAt
         while e < end && be < baselineLength {
             let n = min(Self.extendChunk, end - e, Int(baselineLength - be))
+            if let digests = index.digests, digests.matches(base + e, n, at: be) {
+                e += n
+                be += UInt64(n)
+                continue
+            }
             try index.baseline.read(into: scratch.unsafeBase, count: n, at: be)
             if memcmp(base + e, scratch.unsafeBase, n) == 0 {
                 e += n

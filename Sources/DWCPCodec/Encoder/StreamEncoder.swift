@@ -20,6 +20,11 @@ public struct EncoderConfiguration {
     /// half of a 256 MiB round's encode) is never built; `dwcp-migrate file` turns it off once a
     /// round showed its changes stay in place.
     public var searchMoved = true
+    /// The baseline's page digests when the caller computed them as it read the image the
+    /// baseline holds (`dwcp-migrate file`, `PageDigests`): copies are then extended by comparing
+    /// digests, and the baseline is read only where they differ. Ignored unless they describe a
+    /// baseline of the same length and page size.
+    public var baselineDigests: PageDigests?
     public var planner = CodecPlanner(fixed: .adaptiveZstd)
     public var deduplicate = true
     /// Literal history given to zstd as prefix (0 = frames compressed independently).
@@ -64,7 +69,7 @@ public final class StreamEncoder {
         let blockSize = c.blockSizeFromBaseline && baseline != nil
             ? EncoderConfiguration.deltaBlockSize(baselineBytes: baseline!.length) : c.blockSize
         precondition(blockSize % c.pageSize == 0)
-        let index = baseline.map { BaselineIndex(baseline: $0, pageSize: c.pageSize, threads: c.threads, searchesMoved: c.searchMoved) }
+        let index = baseline.map { BaselineIndex(baseline: $0, pageSize: c.pageSize, threads: c.threads, searchesMoved: c.searchMoved, digests: c.baselineDigests) }
         // The header names the baseline by its digest, a serial pass over the whole file (about
         // a tenth of a delta round's CPU on a 0.5 GB image). It runs on its own thread while the
         // first frames encode; the header goes out before the first frame, once it is known.

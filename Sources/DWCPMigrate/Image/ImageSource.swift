@@ -100,6 +100,10 @@ public final class ImageSource {
         // round that does builds an index of the whole snapshot; once a round shows the changes
         // stay in place (under 1/64 of them found elsewhere) the rest of the rounds skip it.
         var searchMoved = true
+        // The snapshot's page digests, computed from the bytes each round read: the encoder and
+        // the snapshot's journal compare the image's pages with them instead of reading the
+        // snapshot (`PageDigests`).
+        var snapshotDigests: PageDigests? = nil
         var round = 0
         var final = false
         var frozenAt: Double? = nil
@@ -111,6 +115,7 @@ public final class ImageSource {
                 encoder.baselinePath = round == 0 ? nil : snapshot
                 encoder.baselineIdentity = snapshotIdentity
                 encoder.searchMoved = searchMoved
+                encoder.baselineDigests = snapshotDigests
                 encoder.infoJSON = label.json
                 let pipeline = SendPipeline(encoder: encoder, sender: c.sender)
                 // The image is read once a round, by the encoder; what it read is what was sent,
@@ -130,17 +135,22 @@ public final class ImageSource {
                 }
                 var copy: FileDescriptor? = nil
                 var journal: ImageJournal.Writer? = nil
+                let digests = PageDigests.Builder(pageSize: c.encoder.pageSize, previous: snapshotDigests)
                 let result: SendPipeline.Result
                 do {
                     defer { input.close() }
                     if round == 0 {
                         let out = try FileDescriptor.create(snapshot, overwrite: true, mode: 0o600)
                         copy = out
-                        pipeline.inputTap = { p, n in try out.writeAll(p, count: n) }
+                        pipeline.inputTap = { p, n in
+                            _ = digests.take(p, n)
+                            try out.writeAll(p, count: n)
+                        }
                     } else {
                         let j = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: snapshot, durable: false)
                         journal = j
-                        pipeline.inputTap = { try j.take($0, $1) }
+                        // Pages whose digests match the snapshot's are not compared with it.
+                        pipeline.inputTap = { p, n in try j.take(p, n, unchanged: digests.take(p, n)) }
                     }
                     defer { copy?.close() }
                     result = try pipeline.run(input: input)
@@ -163,6 +173,7 @@ public final class ImageSource {
                 let snapshotSeconds = MonotonicClock.now() - applyStart
                 snapshotIdentity = result.encode.inputDigest == .zero ? nil
                     : BaselineIdentity(length: result.encode.bytesIn, digest: result.encode.inputDigest)
+                snapshotDigests = digests.finish()
                 let size = result.encode.bytesIn
                 let e = result.encode
                 let dirty = round == 0 ? size : e.literalBytes + e.xorBytes
