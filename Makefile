@@ -17,7 +17,7 @@ DEBUG_BIN   := .build/debug
 # Debian packages: building, testing (the real zstd CLI for interop), demo, benchmarks.
 BUILD_DEBS  := pkg-config libzstd-dev liblz4-dev libbrotli-dev libxxhash-dev libssl-dev librdmacm-dev libibverbs-dev
 # The migration tests boot a guest: QEMU, and a kernel + busybox initramfs built from Debian packages.
-TEST_DEBS   := openssl zstd iproute2 python3 qemu-system-x86 busybox-static cpio gcc libc6-dev
+TEST_DEBS   := openssl zstd iproute2 python3 qemu-system-x86 busybox-static cpio gcc libc6-dev strace
 DEMO_DEBS   := gdb python3 qemu-system-x86 busybox-static cpio gcc libc6-dev
 BENCH_DEBS  := openssl zstd lz4 brotli xdelta3 rsync sqlite3 nodejs gdb python3 time iperf3 socat iproute2 qemu-system-x86 busybox-static cpio gcc libc6-dev
 

@@ -219,6 +219,28 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(t.read("junk.dwcp-recv"), Data(repeating: 7, count: 100))
     }
 
+    /// `dwcp-recv --resume` killed after the verdict went out, before it deleted its checkpoint
+    /// (strace kills it at that `unlink`): the checkpoint covers the whole stream (the sender
+    /// sends its end only once every chunk is acknowledged, and with --resume acknowledged means
+    /// checkpointed), so a restart keeps the whole file instead of cutting it back.
+    func testReceiverKilledAfterTheVerdictKeepsTheWholeStream() throws {
+        guard (try? CLI.shell("command -v strace"))?.status == 0 else { throw XCTSkip("strace is not installed (make test installs it)") }
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 20)
+        let port = freePort(), out = t.path("out")
+        let r = try CLI.shell("""
+            strace -f -qq -o /dev/null -e trace=unlink -e inject=unlink:signal=SIGKILL \
+              dwcp-recv --listen 127.0.0.1:\(port) --resume -o \(out) 2>/dev/null & rp=$!
+            sleep 0.5
+            dwcp-send --streams 2 --chunk-size 256KiB 127.0.0.1:\(port) \(input); s=$?
+            wait $rp; k=$?
+            dwcp-recv --listen 127.0.0.1:\(port) --resume -o \(out) --idle-timeout 1 2>/dev/null; echo "$s $k $?"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 137 4",
+                       "sent and verified; the receiver killed at the unlink; the restart waits in vain: " + r.stderr)
+        XCTAssertEqual(t.read("out"), t.read("in"), "the whole stream survives")
+    }
+
     /// `dwcp-send --resume` killed with -9 (once alone, once with its `dwcp-recv --resume`) and
     /// run again: it continues the transfer where the receiver stands, sending only the rest;
     /// a changed file is another transfer (the receiver answers busy); a pipe cannot resume.
