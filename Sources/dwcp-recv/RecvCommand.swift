@@ -103,6 +103,9 @@ struct RecvCommand: ParsableCommand {
             if resume {
                 let statePath = ReceiveCheckpoint.path(for: o.output!)
                 let continuing = access(statePath, F_OK) == 0
+                if continuing && access(o.output!, F_OK) != 0 {
+                    throw DWCPError.integrity("\(statePath) is there but \(o.output!) is not: nothing to continue (delete \(statePath) to start over)")
+                }
                 target = try o.openResumable(continuing: continuing)
                 let (c, restored) = try ReceiveCheckpoint.open(statePath)
                 // Nothing was checkpointed: FILE (ours, as its checkpoint file says) starts over.

@@ -217,6 +217,11 @@ final class TransportCLITests: XCTestCase {
         let junk = try CLI.run("dwcp-recv", ["--listen", "127.0.0.1:0", "--resume", "-o", t.path("junk")])
         XCTAssertEqual(junk.status, 3, junk.stderr)
         XCTAssertEqual(t.read("junk.dwcp-recv"), Data(repeating: 7, count: 100))
+        // A checkpoint whose file is gone: nothing to continue, said so.
+        t.write("gone.dwcp-recv", Data())
+        let gone = try CLI.run("dwcp-recv", ["--listen", "127.0.0.1:0", "--resume", "-o", t.path("gone")])
+        XCTAssertEqual(gone.status, 3, gone.stderr)
+        XCTAssertTrue(gone.stderr.contains("start over"), gone.stderr)
     }
 
     /// `dwcp-recv --resume` killed after the verdict went out, before it deleted its checkpoint
