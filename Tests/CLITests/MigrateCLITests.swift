@@ -253,6 +253,45 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(clean.status, 0, clean.stderr)
     }
 
+    /// A regular file whose journal lives in --journal-dir: a delta round killed mid-way leaves
+    /// its journal there (not beside the file), `recover --journal-dir` discards it and the file
+    /// is the previous round; a complete migration leaves the directory empty.
+    func testJournalDirectoryForAFile() throws {
+        let t = TempDir()
+        let state = t.path("state"), src = t.path("src.img"), v1 = t.path("v1.img"), dst = t.path("dst.img")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let script = """
+            head -c 33554432 /dev/urandom > \(v1); cp \(v1) \(src)
+            dwcp-migrate receive --listen 127.0.0.1:7615 -o \(dst) --journal-dir \(state) 2>/dev/null & rp=$!
+            sleep 0.5
+            dwcp-migrate file \(src) --to 127.0.0.1:7615 --codec zstd:19 --link-rate 1Gbit --resume-timeout 1 \
+              --freeze "head -c 33554432 /dev/urandom > \(src)" 2>/dev/null & sp=$!
+            for i in $(seq 2000); do [ -e \(state)/dst.img.dwcp-journal ] && break; sleep 0.005; done
+            [ -e \(state)/dst.img.dwcp-journal ] || exit 92
+            kill -9 $rp; wait $sp; echo $?
+            """
+        let r = try CLI.shell(script)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-journal"), "the journal is in --journal-dir")
+        XCTAssertEqual(t.read("dst.img"), t.read("v1.img"), "the previous round survives")
+        let recovered = try CLI.run("dwcp-migrate", ["recover", dst, "--journal-dir", state, "--json"])
+        XCTAssertEqual(recovered.status, 0, recovered.stderr)
+        let line = try JSONSerialization.jsonObject(with: recovered.stdout) as! [String: Any]
+        XCTAssertEqual(line["action"] as? String, "discarded")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: state), [])
+
+        let again = try CLI.shell("""
+            dwcp-migrate receive --listen 127.0.0.1:7615 -o \(dst) --journal-dir \(state) 2>/dev/null & rp=$!
+            sleep 0.5
+            dwcp-migrate file \(src) --to 127.0.0.1:7615 2>/dev/null; s=$?
+            wait $rp; echo "$s $?"
+            """)
+        XCTAssertEqual(String(decoding: again.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", again.stderr)
+        XCTAssertEqual(t.read("dst.img"), t.read("src.img"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: state), [])
+        XCTAssertEqual(try CLI.run("dwcp-migrate", ["receive", "--listen", "127.0.0.1:0", "-o", dst, "--journal-dir", src]).status, 2, "--journal-dir must be a directory")
+    }
+
     /// A block device killed after a round's journal is committed: recover writes the journal
     /// into the device in place, and refuses a journal written for another device.
     func testKilledDeviceApplyIsCompletedByRecover() throws {
