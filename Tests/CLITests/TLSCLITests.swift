@@ -17,6 +17,33 @@ final class TLSCLITests: XCTestCase {
         String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
     }
 
+    /// Both ends killed mid-transfer over mutual TLS and run again with --resume: the sender
+    /// (whose TLS path reads the file rather than sendfile-ing it) skips what the receiver's
+    /// checkpoint holds, and the output is byte-identical.
+    func testResumedTransferOverTLS() throws {
+        let t = TempDir()
+        let c = try makeCertificates(t)
+        _ = try CLI.shell("head -c 60000000 /dev/urandom > \(t.path("in"))")
+        let port = freePort()
+        let recv = "dwcp-recv --listen 127.0.0.1:\(port) --tls --cert \(c)/server.pem --key \(c)/server.key --ca \(c)/ca.pem --resume -o \(t.path("out"))"
+        let send = "dwcp-send --tls --cert \(c)/client.pem --key \(c)/client.key --ca \(c)/ca.pem --resume --max-rate 200Mbit --streams 3 --json localhost:\(port) \(t.path("in"))"
+        let r = try CLI.shell("""
+            \(recv) 2>/dev/null & rp=$!
+            sleep 0.3
+            \(send) > /dev/null 2>&1 & sp=$!
+            sleep 1; kill -9 $sp $rp; wait $sp $rp 2>/dev/null
+            \(recv) 2>/dev/null & rp=$!
+            sleep 0.3
+            \(send); s=$?
+            wait $rp; echo "$s $?"
+            """)
+        XCTAssertEqual(lastLine(r), "0 0", r.stderr)
+        let summary = String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        let line = try JSONSerialization.jsonObject(with: Data(summary.utf8)) as! [String: Any]
+        XCTAssertGreaterThan(line["resumed_bytes"] as! Int, 0)
+        XCTAssertEqual(t.read("out"), t.read("in"))
+    }
+
     /// Mutual TLS end to end, while a man in the middle flips one byte of the encrypted stream
     /// and every connection is later killed: the record layer rejects the tampered record, the
     /// connection drops, its chunks are resent, and the output is still byte-identical.
