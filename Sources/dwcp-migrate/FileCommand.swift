@@ -101,6 +101,7 @@ struct FileCommand: ParsableCommand {
         j.add("bytes_read", outcome.rounds.map(\.imageBytes).reduce(0, +))
         j.add("wire_bytes", outcome.rounds.map(\.wireBytes).reduce(0, +))
         j.add("rounds", outcome.rounds.count)
+        j.add("receiver_restarts", outcome.receiverRestarts)
         let rounds = outcome.rounds.map { r -> String in
             var o = JSONLine()
             o.add("round", r.label.round)

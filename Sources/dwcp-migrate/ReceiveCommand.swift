@@ -22,7 +22,10 @@ struct ReceiveCommand: ParsableCommand {
             meanwhile). Each round is durable before the source hears it arrived, and FILE is \
             always a complete round or, after a crash mid-apply, absent with a journal that \
             completes it: receive first finishes or discards what an interrupted receive left \
-            (as 'dwcp-migrate recover FILE' does). If the source gives up, FILE is deleted. \
+            (as 'dwcp-migrate recover FILE' does). After every round but the last it records \
+            which round FILE holds (FILE.dwcp-round), so a receiver started again on the same \
+            FILE takes the round the source sends again after the restart, not only a new \
+            round 0. If the source gives up, FILE is deleted. \
             FILE may be a block device, given with --journal-dir: every round is written into \
             it in place (the image is its first bytes, as long as the source's), its journal \
             and a marker named after it live in DIR, and the marker (NAME.dwcp-incomplete) is \

@@ -253,6 +253,38 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(clean.status, 0, clean.stderr)
     }
 
+    /// The destination killed with -9 in the middle of the final round, after it had
+    /// acknowledged part of it, and started again: it holds the round before (its journal is
+    /// discarded, its round record names that round), the source is told its receiver was
+    /// restarted and sends the round again, and the migration completes byte-identical.
+    func testRestartedDestinationTakesTheRoundAgain() throws {
+        let t = TempDir()
+        let v1 = t.path("v1.img"), v2 = t.path("v2.img"), src = t.path("src.img"), dst = t.path("dst.img")
+        let script = """
+            head -c 67108864 /dev/urandom > \(v1); head -c 67108864 /dev/urandom > \(v2); cp \(v1) \(src)
+            dwcp-migrate receive --listen 127.0.0.1:7616 -o \(dst) 2>/dev/null & rp=$!
+            sleep 0.5
+            # Nothing changes during round 0; the freeze replaces the whole image, so the final
+            # round is long (and slow, at zstd level 19) and the kill lands inside it.
+            dwcp-migrate file \(src) --to 127.0.0.1:7616 --codec zstd:19 --link-rate 1Gbit --resume-timeout 20 --json \
+              --freeze "cp \(v2) \(src)" > \(t.path("send.json")) 2>/dev/null & sp=$!
+            for i in $(seq 6000); do [ "$(stat -c %s \(dst).dwcp-journal 2>/dev/null || echo 0)" -gt 8000000 ] && break; sleep 0.005; done
+            [ "$(stat -c %s \(dst).dwcp-journal 2>/dev/null || echo 0)" -gt 8000000 ] || exit 93
+            kill -9 $rp; wait $rp 2>/dev/null
+            [ -e \(dst).dwcp-round ] || echo "no round record"
+            dwcp-migrate receive --listen 127.0.0.1:7616 -o \(dst) 2>/dev/null; r=$?
+            wait $sp; echo "$? $r"
+            """
+        let r = try CLI.shell(script)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(t.read("dst.img"), t.read("v2.img"), "the final round, sent again and applied")
+        let lines = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n")
+        let done = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
+        XCTAssertEqual(done["receiver_restarts"] as? Int, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-round"), "no round record once the migration is done")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-journal"))
+    }
+
     /// A regular file whose journal lives in --journal-dir: a delta round killed mid-way leaves
     /// its journal there (not beside the file), `recover --journal-dir` discards it and the file
     /// is the previous round; a complete migration leaves the directory empty.
@@ -278,7 +310,8 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(recovered.status, 0, recovered.stderr)
         let line = try JSONSerialization.jsonObject(with: recovered.stdout) as! [String: Any]
         XCTAssertEqual(line["action"] as? String, "discarded")
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: state), [])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: state), ["dst.img.dwcp-round"],
+                       "the journal is gone; the record says which round the image holds")
 
         let again = try CLI.shell("""
             dwcp-migrate receive --listen 127.0.0.1:7615 -o \(dst) --journal-dir \(state) 2>/dev/null & rp=$!

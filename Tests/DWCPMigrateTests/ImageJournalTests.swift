@@ -222,4 +222,36 @@ final class ImageJournalTests: XCTestCase {
         XCTAssertEqual(read(image), old)
         XCTAssertTrue(exists(journal))
     }
+
+    /// The round record: read back only when it checks and names an image of the size there;
+    /// after a committed journal is replayed it stays only if it names that journal's round.
+    func testRoundRecordNamesTheRoundTheImageHolds() throws {
+        let files = try ImageFiles(image: image)
+        let id = BaselineIdentity(length: 8192, digest: Digest128(high: 7, low: 9))
+        try RoundRecord(round: 3, identity: id).save(to: files.roundRecord)
+        XCTAssertEqual(RoundRecord.load(from: files.roundRecord, imageBytes: 8192, exact: true), RoundRecord(round: 3, identity: id))
+        XCTAssertNil(RoundRecord.load(from: files.roundRecord, imageBytes: 8193, exact: true), "a file of another size")
+        XCTAssertNotNil(RoundRecord.load(from: files.roundRecord, imageBytes: 1 << 20, exact: false), "a device holds more")
+        XCTAssertNil(RoundRecord.load(from: files.roundRecord, imageBytes: nil, exact: true), "no image")
+        var damaged = read(files.roundRecord)
+        damaged[20] ^= 1
+        try write(files.roundRecord, damaged)
+        XCTAssertNil(RoundRecord.load(from: files.roundRecord, imageBytes: 8192, exact: true))
+
+        // A journal of round 5 replayed: a record of round 5 stays, one of round 4 goes.
+        let old = bytes(64 << 10, seed: 8)
+        var new = old
+        new[100] ^= 1
+        for (recorded, kept) in [(5, true), (4, false)] {
+            try write(image, old)
+            let w = try ImageJournal.Writer(path: journal, round: 5, baselinePath: image)
+            try new.withUnsafeBytes { try w.take($0.baseAddress!, $0.count) }
+            try w.commit()
+            let newIdentity = BaselineIdentity(length: UInt64(new.count), digest: Digest128(high: 1, low: 2))
+            try RoundRecord(round: recorded, identity: newIdentity).save(to: files.roundRecord)
+            XCTAssertEqual(try ImageJournal.recover(files), .replayed(round: 5, records: 1, bytes: 4096))
+            XCTAssertEqual(exists(files.roundRecord), kept, "record of round \(recorded)")
+            XCTAssertEqual(read(image), new)
+        }
+    }
 }

@@ -1,4 +1,6 @@
 import Glibc
+import DWCPCLI
+import DWCPCodec
 import DWCPCore
 import DWCPSystem
 import DWCPTransport
@@ -48,19 +50,27 @@ public final class ImageDestination {
         var outcome = Outcome()
         // Whatever an interrupted receive left (callers that want to say so run it first).
         try ImageJournal.recover(files)
-        var expected = 0
+        // The image may be a round of a migration a killed receiver was in: then the source,
+        // told its receiver restarted, sends the next round again (or starts over with round 0).
+        let record = RoundRecord.current(files)
+        if let record { Diagnostics.info("\(path) holds round \(record.round) of a migration: taking round \(record.round + 1) (or a new round 0)") }
+        var expected = record.map { $0.round + 1 } ?? 0
+        var orRoundZero = record != nil
         // The image's length: on a device, the baseline is that many of its first bytes.
-        var length: UInt64 = 0
+        var length: UInt64 = record?.identity.length ?? 0
         // The image's identity: the digest of the round that made it, which the decoder would
         // otherwise compute with a pass over the whole image every round.
-        var identity: BaselineIdentity? = nil
+        var identity: BaselineIdentity? = record?.identity
         while true {
-            let (label, result, written) = expected == 0 ? try receiveWhole(listener) : try receiveInPlace(listener, round: expected, identity: identity, length: length)
+            let (label, result, written) = expected == 0 ? try receiveWhole(listener)
+                : try receiveInPlace(listener, round: expected, orRoundZero: orRoundZero, identity: identity, length: length)
+            orRoundZero = false
             // Only a DWCP frame stream's end frame carries the digest (a raw or zstd round 0 does not).
             identity = result.decode.format == "dwcp" ? BaselineIdentity(length: result.decode.bytesOut, digest: result.decode.outputDigest) : nil
             outcome.bytesReceived += result.transfer.bytes
             try onRound?(label, result, written)
             if label.kind == .abort {
+                RoundRecord.remove(at: files.roundRecord)
                 if files.isDevice { try files.markIncomplete() } else if expected > 0 { unlink(path) }
                 outcome.aborted = true
                 return outcome
@@ -69,16 +79,26 @@ public final class ImageDestination {
             outcome.imageBytes = result.decode.bytesOut
             length = result.decode.bytesOut
             if label.kind == .final { return outcome }
-            expected += 1
+            expected = label.round + 1
         }
     }
 
-    /// Checks a round's label against the round expected next.
-    private static func check(_ info: [String], expected: Int) throws -> RoundLabel {
+    /// Makes durable which round the image now holds (`RoundRecord`), or that none can be
+    /// named (the final round, or a stream without a digest): called at each round's commit.
+    private func record(_ label: RoundLabel, _ decoded: DecodeStats?) throws {
+        if label.kind == .round, let d = decoded, d.format == "dwcp" {
+            try RoundRecord(round: label.round, identity: BaselineIdentity(length: d.bytesOut, digest: d.outputDigest)).save(to: files.roundRecord)
+        } else {
+            RoundRecord.remove(at: files.roundRecord)
+        }
+    }
+
+    /// Checks a round's label against the round expected next (or a new round 0).
+    private static func check(_ info: [String], expected: Int, orRoundZero: Bool = false) throws -> RoundLabel {
         guard let l = RoundLabel.parse(info) else {
             throw DWCPError.integrity("stream is not a dwcp-migrate round (no round label)")
         }
-        guard l.round == expected || (l.kind == .abort && l.round >= expected) else {
+        guard l.round == expected || (orRoundZero && l.round == 0) || (l.kind == .abort && l.round >= expected) else {
             throw DWCPError.integrity("got round \(l.round), expected round \(expected)")
         }
         return l
@@ -86,6 +106,8 @@ public final class ImageDestination {
 
     /// Round 0: decoded into `FILE.dwcp-partial`, fsynced, renamed over `FILE`.
     private func receiveWhole(_ listener: StreamListener) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
+        // A record of an earlier migration no longer names the image once this round lands.
+        RoundRecord.remove(at: files.roundRecord)
         if files.isDevice { return try receiveWholeIntoDevice(listener) }
         let partial = files.partial!
         let output = try FileDescriptor.create(partial, overwrite: true, mode: 0o600)
@@ -103,6 +125,7 @@ public final class ImageDestination {
                 // The commit point: durable new image, then the atomic switch.
                 try output.sync()
                 try renameDurably(partial, path)
+                try self.record(l, p.decoded)
             }
             if label!.kind == .abort { unlink(partial) }
             return (label!, result, result.decode.bytesOut)
@@ -127,13 +150,14 @@ public final class ImageDestination {
             if l.kind == .abort { return }
             try output.sync()
             try files.clearIncomplete()
+            try self.record(l, p.decoded)
         }
         return (label!, result, result.decode.bytesOut)
     }
 
     /// Round k > 0: the changed pages journaled as they are decoded, committed once the stream
     /// is verified, then written into the image.
-    private func receiveInPlace(_ listener: StreamListener, round: Int, identity: BaselineIdentity?, length: UInt64) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
+    private func receiveInPlace(_ listener: StreamListener, round: Int, orRoundZero: Bool, identity: BaselineIdentity?, length: UInt64) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
         let journalPath = files.journal
         let journal = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: path, device: files.device)
         SignalCleanup.removeOnInterrupt(journalPath)
@@ -148,10 +172,13 @@ public final class ImageDestination {
         do {
             defer { journal.close() }
             let result = try pipeline.run(listener: listener, into: .sink({ try journal.take($0, $1, unchanged: $2) })) { [files] p in
-                let l = try Self.check(p.info, expected: round)
+                let l = try Self.check(p.info, expected: round, orRoundZero: orRoundZero)
                 label = l
                 if l.kind == .abort { return }
                 try journal.commit()
+                // Between the commit and the apply: a replay after a crash here finds the record
+                // of the round it completes (`RoundRecord.keepOnlyIfFor`).
+                try self.record(l, p.decoded)
                 // From here the journal must survive an interrupt: it completes the round.
                 SignalCleanup.removeOnInterrupt(nil)
                 committed = true

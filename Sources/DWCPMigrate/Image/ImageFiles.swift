@@ -28,6 +28,9 @@ public struct ImageFiles: Sendable, Equatable {
     public let partial: String?
     /// The marker of a device without a complete round (nil for a regular file).
     public let incomplete: String?
+    /// Which round the image holds and its identity (`RoundRecord`), so a restarted receiver
+    /// can take the next round instead of only a new round 0.
+    public let roundRecord: String
 
     public var isDevice: Bool { device != nil }
 
@@ -46,11 +49,13 @@ public struct ImageFiles: Sendable, Equatable {
             device = UInt64(st.st_rdev)
             journal = Self.join(directory, name + ".dwcp-journal")
             incomplete = Self.join(directory, name + ".dwcp-incomplete")
+            roundRecord = Self.join(directory, name + ".dwcp-round")
             applying = nil
             partial = nil
         } else if kind == S_IFREG {
             device = nil
             journal = journalDirectory.map { Self.join($0, name + ".dwcp-journal") } ?? ImageJournal.journalPath(for: image)
+            roundRecord = journalDirectory.map { Self.join($0, name + ".dwcp-round") } ?? image + ".dwcp-round"
             applying = ImageJournal.applyingPath(for: image)
             partial = ImageJournal.partialPath(for: image)
             incomplete = nil

@@ -390,6 +390,7 @@ public enum ImageJournal {
         try apply(contents, from: journal, to: applying)
         try renameDurably(applying, image)
         try unlinkDurably(journalPath)
+        RoundRecord.keepOnlyIfFor(round: contents.round, files)
         return .replayed(round: contents.round, records: contents.records, bytes: contents.dataBytes)
     }
 
@@ -417,6 +418,7 @@ public enum ImageJournal {
                 }
                 try apply(c, from: journal, to: files.image)
                 try unlinkDurably(files.journal)
+                RoundRecord.keepOnlyIfFor(round: c.round, files)
                 recovery = .replayed(round: c.round, records: c.records, bytes: c.dataBytes)
             }
         }

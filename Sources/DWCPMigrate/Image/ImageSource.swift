@@ -1,4 +1,5 @@
 import Glibc
+import DWCPCLI
 import DWCPCodec
 import DWCPCore
 import DWCPSystem
@@ -50,7 +51,12 @@ public final class ImageSource {
         public var downtime: Double = 0
         public var totalSeconds: Double = 0
         public var gaveUp: String?
+        /// Rounds sent again because the receiver was restarted meanwhile.
+        public var receiverRestarts = 0
     }
+
+    /// How many times one round is sent again after receiver restarts before giving up.
+    static let maxRestarts = 3
 
     public let configuration: Configuration
     /// Called after each round with its figures and the planner's decision; throwing from it
@@ -117,47 +123,68 @@ public final class ImageSource {
                 encoder.searchMoved = searchMoved
                 encoder.baselineDigests = snapshotDigests
                 encoder.infoJSON = label.json
-                let pipeline = SendPipeline(encoder: encoder, sender: c.sender)
-                // The image is read once a round, by the encoder; what it read is what was sent,
-                // so that is what the snapshot keeps: all of it in round 0, the pages that
-                // changed (journaled against the snapshot, written in after the round) later.
-                let input = try FileDescriptor.openForReading(c.source)
                 let onProgress = self.onProgress
-                let counters = pipeline.counters
-                let imageBytes = input.sizeIfSeekable()
                 let rate = planner.dirtyBytesPerSecond
                 let thisRound = round
-                forecast.transferStarted()
-                pipeline.onWire = { s in
-                    forecast.progress(totalBytes: s.bytes)
-                    onProgress?(Progress(round: thisRound, read: counters.snapshot.input, imageBytes: imageBytes, wire: s.bytes,
-                                         seconds: MonotonicClock.now() - roundStart, dirtyBytesPerSecond: rate))
-                }
-                var copy: FileDescriptor? = nil
-                var journal: ImageJournal.Writer? = nil
-                let digests = PageDigests.Builder(pageSize: c.encoder.pageSize, previous: snapshotDigests)
-                let result: SendPipeline.Result
-                do {
+                // One attempt at the round: the transfer, with the snapshot's journal (or, in
+                // round 0, the snapshot itself) and the next page digests taken from the bytes
+                // the encoder reads.
+                // Every attempt at the round is one transfer session: a restarted receiver that
+                // took the session from our first attempt's reconnection (and refused it, having
+                // none of its chunks) then takes the next attempt as that session's start.
+                var sender = c.sender
+                sender.session = SessionAuth.nonce()
+                func attempt() throws -> (SendPipeline.Result, ImageJournal.Writer?, PageDigests.Builder) {
+                    let pipeline = SendPipeline(encoder: encoder, sender: sender)
+                    // The image is read once a round, by the encoder; what it read is what was
+                    // sent, so that is what the snapshot keeps: all of it in round 0, the pages
+                    // that changed (journaled against the snapshot, written in after the round)
+                    // later.
+                    let input = try FileDescriptor.openForReading(c.source)
                     defer { input.close() }
+                    let counters = pipeline.counters
+                    let imageBytes = input.sizeIfSeekable()
+                    forecast.transferStarted()
+                    pipeline.onWire = { s in
+                        forecast.progress(totalBytes: s.bytes)
+                        onProgress?(Progress(round: thisRound, read: counters.snapshot.input, imageBytes: imageBytes, wire: s.bytes,
+                                             seconds: MonotonicClock.now() - roundStart, dirtyBytesPerSecond: rate))
+                    }
+                    let digests = PageDigests.Builder(pageSize: c.encoder.pageSize, previous: snapshotDigests)
                     if round == 0 {
                         let out = try FileDescriptor.create(snapshot, overwrite: true, mode: 0o600)
-                        copy = out
+                        defer { out.close() }
                         pipeline.inputTap = { p, n in
                             _ = digests.take(p, n)
                             try out.writeAll(p, count: n)
                         }
-                    } else {
-                        let j = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: snapshot, durable: false)
-                        journal = j
-                        // Pages whose digests match the snapshot's are not compared with it.
-                        pipeline.inputTap = { p, n in try j.take(p, n, unchanged: digests.take(p, n)) }
+                        return (try pipeline.run(input: input), nil, digests)
                     }
-                    defer { copy?.close() }
-                    result = try pipeline.run(input: input)
-                } catch {
-                    journal?.close()
-                    throw error
+                    let j = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: snapshot, durable: false)
+                    // Pages whose digests match the snapshot's are not compared with it.
+                    pipeline.inputTap = { p, n in try j.take(p, n, unchanged: digests.take(p, n)) }
+                    do {
+                        return (try pipeline.run(input: input), j, digests)
+                    } catch {
+                        j.close()
+                        throw error
+                    }
                 }
+                // A receiver killed and started again holds the round before this one (its
+                // `RoundRecord`) and takes this round again from its start; so do we, a few times.
+                var restarts = 0
+                var attemptResult: (SendPipeline.Result, ImageJournal.Writer?, PageDigests.Builder)
+                while true {
+                    do {
+                        attemptResult = try attempt()
+                        break
+                    } catch let e as DWCPError where e == Wire.receiverRestarted && restarts < Self.maxRestarts {
+                        restarts += 1
+                        outcome.receiverRestarts += 1
+                        Diagnostics.warning("the receiver was restarted during round \(round): sending the round again")
+                    }
+                }
+                let (result, journal, digests) = attemptResult
                 let sendSeconds = MonotonicClock.now() - roundStart
                 // Bringing the snapshot up to this round: the fixed cost every round pays
                 // besides its transfer (nothing after the final round).

@@ -18,6 +18,9 @@ public final class ReceivePipeline {
     public var threads = OSThread.processorCount
     /// Info-frame JSON seen in the stream.
     public private(set) var info: [String] = []
+    /// What the decoder produced, once the stream is verified (set before `accept` runs; nil for
+    /// a raw transfer).
+    public private(set) var decoded: DecodeStats?
 
     public init(receiver: ReceiverConfiguration) {
         self.receiver = receiver
@@ -93,6 +96,7 @@ public final class ReceivePipeline {
             thread?.join()
             if let decodeError { throw decodeError }
             self.info = collected
+            if !raw { self.decoded = decoded }
             try accept(self)
         }
         defer {

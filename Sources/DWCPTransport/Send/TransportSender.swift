@@ -319,7 +319,7 @@ public final class TransportSender {
                                            chunkSize: c.chunkSize, streams: c.streams, window: c.window)
         try lock.withLock {
             if welcome.nextExpected < ackedThrough {
-                throw DWCPError(.network, "\(socket.peer): the receiver lost chunks it had acknowledged (restarted?); cannot resume")
+                throw Wire.receiverRestarted
             }
             acknowledge(welcome.nextExpected)
             effectiveWindow = min(configuration.window, max(welcome.window, UInt64(configuration.chunkSize)))
@@ -421,7 +421,9 @@ public final class TransportSender {
                     if failedSince != nil { lock.withLock { stats.reconnects += 1 } }
                     failedSince = nil
                     backoff = 0.1
-                } catch let e as DWCPError where e.status == .usage {
+                } catch let e as DWCPError where e.status == .usage || e == Wire.receiverRestarted {
+                    // Retrying cannot help: a usage error stays one, and a new receiver process
+                    // will never have the chunks this transfer forgot.
                     fail(e)
                     return
                 } catch {

@@ -24,6 +24,11 @@ public enum Wire {
     /// What the sender throws for `verdictRejected`, so callers can tell "the receiver refused
     /// the data" (it said so) from "no verdict arrived" (outcome unknown) by comparing errors.
     public static let rejected = DWCPError(.failure, "the receiver got every byte but could not apply them (see its diagnostics)")
+    /// What the sender throws when a reconnection finds a receiver that lacks chunks it had
+    /// acknowledged: a new receiver process, not the one this transfer started with. An
+    /// application that can start the transfer over (`dwcp-migrate file` redoes the round)
+    /// compares errors with it.
+    public static let receiverRestarted = DWCPError(.network, "the receiver lost chunks it had acknowledged (it was restarted); this transfer cannot continue")
 }
 
 /// First message of every connection, client to server.

@@ -1,0 +1,94 @@
+import Glibc
+import DWCPCore
+import DWCPSystem
+
+/// Which pre-copy round a receiver's image holds, and that image's identity (length and
+/// XXH3-128), kept durably beside it (`ImageFiles.roundRecord`) after every round but the last.
+///
+/// A receiver that is killed and started again finds its image a complete round (the journal
+/// sees to that), but the source is by then sending the next round, and a new receiver process
+/// only knew how to take a round 0. With this record it takes either: the round after the one
+/// it holds, as a delta against its image (whose identity the stream header must name, or the
+/// decoder refuses it), or a new round 0. The source, told by its transport that the receiver
+/// was restarted (`Wire.receiverRestarted`), sends the round again from its start.
+///
+/// Layout (48 bytes, little-endian): `DWCPRND1`, round, length, digest high, digest low,
+/// XXH3-64 of the 40 bytes before. A record that does not check, or names an image of another
+/// length than the file or device holds, is ignored: the receiver then takes only a round 0.
+public struct RoundRecord: Equatable, Sendable {
+    public var round: Int
+    public var identity: BaselineIdentity
+
+    static let magic = Array("DWCPRND1".utf8)
+    static let length = 48
+
+    /// Writes the record atomically (temporary file, fsync, rename, directory fsync).
+    func save(to path: String) throws {
+        var b = [UInt8](repeating: 0, count: Self.length)
+        b.withUnsafeMutableBytes { p in
+            let base = p.baseAddress!
+            Self.magic.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: 8) }
+            LittleEndian.store(UInt64(round), base, 8)
+            LittleEndian.store(identity.length, base, 16)
+            LittleEndian.store(identity.digest.high, base, 24)
+            LittleEndian.store(identity.digest.low, base, 32)
+            LittleEndian.store(Checksum.xxh3(base, 40), base, 40)
+        }
+        let temp = path + ".tmp-\(getpid())"
+        let fd = try FileDescriptor.create(temp, overwrite: true, mode: 0o600)
+        do {
+            try fd.writeAll(b)
+            try fd.sync()
+            fd.close()
+            try renameDurably(temp, path)
+        } catch {
+            fd.close()
+            unlink(temp)
+            throw error
+        }
+    }
+
+    /// The record at `path` if there is a valid one for an image that holds at least
+    /// `imageBytes` bytes (exactly that many for a regular file).
+    static func load(from path: String, imageBytes: UInt64?, exact: Bool) -> RoundRecord? {
+        guard let fd = try? FileDescriptor.openForReading(path) else { return nil }
+        defer { fd.close() }
+        var b = [UInt8](repeating: 0, count: length)
+        guard (try? b.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: length) }) == length,
+              Array(b[0..<8]) == magic else { return nil }
+        return b.withUnsafeBytes { p -> RoundRecord? in
+            let base = p.baseAddress!
+            guard LittleEndian.load(UInt64.self, base, 40) == Checksum.xxh3(base, 40) else { return nil }
+            let round = LittleEndian.load(UInt64.self, base, 8)
+            let bytes = LittleEndian.load(UInt64.self, base, 16)
+            guard round < 1 << 32, let imageBytes, exact ? imageBytes == bytes : imageBytes >= bytes else { return nil }
+            return RoundRecord(round: Int(round), identity: BaselineIdentity(
+                length: bytes, digest: Digest128(high: LittleEndian.load(UInt64.self, base, 24), low: LittleEndian.load(UInt64.self, base, 32))))
+        }
+    }
+
+    /// The record for `files`' image as it is now: nil if there is none, it does not check, or
+    /// the image does not hold as many bytes as it names (exactly, for a regular file), or a
+    /// device is marked as holding no complete round.
+    static func current(_ files: ImageFiles) -> RoundRecord? {
+        if files.isMarkedIncomplete { return nil }
+        let size = (try? FileDescriptor.openForReading(files.image)).flatMap { fd -> UInt64? in
+            defer { fd.close() }
+            return fd.sizeIfSeekable()
+        }
+        return load(from: files.roundRecord, imageBytes: size, exact: !files.isDevice)
+    }
+
+    /// After a committed journal of `round` was replayed: the record is written between a
+    /// journal's commit and its apply, so a record of another round was left by a receiver that
+    /// stopped in between, and no longer names the image: it goes.
+    static func keepOnlyIfFor(round: UInt64, _ files: ImageFiles) {
+        if let r = current(files), r.round == Int(round) { return }
+        remove(at: files.roundRecord)
+    }
+
+    /// Removes the record (the migration ended: done, or given up).
+    static func remove(at path: String) {
+        if access(path, F_OK) == 0 { try? unlinkDurably(path) }
+    }
+}
