@@ -276,10 +276,15 @@ public func syncDirectory(of path: String) {
 /// fsynced, then renamed over it. A crash leaves the old file or the new one, never a mix.
 /// `mode` (before the umask): private by default, as state files are.
 public func writeFileAtomically(_ path: String, _ text: String, mode: mode_t = 0o600) throws {
+    try writeFileAtomically(path, Array(text.utf8), mode: mode)
+}
+
+/// `writeFileAtomically(_:_:mode:)` for bytes.
+public func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
     let temp = path + ".tmp-\(getpid())"
     let fd = try FileDescriptor.create(temp, overwrite: true, mode: mode)
     do {
-        try fd.writeAll(text)
+        try fd.writeAll(bytes)
         try fd.sync()
         fd.close()
         try renameDurably(temp, path)

@@ -34,18 +34,7 @@ public struct RoundRecord: Equatable, Sendable {
             LittleEndian.store(identity.digest.low, base, 32)
             LittleEndian.store(Checksum.xxh3(base, 40), base, 40)
         }
-        let temp = path + ".tmp-\(getpid())"
-        let fd = try FileDescriptor.create(temp, overwrite: true, mode: 0o600)
-        do {
-            try fd.writeAll(b)
-            try fd.sync()
-            fd.close()
-            try renameDurably(temp, path)
-        } catch {
-            fd.close()
-            unlink(temp)
-            throw error
-        }
+        try writeFileAtomically(path, b)
     }
 
     /// The record at `path` if there is a valid one for an image that holds at least
