@@ -246,7 +246,7 @@ _dwcp-migrate_qemu() {
 
 _dwcp-migrate_file() {
     repeating_flags=(--verbose -v)
-    non_repeating_flags=(--dry-run --json --tls --quiet -q --progress --no-progress --version -h --help)
+    non_repeating_flags=(--dry-run --json --tls --resume --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
     non_repeating_options=(--to --max-downtime --codec --streams --cc --link-rate --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --freeze --thaw --work-dir)
     __dwcp-migrate_offer_flags_options 1

@@ -28,6 +28,9 @@ struct FileCommand: ParsableCommand {
 
     @OptionGroup var source: SourceOptions
 
+    @Flag(help: "If the migration fails after the destination confirmed a round, keep the snapshot in --work-dir; run the same command again with --resume to continue after that round instead of sending the whole image again (the destination's receive, started again on the same FILE, takes it).")
+    var resume = false
+
     @Option(help: ArgumentHelp("Give up after this many pre-copy rounds without a switchover.", valueName: "N"))
     var maxRounds: Int = 30
 
@@ -58,6 +61,8 @@ struct FileCommand: ParsableCommand {
         planner.forecastBytesPerSecond = source.linkRate.map { Units.parseBitRate($0)! / 8 }
         let work = workDir ?? getenvString("TMPDIR") ?? "/tmp"
         var config = ImageSource.Configuration(source: sourcePath, workDirectory: work, sender: try source.sender(plan), planner: planner)
+        config.resumable = resume
+        config.destination = source.to
         config.encoder = try source.encoder(plan)
         config.freezeCommand = freeze
         config.thawCommand = thaw
@@ -102,6 +107,7 @@ struct FileCommand: ParsableCommand {
         j.add("wire_bytes", outcome.rounds.map(\.wireBytes).reduce(0, +))
         j.add("rounds", outcome.rounds.count)
         j.add("receiver_restarts", outcome.receiverRestarts)
+        if let r = outcome.resumedAfterRound { j.add("resumed_after_round", r) }
         let rounds = outcome.rounds.map { r -> String in
             var o = JSONLine()
             o.add("round", r.label.round)

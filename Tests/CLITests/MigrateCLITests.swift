@@ -285,6 +285,42 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-journal"))
     }
 
+    /// Both ends killed with -9 in the middle of a round, then both started again, the source
+    /// with --resume: it continues after the last round the destination confirmed (its kept
+    /// snapshot and record in --work-dir), not with the whole image, and ends byte-identical
+    /// with nothing left in --work-dir. Without --resume nothing is kept.
+    func testResumedMigrationContinuesAfterTheConfirmedRound() throws {
+        let t = TempDir()
+        let v1 = t.path("v1.img"), v2 = t.path("v2.img"), src = t.path("src.img"), dst = t.path("dst.img"), work = t.path("work")
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let script = """
+            head -c 67108864 /dev/urandom > \(v1); head -c 67108864 /dev/urandom > \(v2); cp \(v1) \(src)
+            dwcp-migrate receive --listen 127.0.0.1:7617 -o \(dst) 2>/dev/null & rp=$!
+            sleep 0.5
+            dwcp-migrate file \(src) --to 127.0.0.1:7617 --resume --work-dir \(work) --codec zstd:19 --link-rate 1Gbit \
+              --freeze "cp \(v2) \(src)" 2>/dev/null & sp=$!
+            for i in $(seq 6000); do [ "$(stat -c %s \(dst).dwcp-journal 2>/dev/null || echo 0)" -gt 8000000 ] && break; sleep 0.005; done
+            [ "$(stat -c %s \(dst).dwcp-journal 2>/dev/null || echo 0)" -gt 8000000 ] || exit 93
+            kill -9 $sp $rp; wait $sp $rp 2>/dev/null
+            ls \(work) | grep -c '\\.round$'
+            dwcp-migrate receive --listen 127.0.0.1:7617 -o \(dst) 2>/dev/null & rp=$!
+            sleep 0.5
+            dwcp-migrate file \(src) --to 127.0.0.1:7617 --resume --work-dir \(work) --json \
+              --freeze "cp \(v2) \(src)" > \(t.path("send.json")) 2>/dev/null; s=$?
+            wait $rp; echo "$s $?"
+            """
+        let r = try CLI.shell(script)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "1\n0 0", r.stderr)
+        XCTAssertEqual(t.read("dst.img"), t.read("v2.img"))
+        let lines = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n")
+        let done = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
+        let after = try XCTUnwrap(done["resumed_after_round"] as? Int)
+        let rounds = done["per_round"] as! [[String: Any]]
+        XCTAssertEqual(rounds.first?["round"] as? Int, after + 1, "no new round 0")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work), [], "nothing kept after a migration that completed")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-round"))
+    }
+
     /// A regular file whose journal lives in --journal-dir: a delta round killed mid-way leaves
     /// its journal there (not beside the file), `recover --journal-dir` discards it and the file
     /// is the previous round; a complete migration leaves the directory empty.

@@ -26,6 +26,14 @@ public final class ImageSource {
         /// migration then fails, to let them continue on the source.
         public var freezeCommand: String?
         public var thawCommand: String?
+        /// Keep the snapshot, and a record of the last round the destination confirmed, in
+        /// `workDirectory` under names derived from the source and `destination` when the
+        /// migration fails; and start, when such a record is there, with the round after it
+        /// instead of round 0 (`dwcp-migrate file --resume`). The destination's receiver,
+        /// started again on the same image, takes that round (`RoundRecord`).
+        public var resumable = false
+        /// Where the rounds go (`HOST:PORT`): part of the resumable snapshot's name.
+        public var destination = ""
 
         public init(source: String, workDirectory: String, sender: SenderConfiguration, planner: PrecopyPlanner) {
             self.source = source
@@ -53,6 +61,8 @@ public final class ImageSource {
         public var gaveUp: String?
         /// Rounds sent again because the receiver was restarted meanwhile.
         public var receiverRestarts = 0
+        /// The round a resumed migration continued after (`resumable`), if it did.
+        public var resumedAfterRound: Int?
     }
 
     /// How many times one round is sent again after receiver restarts before giving up.
@@ -93,15 +103,33 @@ public final class ImageSource {
         var outcome = Outcome()
         // What the destination holds: round 0's bytes as read, then each round's changes
         // written into it in place (the encoder's baseline for the next round).
-        let snapshot = "\(c.workDirectory)/dwcp-migrate-\(getpid()).img"
+        let snapshot = c.resumable ? Self.resumableSnapshot(c) : "\(c.workDirectory)/dwcp-migrate-\(getpid()).img"
         let journalPath = ImageJournal.journalPath(for: snapshot)
+        // Resumable: which round the destination confirmed last, and the snapshot's identity then.
+        let recordPath = snapshot + ".round"
+        // Kept when a resumable migration fails after a round was confirmed.
+        var keep = false
         defer {
-            unlink(snapshot)
             unlink(journalPath)
+            if !keep {
+                unlink(snapshot)
+                unlink(recordPath)
+            }
+        }
+        var resumed = c.resumable ? RoundRecord.load(from: recordPath, imageBytes: Self.size(of: snapshot), exact: true) : nil
+        // A run killed while it wrote a round into its snapshot leaves it torn: one pass over it
+        // tells, and a torn snapshot means starting over.
+        if let r = resumed, (try? Baseline(opening: snapshot).identity()) != r.identity {
+            Diagnostics.warning("\(snapshot) is not the round \(r.round) its record names (a run stopped while updating it): starting with round 0")
+            resumed = nil
+        }
+        if let resumed {
+            outcome.resumedAfterRound = resumed.round
+            Diagnostics.info("continuing after round \(resumed.round), which the destination confirmed (\(snapshot))")
         }
         // The snapshot's identity: the digest of the round that made it, which the encoder
         // would otherwise compute with a pass over the whole snapshot every round.
-        var snapshotIdentity: BaselineIdentity? = nil
+        var snapshotIdentity: BaselineIdentity? = resumed?.identity
         // Whether to look changed pages up anywhere in the snapshot (content that moved). Each
         // round that does builds an index of the whole snapshot; once a round shows the changes
         // stay in place (under 1/64 of them found elsewhere) the rest of the rounds skip it.
@@ -110,7 +138,7 @@ public final class ImageSource {
         // the snapshot's journal compare the image's pages with them instead of reading the
         // snapshot (`PageDigests`).
         var snapshotDigests: PageDigests? = nil
-        var round = 0
+        var round = resumed.map { $0.round + 1 } ?? 0
         var final = false
         var frozenAt: Double? = nil
         do {
@@ -201,6 +229,10 @@ public final class ImageSource {
                 snapshotIdentity = result.encode.inputDigest == .zero ? nil
                     : BaselineIdentity(length: result.encode.bytesIn, digest: result.encode.inputDigest)
                 snapshotDigests = digests.finish()
+                // The destination confirmed this round: a failure from here on can continue from it.
+                if c.resumable && !final, let id = snapshotIdentity {
+                    try RoundRecord(round: round, identity: id).save(to: recordPath)
+                }
                 let size = result.encode.bytesIn
                 let e = result.encode
                 let dirty = round == 0 ? size : e.literalBytes + e.xorBytes
@@ -238,10 +270,31 @@ public final class ImageSource {
             }
         } catch {
             if frozenAt != nil, let thaw = c.thawCommand { try? Self.shell(thaw, what: "--thaw") }
+            if c.resumable, let r = RoundRecord.load(from: recordPath, imageBytes: Self.size(of: snapshot), exact: true) {
+                keep = true
+                Diagnostics.warning("run the same command again with --resume to continue after round \(r.round) (kept \(snapshot))")
+            }
             throw error
         }
         outcome.totalSeconds = MonotonicClock.now() - started
         return outcome
+    }
+
+    /// The resumable snapshot's path: named after the source's real path and the destination,
+    /// so the same command finds it again and another migration does not.
+    static func resumableSnapshot(_ c: Configuration) -> String {
+        var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let path = realpath(c.source, &resolved) != nil ? String(cString: resolved) : c.source
+        let key = Array("\(path)\u{0}\(c.destination)".utf8)
+        let h = key.withUnsafeBytes { Checksum.xxh3($0.baseAddress!, $0.count) }
+        return "\(c.workDirectory)/dwcp-migrate-\(String(h, radix: 16)).img"
+    }
+
+    /// The size of the file at `path`, if it exists.
+    static func size(of path: String) -> UInt64? {
+        guard let fd = try? FileDescriptor.openForReading(path) else { return nil }
+        defer { fd.close() }
+        return fd.sizeIfSeekable()
     }
 
     /// Tells the destination to discard what it has: an empty stream labelled `abort`.
