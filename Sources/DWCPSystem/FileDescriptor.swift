@@ -39,6 +39,14 @@ public struct FileDescriptor: Sendable, Equatable {
         return FileDescriptor(rawValue: fd, name: path)
     }
 
+    /// The size of the regular file or block device at `path`; nil if it cannot be opened or has
+    /// no size (a pipe, a character device).
+    public static func size(ofFileAt path: String) -> UInt64? {
+        guard let fd = try? openForReading(path) else { return nil }
+        defer { fd.close() }
+        return fd.sizeIfSeekable()
+    }
+
     /// Creates `path` for writing; refuses an existing file unless `overwrite` (`O_EXCL` otherwise).
     ///
     /// A character device or FIFO that already exists is opened as it is, without `overwrite`:
@@ -52,11 +60,7 @@ public struct FileDescriptor: Sendable, Equatable {
             if errno == EEXIST {
                 var st = stat()
                 let kind = stat(path, &st) == 0 ? st.st_mode & S_IFMT : 0
-                if kind == S_IFCHR || kind == S_IFIFO {
-                    let stream = open(path, O_WRONLY | O_CLOEXEC)
-                    if stream >= 0 { return FileDescriptor(rawValue: stream, name: path) }
-                    throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))")
-                }
+                if kind == S_IFCHR || kind == S_IFIFO { return try openForWriting(path) }
                 throw DWCPError.failure("\(path): already exists (use -f to overwrite)")
             }
             throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))")

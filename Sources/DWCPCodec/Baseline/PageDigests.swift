@@ -73,9 +73,7 @@ public final class PageDigests: @unchecked Sendable {
             while count - i >= pageSize {
                 let d = Checksum.xxh3(p + i, pageSize)
                 let at = offset + UInt64(i)
-                if let previous, previous.digest(at: at) == d {
-                    if let last = same.last, last.upperBound == i { same[same.count - 1] = last.lowerBound..<(i + pageSize) } else { same.append(i..<(i + pageSize)) }
-                }
+                if let previous, previous.digest(at: at) == d { same.appendMerging(i..<(i + pageSize)) }
                 values.append(d)
                 i += pageSize
             }

@@ -133,13 +133,7 @@ final class BlockDecoder {
                 (out + pos).initializeMemory(as: UInt8.self, repeating: 0, count: n)
             case .copyBaseline(let n, let offset):
                 try baseline!.read(into: out + pos, count: n, at: offset)
-                if offset == job.header.offset + UInt64(pos) {
-                    if let last = unchanged.last, last.upperBound == pos {
-                        unchanged[unchanged.count - 1] = last.lowerBound..<(pos + n)
-                    } else {
-                        unchanged.append(pos..<(pos + n))
-                    }
-                }
+                if offset == job.header.offset + UInt64(pos) { unchanged.appendMerging(pos..<(pos + n)) }
             case .xorBaseline(let n, let offset):
                 try baseline!.read(into: out + pos, count: n, at: offset)
                 XOR.apply(UnsafeRawPointer(out + pos), literalBytes + lit, into: out + pos, count: n)

@@ -77,11 +77,7 @@ public struct ImageFiles: Sendable, Equatable {
     /// Marks the device as holding no complete round, durably (a device only).
     func markIncomplete() throws {
         guard let incomplete else { return }
-        let fd = try FileDescriptor.create(incomplete, overwrite: true, mode: 0o600)
-        defer { fd.close() }
-        try fd.writeAll(Array("\(image) holds no complete dwcp-migrate round\n".utf8))
-        try fd.sync()
-        syncDirectory(of: incomplete)
+        try writeFileAtomically(incomplete, "\(image) holds no complete dwcp-migrate round\n")
     }
 
     /// Whether the device is marked as holding no complete round.

@@ -379,7 +379,7 @@ public enum ImageJournal {
             contents = c
         }
         if !hasApplying {
-            guard let size = (try? FileDescriptor.openForReading(image)).map({ fd in defer { fd.close() }; return fd.sizeIfSeekable() }) ?? nil else {
+            guard let size = FileDescriptor.size(ofFileAt: image) else {
                 throw DWCPError.integrity("\(journalPath) is committed but \(image) is missing; nothing changed")
             }
             guard size == contents.baseLength || size == contents.newLength else {

@@ -116,7 +116,7 @@ public final class ImageSource {
                 unlink(recordPath)
             }
         }
-        var resumed = c.resumable ? RoundRecord.load(from: recordPath, imageBytes: Self.size(of: snapshot), exact: true) : nil
+        var resumed = c.resumable ? RoundRecord.load(from: recordPath, imageBytes: FileDescriptor.size(ofFileAt: snapshot), exact: true) : nil
         // A run killed while it wrote a round into its snapshot leaves it torn: one pass over it
         // tells, and a torn snapshot means starting over.
         if let r = resumed, (try? Baseline(opening: snapshot).identity()) != r.identity {
@@ -154,14 +154,14 @@ public final class ImageSource {
                 let onProgress = self.onProgress
                 let rate = planner.dirtyBytesPerSecond
                 let thisRound = round
-                // One attempt at the round: the transfer, with the snapshot's journal (or, in
-                // round 0, the snapshot itself) and the next page digests taken from the bytes
-                // the encoder reads.
                 // Every attempt at the round is one transfer session: a restarted receiver that
                 // took the session from our first attempt's reconnection (and refused it, having
                 // none of its chunks) then takes the next attempt as that session's start.
                 var sender = c.sender
                 sender.session = SessionAuth.nonce()
+                // One attempt at the round: the transfer, with the snapshot's journal (or, in
+                // round 0, the snapshot itself) and the next page digests taken from the bytes
+                // the encoder reads.
                 func attempt() throws -> (SendPipeline.Result, ImageJournal.Writer?, PageDigests.Builder) {
                     let pipeline = SendPipeline(encoder: encoder, sender: sender)
                     // The image is read once a round, by the encoder; what it read is what was
@@ -270,7 +270,7 @@ public final class ImageSource {
             }
         } catch {
             if frozenAt != nil, let thaw = c.thawCommand { try? Self.shell(thaw, what: "--thaw") }
-            if c.resumable, let r = RoundRecord.load(from: recordPath, imageBytes: Self.size(of: snapshot), exact: true) {
+            if c.resumable, let r = RoundRecord.load(from: recordPath, imageBytes: FileDescriptor.size(ofFileAt: snapshot), exact: true) {
                 keep = true
                 Diagnostics.warning("run the same command again with --resume to continue after round \(r.round) (kept \(snapshot))")
             }
@@ -288,13 +288,6 @@ public final class ImageSource {
         let key = Array("\(path)\u{0}\(c.destination)".utf8)
         let h = key.withUnsafeBytes { Checksum.xxh3($0.baseAddress!, $0.count) }
         return "\(c.workDirectory)/dwcp-migrate-\(String(h, radix: 16)).img"
-    }
-
-    /// The size of the file at `path`, if it exists.
-    static func size(of path: String) -> UInt64? {
-        guard let fd = try? FileDescriptor.openForReading(path) else { return nil }
-        defer { fd.close() }
-        return fd.sizeIfSeekable()
     }
 
     /// Tells the destination to discard what it has: an empty stream labelled `abort`.

@@ -61,11 +61,7 @@ public struct RoundRecord: Equatable, Sendable {
     /// device is marked as holding no complete round.
     static func current(_ files: ImageFiles) -> RoundRecord? {
         if files.isMarkedIncomplete { return nil }
-        let size = (try? FileDescriptor.openForReading(files.image)).flatMap { fd -> UInt64? in
-            defer { fd.close() }
-            return fd.sizeIfSeekable()
-        }
-        return load(from: files.roundRecord, imageBytes: size, exact: !files.isDevice)
+        return load(from: files.roundRecord, imageBytes: FileDescriptor.size(ofFileAt: files.image), exact: !files.isDevice)
     }
 
     /// After a committed journal of `round` was replayed: the record is written between a

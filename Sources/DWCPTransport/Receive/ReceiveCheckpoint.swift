@@ -146,7 +146,6 @@ public final class ReceiveCheckpoint {
 
     /// Deletes the file once the transfer is complete (or can never be resumed).
     public func remove() {
-        unlink(path)
-        syncDirectory(of: path)
+        try? unlinkDurably(path)
     }
 }

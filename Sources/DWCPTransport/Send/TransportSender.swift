@@ -216,12 +216,14 @@ public final class TransportSender {
         var sequence: UInt64 = 0
         // The receiver's first answer may say it already has chunks (a resumed session): those
         // are read again only for their checksums, which the end digest covers.
-        let prefix = file.map { _ in RawBuffer(capacity: c.chunkSize) }
+        var prefix: RawBuffer?
         do {
             while let chunk = try next(offset) {
                 if lock.withLock({ sequence < ackedThrough }) {
                     var checksum = chunk.checksum
-                    if checksum == nil, let file, let prefix {
+                    if checksum == nil, let file {
+                        if prefix == nil { prefix = RawBuffer(capacity: c.chunkSize) }
+                        let prefix = prefix!
                         guard try file.readFully(into: prefix.unsafeBase, count: chunk.length, at: fileStart + chunk.offset) == chunk.length else {
                             throw DWCPError(.failure, "\(file.name): ended early (truncated while being sent)")
                         }
