@@ -317,10 +317,15 @@ public final class TransportSender {
         }
         if let rate = c.maxRate { socket.setMaxPacingRate(max(1, rate / UInt64(max(1, c.streams)))) }
         if let tls = c.tls { try socket.startTLS(tls, host: c.endpoint.host) }
+        // Read before the hello goes out: every acknowledgement processed by then was sent before
+        // the receiver saw the hello, so a receiver that kept its state answers with at least this.
+        // (An acknowledgement arriving on another connection while the welcome is on its way may
+        // be newer than the welcome, and says nothing about a restart.)
+        let ackedBeforeHello = lock.withLock { ackedThrough }
         let welcome = try Handshake.client(socket, auth: c.auth, session: session, stream: UInt16(stream),
                                            chunkSize: c.chunkSize, streams: c.streams, window: c.window)
         try lock.withLock {
-            if welcome.nextExpected < ackedThrough {
+            if welcome.nextExpected < ackedBeforeHello {
                 throw Wire.receiverRestarted
             }
             acknowledge(welcome.nextExpected)
