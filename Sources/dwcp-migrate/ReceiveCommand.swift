@@ -25,7 +25,10 @@ struct ReceiveCommand: ParsableCommand {
             (as 'dwcp-migrate recover FILE' does). After every round but the last it records \
             which round FILE holds (FILE.dwcp-round), so a receiver started again on the same \
             FILE takes the round the source sends again after the restart, not only a new \
-            round 0. If the source gives up, FILE is deleted. \
+            round 0. With it goes what applying that round overwrote (FILE.dwcp-undo), so \
+            a source that stopped before it heard the round confirmed, run again with \
+            --resume and offering that round once more, is taken: FILE goes back one round \
+            first. If the source gives up, FILE is deleted. \
             FILE may be a block device, given with --journal-dir: every round is written into \
             it in place (the image is its first bytes, as long as the source's), its journal \
             and a marker named after it live in DIR, and the marker (NAME.dwcp-incomplete) is \

@@ -321,6 +321,48 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-round"))
     }
 
+    /// The race a confirmation can lose: the destination commits round 1 and is killed (strace,
+    /// at the rename that starts applying it) before its verdict reaches the source, which gives
+    /// up with round 0 as the last round it heard confirmed. Run again, the source offers round
+    /// 1 again as a delta against round 0; the restarted destination, holding round 1, takes its
+    /// image back to round 0 with the undo it kept and takes the round. Before the undo the
+    /// destination refused it (exit 3) and only a run without --resume could finish.
+    func testSourceThatNeverHeardTheConfirmationIsTakenBackARound() throws {
+        guard (try? CLI.shell("command -v strace"))?.status == 0 else { throw XCTSkip("strace is not installed (make test installs it)") }
+        let t = TempDir()
+        let src = t.path("src.img"), dst = t.path("dst.img"), work = t.path("work")
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let script = """
+            head -c 67108864 /dev/urandom > \(src)
+            strace -f -qq -o /dev/null -P \(dst).dwcp-applying -e trace=rename,renameat,renameat2 \
+              -e inject=rename,renameat,renameat2:signal=SIGKILL dwcp-migrate receive --listen 127.0.0.1:7619 -o \(dst) 2>/dev/null & rp=$!
+            sleep 0.5
+            # Writers that keep round 1 from being the last.
+            (while :; do dd if=/dev/urandom of=\(src) bs=1M count=8 seek=$((RANDOM % 56)) conv=notrunc status=none; done) & wp=$!
+            dwcp-migrate file \(src) --to 127.0.0.1:7619 --resume --work-dir \(work) --link-rate 1Gbit --resume-timeout 2 2>/dev/null; s=$?
+            kill $wp; wait $wp $rp 2>/dev/null
+            round() { od -An -tu8 -j8 -N8 "$1" | tr -d ' '; }
+            echo "$s $(round \(dst).dwcp-round) $(round \(work)/*.round)"
+            dwcp-migrate receive -v --listen 127.0.0.1:7619 -o \(dst) 2>\(t.path("receive.log")) & rp=$!
+            sleep 0.5
+            dwcp-migrate file \(src) --to 127.0.0.1:7619 --resume --work-dir \(work) --link-rate 1Gbit --json > \(t.path("send.json")) 2>/dev/null; s=$?
+            wait $rp; echo "$s $?"
+            """
+        let r = try CLI.shell(script)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
+                       "4 1 0\n0 0", "first line: the source gave up (exit 4) with the destination at round 1 and itself at round 0. \(r.stderr)")
+        XCTAssertEqual(t.read("dst.img"), t.read("src.img"))
+        XCTAssertTrue(String(decoding: t.read("receive.log"), as: UTF8.self).contains("taking \(dst) back to round 0"))
+        let last = try XCTUnwrap(String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n").last)
+        let done = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        XCTAssertEqual(done["resumed_after_round"] as? Int, 0)
+        XCTAssertEqual((done["per_round"] as? [[String: Any]])?.first?["round"] as? Int, 1, "round 1 again, not a new round 0")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work), [])
+        for leftover in [".dwcp-round", ".dwcp-undo", ".dwcp-journal"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dst + leftover), leftover)
+        }
+    }
+
     /// A regular file whose journal lives in --journal-dir: a delta round killed mid-way leaves
     /// its journal there (not beside the file), `recover --journal-dir` discards it and the file
     /// is the previous round; a complete migration leaves the directory empty.

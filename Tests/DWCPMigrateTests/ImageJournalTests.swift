@@ -233,6 +233,17 @@ final class ImageJournalTests: XCTestCase {
         XCTAssertNil(RoundRecord.load(from: files.roundRecord, imageBytes: 8193, exact: true), "a file of another size")
         XCTAssertNotNil(RoundRecord.load(from: files.roundRecord, imageBytes: 1 << 20, exact: false), "a device holds more")
         XCTAssertNil(RoundRecord.load(from: files.roundRecord, imageBytes: nil, exact: true), "no image")
+        let before = BaselineIdentity(length: 4096, digest: Digest128(high: 3, low: 4))
+        try RoundRecord(round: 3, identity: id, previous: before).save(to: files.roundRecord)
+        XCTAssertEqual(RoundRecord.load(from: files.roundRecord, imageBytes: 8192, exact: true)?.previous, before)
+        // A version 1 record (48 bytes, no previous round) still loads.
+        var v1 = [UInt8]("DWCPRND1".utf8)
+        for word in [UInt64(3), 8192, 7, 9] { withUnsafeBytes(of: word.littleEndian) { v1 += $0 } }
+        let sum = v1.withUnsafeBytes { Checksum.xxh3($0.baseAddress!, 40) }
+        withUnsafeBytes(of: sum.littleEndian) { v1 += $0 }
+        try write(files.roundRecord, v1)
+        XCTAssertEqual(RoundRecord.load(from: files.roundRecord, imageBytes: 8192, exact: true), RoundRecord(round: 3, identity: id))
+        try RoundRecord(round: 3, identity: id).save(to: files.roundRecord)
         var damaged = read(files.roundRecord)
         damaged[20] ^= 1
         try write(files.roundRecord, damaged)
@@ -253,5 +264,57 @@ final class ImageJournalTests: XCTestCase {
             XCTAssertEqual(exists(files.roundRecord), kept, "record of round \(recorded)")
             XCTAssertEqual(read(image), new)
         }
+    }
+
+    /// A round applied in place keeps its undo: whether the round grew, shrank or kept the
+    /// image's length, and whether the rollback runs whole or is cut after its first step (the
+    /// undo renamed into the journal) and finished by `recover`, the image is the round before
+    /// again and its record names that round. An undo that does not fit the image is not used.
+    func testUndoTakesTheImageBackOneRound() throws {
+        let files = try ImageFiles(image: image)
+        let old = bytes(96 << 10, seed: 21)
+        var same = old
+        for i in [5, 40_000, 90_000] { same[i] ^= 0xFF }
+        let longer = same + bytes(20_000, seed: 22)
+        let shorter = Array(same[0..<50_000])
+        func identity(_ b: [UInt8]) -> BaselineIdentity {
+            BaselineIdentity(length: UInt64(b.count), digest: b.withUnsafeBytes { Checksum.xxh3_128($0.baseAddress!, $0.count) })
+        }
+        for (name, new) in [("same length", same), ("longer", longer), ("shorter", shorter)] {
+            for cut in [false, true] {
+                try write(image, old)
+                let w = try ImageJournal.Writer(path: journal, round: 4, baselinePath: image)
+                try new.withUnsafeBytes { try w.take($0.baseAddress!, $0.count) }
+                try w.commit()
+                try RoundUndo.write(files, previousLength: UInt64(old.count))
+                let record = RoundRecord(round: 4, identity: identity(new), previous: identity(old))
+                try record.save(to: files.roundRecord)
+                guard case .replayed = try ImageJournal.recover(files) else { return XCTFail(name) }
+                XCTAssertEqual(read(image), new, name)
+                XCTAssertTrue(RoundUndo.isUsable(files, record: record), name)
+                XCTAssertFalse(RoundUndo.isUsable(files, record: RoundRecord(round: 5, identity: record.identity, previous: record.previous)), "\(name): another round")
+                if cut {
+                    // Stopped after the undo became the journal: recover completes the rollback
+                    // and drops the record of the round it undid.
+                    try renameDurably(files.undo, files.journal)
+                    guard case .replayed(round: 3, _, _) = try ImageJournal.recover(files) else { return XCTFail(name) }
+                    XCTAssertFalse(exists(files.roundRecord), name)
+                } else {
+                    XCTAssertEqual(try RoundUndo.rollBack(files, record: record), RoundRecord(round: 3, identity: identity(old)), name)
+                    XCTAssertEqual(RoundRecord.current(files), RoundRecord(round: 3, identity: identity(old)), name)
+                }
+                XCTAssertEqual(read(image), old, "\(name) cut: \(cut)")
+                XCTAssertFalse(exists(files.undo) || exists(files.journal), name)
+            }
+        }
+        // An undo written for an image of another size is not used.
+        try write(image, old)
+        let w = try ImageJournal.Writer(path: journal, round: 4, baselinePath: image)
+        try same.withUnsafeBytes { try w.take($0.baseAddress!, $0.count) }
+        try w.commit()
+        try RoundUndo.write(files, previousLength: UInt64(old.count))
+        try ImageJournal.recover(files)
+        try write(image, longer)
+        XCTAssertFalse(RoundUndo.isUsable(files, record: RoundRecord(round: 4, identity: identity(same), previous: identity(old))))
     }
 }

@@ -43,6 +43,11 @@ public final class StreamDecoder {
     /// least as many: a block device holding a smaller image (`dwcp-migrate receive` onto a
     /// device). Unset, the whole file is the baseline.
     public var baselineLength: UInt64?
+    /// Called with the baseline a delta stream names, before any baseline is opened; what it
+    /// returns stands for `baselineIdentity` and `baselineLength` in this stream. A caller may
+    /// change the file first: `dwcp-migrate receive` takes its image back one round when a
+    /// restarted source offers a round again (`RoundUndo`).
+    public var resolveBaseline: ((BaselineIdentity) throws -> (identity: BaselineIdentity?, length: UInt64?))?
     /// Called on the writer thread after each frame with the running totals.
     public var progress: ((DecodeStats) -> Void)?
     /// Receives the JSON text of each info frame (after its checksum is verified): dwcp-migrate
@@ -221,8 +226,9 @@ public final class StreamDecoder {
         case (.some(let id), nil):
             throw DWCPError.usage("stream is a delta against a baseline (\(id.length) bytes, XXH3-128 \(id.digest)); give it with --baseline FILE")
         case (.some(let id), .some(let path)):
-            let b = try Baseline(opening: path, length: baselineLength)
-            let found = try baselineIdentity.map { BaselineIdentity(length: b.length, digest: $0.digest) } ?? b.identity()
+            let (identity, length) = try resolveBaseline?(id) ?? (baselineIdentity, baselineLength)
+            let b = try Baseline(opening: path, length: length)
+            let found = try identity.map { BaselineIdentity(length: b.length, digest: $0.digest) } ?? b.identity()
             guard found == id else {
                 throw DWCPError.integrity("\(path): wrong baseline: stream was encoded against \(id.length) bytes with XXH3-128 \(id.digest), this file is \(found.length) bytes with \(found.digest)")
             }

@@ -52,8 +52,15 @@ public final class ImageDestination {
         try ImageJournal.recover(files)
         // The image may be a round of a migration a killed receiver was in: then the source,
         // told its receiver restarted, sends the next round again (or starts over with round 0).
-        let record = RoundRecord.current(files)
-        if let record { Diagnostics.info("\(path) holds round \(record.round) of a migration: taking round \(record.round + 1) (or a new round 0)") }
+        var record = RoundRecord.current(files)
+        // An undo is kept only with the record of the round it undoes.
+        if let r = record, r.previous != nil, !RoundUndo.isUsable(files, record: r) { record!.previous = nil }
+        if record?.previous == nil { RoundUndo.remove(files) }
+        held = record
+        if let record {
+            let again = record.previous != nil ? ", round \(record.round) again" : ""
+            Diagnostics.info("\(path) holds round \(record.round) of a migration: taking round \(record.round + 1) (or a new round 0\(again))")
+        }
         var expected = record.map { $0.round + 1 } ?? 0
         var orRoundZero = record != nil
         // The image's length: on a device, the baseline is that many of its first bytes.
@@ -71,6 +78,7 @@ public final class ImageDestination {
             try onRound?(label, result, written)
             if label.kind == .abort {
                 RoundRecord.remove(at: files.roundRecord)
+                RoundUndo.remove(files)
                 if files.isDevice { try files.markIncomplete() } else if expected > 0 { unlink(path) }
                 outcome.aborted = true
                 return outcome
@@ -83,13 +91,28 @@ public final class ImageDestination {
         }
     }
 
+    /// The round the image holds as its `RoundRecord` names it (with the round before when its
+    /// undo is kept), or nil when no record names it.
+    private var held: RoundRecord?
+
     /// Makes durable which round the image now holds (`RoundRecord`), or that none can be
     /// named (the final round, or a stream without a digest): called at each round's commit.
-    private func record(_ label: RoundLabel, _ decoded: DecodeStats?) throws {
+    /// A round applied in place over a known round `previous` first keeps its undo.
+    private func record(_ label: RoundLabel, _ decoded: DecodeStats?, previous: BaselineIdentity? = nil) throws {
         if label.kind == .round, let d = decoded, d.format == "dwcp" {
-            try RoundRecord(round: label.round, identity: BaselineIdentity(length: d.bytesOut, digest: d.outputDigest)).save(to: files.roundRecord)
+            if let previous, label.round > 0 {
+                try RoundUndo.write(files, previousLength: previous.length)
+            } else {
+                RoundUndo.remove(files)
+            }
+            let r = RoundRecord(round: label.round, identity: BaselineIdentity(length: d.bytesOut, digest: d.outputDigest),
+                                previous: label.round > 0 ? previous : nil)
+            try r.save(to: files.roundRecord)
+            held = r
         } else {
             RoundRecord.remove(at: files.roundRecord)
+            RoundUndo.remove(files)
+            held = nil
         }
     }
 
@@ -108,6 +131,8 @@ public final class ImageDestination {
     private func receiveWhole(_ listener: StreamListener) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
         // A record of an earlier migration no longer names the image once this round lands.
         RoundRecord.remove(at: files.roundRecord)
+        RoundUndo.remove(files)
+        held = nil
         if files.isDevice { return try receiveWholeIntoDevice(listener) }
         let partial = files.partial!
         let output = try FileDescriptor.create(partial, overwrite: true, mode: 0o600)
@@ -156,10 +181,15 @@ public final class ImageDestination {
     }
 
     /// Round k > 0: the changed pages journaled as they are decoded, committed once the stream
-    /// is verified, then written into the image.
-    private func receiveInPlace(_ listener: StreamListener, round: Int, orRoundZero: Bool, identity: BaselineIdentity?, length: UInt64) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
+    /// is verified, then written into the image. A stream that is a delta against the round
+    /// before the one held (a restarted source offering that round again) first takes the image
+    /// back to it (`RoundUndo`) and is then that round.
+    private func receiveInPlace(_ listener: StreamListener, round expected: Int, orRoundZero: Bool, identity: BaselineIdentity?, length: UInt64) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
         let journalPath = files.journal
-        let journal = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: path, device: files.device)
+        var round = expected
+        // The round the image holds when the stream's data arrives.
+        var base = identity
+        var journal = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: path, device: files.device)
         SignalCleanup.removeOnInterrupt(journalPath)
         defer { SignalCleanup.removeOnInterrupt(nil) }
         let pipeline = ReceivePipeline(receiver: receiver)
@@ -167,18 +197,35 @@ public final class ImageDestination {
         pipeline.baselinePath = path
         pipeline.baselineIdentity = identity
         if files.isDevice { pipeline.baselineLength = length }
+        let held = self.held
+        pipeline.resolveBaseline = { [files, path] named in
+            guard let held, let previous = held.previous, named == previous, named != identity else {
+                return (identity, files.isDevice ? length : nil)
+            }
+            Diagnostics.info("the source offers round \(held.round) again (it never heard it confirmed): taking \(path) back to round \(held.round - 1)")
+            // The undo becomes the committed journal: an interrupt must leave it to `recover`.
+            SignalCleanup.removeOnInterrupt(nil)
+            journal.close()
+            self.held = try RoundUndo.rollBack(files, record: held)
+            round = held.round
+            base = previous
+            journal = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: path, device: files.device)
+            SignalCleanup.removeOnInterrupt(journalPath)
+            Timeline.mark("round \(held.round) undone")
+            return (previous, files.isDevice ? previous.length : nil)
+        }
         var label: RoundLabel? = nil
         var committed = false
         do {
             defer { journal.close() }
             let result = try pipeline.run(listener: listener, into: .sink({ try journal.take($0, $1, unchanged: $2) })) { [files] p in
-                let l = try Self.check(p.info, expected: round, orRoundZero: orRoundZero)
+                let l = try Self.check(p.info, expected: round, orRoundZero: orRoundZero && round == expected)
                 label = l
                 if l.kind == .abort { return }
                 try journal.commit()
                 // Between the commit and the apply: a replay after a crash here finds the record
                 // of the round it completes (`RoundRecord.keepOnlyIfFor`).
-                try self.record(l, p.decoded)
+                try self.record(l, p.decoded, previous: base)
                 // From here the journal must survive an interrupt: it completes the round.
                 SignalCleanup.removeOnInterrupt(nil)
                 committed = true

@@ -31,6 +31,9 @@ public struct ImageFiles: Sendable, Equatable {
     /// Which round the image holds and its identity (`RoundRecord`), so a restarted receiver
     /// can take the next round instead of only a new round 0.
     public let roundRecord: String
+    /// What applying the last round overwrote (`RoundUndo`), so a receiver can go back to the
+    /// round before when a restarted source offers that round again.
+    public let undo: String
 
     public var isDevice: Bool { device != nil }
 
@@ -50,12 +53,14 @@ public struct ImageFiles: Sendable, Equatable {
             journal = Self.join(directory, name + ".dwcp-journal")
             incomplete = Self.join(directory, name + ".dwcp-incomplete")
             roundRecord = Self.join(directory, name + ".dwcp-round")
+            undo = Self.join(directory, name + ".dwcp-undo")
             applying = nil
             partial = nil
         } else if kind == S_IFREG {
             device = nil
             journal = journalDirectory.map { Self.join($0, name + ".dwcp-journal") } ?? ImageJournal.journalPath(for: image)
             roundRecord = journalDirectory.map { Self.join($0, name + ".dwcp-round") } ?? image + ".dwcp-round"
+            undo = journalDirectory.map { Self.join($0, name + ".dwcp-undo") } ?? image + ".dwcp-undo"
             applying = ImageJournal.applyingPath(for: image)
             partial = ImageJournal.partialPath(for: image)
             incomplete = nil

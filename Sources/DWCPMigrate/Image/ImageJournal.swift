@@ -57,17 +57,15 @@ public enum ImageJournal {
     /// decoded round in order with `take`, then `commit` once the stream is verified.
     public final class Writer {
         public let path: String
-        private let fd: FileDescriptor
+        private let output: Output
         private let baseline: FileDescriptor
         private let baselineLength: UInt64
-        private let digest = StreamDigest()
-        private let buffer = RawBuffer(capacity: 4 << 20)
         /// The image's bytes for the span being compared.
         private var imageBytes = RawBuffer(capacity: 1 << 20)
         /// Stream offset of the next decoded byte: the image offset it lands at.
         private var offset: UInt64 = 0
-        public private(set) var records: UInt64 = 0
-        public private(set) var dataBytes: UInt64 = 0
+        public var records: UInt64 { output.records }
+        public var dataBytes: UInt64 { output.dataBytes }
         private var closed = false
 
         /// Whether `commit` fsyncs: the receiver's journal must survive a crash; the source's
@@ -85,19 +83,12 @@ public enum ImageJournal {
             }
             baselineLength = length
             do {
-                fd = try FileDescriptor.create(path, overwrite: true, mode: 0o600)
+                output = try Output(path: path, round: round, baseLength: length, device: device ?? 0)
             } catch {
                 baseline.close()
                 throw error
             }
             self.path = path
-            let h = buffer.unsafeBase
-            ImageJournal.magic.withUnsafeBytes { h.copyMemory(from: $0.baseAddress!, byteCount: 8) }
-            LittleEndian.store(round, h, 8)
-            LittleEndian.store(baselineLength, h, 16)
-            LittleEndian.store(device ?? 0, h, 24)
-            buffer.count = ImageJournal.headerLength
-            digest.update(h, ImageJournal.headerLength)
         }
 
         deinit { close() }
@@ -148,73 +139,22 @@ public enum ImageJournal {
                 if differs {
                     if runStart < 0 { runStart = i }
                     if i + n - runStart >= ImageJournal.maxRecord {
-                        try record(q + runStart, i + n - runStart, at: at + UInt64(runStart))
+                        try output.record(q + runStart, i + n - runStart, at: at + UInt64(runStart))
                         runStart = -1
                     }
                 } else if runStart >= 0 {
-                    try record(q + runStart, i - runStart, at: at + UInt64(runStart))
+                    try output.record(q + runStart, i - runStart, at: at + UInt64(runStart))
                     runStart = -1
                 }
                 i += n
             }
-            if runStart >= 0 { try record(q + runStart, span - runStart, at: at + UInt64(runStart)) }
-        }
-
-        private func record(_ p: UnsafeRawPointer, _ count: Int, at imageOffset: UInt64) throws {
-            var h = [UInt8](repeating: 0, count: ImageJournal.recordHeaderLength)
-            h.withUnsafeMutableBytes {
-                LittleEndian.store(imageOffset, $0.baseAddress!, 0)
-                LittleEndian.store(UInt32(count), $0.baseAddress!, 8)
-            }
-            try h.withUnsafeBytes { try append($0.baseAddress!, $0.count) }
-            try append(p, count)
-            records += 1
-            dataBytes += UInt64(count)
-        }
-
-        /// Appends through the buffer; large pieces go straight to the file.
-        private func append(_ p: UnsafeRawPointer, _ count: Int) throws {
-            digest.update(p, count)
-            if buffer.count + count > buffer.capacity { try flush() }
-            if count >= buffer.capacity / 4 {
-                try fd.writeAll(p, count: count)
-            } else {
-                (buffer.unsafeBase + buffer.count).copyMemory(from: p, byteCount: count)
-                buffer.count += count
-            }
-        }
-
-        private func flush() throws {
-            if buffer.count > 0 {
-                try fd.writeAll(buffer.unsafeBase, count: buffer.count)
-                buffer.count = 0
-            }
+            if runStart >= 0 { try output.record(q + runStart, span - runStart, at: at + UInt64(runStart)) }
         }
 
         /// The commit point: appends the trailer (the round's new length is the number of bytes
         /// taken) and makes the journal durable. From here the round is the image's next state.
         public func commit() throws {
-            var t = [UInt8](repeating: 0, count: ImageJournal.trailerLength)
-            t.withUnsafeMutableBytes {
-                let b = $0.baseAddress!
-                ImageJournal.trailerMagic.withUnsafeBytes { b.copyMemory(from: $0.baseAddress!, byteCount: 8) }
-                LittleEndian.store(records, b, 8)
-                LittleEndian.store(dataBytes, b, 16)
-                LittleEndian.store(offset, b, 24)
-            }
-            try t.withUnsafeBytes { try append($0.baseAddress!, 32) }
-            let d = digest.finalize()
-            t.withUnsafeMutableBytes {
-                LittleEndian.store(d.high, $0.baseAddress!, 32)
-                LittleEndian.store(d.low, $0.baseAddress!, 40)
-            }
-            // Not through `append`: the digest covers every byte before itself.
-            try flush()
-            try t.withUnsafeBytes { try fd.writeAll($0.baseAddress! + 32, count: 16) }
-            if durable {
-                try fd.sync()
-                syncDirectory(of: path)
-            }
+            try output.commit(newLength: offset, durable: durable)
             close()
         }
 
@@ -222,7 +162,7 @@ public enum ImageJournal {
         public func close() {
             guard !closed else { return }
             closed = true
-            fd.close()
+            output.close()
             baseline.close()
         }
     }

@@ -12,15 +12,31 @@ import DWCPSystem
 /// decoder refuses it), or a new round 0. The source, told by its transport that the receiver
 /// was restarted (`Wire.receiverRestarted`), sends the round again from its start.
 ///
-/// Layout (48 bytes, little-endian): `DWCPRND1`, round, length, digest high, digest low,
-/// XXH3-64 of the 40 bytes before. A record that does not check, or names an image of another
-/// length than the file or device holds, is ignored: the receiver then takes only a round 0.
+/// It also names the round before (`previous`) when the receiver kept that round's undo
+/// (`RoundUndo`): a source that stopped before it heard the destination confirm this round
+/// offers it again, as a delta against the round before, and the receiver goes back to take it.
+///
+/// Layout (little-endian): `DWCPRND2`, round, length, digest high, digest low, then 1 and the
+/// previous round's length, digest high and low (or four zero words without one), then XXH3-64
+/// of the 72 bytes before: 80 bytes. Version 1 records (`DWCPRND1`, 48 bytes, no previous round)
+/// still load. A record that does not check, or names an image of another length than the file
+/// or device holds, is ignored: the receiver then takes only a round 0.
 public struct RoundRecord: Equatable, Sendable {
     public var round: Int
     public var identity: BaselineIdentity
+    /// The round before's identity, when its undo is kept beside the image.
+    public var previous: BaselineIdentity?
 
-    static let magic = Array("DWCPRND1".utf8)
-    static let length = 48
+    public init(round: Int, identity: BaselineIdentity, previous: BaselineIdentity? = nil) {
+        self.round = round
+        self.identity = identity
+        self.previous = previous
+    }
+
+    static let magicV1 = Array("DWCPRND1".utf8)
+    static let magic = Array("DWCPRND2".utf8)
+    static let lengthV1 = 48
+    static let length = 80
 
     /// Writes the record atomically (temporary file, fsync, rename, directory fsync).
     func save(to path: String) throws {
@@ -29,12 +45,25 @@ public struct RoundRecord: Equatable, Sendable {
             let base = p.baseAddress!
             Self.magic.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: 8) }
             LittleEndian.store(UInt64(round), base, 8)
-            LittleEndian.store(identity.length, base, 16)
-            LittleEndian.store(identity.digest.high, base, 24)
-            LittleEndian.store(identity.digest.low, base, 32)
-            LittleEndian.store(Checksum.xxh3(base, 40), base, 40)
+            Self.store(identity, base + 16)
+            if let previous {
+                LittleEndian.store(UInt64(1), base, 40)
+                Self.store(previous, base + 48)
+            }
+            LittleEndian.store(Checksum.xxh3(base, 72), base, 72)
         }
         try writeFileAtomically(path, b)
+    }
+
+    private static func store(_ id: BaselineIdentity, _ p: UnsafeMutableRawPointer) {
+        LittleEndian.store(id.length, p, 0)
+        LittleEndian.store(id.digest.high, p, 8)
+        LittleEndian.store(id.digest.low, p, 16)
+    }
+
+    private static func load(_ p: UnsafeRawPointer) -> BaselineIdentity {
+        BaselineIdentity(length: LittleEndian.load(UInt64.self, p, 0),
+                         digest: Digest128(high: LittleEndian.load(UInt64.self, p, 8), low: LittleEndian.load(UInt64.self, p, 16)))
     }
 
     /// The record at `path` if there is a valid one for an image that holds at least
@@ -42,17 +71,19 @@ public struct RoundRecord: Equatable, Sendable {
     static func load(from path: String, imageBytes: UInt64?, exact: Bool) -> RoundRecord? {
         guard let fd = try? FileDescriptor.openForReading(path) else { return nil }
         defer { fd.close() }
-        var b = [UInt8](repeating: 0, count: length)
-        guard (try? b.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: length) }) == length,
-              Array(b[0..<8]) == magic else { return nil }
+        var b = [UInt8](repeating: 0, count: length + 1)
+        guard let n = try? b.withUnsafeMutableBytes({ try fd.readFully(into: $0.baseAddress!, count: length + 1) }) else { return nil }
+        let v2 = n == length && Array(b[0..<8]) == magic
+        guard v2 || (n == lengthV1 && Array(b[0..<8]) == magicV1) else { return nil }
         return b.withUnsafeBytes { p -> RoundRecord? in
             let base = p.baseAddress!
-            guard LittleEndian.load(UInt64.self, base, 40) == Checksum.xxh3(base, 40) else { return nil }
+            let checked = v2 ? 72 : 40
+            guard LittleEndian.load(UInt64.self, base, checked) == Checksum.xxh3(base, checked) else { return nil }
             let round = LittleEndian.load(UInt64.self, base, 8)
-            let bytes = LittleEndian.load(UInt64.self, base, 16)
-            guard round < 1 << 32, let imageBytes, exact ? imageBytes == bytes : imageBytes >= bytes else { return nil }
-            return RoundRecord(round: Int(round), identity: BaselineIdentity(
-                length: bytes, digest: Digest128(high: LittleEndian.load(UInt64.self, base, 24), low: LittleEndian.load(UInt64.self, base, 32))))
+            let identity = load(base + 16)
+            guard round < 1 << 32, let imageBytes, exact ? imageBytes == identity.length : imageBytes >= identity.length else { return nil }
+            let previous = v2 && LittleEndian.load(UInt64.self, base, 40) == 1 ? load(base + 48) : nil
+            return RoundRecord(round: Int(round), identity: identity, previous: previous)
         }
     }
 

@@ -15,6 +15,8 @@ public final class ReceivePipeline {
     public var baselineIdentity: BaselineIdentity?
     /// `StreamDecoder.baselineLength`.
     public var baselineLength: UInt64?
+    /// `StreamDecoder.resolveBaseline`.
+    public var resolveBaseline: ((BaselineIdentity) throws -> (identity: BaselineIdentity?, length: UInt64?))?
     public var threads = OSThread.processorCount
     /// Info-frame JSON seen in the stream.
     public private(set) var info: [String] = []
@@ -52,6 +54,7 @@ public final class ReceivePipeline {
         decoder.baselinePath = baselinePath
         decoder.baselineIdentity = baselineIdentity
         decoder.baselineLength = baselineLength
+        decoder.resolveBaseline = resolveBaseline
         var collected: [String] = []
         decoder.onInfo = { collected.append($0) }
         var decoded = DecodeStats()
