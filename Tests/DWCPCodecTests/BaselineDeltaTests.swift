@@ -1,5 +1,6 @@
 @testable import DWCPCodec
 import DWCPCore
+import DWCPSystem
 import XCTest
 
 final class BaselineDeltaTests: XCTestCase {
@@ -220,6 +221,35 @@ final class BaselineDeltaTests: XCTestCase {
         XCTAssertEqual(hashStats.xorBytes, readStats.xorBytes)
         XCTAssertEqual(hashing.count, reading.count)
         XCTAssertEqual(Codec.decode(hashing, scratch: scratch, baseline: basePath).output, next)
+
+        // The input's digests taken from a tap that computes them as the encoder reads (as
+        // `dwcp-migrate file` does) instead of hashed again: the same stream. Taken from a
+        // builder that was fed other bytes (the baseline), they lie, and the end digest refuses
+        // the result.
+        func encodeTapped(_ name: String, digests builder: PageDigests.Builder, tap: Bool) throws -> ([UInt8], EncodeStats) {
+            let input = try FileDescriptor.openForReading(scratch.write(name, next))
+            defer { input.close() }
+            let output = try FileDescriptor.create(scratch.path(name + ".dwcp"), overwrite: true)
+            defer { output.close() }
+            let chain = InputChain([input])
+            if tap { chain.tap = { p, n in _ = builder.take(p, n) } }
+            var c = EncoderConfiguration()
+            c.threads = 2
+            c.baselinePath = basePath
+            c.baselineDigests = whole
+            c.inputDigests = builder
+            let stats = try StreamEncoder(configuration: c).encode(chain, to: output)
+            return (scratch.read(name + ".dwcp"), stats)
+        }
+        let (tapped, tapStats) = try encodeTapped("tapped", digests: PageDigests.Builder(pageSize: 4096, previous: whole), tap: true)
+        XCTAssertEqual(tapStats.baselineCopyBytes, readStats.baselineCopyBytes)
+        XCTAssertEqual(tapStats.xorBytes, readStats.xorBytes)
+        XCTAssertEqual(tapped.count, reading.count)
+        XCTAssertEqual(Codec.decode(tapped, scratch: scratch, baseline: basePath).output, next)
+        let stale = PageDigests.Builder(pageSize: 4096, previous: nil)
+        baseline.withUnsafeBytes { _ = stale.take($0.baseAddress!, $0.count) }
+        let (misled, _) = try encodeTapped("misled", digests: stale, tap: false)
+        XCTAssertEqual((Codec.decode(misled, scratch: scratch, baseline: basePath).error as? DWCPError)?.status, .integrity)
 
         // Digests that claim the new pages were the old ones: the decoder's output is the
         // baseline's pages, and the end digest (over what the encoder read) refuses it.

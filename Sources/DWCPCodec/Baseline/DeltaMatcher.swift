@@ -40,9 +40,15 @@ final class DeltaMatcher {
         trial = RawBuffer(capacity: pageSize)
     }
 
-    /// Encodes `[start, end)` of the block at `base` (stream offset `blockOffset`).
-    func encode(_ base: UnsafeRawPointer, start: Int, end: Int, blockOffset: UInt64, shift: inout Int64,
+    /// The digests of the current block's whole pages, when the caller has them.
+    private var pageDigests: [UInt64]?
+
+    /// Encodes `[start, end)` of the block at `base` (stream offset `blockOffset`), whose whole
+    /// pages' digests are `pageDigests` if known.
+    func encode(_ base: UnsafeRawPointer, start: Int, end: Int, blockOffset: UInt64, pageDigests: [UInt64]? = nil, shift: inout Int64,
                 into content: inout FrameContent) throws {
+        self.pageDigests = pageDigests
+        defer { self.pageDigests = nil }
         var pos = start
         while pos < end {
             let pageEnd = min(end, (pos / pageSize + 1) * pageSize)
@@ -52,7 +58,7 @@ final class DeltaMatcher {
 
             // 1. Where the current displacement puts it (by digest when the baseline's are known).
             if let c = candidate(blockOffset, pos, n, shift) {
-                best = (c, index.digests?.matches(base + pos, n, at: c) == true ? n : try xorZeros(base + pos, n, at: c, into: dst))
+                best = (c, matchesByDigest(base, pos, n, at: c) ? n : try xorZeros(base + pos, n, at: c, into: dst))
             }
             // 2. Anchors, unless the page is unchanged or barely edited where it was.
             if index.searchesMoved, best == nil || best!.zeros < n - n / 8, let found = try anchorCandidate(base, pos, n, blockOffset, except: shift) {
@@ -70,6 +76,18 @@ final class DeltaMatcher {
             sendEdited(base + pos, n, against: best?.offset, zeros: best?.zeros ?? 0, into: &content)
             pos = pageEnd
         }
+    }
+
+    /// Whether the `n` bytes at block position `pos` equal the baseline's pages at `offset` by
+    /// their digests: the baseline's from the round before, the input's from the caller when the
+    /// stretch starts on a page, else hashed here. False when a digest differs or is unknown.
+    @inline(__always)
+    private func matchesByDigest(_ base: UnsafeRawPointer, _ pos: Int, _ n: Int, at offset: UInt64) -> Bool {
+        guard let digests = index.digests else { return false }
+        if let known = pageDigests, pos % pageSize == 0 {
+            return digests.matches(known: known, first: pos / pageSize, count: n, at: offset)
+        }
+        return digests.matches(base + pos, n, at: offset)
     }
 
     /// An edited stretch whose XOR against `offset` is already at the literal cursor: sent as XOR
@@ -98,7 +116,7 @@ final class DeltaMatcher {
         var e = from, be = baselineAt
         while e < end && be < baselineLength {
             let n = min(Self.extendChunk, end - e, Int(baselineLength - be))
-            if let digests = index.digests, digests.matches(base + e, n, at: be) {
+            if matchesByDigest(base, e, n, at: be) {
                 e += n
                 be += UInt64(n)
                 continue

@@ -41,6 +41,19 @@ public final class PageDigests: @unchecked Sendable {
         return true
     }
 
+    /// Whether the pages whose digests are `known[first...]` (the input's, from `Builder`) equal
+    /// the image's pages at `offset`, `count` bytes (whole pages) of them: false as soon as one
+    /// differs or either digest is missing.
+    func matches(known: [UInt64], first: Int, count: Int, at offset: UInt64) -> Bool {
+        guard count > 0, count % pageSize == 0, offset % UInt64(pageSize) == 0 else { return false }
+        var k = 0
+        while k < count / pageSize {
+            guard first + k < known.count, let d = digest(at: offset + UInt64(k * pageSize)), d == known[first + k] else { return false }
+            k += 1
+        }
+        return true
+    }
+
     /// Computes the digests of a stream as it passes (the encoder's input tap), and says which of
     /// its pages equal the pages of `previous` (the digests of the image they replace).
     public final class Builder {
@@ -80,6 +93,16 @@ public final class PageDigests: @unchecked Sendable {
             if i < count { carry.append(contentsOf: UnsafeRawBufferPointer(start: p + i, count: count - i)) }
             offset += UInt64(count)
             return same
+        }
+
+        /// The digests of the whole pages among the `count` bytes at stream offset `offset`
+        /// (page-aligned) that were taken already, or nil: the encoder's reader asks for each
+        /// block it read, so its workers compare pages by digest without hashing them again.
+        public func digests(ofPagesAt offset: UInt64, count: Int) -> [UInt64]? {
+            guard offset % UInt64(pageSize) == 0 else { return nil }
+            let first = Int(offset / UInt64(pageSize))
+            let end = min(values.count, first + count / pageSize)
+            return first < end ? Array(values[first..<end]) : nil
         }
 
         /// The digests of everything taken: the next round's `previous`.

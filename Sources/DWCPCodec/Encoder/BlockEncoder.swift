@@ -9,6 +9,9 @@ public struct EncodeJob {
     public let offset: UInt64
     public let block: RawBuffer
     public let plan: [PlanSegment]
+    /// The digests of the block's whole pages, when the caller computed them as it read the
+    /// input (`EncoderConfiguration.inputDigests`).
+    public let pageDigests: [UInt64]?
 }
 
 /// A finished frame (header and payload, ready to write) and what it contains.
@@ -78,7 +81,7 @@ final class BlockEncoder {
                 content.back(n, distance: d)
             case .open(let start, let n):
                 if let matcher {
-                    try matcher.encode(base, start: start, end: start + n, blockOffset: job.offset, shift: &shift, into: &content)
+                    try matcher.encode(base, start: start, end: start + n, blockOffset: job.offset, pageDigests: job.pageDigests, shift: &shift, into: &content)
                 } else if job.plan.count == 1 {
                     content.wholeLiteral(base + start, n)
                 } else {

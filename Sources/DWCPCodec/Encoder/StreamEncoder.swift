@@ -25,6 +25,11 @@ public struct EncoderConfiguration {
     /// digests, and the baseline is read only where they differ. Ignored unless they describe a
     /// baseline of the same length and page size.
     public var baselineDigests: PageDigests?
+    /// The input's page digests as the caller's input tap computes them (`InputChain.tap`;
+    /// `dwcp-migrate file` builds the next round's `baselineDigests` so): each block's are taken
+    /// from it once the block is read, so comparing a page with `baselineDigests` does not hash
+    /// it again. Wrong digests cannot make wrong output pass: see `PageDigests`.
+    public var inputDigests: PageDigests.Builder?
     public var planner = CodecPlanner(fixed: .adaptiveZstd)
     public var deduplicate = true
     /// Literal history given to zstd as prefix (0 = frames compressed independently).
@@ -142,7 +147,9 @@ public final class StreamEncoder {
                 if block.count == 0 { break }
                 digest.update(block.unsafeBase, block.count)
                 let plan = planner.plan(block.unsafeBase, count: block.count, offset: offset)
-                try pipeline.submit(EncodeJob(sequence: sequence, dataIndex: dataIndex, offset: offset, block: block, plan: plan))
+                let pageDigests = index?.digests == nil ? nil : c.inputDigests?.digests(ofPagesAt: offset, count: block.count)
+                try pipeline.submit(EncodeJob(sequence: sequence, dataIndex: dataIndex, offset: offset, block: block, plan: plan,
+                                              pageDigests: pageDigests))
                 sequence += 1
                 dataIndex += 1
                 offset += UInt64(block.count)

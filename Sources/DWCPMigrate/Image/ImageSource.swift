@@ -163,6 +163,11 @@ public final class ImageSource {
                 // round 0, the snapshot itself) and the next page digests taken from the bytes
                 // the encoder reads.
                 func attempt() throws -> (SendPipeline.Result, ImageJournal.Writer?, PageDigests.Builder) {
+                    let digests = PageDigests.Builder(pageSize: c.encoder.pageSize, previous: snapshotDigests)
+                    // The encoder compares pages with the snapshot's by the digests the tap
+                    // computed, instead of hashing each page a second time.
+                    var encoder = encoder
+                    encoder.inputDigests = digests
                     let pipeline = SendPipeline(encoder: encoder, sender: sender)
                     // The image is read once a round, by the encoder; what it read is what was
                     // sent, so that is what the snapshot keeps: all of it in round 0, the pages
@@ -178,7 +183,6 @@ public final class ImageSource {
                         onProgress?(Progress(round: thisRound, read: counters.snapshot.input, imageBytes: imageBytes, wire: s.bytes,
                                              seconds: MonotonicClock.now() - roundStart, dirtyBytesPerSecond: rate))
                     }
-                    let digests = PageDigests.Builder(pageSize: c.encoder.pageSize, previous: snapshotDigests)
                     if round == 0 {
                         let out = try FileDescriptor.create(snapshot, overwrite: true, mode: 0o600)
                         defer { out.close() }
