@@ -314,7 +314,21 @@ final class ImageJournalTests: XCTestCase {
         try w.commit()
         try RoundUndo.write(files, previousLength: UInt64(old.count))
         try ImageJournal.recover(files)
+        let record = RoundRecord(round: 4, identity: identity(same), previous: identity(old))
+        XCTAssertTrue(RoundUndo.isUsable(files, record: record))
         try write(image, longer)
-        XCTAssertFalse(RoundUndo.isUsable(files, record: RoundRecord(round: 4, identity: identity(same), previous: identity(old))))
+        XCTAssertFalse(RoundUndo.isUsable(files, record: record))
+        // A damaged undo: the rollback refuses and changes nothing; a receiver starting there
+        // drops it and takes the record without a round before.
+        try write(image, same)
+        var undo = read(files.undo)
+        undo[undo.count / 2] ^= 1
+        try write(files.undo, undo)
+        try record.save(to: files.roundRecord)
+        XCTAssertThrowsError(try RoundUndo.rollBack(files, record: record)) { XCTAssertEqual(($0 as? DWCPError)?.status, .integrity) }
+        XCTAssertEqual(read(image), same)
+        XCTAssertEqual(RoundRecord.current(files), record)
+        XCTAssertEqual(RoundUndo.checked(RoundRecord.current(files), files), RoundRecord(round: 4, identity: identity(same)))
+        XCTAssertFalse(exists(files.undo))
     }
 }

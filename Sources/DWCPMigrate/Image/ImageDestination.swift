@@ -52,10 +52,8 @@ public final class ImageDestination {
         try ImageJournal.recover(files)
         // The image may be a round of a migration a killed receiver was in: then the source,
         // told its receiver restarted, sends the next round again (or starts over with round 0).
-        var record = RoundRecord.current(files)
         // An undo is kept only with the record of the round it undoes.
-        if let r = record, r.previous != nil, !RoundUndo.isUsable(files, record: r) { record!.previous = nil }
-        if record?.previous == nil { RoundUndo.remove(files) }
+        let record = RoundUndo.checked(RoundRecord.current(files), files)
         held = record
         if let record {
             let again = record.previous != nil ? ", round \(record.round) again" : ""

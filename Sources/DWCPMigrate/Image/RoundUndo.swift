@@ -19,37 +19,46 @@ import DWCPSystem
 /// and a round 0 or a finished migration removes it. Its size is the round's changed bytes.
 enum RoundUndo {
     /// Writes the undo of the committed journal `files.journal`, which has not been applied yet,
-    /// against the image as it is (the round before, `previousLength` bytes of it).
+    /// against the image as it is (the round before, `previousLength` bytes of it). It is written
+    /// beside and renamed into place, so the undo before it stays whole until this one is.
     static func write(_ files: ImageFiles, previousLength: UInt64) throws {
         let journal = try FileDescriptor.openForReading(files.journal)
         defer { journal.close() }
         let c = try ImageJournal.verify(journal).get()
         let image = try FileDescriptor.openForReading(files.image)
         defer { image.close() }
+        guard c.round > 0 else { throw DWCPError.failure("\(files.journal): round 0 has no round before it to undo to") }
+        let temporary = temporaryPath(files)
         // A device keeps its size; a file's length is the round's.
-        let out = try ImageJournal.Output(path: files.undo, round: c.round - 1, baseLength: files.isDevice ? c.baseLength : c.newLength, device: c.device)
+        let out = try ImageJournal.Output(path: temporary, round: c.round - 1, baseLength: files.isDevice ? c.baseLength : c.newLength, device: c.device)
         defer { out.close() }
-        let bytes = RawBuffer(capacity: ImageJournal.maxRecord)
-        func keep(_ offset: UInt64, _ count: Int) throws {
-            guard try image.readFully(into: bytes.unsafeBase, count: count, at: offset) == count else {
-                throw DWCPError.failure("\(files.image): shorter than its round while its undo was written")
+        do {
+            let bytes = RawBuffer(capacity: ImageJournal.maxRecord)
+            func keep(_ offset: UInt64, _ count: Int) throws {
+                guard try image.readFully(into: bytes.unsafeBase, count: count, at: offset) == count else {
+                    throw DWCPError.failure("\(files.image): shorter than its round while its undo was written")
+                }
+                try out.record(bytes.unsafeBase, count, at: offset)
             }
-            try out.record(bytes.unsafeBase, count, at: offset)
-        }
-        // What each record overwrites, as far as the round before reached.
-        try ImageJournal.forEachRecord(in: journal, c) { offset, length, _ in
-            if offset < previousLength { try keep(offset, Int(min(UInt64(length), previousLength - offset))) }
-        }
-        // A file the round shortens loses its tail to the truncation.
-        if !files.isDevice {
-            var at = c.newLength
-            while at < previousLength {
-                let n = Int(min(UInt64(ImageJournal.maxRecord), previousLength - at))
-                try keep(at, n)
-                at += UInt64(n)
+            // What each record overwrites, as far as the round before reached.
+            try ImageJournal.forEachRecord(in: journal, c) { offset, length, _ in
+                if offset < previousLength { try keep(offset, Int(min(UInt64(length), previousLength - offset))) }
             }
+            // A file the round shortens loses its tail to the truncation.
+            if !files.isDevice {
+                var at = c.newLength
+                while at < previousLength {
+                    let n = Int(min(UInt64(ImageJournal.maxRecord), previousLength - at))
+                    try keep(at, n)
+                    at += UInt64(n)
+                }
+            }
+            try out.commit(newLength: previousLength, durable: true)
+            try renameDurably(temporary, files.undo)
+        } catch {
+            unlink(temporary)
+            throw error
         }
-        try out.commit(newLength: previousLength, durable: true)
     }
 
     /// Whether the undo beside the image takes it from `record`'s round back to the round
@@ -69,6 +78,9 @@ enum RoundUndo {
     /// (and a crash before the new record is written leaves the image that round without a
     /// record: the next receiver takes only a round 0).
     static func rollBack(_ files: ImageFiles, record: RoundRecord) throws -> RoundRecord {
+        guard isUsable(files, record: record) else {
+            throw DWCPError.integrity("\(files.undo) does not take \(files.image) back from round \(record.round) (damaged or gone); nothing changed")
+        }
         let back = RoundRecord(round: record.round - 1, identity: record.previous!)
         try renameDurably(files.undo, files.journal)
         try back.save(to: files.roundRecord)
@@ -80,8 +92,26 @@ enum RoundUndo {
         }
     }
 
+    /// The record as a receiver starting on the image may use it: naming the round before only
+    /// if its undo is usable. Whatever is not used goes (an undo for another round, or one a
+    /// crash left half written).
+    static func checked(_ record: RoundRecord?, _ files: ImageFiles) -> RoundRecord? {
+        unlink(temporaryPath(files))
+        guard var record else {
+            remove(files)
+            return nil
+        }
+        if !isUsable(files, record: record) {
+            record.previous = nil
+            remove(files)
+        }
+        return record
+    }
+
     /// Removes the undo (its round is final, superseded by a round 0, or the migration ended).
     static func remove(_ files: ImageFiles) {
         if access(files.undo, F_OK) == 0 { try? unlinkDurably(files.undo) }
     }
+
+    private static func temporaryPath(_ files: ImageFiles) -> String { files.undo + ".tmp" }
 }
