@@ -114,12 +114,13 @@ public final class ImageDestination {
         }
     }
 
-    /// Checks a round's label against the round expected next (or a new round 0).
-    private static func check(_ info: [String], expected: Int, orRoundZero: Bool = false) throws -> RoundLabel {
+    /// Checks a round's label against the round expected next (or a new round 0, or the round
+    /// held again when it changed nothing).
+    private static func check(_ info: [String], expected: Int, orRoundZero: Bool = false, orAgain: Int? = nil) throws -> RoundLabel {
         guard let l = RoundLabel.parse(info) else {
             throw DWCPError.integrity("stream is not a dwcp-migrate round (no round label)")
         }
-        guard l.round == expected || (orRoundZero && l.round == 0) || (l.kind == .abort && l.round >= expected) else {
+        guard l.round == expected || (orRoundZero && l.round == 0) || l.round == orAgain || (l.kind == .abort && l.round >= expected) else {
             throw DWCPError.integrity("got round \(l.round), expected round \(expected)")
         }
         return l
@@ -196,8 +197,12 @@ public final class ImageDestination {
         pipeline.baselineIdentity = identity
         if files.isDevice { pipeline.baselineLength = length }
         let held = self.held
+        // The round held, when it left the image as it was (a round without changes): a stream
+        // against that content may be that round again or the next one; its label says which.
+        var again: Int?
         pipeline.resolveBaseline = { [files, path] named in
             guard let held, let previous = held.previous, named == previous, named != identity else {
+                if let held, held.previous != nil, named == held.previous, named == identity { again = held.round }
                 return (identity, files.isDevice ? length : nil)
             }
             Diagnostics.info("the source offers round \(held.round) again (it never heard it confirmed): taking \(path) back to round \(held.round - 1)")
@@ -217,7 +222,7 @@ public final class ImageDestination {
         do {
             defer { journal.close() }
             let result = try pipeline.run(listener: listener, into: .sink({ try journal.take($0, $1, unchanged: $2) })) { [files] p in
-                let l = try Self.check(p.info, expected: round, orRoundZero: orRoundZero && round == expected)
+                let l = try Self.check(p.info, expected: round, orRoundZero: orRoundZero && round == expected, orAgain: again)
                 label = l
                 if l.kind == .abort { return }
                 try journal.commit()

@@ -1,0 +1,89 @@
+import XCTest
+import Foundation
+import DWCPCodec
+import DWCPCore
+import DWCPSystem
+import DWCPTransport
+@testable import DWCPMigrate
+
+/// One receiver taking labelled rounds over loopback, in process, where each round is a real
+/// encoder stream against a baseline file: a round offered again after the receiver committed
+/// it (its source never heard so) is taken by going back a round, and a round that changed
+/// nothing, offered again, is taken by its label.
+final class ImageRoundsTests: XCTestCase {
+    private var directory = ""
+
+    override func setUpWithError() throws {
+        directory = NSTemporaryDirectory() + "dwcp-rounds-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func write(_ name: String, _ b: [UInt8]) throws -> String {
+        let path = directory + "/" + name
+        let fd = try FileDescriptor.create(path, overwrite: true, mode: 0o600)
+        defer { fd.close() }
+        try fd.writeAll(b)
+        return path
+    }
+
+    /// Sends `content` as round `label`, a delta against `baseline` (a file) if given.
+    private func send(_ content: String, _ label: RoundLabel, against baseline: String?, port: UInt16) throws {
+        var encoder = EncoderConfiguration()
+        encoder.threads = 2
+        encoder.baselinePath = baseline
+        encoder.infoJSON = label.json
+        var sender = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port))
+        sender.session = SessionAuth.nonce()
+        let input = try FileDescriptor.openForReading(content)
+        defer { input.close() }
+        _ = try SendPipeline(encoder: encoder, sender: sender).run(input: input)
+    }
+
+    func testRoundsOfferedAgainAreTakenBackOrByTheirLabel() throws {
+        var random = SplitMix(seed: 31)
+        let a = (0..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        var b = a
+        for page in [3, 77, 200] { b[page * 4096 + 9] ^= 0x41 }
+        var b2 = a
+        for page in [5, 77, 255] { b2[page * 4096 + 100] ^= 0x17 }
+        var c = b2
+        c[12345] ^= 1
+        let (pa, pb, pb2, pc) = (try write("a", a), try write("b", b), try write("b2", b2), try write("c", c))
+
+        let image = directory + "/image"
+        let files = try ImageFiles(image: image)
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        defer { listener.shutdown() }
+        let destination = ImageDestination(files: files, receiver: ReceiverConfiguration())
+        var rounds: [(RoundLabel, UInt64)] = []
+        destination.onRound = { label, _, written in rounds.append((label, written)) }
+        var outcome: Result<ImageDestination.Outcome, Error>?
+        let receiving = OSThread { outcome = Result { try destination.run(listener: listener) } }
+        let port = listener.port
+
+        try send(pa, RoundLabel(kind: .round, round: 0), against: nil, port: port)
+        try send(pb, RoundLabel(kind: .round, round: 1), against: pa, port: port)
+        XCTAssertNotNil(RoundRecord.current(files)?.previous, "round 1 keeps its undo")
+        // The source did not hear round 1 confirmed: it offers round 1 again against round 0
+        // (with other changes: the image has gone on changing at the source).
+        try send(pb2, RoundLabel(kind: .round, round: 1), against: pa, port: port)
+        XCTAssertEqual([UInt8](FileManager.default.contents(atPath: image) ?? Data()), b2)
+        // Round 2 changes nothing; offered again, the same bytes are the baseline either way.
+        try send(pb2, RoundLabel(kind: .round, round: 2), against: pb2, port: port)
+        try send(pb2, RoundLabel(kind: .round, round: 2), against: pb2, port: port)
+        try send(pc, RoundLabel(kind: .final, round: 3), against: pb2, port: port)
+        receiving.join()
+
+        let done = try XCTUnwrap(outcome).get()
+        XCTAssertEqual(done.rounds, 6)
+        XCTAssertEqual(rounds.map { $0.0.round }, [0, 1, 1, 2, 2, 3])
+        XCTAssertEqual([UInt8](FileManager.default.contents(atPath: image) ?? Data()), c)
+        for leftover in [files.roundRecord, files.undo, files.journal] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: leftover), leftover)
+        }
+    }
+}
