@@ -246,6 +246,32 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(t.read("out"), t.read("in"), "the whole stream survives")
     }
 
+    /// A reconnection to `dwcp-recv --resume` is told only what a checkpoint made durable: the
+    /// receiver's fdatasync is held back 1.5 s (strace), the connections are killed meanwhile
+    /// (the sender reconnects while chunks are written but not yet checkpointed), then the
+    /// receiver is killed and started again. Told the written count, the sender freed chunks the
+    /// restarted receiver lacked and failed ("the receiver lost chunks it had acknowledged");
+    /// told the checkpointed one, it resends them and the output is whole.
+    func testReconnectionIsToldOnlyWhatACheckpointMadeDurable() throws {
+        guard (try? CLI.shell("command -v strace"))?.status == 0 else { throw XCTSkip("strace is not installed (make test installs it)") }
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 40)
+        let port = freePort(), out = t.path("out")
+        let r = try CLI.shell("""
+            strace -f -qq -o /dev/null -e trace=fdatasync -e inject=fdatasync:delay_enter=1500000 \
+              dwcp-recv --resume --listen 127.0.0.1:\(port) -o \(out) 2>/dev/null & tp=$!
+            sleep 0.5
+            dwcp-send --max-rate 100Mbit --resume-timeout 20 127.0.0.1:\(port) < \(input) 2>\(t.path("send.err")) & sp=$!
+            sleep 0.8; ss -K -tn state established '( dport = :\(port) )' >/dev/null
+            sleep 0.4; kill -9 $(pgrep -P $tp); wait $tp 2>/dev/null
+            dwcp-recv --resume --listen 127.0.0.1:\(port) -o \(out) --idle-timeout 10 2>/dev/null; r=$?
+            wait $sp; echo "$? $r"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0",
+                       String(decoding: t.read("send.err"), as: UTF8.self))
+        XCTAssertEqual(t.read("out"), t.read("in"))
+    }
+
     /// `dwcp-send --resume` killed with -9 (once alone, once with its `dwcp-recv --resume`) and
     /// run again: it continues the transfer where the receiver stands, sending only the rest;
     /// a changed file is another transfer (the receiver answers busy); a pipe cannot resume.

@@ -85,6 +85,10 @@ public final class TransportReceiver {
     /// file that was 28 % of the receiver's CPU. Waiting here sleeps instead.
     private let writeTurn = ConditionLock()
     private var nextExpected: UInt64 = 0
+    /// Resumable: the chunks the last checkpoint made durable. A reconnecting sender is told
+    /// this, not `nextExpected`, since it frees every chunk below what it is told, and a
+    /// restarted receiver has only what a checkpoint covers.
+    private var checkpointedChunks: UInt64 = 0
     private var written: UInt64 = 0
     /// The sender's window from HELLO (nil: not told), which bounds how long acknowledgements
     /// may be held back.
@@ -125,6 +129,7 @@ public final class TransportReceiver {
     public func resume(_ checkpoint: ReceiveCheckpoint, restored: ReceiveCheckpoint.Restored?) {
         self.checkpoint = checkpoint
         self.restored = restored
+        checkpointedChunks = restored?.chunks ?? 0
     }
 
     /// Accepts connections on `listener` until one transfer is complete, writing it to `output`
@@ -267,6 +272,7 @@ public final class TransportReceiver {
                 }
                 uncheckpointed.removeAll(keepingCapacity: true)
                 checkpointed = a.next
+                lock.withLock { checkpointedChunks = a.next }
             }
             // Acknowledgements are cumulative and the sender takes them from any connection: one
             // connection per acknowledgement, in turn, is enough.
@@ -491,7 +497,7 @@ public final class TransportReceiver {
                 if verdict != nil { return (.busy, 0, 0) }
                 session = hello.session
                 if hello.window > 0 { senderWindow = hello.window }
-                return (.ok, nextExpected, configuration.window)
+                return (.ok, checkpoint != nil ? checkpointedChunks : nextExpected, configuration.window)
             }
             try Handshake.serverWelcome(socket, auth: configuration.auth, hello: hello, serverNonce: result.serverNonce,
                                         status: status, nextExpected: next, window: window)
