@@ -30,6 +30,15 @@ final class ImageRoundsTests: XCTestCase {
         return path
     }
 
+    /// The first `count` bytes of the image (a device holds more).
+    private func read(_ path: String, count: Int) throws -> [UInt8] {
+        let fd = try FileDescriptor.openForReading(path)
+        defer { fd.close() }
+        var b = [UInt8](repeating: 0, count: count)
+        let n = try b.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: count) }
+        return Array(b[0..<n])
+    }
+
     /// Sends `content` as round `label`, a delta against `baseline` (a file) if given.
     private func send(_ content: String, _ label: RoundLabel, against baseline: String?, port: UInt16) throws {
         var encoder = EncoderConfiguration()
@@ -44,6 +53,37 @@ final class ImageRoundsTests: XCTestCase {
     }
 
     func testRoundsOfferedAgainAreTakenBackOrByTheirLabel() throws {
+        try roundsOfferedAgain(files: ImageFiles(image: directory + "/image"))
+    }
+
+    /// The same onto a block device (a 4 MiB loop device, the image its first MiB), whose
+    /// journal, record and undo live in a state directory and which is written in place.
+    func testRoundsOfferedAgainOntoABlockDevice() throws {
+        let backing = directory + "/backing"
+        let setup = Process()
+        setup.executableURL = URL(fileURLWithPath: "/bin/sh")
+        setup.arguments = ["-c", "truncate -s 4M \(backing) && losetup -f --show \(backing)"]
+        let out = Pipe()
+        setup.standardOutput = out
+        setup.standardError = FileHandle.nullDevice
+        try setup.run()
+        setup.waitUntilExit()
+        let device = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard setup.terminationStatus == 0, device.hasPrefix("/dev/loop") else { throw XCTSkip("no loop device here (needs root)") }
+        defer {
+            let detach = Process()
+            detach.executableURL = URL(fileURLWithPath: "/sbin/losetup")
+            detach.arguments = ["-d", device]
+            try? detach.run()
+            detach.waitUntilExit()
+        }
+        let state = directory + "/state"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        try roundsOfferedAgain(files: ImageFiles(image: device, journalDirectory: state))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: state), [])
+    }
+
+    private func roundsOfferedAgain(files: ImageFiles) throws {
         var random = SplitMix(seed: 31)
         let a = (0..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
         var b = a
@@ -54,8 +94,7 @@ final class ImageRoundsTests: XCTestCase {
         c[12345] ^= 1
         let (pa, pb, pb2, pc) = (try write("a", a), try write("b", b), try write("b2", b2), try write("c", c))
 
-        let image = directory + "/image"
-        let files = try ImageFiles(image: image)
+        let image = files.image
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         defer { listener.shutdown() }
         let destination = ImageDestination(files: files, receiver: ReceiverConfiguration())
@@ -71,7 +110,7 @@ final class ImageRoundsTests: XCTestCase {
         // The source did not hear round 1 confirmed: it offers round 1 again against round 0
         // (with other changes: the image has gone on changing at the source).
         try send(pb2, RoundLabel(kind: .round, round: 1), against: pa, port: port)
-        XCTAssertEqual([UInt8](FileManager.default.contents(atPath: image) ?? Data()), b2)
+        XCTAssertEqual(try read(image, count: b2.count), b2)
         // Round 2 changes nothing; offered again, the same bytes are the baseline either way.
         try send(pb2, RoundLabel(kind: .round, round: 2), against: pb2, port: port)
         try send(pb2, RoundLabel(kind: .round, round: 2), against: pb2, port: port)
@@ -81,7 +120,7 @@ final class ImageRoundsTests: XCTestCase {
         let done = try XCTUnwrap(outcome).get()
         XCTAssertEqual(done.rounds, 6)
         XCTAssertEqual(rounds.map { $0.0.round }, [0, 1, 1, 2, 2, 3])
-        XCTAssertEqual([UInt8](FileManager.default.contents(atPath: image) ?? Data()), c)
+        XCTAssertEqual(try read(image, count: c.count), c)
         for leftover in [files.roundRecord, files.undo, files.journal] {
             XCTAssertFalse(FileManager.default.fileExists(atPath: leftover), leftover)
         }
