@@ -128,6 +128,7 @@ struct ReceiveCommand: ParsableCommand {
         j.add("rounds", o.rounds)
         j.add("bytes_received", o.bytesReceived)
         j.add("image_bytes", o.imageBytes)
+        j.add("rounds_taken_again", o.roundsTakenAgain)
         j.add("verified", "every round's digest matched")
         try emit(j)
         Diagnostics.info("\(output!): \(o.rounds) rounds applied, \(Units.formatBytes(o.imageBytes)), verified")

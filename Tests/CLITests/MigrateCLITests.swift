@@ -343,7 +343,7 @@ final class MigrateCLITests: XCTestCase {
             kill $wp; wait $wp $rp 2>/dev/null
             round() { od -An -tu8 -j8 -N8 "$1" | tr -d ' '; }
             echo "$s $(round \(dst).dwcp-round) $(round \(work)/*.round)"
-            dwcp-migrate receive -v --listen 127.0.0.1:7619 -o \(dst) 2>\(t.path("receive.log")) & rp=$!
+            dwcp-migrate receive -v --json --listen 127.0.0.1:7619 -o \(dst) 2>\(t.path("receive.log")) >\(t.path("receive.json")) & rp=$!
             sleep 0.5
             dwcp-migrate file \(src) --to 127.0.0.1:7619 --resume --work-dir \(work) --link-rate 1Gbit --json > \(t.path("send.json")) 2>/dev/null; s=$?
             wait $rp; echo "$s $?"
@@ -353,6 +353,8 @@ final class MigrateCLITests: XCTestCase {
                        "4 1 0\n0 0", "first line: the source gave up (exit 4) with the destination at round 1 and itself at round 0. \(r.stderr)")
         XCTAssertEqual(t.read("dst.img"), t.read("src.img"))
         XCTAssertTrue(String(decoding: t.read("receive.log"), as: UTF8.self).contains("taking \(dst) back to round 0"))
+        let received = try XCTUnwrap(String(decoding: t.read("receive.json"), as: UTF8.self).split(separator: "\n").last)
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(received.utf8)) as? [String: Any])?["rounds_taken_again"] as? Int, 1)
         let last = try XCTUnwrap(String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n").last)
         let done = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
         XCTAssertEqual(done["resumed_after_round"] as? Int, 0)

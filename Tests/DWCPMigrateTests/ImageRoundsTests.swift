@@ -119,6 +119,7 @@ final class ImageRoundsTests: XCTestCase {
 
         let done = try XCTUnwrap(outcome).get()
         XCTAssertEqual(done.rounds, 6)
+        XCTAssertEqual(done.roundsTakenAgain, 2)
         XCTAssertEqual(rounds.map { $0.0.round }, [0, 1, 1, 2, 2, 3])
         XCTAssertEqual(try read(image, count: c.count), c)
         for leftover in [files.roundRecord, files.undo, files.journal] {

@@ -34,6 +34,9 @@ public final class ImageDestination {
         public var bytesReceived: UInt64 = 0
         public var imageBytes: UInt64 = 0
         public var aborted = false
+        /// Rounds taken a second time because their source never heard them confirmed
+        /// (`RoundUndo`).
+        public var roundsTakenAgain = 0
     }
 
     public init(files: ImageFiles, receiver: ReceiverConfiguration) {
@@ -82,6 +85,7 @@ public final class ImageDestination {
                 return outcome
             }
             outcome.rounds += 1
+            if label.round > 0 && label.round < expected { outcome.roundsTakenAgain += 1 }
             outcome.imageBytes = result.decode.bytesOut
             length = result.decode.bytesOut
             if label.kind == .final { return outcome }
