@@ -10,7 +10,12 @@ public final class OrderedPipeline<Job, Output> {
     public typealias Work = (_ worker: Int, _ job: Job) throws -> Output
     public typealias Consume = (Output) throws -> Void
 
-    private let lock = ConditionLock()
+    private let lock: ConditionLock
+    /// Workers wait here for a job, the consumer for the next result in order, the submitter
+    /// (and `finish`) for jobs to be consumed: each change wakes only who can use it.
+    private let jobQueued: LockCondition
+    private let nextResultReady: LockCondition
+    private let jobConsumed: LockCondition
     private var queue: [(Int, Job)?] = []
     private var queueHead = 0
     private var results: [Int: Result<Output, Error>] = [:]
@@ -24,6 +29,11 @@ public final class OrderedPipeline<Job, Output> {
     public init(workers: Int, maxInFlight: Int, work: @escaping Work, consume: @escaping Consume) {
         precondition(workers >= 1 && maxInFlight >= 1)
         self.maxInFlight = maxInFlight
+        let lock = ConditionLock()
+        self.lock = lock
+        jobQueued = LockCondition(lock)
+        nextResultReady = LockCondition(lock)
+        jobConsumed = LockCondition(lock)
         for w in 0..<workers {
             threads.append(OSThread { [unowned self] in self.workerLoop(w, work) })
         }
@@ -35,19 +45,19 @@ public final class OrderedPipeline<Job, Output> {
     public func submit(_ job: Job) throws {
         lock.lock()
         defer { lock.unlock() }
-        while submitted - consumed >= maxInFlight && failure == nil { lock.wait() }
+        while submitted - consumed >= maxInFlight && failure == nil { jobConsumed.wait() }
         if let failure { throw failure }
         queue.append((submitted, job))
         submitted += 1
-        lock.broadcast()
+        jobQueued.signal()
     }
 
     /// Waits until every submitted job is consumed, stops the threads, and throws the first error.
     public func finish() throws {
         lock.lock()
         closed = true
-        lock.broadcast()
-        while consumed < submitted && failure == nil { lock.wait() }
+        wakeAll()
+        while consumed < submitted && failure == nil { jobConsumed.wait() }
         lock.unlock()
         for t in threads { t.join() }
         threads = []
@@ -59,16 +69,23 @@ public final class OrderedPipeline<Job, Output> {
         lock.withLock {
             if failure == nil { failure = error }
             closed = true
-            lock.broadcast()
+            wakeAll()
         }
         for t in threads { t.join() }
         threads = []
     }
 
+    /// The pipeline closed or failed: every waiter re-checks. Lock held.
+    private func wakeAll() {
+        jobQueued.broadcast()
+        nextResultReady.broadcast()
+        jobConsumed.broadcast()
+    }
+
     private func workerLoop(_ index: Int, _ work: Work) {
         while true {
             lock.lock()
-            while queueHead == queue.count && !closed && failure == nil { lock.wait() }
+            while queueHead == queue.count && !closed && failure == nil { jobQueued.wait() }
             if failure != nil || queueHead == queue.count {
                 lock.unlock()
                 return
@@ -84,7 +101,8 @@ public final class OrderedPipeline<Job, Output> {
             let result = Result { try work(index, job) }
             lock.withLock {
                 results[seq] = result
-                lock.broadcast()
+                // Only the result the consumer waits for is worth waking it for.
+                if seq == consumed { nextResultReady.signal() }
             }
         }
     }
@@ -92,7 +110,7 @@ public final class OrderedPipeline<Job, Output> {
     private func consumerLoop(_ consume: Consume) {
         while true {
             lock.lock()
-            while results[consumed] == nil && failure == nil && !(closed && consumed == submitted) { lock.wait() }
+            while results[consumed] == nil && failure == nil && !(closed && consumed == submitted) { nextResultReady.wait() }
             if failure != nil || (closed && consumed == submitted && results[consumed] == nil) {
                 lock.unlock()
                 return
@@ -103,12 +121,12 @@ public final class OrderedPipeline<Job, Output> {
                 try consume(result.get())
                 lock.withLock {
                     consumed += 1
-                    lock.broadcast()
+                    jobConsumed.broadcast()
                 }
             } catch {
                 lock.withLock {
                     if failure == nil { failure = error }
-                    lock.broadcast()
+                    wakeAll()
                 }
                 return
             }
