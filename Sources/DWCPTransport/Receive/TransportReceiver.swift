@@ -87,7 +87,8 @@ public final class TransportReceiver {
     private var nextExpected: UInt64 = 0
     /// Resumable: the chunks the last checkpoint made durable. A reconnecting sender is told
     /// this, not `nextExpected`, since it frees every chunk below what it is told, and a
-    /// restarted receiver has only what a checkpoint covers.
+    /// restarted receiver has only what a checkpoint covers. Written only by the writer thread
+    /// (under the lock), which also reads it without.
     private var checkpointedChunks: UInt64 = 0
     private var written: UInt64 = 0
     /// The sender's window from HELLO (nil: not told), which bounds how long acknowledgements
@@ -241,10 +242,9 @@ public final class TransportReceiver {
     private func writeLoop(_ output: FileDescriptor) {
         let digest = ChunkListDigest()
         for c in restored?.checksums ?? [] { digest.add(c) }
-        // Resumable: the checksums of the chunks written since the last checkpoint, and the
-        // chunk that checkpoint reached.
+        // Resumable: the checksums of the chunks written since the last checkpoint (which
+        // reached `checkpointedChunks`; only this thread changes it, under the lock).
         var uncheckpointed: [UInt64] = []
-        var checkpointed = restored?.chunks ?? 0
         // Acknowledgements are coalesced: one goes out once an eighth of the smaller window (the
         // sender's or ours, at most 4 MiB) was written since the last, or when the writer has
         // written everything received and nothing more arrives within `ackDelay` (a sender
@@ -262,16 +262,15 @@ public final class TransportReceiver {
         struct Acknowledgement { let next: UInt64; let written: UInt64; let peers: [StreamSocket] }
         func acknowledge(_ a: Acknowledgement) {
             // Resumable: nothing is acknowledged that a restarted receiver would not have.
-            if let checkpoint, a.next > checkpointed {
+            if let checkpoint, a.next > checkpointedChunks {
                 do {
                     try target.syncData()
-                    try checkpoint.record(session: lock.withLock { session ?? [] }, first: checkpointed, checksums: uncheckpointed, bytes: a.written)
+                    try checkpoint.record(session: lock.withLock { session ?? [] }, first: checkpointedChunks, checksums: uncheckpointed, bytes: a.written)
                 } catch {
                     fail(error)
                     return
                 }
                 uncheckpointed.removeAll(keepingCapacity: true)
-                checkpointed = a.next
                 lock.withLock { checkpointedChunks = a.next }
             }
             // Acknowledgements are cumulative and the sender takes them from any connection: one
