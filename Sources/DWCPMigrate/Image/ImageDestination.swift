@@ -201,13 +201,17 @@ public final class ImageDestination {
         pipeline.baselineIdentity = identity
         if files.isDevice { pipeline.baselineLength = length }
         let held = self.held
-        // The round held, when it left the image as it was (a round without changes): a stream
-        // against that content may be that round again or the next one; its label says which.
+        // The round held, when a stream may be it again without a rollback (see below).
         var again: Int?
         pipeline.resolveBaseline = { [files, path] named in
-            guard let held, let previous = held.previous, named == previous, named != identity else {
-                if let held, held.previous != nil, named == held.previous, named == identity { again = held.round }
-                return (identity, files.isDevice ? length : nil)
+            let asHeld = (identity, files.isDevice ? length : nil)
+            // Only a stream against the round before the one held can be that round again.
+            guard let held, let previous = held.previous, named == previous else { return asHeld }
+            // A round without changes left the image as the round before made it: the stream may
+            // be that round again or the next one, and its label says which.
+            if named == identity {
+                again = held.round
+                return asHeld
             }
             Diagnostics.info("the source offers round \(held.round) again (it never heard it confirmed): taking \(path) back to round \(held.round - 1)")
             // The undo becomes the committed journal: an interrupt must leave it to `recover`.
