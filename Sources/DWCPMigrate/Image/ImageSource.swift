@@ -116,7 +116,7 @@ public final class ImageSource {
                 unlink(recordPath)
             }
         }
-        var resumed = c.resumable ? RoundRecord.load(from: recordPath, imageBytes: FileDescriptor.size(ofFileAt: snapshot), exact: true) : nil
+        var resumed = c.resumable ? RoundRecord.load(from: recordPath, forImageAt: snapshot, exact: true) : nil
         // A run killed while it wrote a round into its snapshot leaves it torn: one pass over it
         // tells, and a torn snapshot means starting over.
         if let r = resumed, (try? Baseline(opening: snapshot).identity()) != r.identity {
@@ -274,7 +274,7 @@ public final class ImageSource {
             }
         } catch {
             if frozenAt != nil, let thaw = c.thawCommand { try? Self.shell(thaw, what: "--thaw") }
-            if c.resumable, let r = RoundRecord.load(from: recordPath, imageBytes: FileDescriptor.size(ofFileAt: snapshot), exact: true) {
+            if c.resumable, let r = RoundRecord.load(from: recordPath, forImageAt: snapshot, exact: true) {
                 keep = true
                 Diagnostics.warning("run the same command again with --resume to continue after round \(r.round) (kept \(snapshot))")
             }

@@ -87,12 +87,17 @@ public struct RoundRecord: Equatable, Sendable {
         }
     }
 
+    /// The record at `path` if there is a valid one for the image at `image` as it is now.
+    static func load(from path: String, forImageAt image: String, exact: Bool) -> RoundRecord? {
+        load(from: path, imageBytes: FileDescriptor.size(ofFileAt: image), exact: exact)
+    }
+
     /// The record for `files`' image as it is now: nil if there is none, it does not check, or
     /// the image does not hold as many bytes as it names (exactly, for a regular file), or a
     /// device is marked as holding no complete round.
     static func current(_ files: ImageFiles) -> RoundRecord? {
         if files.isMarkedIncomplete { return nil }
-        return load(from: files.roundRecord, imageBytes: FileDescriptor.size(ofFileAt: files.image), exact: !files.isDevice)
+        return load(from: files.roundRecord, forImageAt: files.image, exact: !files.isDevice)
     }
 
     /// After a committed journal of `round` was replayed: the record is written between a
