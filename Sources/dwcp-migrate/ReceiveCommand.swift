@@ -46,7 +46,7 @@ struct ReceiveCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Image file or block device to build from 'dwcp-migrate file' rounds.", valueName: "FILE"))
     var output: String?
 
-    @Option(help: ArgumentHelp("Keep the round journal (and a device's marker) in DIR instead of beside FILE; needed when FILE is a block device. Give the same DIR to 'dwcp-migrate recover'.", valueName: "DIR"))
+    @Option(help: ArgumentHelp("Keep the round journal, round record and undo (and a device's marker) in DIR instead of beside FILE; needed when FILE is a block device. Give the same DIR to 'dwcp-migrate recover'.", valueName: "DIR"))
     var journalDir: String?
 
     @Option(help: ArgumentHelp("Fail (exit 4) after this long without data from the source.", valueName: "SECONDS"))
