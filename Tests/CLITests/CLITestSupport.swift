@@ -61,6 +61,14 @@ enum CLI {
     }
 }
 
+extension CLI {
+    /// Skips the test unless `strace` is there: the tests that kill a process at an exact
+    /// system call inject the signal with it (`make test` installs it).
+    static func requireStrace() throws {
+        guard (try? shell("command -v strace"))?.status == 0 else { throw XCTSkip("strace is not installed (make test installs it)") }
+    }
+}
+
 /// A temporary directory per test.
 final class TempDir {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("dwcp-cli-\(UUID().uuidString)")

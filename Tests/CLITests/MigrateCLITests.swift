@@ -328,7 +328,7 @@ final class MigrateCLITests: XCTestCase {
     /// image back to round 0 with the undo it kept and takes the round. Before the undo the
     /// destination refused it (exit 3) and only a run without --resume could finish.
     func testSourceThatNeverHeardTheConfirmationIsTakenBackARound() throws {
-        guard (try? CLI.shell("command -v strace"))?.status == 0 else { throw XCTSkip("strace is not installed (make test installs it)") }
+        try CLI.requireStrace()
         let t = TempDir()
         let src = t.path("src.img"), dst = t.path("dst.img"), work = t.path("work")
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)

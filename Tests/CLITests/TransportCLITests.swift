@@ -229,7 +229,7 @@ final class TransportCLITests: XCTestCase {
     /// sends its end only once every chunk is acknowledged, and with --resume acknowledged means
     /// checkpointed), so a restart keeps the whole file instead of cutting it back.
     func testReceiverKilledAfterTheVerdictKeepsTheWholeStream() throws {
-        guard (try? CLI.shell("command -v strace"))?.status == 0 else { throw XCTSkip("strace is not installed (make test installs it)") }
+        try CLI.requireStrace()
         let t = TempDir()
         let input = randomFile(t, "in", megabytes: 20)
         let port = freePort(), out = t.path("out")
@@ -253,7 +253,7 @@ final class TransportCLITests: XCTestCase {
     /// restarted receiver lacked and failed ("the receiver lost chunks it had acknowledged");
     /// told the checkpointed one, it resends them and the output is whole.
     func testReconnectionIsToldOnlyWhatACheckpointMadeDurable() throws {
-        guard (try? CLI.shell("command -v strace"))?.status == 0 else { throw XCTSkip("strace is not installed (make test installs it)") }
+        try CLI.requireStrace()
         let t = TempDir()
         let input = randomFile(t, "in", megabytes: 40)
         let port = freePort(), out = t.path("out")
