@@ -1,5 +1,6 @@
 import DWCPCodec
 import DWCPCore
+import DWCPSystem
 import XCTest
 
 final class RoundTripTests: XCTestCase {
@@ -69,6 +70,23 @@ final class RoundTripTests: XCTestCase {
             XCTAssertEqual(stats.frames, 1000)
             XCTAssertEqual(Codec.decode(stream, scratch: scratch, threads: threads).output, input)
         }
+    }
+
+    func testStreamsDecodedOneAfterAnotherReuseTheirBuffers() throws {
+        let scratch = Scratch()
+        var gen = TestData(seed: 9)
+        let input = gen.memoryImage(pages: 2048)
+        let block = 256 << 10
+        let (stream, _) = try Codec.encode(input, scratch: scratch) { $0.blockSize = block }
+        let buffers = BufferPools()
+        XCTAssertEqual(Codec.decode(stream, scratch: scratch, buffers: buffers).output, input)
+        // The window of back-references (128 MiB) held every one of the 32 frames to the end.
+        let outputs = buffers.pool(bufferCapacity: block)
+        XCTAssertEqual(outputs.allocated, 32)
+        for _ in 0..<3 {
+            XCTAssertEqual(Codec.decode(stream, scratch: scratch, buffers: buffers).output, input)
+        }
+        XCTAssertEqual(outputs.allocated, 32, "later decodes take the buffers the first one left")
     }
 
     func testLiteralHistoryRoundTripsAndHelpsRepetitiveData() throws {

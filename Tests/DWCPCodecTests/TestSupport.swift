@@ -87,7 +87,8 @@ enum Codec {
     }
 
     /// Decodes `stream`; returns what was written (even if decoding then failed) and the error.
-    static func decode(_ stream: [UInt8], scratch: Scratch, baseline: String? = nil, identity: BaselineIdentity? = nil, threads: Int = 2) -> (output: [UInt8], error: Error?) {
+    static func decode(_ stream: [UInt8], scratch: Scratch, baseline: String? = nil, identity: BaselineIdentity? = nil, threads: Int = 2,
+                       buffers: BufferPools? = nil) -> (output: [UInt8], error: Error?) {
         let inPath = scratch.write("stream", stream)
         let inFD = try! FileDescriptor.openForReading(inPath)
         defer { inFD.close() }
@@ -96,6 +97,7 @@ enum Codec {
         decoder.threads = threads
         decoder.baselinePath = baseline
         decoder.baselineIdentity = identity
+        if let buffers { decoder.buffers = buffers }
         var error: Error?
         do { _ = try decoder.decode(inFD, to: outFD) } catch let e { error = e }
         outFD.close()

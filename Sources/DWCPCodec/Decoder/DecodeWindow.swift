@@ -13,10 +13,15 @@ final class DecodeWindow {
     let window: UInt64
     private let pool: BufferPool
 
-    /// Buffers leaving the window go back to `pool`.
+    /// Buffers leaving the window go back to `pool`, and so does the window's content when the
+    /// decode is over: the pool may outlive it (`StreamDecoder.buffers`).
     init(window: UInt64, pool: BufferPool) {
         self.window = window
         self.pool = pool
+    }
+
+    deinit {
+        for f in frames[head...] { pool.recycle(f.buffer) }
     }
 
     func append(_ buffer: RawBuffer, at start: UInt64) {

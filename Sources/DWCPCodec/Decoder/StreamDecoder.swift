@@ -53,6 +53,10 @@ public final class StreamDecoder {
     /// Receives the JSON text of each info frame (after its checksum is verified): dwcp-migrate
     /// labels its rounds this way.
     public var onInfo: ((String) -> Void)?
+    /// Where frame buffers come from: a caller decoding one stream after another (the rounds of
+    /// `dwcp-migrate receive`) gives each decode the same, so later streams reuse the buffers
+    /// earlier ones faulted in (`BufferPools`).
+    public var buffers = BufferPools()
 
     public init() {}
 
@@ -87,8 +91,8 @@ public final class StreamDecoder {
         let baseline = try openBaseline(for: header)
         let maxBlock = Int(header.maxBlock)
         let maxPayload = 2 * maxBlock + (1 << 20)
-        let outputs = BufferPool(bufferCapacity: maxBlock)
-        let payloads = BufferPool(bufferCapacity: maxPayload)
+        let outputs = buffers.pool(bufferCapacity: maxBlock)
+        let payloads = buffers.pool(bufferCapacity: maxPayload)
         let window = DecodeWindow(window: header.window, pool: outputs)
         let history = header.history > 0 ? LiteralHistory(length: Int(header.history)) : nil
         let workers = (0..<threads).map { _ in

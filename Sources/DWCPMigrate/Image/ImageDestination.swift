@@ -24,6 +24,9 @@ public final class ImageDestination {
     public var path: String { files.image }
     public let receiver: ReceiverConfiguration
     public var threads = OSThread.processorCount
+    /// Every round's transport and decoder buffers (`BufferPools`): an unchanged round of a
+    /// 1 GiB image spent ~30 % of its CPU faulting in fresh ones.
+    private let buffers = BufferPools()
     /// Called after each round is applied, with the bytes it wrote into the image: all of them
     /// in round 0, the changed pages (as journaled) in later rounds.
     /// Throwing from it (its report could not be written) stops the receiver.
@@ -143,6 +146,7 @@ public final class ImageDestination {
         defer { SignalCleanup.removeOnInterrupt(nil) }
         let pipeline = ReceivePipeline(receiver: receiver)
         pipeline.threads = threads
+        pipeline.buffers = buffers
         var label: RoundLabel? = nil
         do {
             defer { output.close() }
@@ -171,6 +175,7 @@ public final class ImageDestination {
         defer { output.close() }
         let pipeline = ReceivePipeline(receiver: receiver)
         pipeline.threads = threads
+        pipeline.buffers = buffers
         var label: RoundLabel? = nil
         let result = try pipeline.run(listener: listener, output: output) { [files] p in
             let l = try Self.check(p.info, expected: 0)
@@ -197,6 +202,7 @@ public final class ImageDestination {
         defer { SignalCleanup.removeOnInterrupt(nil) }
         let pipeline = ReceivePipeline(receiver: receiver)
         pipeline.threads = threads
+        pipeline.buffers = buffers
         pipeline.baselinePath = path
         pipeline.baselineIdentity = identity
         if files.isDevice { pipeline.baselineLength = length }

@@ -18,6 +18,9 @@ public final class ReceivePipeline {
     /// `StreamDecoder.resolveBaseline`.
     public var resolveBaseline: ((BaselineIdentity) throws -> (identity: BaselineIdentity?, length: UInt64?))?
     public var threads = OSThread.processorCount
+    /// The transport's and the decoder's buffers: `ImageDestination` gives every round the same,
+    /// so a round reuses the buffers the rounds before it faulted in.
+    public var buffers = BufferPools()
     /// Info-frame JSON seen in the stream.
     public private(set) var info: [String] = []
     /// What the decoder produced, once the stream is verified (set before `accept` runs; nil for
@@ -51,6 +54,7 @@ public final class ReceivePipeline {
         let pipe = try UnixSocket.pipe(name: "decoder pipe")
         let decoder = StreamDecoder()
         decoder.threads = threads
+        decoder.buffers = buffers
         decoder.baselinePath = baselinePath
         decoder.baselineIdentity = baselineIdentity
         decoder.baselineLength = baselineLength
@@ -80,6 +84,7 @@ public final class ReceivePipeline {
             }
         }
         let transport = TransportReceiver(configuration: receiver)
+        transport.buffers = buffers
         transport.redirect = { first in
             if first.starts(with: SendPipeline.rawMarker) {
                 guard case .descriptor(let fd) = output else {

@@ -107,16 +107,12 @@ public final class TransportReceiver {
     private let sendLock = ConditionLock()
     private var lastProgress = MonotonicClock.now()
     private var stats = TransferStats()
-    /// Chunk buffers by size, reused after writing (fresh megabyte allocations cost page faults).
-    private var pools: [Int: BufferPool] = [:]
+    /// Where chunk buffers come from, by size, reused after writing (fresh megabyte allocations
+    /// cost page faults). A process receiving one transfer after another gives each the same.
+    public var buffers = BufferPools()
 
     private func pool(_ size: Int) -> BufferPool {
-        lock.withLock {
-            if let p = pools[size] { return p }
-            let p = BufferPool(bufferCapacity: size, maxFree: 512)
-            pools[size] = p
-            return p
-        }
+        buffers.pool(bufferCapacity: size, maxFree: 512)
     }
 
     public init(configuration: ReceiverConfiguration) {
@@ -364,7 +360,7 @@ public final class TransportReceiver {
             digest.add(held.checksum)
             if checkpoint != nil { uncheckpointed.append(held.checksum) }
             let size = UInt64(held.length)
-            let (due, pool): (Acknowledgement?, BufferPool?) = lock.withLock {
+            let (due, chunk): (Acknowledgement?, RawBuffer?) = lock.withLock {
                 buffer[nextExpected] = nil
                 bufferedBytes -= held.charge
                 nextExpected += 1
@@ -376,10 +372,10 @@ public final class TransportReceiver {
                 let every = checkpoint == nil ? min(UInt64(4 << 20), max(1, window / 8)) : min(UInt64(64 << 20), max(1, window / 4))
                 let due = written - writtenWhenAcknowledged >= every
                 let acknowledgement = due ? Acknowledgement(next: nextExpected, written: written, peers: Array(authenticated.values)) : nil
-                return (acknowledgement, held.bytes.flatMap { pools[$0.capacity] })
+                return (acknowledgement, held.bytes)
             }
             // Only now may another connection reuse the buffer.
-            if let chunk = held.bytes { pool?.recycle(chunk) }
+            if let chunk { pool(chunk.capacity).recycle(chunk) }
             if let due { acknowledge(due) }
             if let progress { progress(lock.withLock { var s = stats; s.bytes = written; return s }) }
         }
