@@ -93,11 +93,14 @@ struct RecvCommand: ParsableCommand {
         if let problem = listener.rdmaProblem { Diagnostics.warning("RDMA device present but not usable (\(problem)); listening on TCP only") }
         Diagnostics.info("listening on port \(listener.port)\(listener.acceptsRDMA ? " (TCP and RDMA)" : "")")
         var n = 1
+        // With --keep, each transfer reuses the chunk buffers the ones before it faulted in.
+        let buffers = BufferPools()
         repeat {
             var o = output
             o.output = output.output?.replacingOccurrences("%n", with: String(n))
             let line = ProgressLine(enabled: verbosity.showsProgress)
             let receiver = TransportReceiver(configuration: config)
+            receiver.buffers = buffers
             let target: OutputTarget
             var checkpoint: ReceiveCheckpoint?
             if resume {
