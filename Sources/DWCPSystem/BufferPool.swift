@@ -41,7 +41,6 @@ public final class BufferPool: @unchecked Sendable {
     }
 }
 
-
 /// Pools of every buffer size a process uses, kept from one stream to the next.
 ///
 /// A pipeline that makes its pools when it starts gets fresh buffers every run, and the first
