@@ -26,7 +26,7 @@ public enum Handshake {
         case .authenticationFailed:
             throw DWCPError(.network, "\(socket.peer): authentication failed (secret mismatch, or one side has none)")
         case .busy:
-            throw DWCPError(.network, "\(socket.peer): receiver is busy with another transfer")
+            throw Wire.receiverBusy
         case .ok:
             break
         }

@@ -56,7 +56,7 @@ struct RecvCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Most bytes held out of order (for a file output: written ahead of the bytes written in order); connections wait beyond it.", valueName: "BYTES"))
     var window: String = "256MiB"
 
-    @Option(help: ArgumentHelp("Fail (exit 4) after this long without data.", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Fail (exit 4) after this long without data. With --secret-file, a sender that proves the secret while the current transfer has had no connection for a second ends that transfer at once (exit 4; with --keep, its output is removed and the new sender served).", valueName: "SECONDS"))
     var idleTimeout: Double = 120
 
     @Option(help: ArgumentHelp("Network: tcp, rdma (rsockets; fails without an RDMA device, exit 1) or auto (tcp, plus rdma on the same port when this host has an RDMA device; tcp only with --tls).", valueName: "KIND"))
@@ -136,6 +136,12 @@ struct RecvCommand: ParsableCommand {
                 target.abandon()
                 // A stream that failed its digest can never be completed: start over next time.
                 if let e = error as? DWCPError, e.status == .integrity { checkpoint?.remove() }
+                // With --keep, a transfer given up for another sender's is not the end of the
+                // service: that sender is waiting, and takes this transfer's number.
+                if keep, let e = error as? DWCPError, e == Wire.transferAbandoned {
+                    Diagnostics.warning("transfer \(n): \(e.message)")
+                    continue
+                }
                 throw error
             }
             if json {

@@ -62,7 +62,7 @@ struct SendCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Most bytes in flight (sent, not yet written by the receiver); bounds memory.", valueName: "BYTES"))
     var window: String = "256MiB"
 
-    @Option(help: ArgumentHelp("Keep reconnecting this long after a connection drops before failing (exit 4).", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Keep reconnecting this long after a connection drops (and asking a receiver busy with another transfer again) before failing (exit 4).", valueName: "SECONDS"))
     var resumeTimeout: Double = 30
 
     @Flag(help: "Name the transfer after the input file, so running the same command again continues it where the receiver stands (needs a regular file).")

@@ -104,6 +104,29 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(t.read("out"), t.read("in"))
     }
 
+    /// A sender killed with -9 mid-transfer and another, with the shared secret, started in its
+    /// place: `dwcp-recv --keep` gives the dead sender's transfer up (its output removed) once
+    /// the new sender proves the secret, and serves it under the same number; the new sender,
+    /// told "busy" at first, asks again and gets through.
+    func testKeepGivesADeadSendersTransferUpForAnAuthenticatedNewOne() throws {
+        let t = TempDir()
+        let a = randomFile(t, "a", megabytes: 40), b = randomFile(t, "b", megabytes: 5)
+        try "0123456789abcdef0123456789abcdef\n".write(toFile: t.path("key"), atomically: true, encoding: .utf8)
+        let port = freePort()
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) --keep --secret-file \(t.path("key")) -o \(t.path("out-%n")) & rp=$!
+            sleep 0.3
+            dwcp-send --secret-file \(t.path("key")) --max-rate 80Mbit 127.0.0.1:\(port) < \(a) & sp=$!
+            sleep 1; kill -9 $sp; wait $sp 2>/dev/null
+            dwcp-send --secret-file \(t.path("key")) --resume-timeout 10 127.0.0.1:\(port) < \(b); s=$?
+            kill $rp; wait $rp; echo "$s"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0", r.stderr)
+        XCTAssertTrue(r.stderr.contains("given up"), r.stderr)
+        XCTAssertEqual(t.read("out-1"), t.read("b"), "the new sender's transfer, under the dead one's number")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("out-2")))
+    }
+
     func testIPv6AndKeepServeSeveralTransfers() throws {
         let t = TempDir()
         let a = randomFile(t, "a", megabytes: 3), b = randomFile(t, "b", megabytes: 5)

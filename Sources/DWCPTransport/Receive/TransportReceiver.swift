@@ -103,6 +103,8 @@ public final class TransportReceiver {
     private var connections: [ObjectIdentifier: StreamSocket] = [:]
     /// Connections past the handshake: acknowledgements go to them in turn.
     private var authenticated: [ObjectIdentifier: StreamSocket] = [:]
+    /// When the last of them closed, while none is open (for `Wire.transferAbandoned`).
+    private var connectionsGoneSince: Double?
     /// Serialises control messages (acks, verdicts) written by different threads to one socket.
     private let sendLock = ConditionLock()
     private var lastProgress = MonotonicClock.now()
@@ -228,11 +230,22 @@ public final class TransportReceiver {
     }
 
     private func fail(_ error: Error) {
-        lock.withLock {
-            if failure == nil { failure = error }
-            lock.broadcast()
-            lock.wakeTimers()
-        }
+        lock.withLock { failTransfer(error) }
+    }
+
+    /// `fail` with the lock held.
+    private func failTransfer(_ error: Error) {
+        if failure == nil { failure = error }
+        lock.broadcast()
+        lock.wakeTimers()
+    }
+
+    /// Whether an authenticated sender's new session ends this transfer (`Wire.transferAbandoned`):
+    /// only with a shared secret (a stranger cannot prove it), before the verdict, and once every
+    /// connection of this transfer has been gone for `Wire.abandonAfter`. Called with the lock held.
+    private func abandonsForNewSession() -> Bool {
+        guard configuration.auth.required, verdict == nil, authenticated.isEmpty, let gone = connectionsGoneSince else { return false }
+        return MonotonicClock.now() - gone >= Wire.abandonAfter
     }
 
     private func writeLoop(_ output: FileDescriptor) {
@@ -472,7 +485,9 @@ public final class TransportReceiver {
         defer {
             lock.withLock {
                 connections[ObjectIdentifier(socket)] = nil
-                authenticated[ObjectIdentifier(socket)] = nil
+                if authenticated.removeValue(forKey: ObjectIdentifier(socket)) != nil && authenticated.isEmpty {
+                    connectionsGoneSince = MonotonicClock.now()
+                }
                 lock.broadcast()
             }
             socket.close()
@@ -488,7 +503,10 @@ public final class TransportReceiver {
                 pending -= 1
                 if !result.authenticated { return (.authenticationFailed, 0, 0) }
                 if isProbe { return (.ok, 0, 0) }
-                if let s = session, s != hello.session { return (.busy, 0, 0) }
+                if let s = session, s != hello.session {
+                    if abandonsForNewSession() { failTransfer(Wire.transferAbandoned) }
+                    return (.busy, 0, 0)
+                }
                 if verdict != nil { return (.busy, 0, 0) }
                 session = hello.session
                 if hello.window > 0 { senderWindow = hello.window }
@@ -505,6 +523,7 @@ public final class TransportReceiver {
             lock.withLock {
                 stats.streams += 1
                 authenticated[ObjectIdentifier(socket)] = socket
+                connectionsGoneSince = nil
             }
         } catch {
             lock.withLock { pending -= 1 }

@@ -202,7 +202,7 @@ public final class TransportSender {
         }
         let first: StreamSocket
         do {
-            first = try connect(stream: 0)
+            first = try connectWhenFree()
         } catch {
             fail(error)
             for t in threads { t.join() }
@@ -289,6 +289,27 @@ public final class TransportSender {
     /// completes (connections dialled before that try RDMA first too; both kinds carry the same
     /// protocol, so a mix is harmless).
     private var usesRDMA: Bool?
+
+    /// The first connection. A receiver busy with another transfer is asked again, with backoff,
+    /// until `resumeTimeout`: it may be about to finish that transfer, or to give it up for this
+    /// one (`Wire.transferAbandoned`). Any other refusal fails at once, with its reason.
+    private func connectWhenFree() throws -> StreamSocket {
+        let start = MonotonicClock.now()
+        var backoff = 0.1
+        var wasBusy = false
+        while true {
+            do {
+                return try connect(stream: 0)
+            } catch let e as DWCPError where e == Wire.receiverBusy && MonotonicClock.now() - start + backoff <= configuration.resumeTimeout {
+                wasBusy = true
+                usleep(UInt32(backoff * 1e6))
+                backoff = min(1, backoff * 2)
+            } catch let e as DWCPError where wasBusy && e != Wire.receiverBusy {
+                // The receiver went away meanwhile (its other transfer ended it): both are news.
+                throw DWCPError(e.status, "\(e.message) (before that, the receiver was busy with another transfer)")
+            }
+        }
+    }
 
     private func connect(stream: Int) throws -> StreamSocket {
         let c = configuration

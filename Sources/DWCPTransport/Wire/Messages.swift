@@ -29,6 +29,18 @@ public enum Wire {
     /// application that can start the transfer over (`dwcp-migrate file` redoes the round)
     /// compares errors with it.
     public static let receiverRestarted = DWCPError(.network, "the receiver lost chunks it had acknowledged (it was restarted); this transfer cannot continue")
+    /// What the sender's handshake throws when the receiver is serving another transfer. The
+    /// first connection asks again until `--resume-timeout`: the receiver may be about to finish
+    /// that transfer or give it up (`transferAbandoned`).
+    public static let receiverBusy = DWCPError(.network, "the receiver is busy with another transfer")
+    /// What a receiver fails its transfer with when it gives it up for another: every connection
+    /// of the transfer has been gone for `abandonAfter` seconds and a sender that proved the
+    /// shared secret starts a new session. Its source was killed or cut off; waiting for it up to
+    /// `--idle-timeout` would hold off the source that replaced it. Only an authenticated sender
+    /// can do this, so a stranger cannot end a transfer whose connections are briefly down.
+    public static let transferAbandoned = DWCPError(.network, "this transfer's connections were gone and an authenticated sender started another: given up for it")
+    /// Seconds a transfer must have had no connection before an authenticated new session ends it.
+    public static let abandonAfter = 1.0
 }
 
 /// First message of every connection, client to server.
