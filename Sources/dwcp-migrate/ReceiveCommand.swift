@@ -49,7 +49,7 @@ struct ReceiveCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep the round journal, round record and undo (and a device's marker) in DIR instead of beside FILE; needed when FILE is a block device. Give the same DIR to 'dwcp-migrate recover'.", valueName: "DIR"))
     var journalDir: String?
 
-    @Option(help: ArgumentHelp("Fail (exit 4) after this long without data from the source.", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Fail (exit 4) after this long without data from the source. With --secret-file, a source that proves the secret while the current one has had no connection for a second takes over at once (the round in progress is given up).", valueName: "SECONDS"))
     var idleTimeout: Double = 120
 
     @Option(name: [.customShort("T"), .long], help: ArgumentHelp("Decompression threads (default: all cores).", valueName: "N"))
@@ -129,6 +129,7 @@ struct ReceiveCommand: ParsableCommand {
         j.add("bytes_received", o.bytesReceived)
         j.add("image_bytes", o.imageBytes)
         j.add("rounds_taken_again", o.roundsTakenAgain)
+        j.add("sources_replaced", o.sourcesReplaced)
         j.add("verified", "every round's digest matched")
         try emit(j)
         Diagnostics.info("\(output!): \(o.rounds) rounds applied, \(Units.formatBytes(o.imageBytes)), verified")

@@ -26,7 +26,7 @@ struct SourceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Assume this link rate instead of probing it (e.g. 100Mbit).", valueName: "RATE"))
     var linkRate: String?
 
-    @Option(help: ArgumentHelp("Keep reconnecting this long after a connection drops before failing (exit 4).", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Keep reconnecting this long after a connection drops (and asking a receiver busy with another transfer again) before failing (exit 4).", valueName: "SECONDS"))
     var resumeTimeout: Double = 30
 
     @Option(name: [.customShort("T"), .long], help: ArgumentHelp("Compression threads (default: all cores).", valueName: "N"))

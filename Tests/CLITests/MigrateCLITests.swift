@@ -289,6 +289,47 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-journal"))
     }
 
+    /// The source killed with -9 in the middle of a round and another started in its place,
+    /// the receiver left running: with a shared secret the receiver gives the dead source's
+    /// round up for the new source, which finishes the migration. Without one it keeps waiting
+    /// for the source it has (a stranger must not end a transfer), and the new source, told
+    /// "busy" until its --resume-timeout, exits 4.
+    func testReplacedSourceTakesOverWhenItProvesTheSecret() throws {
+        let t = TempDir()
+        try "0123456789abcdef0123456789abcdef\n".write(toFile: t.path("key"), atomically: true, encoding: .utf8)
+        func run(secret: Bool, port: Int) throws -> (String, CLI.Result) {
+            let v1 = t.path("v1.img"), v2 = t.path("v2.img"), src = t.path("src.img"), dst = t.path("dst.img")
+            let auth = secret ? "--secret-file \(t.path("key"))" : ""
+            let r = try CLI.shell("""
+                rm -f \(dst)*
+                head -c 67108864 /dev/urandom > \(v1); head -c 67108864 /dev/urandom > \(v2); cp \(v1) \(src)
+                dwcp-migrate receive --listen 127.0.0.1:\(port) -o \(dst) \(auth) --idle-timeout 30 --json > \(t.path("recv.json")) 2>/dev/null & rp=$!
+                sleep 0.5
+                # The freeze replaces the whole image: the final round is long (zstd level 19).
+                dwcp-migrate file \(src) --to 127.0.0.1:\(port) \(auth) --codec zstd:19 --link-rate 1Gbit \
+                  --freeze "cp \(v2) \(src)" 2>/dev/null & sp=$!
+                for i in $(seq 6000); do [ "$(stat -c %s \(dst).dwcp-journal 2>/dev/null || echo 0)" -gt 8000000 ] && break; sleep 0.005; done
+                [ "$(stat -c %s \(dst).dwcp-journal 2>/dev/null || echo 0)" -gt 8000000 ] || exit 93
+                kill -9 $sp; wait $sp 2>/dev/null
+                dwcp-migrate file \(src) --to 127.0.0.1:\(port) \(auth) --resume-timeout 4; s=$?
+                [ $s = 0 ] || kill $rp
+                wait $rp; echo "$s $?"
+                """)
+            return (String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), r)
+        }
+        let (withSecret, r1) = try run(secret: true, port: 7631)
+        XCTAssertEqual(withSecret, "0 0", r1.stderr)
+        XCTAssertEqual(t.read("dst.img"), t.read("v2.img"), "the new source's migration, complete")
+        let done = try JSONSerialization.jsonObject(with: Data(String(decoding: t.read("recv.json"), as: UTF8.self)
+            .split(separator: "\n").last!.utf8)) as! [String: Any]
+        XCTAssertEqual(done["sources_replaced"] as? Int, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("dst.img") + ".dwcp-journal"))
+
+        let (withoutSecret, r2) = try run(secret: false, port: 7632)
+        XCTAssertTrue(withoutSecret.hasPrefix("4 "), withoutSecret + " " + r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("busy"), r2.stderr)
+    }
+
     /// Both ends killed with -9 in the middle of a round, then both started again, the source
     /// with --resume: it continues after the last round the destination confirmed (its kept
     /// snapshot and record in --work-dir), not with the whole image, and ends byte-identical

@@ -40,6 +40,8 @@ public final class ImageDestination {
         /// Rounds taken a second time because their source never heard them confirmed
         /// (`RoundUndo`).
         public var roundsTakenAgain = 0
+        /// Rounds given up for another source because theirs was gone (`Wire.transferAbandoned`).
+        public var sourcesReplaced = 0
     }
 
     public init(files: ImageFiles, receiver: ReceiverConfiguration) {
@@ -54,27 +56,46 @@ public final class ImageDestination {
 
     public func run(listener: StreamListener) throws -> Outcome {
         var outcome = Outcome()
-        // Whatever an interrupted receive left (callers that want to say so run it first).
-        try ImageJournal.recover(files)
-        // The image may be a round of a migration a killed receiver was in: then the source,
-        // told its receiver restarted, sends the next round again (or starts over with round 0).
-        // An undo is kept only with the record of the round it undoes.
-        let record = RoundUndo.checked(RoundRecord.current(files), files)
-        held = record
-        if let record {
-            let again = record.previous != nil ? ", round \(record.round) again" : ""
-            Diagnostics.info("\(path) holds round \(record.round) of a migration: taking round \(record.round + 1) (or a new round 0\(again))")
-        }
-        var expected = record.map { $0.round + 1 } ?? 0
-        var orRoundZero = record != nil
+        var expected = 0, orRoundZero = false
         // The image's length: on a device, the baseline is that many of its first bytes.
-        var length: UInt64 = record?.identity.length ?? 0
+        var length: UInt64 = 0
         // The image's identity: the digest of the round that made it, which the decoder would
         // otherwise compute with a pass over the whole image every round.
-        var identity: BaselineIdentity? = record?.identity
+        var identity: BaselineIdentity?
+        // Where a receiver starts: from what the image holds, after whatever an interrupted
+        // receive left (callers that want to say so run `recover` first). A receiver whose
+        // source was replaced mid-round starts here again.
+        func start() throws {
+            try ImageJournal.recover(files)
+            // The image may be a round of a migration a killed receiver was in: then the source,
+            // told its receiver restarted, sends the next round again (or starts over with round
+            // 0). An undo is kept only with the record of the round it undoes.
+            let record = RoundUndo.checked(RoundRecord.current(files), files)
+            held = record
+            if let record {
+                let again = record.previous != nil ? ", round \(record.round) again" : ""
+                Diagnostics.info("\(path) holds round \(record.round) of a migration: taking round \(record.round + 1) (or a new round 0\(again))")
+            }
+            expected = record.map { $0.round + 1 } ?? 0
+            orRoundZero = record != nil
+            length = record?.identity.length ?? 0
+            identity = record?.identity
+        }
+        try start()
         while true {
-            let (label, result, written) = expected == 0 ? try receiveWhole(listener)
-                : try receiveInPlace(listener, round: expected, orRoundZero: orRoundZero, identity: identity, length: length)
+            let step: (RoundLabel, ReceivePipeline.Result, UInt64)
+            do {
+                step = expected == 0 ? try receiveWhole(listener)
+                    : try receiveInPlace(listener, round: expected, orRoundZero: orRoundZero, identity: identity, length: length)
+            } catch let e as DWCPError where e == Wire.transferAbandoned {
+                // Its source is gone (killed, or cut off) and another proved the shared secret:
+                // the round was not committed, so the image is as a restarted receiver finds it.
+                Diagnostics.warning("round \(expected)'s source was gone and another source arrived: taking the new source's rounds")
+                outcome.sourcesReplaced += 1
+                try start()
+                continue
+            }
+            let (label, result, written) = step
             orRoundZero = false
             // Only a DWCP frame stream's end frame carries the digest (a raw or zstd round 0 does not).
             identity = result.decode.format == "dwcp" ? BaselineIdentity(length: result.decode.bytesOut, digest: result.decode.outputDigest) : nil
