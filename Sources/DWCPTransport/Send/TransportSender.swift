@@ -300,11 +300,16 @@ public final class TransportSender {
         while true {
             do {
                 return try connect(stream: 0)
-            } catch let e as DWCPError where e == Wire.receiverBusy && MonotonicClock.now() - start + backoff <= configuration.resumeTimeout {
+            } catch let e as DWCPError where e == Wire.receiverBusy {
+                let waited = MonotonicClock.now() - start
+                guard waited + backoff <= configuration.resumeTimeout else {
+                    // Named like the handshake's other refusals, which carry the peer.
+                    throw DWCPError(e.status, "\(configuration.endpoint): \(e.message) (asked again for up to \(Int(configuration.resumeTimeout)) s)")
+                }
                 wasBusy = true
                 usleep(UInt32(backoff * 1e6))
                 backoff = min(1, backoff * 2)
-            } catch let e as DWCPError where wasBusy && e != Wire.receiverBusy {
+            } catch let e as DWCPError where wasBusy {
                 // The receiver went away meanwhile (its other transfer ended it): both are news.
                 throw DWCPError(e.status, "\(e.message) (before that, the receiver was busy with another transfer)")
             }
