@@ -188,8 +188,7 @@ public final class TransportReceiver {
         while verdict == nil && failure == nil {
             lock.waitForTimer(seconds: 0.1)
             if MonotonicClock.now() - lastProgress > configuration.idleTimeout && verdict == nil {
-                failure = DWCPError(.network, "no data for \(Int(configuration.idleTimeout)) s: sender gone")
-                lock.broadcast()
+                failTransfer(DWCPError(.network, "no data for \(Int(configuration.idleTimeout)) s: sender gone"))
             }
         }
         lock.unlock()
