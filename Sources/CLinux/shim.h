@@ -13,3 +13,49 @@ enum { DWCP_SPLICE_F_MOVE = 1, DWCP_SPLICE_F_MORE = 4 };
 static inline ssize_t dwcp_splice(int in, int out, size_t length, int more) {
     return splice(in, NULL, out, NULL, length, DWCP_SPLICE_F_MOVE | (more ? DWCP_SPLICE_F_MORE : 0));
 }
+
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+/* sendmsg(2) of `length` bytes with descriptor `fd` attached (SCM_RIGHTS): how QEMU's QMP
+ * `getfd` receives a descriptor. The CMSG macros are not callable from Swift. */
+static inline ssize_t dwcp_send_with_descriptor(int socket, const void *bytes, size_t length, int fd) {
+    struct iovec iov = { (void *)bytes, length };
+    union { char space[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.space;
+    message.msg_controllen = sizeof control.space;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    return sendmsg(socket, &message, MSG_NOSIGNAL);
+}
+
+/* recvmsg(2) of up to `capacity` bytes; a descriptor that came with them (SCM_RIGHTS) is
+ * stored in *fd (else -1), close-on-exec. */
+static inline ssize_t dwcp_receive_with_descriptor(int socket, void *bytes, size_t capacity, int *fd) {
+    struct iovec iov = { bytes, capacity };
+    union { char space[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.space;
+    message.msg_controllen = sizeof control.space;
+    *fd = -1;
+    ssize_t n = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); n >= 0 && c != NULL; c = CMSG_NXTHDR(&message, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            memcpy(fd, CMSG_DATA(c), sizeof(int));
+        }
+    }
+    return n;
+}

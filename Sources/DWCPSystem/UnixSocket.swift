@@ -1,4 +1,5 @@
 import Glibc
+import CLinux
 import DWCPCore
 
 /// Unix-domain stream sockets and pipes: how dwcp-migrate talks to QEMU (QMP, and the migration
@@ -57,6 +58,48 @@ public enum UnixSocket {
             throw SystemError(errno: e, what: "listen \(path)")
         }
         return FileDescriptor(rawValue: fd, name: path)
+    }
+
+    /// A connected pair of stream sockets, both close-on-exec: one end is handed to another
+    /// process (`send(_:passing:over:)`), which then needs no socket path to connect to.
+    public static func pair(name: String) throws -> (FileDescriptor, FileDescriptor) {
+        var fds: [Int32] = [0, 0]
+        _ = try syscall("socketpair(AF_UNIX)") { socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) }
+        return (FileDescriptor(rawValue: fds[0], name: name), FileDescriptor(rawValue: fds[1], name: name))
+    }
+
+    /// Writes `bytes` to `socket` with a copy of `descriptor` attached (SCM_RIGHTS), the rest of
+    /// them, if the first write was short, without it. With MSG_NOSIGNAL: a peer that went away
+    /// is an error, not a SIGPIPE.
+    public static func send(_ bytes: [UInt8], passing descriptor: FileDescriptor, over socket: FileDescriptor) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in
+                done == 0 ? dwcp_send_with_descriptor(socket.rawValue, raw.baseAddress!, raw.count, descriptor.rawValue)
+                          : Glibc.send(socket.rawValue, raw.baseAddress! + done, raw.count - done, Int32(MSG_NOSIGNAL))
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(errno: errno, what: "send to \(socket.name)")
+            }
+            done += n
+        }
+    }
+
+    /// Reads up to `capacity` bytes from `socket`, and the descriptor sent with them, if any
+    /// (the receiving half of `send(_:passing:over:)`). Empty bytes: the peer closed.
+    public static func receive(from socket: FileDescriptor, capacity: Int) throws -> (bytes: [UInt8], descriptor: FileDescriptor?) {
+        var bytes = [UInt8](repeating: 0, count: capacity)
+        var fd: Int32 = -1
+        while true {
+            let n = bytes.withUnsafeMutableBytes { dwcp_receive_with_descriptor(socket.rawValue, $0.baseAddress!, capacity, &fd) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(errno: errno, what: "receive from \(socket.name)")
+            }
+            bytes.removeSubrange(n...)
+            return (bytes, fd >= 0 ? FileDescriptor(rawValue: fd, name: "descriptor from \(socket.name)") : nil)
+        }
     }
 
     /// Accepts one connection, or nil after `timeout` seconds.

@@ -75,6 +75,36 @@ final class QMPClientTests: XCTestCase {
         thread.join()
     }
 
+    /// `getfd` gets its descriptor with the command's bytes (SCM_RIGHTS), as QEMU's monitor reads
+    /// it; what is written into the passed socket comes out of the end we kept.
+    func testPassesADescriptorWithTheCommand() throws {
+        var command = ""
+        var passedWorks = false
+        let (path, thread) = try serveClient { c in
+            // The capabilities command, then getfd with its descriptor.
+            for expectDescriptor in [false, true] {
+                guard let (bytes, descriptor) = try? UnixSocket.receive(from: c, capacity: 4096), !bytes.isEmpty else { return }
+                if expectDescriptor, let descriptor {
+                    command = String(decoding: bytes, as: UTF8.self)
+                    passedWorks = (try? descriptor.writeAll("through the passed socket")) != nil
+                    descriptor.close()
+                }
+                try? c.writeAll(#"{"return": {}}"# + "\r\n")
+            }
+        }
+        let qmp = try QMPClient(path: path, timeout: 5)
+        let (kept, passed) = try UnixSocket.pair(name: "test pair")
+        defer { kept.close() }
+        try qmp.execute("getfd", ["fdname": "stream"], passing: passed)
+        passed.close()
+        thread.join()
+        XCTAssertTrue(command.contains(#""execute":"getfd""#), command)
+        XCTAssertTrue(passedWorks)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = try kept.readFully(into: &buffer, count: 25)
+        XCTAssertEqual(String(decoding: buffer[..<n], as: UTF8.self), "through the passed socket")
+    }
+
     func testServerGoingAwayIsAnErrorNotAHang() throws {
         let (path, thread) = try serve([#"{"return": {}}"#])
         let qmp = try QMPClient(path: path, timeout: 5)

@@ -39,12 +39,21 @@ public final class QMPClient {
     deinit { socket.close() }
 
     /// Runs `command` and returns its `return` value; a QMP error becomes a `DWCPError`.
+    /// `passing` attaches a descriptor to the command (SCM_RIGHTS), as `getfd` expects.
     @discardableResult
-    public func execute(_ command: String, _ arguments: [String: Any]? = nil) throws -> Any {
+    public func execute(_ command: String, _ arguments: [String: Any]? = nil, passing descriptor: FileDescriptor? = nil) throws -> Any {
         var message: [String: Any] = ["execute": command]
         if let arguments { message["arguments"] = arguments }
-        let data = try JSONSerialization.data(withJSONObject: message)
-        try sendAll(Array(data) + [0x0a])
+        let bytes = Array(try JSONSerialization.data(withJSONObject: message)) + [0x0a]
+        if let descriptor {
+            do {
+                try UnixSocket.send(bytes, passing: descriptor, over: socket)
+            } catch {
+                throw DWCPError.failure("\(path): cannot pass a descriptor to QEMU (\(error))")
+            }
+        } else {
+            try sendAll(bytes)
+        }
         let deadline = MonotonicClock.now() + commandTimeout
         while true {
             let reply = try readMessage(deadline: deadline)

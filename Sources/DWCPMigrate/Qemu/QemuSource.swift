@@ -8,7 +8,8 @@ import DWCPTransport
 /// Source side of `dwcp-migrate qemu`: QEMU's own pre-copy, with its migration stream routed
 /// through the DWCP encoder and transport.
 ///
-/// QEMU writes the stream to a unix socket we listen on (`migrate uri=unix:…`); the
+/// QEMU writes the stream into one end of a socket pair we hand it over QMP (`getfd`, then
+/// `migrate uri=fd:…`), whose send buffer we size (`streamBuffer`); the
 /// `SendPipeline` compresses it and stripes it over the TCP streams. QEMU keeps deciding when to
 /// switch over (its bandwidth estimate is the rate our pipeline drains, which is the compressed
 /// link rate), with its downtime limit lowered by the time our buffers take to drain. The source
@@ -103,6 +104,14 @@ public final class QemuSource {
         public var qemuStallSeconds = 0.0
     }
 
+    /// Send buffer of QEMU's end of the stream socket: 4 MiB, as TCP autotunes QEMU's own `tcp:`
+    /// socket to. With the default (208 KiB) QEMU blocked and we woke up every ~100 KiB, 4,600
+    /// times in a 350 MB loopback migration.
+    static let streamBuffer = 4 << 20
+
+    /// The name QEMU knows the stream's descriptor by (`getfd`).
+    static let streamDescriptorName = "dwcp-migration-stream"
+
     /// The downtime limit that tells QEMU to stop the VM at its next check, ms (QEMU accepts up
     /// to 2,000,000).
     static let switchoverLimitMs = 60_000
@@ -144,21 +153,23 @@ public final class QemuSource {
 
         // Long-distance matching reaches back over the guest's whole RAM (capped at 1 GiB).
         let guestRAM = (try? qmp.query("query-memory-size-summary"))?["base-memory"] as? Int ?? (1 << 30)
-        let directory = try TemporaryDirectory(prefix: "dwcp-migrate")
-        defer { directory.remove() }
-        let socketPath = directory.path + "/migration.sock"
-        let listener = try UnixSocket.listen(socketPath)
-        defer { listener.close() }
+        let (stream, qemuEnd) = try UnixSocket.pair(name: "QEMU's migration stream")
+        defer { stream.close() }
+        do {
+            defer { qemuEnd.close() }
+            _ = UnixSocket.setSendBuffer(qemuEnd, bytes: Self.streamBuffer)
+            try qmp.execute("getfd", ["fdname": Self.streamDescriptorName], passing: qemuEnd)
+        }
 
-        // QEMU's setup and the probe overlap: QEMU connects and blocks on a socket nobody
-        // reads yet, which is the back-pressure it sees all along anyway.
-        try qmp.execute("migrate", ["uri": "unix:\(socketPath)"])
+        // QEMU's setup and the probe overlap: QEMU blocks on a socket nobody reads yet, which
+        // is the back-pressure it sees all along anyway.
+        try qmp.execute("migrate", ["uri": "fd:\(Self.streamDescriptorName)"])
         Timeline.mark("migrate issued")
         let prepared: Prepared
         do {
             prepared = try c.prepare()
         } catch {
-            cancelBeforeTransfer(qmp, listener: listener, wasRunning: initial == "running")
+            cancelBeforeTransfer(qmp, stream: stream, wasRunning: initial == "running")
             throw error
         }
         let plan = prepared.plan
@@ -180,15 +191,8 @@ public final class QemuSource {
         var pipelineError: Error?
         var finishedAt = 0.0
         var wire: UInt64 = 0
-        var connection: FileDescriptor?
         let pipelineThread = OSThread {
             do {
-                guard let conn = try UnixSocket.accept(listener, timeout: 30) else {
-                    throw DWCPError.failure("QEMU did not connect its migration stream within 30 s")
-                }
-                Timeline.mark("QEMU connected its migration stream")
-                gate.withLock { connection = conn }
-                defer { conn.close() }
                 pipeline.onWire = { s in gate.withLock { wire = s.bytes } }
                 let gateCheck: () throws -> Void = {
                     // QEMU closed the stream: end it only if QEMU says the migration completed.
@@ -200,7 +204,7 @@ public final class QemuSource {
                     if case .failed(let why) = state { throw DWCPError.failure(why) }
                 }
                 pipeline.format = format
-                pipelineResult = try pipeline.run(input: conn, endGate: gateCheck)
+                pipelineResult = try pipeline.run(input: stream, endGate: gateCheck)
             } catch {
                 gate.withLock { pipelineError = error }
             }
@@ -280,7 +284,7 @@ public final class QemuSource {
             try qmp.waitForEvent(timeout: 0.02)
         }
         // If QEMU failed, make the pipeline give up too (its input may still be open).
-        if case .failed = gate.withLock({ gateState }) { gate.withLock { connection.map { UnixSocket.shutdownWrite($0) } } }
+        if case .failed = gate.withLock({ gateState }) { UnixSocket.shutdownWrite(stream) }
         pipelineThread.join()
         for e in qmp.takeEvents() where e.name == "STOP" { stopTime = e.time }
         outcome.qemuDowntimeMs = final["downtime"] as? Int
@@ -319,11 +323,11 @@ public final class QemuSource {
     /// the unread socket, is cancelled and the source VM goes on as before. Best effort: the
     /// caller reports why the transfer could not start, and a QMP failure here is only a
     /// warning.
-    private func cancelBeforeTransfer(_ qmp: QMPClient, listener: FileDescriptor, wasRunning: Bool) {
+    private func cancelBeforeTransfer(_ qmp: QMPClient, stream: FileDescriptor, wasRunning: Bool) {
         do {
             try qmp.execute("migrate_cancel")
-            // Close QEMU's connection too, so a write it is blocked in fails at once.
-            if let conn = try? UnixSocket.accept(listener, timeout: 0) { conn.close() }
+            // Shut the stream down too, so a write QEMU is blocked in fails at once.
+            _ = Glibc.shutdown(stream.rawValue, Int32(SHUT_RDWR))
             let deadline = MonotonicClock.now() + 10
             while MonotonicClock.now() < deadline {
                 let status = try qmp.query("query-migrate")["status"] as? String ?? "none"
