@@ -4,17 +4,60 @@ import XCTest
 /// The transport across two network namespaces joined by a veth pair with `tc tbf` rate limits
 /// (built by ../shared/tools/wan/wan-setup.sh without delay or loss: iproute2 only). Needs root.
 final class NamespaceTests: XCTestCase {
-    func testRateLimitedLinkAcrossNamespaces() throws {
+    /// ../shared/tools/wan/wan-setup.sh, or nil (the test has failed) without it or root.
+    func wanSetup() -> String? {
         let wan = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../../shared/tools/wan/wan-setup.sh").standardized.path
         guard FileManager.default.fileExists(atPath: wan) else {
             XCTFail("\(wan) is missing: this test needs ../shared/tools/wan")
-            return
+            return nil
         }
         guard getuid() == 0 else {
             XCTFail("network namespaces need root")
-            return
+            return nil
         }
+        return wan
+    }
+
+    /// A sender whose host vanished (its link went down while nothing was in flight, then the
+    /// process died, so no FIN or reset left) leaves a half-open connection at the receiver,
+    /// which sends nothing while it waits for data. TCP keepalive finds it dead within ~10 s, so
+    /// a new sender proving the secret takes the transfer over; without the probes that sender was
+    /// answered "busy" until its --resume-timeout, and the receiver held the dead transfer until
+    /// its --idle-timeout (120 s).
+    func testHalfOpenConnectionOfAVanishedSenderIsFoundDead() throws {
+        guard let wan = wanSetup() else { return }
+        let t = TempDir()
+        _ = try CLI.shell("head -c 25000000 /dev/urandom > \(t.path("a")); head -c 3000000 /dev/urandom > \(t.path("b"))")
+        try "0123456789abcdef0123456789abcdef\n".write(toFile: t.path("key"), atomically: true, encoding: .utf8)
+        let key = t.path("key")
+        let script = [
+            "export NB_PREFIX=dwcpk WAN_STATE=\(t.path("wan"))",
+            "trap 'bash \(wan) down >/dev/null 2>&1' EXIT",
+            "bash \(wan) up --rate 1gbit >/dev/null || exit 90",
+            "A='ip netns exec dwcpk-a'; B='ip netns exec dwcpk-b'",
+            "$B $(which dwcp-recv) --listen 10.200.0.2:7001 --keep --secret-file \(key) -o \(t.path("out-%n")) & rp=$!",
+            "sleep 0.5",
+            "$A $(which dwcp-send) --secret-file \(key) --max-rate 40mbit 10.200.0.2:7001 < \(t.path("a")) & sp=$!",
+            // Stopped, the sender's kernel still sends what its socket holds and acknowledges the
+            // receiver's messages: once that settles nothing is in flight either way.
+            "sleep 1.5; kill -STOP $sp; sleep 2",
+            "ip -n dwcpk-a link set a0 down; kill -9 $sp; wait $sp 2>/dev/null",
+            // The new sender runs next to the receiver: the vanished host stays unreachable.
+            "start=$(date +%s)",
+            "$B $(which dwcp-send) --secret-file \(key) --resume-timeout 40 10.200.0.2:7001 < \(t.path("b")); s=$?",
+            "echo \"$s $(( $(date +%s) - start ))\"",
+            "kill $rp; wait $rp",
+        ].joined(separator: "\n")
+        let r = try CLI.shell(script)
+        let fields = String(decoding: r.stdout, as: UTF8.self).split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        XCTAssertEqual(fields.first, "0", r.stderr)
+        XCTAssertLessThan(Int(fields.last ?? "") ?? 999, 25, "the half-open connection is found dead within the keepalive's ~10 s")
+        XCTAssertEqual(t.read("out-1"), t.read("b"), "the new sender's transfer, under the vanished one's number")
+    }
+
+    func testRateLimitedLinkAcrossNamespaces() throws {
+        guard let wan = wanSetup() else { return }
         let t = TempDir()
         _ = try CLI.shell("head -c 25000000 /dev/urandom > \(t.path("in"))")
         let script = [

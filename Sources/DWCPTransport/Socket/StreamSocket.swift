@@ -29,7 +29,23 @@ public final class StreamSocket: @unchecked Sendable {
         self.peer = peer
         self.calls = calls
         calls.set(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+        if !calls.rdma {
+            calls.set(fd, SOL_SOCKET, SO_KEEPALIVE, 1)
+            calls.set(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, Self.keepaliveIdle)
+            calls.set(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, Self.keepaliveInterval)
+            calls.set(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, Self.keepaliveProbes)
+        }
     }
+
+    /// TCP keepalive: after `keepaliveIdle` s without a byte, a probe every `keepaliveInterval`
+    /// s; `keepaliveProbes` unanswered ones end the connection (about 10 s in all). A receiver
+    /// sends nothing while it waits for data, so without probes a peer whose host died, or whose
+    /// path went away, left a connection open forever: it held a transfer that a new
+    /// authenticated sender could otherwise take over (`Wire.transferAbandoned`). A peer that is
+    /// only slow or paused still answers probes from its kernel.
+    static let keepaliveIdle: Int32 = 5
+    static let keepaliveInterval: Int32 = 1
+    static let keepaliveProbes: Int32 = 5
 
     deinit { close() }
 
