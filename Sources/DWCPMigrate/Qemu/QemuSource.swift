@@ -9,7 +9,7 @@ import DWCPTransport
 /// through the DWCP encoder and transport.
 ///
 /// QEMU writes the stream into one end of a socket pair we hand it over QMP (`getfd`, then
-/// `migrate uri=fd:…`), whose send buffer we size (`streamBuffer`); the
+/// `migrate uri=fd:…`), whose send buffer we size (`rawStreamBuffer`); the
 /// `SendPipeline` compresses it and stripes it over the TCP streams. QEMU keeps deciding when to
 /// switch over (its bandwidth estimate is the rate our pipeline drains, which is the compressed
 /// link rate), with its downtime limit lowered by the time our buffers take to drain. The source
@@ -104,10 +104,13 @@ public final class QemuSource {
         public var qemuStallSeconds = 0.0
     }
 
-    /// Send buffer of QEMU's end of the stream socket: 4 MiB, as TCP autotunes QEMU's own `tcp:`
-    /// socket to. With the default (208 KiB) QEMU blocked and we woke up every ~100 KiB, 4,600
-    /// times in a 350 MB loopback migration.
-    static let streamBuffer = 4 << 20
+    /// Send buffer of QEMU's end of the stream socket for a raw stream: 4 MiB, as TCP autotunes
+    /// QEMU's own `tcp:` socket to. With the default (208 KiB) QEMU blocked and we woke up every
+    /// ~100 KiB, 4,600 times in a 350 MB loopback migration. A compressed stream keeps the
+    /// default: what the buffer holds at the switchover is still to be compressed and sent
+    /// during the downtime, unseen by `SwitchoverRule` (4 MiB of pages compressed 2:1 is 170 ms
+    /// of a 100 Mbit link).
+    static let rawStreamBuffer = 4 << 20
 
     /// The name QEMU knows the stream's descriptor by (`getfd`).
     static let streamDescriptorName = "dwcp-migration-stream"
@@ -155,11 +158,15 @@ public final class QemuSource {
         let guestRAM = (try? qmp.query("query-memory-size-summary"))?["base-memory"] as? Int ?? (1 << 30)
         let (stream, qemuEnd) = try UnixSocket.pair(name: "QEMU's migration stream")
         defer { stream.close() }
-        do {
-            defer { qemuEnd.close() }
-            _ = UnixSocket.setSendBuffer(qemuEnd, bytes: Self.streamBuffer)
-            try qmp.execute("getfd", ["fdname": Self.streamDescriptorName], passing: qemuEnd)
+        // Our copy of QEMU's end stays open until the plan has sized its buffer (QEMU's setup
+        // writes little before that); once closed, QEMU's close is the stream's end.
+        var qemuEndOpen = true
+        func closeQemuEnd() {
+            if qemuEndOpen { qemuEnd.close() }
+            qemuEndOpen = false
         }
+        defer { closeQemuEnd() }
+        try qmp.execute("getfd", ["fdname": Self.streamDescriptorName], passing: qemuEnd)
 
         // QEMU's setup and the probe overlap: QEMU blocks on a socket nobody reads yet, which
         // is the back-pressure it sees all along anyway.
@@ -174,6 +181,8 @@ public final class QemuSource {
         }
         let plan = prepared.plan
         let format = plan.vmStreamFormat(guestRAM: UInt64(guestRAM))
+        if format == .raw { _ = UnixSocket.setSendBuffer(qemuEnd, bytes: Self.rawStreamBuffer) }
+        closeQemuEnd()
         // Who picks the moment to stop the VM: for a raw stream QEMU (its rate is the link's),
         // with its limit lowered by our drain; for a compressed one `SwitchoverRule`.
         var rule = format == .raw ? nil : SwitchoverRule(budget: plan.maxDowntime,
