@@ -18,41 +18,45 @@ static inline ssize_t dwcp_splice(int in, int out, size_t length, int more) {
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-/* sendmsg(2) of `length` bytes with descriptor `fd` attached (SCM_RIGHTS): how QEMU's QMP
- * `getfd` receives a descriptor. The CMSG macros are not callable from Swift. */
-static inline ssize_t dwcp_send_with_descriptor(int socket, const void *bytes, size_t length, int fd) {
-    struct iovec iov = { (void *)bytes, length };
+/* A message of one buffer with room for one descriptor (SCM_RIGHTS), for the two calls below:
+ * the CMSG macros are not callable from Swift. */
+struct dwcp_descriptor_message {
+    struct iovec iov;
     union { char space[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control.space;
-    message.msg_controllen = sizeof control.space;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&message);
+    struct msghdr header;
+};
+
+static inline void dwcp_descriptor_message_init(struct dwcp_descriptor_message *m, void *bytes, size_t length) {
+    memset(m, 0, sizeof *m);
+    m->iov.iov_base = bytes;
+    m->iov.iov_len = length;
+    m->header.msg_iov = &m->iov;
+    m->header.msg_iovlen = 1;
+    m->header.msg_control = m->control.space;
+    m->header.msg_controllen = sizeof m->control.space;
+}
+
+/* sendmsg(2) of `length` bytes with descriptor `fd` attached: how QEMU's QMP `getfd` receives
+ * a descriptor. */
+static inline ssize_t dwcp_send_with_descriptor(int socket, const void *bytes, size_t length, int fd) {
+    struct dwcp_descriptor_message m;
+    dwcp_descriptor_message_init(&m, (void *)bytes, length);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m.header);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    return sendmsg(socket, &message, MSG_NOSIGNAL);
+    return sendmsg(socket, &m.header, MSG_NOSIGNAL);
 }
 
-/* recvmsg(2) of up to `capacity` bytes; a descriptor that came with them (SCM_RIGHTS) is
- * stored in *fd (else -1), close-on-exec. */
+/* recvmsg(2) of up to `capacity` bytes; a descriptor that came with them is stored in *fd
+ * (else -1), close-on-exec. */
 static inline ssize_t dwcp_receive_with_descriptor(int socket, void *bytes, size_t capacity, int *fd) {
-    struct iovec iov = { bytes, capacity };
-    union { char space[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control.space;
-    message.msg_controllen = sizeof control.space;
+    struct dwcp_descriptor_message m;
+    dwcp_descriptor_message_init(&m, bytes, capacity);
     *fd = -1;
-    ssize_t n = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); n >= 0 && c != NULL; c = CMSG_NXTHDR(&message, c)) {
+    ssize_t n = recvmsg(socket, &m.header, MSG_CMSG_CLOEXEC);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m.header); n >= 0 && c != NULL; c = CMSG_NXTHDR(&m.header, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
             memcpy(fd, CMSG_DATA(c), sizeof(int));
         }
