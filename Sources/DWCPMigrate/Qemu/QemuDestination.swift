@@ -80,7 +80,7 @@ public final class QemuDestination {
             return outcome
         } catch {
             // Whatever QEMU holds now is not a VM anyone should run.
-            try? qmp.execute("quit")
+            _ = try? qmp.execute("quit")
             throw error
         }
     }

@@ -282,10 +282,10 @@ public final class QemuSource {
             if cancelled == nil && status == "active" {
                 if gate.withLock({ pipelineError != nil }) {
                     cancelled = "transport failed"
-                    try? qmp.execute("migrate_cancel")
+                    _ = try? qmp.execute("migrate_cancel")
                 } else if !c.autoConverge && passNow > c.maxRounds {
                     cancelled = "not converging: \(passNow) passes and QEMU still expects \(remaining) bytes to move (dirtying outpaces the link; try --auto-converge or a larger --max-downtime)"
-                    try? qmp.execute("migrate_cancel")
+                    _ = try? qmp.execute("migrate_cancel")
                 }
             }
             // Until QEMU's next event (a pass, a stop, a status change), or 20 ms: the stream's
@@ -323,7 +323,7 @@ public final class QemuSource {
             outcome.downtime = max(0, finishedAt - stopTime)
             Timeline.mark("source VM had stopped at t=\(Int64(stopTime * 1000) % 100_000) ms")
         }
-        if !c.keepSource { try? qmp.execute("quit") }
+        if !c.keepSource { _ = try? qmp.execute("quit") }
         outcome.totalSeconds = MonotonicClock.now() - started
         return outcome
     }
