@@ -68,15 +68,17 @@ public enum UnixSocket {
         return (FileDescriptor(rawValue: fds[0], name: name), FileDescriptor(rawValue: fds[1], name: name))
     }
 
-    /// Writes `bytes` to `socket` with a copy of `descriptor` attached (SCM_RIGHTS), the rest of
-    /// them, if the first write was short, without it. With MSG_NOSIGNAL: a peer that went away
-    /// is an error, not a SIGPIPE.
-    public static func send(_ bytes: [UInt8], passing descriptor: FileDescriptor, over socket: FileDescriptor) throws {
+    /// Writes all of `bytes` to `socket`, with a copy of `descriptor` (if any) attached to the
+    /// first write (SCM_RIGHTS); the rest of them, if that write was short, goes without it.
+    /// With MSG_NOSIGNAL: a peer that went away is an error, not a SIGPIPE.
+    public static func send(_ bytes: [UInt8], passing descriptor: FileDescriptor? = nil, over socket: FileDescriptor) throws {
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { raw in
-                done == 0 ? dwcp_send_with_descriptor(socket.rawValue, raw.baseAddress!, raw.count, descriptor.rawValue)
-                          : Glibc.send(socket.rawValue, raw.baseAddress! + done, raw.count - done, Int32(MSG_NOSIGNAL))
+                if done == 0, let descriptor {
+                    return dwcp_send_with_descriptor(socket.rawValue, raw.baseAddress!, raw.count, descriptor.rawValue)
+                }
+                return Glibc.send(socket.rawValue, raw.baseAddress! + done, raw.count - done, Int32(MSG_NOSIGNAL))
             }
             if n < 0 {
                 if errno == EINTR { continue }

@@ -45,14 +45,12 @@ public final class QMPClient {
         var message: [String: Any] = ["execute": command]
         if let arguments { message["arguments"] = arguments }
         let bytes = Array(try JSONSerialization.data(withJSONObject: message)) + [0x0a]
-        if let descriptor {
-            do {
-                try UnixSocket.send(bytes, passing: descriptor, over: socket)
-            } catch {
-                throw DWCPError.failure("\(path): cannot pass a descriptor to QEMU (\(error))")
-            }
-        } else {
-            try sendAll(bytes)
+        do {
+            try UnixSocket.send(bytes, passing: descriptor, over: socket)
+        } catch let e as SystemError {
+            // Writes with MSG_NOSIGNAL: a QEMU that exited is an error to report, not a SIGPIPE.
+            throw DWCPError.failure(descriptor == nil ? "\(path): QEMU closed the QMP connection (\(String(cString: strerror(e.errno))))"
+                                                      : "\(path): cannot pass a descriptor to QEMU (\(e))")
         }
         let deadline = MonotonicClock.now() + commandTimeout
         while true {
@@ -62,19 +60,6 @@ public final class QMPClient {
                 let text = error["desc"] as? String ?? "unknown error"
                 throw DWCPError.failure("QEMU refused \(command): \(text)")
             }
-        }
-    }
-
-    /// Writes with MSG_NOSIGNAL: a QEMU that exited is an error to report, not a SIGPIPE.
-    private func sendAll(_ bytes: [UInt8]) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { send(socket.rawValue, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DWCPError.failure("\(path): QEMU closed the QMP connection (\(String(cString: strerror(errno))))")
-            }
-            done += n
         }
     }
 
