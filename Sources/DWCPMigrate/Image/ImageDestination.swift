@@ -54,6 +54,14 @@ public final class ImageDestination {
         self.init(files: try ImageFiles(image: path), receiver: receiver)
     }
 
+    /// A round's receive pipeline: this receiver's threads and its buffers, kept across rounds.
+    private func makePipeline() -> ReceivePipeline {
+        let pipeline = ReceivePipeline(receiver: receiver)
+        pipeline.threads = threads
+        pipeline.buffers = buffers
+        return pipeline
+    }
+
     public func run(listener: StreamListener) throws -> Outcome {
         var outcome = Outcome()
         var expected = 0, orRoundZero = false
@@ -165,9 +173,7 @@ public final class ImageDestination {
         let output = try FileDescriptor.create(partial, overwrite: true, mode: 0o600)
         SignalCleanup.removeOnInterrupt(partial)
         defer { SignalCleanup.removeOnInterrupt(nil) }
-        let pipeline = ReceivePipeline(receiver: receiver)
-        pipeline.threads = threads
-        pipeline.buffers = buffers
+        let pipeline = makePipeline()
         var label: RoundLabel? = nil
         do {
             defer { output.close() }
@@ -194,9 +200,7 @@ public final class ImageDestination {
         try files.markIncomplete()
         let output = try FileDescriptor.openForWriting(path)
         defer { output.close() }
-        let pipeline = ReceivePipeline(receiver: receiver)
-        pipeline.threads = threads
-        pipeline.buffers = buffers
+        let pipeline = makePipeline()
         var label: RoundLabel? = nil
         let result = try pipeline.run(listener: listener, output: output) { [files] p in
             let l = try Self.check(p.info, expected: 0)
@@ -221,9 +225,7 @@ public final class ImageDestination {
         var journal = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: path, device: files.device)
         SignalCleanup.removeOnInterrupt(journalPath)
         defer { SignalCleanup.removeOnInterrupt(nil) }
-        let pipeline = ReceivePipeline(receiver: receiver)
-        pipeline.threads = threads
-        pipeline.buffers = buffers
+        let pipeline = makePipeline()
         pipeline.baselinePath = path
         pipeline.baselineIdentity = identity
         if files.isDevice { pipeline.baselineLength = length }
