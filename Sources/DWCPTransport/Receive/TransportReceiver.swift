@@ -171,13 +171,14 @@ public final class TransportReceiver {
                     return true
                 }
                 if !admitted {
-                    // Accepted after this transfer ended: it belongs to the next one.
-                    if self.lock.withLock({ self.verdict != nil }) {
+                    // Accepted after this transfer ended, with its verdict or given up (for the
+                    // sender of this very connection, maybe: `Wire.transferAbandoned`): it belongs
+                    // to the next transfer on this listener, if there is one.
+                    if self.lock.withLock({ self.verdict != nil || self.failure != nil }) {
                         listener.stash(socket)
                         return
                     }
                     socket.close()
-                    if self.lock.withLock({ self.verdict != nil || self.failure != nil }) { return }
                     continue
                 }
                 _ = OSThread { [unowned self] in self.connectionLoop(socket) }
@@ -503,7 +504,13 @@ public final class TransportReceiver {
                 if !result.authenticated { return (.authenticationFailed, 0, 0) }
                 if isProbe { return (.ok, 0, 0) }
                 if let s = session, s != hello.session {
-                    if abandonsForNewSession() { failTransfer(Wire.transferAbandoned) }
+                    if abandonsForNewSession() {
+                        // This connection still answers "busy" (its sender asks the next transfer
+                        // again): the teardown that shuts this transfer's connections must not
+                        // cut it before the answer is out.
+                        connections[ObjectIdentifier(socket)] = nil
+                        failTransfer(Wire.transferAbandoned)
+                    }
                     return (.busy, 0, 0)
                 }
                 if verdict != nil { return (.busy, 0, 0) }
