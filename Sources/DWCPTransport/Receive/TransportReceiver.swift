@@ -59,6 +59,8 @@ public final class TransportReceiver {
     private var restored: ReceiveCheckpoint.Restored?
     private let lock = ConditionLock()
     private var session: [UInt8]?
+    /// Where connections come from (`receive`): it remembers the sessions that ended on it.
+    private var listener: StreamListener?
     /// A chunk received ahead of the writer. `bytes` is nil once it is at its place in a
     /// positional output (`written` says when that write finished).
     private struct Held {
@@ -100,6 +102,8 @@ public final class TransportReceiver {
     private var verdictSent = false
     private var failure: Error?
     private var pending = 0
+    /// The connections this transfer said yes to (from that decision, before their welcome is
+    /// out): the ones its end shuts down.
     private var connections: [ObjectIdentifier: StreamSocket] = [:]
     /// Connections past the handshake: acknowledgements go to them in turn.
     private var authenticated: [ObjectIdentifier: StreamSocket] = [:]
@@ -134,6 +138,7 @@ public final class TransportReceiver {
     /// Accepts connections on `listener` until one transfer is complete, writing it to `output`
     /// (which is fsynced before the sender is told the transfer succeeded, when it is a file).
     public func receive(on listener: StreamListener, to output: FileDescriptor) throws -> TransferStats {
+        lock.withLock { self.listener = listener }
         positional = output.positionalWriteStart().map { (output, $0) }
         if checkpoint != nil {
             guard output.isRegularFile, let start = positional?.start else {
@@ -167,7 +172,6 @@ public final class TransportReceiver {
                     if self.verdict != nil || self.failure != nil { return false }
                     if self.pending >= self.configuration.maxPendingHandshakes { return false }
                     self.pending += 1
-                    self.connections[ObjectIdentifier(socket)] = socket
                     return true
                 }
                 if !admitted {
@@ -181,7 +185,9 @@ public final class TransportReceiver {
                     socket.close()
                     continue
                 }
-                _ = OSThread { [unowned self] in self.connectionLoop(socket) }
+                // Held strongly: a connection may outlive `receive` (its answer to a handshake
+                // still on its way after the transfer ended), and must find this object there.
+                _ = OSThread { [self] in self.connectionLoop(socket) }
             }
         }
         // Watchdog: idle timeout, and completion.
@@ -199,12 +205,17 @@ public final class TransportReceiver {
             let deadline = MonotonicClock.now() + 0.2
             while failure == nil && !verdictSent && MonotonicClock.now() < deadline { lock.waitForTimer(seconds: 0.02) }
         }
+        // Only the connections this transfer took: one still in its handshake finishes it
+        // and is answered "busy" (its sender, maybe the one this transfer was given up for,
+        // asks the next transfer on this listener), or fails it within the handshake timeout.
         lock.withLock {
             for s in connections.values { s.shutdownBoth() }
             lock.broadcast()
         }
         writer.join()
         acceptor.join()
+        // Whatever its end, this session's transfer is over on this listener.
+        if let s = lock.withLock({ session }) { listener.retire(s) }
         if let start = positional?.start { finishPositional(output, start) }
         return try lock.withLock {
             if let failure { throw failure }
@@ -504,18 +515,18 @@ public final class TransportReceiver {
                 if !result.authenticated { return (.authenticationFailed, 0, 0) }
                 if isProbe { return (.ok, 0, 0) }
                 if let s = session, s != hello.session {
-                    if abandonsForNewSession() {
-                        // This connection still answers "busy" (its sender asks the next transfer
-                        // again): the teardown that shuts this transfer's connections must not
-                        // cut it before the answer is out.
-                        connections[ObjectIdentifier(socket)] = nil
-                        failTransfer(Wire.transferAbandoned)
-                    }
+                    if abandonsForNewSession() { failTransfer(Wire.transferAbandoned) }
                     return (.busy, 0, 0)
                 }
-                if verdict != nil { return (.busy, 0, 0) }
+                // Ended (verdict or failure): a sender still asking is for the next transfer.
+                if verdict != nil || failure != nil { return (.busy, 0, 0) }
+                // A late connection of a transfer this listener already ended starts nothing.
+                if session == nil, listener?.hasRetired(hello.session) == true { return (.busy, 0, 0) }
                 session = hello.session
                 if hello.window > 0 { senderWindow = hello.window }
+                // One of this transfer's connections from here on: the teardown shuts it even
+                // while its welcome is on the way.
+                connections[ObjectIdentifier(socket)] = socket
                 return (.ok, checkpoint != nil ? checkpointedChunks : nextExpected, configuration.window)
             }
             try Handshake.serverWelcome(socket, auth: configuration.auth, hello: hello, serverNonce: result.serverNonce,

@@ -166,4 +166,24 @@ public final class StreamListener: @unchecked Sendable {
     public func stash(_ socket: StreamSocket) {
         stashLock.withLock { stashed.append(socket) }
     }
+
+    /// Sessions whose transfer on this listener has ended, newest last (at most
+    /// `retiredSessionLimit`). A connection of one that arrives late (a stream still dialling
+    /// when the verdict went out, or a sender this listener gave up) must not start a transfer of
+    /// its own on the next receiver: that one has none of its chunks.
+    private var retired: [[UInt8]] = []
+    static let retiredSessionLimit = 64
+
+    /// Records that `session`'s transfer on this listener has ended.
+    public func retire(_ session: [UInt8]) {
+        stashLock.withLock {
+            retired.append(session)
+            if retired.count > Self.retiredSessionLimit { retired.removeFirst() }
+        }
+    }
+
+    /// Whether `session`'s transfer on this listener has ended (`retire`).
+    public func hasRetired(_ session: [UInt8]) -> Bool {
+        stashLock.withLock { retired.contains(session) }
+    }
 }
