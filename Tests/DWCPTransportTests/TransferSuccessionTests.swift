@@ -1,0 +1,90 @@
+import DWCPCore
+import DWCPSystem
+@testable import DWCPTransport
+import Foundation
+import XCTest
+
+/// One listener serving transfer after transfer (`dwcp-recv --keep`, `dwcp-migrate receive`):
+/// the end of one must neither cut a connection that is for the next, nor let a late connection
+/// of an ended transfer start the next one as its own.
+final class TransferSuccessionTests: XCTestCase {
+    /// Runs one receiver on `listener` into a temporary file, on a thread; returns a wait for
+    /// its result and the file's bytes.
+    func receive(on listener: StreamListener, name: String) throws -> () -> (Result<TransferStats, Error>, Data?) {
+        let path = NSTemporaryDirectory() + "succession-\(name)-\(getpid())"
+        let output = try FileDescriptor.create(path, overwrite: true)
+        var config = ReceiverConfiguration()
+        config.idleTimeout = 10
+        let receiver = TransportReceiver(configuration: config)
+        // Written by the thread before `done` is signalled, read after the wait.
+        nonisolated(unsafe) var result: Result<TransferStats, Error>?
+        let done = DispatchSemaphore(value: 0)
+        Thread { result = Result { try receiver.receive(on: listener, to: output) }; done.signal() }.start()
+        return {
+            done.wait()
+            output.close()
+            defer { unlink(path) }
+            return (result!, FileManager.default.contents(atPath: path))
+        }
+    }
+
+    func send(_ bytes: [UInt8], to port: UInt16, session: [UInt8]) throws {
+        var config = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port))
+        config.streams = 2
+        config.chunkSize = 64 << 10
+        config.session = session
+        config.resumeTimeout = 5
+        var at = 0
+        _ = try TransportSender(configuration: config).send { p, capacity in
+            let n = min(capacity, bytes.count - at)
+            bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress! + at, byteCount: n) }
+            at += n
+            return n
+        }
+    }
+
+    func handshake(_ socket: StreamSocket, session: [UInt8]) throws {
+        _ = try Handshake.client(socket, auth: SessionAuth(secret: nil), session: session, stream: 1,
+                                 chunkSize: 64 << 10, streams: 2)
+    }
+
+    /// A connection accepted during a transfer whose handshake is not done when the transfer
+    /// ends is answered ("busy": that transfer is over), not shut down under its sender.
+    func testAConnectionStillInItsHandshakeWhenATransferEndsIsAnsweredNotCut() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let first = try receive(on: listener, name: "first")
+        let early = try StreamSocket.connect(Endpoint(host: "127.0.0.1", port: listener.port))
+        usleep(300_000)  // accepted by the first transfer, which waits for its hello
+        let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try send(bytes, to: listener.port, session: SessionAuth.nonce())
+        let (result, data) = first()
+        XCTAssertNoThrow(try result.get())
+        XCTAssertEqual(data, Data(bytes))
+        XCTAssertThrowsError(try handshake(early, session: SessionAuth.nonce())) { error in
+            XCTAssertEqual(error as? DWCPError, Wire.receiverBusy, "the transfer's end cut a connection it had not taken: \(error)")
+        }
+    }
+
+    /// A connection of a transfer that ended on this listener (a stream still dialling when the
+    /// verdict went out) is answered "busy" by the next receiver, which has none of its chunks;
+    /// the next sender then gets through.
+    func testALateConnectionOfAnEndedTransferDoesNotStartTheNextOne() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let ended = SessionAuth.nonce()
+        let first = try receive(on: listener, name: "first")
+        let a = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        try send(a, to: listener.port, session: ended)
+        XCTAssertEqual(first().1, Data(a))
+
+        let second = try receive(on: listener, name: "second")
+        let late = try StreamSocket.connect(Endpoint(host: "127.0.0.1", port: listener.port))
+        XCTAssertThrowsError(try handshake(late, session: ended)) { error in
+            XCTAssertEqual(error as? DWCPError, Wire.receiverBusy, "an ended session was welcomed by the next transfer: \(error)")
+        }
+        let b = (0..<250_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        try send(b, to: listener.port, session: SessionAuth.nonce())
+        let (result, data) = second()
+        XCTAssertNoThrow(try result.get())
+        XCTAssertEqual(data, Data(b))
+    }
+}
