@@ -10,11 +10,12 @@ import XCTest
 final class TransferSuccessionTests: XCTestCase {
     /// Runs one receiver on `listener` into a temporary file, on a thread; returns a wait for
     /// its result and the file's bytes.
-    func receive(on listener: StreamListener, name: String) throws -> () -> (Result<TransferStats, Error>, Data?) {
+    func receive(on listener: StreamListener, name: String, maxPendingHandshakes: Int = 64) throws -> () -> (Result<TransferStats, Error>, Data?) {
         let path = NSTemporaryDirectory() + "succession-\(name)-\(getpid())"
         let output = try FileDescriptor.create(path, overwrite: true)
         var config = ReceiverConfiguration()
         config.idleTimeout = 10
+        config.maxPendingHandshakes = maxPendingHandshakes
         let receiver = TransportReceiver(configuration: config)
         // Written by the thread before `done` is signalled, read after the wait.
         nonisolated(unsafe) var result: Result<TransferStats, Error>?
@@ -28,9 +29,9 @@ final class TransferSuccessionTests: XCTestCase {
         }
     }
 
-    func send(_ bytes: [UInt8], to port: UInt16, session: [UInt8]) throws {
+    func send(_ bytes: [UInt8], to port: UInt16, session: [UInt8], streams: Int = 2) throws {
         var config = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port))
-        config.streams = 2
+        config.streams = streams
         config.chunkSize = 64 << 10
         config.session = session
         config.resumeTimeout = 5
@@ -83,6 +84,33 @@ final class TransferSuccessionTests: XCTestCase {
         }
         let b = (0..<250_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
         try send(b, to: listener.port, session: SessionAuth.nonce())
+        let (result, data) = second()
+        XCTAssertNoThrow(try result.get())
+        XCTAssertEqual(data, Data(b))
+    }
+
+    /// Handshakes left unfinished by an ended transfer still count against the limit: it is
+    /// the listener's, not each transfer's.
+    func testTheHandshakeLimitHoldsAcrossTransfers() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let endpoint = Endpoint(host: "127.0.0.1", port: listener.port)
+        let first = try receive(on: listener, name: "first", maxPendingHandshakes: 2)
+        let silentA = try StreamSocket.connect(endpoint)
+        usleep(300_000)
+        let a = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 3) }
+        try send(a, to: listener.port, session: SessionAuth.nonce(), streams: 1)
+        XCTAssertEqual(first().1, Data(a))
+
+        let second = try receive(on: listener, name: "second", maxPendingHandshakes: 2)
+        let silentB = try StreamSocket.connect(endpoint)
+        usleep(300_000)
+        let third = try StreamSocket.connect(endpoint)
+        XCTAssertThrowsError(try handshake(third, session: SessionAuth.nonce()), "a third handshake was let in past the limit of 2")
+        silentA.close()
+        silentB.close()
+        usleep(300_000)
+        let b = (0..<120_000).map { UInt8(truncatingIfNeeded: $0 &* 5) }
+        try send(b, to: listener.port, session: SessionAuth.nonce(), streams: 1)
         let (result, data) = second()
         XCTAssertNoThrow(try result.get())
         XCTAssertEqual(data, Data(b))

@@ -14,7 +14,8 @@ public struct ReceiverConfiguration {
     public var window: UInt64 = 256 << 20
     /// A handshake must finish within this many seconds (slow or silent clients are dropped).
     public var handshakeTimeout: Double = 10
-    /// Connections still in their handshake at once; more are refused.
+    /// Connections still in their handshake at once, on the listener (across the transfers it
+    /// serves: `StreamListener.beginHandshake`); more are refused.
     public var maxPendingHandshakes = 64
     /// With no new data for this long (and no end), the transfer fails.
     public var idleTimeout: Double = 120
@@ -59,8 +60,6 @@ public final class TransportReceiver {
     private var restored: ReceiveCheckpoint.Restored?
     private let lock = ConditionLock()
     private var session: [UInt8]?
-    /// Where connections come from (`receive`): it remembers the sessions that ended on it.
-    private var listener: StreamListener?
     /// A chunk received ahead of the writer. `bytes` is nil once it is at its place in a
     /// positional output (`written` says when that write finished).
     private struct Held {
@@ -101,7 +100,6 @@ public final class TransportReceiver {
     /// The verdict went out on the connection that carried the end message.
     private var verdictSent = false
     private var failure: Error?
-    private var pending = 0
     /// The connections this transfer said yes to (from that decision, before their welcome is
     /// out): the ones its end shuts down.
     private var connections: [ObjectIdentifier: StreamSocket] = [:]
@@ -138,7 +136,6 @@ public final class TransportReceiver {
     /// Accepts connections on `listener` until one transfer is complete, writing it to `output`
     /// (which is fsynced before the sender is told the transfer succeeded, when it is a file).
     public func receive(on listener: StreamListener, to output: FileDescriptor) throws -> TransferStats {
-        lock.withLock { self.listener = listener }
         positional = output.positionalWriteStart().map { (output, $0) }
         if checkpoint != nil {
             guard output.isRegularFile, let start = positional?.start else {
@@ -170,9 +167,7 @@ public final class TransportReceiver {
                 }
                 let admitted = self.lock.withLock { () -> Bool in
                     if self.verdict != nil || self.failure != nil { return false }
-                    if self.pending >= self.configuration.maxPendingHandshakes { return false }
-                    self.pending += 1
-                    return true
+                    return listener.beginHandshake(limit: self.configuration.maxPendingHandshakes)
                 }
                 if !admitted {
                     // Accepted after this transfer ended, with its verdict or given up (for the
@@ -187,7 +182,7 @@ public final class TransportReceiver {
                 }
                 // Held strongly: a connection may outlive `receive` (its answer to a handshake
                 // still on its way after the transfer ended), and must find this object there.
-                _ = OSThread { [self] in self.connectionLoop(socket) }
+                _ = OSThread { [self] in self.connectionLoop(socket, from: listener) }
             }
         }
         // Watchdog: idle timeout, and completion.
@@ -492,7 +487,7 @@ public final class TransportReceiver {
         sendLock.withLock { try? socket.sendAll(m) }
     }
 
-    private func connectionLoop(_ socket: StreamSocket) {
+    private func connectionLoop(_ socket: StreamSocket, from listener: StreamListener) {
         defer {
             lock.withLock {
                 connections[ObjectIdentifier(socket)] = nil
@@ -505,13 +500,14 @@ public final class TransportReceiver {
         }
         // Handshake: nothing from this connection is used before it completes for our session.
         let hello: Hello
+        var isProbe = false
         do {
+            defer { listener.endHandshake() }
             if let tls = configuration.tls { try socket.startTLS(tls, host: nil, timeout: configuration.handshakeTimeout) }
             let result = try Handshake.serverAuthenticate(socket, auth: configuration.auth, timeout: configuration.handshakeTimeout)
             hello = result.hello
-            let isProbe = hello.flags & Hello.probeFlag != 0
+            isProbe = hello.flags & Hello.probeFlag != 0
             let (status, next, window): (Welcome.Status, UInt64, UInt64) = lock.withLock {
-                pending -= 1
                 if !result.authenticated { return (.authenticationFailed, 0, 0) }
                 if isProbe { return (.ok, 0, 0) }
                 if let s = session, s != hello.session {
@@ -521,7 +517,7 @@ public final class TransportReceiver {
                 // Ended (verdict or failure): a sender still asking is for the next transfer.
                 if verdict != nil || failure != nil { return (.busy, 0, 0) }
                 // A late connection of a transfer this listener already ended starts nothing.
-                if session == nil, listener?.hasRetired(hello.session) == true { return (.busy, 0, 0) }
+                if session == nil, listener.hasRetired(hello.session) { return (.busy, 0, 0) }
                 session = hello.session
                 if hello.window > 0 { senderWindow = hello.window }
                 // One of this transfer's connections from here on: the teardown shuts it even
@@ -532,18 +528,19 @@ public final class TransportReceiver {
             try Handshake.serverWelcome(socket, auth: configuration.auth, hello: hello, serverNonce: result.serverNonce,
                                         status: status, nextExpected: next, window: window)
             if status != .ok { return }
-            if isProbe {
-                ProbeResponder.serve(socket)
-                return
-            }
-            socket.setSendTimeout(30)
-            lock.withLock {
-                stats.streams += 1
-                authenticated[ObjectIdentifier(socket)] = socket
-                connectionsGoneSince = nil
+            if !isProbe {
+                socket.setSendTimeout(30)
+                lock.withLock {
+                    stats.streams += 1
+                    authenticated[ObjectIdentifier(socket)] = socket
+                    connectionsGoneSince = nil
+                }
             }
         } catch {
-            lock.withLock { pending -= 1 }
+            return
+        }
+        if isProbe {
+            ProbeResponder.serve(socket)
             return
         }
         var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)

@@ -174,6 +174,26 @@ public final class StreamListener: @unchecked Sendable {
     private var retired: [[UInt8]] = []
     static let retiredSessionLimit = 64
 
+    /// Handshakes under way on connections from this listener, whichever transfer accepted
+    /// them: a transfer's end leaves its unfinished handshakes to finish (or time out), so
+    /// their limit holds for the listener; per transfer, a stranger could hold the limit's
+    /// worth of threads again at each transfer of a `--keep` receiver.
+    private var handshakes = 0
+
+    /// Counts a new connection's handshake unless `limit` are under way (then the caller closes it).
+    public func beginHandshake(limit: Int) -> Bool {
+        stashLock.withLock {
+            guard handshakes < limit else { return false }
+            handshakes += 1
+            return true
+        }
+    }
+
+    /// A handshake counted by `beginHandshake` is over (answered, failed or timed out).
+    public func endHandshake() {
+        stashLock.withLock { handshakes -= 1 }
+    }
+
     /// Records that `session`'s transfer on this listener has ended.
     public func retire(_ session: [UInt8]) {
         stashLock.withLock {
