@@ -109,7 +109,7 @@ public final class StreamListener: @unchecked Sendable {
     public enum AcceptResult { case connection(StreamSocket), timeout, closed }
 
     public func accept(timeout: Double) -> AcceptResult {
-        if let s = stashLock.withLock({ stashed.isEmpty ? nil : stashed.removeFirst() }) { return .connection(s) }
+        if let s = sharedLock.withLock({ stashed.isEmpty ? nil : stashed.removeFirst() }) { return .connection(s) }
         // Kernel and rsockets descriptors cannot share one poll: the time is split between them.
         let share = Int32(timeout * 1000) / Int32(listening.count)
         var sawTimeout = false
@@ -157,14 +157,16 @@ public final class StreamListener: @unchecked Sendable {
         for l in listening { _ = l.calls.shutdown(l.fd, Int32(SHUT_RDWR)) }
     }
 
-    private let stashLock = ConditionLock()
+    /// Guards what the transfers served on this listener share: stashed connections, the count
+    /// of handshakes under way, the ended sessions. A leaf: nothing is called with it held.
+    private let sharedLock = ConditionLock()
     private var stashed: [StreamSocket] = []
 
     /// Hands an accepted connection back: the next `accept(timeout:)` returns it. A transfer that
     /// has just finished uses this for a connection that belongs to the next transfer on the
     /// same listener (dwcp-recv --keep, dwcp-migrate rounds) instead of dropping it.
     public func stash(_ socket: StreamSocket) {
-        stashLock.withLock { stashed.append(socket) }
+        sharedLock.withLock { stashed.append(socket) }
     }
 
     /// Sessions whose transfer on this listener has ended, newest last (at most
@@ -182,7 +184,7 @@ public final class StreamListener: @unchecked Sendable {
 
     /// Counts a new connection's handshake unless `limit` are under way (then the caller closes it).
     public func beginHandshake(limit: Int) -> Bool {
-        stashLock.withLock {
+        sharedLock.withLock {
             guard handshakes < limit else { return false }
             handshakes += 1
             return true
@@ -191,12 +193,12 @@ public final class StreamListener: @unchecked Sendable {
 
     /// A handshake counted by `beginHandshake` is over (answered, failed or timed out).
     public func endHandshake() {
-        stashLock.withLock { handshakes -= 1 }
+        sharedLock.withLock { handshakes -= 1 }
     }
 
     /// Records that `session`'s transfer on this listener has ended.
     public func retire(_ session: [UInt8]) {
-        stashLock.withLock {
+        sharedLock.withLock {
             retired.append(session)
             if retired.count > Self.retiredSessionLimit { retired.removeFirst() }
         }
@@ -204,6 +206,6 @@ public final class StreamListener: @unchecked Sendable {
 
     /// Whether `session`'s transfer on this listener has ended (`retire`).
     public func hasRetired(_ session: [UInt8]) -> Bool {
-        stashLock.withLock { retired.contains(session) }
+        sharedLock.withLock { retired.contains(session) }
     }
 }
