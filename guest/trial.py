@@ -25,6 +25,10 @@ not run it, so the DWCP receiver waits for "running") and kills the receiver onc
 stream is over: the confirmation is lost. The trial passes only if dwcp-migrate exits 4 saying
 the source is left paused, and neither copy runs (source "postmigrate", destination paused, no
 heartbeat on either).
+--inject not-converging asks for a 1 ms downtime over a zstd-compressed stream and one pass
+(`--max-rounds 1`), which the dirtying guest cannot meet: dwcp-migrate must give up with exit 1,
+its migration cancelled and the source VM running intact, and the receiver, told by the sender
+(the transport's `cancel`), must exit 1 within 3 s of it, its QEMU quit.
 
 --capture FILE (zstd-socat method) tees QEMU's raw migration stream into FILE on its way to zstd,
 for scripts/qemu-stream-pages.py.
@@ -128,6 +132,19 @@ def kill_vm(work, name):
         pass
 
 
+def vm_gone(work, name, timeout=3):
+    """Whether a VM has exited (within `timeout` seconds): QEMU removes its pid file as it quits."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if not os.path.exists(f"/proc/{int(open(f'{work}/{name}.pid').read())}"):
+                return True
+        except (OSError, ValueError):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def wait_until(cond, timeout, what):
     deadline = time.time() + timeout
     while not cond():
@@ -189,6 +206,8 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
     t0 = time.time()
     cmd = ns_prefix(src_ns) + [f"{args.bin}/dwcp-migrate", "qemu", "--qmp", src_qmp, "--to", f"{dst_ip}:{port}",
                                "--json", "--max-downtime", f"{args.downtime_ms}ms"] + args.dwcp_args
+    if args.inject == "not-converging":
+        cmd += ["--max-downtime", "1ms", "--max-rounds", "1", "--codec", "zstd:3"]
     send = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if args.inject == "kill-receiver":
         time.sleep(args.kill_after)
@@ -207,12 +226,14 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
     out, err = send.communicate(timeout=600)
     elapsed = time.time() - t0
     rout, rerr = recv.communicate(timeout=120) if recv else ("", "")
+    receiver_lag = time.time() - t0 - elapsed
     if os.environ.get("TRIAL_LOG"):  # the tools' whole stderr, for a -vvv look at one trial
         with open(os.environ["TRIAL_LOG"], "w") as log:
             log.write(f"== source\n{err}\n== receiver\n{rerr}\n")
     lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     done = next((l for l in lines if l.get("event") == "done"), {})
-    return {"total_s": round(elapsed, 3), "exit": send.returncode, "receiver_exit": recv.returncode if recv else None, "stderr": err.strip()[-400:],
+    return {"total_s": round(elapsed, 3), "exit": send.returncode, "receiver_exit": recv.returncode if recv else None,
+            "receiver_lag_s": round(receiver_lag, 3), "stderr": err.strip()[-400:],
             "receiver_stderr": rerr.strip()[-400:], "tool_wire_bytes": done.get("wire_bytes"),
             "rounds": done.get("rounds"), "dwcp_downtime_ms": done.get("downtime_ms"),
             "qemu_downtime_ms": done.get("qemu_downtime_ms"), "reconnects": done.get("reconnects"), "qemu_stall_s": done.get("qemu_stall_s"), "codec_mix": done.get("codec_mix"), "plan": next((l for l in lines if l.get("event") == "plan"), None)}
@@ -239,7 +260,7 @@ def main():
     ap.add_argument("--netns", help="SRC_NS,DST_NS")
     ap.add_argument("--capture", help="with zstd-socat: also write QEMU's raw migration stream to this file (scripts/qemu-stream-pages.py reads it)")
     ap.add_argument("--port", type=int, default=7460)
-    ap.add_argument("--inject", choices=["kill-receiver", "no-receiver", "drop-connections", "kill-receiver-after-switchover"])
+    ap.add_argument("--inject", choices=["kill-receiver", "no-receiver", "drop-connections", "kill-receiver-after-switchover", "not-converging"])
     ap.add_argument("--kill-after", type=float, default=1.5)
     ap.add_argument("--sweeps-after", type=int, default=2, help="guest memory sweeps to wait for after the switchover")
     ap.add_argument("dwcp_args", nargs="*", help="extra dwcp-migrate qemu arguments (after --)")
@@ -269,9 +290,11 @@ def main():
         result.setdefault("total_s", round(time.time() - t0, 3))
         if tx0 is not None:
             result["wire_bytes"] = veth_tx(src_ns) - tx0
-        if args.inject in ("kill-receiver", "no-receiver"):
+        if args.inject in ("kill-receiver", "no-receiver", "not-converging"):
             # Expected: exit 4, source still running and its heartbeat still advancing (and with
             # no receiver at all, QEMU's migration cancelled: it had started before the probe).
+            # A migration that gave up: exit 1, QEMU's migration cancelled, and the receiver
+            # gone at once with exit 1, its QEMU quit.
             n = len(ws.beats)
             time.sleep(1.5)
             src = QMP(src_qmp)
@@ -280,9 +303,15 @@ def main():
             last = ws.beats[-1] if ws.beats else None
             result.update({"source_status": status, "source_beats_after": len(ws.beats) - n,
                            "source_mismatches": last[3] if last else None, "source_migration": migration})
-            result["ok"] = (result.get("exit") == 4 and status == "running" and len(ws.beats) - n >= 5
+            giving_up = args.inject == "not-converging"
+            if giving_up:
+                result["destination_qemu_quit"] = vm_gone(work, "dst")
+            result["ok"] = (result.get("exit") == (1 if giving_up else 4) and status == "running" and len(ws.beats) - n >= 5
                             and last is not None and last[3] == 0
-                            and (args.inject != "no-receiver" or migration == "cancelled"))
+                            and (args.inject not in ("no-receiver", "not-converging") or migration == "cancelled")
+                            and (not giving_up or (result.get("receiver_exit") == 1 and result["receiver_lag_s"] < 3
+                                                   and "cancelled the transfer" in result.get("receiver_stderr", "")
+                                                   and result["destination_qemu_quit"])))
             return result
         if args.inject == "kill-receiver-after-switchover":
             # Expected: exit 4 saying the source is left paused, and no copy of the VM running.

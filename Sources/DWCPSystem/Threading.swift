@@ -124,6 +124,18 @@ public final class OSThread: @unchecked Sendable {
         pthread_join(handle, nil)
     }
 
+    /// Blocks SIGPIPE on the calling thread for good, so a write to a closed peer by a call
+    /// that has no `MSG_NOSIGNAL` (`sendfile`, OpenSSL's writes) fails with EPIPE instead of
+    /// killing a process that does not ignore the signal (a test runner, a program using the
+    /// libraries; every command ignores it). The signal such a call raises is directed at this
+    /// thread, so it stays pending here and reaches no other.
+    public static func blockPipeSignal() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
     /// Online CPUs (`sysconf(_SC_NPROCESSORS_ONLN)`), the default for `-T`.
     public static var processorCount: Int {
         max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))

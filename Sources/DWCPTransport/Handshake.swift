@@ -10,14 +10,16 @@ import DWCPCore
 ///
 /// A receiver writes nothing from a connection before this completed for the transfer's session.
 public enum Handshake {
-    /// Client side. Returns the receiver's welcome (status ok) or throws (exit status 4).
+    /// Client side. Returns the receiver's welcome (status ok) or throws (exit status 4); each of
+    /// the receiver's answers must come within `timeout` seconds.
     public static func client(_ socket: StreamSocket, auth: SessionAuth, session: [UInt8], stream: UInt16,
-                              chunkSize: Int, streams: Int, window: UInt64 = 0, probe: Bool = false) throws -> Welcome {
+                              chunkSize: Int, streams: Int, window: UInt64 = 0, probe: Bool = false,
+                              timeout: Double = 10) throws -> Welcome {
         let nonce = SessionAuth.nonce()
         let flags = (auth.required ? Hello.authFlag : 0) | (probe ? Hello.probeFlag : 0)
         let hello = Hello(flags: flags, streamIndex: stream, session: session, nonce: nonce,
                           chunkSize: UInt32(chunkSize), streams: UInt16(clamping: streams), window: window)
-        socket.setReceiveTimeout(10)
+        socket.setReceiveTimeout(timeout)
         try socket.sendAll(hello.encoded())
         let challenge = try Challenge.decode(try socket.receive(Wire.challengeLength))
         try socket.sendAll(auth.proof(role: "client", session: session, stream: stream, clientNonce: nonce, serverNonce: challenge.nonce))

@@ -21,8 +21,11 @@ struct RecvCommand: ParsableCommand {
             ahead of the stream written in order, and the output ends positioned after the \
             stream; a failed transfer leaves a file cut back to what was written in order. The transfer \
             succeeds only if the total length and digest match what the sender read; a \
-            file output is fsynced before the sender is told so. With --keep it serves transfers \
-            one after another, each to -o with %n replaced by the transfer number.
+            file output is fsynced before the sender is told so. A sender whose input failed, \
+            or that was interrupted, cancels its transfer: dwcp-recv then fails at once (exit \
+            1) instead of waiting for it. With --keep it serves transfers one after another, \
+            each to -o with %n replaced by the transfer number; a cancelled transfer's output \
+            is removed and the next transfer takes its number.
 
             With --resume -o FILE the transfer survives this process: acknowledgements wait \
             until FILE and its checkpoint file FILE.dwcp-recv are fdatasynced, so if dwcp-recv \
@@ -140,6 +143,12 @@ struct RecvCommand: ParsableCommand {
                 // service: that sender is waiting, and takes this transfer's number.
                 if keep, let e = error as? DWCPError, e == Wire.transferAbandoned {
                     Diagnostics.warning("transfer \(n): \(e.message)")
+                    continue
+                }
+                // Nor is one its sender cancelled (its input failed, or it was interrupted):
+                // the sender said so, and the next one may be on its way.
+                if keep, let e = error as? DWCPError, Wire.isCancelledBySender(e) {
+                    Diagnostics.warning("transfer \(n): \(e.message); its output is removed")
                     continue
                 }
                 throw error

@@ -17,15 +17,18 @@ struct SendCommand: ParsableCommand {
             not acknowledged, for up to --resume-timeout seconds. The receiver checks the whole \
             stream's length and digest at the end; success is reported only after that. A regular \
             file goes to the sockets with sendfile(2), without a copy through this process. \
-            Any byte stream works (a DWCP stream from dwcp-encode, or raw bytes). See \
-            docs/TRANSPORT.md.
+            Any byte stream works (a DWCP stream from dwcp-encode, or raw bytes). If the \
+            input fails (a read error, a file that changed while being sent) or dwcp-send is \
+            interrupted (SIGINT, SIGTERM, SIGHUP), the receiver is told the transfer is \
+            cancelled and ends it at once. See docs/TRANSPORT.md.
 
             With --resume (a regular file as input), running the same command again after it \
             was stopped continues the transfer: the session is named after the file (device, \
             inode, size, modification time), the offset and the chunk size, the receiver (still \
             waiting, or restarted with dwcp-recv --resume) answers with the first chunk it \
             lacks, and the chunks before it are read again only for the end digest, never \
-            sent. A file changed meanwhile is a new transfer.
+            sent. A file changed meanwhile is a new transfer. An interrupted --resume sender \
+            does not cancel its transfer: the receiver waits for it to be run again.
 
             Examples:
               dwcp-encode vm.img | dwcp-send peer:7000
@@ -131,6 +134,15 @@ struct SendCommand: ParsableCommand {
                 if let total, s.bytes > 0, total > s.bytes { text += ", ETA \(Int(Double(total - s.bytes) * 8 / rate))s" }
                 if s.reconnects > 0 { text += ", \(s.reconnects) reconnects" }
                 line.update(text)
+            }
+        }
+        if !resume {
+            // Interrupted, the transfer can never complete: the receiver is told and ends it at
+            // once instead of waiting for this sender up to its idle timeout. A --resume sender
+            // is interrupted to be run again, so its receiver keeps waiting for it.
+            SignalCleanup.whenInterrupted { name in
+                line.clear()
+                sender.cancel(reason: "dwcp-send was interrupted (\(name))")
             }
         }
         let stats: TransferStats

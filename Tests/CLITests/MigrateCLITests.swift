@@ -64,6 +64,20 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(result["source_status"] as? String, "running")
     }
 
+    /// A migration that cannot converge (1 ms of downtime asked, one pass allowed) is given up:
+    /// exit 1, QEMU's migration cancelled, the source VM running intact. The sender tells the
+    /// receiver (the transport's `cancel`), which exits 1 at once and quits its QEMU; before,
+    /// it waited for the vanished source up to its idle timeout, two minutes.
+    func testNonConvergingGuestGivesUpAndTheDestinationQuitsAtOnce() throws {
+        let result = try trial("dwcp", ["--inject", "not-converging", "--warmup", "1"])
+        XCTAssertEqual(result["ok"] as? Bool, true, "\(result)")
+        XCTAssertEqual(result["exit"] as? Int, 1)
+        XCTAssertEqual(result["receiver_exit"] as? Int, 1)
+        XCTAssertLessThan(result["receiver_lag_s"] as? Double ?? 99, 3)
+        XCTAssertEqual(result["source_migration"] as? String, "cancelled")
+        XCTAssertEqual(result["destination_qemu_quit"] as? Bool, true)
+    }
+
     /// The whole VM went over, but the destination's confirmation never came: its QEMU (started
     /// with -S) holds the loaded VM paused and its receiver is killed while waiting for it to
     /// run. The source must not resume (the destination may be running the VM by then), so it

@@ -127,6 +127,31 @@ final class TransportCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("out-2")))
     }
 
+    /// An interrupted sender cancels its transfer: the receiver ends it at once (before, it
+    /// waited for the sender up to its idle timeout, and a new sender was told "busy"), and
+    /// with --keep removes its output and serves the next sender under the same number.
+    func testInterruptedSenderCancelsItsTransferAndKeepServesTheNext() throws {
+        let t = TempDir()
+        let a = randomFile(t, "a", megabytes: 4), b = randomFile(t, "b", megabytes: 3)
+        let port = freePort()
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) --keep -o \(t.path("out-%n")) & rp=$!
+            sleep 0.3
+            mkfifo \(t.path("fifo"))
+            dwcp-send 127.0.0.1:\(port) < \(t.path("fifo")) & sp=$!
+            exec 3>\(t.path("fifo"))
+            cat \(a) >&3
+            sleep 1; kill -INT $sp; wait $sp; i=$?
+            exec 3>&-
+            dwcp-send --resume-timeout 5 127.0.0.1:\(port) < \(b); s=$?
+            kill $rp; wait $rp; echo "$i $s"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "130 0", r.stderr)
+        XCTAssertTrue(r.stderr.contains("transfer 1: the sender cancelled the transfer: dwcp-send was interrupted (SIGINT)"), r.stderr)
+        XCTAssertEqual(t.read("out-1"), t.read("b"), "the next sender's transfer, under the cancelled one's number")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("out-2")))
+    }
+
     func testIPv6AndKeepServeSeveralTransfers() throws {
         let t = TempDir()
         let a = randomFile(t, "a", megabytes: 3), b = randomFile(t, "b", megabytes: 5)
@@ -338,13 +363,14 @@ final class TransportCLITests: XCTestCase {
 
     /// Runs a paced transfer of a 50 MB file and, 0.7 s in, the shell command `meddle` (given
     /// the file's path and the receiver's port): the sender must stop with exit 1 and a message
-    /// containing `reason`, and the receiver must not verify the partial stream.
+    /// containing `reason`, and the receiver must not verify the partial stream: told by the
+    /// sender, it fails at once with exit 1 and the same reason (not at its idle timeout, exit 4).
     func assertSenderStops(when meddle: (String, Int) -> String, reason: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let t = TempDir()
         let input = randomFile(t, "in", megabytes: 50)
         let port = freePort()
         let r = try CLI.shell("""
-            dwcp-recv --listen 127.0.0.1:\(port) --idle-timeout 3 -o \(t.path("out")) 2>/dev/null & rp=$!
+            dwcp-recv --listen 127.0.0.1:\(port) --idle-timeout 3 -o \(t.path("out")) 2>\(t.path("recv.err")) & rp=$!
             sleep 0.3
             dwcp-send --streams 4 --max-rate 200Mbit 127.0.0.1:\(port) < \(input) & sp=$!
             sleep 0.7
@@ -353,8 +379,10 @@ final class TransportCLITests: XCTestCase {
             """)
         let statuses = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertEqual(statuses.split(separator: " ").first, "1", r.stderr, file: file, line: line)
-        XCTAssertNotEqual(statuses.split(separator: " ").last, "0", "the receiver must not verify a partial stream", file: file, line: line)
+        XCTAssertEqual(statuses.split(separator: " ").last, "1", "the receiver must not verify a partial stream, and is told it is cancelled", file: file, line: line)
         XCTAssertTrue(r.stderr.contains(reason), r.stderr, file: file, line: line)
+        let receiverSaid = String(decoding: t.read("recv.err"), as: UTF8.self)
+        XCTAssertTrue(receiverSaid.contains("the sender cancelled the transfer: ") && receiverSaid.contains(reason), receiverSaid, file: file, line: line)
     }
 
     /// A file rewritten while it is sent: chunks lost with a killed connection are read again

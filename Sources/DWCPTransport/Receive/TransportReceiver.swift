@@ -488,6 +488,7 @@ public final class TransportReceiver {
     }
 
     private func connectionLoop(_ socket: StreamSocket, from listener: StreamListener) {
+        OSThread.blockPipeSignal()
         defer {
             lock.withLock {
                 connections[ObjectIdentifier(socket)] = nil
@@ -582,6 +583,18 @@ public final class TransportReceiver {
                         lock.broadcast()
                         lock.wakeTimers()
                     }
+                    return
+                case .cancel:
+                    // The sender's side failed (its input, or what feeds it): this transfer can
+                    // never complete, so it ends now instead of at the idle timeout.
+                    guard Int(m.length) <= Wire.maxCancelReason else { throw DWCPError(.network, "cancel reason of \(m.length) bytes") }
+                    let reason = try socket.receive(Int(m.length))
+                    guard Checksum.xxh3(reason) == m.checksum else { throw DWCPError(.network, "cancel message checksum mismatch") }
+                    guard lock.withLock({ verdict == nil }) else { return }
+                    // Answered before the transfer fails (its end shuts this connection).
+                    sendControl(socket, .fin, Wire.verdictCancelled)
+                    let error = Wire.cancelledBySender(reason: Wire.cancelReason(reason))
+                    lock.withLock { if verdict == nil { failTransfer(error) } }
                     return
                 default:
                     throw DWCPError(.network, "unexpected message from sender")

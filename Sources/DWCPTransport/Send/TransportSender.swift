@@ -102,6 +102,13 @@ public final class TransportSender {
     private var endOwner = -1
     private var finStatus: UInt64?
     private var failure: Error?
+    /// This side's failure (the input, or what feeds it), while the connections tell the
+    /// receiver (`cancel`); it becomes `failure` once one of them did, or when that cannot be.
+    private var cancelling: Error?
+    /// The receiver answered a `cancel`.
+    private var cancelDelivered = false
+    /// Connection threads running (`streamLoop`).
+    private var liveStreams = 0
     private var stats = TransferStats()
     private var sockets: [Int: StreamSocket] = [:]
     /// Chunk buffers are reused once acknowledged: fresh megabyte allocations cost page faults.
@@ -243,8 +250,9 @@ public final class TransportSender {
                     // Bounded by the window (bytes not yet acknowledged) and by the read-ahead:
                     // reading far ahead of the sockets only cycles cold buffers through the cache.
                     while (unackedBytes + UInt64(chunk.length) > effectiveWindow && unackedBytes > 0
-                           || queue.count - queueHead >= readAhead) && failure == nil { lock.wait() }
+                           || queue.count - queueHead >= readAhead) && failure == nil && cancelling == nil { lock.wait() }
                     if let failure { throw failure }
+                    if let cancelling { throw cancelling }
                     retained[sequence] = chunk
                     unackedBytes += UInt64(chunk.length)
                     queue.append(sequence)
@@ -254,6 +262,7 @@ public final class TransportSender {
                 offset += UInt64(chunk.length)
             }
         } catch {
+            cancel(because: error)
             fail(error)
             for t in threads { t.join() }
             throw error
@@ -275,6 +284,33 @@ public final class TransportSender {
             s.rdma = usesRDMA == true
             s.tcp.sort { $0.stream < $1.stream }
             return s
+        }
+    }
+
+    /// Ends the transfer from outside (`dwcp-send` on SIGINT): the receiver is told, as when the
+    /// input fails (`cancel`), and the transfer fails with `reason`. Returns once the receiver
+    /// had it, or after about `Wire.cancelDeliverySeconds`; does nothing after the verdict.
+    public func cancel(reason: String) {
+        cancel(because: DWCPError(.failure, reason))
+    }
+
+    /// This side failed (the input, or the application feeding it, threw), so the transfer can
+    /// never complete: every connection sends `cancel` instead of its next chunk, and the
+    /// receiver ends the transfer at once instead of waiting for this sender up to its idle
+    /// timeout (a migration that gave up left its destination waiting two minutes). Returns
+    /// once a connection delivered it, or none is left to, or after `Wire.cancelDeliverySeconds`
+    /// and a little more; the caller then fails the transfer. Nothing is sent when the transport
+    /// itself failed (there is nobody to tell) or the verdict is in.
+    private func cancel(because error: Error) {
+        lock.withLock {
+            guard failure == nil, finStatus == nil else { return }
+            if cancelling == nil { cancelling = error }
+            lock.broadcast()
+            // A connection that delivered it fails the transfer; one that could not just ends.
+            let deadline = MonotonicClock.now() + Wire.cancelDeliverySeconds + 0.5
+            while failure == nil && liveStreams > 0 && MonotonicClock.now() < deadline {
+                lock.wait(seconds: deadline - MonotonicClock.now())
+            }
         }
     }
 
@@ -316,20 +352,22 @@ public final class TransportSender {
         }
     }
 
-    private func connect(stream: Int) throws -> StreamSocket {
+    /// Dials connection `stream` of this transfer and runs its handshake, each step within
+    /// `timeout` seconds; registers it in `sockets`.
+    private func connect(stream: Int, timeout: Double = 10) throws -> StreamSocket {
         let c = configuration
         let socket: StreamSocket
         switch (c.transport, lock.withLock { usesRDMA }) {
         case (.tcp, _), (.auto, false):
-            socket = try StreamSocket.connect(c.endpoint)
+            socket = try StreamSocket.connect(c.endpoint, timeout: timeout)
         case (.rdma, _), (.auto, true):
-            socket = try StreamSocket.connect(c.endpoint, rdma: true)
+            socket = try StreamSocket.connect(c.endpoint, timeout: timeout, rdma: true)
         case (.auto, nil):
             // RDMA only with a local device and a receiver that answers on it; else TCP.
-            if !RDMA.devices().isEmpty, let s = try? StreamSocket.connect(c.endpoint, rdma: true) {
+            if !RDMA.devices().isEmpty, let s = try? StreamSocket.connect(c.endpoint, timeout: timeout, rdma: true) {
                 socket = s
             } else {
-                socket = try StreamSocket.connect(c.endpoint)
+                socket = try StreamSocket.connect(c.endpoint, timeout: timeout)
             }
         }
         lock.withLock { usesRDMA = socket.rdma }
@@ -342,14 +380,14 @@ public final class TransportSender {
             }
         }
         if let rate = c.maxRate { socket.setMaxPacingRate(max(1, rate / UInt64(max(1, c.streams)))) }
-        if let tls = c.tls { try socket.startTLS(tls, host: c.endpoint.host) }
+        if let tls = c.tls { try socket.startTLS(tls, host: c.endpoint.host, timeout: timeout) }
         // Read before the hello goes out: every acknowledgement processed by then was sent before
         // the receiver saw the hello, so a receiver that kept its state answers with at least this.
         // (An acknowledgement arriving on another connection while the welcome is on its way may
         // be newer than the welcome, and says nothing about a restart.)
         let ackedBeforeHello = lock.withLock { ackedThrough }
         let welcome = try Handshake.client(socket, auth: c.auth, session: session, stream: UInt16(stream),
-                                           chunkSize: c.chunkSize, streams: c.streams, window: c.window)
+                                           chunkSize: c.chunkSize, streams: c.streams, window: c.window, timeout: timeout)
         try lock.withLock {
             if welcome.nextExpected < ackedBeforeHello {
                 throw Wire.receiverRestarted
@@ -442,33 +480,60 @@ public final class TransportSender {
 
     /// One connection's life: send chunks; on failure reconnect (bounded by the resume timeout).
     private func streamLoop(_ index: Int, _ initial: StreamSocket?) {
+        OSThread.blockPipeSignal()
+        lock.withLock { liveStreams += 1 }
+        defer {
+            lock.withLock {
+                liveStreams -= 1
+                // Cancelling, and no connection is left to tell the receiver: the transfer fails.
+                if liveStreams == 0, failure == nil, let cancelling {
+                    failure = cancelling
+                    lock.wakeTimers()
+                }
+                lock.broadcast()
+            }
+        }
         var socket = initial
+        var cancelRedialled = false
         var failedSince: Double?
         var backoff = 0.1
         var inFlight: [UInt64] = []
         while true {
             if socket == nil {
-                if lock.withLock({ failure != nil || finStatus != nil || (inputDone && ackedThrough == stats.chunks && endSent) }) { return }
-                do {
-                    socket = try connect(stream: index)
-                    if failedSince != nil { lock.withLock { stats.reconnects += 1 } }
-                    failedSince = nil
-                    backoff = 0.1
-                } catch let e as DWCPError where e.status == .usage || e == Wire.receiverRestarted {
-                    // Retrying cannot help: a usage error stays one, and a new receiver process
-                    // will never have the chunks this transfer forgot.
-                    fail(e)
-                    return
-                } catch {
-                    let now = MonotonicClock.now()
-                    if failedSince == nil { failedSince = now }
-                    if now - failedSince! > configuration.resumeTimeout {
-                        fail(DWCPError(.network, "\(configuration.endpoint): gave up reconnecting after \(Int(configuration.resumeTimeout)) s: \(error)"))
+                // Cancelling, and this connection is gone (cut, or left mid-message by the input's
+                // failure, which can befall every connection at once): one fresh connection
+                // carries the cancel unless another did.
+                let dial: (cancelling: Bool, redial: Bool) = lock.withLock {
+                    (cancelling != nil, cancelling != nil && failure == nil && !cancelRedialled)
+                }
+                if dial.cancelling {
+                    guard dial.redial else { return }
+                    cancelRedialled = true
+                    guard let redialled = try? connect(stream: index, timeout: Wire.cancelDeliverySeconds) else { return }
+                    socket = redialled
+                } else {
+                    if lock.withLock({ failure != nil || finStatus != nil || (inputDone && ackedThrough == stats.chunks && endSent) }) { return }
+                    do {
+                        socket = try connect(stream: index)
+                        if failedSince != nil { lock.withLock { stats.reconnects += 1 } }
+                        failedSince = nil
+                        backoff = 0.1
+                    } catch let e as DWCPError where e.status == .usage || e == Wire.receiverRestarted {
+                        // Retrying cannot help: a usage error stays one, and a new receiver process
+                        // will never have the chunks this transfer forgot.
+                        fail(e)
                         return
+                    } catch {
+                        let now = MonotonicClock.now()
+                        if failedSince == nil { failedSince = now }
+                        if now - failedSince! > configuration.resumeTimeout {
+                            fail(DWCPError(.network, "\(configuration.endpoint): gave up reconnecting after \(Int(configuration.resumeTimeout)) s: \(error)"))
+                            return
+                        }
+                        usleep(UInt32(backoff * 1e6))
+                        backoff = min(2, backoff * 2)
+                        continue
                     }
-                    usleep(UInt32(backoff * 1e6))
-                    backoff = min(2, backoff * 2)
-                    continue
                 }
             }
             let s = socket!
@@ -498,11 +563,15 @@ public final class TransportSender {
         var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         // `send(file:)`: this connection reads the file chunks it sends first, to checksum them.
         let own = file.map { _ in RawBuffer(capacity: configuration.chunkSize) }
+        // Whether the message being sent has begun to leave: after a failure of the input
+        // mid-message the connection can carry nothing more.
+        var begun = false
         while true {
-            enum Next { case chunk(UInt64, Chunk), end([UInt8]), done, lost }
+            enum Next { case chunk(UInt64, Chunk), end([UInt8]), cancel(Error), done, lost }
             let next: Next = lock.withLock {
                 while true {
                     if failure != nil || finStatus != nil { return .done }
+                    if let cancelling { return .cancel(cancelling) }
                     // The ack reader saw this connection die. Leave now even with nothing to
                     // send: its unacknowledged chunks are requeued only once this loop returns,
                     // and with a full window nothing else would ever wake it (a stall that hit
@@ -544,11 +613,27 @@ public final class TransportSender {
                     return lock.withLock { finStatus != nil || failure != nil || (endSent && endOwner != index) }
                 case .lost:
                     return false
+                case .cancel(let error):
+                    try socket.sendAll(Wire.cancelMessage(reason: "\(error)"))
+                    // The receiver answers `fin` "cancelled" (the ack reader records it). A
+                    // connection it dropped first never carried the cancel (a chunk ahead of it
+                    // failed its checksum: the file changed under `sendfile`), and is dialled
+                    // again, with nothing ahead of the cancel this time.
+                    let delivered: Bool = lock.withLock {
+                        let deadline = MonotonicClock.now() + Wire.cancelDeliverySeconds
+                        while !cancelDelivered && sockets[index] === socket && failure == nil && MonotonicClock.now() < deadline {
+                            lock.wait(seconds: deadline - MonotonicClock.now())
+                        }
+                        return cancelDelivered
+                    }
+                    if delivered { fail(error) }
+                    return delivered
                 case .chunk(let seq, let chunk):
                     defer { lock.withLock { _ = sending.remove(seq) } }
                     // In flight from the first byte: if the send fails half-way it must be resent.
                     inFlight.append(seq)
-                    try sendChunk(seq, chunk, on: socket, header: &header, own: own)
+                    begun = false
+                    try sendChunk(seq, chunk, on: socket, header: &header, own: own, begun: &begun)
                     if inFlight.count > 1024 {
                         let acked = lock.withLock { ackedThrough }
                         inFlight.removeAll { $0 < acked }
@@ -569,8 +654,14 @@ public final class TransportSender {
                 }
             } catch let e as DWCPError where e.status != .network {
                 // Not the connection: the input (a file that changed or shrank while being sent).
-                fail(e)
-                return true
+                // Usually found before the chunk's header went out (it is read first), and then
+                // this connection, between two messages, can still carry the `cancel`.
+                lock.withLock {
+                    if failure == nil && finStatus == nil && cancelling == nil { cancelling = e }
+                    lock.broadcast()
+                }
+                if begun { return false }
+                continue
             } catch {
                 return false
             }
@@ -581,8 +672,9 @@ public final class TransportSender {
     /// A file chunk's first send reads it into `own` for its checksum, recorded before any byte
     /// leaves (so a resend after this connection fails can check its re-read), then `sendfile`s
     /// it; a resend reads it again and checks it against that checksum.
-    private func sendChunk(_ seq: UInt64, _ chunk: Chunk, on socket: StreamSocket, header: inout [UInt8], own: RawBuffer?) throws {
+    private func sendChunk(_ seq: UInt64, _ chunk: Chunk, on socket: StreamSocket, header: inout [UInt8], own: RawBuffer?, begun: inout Bool) throws {
         func sendHeader(_ checksum: UInt64, more: Bool = false) throws {
+            begun = true
             MessageHeader(kind: .data, length: UInt32(chunk.length), sequence: seq, offset: chunk.offset,
                           checksum: checksum).store(to: &header)
             try socket.sendAll(header, more: more)
@@ -663,6 +755,9 @@ public final class TransportSender {
                 let snapshot: TransferStats? = lock.withLock {
                     switch m.kind {
                     case .ack: acknowledge(m.sequence)
+                    case .fin where m.sequence == Wire.verdictCancelled:
+                        cancelDelivered = true
+                        lock.broadcast()
                     case .fin:
                         finStatus = m.sequence
                         if let info = socket.tcpInfo() { recordTCP(socket, info) }

@@ -126,7 +126,8 @@ public final class StreamSocket: @unchecked Sendable {
     /// Sends `count` bytes of `file` from `offset` with `sendfile(2)`: the kernel passes page-cache
     /// pages to the socket, with no copy through user space. Throws `.network` when the
     /// connection fails and `.failure` when the file ends before `count` bytes (it shrank).
-    /// `sendfile` has no `MSG_NOSIGNAL`: the process must ignore SIGPIPE (every command does).
+    /// `sendfile` has no `MSG_NOSIGNAL`: the calling thread must block SIGPIPE
+    /// (`OSThread.blockPipeSignal`, as every connection thread does) or the process ignore it.
     public func sendFile(_ file: Int32, offset: UInt64, count: Int) throws {
         precondition(canSendFile)
         var position = off_t(offset)

@@ -21,6 +21,9 @@ public enum Wire {
     public static let verdictOK: UInt64 = 0
     public static let verdictCorrupt: UInt64 = 1
     public static let verdictRejected: UInt64 = 2
+    /// The answer to a `cancel`: the receiver has ended the transfer. It tells the sender its
+    /// cancel arrived (a connection the receiver dropped before reading it never carried it).
+    public static let verdictCancelled: UInt64 = 3
     /// What the sender throws for `verdictRejected`, so callers can tell "the receiver refused
     /// the data" (it said so) from "no verdict arrived" (outcome unknown) by comparing errors.
     public static let rejected = DWCPError(.failure, "the receiver got every byte but could not apply them (see its diagnostics)")
@@ -41,6 +44,44 @@ public enum Wire {
     public static let transferAbandoned = DWCPError(.network, "this transfer's connections were gone and an authenticated sender started another: given up for it")
     /// Seconds a transfer must have had no connection before an authenticated new session ends it.
     public static let abandonAfter = 1.0
+    /// Longest reason a `cancel` message may carry; a longer one ends the connection before
+    /// anything is allocated.
+    public static let maxCancelReason = 1024
+    /// How long a sender that cancels its transfer waits for the receiver to take the `cancel`
+    /// (and close the connections) before it closes them itself.
+    public static let cancelDeliverySeconds = 1.0
+
+    /// The `cancel` message (header and UTF-8 reason) a sender sends when its own side failed.
+    public static func cancelMessage(reason: String) -> [UInt8] {
+        var text = Array(reason.utf8)
+        if text.count > maxCancelReason {
+            // Cut at a character boundary, so the receiver never sees a broken one.
+            var cut = reason.prefix(maxCancelReason)
+            while cut.utf8.count > maxCancelReason - 3 { cut = cut.dropLast() }
+            text = Array((cut + "...").utf8)
+        }
+        var m = [UInt8](repeating: 0, count: messageHeaderLength)
+        MessageHeader(kind: .cancel, length: UInt32(text.count), sequence: 0, offset: 0, checksum: Checksum.xxh3(text)).store(to: &m)
+        return m + text
+    }
+
+    /// What a receiver fails its transfer with when the sender cancels it.
+    public static func cancelledBySender(reason: String) -> DWCPError {
+        DWCPError(.failure, cancelledPrefix + reason)
+    }
+
+    /// Whether `error` is a transfer its sender cancelled (`cancelledBySender`).
+    public static func isCancelledBySender(_ error: Error) -> Bool {
+        (error as? DWCPError).map { $0.status == .failure && $0.message.hasPrefix(cancelledPrefix) } ?? false
+    }
+
+    private static let cancelledPrefix = "the sender cancelled the transfer: "
+
+    /// A received cancel reason as one printable line: control characters (a hostile sender's
+    /// terminal escapes, newlines that would forge diagnostics) become `?`.
+    public static func cancelReason(_ bytes: [UInt8]) -> String {
+        String(String(decoding: bytes, as: UTF8.self).unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
+    }
 }
 
 /// First message of every connection, client to server.
@@ -174,12 +215,15 @@ public struct Welcome: Equatable {
 ///
 ///     0 type | 1 rsvd (3) | 4 payload length u32 | 8 sequence u64 | 16 offset u64 | 24 XXH3-64 of payload
 ///
-/// Client to server: `data` (a chunk of the stream) and `end` (payload: total length u64, chunk
-/// count u64, `ChunkListDigest` hi, lo). Server to client, header only: `ack` (`sequence` = the next
+/// Client to server: `data` (a chunk of the stream), `end` (payload: total length u64, chunk
+/// count u64, `ChunkListDigest` hi, lo) and `cancel` (payload: a UTF-8 reason). Server to client, header only: `ack` (`sequence` = the next
 /// chunk the receiver needs: everything before it is written) and `fin` (`sequence` 0 = verified,
 /// 1 = digest or length mismatch).
 public struct MessageHeader: Equatable {
-    public enum Kind: UInt8 { case data = 1, end = 2, ack = 3, fin = 4, ping = 5, burst = 6, burstDone = 7 }
+    /// `cancel` (client to server): the sender's own side failed (its input, or the application
+    /// feeding it), so the transfer can never complete; payload: the reason, UTF-8, at most
+    /// `Wire.maxCancelReason` bytes.
+    public enum Kind: UInt8 { case data = 1, end = 2, ack = 3, fin = 4, ping = 5, burst = 6, burstDone = 7, cancel = 8 }
     public var kind: Kind
     public var length: UInt32
     public var sequence: UInt64

@@ -1,0 +1,116 @@
+import DWCPCore
+import DWCPSystem
+@testable import DWCPTransport
+import Foundation
+import XCTest
+
+/// A sender whose own side fails (its input, or the application feeding it) tells the receiver
+/// (`cancel`), which ends the transfer at once instead of waiting for the sender up to its idle
+/// timeout; a `dwcp-migrate` source that gave up left its destination waiting two minutes.
+final class CancelTests: XCTestCase {
+    /// Runs one receiver on a thread (idle timeout 30 s, far longer than any wait here); returns
+    /// its port and a wait for its result and how long it ran.
+    func startReceiver() throws -> (port: UInt16, wait: () -> (Result<TransferStats, Error>, Double)) {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let path = NSTemporaryDirectory() + "cancel-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let output = try FileDescriptor.create(path, overwrite: true)
+        var config = ReceiverConfiguration()
+        config.idleTimeout = 30
+        let receiver = TransportReceiver(configuration: config)
+        // Written by the thread before `done` is signalled, read after the wait.
+        nonisolated(unsafe) var result: Result<TransferStats, Error>?
+        nonisolated(unsafe) var ended = 0.0
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            result = Result { try receiver.receive(on: listener, to: output) }
+            ended = MonotonicClock.now()
+            done.signal()
+        }.start()
+        return (listener.port, {
+            done.wait()
+            output.close()
+            unlink(path)
+            return (result!, ended)
+        })
+    }
+
+    func sender(_ port: UInt16, streams: Int = 4) -> TransportSender {
+        var config = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port))
+        config.streams = streams
+        config.chunkSize = 64 << 10
+        config.resumeTimeout = 5
+        return TransportSender(configuration: config)
+    }
+
+    func testAFailingInputCancelsTheTransferAtTheReceiver() throws {
+        let receiver = try startReceiver()
+        var sent = 0
+        var failedAt = 0.0
+        XCTAssertThrowsError(try sender(receiver.port).send { p, n in
+            if sent >= 2 << 20 {
+                failedAt = MonotonicClock.now()
+                throw DWCPError.failure("the producer failed")
+            }
+            memset(p, 0x5a, n)
+            sent += n
+            return n
+        }) { error in
+            XCTAssertEqual("\(error)", "the producer failed", "the sender reports its own failure")
+        }
+        let (result, ended) = receiver.wait()
+        XCTAssertThrowsError(try result.get()) { error in
+            XCTAssertEqual((error as? DWCPError)?.status, .failure)
+            XCTAssertEqual("\(error)", "the sender cancelled the transfer: the producer failed")
+        }
+        XCTAssertLessThan(ended - failedAt, 3, "the receiver waited for a sender that had given up")
+    }
+
+    /// A file that shrinks while being sent is found by a connection thread, between two chunks:
+    /// that connection and the others carry the cancel.
+    func testAFileThatShrinksWhileBeingSentCancelsTheTransfer() throws {
+        let path = NSTemporaryDirectory() + "cancel-src-\(getpid())"
+        defer { unlink(path) }
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(repeating: 0x33, count: 32 << 20)))
+        let file = try FileDescriptor.openForReading(path)
+        defer { file.close() }
+        let receiver = try startReceiver()
+        var config = sender(receiver.port, streams: 2).configuration
+        config.maxRate = 8 << 20  // 4 s for the whole file: it is cut long before the end
+        let transport = TransportSender(configuration: config)
+        nonisolated(unsafe) var cutAt = 0.0
+        Thread {
+            usleep(500_000)
+            cutAt = MonotonicClock.now()
+            truncate(path, 1 << 20)
+        }.start()
+        XCTAssertThrowsError(try transport.send(file: file)) { error in
+            XCTAssertTrue("\(error)".contains("shrank while being sent"), "\(error)")
+        }
+        let (result, ended) = receiver.wait()
+        XCTAssertThrowsError(try result.get()) { error in
+            XCTAssertTrue("\(error)".hasPrefix("the sender cancelled the transfer: "), "\(error)")
+            XCTAssertTrue("\(error)".contains("shrank while being sent"), "\(error)")
+        }
+        XCTAssertLessThan(ended - cutAt, 3, "the receiver waited for a sender that had given up")
+    }
+
+    /// The reason goes out whole when it fits, cut at a character boundary when it does not,
+    /// and comes out as one printable line whatever a sender put in it.
+    func testTheReasonIsBoundedAndPrintable() throws {
+        func reason(of message: [UInt8]) throws -> [UInt8] {
+            let header = try message.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }
+            XCTAssertEqual(header.kind, .cancel)
+            XCTAssertEqual(Int(header.length), message.count - Wire.messageHeaderLength)
+            let text = Array(message[Wire.messageHeaderLength...])
+            XCTAssertEqual(Checksum.xxh3(text), header.checksum)
+            return text
+        }
+        XCTAssertEqual(Wire.cancelReason(try reason(of: Wire.cancelMessage(reason: "QEMU failed"))), "QEMU failed")
+        let long = String(repeating: "é", count: 2000)  // two bytes each: a cut inside one would break it
+        let cut = try reason(of: Wire.cancelMessage(reason: long))
+        XCTAssertLessThanOrEqual(cut.count, Wire.maxCancelReason)
+        XCTAssertNotNil(String(validating: cut, as: UTF8.self))
+        XCTAssertTrue(Wire.cancelReason(cut).hasSuffix("é..."))
+        XCTAssertEqual(Wire.cancelReason(Array("bad\n\u{1b}[2Jline".utf8)), "bad??[2Jline")
+    }
+}
