@@ -144,8 +144,9 @@ public enum UnixSocket {
         return Int(got)
     }
 
-    /// Half-closes a socket for writing (the peer reads end of file).
-    public static func shutdownWrite(_ fd: FileDescriptor) {
-        _ = shutdown(fd.rawValue, Int32(SHUT_WR))
+    /// Shuts a socket down both ways: a read or write blocked on it, on either end, returns at
+    /// once (end of file, or EPIPE).
+    public static func shutdownBoth(_ fd: FileDescriptor) {
+        _ = shutdown(fd.rawValue, Int32(SHUT_RDWR))
     }
 }

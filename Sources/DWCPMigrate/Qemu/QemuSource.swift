@@ -292,8 +292,9 @@ public final class QemuSource {
             // end waits for "completed", and a fixed sleep here added up to 20 ms to the downtime.
             try qmp.waitForEvent(timeout: 0.02)
         }
-        // If QEMU failed, make the pipeline give up too (its input may still be open).
-        if case .failed = gate.withLock({ gateState }) { UnixSocket.shutdownWrite(stream) }
+        // If QEMU failed, make the pipeline give up too (its input may still be open): its read
+        // ends, and the end gate fails it.
+        if case .failed = gate.withLock({ gateState }) { UnixSocket.shutdownBoth(stream) }
         pipelineThread.join()
         for e in qmp.takeEvents() where e.name == "STOP" { stopTime = e.time }
         outcome.qemuDowntimeMs = final["downtime"] as? Int
@@ -336,7 +337,7 @@ public final class QemuSource {
         do {
             try qmp.execute("migrate_cancel")
             // Shut the stream down too, so a write QEMU is blocked in fails at once.
-            _ = Glibc.shutdown(stream.rawValue, Int32(SHUT_RDWR))
+            UnixSocket.shutdownBoth(stream)
             let deadline = MonotonicClock.now() + 10
             while MonotonicClock.now() < deadline {
                 let status = try qmp.query("query-migrate")["status"] as? String ?? "none"
