@@ -29,6 +29,10 @@ heartbeat on either).
 (`--max-rounds 1`), which the dirtying guest cannot meet: dwcp-migrate must give up with exit 1,
 its migration cancelled and the source VM running intact, and the receiver, told by the sender
 (the transport's `cancel`), must exit 1 within 3 s of it, its QEMU quit.
+--inject interrupt-source sends SIGINT to dwcp-migrate qemu mid-copy (a zstd -19 stream, so the
+copy is still under way): it must exit 130 with the source VM running intact (QEMU fails its
+migration when the stream's socket closes), and the receiver, told by the sender, must exit 1
+within 3 s of it, its QEMU quit.
 
 --capture FILE (zstd-socat method) tees QEMU's raw migration stream into FILE on its way to zstd,
 for scripts/qemu-stream-pages.py.
@@ -208,6 +212,8 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
                                "--json", "--max-downtime", f"{args.downtime_ms}ms"] + args.dwcp_args
     if args.inject == "not-converging":
         cmd += ["--max-downtime", "1ms", "--max-rounds", "1", "--codec", "zstd:3"]
+    if args.inject == "interrupt-source":
+        cmd += ["--codec", "zstd:19"]
     send = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if args.inject == "kill-receiver":
         time.sleep(args.kill_after)
@@ -217,6 +223,9 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
         # pass is over and the receiver waits for a VM that -S keeps paused: kill it unconfirmed.
         wait_until(lambda: ws.beats and time.time() - ws.beats[-1][0] > 1.0, 120, "source switchover")
         recv.send_signal(signal.SIGKILL)
+    elif args.inject == "interrupt-source":
+        time.sleep(args.kill_after)
+        send.send_signal(signal.SIGINT)
     elif args.inject == "drop-connections":
         # Kill every established migration connection twice: the transport must resume.
         for _ in range(2):
@@ -260,7 +269,7 @@ def main():
     ap.add_argument("--netns", help="SRC_NS,DST_NS")
     ap.add_argument("--capture", help="with zstd-socat: also write QEMU's raw migration stream to this file (scripts/qemu-stream-pages.py reads it)")
     ap.add_argument("--port", type=int, default=7460)
-    ap.add_argument("--inject", choices=["kill-receiver", "no-receiver", "drop-connections", "kill-receiver-after-switchover", "not-converging"])
+    ap.add_argument("--inject", choices=["kill-receiver", "no-receiver", "drop-connections", "kill-receiver-after-switchover", "not-converging", "interrupt-source"])
     ap.add_argument("--kill-after", type=float, default=1.5)
     ap.add_argument("--sweeps-after", type=int, default=2, help="guest memory sweeps to wait for after the switchover")
     ap.add_argument("dwcp_args", nargs="*", help="extra dwcp-migrate qemu arguments (after --)")
@@ -290,7 +299,7 @@ def main():
         result.setdefault("total_s", round(time.time() - t0, 3))
         if tx0 is not None:
             result["wire_bytes"] = veth_tx(src_ns) - tx0
-        if args.inject in ("kill-receiver", "no-receiver", "not-converging"):
+        if args.inject in ("kill-receiver", "no-receiver", "not-converging", "interrupt-source"):
             # Expected: exit 4, source still running and its heartbeat still advancing (and with
             # no receiver at all, QEMU's migration cancelled: it had started before the probe).
             # A migration that gave up: exit 1, QEMU's migration cancelled, and the receiver
@@ -303,10 +312,11 @@ def main():
             last = ws.beats[-1] if ws.beats else None
             result.update({"source_status": status, "source_beats_after": len(ws.beats) - n,
                            "source_mismatches": last[3] if last else None, "source_migration": migration})
-            giving_up = args.inject == "not-converging"
+            giving_up = args.inject in ("not-converging", "interrupt-source")
             if giving_up:
                 result["destination_qemu_quit"] = vm_gone(work, "dst")
-            result["ok"] = (result.get("exit") == (1 if giving_up else 4) and status == "running" and len(ws.beats) - n >= 5
+            expected_exit = {"not-converging": 1, "interrupt-source": 130}.get(args.inject, 4)
+            result["ok"] = (result.get("exit") == expected_exit and status == "running" and len(ws.beats) - n >= 5
                             and last is not None and last[3] == 0
                             and (args.inject not in ("no-receiver", "not-converging") or migration == "cancelled")
                             and (not giving_up or (result.get("receiver_exit") == 1 and result["receiver_lag_s"] < 3

@@ -22,8 +22,11 @@ public enum CommandMain {
         }
         do {
             try parsed.run()
+            SignalCleanup.awaitInterruptHandler()
             exit(ExitStatus.ok.rawValue)
         } catch let e as DWCPError {
+            // The failure an interruption caused is not the news: 128 + the signal is.
+            SignalCleanup.awaitInterruptHandler()
             Diagnostics.error(e.message)
             if e.status == .usage { Diagnostics.emit("Try '\(Diagnostics.programName) --help' for more information.\n") }
             exit(e.status.rawValue)
@@ -31,6 +34,7 @@ public enum CommandMain {
             // The reader went away (`| head`): end quietly, as a process killed by SIGPIPE would.
             exit(128 + SIGPIPE)
         } catch let e as SystemError {
+            SignalCleanup.awaitInterruptHandler()
             Diagnostics.error(e.description)
             exit(ExitStatus.failure.rawValue)
         } catch let e as ExitCode {

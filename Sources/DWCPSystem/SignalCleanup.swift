@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Deletes a partially written output file if the process is interrupted (SIGINT, SIGTERM,
 /// SIGHUP, SIGPIPE) and exits with 128+signal, as coreutils and zstd do; or, with
@@ -41,6 +42,7 @@ public enum SignalCleanup {
             var sig: Int32 = 0
             guard sigwait(&set, &sig) == 0 else { return }
             let first = sig
+            interrupted.store(first, ordering: .sequentiallyConsistent)
             _ = OSThread {
                 action(name(of: first))
                 exitForSignal(first)
@@ -48,6 +50,17 @@ public enum SignalCleanup {
             // A second signal: the user means it.
             if sigwait(&set, &sig) == 0 { exitForSignal(sig) }
         }
+    }
+
+    /// The signal `whenInterrupted` is handling, 0 if none.
+    private static let interrupted = Atomic<Int32>(0)
+
+    /// If an interruption is being handled, waits for its handler to end the process (with
+    /// 128 + the signal): a command whose work failed or ended because of the interruption
+    /// must not exit first with another status.
+    public static func awaitInterruptHandler() {
+        guard interrupted.load(ordering: .sequentiallyConsistent) != 0 else { return }
+        while true { pause() }
     }
 
     private static func exitForSignal(_ sig: Int32) -> Never {

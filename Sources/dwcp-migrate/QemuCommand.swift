@@ -3,6 +3,7 @@ import DWCPCLI
 import DWCPCore
 import DWCPMigrate
 import DWCPSystem
+import DWCPTransport
 
 /// `dwcp-migrate qemu`: migrate a running QEMU VM through DWCP.
 struct QemuCommand: ParsableCommand {
@@ -19,8 +20,10 @@ struct QemuCommand: ParsableCommand {
             compression ratio and link rate) fits --max-downtime. When QEMU completes and the destination reports its \
             VM running, the source QEMU is told to quit (--keep-source leaves it paused). If \
             anything fails the source VM keeps running and the exit status says why (4: network, \
-            1: other). If the copy does not converge within --max-rounds passes it is cancelled \
-            (exit 1) unless --auto-converge lets QEMU throttle the guest.
+            1: other; interrupted by SIGINT, SIGTERM or SIGHUP: 128 + the signal). If the copy \
+            does not converge within --max-rounds passes it is cancelled (exit 1) unless \
+            --auto-converge lets QEMU throttle the guest. Whenever the source gives up before \
+            QEMU completed, the destination is told and quits its QEMU at once.
             """)
 
     @Option(help: ArgumentHelp("The source QEMU's QMP unix socket.", valueName: "PATH"))
@@ -49,6 +52,11 @@ struct QemuCommand: ParsableCommand {
 
     func run() throws {
         verbosity.apply()
+        // Interrupted, the round under way can never complete: the destination is told and
+        // fails at once (see docs/TRANSPORT.md, "A cancelled transfer").
+        SignalCleanup.whenInterrupted { name in
+            TransportSender.cancelAll(reason: "dwcp-migrate was interrupted (\(name))")
+        }
         let source = self.source
         let prepare = { [verbose = verbosity.verbose] () throws -> QemuSource.Prepared in
             let plan = try source.plan()

@@ -142,7 +142,7 @@ struct SendCommand: ParsableCommand {
             // is interrupted to be run again, so its receiver keeps waiting for it.
             SignalCleanup.whenInterrupted { name in
                 line.clear()
-                sender.cancel(reason: "dwcp-send was interrupted (\(name))")
+                TransportSender.cancelAll(reason: "dwcp-send was interrupted (\(name))")
             }
         }
         let stats: TransferStats

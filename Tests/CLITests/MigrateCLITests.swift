@@ -78,6 +78,19 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(result["destination_qemu_quit"] as? Bool, true)
     }
 
+    /// Ctrl-C on the source mid-copy: exit 130, the source VM running intact (QEMU fails its
+    /// migration when the stream's socket closes), and the destination, told by the sender
+    /// (`cancel`), exits 1 at once and quits its QEMU instead of waiting two minutes.
+    func testInterruptedSourceKeepsTheVMAndTheDestinationQuitsAtOnce() throws {
+        let result = try trial("dwcp", ["--inject", "interrupt-source", "--kill-after", "1.5", "--warmup", "1"])
+        XCTAssertEqual(result["ok"] as? Bool, true, "\(result)")
+        XCTAssertEqual(result["exit"] as? Int, 130)
+        XCTAssertEqual(result["receiver_exit"] as? Int, 1)
+        XCTAssertLessThan(result["receiver_lag_s"] as? Double ?? 99, 3)
+        XCTAssertEqual(result["source_status"] as? String, "running")
+        XCTAssertEqual(result["destination_qemu_quit"] as? Bool, true)
+    }
+
     /// The whole VM went over, but the destination's confirmation never came: its QEMU (started
     /// with -S) holds the loaded VM paused and its receiver is killed while waiting for it to
     /// run. The source must not resume (the destination may be running the VM by then), so it

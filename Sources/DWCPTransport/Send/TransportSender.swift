@@ -199,6 +199,8 @@ public final class TransportSender {
     /// Runs a transfer of the chunks `next` makes (given the stream offset; nil at the end).
     private func transfer(_ next: (UInt64) throws -> Chunk?) throws -> TransferStats {
         let c = configuration
+        Self.active.withLock { Self.activeSenders[ObjectIdentifier(self)] = WeakSender(self) }
+        defer { _ = Self.active.withLock { Self.activeSenders.removeValue(forKey: ObjectIdentifier(self)) } }
         // Every connection dials at once (on a long path each handshake costs three round trips,
         // so connecting one after the other would idle the link for as long). The first is
         // awaited here, so a refused or unauthenticated receiver fails fast with its reason.
@@ -287,12 +289,26 @@ public final class TransportSender {
         }
     }
 
-    /// Ends the transfer from outside (`dwcp-send` on SIGINT): the receiver is told, as when the
-    /// input fails (`cancel`), and the transfer fails with `reason`. Returns once the receiver
-    /// had it, or after about `Wire.cancelDeliverySeconds`; does nothing after the verdict.
+    /// Ends the transfer from outside (a signal): the receiver is told, as when the input fails
+    /// (`cancel`), and the transfer fails with `reason`. Returns once the receiver had it, or
+    /// after about `Wire.cancelDeliverySeconds`. Once the whole input was read it does nothing:
+    /// the stream is complete, and its end may already be with the receiver.
     public func cancel(reason: String) {
+        guard !lock.withLock({ inputDone }) else { return }
         cancel(because: DWCPError(.failure, reason))
     }
+
+    /// Cancels (`cancel(reason:)`) every transfer under way in this process, one after the
+    /// other: what an interrupted command does before it exits, whichever library started them.
+    public static func cancelAll(reason: String) {
+        let senders = active.withLock { Array(activeSenders.values.compactMap { $0.sender }) }
+        for s in senders { s.cancel(reason: reason) }
+    }
+
+    private final class WeakSender { weak var sender: TransportSender?; init(_ s: TransportSender) { sender = s } }
+    private static let active = ConditionLock()
+    /// Guarded by `active`.
+    nonisolated(unsafe) private static var activeSenders: [ObjectIdentifier: WeakSender] = [:]
 
     /// This side failed (the input, or the application feeding it, threw), so the transfer can
     /// never complete: every connection sends `cancel` instead of its next chunk, and the
