@@ -9,28 +9,18 @@ import XCTest
 /// timeout; a `dwcp-migrate` source that gave up left its destination waiting two minutes.
 final class CancelTests: XCTestCase {
     /// Runs one receiver on a thread (idle timeout 30 s, far longer than any wait here); returns
-    /// its port and a wait for its result and how long it ran.
+    /// its port and a wait for its result and when it ended.
     func startReceiver() throws -> (port: UInt16, wait: () -> (Result<TransferStats, Error>, Double)) {
-        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         let path = NSTemporaryDirectory() + "cancel-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let output = try FileDescriptor.create(path, overwrite: true)
         var config = ReceiverConfiguration()
         config.idleTimeout = 30
-        let receiver = TransportReceiver(configuration: config)
-        // Written by the thread before `done` is signalled, read after the wait.
-        nonisolated(unsafe) var result: Result<TransferStats, Error>?
-        nonisolated(unsafe) var ended = 0.0
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            result = Result { try receiver.receive(on: listener, to: output) }
-            ended = MonotonicClock.now()
-            done.signal()
-        }.start()
-        return (listener.port, {
-            done.wait()
+        let receiver = try ReceiverOnAThread(to: output, configuration: config)
+        return (receiver.port, {
+            let (result, ended) = receiver.wait()
             output.close()
             unlink(path)
-            return (result!, ended)
+            return (result, ended)
         })
     }
 

@@ -40,14 +40,10 @@ final class ChunkPlacementTests: XCTestCase {
     /// Runs a receiver into `output` on a thread; returns its listener's port and a wait for
     /// its result.
     func startReceiver(to output: FileDescriptor) throws -> (port: UInt16, result: () -> Result<TransferStats, Error>) {
-        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         var config = ReceiverConfiguration()
         config.idleTimeout = 10
-        let receiver = TransportReceiver(configuration: config)
-        var result: Result<TransferStats, Error>?
-        let done = DispatchSemaphore(value: 0)
-        Thread { result = Result { try receiver.receive(on: listener, to: output) }; done.signal() }.start()
-        return (listener.port, { done.wait(); return result! })
+        let receiver = try ReceiverOnAThread(to: output, configuration: config)
+        return (receiver.port, { receiver.wait().result })
     }
 
     func assertNetworkFailure(_ result: Result<TransferStats, Error>, mentioning text: String, file: StaticString = #filePath, line: UInt = #line) {

@@ -37,10 +37,7 @@ final class RDMATests: XCTestCase {
         let path = NSTemporaryDirectory() + "rdma-auto-\(getpid())"
         defer { unlink(path) }
         let output = try FileDescriptor.create(path, overwrite: true)
-        let receiver = TransportReceiver(configuration: ReceiverConfiguration())
-        var received: Result<TransferStats, Error>?
-        let done = DispatchSemaphore(value: 0)
-        Thread { received = Result { try receiver.receive(on: listener, to: output) }; done.signal() }.start()
+        let receiver = try ReceiverOnAThread(listener: listener, to: output)
         var offset = 0
         let stats = try TransportSender(configuration: config).send { p, n in
             let k = min(n, payload.count - offset)
@@ -48,10 +45,10 @@ final class RDMATests: XCTestCase {
             offset += k
             return k
         }
-        done.wait()
+        let received = receiver.wait().result
         output.close()
         XCTAssertFalse(stats.rdma)
-        XCTAssertEqual(try received?.get().bytes, 3_000_000)
+        XCTAssertEqual(try received.get().bytes, 3_000_000)
         XCTAssertEqual(FileManager.default.contents(atPath: path), Data(payload))
     }
 }

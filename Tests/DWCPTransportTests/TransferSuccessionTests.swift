@@ -16,16 +16,12 @@ final class TransferSuccessionTests: XCTestCase {
         var config = ReceiverConfiguration()
         config.idleTimeout = 10
         config.maxPendingHandshakes = maxPendingHandshakes
-        let receiver = TransportReceiver(configuration: config)
-        // Written by the thread before `done` is signalled, read after the wait.
-        nonisolated(unsafe) var result: Result<TransferStats, Error>?
-        let done = DispatchSemaphore(value: 0)
-        Thread { result = Result { try receiver.receive(on: listener, to: output) }; done.signal() }.start()
+        let receiver = try ReceiverOnAThread(listener: listener, to: output, configuration: config)
         return {
-            done.wait()
+            let result = receiver.wait().result
             output.close()
             defer { unlink(path) }
-            return (result!, FileManager.default.contents(atPath: path))
+            return (result, FileManager.default.contents(atPath: path))
         }
     }
 

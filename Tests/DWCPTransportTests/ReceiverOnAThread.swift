@@ -1,0 +1,34 @@
+import DWCPSystem
+@testable import DWCPTransport
+import Foundation
+
+/// One `TransportReceiver.receive` run on its own thread, so a test can drive the sending side
+/// (a real `TransportSender`, or hand-made messages) and then collect what the receiver made of it.
+final class ReceiverOnAThread: @unchecked Sendable {
+    let listener: StreamListener
+    var port: UInt16 { listener.port }
+    private let done = DispatchSemaphore(value: 0)
+    // Written by the thread before `done` is signalled, read after the wait.
+    private var outcome: Result<TransferStats, Error>?
+    private var ended = 0.0
+
+    /// Starts receiving one transfer on `listener` (a new one on a free loopback port if nil)
+    /// into `output`.
+    init(listener: StreamListener? = nil, to output: FileDescriptor, configuration: ReceiverConfiguration = ReceiverConfiguration()) throws {
+        self.listener = try listener ?? StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let receiver = TransportReceiver(configuration: configuration)
+        let on = self.listener
+        Thread { [self] in
+            outcome = Result { try receiver.receive(on: on, to: output) }
+            ended = MonotonicClock.now()
+            done.signal()
+        }.start()
+    }
+
+    /// Waits for the transfer's end; its result, and when it ended (`MonotonicClock`).
+    func wait() -> (result: Result<TransferStats, Error>, endedAt: Double) {
+        done.wait()
+        done.signal()  // a second wait returns at once
+        return (outcome!, ended)
+    }
+}
