@@ -64,31 +64,32 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(result["source_status"] as? String, "running")
     }
 
-    /// A migration that cannot converge (1 ms of downtime asked, one pass allowed) is given up:
-    /// exit 1, QEMU's migration cancelled, the source VM running intact. The sender tells the
-    /// receiver (the transport's `cancel`), which exits 1 at once and quits its QEMU; before,
+    /// Runs a trial whose source gives up (`inject`) and checks what every such end must give:
+    /// the source's exit status `exit`, its VM running intact, and the receiver, told by the
+    /// sender (the transport's `cancel`), gone with exit 1 within 3 s and its QEMU quit; before,
     /// it waited for the vanished source up to its idle timeout, two minutes.
-    func testNonConvergingGuestGivesUpAndTheDestinationQuitsAtOnce() throws {
-        let result = try trial("dwcp", ["--inject", "not-converging", "--warmup", "1"])
-        XCTAssertEqual(result["ok"] as? Bool, true, "\(result)")
-        XCTAssertEqual(result["exit"] as? Int, 1)
-        XCTAssertEqual(result["receiver_exit"] as? Int, 1)
-        XCTAssertLessThan(result["receiver_lag_s"] as? Double ?? 99, 3)
-        XCTAssertEqual(result["source_migration"] as? String, "cancelled")
-        XCTAssertEqual(result["destination_qemu_quit"] as? Bool, true)
+    func assertSourceGivesUp(_ inject: String, exit: Int, _ extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let result = try trial("dwcp", ["--inject", inject, "--warmup", "1"] + extra)
+        XCTAssertEqual(result["ok"] as? Bool, true, "\(result)", file: file, line: line)
+        XCTAssertEqual(result["exit"] as? Int, exit, file: file, line: line)
+        XCTAssertEqual(result["source_status"] as? String, "running", file: file, line: line)
+        XCTAssertEqual(result["receiver_exit"] as? Int, 1, file: file, line: line)
+        XCTAssertLessThan(result["receiver_lag_s"] as? Double ?? 99, 3, file: file, line: line)
+        XCTAssertEqual(result["destination_qemu_quit"] as? Bool, true, file: file, line: line)
+        return result
     }
 
-    /// Ctrl-C on the source mid-copy: exit 130, the source VM running intact (QEMU fails its
-    /// migration when the stream's socket closes), and the destination, told by the sender
-    /// (`cancel`), exits 1 at once and quits its QEMU instead of waiting two minutes.
+    /// A migration that cannot converge (1 ms of downtime asked, one pass allowed) is given up:
+    /// exit 1, QEMU's migration cancelled.
+    func testNonConvergingGuestGivesUpAndTheDestinationQuitsAtOnce() throws {
+        let result = try assertSourceGivesUp("not-converging", exit: 1)
+        XCTAssertEqual(result["source_migration"] as? String, "cancelled")
+    }
+
+    /// Ctrl-C on the source mid-copy: exit 130 (QEMU fails its migration when the stream's
+    /// socket closes, and keeps the VM running).
     func testInterruptedSourceKeepsTheVMAndTheDestinationQuitsAtOnce() throws {
-        let result = try trial("dwcp", ["--inject", "interrupt-source", "--kill-after", "1.5", "--warmup", "1"])
-        XCTAssertEqual(result["ok"] as? Bool, true, "\(result)")
-        XCTAssertEqual(result["exit"] as? Int, 130)
-        XCTAssertEqual(result["receiver_exit"] as? Int, 1)
-        XCTAssertLessThan(result["receiver_lag_s"] as? Double ?? 99, 3)
-        XCTAssertEqual(result["source_status"] as? String, "running")
-        XCTAssertEqual(result["destination_qemu_quit"] as? Bool, true)
+        _ = try assertSourceGivesUp("interrupt-source", exit: 130, ["--kill-after", "1.5"])
     }
 
     /// The whole VM went over, but the destination's confirmation never came: its QEMU (started
