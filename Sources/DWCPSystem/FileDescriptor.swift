@@ -83,6 +83,31 @@ public struct FileDescriptor: Sendable, Equatable {
         return done
     }
 
+    /// `readFully` for a pipe or socket that may go quiet: waits for input in polls of
+    /// `interval` seconds and between them asks `abandon` whether the work these bytes are for
+    /// has failed meanwhile; if it returns an error, throws it (a blocked read would have waited
+    /// for a producer that may never write again).
+    public func readFully(into p: UnsafeMutableRawPointer, count: Int, checkingEvery interval: Double = 0.2,
+                          abandon: () -> Error?) throws -> Int {
+        var done = 0
+        while done < count {
+            var waiter = pollfd(fd: rawValue, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&waiter, 1, Int32(interval * 1000))
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(errno: errno, what: "\(name): poll")
+            }
+            if ready == 0 {
+                if let error = abandon() { throw error }
+                continue
+            }
+            let n = try syscall("\(name): read") { read(rawValue, p + done, count - done) }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
     /// Reads everything up to end of file (small inputs: node lists, keys, state files),
     /// refusing more than `limit` bytes so hostile input cannot exhaust memory.
     public func readToEnd(limit: Int = 1 << 30) throws -> [UInt8] {

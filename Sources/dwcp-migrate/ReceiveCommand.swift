@@ -34,7 +34,9 @@ struct ReceiveCommand: ParsableCommand {
             and a marker named after it live in DIR, and the marker (NAME.dwcp-incomplete) is \
             there whenever the device holds no complete round: while the first round is \
             written, or after the source gave up. \
-            Answers the source's link probes while waiting.
+            Answers the source's link probes while waiting. A source that gives up, or is \
+            interrupted, says so, and receive fails at once (exit 1); interrupted itself \
+            (SIGINT, SIGTERM, SIGHUP), receive tells the source, which gives up at once.
             """)
 
     @Option(help: ArgumentHelp("Address to listen on: [ADDR]:PORT (ADDR empty = all, IPv6 and IPv4).", valueName: "[ADDR]:PORT"))
@@ -82,6 +84,11 @@ struct ReceiveCommand: ParsableCommand {
 
     func run() throws {
         verbosity.apply()
+        // Interrupted, the round or VM stream under way can never complete here: the source is
+        // told, and gives up at once (its VM keeps running) instead of reconnecting.
+        SignalCleanup.whenInterrupted { name in
+            TransportReceiver.cancelAll(reason: "dwcp-migrate receive was interrupted (\(name))")
+        }
         var config = ReceiverConfiguration()
         config.auth = SessionAuth(secret: try secret.load())
         config.tls = try tls.settings.map { try TLSContext(role: .server, $0) }

@@ -25,7 +25,8 @@ struct RecvCommand: ParsableCommand {
             or that was interrupted, cancels its transfer: dwcp-recv then fails at once (exit \
             1) instead of waiting for it. With --keep it serves transfers one after another, \
             each to -o with %n replaced by the transfer number; a cancelled transfer's output \
-            is removed and the next transfer takes its number.
+            is removed and the next transfer takes its number. Interrupted (SIGINT, SIGTERM, \
+            SIGHUP), dwcp-recv tells its sender, which fails at once (exit 4), unless --resume.
 
             With --resume -o FILE the transfer survives this process: acknowledgements wait \
             until FILE and its checkpoint file FILE.dwcp-recv are fdatasynced, so if dwcp-recv \
@@ -87,6 +88,14 @@ struct RecvCommand: ParsableCommand {
 
     func run() throws {
         verbosity.apply()
+        if !resume {
+            // Interrupted, the transfer can never complete here: its sender is told and fails
+            // at once instead of reconnecting until its --resume-timeout. A --resume receiver is
+            // interrupted to be started again, and its sender keeps trying.
+            SignalCleanup.whenInterrupted { name in
+                TransportReceiver.cancelAll(reason: "dwcp-recv was interrupted (\(name))")
+            }
+        }
         var config = ReceiverConfiguration()
         config.auth = SessionAuth(secret: try secret.load())
         config.tls = try tls.settings.map { try TLSContext(role: .server, $0) }

@@ -153,7 +153,8 @@ struct SendCommand: ParsableCommand {
                 stats = try sender.send(file: input, from: start)
                 input.seek(to: start + stats.bytes)
             } else {
-                stats = try sender.send { p, n in try input.readFully(into: p, count: n) }
+                // A pipe may go quiet for good: the transfer's failure must still end us.
+                stats = try sender.send { p, n in try input.readFully(into: p, count: n) { sender.failed } }
             }
         } catch {
             line.clear()

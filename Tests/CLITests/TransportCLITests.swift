@@ -152,6 +152,32 @@ final class TransportCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("out-2")))
     }
 
+    /// An interrupted receiver tells its sender, which fails at once (exit 4) instead of
+    /// reconnecting until its --resume-timeout; and it does so although its input, a pipe, has
+    /// gone quiet (a blocked read used to keep it waiting for the producer forever).
+    func testInterruptedReceiverEndsItsSenderAtOnce() throws {
+        let t = TempDir()
+        let a = randomFile(t, "a", megabytes: 4)
+        let port = freePort()
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) -o \(t.path("out")) & rp=$!
+            sleep 0.3
+            mkfifo \(t.path("fifo"))
+            timeout 60 dwcp-send --resume-timeout 30 127.0.0.1:\(port) < \(t.path("fifo")) & sp=$!
+            exec 3>\(t.path("fifo"))
+            cat \(a) >&3
+            sleep 1; kill -INT $rp; wait $rp; r=$?
+            t0=$(date +%s%N); wait $sp; s=$?; waited=$((($(date +%s%N) - t0) / 1000000))
+            exec 3>&-
+            echo "$r $s $waited"
+            """)
+        let out = String(decoding: r.stdout, as: UTF8.self).split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        XCTAssertEqual(out.prefix(2), ["130", "4"], r.stderr)
+        XCTAssertLessThan(Int(out.last ?? "") ?? 99_999, 3000, "ms the sender outlived its receiver")
+        XCTAssertTrue(r.stderr.contains("the receiver was interrupted and ended the transfer"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("out")), "the interrupted receiver's partial output is removed")
+    }
+
     func testIPv6AndKeepServeSeveralTransfers() throws {
         let t = TempDir()
         let a = randomFile(t, "a", megabytes: 3), b = randomFile(t, "b", megabytes: 5)

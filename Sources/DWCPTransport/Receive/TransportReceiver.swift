@@ -133,9 +133,35 @@ public final class TransportReceiver {
         checkpointedChunks = restored?.chunks ?? 0
     }
 
+    /// Ends the transfer from outside (an interrupted `dwcp-recv`): each connected sender is told
+    /// (`fin` 4) and fails at once, where it would have reconnected until its resume timeout;
+    /// the transfer fails with `reason`. Waits up to half a second for the senders to close
+    /// (a message still queued when the process exits can be lost to the reset its close
+    /// sends). Nothing happens once the verdict is known.
+    public func cancel(reason: String) {
+        let senders: [StreamSocket] = lock.withLock { verdict == nil && failure == nil ? Array(authenticated.values) : [] }
+        guard !senders.isEmpty else { return fail(DWCPError(.failure, reason)) }
+        for s in senders { sendControl(s, .fin, Wire.verdictReceiverInterrupted) }
+        lock.withLock {
+            let deadline = MonotonicClock.now() + 0.5
+            while !authenticated.isEmpty && MonotonicClock.now() < deadline { lock.wait(seconds: deadline - MonotonicClock.now()) }
+            failTransfer(DWCPError(.failure, reason))
+        }
+    }
+
+    /// Cancels (`cancel(reason:)`) every transfer this process is receiving.
+    public static func cancelAll(reason: String) {
+        for r in live.all { r.cancel(reason: reason) }
+    }
+
+    /// Receivers whose transfer is under way.
+    private static let live = LiveObjects<TransportReceiver>()
+
     /// Accepts connections on `listener` until one transfer is complete, writing it to `output`
     /// (which is fsynced before the sender is told the transfer succeeded, when it is a file).
     public func receive(on listener: StreamListener, to output: FileDescriptor) throws -> TransferStats {
+        Self.live.add(self)
+        defer { Self.live.remove(self) }
         positional = output.positionalWriteStart().map { (output, $0) }
         if checkpoint != nil {
             guard output.isRegularFile, let start = positional?.start else {

@@ -199,8 +199,8 @@ public final class TransportSender {
     /// Runs a transfer of the chunks `next` makes (given the stream offset; nil at the end).
     private func transfer(_ next: (UInt64) throws -> Chunk?) throws -> TransferStats {
         let c = configuration
-        Self.active.withLock { Self.activeSenders[ObjectIdentifier(self)] = WeakSender(self) }
-        defer { _ = Self.active.withLock { Self.activeSenders.removeValue(forKey: ObjectIdentifier(self)) } }
+        Self.live.add(self)
+        defer { Self.live.remove(self) }
         // Every connection dials at once (on a long path each handshake costs three round trips,
         // so connecting one after the other would idle the link for as long). The first is
         // awaited here, so a refused or unauthenticated receiver fails fast with its reason.
@@ -267,7 +267,8 @@ public final class TransportSender {
             cancel(because: error)
             fail(error)
             for t in threads { t.join() }
-            throw error
+            // The first failure: the input's own, or the transport's that made it give up.
+            throw lock.withLock { failure } ?? error
         }
         lock.withLock {
             inputDone = true
@@ -289,6 +290,11 @@ public final class TransportSender {
         }
     }
 
+    /// The transfer's failure, once it has one: a reader waiting for a quiet input asks it
+    /// (`FileDescriptor.readFully(into:count:checkingEvery:abandon:)`), since nothing else wakes
+    /// a blocked read.
+    public var failed: Error? { lock.withLock { failure } }
+
     /// Ends the transfer from outside (a signal): the receiver is told, as when the input fails
     /// (`cancel`), and the transfer fails with `reason`. Returns once the receiver had it, or
     /// after about `Wire.cancelDeliverySeconds`. Once the whole input was read it does nothing:
@@ -301,14 +307,11 @@ public final class TransportSender {
     /// Cancels (`cancel(reason:)`) every transfer under way in this process, one after the
     /// other: what an interrupted command does before it exits, whichever library started them.
     public static func cancelAll(reason: String) {
-        let senders = active.withLock { Array(activeSenders.values.compactMap { $0.sender }) }
-        for s in senders { s.cancel(reason: reason) }
+        for s in live.all { s.cancel(reason: reason) }
     }
 
-    private final class WeakSender { weak var sender: TransportSender?; init(_ s: TransportSender) { sender = s } }
-    private static let active = ConditionLock()
-    /// Guarded by `active`.
-    nonisolated(unsafe) private static var activeSenders: [ObjectIdentifier: WeakSender] = [:]
+    /// Senders whose transfer is under way.
+    private static let live = LiveObjects<TransportSender>()
 
     /// This side failed (the input, or the application feeding it, threw), so the transfer can
     /// never complete: every connection sends `cancel` instead of its next chunk, and the
@@ -768,6 +771,11 @@ public final class TransportSender {
             do {
                 try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
                 let m = try raw.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }
+                if m.kind == .fin && m.sequence == Wire.verdictReceiverInterrupted {
+                    // Not worth reconnecting until --resume-timeout: nobody will answer.
+                    fail(DWCPError(.network, "\(configuration.endpoint): the receiver was interrupted and ended the transfer"))
+                    return
+                }
                 let snapshot: TransferStats? = lock.withLock {
                     switch m.kind {
                     case .ack: acknowledge(m.sequence)

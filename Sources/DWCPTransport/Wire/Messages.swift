@@ -24,6 +24,9 @@ public enum Wire {
     /// The answer to a `cancel`: the receiver has ended the transfer. It tells the sender its
     /// cancel arrived (a connection the receiver dropped before reading it never carried it).
     public static let verdictCancelled: UInt64 = 3
+    /// The receiver was interrupted and ended the transfer (`TransportReceiver.cancel`): its
+    /// sender fails at once instead of reconnecting until its resume timeout.
+    public static let verdictReceiverInterrupted: UInt64 = 4
     /// What the sender throws for `verdictRejected`, so callers can tell "the receiver refused
     /// the data" (it said so) from "no verdict arrived" (outcome unknown) by comparing errors.
     public static let rejected = DWCPError(.failure, "the receiver got every byte but could not apply them (see its diagnostics)")
