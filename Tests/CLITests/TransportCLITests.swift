@@ -127,21 +127,33 @@ final class TransportCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("out-2")))
     }
 
+    /// Shell lines that start `receiver` in the background ($rp), then a dwcp-send to it fed
+    /// through a FIFO ($sp) that gets 4 MB and then stays open and quiet (fd 3 holds it, until
+    /// `exec 3>&-`), and wait a second: a transfer under way whose producer went quiet.
+    func quietPipeTransfer(_ t: TempDir, receiver: String, sender: String) -> String {
+        let input = randomFile(t, "quiet-input", megabytes: 4)
+        return """
+            \(receiver) & rp=$!
+            sleep 0.3
+            mkfifo \(t.path("fifo"))
+            \(sender) < \(t.path("fifo")) & sp=$!
+            exec 3>\(t.path("fifo"))
+            cat \(input) >&3
+            sleep 1
+
+            """
+    }
+
     /// An interrupted sender cancels its transfer: the receiver ends it at once (before, it
     /// waited for the sender up to its idle timeout, and a new sender was told "busy"), and
     /// with --keep removes its output and serves the next sender under the same number.
     func testInterruptedSenderCancelsItsTransferAndKeepServesTheNext() throws {
         let t = TempDir()
-        let a = randomFile(t, "a", megabytes: 4), b = randomFile(t, "b", megabytes: 3)
+        let b = randomFile(t, "b", megabytes: 3)
         let port = freePort()
-        let r = try CLI.shell("""
-            dwcp-recv --listen 127.0.0.1:\(port) --keep -o \(t.path("out-%n")) & rp=$!
-            sleep 0.3
-            mkfifo \(t.path("fifo"))
-            dwcp-send 127.0.0.1:\(port) < \(t.path("fifo")) & sp=$!
-            exec 3>\(t.path("fifo"))
-            cat \(a) >&3
-            sleep 1; kill -INT $sp; wait $sp; i=$?
+        let r = try CLI.shell(quietPipeTransfer(t, receiver: "dwcp-recv --listen 127.0.0.1:\(port) --keep -o \(t.path("out-%n"))",
+                                                sender: "dwcp-send 127.0.0.1:\(port)") + """
+            kill -INT $sp; wait $sp; i=$?
             exec 3>&-
             dwcp-send --resume-timeout 5 127.0.0.1:\(port) < \(b); s=$?
             kill $rp; wait $rp; echo "$i $s"
@@ -157,16 +169,10 @@ final class TransportCLITests: XCTestCase {
     /// gone quiet (a blocked read used to keep it waiting for the producer forever).
     func testInterruptedReceiverEndsItsSenderAtOnce() throws {
         let t = TempDir()
-        let a = randomFile(t, "a", megabytes: 4)
         let port = freePort()
-        let r = try CLI.shell("""
-            dwcp-recv --listen 127.0.0.1:\(port) -o \(t.path("out")) & rp=$!
-            sleep 0.3
-            mkfifo \(t.path("fifo"))
-            timeout 60 dwcp-send --resume-timeout 30 127.0.0.1:\(port) < \(t.path("fifo")) & sp=$!
-            exec 3>\(t.path("fifo"))
-            cat \(a) >&3
-            sleep 1; kill -INT $rp; wait $rp; r=$?
+        let r = try CLI.shell(quietPipeTransfer(t, receiver: "dwcp-recv --listen 127.0.0.1:\(port) -o \(t.path("out"))",
+                                                sender: "timeout 60 dwcp-send --resume-timeout 30 127.0.0.1:\(port)") + """
+            kill -INT $rp; wait $rp; r=$?
             t0=$(date +%s%N); wait $sp; s=$?; waited=$((($(date +%s%N) - t0) / 1000000))
             exec 3>&-
             echo "$r $s $waited"
