@@ -50,8 +50,8 @@ public enum Wire {
     /// Longest reason a `cancel` message may carry; a longer one ends the connection before
     /// anything is allocated.
     public static let maxCancelReason = 1024
-    /// How long a sender that cancels its transfer waits for the receiver to take the `cancel`
-    /// (and close the connections) before it closes them itself.
+    /// How long a connection that sent `cancel` waits for the receiver's answer (`fin` 3) before
+    /// it takes the cancel for lost.
     public static let cancelDeliverySeconds = 1.0
 
     /// The `cancel` message (header and UTF-8 reason) a sender sends when its own side failed.
@@ -219,9 +219,9 @@ public struct Welcome: Equatable {
 ///     0 type | 1 rsvd (3) | 4 payload length u32 | 8 sequence u64 | 16 offset u64 | 24 XXH3-64 of payload
 ///
 /// Client to server: `data` (a chunk of the stream), `end` (payload: total length u64, chunk
-/// count u64, `ChunkListDigest` hi, lo) and `cancel` (payload: a UTF-8 reason). Server to client, header only: `ack` (`sequence` = the next
-/// chunk the receiver needs: everything before it is written) and `fin` (`sequence` 0 = verified,
-/// 1 = digest or length mismatch).
+/// count u64, `ChunkListDigest` hi, lo) and `cancel` (payload: a UTF-8 reason). Server to
+/// client, header only: `ack` (`sequence` = the next chunk the receiver needs: everything before
+/// it is written) and `fin` (`sequence`: one of the `Wire.verdict…` values).
 public struct MessageHeader: Equatable {
     /// `cancel` (client to server): the sender's own side failed (its input, or the application
     /// feeding it), so the transfer can never complete; payload: the reason, UTF-8, at most
