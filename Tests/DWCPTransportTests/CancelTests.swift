@@ -84,6 +84,44 @@ final class CancelTests: XCTestCase {
         XCTAssertLessThan(ended - cutAt, 3, "the receiver waited for a sender that had given up")
     }
 
+    /// A cancel that is too long or corrupt ends only the connection it came on (nothing is
+    /// allocated for an overlong one): the transfer goes on, and a sound cancel on a new
+    /// connection of the same session then ends it, answered with `fin` 3.
+    func testAHostileCancelEndsOnlyItsConnection() throws {
+        let receiver = try startReceiver()
+        let session = SessionAuth.nonce()
+        func connection() throws -> StreamSocket {
+            let socket = try StreamSocket.connect(Endpoint(host: "127.0.0.1", port: receiver.port))
+            _ = try Handshake.client(socket, auth: SessionAuth(secret: nil), session: session, stream: 0, chunkSize: 1 << 16, streams: 1)
+            socket.setReceiveTimeout(5)
+            return socket
+        }
+        func answer(_ socket: StreamSocket) throws -> MessageHeader {
+            try socket.receive(Wire.messageHeaderLength).withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }
+        }
+        var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+        let overlong = try connection()
+        MessageHeader(kind: .cancel, length: UInt32(Wire.maxCancelReason + 1), sequence: 0, offset: 0, checksum: 0).store(to: &header)
+        try overlong.sendAll(header)
+        let sent = MonotonicClock.now()
+        XCTAssertThrowsError(try answer(overlong), "an overlong cancel ends its connection")
+        XCTAssertLessThan(MonotonicClock.now() - sent, 2, "at once, not after waiting for its reason")
+        var corrupt = Wire.cancelMessage(reason: "forged")
+        corrupt[corrupt.count - 1] ^= 1
+        let second = try connection()
+        try second.sendAll(corrupt)
+        XCTAssertThrowsError(try answer(second), "a cancel whose checksum fails ends its connection")
+        let third = try connection()
+        try third.sendAll(Wire.cancelMessage(reason: "really"))
+        let fin = try answer(third)
+        XCTAssertEqual(fin.kind, .fin)
+        XCTAssertEqual(fin.sequence, Wire.verdictCancelled)
+        let (result, _) = receiver.wait()
+        XCTAssertThrowsError(try result.get()) { error in
+            XCTAssertEqual("\(error)", "the sender cancelled the transfer: really", "only the sound cancel counted")
+        }
+    }
+
     /// The reason goes out whole when it fits, cut at a character boundary when it does not,
     /// and comes out as one printable line whatever a sender put in it.
     func testTheReasonIsBoundedAndPrintable() throws {
