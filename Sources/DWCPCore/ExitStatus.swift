@@ -24,6 +24,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
           2    usage error (unknown option, invalid value)
           3    integrity error (checksum or digest mismatch, truncated or malformed stream, wrong baseline)
           4    network or peer error
-          130  interrupted by SIGINT
+          130  interrupted by SIGINT (128 + N for signal N: 143 for SIGTERM); a transfer under way
+               is cancelled at the other end first
         """
 }
