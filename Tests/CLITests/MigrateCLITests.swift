@@ -330,16 +330,17 @@ final class MigrateCLITests: XCTestCase {
             let auth = secret ? "--secret-file \(t.path("key"))" : ""
             let r = try CLI.shell("""
                 rm -f \(dst)*
+                mkdir -p \(t.path("work"))  # the killed source's snapshot stays there, not in /tmp
                 head -c 67108864 /dev/urandom > \(v1); head -c 67108864 /dev/urandom > \(v2); cp \(v1) \(src)
                 dwcp-migrate receive --listen 127.0.0.1:\(port) -o \(dst) \(auth) --idle-timeout 30 --json > \(t.path("recv.json")) 2>/dev/null & rp=$!
                 sleep 0.5
                 # The freeze replaces the whole image: the final round is long (zstd level 19).
                 dwcp-migrate file \(src) --to 127.0.0.1:\(port) \(auth) --codec zstd:19 --link-rate 1Gbit \
-                  --freeze "cp \(v2) \(src)" 2>/dev/null & sp=$!
+                  --work-dir \(t.path("work")) --freeze "cp \(v2) \(src)" 2>/dev/null & sp=$!
                 for i in $(seq 6000); do [ "$(stat -c %s \(dst).dwcp-journal 2>/dev/null || echo 0)" -gt 8000000 ] && break; sleep 0.005; done
                 [ "$(stat -c %s \(dst).dwcp-journal 2>/dev/null || echo 0)" -gt 8000000 ] || exit 93
                 kill -9 $sp; wait $sp 2>/dev/null
-                dwcp-migrate file \(src) --to 127.0.0.1:\(port) \(auth) --resume-timeout 4; s=$?
+                dwcp-migrate file \(src) --to 127.0.0.1:\(port) \(auth) --work-dir \(t.path("work")) --resume-timeout 4; s=$?
                 [ $s = 0 ] || kill $rp
                 wait $rp; echo "$s $?"
                 """)
@@ -524,6 +525,30 @@ final class MigrateCLITests: XCTestCase {
     }
 
     /// Writers faster than the rounds can follow: it gives up, the destination deletes its copy.
+    /// Ctrl-C on the destination mid-round: it tells the source (`fin` 4), which gives up at
+    /// once with exit 4 instead of reconnecting until its --resume-timeout (30 s here), and no
+    /// half-written image is left.
+    func testInterruptedDestinationEndsTheSourceAtOnce() throws {
+        let t = TempDir()
+        let src = t.path("src.img"), dst = t.path("dst.img")
+        let port = freePort()
+        let r = try CLI.shell("""
+            head -c 64000000 /dev/urandom > \(src)
+            dwcp-migrate receive --listen 127.0.0.1:\(port) -o \(dst) & rp=$!
+            sleep 0.3
+            dwcp-migrate file \(src) --to 127.0.0.1:\(port) --codec zstd:19 --resume-timeout 30 2>\(t.path("err")) & sp=$!
+            sleep 1.5; kill -INT $rp; wait $rp; r=$?
+            t0=$(date +%s%N); wait $sp; s=$?; waited=$((($(date +%s%N) - t0) / 1000000))
+            echo "$r $s $waited"
+            """)
+        let out = String(decoding: r.stdout, as: UTF8.self).split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        XCTAssertEqual(out.prefix(2), ["130", "4"], r.stderr)
+        XCTAssertLessThan(Int(out.last ?? "") ?? 99_999, 3000, "ms the source outlived its destination")
+        XCTAssertTrue(String(decoding: t.read("err"), as: UTF8.self).contains("the receiver was interrupted and ended the transfer"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dst), "no half-written image")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-partial"), "no half-written image")
+    }
+
     func testNonConvergingFileGivesUpAndDiscards() throws {
         let t = TempDir()
         let src = t.path("src.img"), dst = t.path("dst.img")

@@ -46,6 +46,9 @@ public final class QemuDestination {
         let socketPath = directory.path + "/incoming.sock"
         try qmp.execute("migrate-incoming", ["uri": "unix:\(socketPath)"])
         let connection = try UnixSocket.connect(socketPath, retryFor: 10)
+        // Connected, the socket's name is no longer needed: gone now, it cannot be left behind
+        // in the temporary directory by a receiver that is killed or interrupted.
+        directory.remove()
         UnixSocket.setSendBuffer(connection, bytes: Self.streamBuffer)
         defer { connection.close() }
 
