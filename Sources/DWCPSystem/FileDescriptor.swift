@@ -73,33 +73,26 @@ public struct FileDescriptor: Sendable, Equatable {
     }
 
     /// Reads until `count` bytes are in or end of file; returns the bytes read (short only at EOF).
-    public func readFully(into p: UnsafeMutableRawPointer, count: Int) throws -> Int {
-        var done = 0
-        while done < count {
-            let n = try syscall("\(name): read") { read(rawValue, p + done, count - done) }
-            if n == 0 { break }
-            done += n
-        }
-        return done
-    }
-
-    /// `readFully` for a pipe or socket that may go quiet: waits for input in polls of
+    ///
+    /// With `abandon`, for a pipe or socket that may go quiet: it waits for input in polls of
     /// `interval` seconds and between them asks `abandon` whether the work these bytes are for
     /// has failed meanwhile; if it returns an error, throws it (a blocked read would have waited
-    /// for a producer that may never write again).
+    /// for a producer that may never write again). Without, it simply blocks in `read`.
     public func readFully(into p: UnsafeMutableRawPointer, count: Int, checkingEvery interval: Double = 0.2,
-                          abandon: () -> Error?) throws -> Int {
+                          abandon: (() -> Error?)? = nil) throws -> Int {
         var done = 0
         while done < count {
-            var waiter = pollfd(fd: rawValue, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&waiter, 1, Int32(interval * 1000))
-            if ready < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(errno: errno, what: "\(name): poll")
-            }
-            if ready == 0 {
-                if let error = abandon() { throw error }
-                continue
+            if let abandon {
+                var waiter = pollfd(fd: rawValue, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&waiter, 1, Int32(interval * 1000))
+                if ready < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemError(errno: errno, what: "\(name): poll")
+                }
+                if ready == 0 {
+                    if let error = abandon() { throw error }
+                    continue
+                }
             }
             let n = try syscall("\(name): read") { read(rawValue, p + done, count - done) }
             if n == 0 { break }

@@ -3,7 +3,6 @@ import DWCPCLI
 import DWCPCore
 import DWCPMigrate
 import DWCPSystem
-import DWCPTransport
 
 /// `dwcp-migrate file`: iterative pre-copy of a file or block device that may be changing.
 struct FileCommand: ParsableCommand {
@@ -52,11 +51,7 @@ struct FileCommand: ParsableCommand {
 
     func run() throws {
         verbosity.apply()
-        // Interrupted, the round under way can never complete: the destination is told and
-        // fails at once (see docs/TRANSPORT.md, "A cancelled transfer").
-        SignalCleanup.whenInterrupted { name in
-            TransportSender.cancelAll(reason: "dwcp-migrate was interrupted (\(name))")
-        }
+        SourceOptions.cancelTransfersWhenInterrupted()
         // Fail on an unreadable source before touching the network.
         try FileDescriptor.openForReading(sourcePath).close()
         if source.codec == "raw" { throw DWCPError.usage("--codec raw is for VM streams; image rounds are deltas and need the encoder") }

@@ -3,7 +3,6 @@ import DWCPCLI
 import DWCPCore
 import DWCPMigrate
 import DWCPSystem
-import DWCPTransport
 
 /// `dwcp-migrate qemu`: migrate a running QEMU VM through DWCP.
 struct QemuCommand: ParsableCommand {
@@ -52,11 +51,7 @@ struct QemuCommand: ParsableCommand {
 
     func run() throws {
         verbosity.apply()
-        // Interrupted, the round under way can never complete: the destination is told and
-        // fails at once (see docs/TRANSPORT.md, "A cancelled transfer").
-        SignalCleanup.whenInterrupted { name in
-            TransportSender.cancelAll(reason: "dwcp-migrate was interrupted (\(name))")
-        }
+        SourceOptions.cancelTransfersWhenInterrupted()
         let source = self.source
         let prepare = { [verbose = verbosity.verbose] () throws -> QemuSource.Prepared in
             let plan = try source.plan()

@@ -58,6 +58,16 @@ struct SourceOptions: ParsableArguments {
     var threadCount: Int { threads ?? OSThread.processorCount }
 
     /// Probes the link (unless --link-rate) and plans the migration.
+    /// Installs what an interrupted source does (SIGINT, SIGTERM, SIGHUP), before any thread
+    /// starts: the round under way can never complete, so the destination is told and fails at
+    /// once (docs/TRANSPORT.md, "A cancelled transfer"), then the command exits with 128 + the
+    /// signal.
+    static func cancelTransfersWhenInterrupted() {
+        SignalCleanup.whenInterrupted { name in
+            TransportSender.cancelAll(reason: "dwcp-migrate was interrupted (\(name))")
+        }
+    }
+
     func plan() throws -> MigrationPlan {
         var measurement: LinkMeasurement? = nil
         if let r = linkRate {

@@ -322,15 +322,23 @@ public final class TransportSender {
     /// itself failed (there is nobody to tell) or the verdict is in.
     private func cancel(because error: Error) {
         lock.withLock {
-            guard failure == nil, finStatus == nil else { return }
-            if cancelling == nil { cancelling = error }
-            lock.broadcast()
+            guard startCancelling(error) else { return }
             // A connection that delivered it fails the transfer; one that could not just ends.
             let deadline = MonotonicClock.now() + Wire.cancelDeliverySeconds + 0.5
             while failure == nil && liveStreams > 0 && MonotonicClock.now() < deadline {
                 lock.wait(seconds: deadline - MonotonicClock.now())
             }
         }
+    }
+
+    /// Makes `error` the reason every connection sends `cancel` for, unless the transfer already
+    /// failed or has its verdict (nobody to tell, or nothing to cancel); an earlier reason stays.
+    /// Returns whether the transfer is cancelling. Lock held.
+    private func startCancelling(_ error: Error) -> Bool {
+        guard failure == nil, finStatus == nil else { return false }
+        if cancelling == nil { cancelling = error }
+        lock.broadcast()
+        return true
     }
 
     private func abortSockets() {
@@ -675,10 +683,7 @@ public final class TransportSender {
                 // Not the connection: the input (a file that changed or shrank while being sent).
                 // Usually found before the chunk's header went out (it is read first), and then
                 // this connection, between two messages, can still carry the `cancel`.
-                lock.withLock {
-                    if failure == nil && finStatus == nil && cancelling == nil { cancelling = e }
-                    lock.broadcast()
-                }
+                _ = lock.withLock { startCancelling(e) }
                 if begun { return false }
                 continue
             } catch {
