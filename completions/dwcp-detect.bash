@@ -165,7 +165,7 @@ _dwcp-detect() {
     local -a repeating_flags=(--verbose -v)
     local -a non_repeating_flags=(--tls --quiet -q --progress --no-progress --version -h --help)
     local -a repeating_options=()
-    local -a non_repeating_options=(--serve --watch --print --pings --burst --datacenter-rtt --datacenter-jitter --datacenter-loss --internet-rtt --internet-loss --confirm --secret-file --cert --key --ca --tls-name)
+    local -a non_repeating_options=(--serve --watch --print --pings --burst --datacenter-rtt --datacenter-jitter --datacenter-loss --internet-rtt --internet-loss --confirm --hysteresis --secret-file --cert --key --ca --tls-name)
     __dwcp-detect_offer_flags_options 1
 
     # Offer option value completions
@@ -201,6 +201,9 @@ _dwcp-detect() {
         return
         ;;
     '--confirm')
+        return
+        ;;
+    '--hysteresis')
         return
         ;;
     '--secret-file')

@@ -20,7 +20,7 @@ function __dwcp-detect_parse_tokens -S
     set -l unparsed_tokens (__dwcp-detect_tokens -pc)
     switch $unparsed_tokens[1]
     case 'dwcp-detect'
-        __dwcp-detect_parse_subcommand 1 'serve=' 'watch=' 'print=' 'pings=' 'burst=' 'datacenter-rtt=' 'datacenter-jitter=' 'datacenter-loss=' 'internet-rtt=' 'internet-loss=' 'confirm=' 'secret-file=' 'tls' 'cert=' 'key=' 'ca=' 'tls-name=' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        __dwcp-detect_parse_subcommand 1 'serve=' 'watch=' 'print=' 'pings=' 'burst=' 'datacenter-rtt=' 'datacenter-jitter=' 'datacenter-loss=' 'internet-rtt=' 'internet-loss=' 'confirm=' 'hysteresis=' 'secret-file=' 'tls' 'cert=' 'key=' 'ca=' 'tls-name=' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __dwcp-detect_parse_subcommand -r 1 'version'
@@ -88,6 +88,7 @@ complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_o
 complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_or_options "dwcp-detect" internet-rtt' -l 'internet-rtt' -d 'Internet if the median RTT is at least this.' -rfka ''
 complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_or_options "dwcp-detect" internet-loss' -l 'internet-loss' -d '... or loss at least this.' -rfka ''
 complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_or_options "dwcp-detect" confirm' -l 'confirm' -d 'With --watch: measurements in a row that must agree before the mode changes.' -rfka ''
+complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_or_options "dwcp-detect" hysteresis' -l 'hysteresis' -d 'With --watch: how far beyond the current mode\'s limits a measurement must be to count against it.' -rfka ''
 complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_or_options "dwcp-detect" secret-file' -l 'secret-file' -d 'Shared secret for authenticating connections (HMAC-SHA256), read from FILE; default $DWCP_SECRET_FILE. Both ends need the same.' -rfka ''
 complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_or_options "dwcp-detect" tls' -l 'tls' -d 'Encrypt and authenticate every connection with TLS 1.3 (OpenSSL); both ends need it.'
 complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_or_options "dwcp-detect" cert' -l 'cert' -d 'Certificate chain (PEM) this side presents. Required when receiving with --tls; when sending, it is the client certificate for mutual TLS.' -rfka ''

@@ -17,12 +17,15 @@ struct DetectCommand: ParsableCommand {
             echo over an authenticated TCP connection (RTT min/median/p99 and jitter); a short \
             burst measures throughput and, from the kernel's retransmission counters, loss. Prints \
             one JSON line with mode, figures and reasons; --watch repeats every INTERVAL seconds and \
-            changes mode only after --confirm measurements in a row agree (no flapping on a noisy \
-            link). Scripts use --print mode.
+            changes mode only after --confirm measurements in a row leave the current mode's limits \
+            by --hysteresis (no flapping on a noisy link). A measurement that fails under --watch \
+            is reported and the next one tried at the next interval. Scripts use --print mode.
 
             Modes: internet if median RTT >= --internet-rtt or loss >= --internet-loss; datacenter \
             if median RTT <= --datacenter-rtt, jitter <= --datacenter-jitter and loss <= \
-            --datacenter-loss; hybrid otherwise.
+            --datacenter-loss; hybrid otherwise. Under --watch the current mode's own limits are \
+            widened by --hysteresis: with the defaults an internet link stays internet down to 16 ms \
+            of median RTT, a datacenter link stays datacenter up to 2.4 ms.
 
             Examples:
               dwcp-detect peer:7000
@@ -55,6 +58,8 @@ struct DetectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Internet if the median RTT is at least this.", valueName: "MS")) var internetRtt: Double = 20
     @Option(help: ArgumentHelp("... or loss at least this.", valueName: "PERCENT")) var internetLoss: Double = 1
     @Option(help: "With --watch: measurements in a row that must agree before the mode changes.") var confirm: Int = 2
+    @Option(help: ArgumentHelp("With --watch: how far beyond the current mode's limits a measurement must be to count against it.", valueName: "PERCENT"))
+    var hysteresis: Double = 20
 
     @OptionGroup var secret: SecretOptions
     @OptionGroup var tls: TLSClientOptions
@@ -74,6 +79,7 @@ struct DetectCommand: ParsableCommand {
             throw ValidationError("\(name) must be a number ≥ 0")
         }
         if confirm < 1 { throw ValidationError("--confirm must be at least 1") }
+        if !(hysteresis >= 0 && hysteresis < 100) { throw ValidationError("--hysteresis must be 0 or more and below 100 (percent)") }
     }
 
     func run() throws {
@@ -93,6 +99,7 @@ struct DetectCommand: ParsableCommand {
         probe.tls = try tls.settings.map { try TLSContext(role: .client, $0) }
         probe.pings = pings
         probe.burstSeconds = burst
+        probe.keepConnection = watch != nil
         var classifier = LinkClassifier()
         classifier.datacenterRTT = datacenterRtt / 1000
         classifier.datacenterJitter = datacenterJitter / 1000
@@ -100,10 +107,19 @@ struct DetectCommand: ParsableCommand {
         classifier.internetRTT = internetRtt / 1000
         classifier.internetLoss = internetLoss / 100
         classifier.confirmations = confirm
+        classifier.hysteresis = hysteresis / 100
         let start = MonotonicClock.now()
         repeat {
             let began = MonotonicClock.now()
-            let m = try probe.measure()
+            let m: LinkMeasurement
+            do {
+                m = try probe.measure()
+            } catch let e as DWCPError where watch != nil && e.status == .network {
+                // A monitor outlives a peer restart or a link outage: say so, try again.
+                Diagnostics.warning("measurement failed: \(e.message); next try in \(watch!) s")
+                pause(until: began + watch!)
+                continue
+            }
             let (mode, raw, reasons) = classifier.update(m)
             if print == "mode" {
                 try FileDescriptor.standardOutput.writeAll(mode.rawValue + "\n")
@@ -127,12 +143,16 @@ struct DetectCommand: ParsableCommand {
                 try FileDescriptor.standardOutput.writeAll(j.text + "\n")
             }
             guard let watch else { break }
-            let wait = watch - (MonotonicClock.now() - began)
-            if wait > 0 {
-                var pause = timespec(tv_sec: Int(wait), tv_nsec: Int((wait - wait.rounded(.down)) * 1e9))
-                var left = timespec()
-                while nanosleep(&pause, &left) != 0 && errno == EINTR { pause = left }
-            }
+            pause(until: began + watch)
         } while true
+    }
+
+    /// Sleeps until the monotonic clock reads `deadline` (at once if it already has).
+    private func pause(until deadline: Double) {
+        let wait = deadline - MonotonicClock.now()
+        guard wait > 0 else { return }
+        var pause = timespec(tv_sec: Int(wait), tv_nsec: Int((wait - wait.rounded(.down)) * 1e9))
+        var left = timespec()
+        while nanosleep(&pause, &left) != 0 && errno == EINTR { pause = left }
     }
 }

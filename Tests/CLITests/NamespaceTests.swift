@@ -84,4 +84,53 @@ final class NamespaceTests: XCTestCase {
         let rate = (send["gbit_per_s"] as! Double) * 1e9
         XCTAssertLessThan(rate, 230e6, "the tbf limit holds")
     }
+
+    /// `dwcp-detect --watch` on a path that really changes: a 20 Mbit tbf link with a 150 ms
+    /// queue is a datacenter path while idle; a bulk cubic transfer fills the queue and makes it
+    /// an internet path (130+ ms), and it is a datacenter path again once the transfer ends.
+    /// The watch must follow both changes within a few measurements and never flap between.
+    func testWatchFollowsARealChangeOfThePath() throws {
+        guard let wan = wanSetup() else { return }
+        let t = TempDir()
+        let script = [
+            "export NB_PREFIX=dwcpw WAN_STATE=\(t.path("wan"))",
+            "trap 'bash \(wan) down >/dev/null 2>&1' EXIT",
+            "bash \(wan) up --rate 20mbit --queue-ms 150 >/dev/null || exit 90",
+            "A='ip netns exec dwcpw-a'; B='ip netns exec dwcpw-b'",
+            "$B $(which dwcp-detect) --serve 10.200.0.2:7002 & dp=$!",
+            "$B $(which dwcp-recv) --listen 10.200.0.2:7003 -o /dev/null & rp=$!",
+            "sleep 0.5",
+            "now() { date +%s.%N; }",
+            "w0=$(now)",
+            "$A $(which dwcp-detect) --watch 0.5 --burst 0 --pings 5 10.200.0.2:7002 > \(t.path("watch.json")) & wp=$!",
+            "sleep 2.5",
+            "s=$(now)",
+            "head -c 12000000 /dev/zero | $A $(which dwcp-send) --cc cubic 10.200.0.2:7003 || exit 91",
+            "e=$(now)",
+            "sleep 3",
+            "kill $wp $dp; wait $rp",
+            "echo \"$w0 $s $e\"",
+        ].joined(separator: "\n")
+        let r = try CLI.shell(script)
+        let marks = String(decoding: r.stdout, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
+        XCTAssertEqual(marks.count, 3, r.stderr)
+        guard marks.count == 3 else { return }
+        // Seconds since the watch started, as its lines' "t".
+        let (start, end) = (marks[1] - marks[0], marks[2] - marks[0])
+        let lines = String(decoding: t.read("watch.json"), as: UTF8.self).split(separator: "\n").map {
+            try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        let modes = lines.map { ($0["t"] as! Double, $0["mode"] as! String) }
+        var switches: [(Double, String)] = []
+        for (i, m) in modes.enumerated() where i > 0 && m.1 != modes[i - 1].1 { switches.append(m) }
+        XCTAssertEqual(modes.first?.1, "datacenter", "\(modes)")
+        // The draining queue may pass through hybrid RTTs for a measurement or two on the way back.
+        XCTAssertTrue([["internet", "datacenter"], ["internet", "hybrid", "datacenter"]].contains(switches.map(\.1)), "\(modes)")
+        guard let toInternet = switches.first, let back = switches.last, switches.count >= 2 else { return }
+        // A measurement takes 5 pings at the loaded path's RTT (~0.7 s), and two must agree.
+        XCTAssertLessThan(toInternet.0 - start, 3.5, "the filled queue is seen as an internet path: \(modes), transfer \(start)-\(end)")
+        XCTAssertGreaterThan(back.0, end, "\(modes)")
+        XCTAssertLessThan(back.0 - end, 2.0, "the drained queue is seen as a datacenter path again: \(modes), transfer \(start)-\(end)")
+        print("watch: transfer \(start)-\(end) s, switches \(switches)")
+    }
 }

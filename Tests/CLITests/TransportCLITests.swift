@@ -476,6 +476,41 @@ final class TransportCLITests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("error"), r.stderr)
     }
 
+    /// `--watch` keeps its probe connection between measurements, and outlives its peer: while
+    /// the probe server is down it says so and tries again each interval; once the server is
+    /// back, on a new connection, the lines resume. One measurement on its own still exits 4.
+    func testWatchRidesOutARestartedPeer() throws {
+        let port = freePort()
+        let t = TempDir()
+        let script = [
+            "dwcp-detect --serve 127.0.0.1:\(port) & dp=$!",
+            "sleep 0.3",
+            "dwcp-detect --watch 0.2 --burst 0 --pings 3 127.0.0.1:\(port) > \(t.path("watch.json")) 2> \(t.path("watch.err")) & wp=$!",
+            "sleep 1",
+            // One probe connection for the whole watch so far.
+            "ss -tn state established \"( dport = :\(port) )\" | tail -n +2 | wc -l",
+            "kill $dp; wait $dp",
+            "sleep 1; wc -l < \(t.path("watch.json"))",
+            "dwcp-detect --serve 127.0.0.1:\(port) & dp=$!",
+            "sleep 1.5",
+            "kill $wp $dp",
+            "wc -l < \(t.path("watch.json"))",
+            "dwcp-detect --burst 0 127.0.0.1:\(port); echo \"single $?\"",
+        ].joined(separator: "\n")
+        let r = try CLI.shell(script)
+        let out = String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        XCTAssertEqual(out.count, 4, r.stderr)
+        guard out.count == 4 else { return }
+        XCTAssertEqual(out[0], "1", "the watch keeps one connection")
+        let (down, after) = (Int(out[1]) ?? 0, Int(out[2]) ?? 0)
+        XCTAssertGreaterThanOrEqual(down, 3)
+        XCTAssertGreaterThanOrEqual(after - down, 3, "measurements resume once the peer is back")
+        XCTAssertEqual(out[3], "single 4")
+        let err = String(decoding: t.read("watch.err"), as: UTF8.self)
+        XCTAssertTrue(err.contains("dwcp-detect: warning: measurement failed:"), err)
+        XCTAssertFalse(err.contains("error:"), err)
+    }
+
     func testNoReceiverIsANetworkError() throws {
         let r = try CLI.run("dwcp-send", ["--resume-timeout", "0", "127.0.0.1:\(freePort())"], stdin: "/etc/hostname")
         XCTAssertEqual(r.status, 4, r.stderr)
