@@ -56,7 +56,7 @@ struct SendCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Congestion control per socket: bbr, cubic, reno or auto (bbr on paths with a round trip of 2 ms or more, cubic on shorter ones, when the kernel has them).", valueName: "CC"))
     var cc: String = "auto"
 
-    @Option(help: ArgumentHelp("Pace the whole transfer to at most RATE (e.g. 500Mbit, 2Gbit); split over the connections.", valueName: "RATE"))
+    @Option(help: ArgumentHelp("Pace the whole transfer to at most RATE (e.g. 500Mbit, 2Gbit), shared by the connections that have bytes to send.", valueName: "RATE"))
     var maxRate: String?
 
     @Option(help: ArgumentHelp("Chunk size: the unit of striping, checksumming and resending.", valueName: "BYTES"))

@@ -33,6 +33,31 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(recv["verified"] as? Bool, true)
     }
 
+    /// `--max-rate` is the transfer's rate whatever the streams: with 8 connections the last
+    /// chunks sit in a few sockets, and `--streams auto` adds connections as it goes. A fixed
+    /// share of rate ÷ streams per socket moved 20 MB over 8 streams at half the rate, and let
+    /// auto's added streams exceed it by a third.
+    func testMaxRateHoldsForEveryStreamCount() throws {
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 16)
+        for streams in ["1", "8", "auto"] {
+            let port = freePort()
+            let r = try CLI.shell("""
+                dwcp-recv --listen 127.0.0.1:\(port) -o /dev/null & rp=$!
+                sleep 0.3
+                dwcp-send --streams \(streams) --max-rate 48Mbit --json 127.0.0.1:\(port) < \(input) > \(t.path("send.json")); s=$?
+                wait $rp; echo "$s $?"
+                """)
+            XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+            let send = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
+            let mbit = Double(send["bytes"] as! Int) * 8 / (send["seconds"] as! Double) / 1e6
+            // Loopback's 64 KiB segments let each connection's first send out unpaced: a few
+            // per cent over with many streams.
+            XCTAssertGreaterThan(mbit, 48 * 0.85, "--streams \(streams): \(send)")
+            XCTAssertLessThan(mbit, 48 * 1.1, "--streams \(streams): \(send)")
+        }
+    }
+
     func testKilledConnectionsResumeWithoutGapOrDuplicate() throws {
         let t = TempDir()
         let input = randomFile(t, "in", megabytes: 50)

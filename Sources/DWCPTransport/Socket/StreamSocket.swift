@@ -213,6 +213,12 @@ public final class StreamSocket: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate, socklen_t(8))
     }
 
+    /// Bytes written to this socket that TCP has not sent yet (`tcpi_notsent_bytes`, Linux ≥ 4.6):
+    /// what its pacing still has to pace.
+    public func unsentBytes() -> UInt32? {
+        kernelTCPInfo(through: 148)?.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 144, as: UInt32.self) }
+    }
+
     /// Segments sent so far (`tcpi_segs_out`, Linux ≥ 4.2). glibc's `struct tcp_info` stops
     /// before this field, so it is read from the kernel's layout: offset 136.
     public func segmentsOut() -> UInt32? {
