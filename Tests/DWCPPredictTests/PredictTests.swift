@@ -8,13 +8,19 @@ final class SampleTests: XCTestCase {
         var p = SampleParser()
         XCTAssertEqual(try p.parse(#"{"t":0,"bps":1e6}"#), Sample(t: 0, bps: 1e6))
         let bad = [#"{"t":1,"bps":}"#, #"{"bps":5}"#, #"{"t":2,"bps":"fast"}"#, #"{"t":-1,"bps":5}"#, #"{"t":3,"bps":0}"#,
-                   #"{"t":4,"bps":-1}"#, #"not json"#, #"{"t":5,"bps":1,"x":{"nested":1}}"#]
+                   #"{"t":4,"bps":-1}"#, #"not json"#, #"{"t":5,"bps":1,"x":{"nested":1}"#,
+                   "{\"t\":5,\"bps\":1,\"x\":" + String(repeating: "[", count: 33) + String(repeating: "]", count: 33) + "}"]
         for (i, line) in bad.enumerated() {
             XCTAssertThrowsError(try p.parse(Substring(line))) { error in
                 XCTAssertEqual((error as? SampleProblem)?.line, i + 2, "\(line)")
             }
         }
         XCTAssertEqual(try p.parse(#"{"t":6,"bps":2e6,"rtt_ms":40}"#)?.rttMs, 40)
+        // Nested values are read past: what dwcp-detect --watch and dwcp-send --json print.
+        let detect = #"{"command":"detect","t":7.5,"mode":"datacenter","rtt_ms":{"min":0.02,"p50":0.031,"p99":0.09},"rtt_ms_median":0.031,"bps":9.1e9,"rdma_devices":[],"reasons":["median RTT 0.03 ms <= 2.0 ms","a ] and } in a string"]}"#
+        XCTAssertEqual(try p.parse(Substring(detect)), Sample(t: 7.5, bps: 9.1e9, rttMs: 0.031))
+        XCTAssertEqual(try p.parse(#"{"t":8,"bps":1e6,"tcp":[{"stream":0,"rtt_ms":4.7},{"stream":1}],"x":[[1,[2]],{"a":{"b":[]}}]}"#),
+                       Sample(t: 8, bps: 1e6))
         XCTAssertNil(try p.parse("   "))
     }
 

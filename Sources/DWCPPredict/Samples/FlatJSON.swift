@@ -1,6 +1,7 @@
-/// A parser for one flat JSON object per line (`{"t": 1.5, "bps": 1e6, "state": "D"}`): the
-/// sample format of `dwcp-predict`. Nested values are rejected; numbers become `Double`, strings
-/// `String`, booleans `Bool`, null is dropped.
+/// A parser for one JSON object per line (`{"t": 1.5, "bps": 1e6, "state": "D"}`): the sample
+/// format of `dwcp-predict`. Numbers become `Double`, strings `String`, booleans `Bool`; null
+/// and nested objects and arrays (`dwcp-detect`'s `"rtt_ms":{"min":…}`, `dwcp-send`'s `"tcp":[…]`)
+/// are read past and dropped, to a depth of `maxDepth`.
 ///
 /// Written by hand because it runs on every line of every trace in `eval` (hundreds of thousands)
 /// and needs precise error positions for bad input.
@@ -16,6 +17,9 @@ public enum FlatJSON {
         public var reason: String
         public var description: String { "column \(column): \(reason)" }
     }
+
+    /// Nested values deeper than this are an error: the line is bounded, and so is the work.
+    public static let maxDepth = 32
 
     public static func parse(_ line: Substring) throws -> [String: Value] {
         let bytes = Array(line.utf8)
@@ -47,6 +51,27 @@ public enum FlatJSON {
             i += 1
             return String(decoding: s, as: UTF8.self)
         }
+        /// Reads past one object or array, strings in it included.
+        func skipNested() throws {
+            var depth = 0
+            while i < bytes.count {
+                switch bytes[i] {
+                case 0x7B, 0x5B:
+                    depth += 1
+                    guard depth <= maxDepth else { throw fail("nested deeper than \(maxDepth)") }
+                    i += 1
+                case 0x7D, 0x5D:
+                    depth -= 1
+                    i += 1
+                    if depth == 0 { return }
+                case 0x22:
+                    _ = try string()
+                default:
+                    i += 1
+                }
+            }
+            throw fail("unterminated nested value")
+        }
         skipSpace()
         guard i < bytes.count, bytes[i] == 0x7B else { throw fail("expected '{'") }
         i += 1
@@ -65,7 +90,7 @@ public enum FlatJSON {
             case 0x74 where bytes[i...].starts(with: Array("true".utf8)): out[key] = .bool(true); i += 4
             case 0x66 where bytes[i...].starts(with: Array("false".utf8)): out[key] = .bool(false); i += 5
             case 0x6E where bytes[i...].starts(with: Array("null".utf8)): i += 4
-            case 0x7B, 0x5B: throw fail("nested values are not supported")
+            case 0x7B, 0x5B: try skipNested()
             default:
                 let start = i
                 while i < bytes.count, let c = Optional(bytes[i]), (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x2B || c == 0x2E || c == 0x65 || c == 0x45 { i += 1 }

@@ -1,7 +1,7 @@
 /// One throughput measurement: the mean rate over the interval that ended at `t`.
 ///
 /// This is the JSON-lines input of `dwcp-predict` (`{"t": seconds, "bps": bits_per_second}`,
-/// optional `rtt_ms`, optional `state`), as `dwcp-detect --watch` and `dwcp-send --json` emit it and
+/// optional `rtt_ms` (or `rtt_ms_median`), optional `state`; other fields are ignored), as `dwcp-detect --watch` and `dwcp-send --json` emit it and
 /// as the normalised traces in `../shared/data/bandwidth-traces` are written. A sample covers
 /// `(previous t, t]`, the Pensieve convention.
 public struct Sample: Equatable, Sendable {
@@ -62,7 +62,8 @@ public struct SampleParser {
         }
         lastT = t
         var rtt: Double?
-        if case .number(let r)? = object["rtt_ms"], r.isFinite, r >= 0 { rtt = r }
+        // dwcp-detect's `rtt_ms` is an object (min, p50, p99); its median is `rtt_ms_median`.
+        if case .number(let r)? = object["rtt_ms"] ?? object["rtt_ms_median"], r.isFinite, r >= 0 { rtt = r }
         return Sample(t: t, bps: bps, rttMs: rtt, active: active)
     }
 
