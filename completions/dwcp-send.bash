@@ -165,7 +165,7 @@ _dwcp-send() {
     local -a repeating_flags=(--verbose -v)
     local -a non_repeating_flags=(--resume --tls --json --quiet -q --progress --no-progress --version -h --help)
     local -a repeating_options=()
-    local -a non_repeating_options=(--streams --transport --cc --max-rate --chunk-size --window --resume-timeout --secret-file --cert --key --ca --tls-name)
+    local -a non_repeating_options=(--streams --transport --cc --max-rate --chunk-size --window --resume-timeout --secret-file --cert --key --ca --tls-name --interval)
     __dwcp-send_offer_flags_options 2
 
     # Offer option value completions
@@ -204,6 +204,9 @@ _dwcp-send() {
         return
         ;;
     '--tls-name')
+        return
+        ;;
+    '--interval')
         return
         ;;
     esac

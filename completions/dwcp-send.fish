@@ -20,7 +20,7 @@ function __dwcp-send_parse_tokens -S
     set -l unparsed_tokens (__dwcp-send_tokens -pc)
     switch $unparsed_tokens[1]
     case 'dwcp-send'
-        __dwcp-send_parse_subcommand 2 'streams=' 'transport=' 'cc=' 'max-rate=' 'chunk-size=' 'window=' 'resume-timeout=' 'resume' 'secret-file=' 'tls' 'cert=' 'key=' 'ca=' 'tls-name=' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        __dwcp-send_parse_subcommand 2 'streams=' 'transport=' 'cc=' 'max-rate=' 'chunk-size=' 'window=' 'resume-timeout=' 'resume' 'secret-file=' 'tls' 'cert=' 'key=' 'ca=' 'tls-name=' 'json' 'interval=' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __dwcp-send_parse_subcommand -r 1 'version'
@@ -91,7 +91,8 @@ complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_op
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" key' -l 'key' -d 'Private key (PEM) of --cert.' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" ca' -l 'ca' -d 'Trusted CA certificates (PEM). Sending: the receiver\'s certificate must chain to them (default: the system\'s trust store). Receiving: clients must present a certificate that chains to them (mutual TLS).' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" tls-name' -l 'tls-name' -d 'With --tls: the name (DNS name or IP address) the receiver\'s certificate must carry; default: the HOST of HOST:PORT.' -rfka ''
-complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" json' -l 'json' -d 'Print a JSON summary (bytes, rate, per-connection RTT and retransmits) to standard output.'
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" json' -l 'json' -d 'Print a JSON summary (bytes, rate, per-connection RTT and retransmits) to standard output; its t and bps make it a dwcp-predict sample.'
+complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" interval' -l 'interval' -d 'With --json: also print a sample line every SECONDS while sending (t: seconds since the start; bps: the rate the receiver\'s TCP acknowledged since the previous line; delivered_bytes), for dwcp-predict.' -rfka ''
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" q quiet' -l 'quiet' -s 'q' -d 'Print errors only.'
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send"' -l 'verbose' -s 'v' -d 'More output: -v adds a summary and progress, -vv debug detail.'
 complete -c 'dwcp-send' -n '__dwcp-send_should_offer_completions_for_flags_or_options "dwcp-send" progress' -l 'progress' -d 'Force the progress line on or off (default: on when stderr is a terminal).'

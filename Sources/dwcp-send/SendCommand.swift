@@ -75,14 +75,21 @@ struct SendCommand: ParsableCommand {
 
     @OptionGroup var tls: TLSClientOptions
 
-    @Flag(help: "Print a JSON summary (bytes, rate, per-connection RTT and retransmits) to standard output.")
+    @Flag(help: "Print a JSON summary (bytes, rate, per-connection RTT and retransmits) to standard output; its t and bps make it a dwcp-predict sample.")
     var json = false
+
+    @Option(help: ArgumentHelp("With --json: also print a sample line every SECONDS while sending (t: seconds since the start; bps: the rate the receiver's TCP acknowledged since the previous line; delivered_bytes), for dwcp-predict.", valueName: "SECONDS"))
+    var interval: Double?
 
     @OptionGroup var verbosity: VerbosityOptions
 
     func validate() throws {
         if Endpoint(destination) == nil || Endpoint(destination)!.host.isEmpty { throw ValidationError("'\(destination)' is not HOST:PORT or [IPV6]:PORT") }
         if streams != "auto" && !(1...256).contains(Int(streams) ?? 0) { throw ValidationError("--streams must be 1...256 or auto") }
+        if let interval {
+            if !json { throw ValidationError("--interval needs --json") }
+            if !(interval >= 0.05 && interval <= 86_400) { throw ValidationError("--interval must be 0.05 to 86400 seconds") }
+        }
         guard let kind = TransportKind(rawValue: transport) else { throw ValidationError("--transport must be tcp, rdma or auto") }
         if kind == .rdma && tls.options.tls { throw ValidationError("--tls works over TCP only: use --transport tcp or auto") }
         if !["auto", "bbr", "cubic", "reno"].contains(cc) { throw ValidationError("--cc must be bbr, cubic, reno or auto") }
@@ -145,6 +152,24 @@ struct SendCommand: ParsableCommand {
                 TransportSender.cancelAll(reason: "dwcp-send was interrupted (\(name))")
             }
         }
+        // dwcp-predict samples: each line's bps covers the time since the line before.
+        let started = MonotonicClock.now()
+        let series = SampleSeries()
+        func sample(bytes: UInt64, at t: Double) -> (t: Double, bps: Double) { (t, series.next(bytes: bytes, at: t)) }
+        let ticker = interval.map { interval in
+            Ticker(every: interval) {
+                guard let bytes = sender.deliveredBytes else { return }
+                let s = sample(bytes: bytes, at: MonotonicClock.now() - started)
+                var j = JSONLine()
+                j.add("command", "send")
+                j.add("event", "progress")
+                j.add("t", s.t, decimals: 3)
+                j.add("bps", s.bps, decimals: 0)
+                j.add("delivered_bytes", bytes)
+                try? FileDescriptor.standardOutput.writeAll(j.text + "\n")
+            }
+        }
+        defer { ticker?.stop() }
         let stats: TransferStats
         do {
             if input.isRegularFile {
@@ -161,10 +186,14 @@ struct SendCommand: ParsableCommand {
             throw error
         }
         line.clear()
+        ticker?.stop()
         let seconds = line.elapsed
         if json {
+            let last = sample(bytes: sender.deliveredBytes ?? stats.bytes, at: MonotonicClock.now() - started)
             var j = JSONLine()
             j.add("command", "send")
+            j.add("t", last.t, decimals: 3)
+            j.add("bps", last.bps, decimals: 0)
             j.add("bytes", stats.bytes)
             j.add("seconds", seconds, decimals: 4)
             j.add("gbit_per_s", Double(stats.bytes) * 8 / max(seconds, 1e-9) / 1e9, decimals: 3)
@@ -187,5 +216,22 @@ struct SendCommand: ParsableCommand {
             try FileDescriptor.standardOutput.writeAll(j.text + "\n")
         }
         Diagnostics.info("sent \(Units.formatBytes(stats.bytes)) in \(Units.format(seconds, 2)) s (\(Units.format(Double(stats.bytes) * 8 / max(seconds, 1e-9) / 1e9, 2)) Gbit/s), verified by the receiver")
+    }
+}
+
+/// The samples `--json` prints for dwcp-predict: each line's rate covers the time since the line
+/// before (the whole transfer for a summary without `--interval` lines).
+final class SampleSeries: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var last = (t: 0.0, bytes: UInt64(0))
+
+    /// The rate (bit/s) from the previous sample to `bytes` at `t` seconds, which becomes the
+    /// previous sample.
+    func next(bytes: UInt64, at t: Double) -> Double {
+        lock.withLock {
+            let bps = Double(bytes - min(bytes, last.bytes)) * 8 / max(t - last.t, 1e-9)
+            last = (t, bytes)
+            return bps
+        }
     }
 }

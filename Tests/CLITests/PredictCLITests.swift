@@ -27,6 +27,40 @@ final class PredictCLITests: XCTestCase {
         XCTAssertTrue(strict.stderr.contains("line 61"), strict.stderr)
     }
 
+    /// The pipelines the manuals show: dwcp-detect --watch into dwcp-predict (its nested
+    /// `rtt_ms` made every line a bad one), and dwcp-send --json --interval, whose lines are
+    /// samples (before, its one summary line had neither `t` nor `bps`).
+    func testReadsWhatDetectAndSendPrint() throws {
+        let port = freePort(), recvPort = freePort()
+        let t = TempDir()
+        let r = try CLI.shell("""
+            dwcp-detect --serve 127.0.0.1:\(port) & dp=$!
+            dwcp-recv --listen 127.0.0.1:\(recvPort) -o /dev/null & rp=$!
+            sleep 0.3
+            dwcp-detect --watch 0.1 --burst 0.05 --pings 3 127.0.0.1:\(port) | head -8 | dwcp-predict --horizons 1 > \(t.path("detect.out")) 2> \(t.path("detect.err"))
+            echo "predict ${PIPESTATUS[2]}"
+            head -c 6000000 /dev/urandom | dwcp-send --json --interval 0.1 --max-rate 48Mbit 127.0.0.1:\(recvPort) > \(t.path("send.json"))
+            dwcp-predict --strict --horizons 1 \(t.path("send.json")) > \(t.path("send.out"))
+            echo "send $?"
+            kill $dp; wait $rp
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).split(separator: "\n"), ["predict 0", "send 0"], r.stderr)
+        XCTAssertEqual(String(decoding: t.read("detect.err"), as: UTF8.self), "", "no line of dwcp-detect's is a bad one")
+        let forecasts = String(decoding: t.read("detect.out"), as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(forecasts.count, 8, "a forecast line per measurement")
+        // About a second at 48 Mbit/s: ~9 progress samples of ~48 Mbit/s, and the summary.
+        let samples = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n").map {
+            try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        XCTAssertGreaterThanOrEqual(samples.count, 6, "\(samples)")
+        XCTAssertEqual(samples.last?["verified"] as? Bool, true)
+        XCTAssertEqual(String(decoding: t.read("send.out"), as: UTF8.self).split(separator: "\n").count, samples.count,
+                       "every line dwcp-send prints is a sample")
+        let rates = samples.dropFirst().dropLast().compactMap { $0["bps"] as? Double }
+        let median = rates.sorted()[rates.count / 2]
+        XCTAssertTrue((30e6...60e6).contains(median), "the samples follow --max-rate: \(rates)")
+    }
+
     func testHostileTimesAndRatesNeitherHangNorCrash() throws {
         let t = TempDir()
         var lines = #"{"t":1,"bps":1e6}"# + "\n" + #"{"t":1e12,"bps":1e6}"# + "\n"

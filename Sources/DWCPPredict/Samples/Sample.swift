@@ -1,7 +1,7 @@
 /// One throughput measurement: the mean rate over the interval that ended at `t`.
 ///
 /// This is the JSON-lines input of `dwcp-predict` (`{"t": seconds, "bps": bits_per_second}`,
-/// optional `rtt_ms` (or `rtt_ms_median`), optional `state`; other fields are ignored), as `dwcp-detect --watch` and `dwcp-send --json` emit it and
+/// optional `rtt_ms` (or `rtt_ms_median`), optional `state`; other fields are ignored), as `dwcp-detect --watch` and `dwcp-send --json [--interval]` emit it and
 /// as the normalised traces in `../shared/data/bandwidth-traces` are written. A sample covers
 /// `(previous t, t]`, the Pensieve convention.
 public struct Sample: Equatable, Sendable {

@@ -294,6 +294,18 @@ public final class TransportSender {
         }
     }
 
+    /// Bytes the receiver's TCP has acknowledged over every connection so far, chunk headers,
+    /// resends and TLS records included (`tcpi_bytes_acked`): what the path carried, smoothly,
+    /// where the transfer's own acknowledgements come a few MiB at a time. Readable while the
+    /// transfer runs (`dwcp-send --json --interval`'s samples); nil over RDMA (no `TCP_INFO`).
+    public var deliveredBytes: UInt64? {
+        lock.withLock {
+            if usesRDMA == true { return nil }
+            return sockets.values.reduce(retiredDelivered) { $0 + ($1.bytesAcked() ?? 0) }
+        }
+    }
+    private var retiredDelivered: UInt64 = 0
+
     /// The transfer's failure, once it has one: a reader waiting for a quiet input asks it
     /// (`FileDescriptor.readFully(into:count:checkingEvery:abandon:)`), since nothing else wakes
     /// a blocked read.
@@ -491,13 +503,13 @@ public final class TransportSender {
         }
     }
 
-    /// `--max-rate` over the connections that have bytes waiting to leave (in their socket, or a
-    /// chunk being written): every 20 ms each of them is paced at the rate divided by their number, and a connection with nothing waiting
-    /// at the rate divided by all connections (its share once it has data again). A fixed share
-    /// of rate ÷ streams missed the rate both ways: the last chunks of a transfer sit in a few
-    /// sockets, each held to its share (8 streams moved 20 MB at half of `--max-rate 40mbit`),
-    /// and `--streams auto` added connections, each with a share of the starting count (6
-    /// streams exceeded the same rate by 37 %).
+    /// `--max-rate` over the live connections, re-set every 20 ms: while chunks remain to be
+    /// taken each connection is paced at the rate ÷ their number; at the end, only those with
+    /// bytes left (unsent in their socket, or a chunk being written) share the rate, and the
+    /// others keep rate ÷ all. A fixed share of rate ÷ streams missed the rate both ways: the
+    /// last chunks of a transfer sit in a few sockets, each held to its share (8 streams moved
+    /// 20 MB at half of `--max-rate 40mbit`), and `--streams auto` added connections, each with
+    /// a share of the starting count (6 streams exceeded the same rate by 37 %).
     private func pace(_ rate: UInt64) {
         var applied: [Int: (socket: StreamSocket, rate: UInt64)] = [:]
         while true {
@@ -505,8 +517,12 @@ public final class TransportSender {
                 if failure == nil && finStatus == nil { lock.waitForTimer(seconds: 0.02) }
                 if failure != nil || finStatus != nil { return true }
                 // Under the lock: a connection closes its socket only after leaving `sockets`.
+                // Until every chunk has been taken, every connection will have bytes again at once
+                // (work stealing keeps them busy): an equal share each. Then only those with
+                // bytes left share the rate.
+                let tail = inputDone && queueHead >= queue.count && retransmit.isEmpty
                 var waiting: [Int: Bool] = [:]
-                for (index, socket) in sockets { waiting[index] = carrying.contains(index) || (socket.unsentBytes() ?? 0) > 0 }
+                for (index, socket) in sockets { waiting[index] = !tail || carrying.contains(index) || (socket.unsentBytes() ?? 0) > 0 }
                 let busy = UInt64(max(1, waiting.values.filter { $0 }.count))
                 let idle = UInt64(max(1, streamCount, sockets.count))
                 var next: [Int: (socket: StreamSocket, rate: UInt64)] = [:]
@@ -603,7 +619,7 @@ public final class TransportSender {
             let ok = sendLoop(index, s, &inFlight)
             s.shutdownBoth()
             ackThread.join()
-            lock.withLock { sockets[index] = nil }
+            lock.withLock { retire(s) }
             s.close()
             socket = nil
             if ok { return }
@@ -840,12 +856,20 @@ public final class TransportSender {
             } catch {
                 lock.withLock {
                     if let info = socket.tcpInfo() { recordTCP(socket, info) }
-                    if let i = sockets.first(where: { $0.value === socket })?.key { sockets[i] = nil }
+                    retire(socket)
                     lock.broadcast()
                 }
                 return
             }
         }
+    }
+
+    /// Takes `socket` out of `sockets` (if it is still there), keeping the bytes it delivered;
+    /// the lock must be held.
+    private func retire(_ socket: StreamSocket) {
+        guard let i = sockets.first(where: { $0.value === socket })?.key else { return }
+        retiredDelivered += socket.bytesAcked() ?? 0
+        sockets[i] = nil
     }
 
     private func recordTCP(_ socket: StreamSocket, _ info: (rttMicroseconds: UInt32, retransmits: UInt32)) {

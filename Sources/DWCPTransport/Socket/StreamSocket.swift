@@ -213,6 +213,11 @@ public final class StreamSocket: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate, socklen_t(8))
     }
 
+    /// Bytes of this connection the peer has acknowledged (`tcpi_bytes_acked`, Linux ≥ 4.1).
+    public func bytesAcked() -> UInt64? {
+        kernelTCPInfo(through: 128)?.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 120, as: UInt64.self) }
+    }
+
     /// Bytes written to this socket that TCP has not sent yet (`tcpi_notsent_bytes`, Linux ≥ 4.6):
     /// what its pacing still has to pace.
     public func unsentBytes() -> UInt32? {
