@@ -18,7 +18,8 @@ echo "# quarantined, with the simulator's label:"
 while read -r id _; do printf '%s %s\n' "$id" "$(awk -v id="$id" '$1 == id {print $2}' "$dir/labels")"; done < "$dir/quarantine.txt"
 
 echo "# an equivocation proof, checked by anyone:"
-cat "$dir"/findings.* | grep -m1 '"equivocation"' | dwcp-rep verify-proof
+# (sed, not head or grep -m1, reads to the end: under pipefail a writer cut off would fail the script)
+grep -h '"equivocation"' "$dir"/findings.* | sed -n 1p | dwcp-rep verify-proof
 
 echo "# placement avoids them:"
 awk '{printf "{\"node\":\"%s\",\"cpu\":8}\n", $1}' "$dir/labels" > "$dir/nodes.jsonl"
