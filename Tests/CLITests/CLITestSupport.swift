@@ -122,3 +122,13 @@ func freePort() -> Int {
     _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
     return Int(UInt16(bigEndian: a.sin_port))
 }
+
+/// The JSON objects of a JSON-lines output, one per line (a line that is not an object fails).
+func jsonLines(_ data: Data) throws -> [[String: Any]] {
+    try String(decoding: data, as: UTF8.self).split(separator: "\n").map {
+        guard let object = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] else {
+            throw CocoaError(.coderReadCorrupt, userInfo: [NSLocalizedDescriptionKey: "not a JSON object: \($0)"])
+        }
+        return object
+    }
+}

@@ -117,9 +117,7 @@ final class NamespaceTests: XCTestCase {
         guard marks.count == 3 else { return }
         // Seconds since the watch started, as its lines' "t".
         let (start, end) = (marks[1] - marks[0], marks[2] - marks[0])
-        let lines = String(decoding: t.read("watch.json"), as: UTF8.self).split(separator: "\n").map {
-            try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
-        }
+        let lines = try jsonLines(t.read("watch.json"))
         let modes = lines.map { ($0["t"] as! Double, $0["mode"] as! String) }
         var switches: [(Double, String)] = []
         for (i, m) in modes.enumerated() where i > 0 && m.1 != modes[i - 1].1 { switches.append(m) }

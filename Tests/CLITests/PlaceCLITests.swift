@@ -10,9 +10,7 @@ final class PlaceCLITests: XCTestCase {
         """
 
     func lines(_ r: CLI.Result) throws -> [[String: Any]] {
-        try String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").map {
-            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
-        }
+        try jsonLines(r.stdout)
     }
 
     func testBatchReportsBadLinesPlacesTheRestAndExitsOne() throws {

@@ -49,9 +49,7 @@ final class PredictCLITests: XCTestCase {
         let forecasts = String(decoding: t.read("detect.out"), as: UTF8.self).split(separator: "\n")
         XCTAssertEqual(forecasts.count, 8, "a forecast line per measurement")
         // About a second at 48 Mbit/s: ~9 progress samples of ~48 Mbit/s, and the summary.
-        let samples = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n").map {
-            try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
-        }
+        let samples = try jsonLines(t.read("send.json"))
         XCTAssertGreaterThanOrEqual(samples.count, 6, "\(samples)")
         XCTAssertEqual(samples.last?["verified"] as? Bool, true)
         XCTAssertEqual(String(decoding: t.read("send.out"), as: UTF8.self).split(separator: "\n").count, samples.count,
@@ -91,9 +89,7 @@ final class PredictCLITests: XCTestCase {
         }
         let r = try CLI.run("dwcp-predict", ["eval", "--json", "--horizons", "1,10", shared])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let rows = try String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").map {
-            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
-        }
+        let rows = try jsonLines(r.stdout)
         XCTAssertEqual(Set(rows.map { $0["model"] as! String }), ["last", "ma5", "ewma", "harmonic", "holt", "ar3", "auto"])
         for row in rows {
             XCTAssertEqual(Set(row.keys), ["dataset", "model", "horizon_s", "w20", "medape", "n"])
