@@ -139,6 +139,7 @@ struct SendCommand: ParsableCommand {
                 let rate = Double(s.bytes) * 8 / max(line.elapsed, 1e-6)
                 text += ", \(Units.format(rate / 1e9, 2)) Gbit/s"
                 if let total, s.bytes > 0, total > s.bytes { text += ", ETA \(Int(Double(total - s.bytes) * 8 / rate))s" }
+                text += ", \(s.streams) stream\(s.streams == 1 ? "" : "s")"
                 if s.reconnects > 0 { text += ", \(s.reconnects) reconnects" }
                 line.update(text)
             }

@@ -36,6 +36,8 @@ public struct ReceiverConfiguration {
 /// which then checks that the chunks tile the stream and acknowledges them in order.
 public final class TransportReceiver {
     public let configuration: ReceiverConfiguration
+    /// Called as chunks are written (a progress line): `bytes` written in order, `streams` the
+    /// authenticated connections open at that moment.
     public var progress: ((TransferStats) -> Void)?
     /// Called once the output is complete, verified and synced, just before the sender is told:
     /// from here on the output must survive an interruption.
@@ -422,7 +424,7 @@ public final class TransportReceiver {
             // Only now may another connection reuse the buffer.
             if let chunk { pool(chunk.capacity).recycle(chunk) }
             if let due { acknowledge(due) }
-            if let progress { progress(lock.withLock { var s = stats; s.bytes = written; return s }) }
+            if let progress { progress(lock.withLock { var s = stats; s.bytes = written; s.streams = authenticated.count; return s }) }
         }
     }
 

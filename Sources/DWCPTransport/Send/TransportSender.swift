@@ -78,6 +78,8 @@ public final class TransportSender {
     }
 
     public let configuration: SenderConfiguration
+    /// Called after each acknowledgement with the transfer so far (a progress line): `bytes`
+    /// acknowledged in order, `streams` the connections open at that moment.
     public var progress: ((TransferStats) -> Void)?
     private let lock = ConditionLock()
     private let session: [UInt8]
@@ -850,6 +852,7 @@ public final class TransportSender {
                     guard progress != nil else { return nil }
                     var s = stats
                     s.bytes = ackedBytes
+                    s.streams = sockets.count
                     return s
                 }
                 if let snapshot { progress?(snapshot) }
