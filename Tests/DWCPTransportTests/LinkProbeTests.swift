@@ -46,4 +46,40 @@ final class LinkProbeTests: XCTestCase {
         XCTAssertLessThan(seconds, 0.3, "pinging did not stop at its time limit")
         XCTAssertGreaterThan(m.rttMedian, 0)
     }
+
+    /// Without a secret anyone may probe, and a probe holds a thread while its peer keeps the
+    /// connection: sessions beyond `maxSessions` are closed after their handshake, an idle one
+    /// is closed after its idle timeout, and a kept probe whose connection was closed simply
+    /// connects again.
+    func testProbeSessionsAreBoundedAndIdleOnesClosed() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let acceptor = OSThread {
+            while case .connection(let socket) = listener.accept(timeout: 30) {
+                _ = OSThread { ProbeResponder.answer(socket, auth: SessionAuth(secret: nil), tls: nil, idleTimeout: 1) }
+            }
+        }
+        defer {
+            listener.shutdown()
+            acceptor.join()
+        }
+        var probes: [LinkProbe] = []
+        var answered = 0
+        for _ in 0..<(ProbeResponder.maxSessions + 4) {
+            var probe = LinkProbe(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
+            probe.pings = 1
+            probe.burstSeconds = 0
+            probe.keepConnection = true
+            if (try? probe.measure()) != nil { answered += 1 }
+            probes.append(probe)
+        }
+        XCTAssertEqual(answered, ProbeResponder.maxSessions, "the sessions beyond the limit are refused")
+        XCTAssertEqual(ProbeResponder.activeSessions, ProbeResponder.maxSessions)
+        // Idle past the server's timeout: every session is closed...
+        let deadline = MonotonicClock.now() + 5
+        while ProbeResponder.activeSessions > 0 && MonotonicClock.now() < deadline { usleep(50_000) }
+        XCTAssertEqual(ProbeResponder.activeSessions, 0, "idle probe connections are closed")
+        // ...and a kept probe finds its connection gone and makes a new one.
+        XCTAssertNoThrow(try probes[0].measure())
+        probes.removeAll()
+    }
 }
