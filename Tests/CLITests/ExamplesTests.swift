@@ -14,6 +14,7 @@ final class ExamplesTests: XCTestCase {
         // Arguments per example; a new example needs a line here.
         let runs: [String: [String]] = [
             "auto-codec.sh": [image],
+            "link-monitor.sh": [String(freePort()), "6"],
             "place-cluster.sh": [],
             "precopy-rounds.sh": [image],
             "predict-live.sh": [],
