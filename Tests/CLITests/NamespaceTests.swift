@@ -105,16 +105,25 @@ final class NamespaceTests: XCTestCase {
             "$A $(which dwcp-detect) --watch 0.5 --burst 0 --pings 5 10.200.0.2:7002 > \(t.path("watch.json")) & wp=$!",
             "sleep 2.5",
             "s=$(now)",
-            "head -c 12000000 /dev/zero | $A $(which dwcp-send) --cc cubic 10.200.0.2:7003 || exit 91",
+            "head -c 12000000 /dev/zero | $A $(which dwcp-send) --cc cubic 10.200.0.2:7003 & bp=$!",
+            // A single measurement, burst included, on the loaded path: bounded, where a burst
+            // that filled its socket buffer drained for 7-13 s behind the bulk transfer.
+            "sleep 1.5; d0=$(now)",
+            "$A $(which dwcp-detect) --pings 5 10.200.0.2:7002 > \(t.path("one.json")) || exit 92",
+            "d1=$(now)",
+            "wait $bp || exit 91",
             "e=$(now)",
             "sleep 3",
             "kill $wp $dp; wait $rp",
-            "echo \"$w0 $s $e\"",
+            "echo \"$w0 $s $e $d0 $d1\"",
         ].joined(separator: "\n")
         let r = try CLI.shell(script)
         let marks = String(decoding: r.stdout, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
-        XCTAssertEqual(marks.count, 3, r.stderr)
-        guard marks.count == 3 else { return }
+        XCTAssertEqual(marks.count, 5, r.stderr)
+        guard marks.count == 5 else { return }
+        let one = try jsonLines(t.read("one.json"))
+        XCTAssertEqual(one.first?["mode"] as? String, "internet", "\(one)")
+        XCTAssertLessThan(marks[4] - marks[3], 4, "a measurement on the loaded path, 5 pings of ~130 ms and a 0.5 s burst")
         // Seconds since the watch started, as its lines' "t".
         let (start, end) = (marks[1] - marks[0], marks[2] - marks[0])
         let lines = try jsonLines(t.read("watch.json"))
@@ -129,6 +138,6 @@ final class NamespaceTests: XCTestCase {
         XCTAssertLessThan(toInternet.0 - start, 3.5, "the filled queue is seen as an internet path: \(modes), transfer \(start)-\(end)")
         XCTAssertGreaterThan(back.0, end, "\(modes)")
         XCTAssertLessThan(back.0 - end, 2.0, "the drained queue is seen as a datacenter path again: \(modes), transfer \(start)-\(end)")
-        print("watch: transfer \(start)-\(end) s, switches \(switches)")
+        print("watch: transfer \(start)-\(end) s, switches \(switches), one measurement \(marks[4] - marks[3]) s")
     }
 }

@@ -213,6 +213,36 @@ public final class StreamSocket: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate, socklen_t(8))
     }
 
+    /// The congestion window in bytes (`tcpi_snd_cwnd` × `tcpi_snd_mss`): what TCP may have in
+    /// flight now. Nil over RDMA.
+    public func congestionWindowBytes() -> Int? {
+        if rdma { return nil }
+        var info = tcp_info()
+        var len = socklen_t(MemoryLayout<tcp_info>.size)
+        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &len) == 0 else { return nil }
+        return Int(info.tcpi_snd_cwnd) * Int(info.tcpi_snd_mss)
+    }
+
+    /// Limits the bytes that may wait unsent in this socket before `waitUntilWritable` waits
+    /// (`TCP_NOTSENT_LOWAT`). Nothing over RDMA.
+    public func setUnsentLimit(_ bytes: Int) {
+        if rdma { return }
+        var lowat = Int32(clamping: bytes)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NOTSENT_LOWAT, &lowat, socklen_t(4))
+    }
+
+    /// Waits at most `timeout` seconds until the socket takes more data (with `setUnsentLimit`,
+    /// until fewer unsent bytes wait than the limit); false on timeout. At once over RDMA.
+    public func waitUntilWritable(timeout: Double) -> Bool {
+        if rdma { return true }
+        var waiter = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        while true {
+            let ready = poll(&waiter, 1, Int32(max(0, min(timeout * 1000, 86_400_000))))
+            if ready < 0 && errno == EINTR { continue }
+            return ready > 0
+        }
+    }
+
     /// Bytes of this connection the peer has acknowledged (`tcpi_bytes_acked`, Linux ≥ 4.1).
     public func bytesAcked() -> UInt64? {
         kernelTCPInfo(through: 128)?.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 120, as: UInt64.self) }
