@@ -160,7 +160,8 @@ public struct LinkProbe {
             var unsentLimit = 0
             while true {
                 let elapsed = MonotonicClock.now() - t0
-                if let delivered = socket.bytesDelivered() {
+                let state = socket.deliveryState()
+                if let delivered = state?.delivered {
                     let now = MonotonicClock.now()
                     if halfway == nil && elapsed >= burstSeconds / 2 { halfway = (now, delivered) }
                     last = (now, delivered)
@@ -175,7 +176,7 @@ public struct LinkProbe {
                 // the end drains in about a round trip. A short burst on a long path reads lower
                 // than it did, as it no longer runs on while a full buffer drains (0.3 s on a
                 // 50 ms path: 33 against 50 Mbit/s).
-                let window = min(8 << 20, max(16 << 10, socket.congestionWindowBytes() ?? (8 << 20)))
+                let window = min(8 << 20, max(16 << 10, state?.congestionWindow ?? (8 << 20)))
                 let limit = 1 << (Int.bitWidth - 1 - window.leadingZeroBitCount)  // a power of two: set rarely
                 if limit != unsentLimit {
                     socket.setUnsentLimit(limit)

@@ -213,16 +213,6 @@ public final class StreamSocket: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate, socklen_t(8))
     }
 
-    /// The congestion window in bytes (`tcpi_snd_cwnd` × `tcpi_snd_mss`): what TCP may have in
-    /// flight now. Nil over RDMA.
-    public func congestionWindowBytes() -> Int? {
-        if rdma { return nil }
-        var info = tcp_info()
-        var len = socklen_t(MemoryLayout<tcp_info>.size)
-        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &len) == 0 else { return nil }
-        return Int(info.tcpi_snd_cwnd) * Int(info.tcpi_snd_mss)
-    }
-
     /// Limits the bytes that may wait unsent in this socket before `waitUntilWritable` waits
     /// (`TCP_NOTSENT_LOWAT`). Nothing over RDMA.
     public func setUnsentLimit(_ bytes: Int) {
@@ -265,8 +255,17 @@ public final class StreamSocket: @unchecked Sendable {
     /// the segment size. Unlike `tcpi_bytes_acked` it does not jump when a loss is repaired and
     /// the cumulative acknowledgement catches up with data that arrived long before.
     public func bytesDelivered() -> UInt64? {
+        deliveryState()?.delivered
+    }
+
+    /// `bytesDelivered` and the congestion window in bytes (`tcpi_snd_cwnd` × MSS: what TCP may
+    /// have in flight now) from one `TCP_INFO` read, for a loop that samples both each round
+    /// (`dwcp-detect`'s burst).
+    public func deliveryState() -> (delivered: UInt64, congestionWindow: Int)? {
         kernelTCPInfo(through: 196)?.withUnsafeBytes {
-            UInt64($0.loadUnaligned(fromByteOffset: 192, as: UInt32.self)) * UInt64($0.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
+            let mss = $0.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
+            return (UInt64($0.loadUnaligned(fromByteOffset: 192, as: UInt32.self)) * UInt64(mss),
+                    Int($0.loadUnaligned(fromByteOffset: 80, as: UInt32.self)) * Int(mss))
         }
     }
 
