@@ -81,21 +81,3 @@ public enum ProbeResponder {
         }
     }
 }
-
-/// A count of places taken, up to a limit.
-private final class Occupancy: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var taken = 0
-
-    func enter(limit: Int) -> Bool {
-        lock.withLock {
-            guard taken < limit else { return false }
-            taken += 1
-            return true
-        }
-    }
-
-    func leave() { lock.withLock { taken -= 1 } }
-
-    var count: Int { lock.withLock { taken } }
-}

@@ -157,8 +157,8 @@ public final class StreamListener: @unchecked Sendable {
         for l in listening { _ = l.calls.shutdown(l.fd, Int32(SHUT_RDWR)) }
     }
 
-    /// Guards what the transfers served on this listener share: stashed connections, the count
-    /// of handshakes under way, the ended sessions. A leaf: nothing is called with it held.
+    /// Guards what the transfers served on this listener share: stashed connections and the
+    /// ended sessions. A leaf: nothing is called with it held.
     private let sharedLock = ConditionLock()
     private var stashed: [StreamSocket] = []
 
@@ -180,20 +180,16 @@ public final class StreamListener: @unchecked Sendable {
     /// them: a transfer's end leaves its unfinished handshakes to finish (or time out), so
     /// their limit holds for the listener; per transfer, a stranger could hold the limit's
     /// worth of threads again at each transfer of a `--keep` receiver.
-    private var handshakes = 0
+    private let handshakes = Occupancy()
 
     /// Counts a new connection's handshake unless `limit` are under way (then the caller closes it).
     public func beginHandshake(limit: Int) -> Bool {
-        sharedLock.withLock {
-            guard handshakes < limit else { return false }
-            handshakes += 1
-            return true
-        }
+        handshakes.enter(limit: limit)
     }
 
     /// A handshake counted by `beginHandshake` is over (answered, failed or timed out).
     public func endHandshake() {
-        sharedLock.withLock { handshakes -= 1 }
+        handshakes.leave()
     }
 
     /// Records that `session`'s transfer on this listener has ended.
