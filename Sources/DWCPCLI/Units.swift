@@ -66,6 +66,11 @@ public enum Units {
         return v / 1000
     }
 
+    /// `1 stream`, `8 streams`: a count and its noun, made plural with an `s` when not 1.
+    public static func count(_ n: Int, _ noun: String) -> String {
+        "\(n) \(noun)\(n == 1 ? "" : "s")"
+    }
+
     /// `1.5 GiB`, `12.0 MiB`, `512 B`.
     public static func formatBytes(_ n: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]

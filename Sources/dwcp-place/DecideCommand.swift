@@ -111,7 +111,7 @@ struct DecideCommand: ParsableCommand {
             let placed = decisions.filter { $0.node != nil }.count
             Diagnostics.info("\(placed) of \(decisions.count) VMs placed on \(session.cluster.usedNodeCount) nodes in \(Units.format((MonotonicClock.now() - started) * 1000, 1)) ms")
         }
-        if bad > 0 { throw DWCPError.failure("\(bad) bad request\(bad == 1 ? "" : "s") (see above)") }
+        if bad > 0 { throw DWCPError.failure(Units.count(bad, "bad request") + " (see above)") }
     }
 
     private func load<T>(_ body: () throws -> T) throws -> T {

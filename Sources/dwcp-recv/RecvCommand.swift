@@ -134,7 +134,7 @@ struct RecvCommand: ParsableCommand {
             receiver.onVerified = { SignalCleanup.removeOnInterrupt(nil) }
             if verbosity.showsProgress {
                 receiver.progress = { s in
-                    line.update("dwcp-recv: \(Units.formatBytes(s.bytes)), \(Units.format(Double(s.bytes) * 8 / max(line.elapsed, 1e-6) / 1e9, 2)) Gbit/s, \(s.streams) stream\(s.streams == 1 ? "" : "s")")
+                    line.update("dwcp-recv: \(Units.formatBytes(s.bytes)), \(Units.format(Double(s.bytes) * 8 / max(line.elapsed, 1e-6) / 1e9, 2)) Gbit/s, \(Units.count(s.streams, "stream"))")
                 }
             }
             let stats: TransferStats

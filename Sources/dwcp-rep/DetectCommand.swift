@@ -74,7 +74,7 @@ struct DetectCommand: ParsableCommand {
             try writeFileAtomically(q, list.isEmpty ? "" : list.joined(separator: "\n") + "\n")
         }
         Diagnostics.info("\(total) records in \(Units.format(elapsed, 2)) s (\(Units.format(Double(total) / max(elapsed, 1e-9), 0)) records/s, \(processor.verifications) signatures checked), \(detector.book.quarantined.count) quarantined")
-        if processor.badLines > 0 { throw DWCPError.failure("\(processor.badLines) malformed evidence line\(processor.badLines == 1 ? "" : "s") (see above)") }
+        if processor.badLines > 0 { throw DWCPError.failure(Units.count(processor.badLines, "malformed evidence line") + " (see above)") }
     }
 
     private func loadKeys() throws -> KeyRing {

@@ -139,7 +139,7 @@ struct SendCommand: ParsableCommand {
                 let rate = Double(s.bytes) * 8 / max(line.elapsed, 1e-6)
                 text += ", \(Units.format(rate / 1e9, 2)) Gbit/s"
                 if let total, s.bytes > 0, total > s.bytes { text += ", ETA \(Int(Double(total - s.bytes) * 8 / rate))s" }
-                text += ", \(s.streams) stream\(s.streams == 1 ? "" : "s")"
+                text += ", " + Units.count(s.streams, "stream")
                 if s.reconnects > 0 { text += ", \(s.reconnects) reconnects" }
                 line.update(text)
             }
@@ -156,16 +156,15 @@ struct SendCommand: ParsableCommand {
         // dwcp-predict samples: each line's bps covers the time since the line before.
         let started = MonotonicClock.now()
         let series = SampleSeries()
-        func sample(bytes: UInt64, at t: Double) -> (t: Double, bps: Double) { (t, series.next(bytes: bytes, at: t)) }
         let ticker = interval.map { interval in
             Ticker(every: interval) {
                 guard let bytes = sender.deliveredBytes else { return }
-                let s = sample(bytes: bytes, at: MonotonicClock.now() - started)
+                let t = MonotonicClock.now() - started
                 var j = JSONLine()
                 j.add("command", "send")
                 j.add("event", "progress")
-                j.add("t", s.t, decimals: 3)
-                j.add("bps", s.bps, decimals: 0)
+                j.add("t", t, decimals: 3)
+                j.add("bps", series.next(bytes: bytes, at: t), decimals: 0)
                 j.add("delivered_bytes", bytes)
                 try? FileDescriptor.standardOutput.writeAll(j.text + "\n")
             }
@@ -190,11 +189,11 @@ struct SendCommand: ParsableCommand {
         ticker?.stop()
         let seconds = line.elapsed
         if json {
-            let last = sample(bytes: sender.deliveredBytes ?? stats.bytes, at: MonotonicClock.now() - started)
+            let t = MonotonicClock.now() - started
             var j = JSONLine()
             j.add("command", "send")
-            j.add("t", last.t, decimals: 3)
-            j.add("bps", last.bps, decimals: 0)
+            j.add("t", t, decimals: 3)
+            j.add("bps", series.next(bytes: sender.deliveredBytes ?? stats.bytes, at: t), decimals: 0)
             j.add("bytes", stats.bytes)
             j.add("seconds", seconds, decimals: 4)
             j.add("gbit_per_s", Double(stats.bytes) * 8 / max(seconds, 1e-9) / 1e9, decimals: 3)
