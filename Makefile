@@ -54,7 +54,8 @@ docs: build
 	$(SWIFT) package --allow-writing-to-package-directory generate-manual --configuration debug --date $(DOCS_DATE) >/dev/null
 	mkdir -p man completions
 	for t in $(TOOLS); do \
-	  cp .build/plugins/GenerateManual/outputs/$$t/$$t.1 man/$$t.1; \
+	  $(DEBUG_BIN)/$$t --experimental-dump-help > .build/$$t.help.json; \
+	  python3 scripts/man-defaults.py .build/plugins/GenerateManual/outputs/$$t/$$t.1 .build/$$t.help.json > man/$$t.1; \
 	  $(DEBUG_BIN)/$$t --generate-completion-script bash > completions/$$t.bash; \
 	  $(DEBUG_BIN)/$$t --generate-completion-script zsh > completions/_$$t; \
 	  $(DEBUG_BIN)/$$t --generate-completion-script fish > completions/$$t.fish; \
