@@ -42,8 +42,12 @@ public struct OutputOptions: ParsableArguments {
     public init() {}
 
     /// Opens the destination. Arms removal of a created file on SIGINT/SIGTERM.
-    public func open() throws -> OutputTarget {
+    ///
+    /// Refuses a destination that is one of `inputs` (opened inputs, `-` included) or
+    /// `readPaths` (files read later, such as a baseline): opening it would truncate it first.
+    public func open(inputs: [FileDescriptor] = [], readPaths: [String] = []) throws -> OutputTarget {
         if let path = output, path != "-" {
+            try OutputGuard.refuse(path, ifItIsOneOf: inputs, or: readPaths)
             let fd = try FileDescriptor.create(path, overwrite: force)
             // Only a regular file we are writing is ours to delete; never /dev/full or a FIFO.
             let removable = fd.sizeIfSeekable() != nil && fd.isRegularFile
@@ -71,6 +75,19 @@ extension OutputOptions {
             throw DWCPError.usage("\(path): --resume needs a regular file")
         }
         return OutputTarget(fd: fd, path: path, removable: false)
+    }
+}
+
+/// Keeps an output from destroying an input: `dwcp-encode img -o img -f` would truncate `img`
+/// before reading it, and a failed run would then delete what is left.
+public enum OutputGuard {
+    /// Throws a usage error if `output` names the same file or block device as any of `inputs`
+    /// or `paths` (by device and inode, so symlinks, hard links and `-` are caught too).
+    public static func refuse(_ output: String, ifItIsOneOf inputs: [FileDescriptor] = [], or paths: [String] = []) throws {
+        guard let target = StorageIdentity(path: output) else { return }
+        let clash = inputs.contains { $0.storageIdentity == target }
+            || paths.contains { ($0 == "-" ? FileDescriptor.standardInput.storageIdentity : StorageIdentity(path: $0)) == target }
+        if clash { throw DWCPError.usage("\(output): is also an input; refusing to overwrite it") }
     }
 }
 

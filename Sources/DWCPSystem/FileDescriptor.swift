@@ -217,6 +217,14 @@ public struct FileDescriptor: Sendable, Equatable {
         _ = lseek(rawValue, off_t(offset), SEEK_SET)
     }
 
+    /// The regular file or block device this descriptor reads or writes; nil for anything else
+    /// (a pipe, a terminal, `/dev/null`), whose sharing between an input and an output
+    /// destroys nothing.
+    public var storageIdentity: StorageIdentity? {
+        var st = stat()
+        return fstat(rawValue, &st) == 0 ? StorageIdentity(st) : nil
+    }
+
     /// True for a regular file (not a device, FIFO or socket).
     public var isRegularFile: Bool {
         var st = stat()
@@ -314,5 +322,30 @@ public func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t =
         fd.close()
         unlink(temp)
         throw error
+    }
+}
+
+/// A regular file or block device as the kernel knows it (device and inode), so that two names
+/// (a path and `-`, a symlink, a hard link) are seen to be the same storage.
+///
+/// Exists to stop an output from truncating one of the command's own inputs: `-o` with `-f`
+/// creates its file with `O_TRUNC`, before a byte of the input has been read.
+public struct StorageIdentity: Equatable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+
+    init?(_ st: stat) {
+        let kind = st.st_mode & S_IFMT
+        guard kind == S_IFREG || kind == S_IFBLK else { return nil }
+        device = kind == S_IFBLK ? UInt64(st.st_rdev) : UInt64(st.st_dev)
+        inode = kind == S_IFBLK ? 0 : UInt64(st.st_ino)
+    }
+
+    /// The storage `path` names (following symlinks); nil if it does not exist or is neither a
+    /// regular file nor a block device.
+    public init?(path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        self.init(st)
     }
 }

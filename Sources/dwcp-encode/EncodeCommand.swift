@@ -121,7 +121,7 @@ struct EncodeCommand: ParsableCommand {
     func run() throws {
         verbosity.apply()
         let inputs = try InputFiles.open(files, force: outputOptions.force)
-        let target = try outputOptions.open()
+        let target = try outputOptions.open(inputs: inputs, readPaths: baseline.map { [$0] } ?? [])
         let progress = ProgressLine(enabled: verbosity.showsProgress)
         let threadCount = threads == 0 ? OSThread.processorCount : threads
         // Reported once the output is complete and closed: a summary that fails to print must

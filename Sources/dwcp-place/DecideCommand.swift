@@ -63,7 +63,11 @@ struct DecideCommand: ParsableCommand {
         let session = PlacementSession(space: space, nodes: nodeList, objective: Objective(rawValue: objective)!,
                                        policy: policy.flatMap(NodePolicy.init(rawValue:)), excluded: excluded)
         Diagnostics.info("\(nodeList.count) nodes (\(space.names.joined(separator: ", "))), \(session.excludedCount) quarantined")
-        let out = try output.map { try FileDescriptor.create($0, overwrite: true) } ?? .standardOutput
+        let reads = (files.isEmpty ? ["-"] : files) + [nodes] + (exclude.map { [$0] } ?? [])
+        let out = try output.map { path in
+            try OutputGuard.refuse(path, or: reads)
+            return try FileDescriptor.create(path, overwrite: true)
+        } ?? .standardOutput
         defer { if output != nil { out.close() } }
         var reader = RequestReader(space: space, phases: phase.map { Set($0.split(separator: ",").map(String.init)) })
         var bad = 0

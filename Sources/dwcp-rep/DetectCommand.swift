@@ -54,7 +54,11 @@ struct DetectCommand: ParsableCommand {
             }
         }
         let processor = EvidenceProcessor(keys: ring, detector: detector)
-        let out = try output.map { try FileDescriptor.create($0, overwrite: true) } ?? .standardOutput
+        let reads = (files.isEmpty ? ["-"] : files) + [keys, certificates, state].compactMap { $0 }
+        let out = try output.map { path in
+            try OutputGuard.refuse(path, or: reads)
+            return try FileDescriptor.create(path, overwrite: true)
+        } ?? .standardOutput
         defer { if output != nil { out.close() } }
         let started = MonotonicClock.now()
         var total = 0

@@ -99,6 +99,37 @@ final class EncodeCLITests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("No such file"), missing.stderr)
     }
 
+    /// `-o` with `-f` truncates its file before a byte is read, so an output that is one of the
+    /// inputs used to be destroyed: encoding left a 274-byte stream of an empty input, and a
+    /// decode deleted its own stream on the error that followed. `zstd` refuses the same.
+    func testOutputThatIsAnInputIsRefused() throws {
+        let t = TempDir()
+        let image = sampleImage(pages: 40)
+        t.write("in", image)
+        let encoded = try CLI.run("dwcp-encode", ["-o", t.path("enc"), t.path("in")])
+        XCTAssertEqual(encoded.status, 0, encoded.stderr)
+        let stream = t.read("enc")
+        try FileManager.default.createSymbolicLink(atPath: t.path("link"), withDestinationPath: t.path("in"))
+        let attempts: [(String, String)] = [
+            ("encode onto its input", "dwcp-encode -f -o '\(t.path("in"))' '\(t.path("in"))'"),
+            ("through a symlink", "dwcp-encode -f -o '\(t.path("link"))' '\(t.path("in"))'"),
+            ("the input on stdin", "dwcp-encode -f -o '\(t.path("in"))' < '\(t.path("in"))'"),
+            ("one of several inputs", "dwcp-encode -f -o '\(t.path("in"))' /dev/null '\(t.path("in"))'"),
+            ("onto the baseline", "dwcp-encode -f --baseline '\(t.path("in"))' -o '\(t.path("in"))' /dev/null"),
+            ("decode onto its stream", "dwcp-encode -d -f -o '\(t.path("enc"))' '\(t.path("enc"))'"),
+        ]
+        for (what, command) in attempts {
+            let r = try CLI.shell(command)
+            XCTAssertEqual(r.status, 2, "\(what): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("is also an input; refusing to overwrite it"), "\(what): \(r.stderr)")
+            XCTAssertEqual(t.read("in"), image, what)
+            XCTAssertEqual(t.read("enc"), stream, what)
+        }
+        // A different file, and the null device read and written, are still fine.
+        XCTAssertEqual(try CLI.run("dwcp-encode", ["-f", "-o", t.path("enc"), t.path("in")]).status, 0)
+        XCTAssertEqual(try CLI.shell("dwcp-encode -o /dev/null < /dev/null").status, 0)
+    }
+
     func testPlainZstdOutputIsReadByTheRealZstd() throws {
         let t = TempDir()
         t.write("in", sampleImage(pages: 300))

@@ -78,6 +78,22 @@ final class PlaceCLITests: XCTestCase {
         XCTAssertEqual(policy.status, 2, "--policy without --follow")
     }
 
+    /// `-o` used to truncate whatever it named, the node list or the requests being read included.
+    func testOutputThatIsAnInputIsRefused() throws {
+        let t = TempDir()
+        t.write("nodes.jsonl", Data(Self.nodes.utf8))
+        t.write("req.jsonl", Data("{\"vm\":\"v\",\"cpu\":1}\n".utf8))
+        for target in ["nodes.jsonl", "req.jsonl"] {
+            let r = try CLI.run("dwcp-place", ["--nodes", t.path("nodes.jsonl"), "-o", t.path(target), t.path("req.jsonl")])
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertTrue(r.stderr.contains("is also an input; refusing to overwrite it"), r.stderr)
+        }
+        XCTAssertEqual(t.read("nodes.jsonl"), Data(Self.nodes.utf8))
+        let placed = try CLI.run("dwcp-place", ["--nodes", t.path("nodes.jsonl"), "-o", t.path("out.jsonl"), t.path("req.jsonl")])
+        XCTAssertEqual(placed.status, 0, placed.stderr)
+        XCTAssertEqual(try jsonLines(t.read("out.jsonl")).count, 1)
+    }
+
     func testEvalOnSharedInstancesBeatsTheGreedyPackersAndAuditsEverything() throws {
         let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../../shared/data/placement/vbp-panigrahy").standardized.path

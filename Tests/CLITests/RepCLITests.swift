@@ -85,4 +85,20 @@ final class RepCLITests: XCTestCase {
             XCTAssertTrue(r.stderr.contains(needle), "stderr lacks \(needle): \(r.stderr)")
         }
     }
+
+    /// `-o` used to truncate whatever it named before reading, the evidence or the allow-list too.
+    func testOutputThatIsAnInputIsRefused() throws {
+        let t = TempDir()
+        let sim = try CLI.run("dwcp-rep", ["simulate", "--nodes", "10", "--rounds", "10", "--keys-out", t.path("keys")])
+        XCTAssertEqual(sim.status, 0, sim.stderr)
+        t.write("e.jsonl", sim.stdout)
+        for target in ["e.jsonl", "keys"] {
+            let r = try CLI.run("dwcp-rep", ["--keys", t.path("keys"), "-o", t.path(target), t.path("e.jsonl")])
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertTrue(r.stderr.contains("is also an input; refusing to overwrite it"), r.stderr)
+        }
+        XCTAssertEqual(t.read("e.jsonl"), sim.stdout)
+        let fine = try CLI.run("dwcp-rep", ["--keys", t.path("keys"), "-o", t.path("findings"), t.path("e.jsonl")])
+        XCTAssertEqual(fine.status, 0, fine.stderr)
+    }
 }
