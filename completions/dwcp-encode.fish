@@ -91,7 +91,7 @@ complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_o
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" stats' -l 'stats' -d 'Print a summary (bytes, ratio, page classes, codec mix, speed) to stderr.'
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" json' -l 'json' -d 'Print the summary as one JSON object (to stdout with -o, else stderr).'
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" o output' -l 'output' -s 'o' -d 'Write to FILE instead of standard output.' -rfka ''
-complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" f force' -l 'force' -s 'f' -d 'Overwrite an existing output file; write binary data to a terminal.'
+complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" f force' -l 'force' -s 'f' -d 'Overwrite an existing output file (replaced only once the output is complete); write binary data to a terminal.'
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" q quiet' -l 'quiet' -s 'q' -d 'Print errors only.'
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode"' -l 'verbose' -s 'v' -d 'More output: -v adds a summary and progress, -vv debug detail.'
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" progress' -l 'progress' -d 'Force the progress line on or off (default: on when stderr is a terminal).'

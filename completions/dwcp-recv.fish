@@ -79,7 +79,7 @@ end
 complete -c 'dwcp-recv' -f
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" listen' -l 'listen' -d 'Address to listen on: [ADDR]:PORT (ADDR empty = all, IPv6 and IPv4).' -rfka ''
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" o output' -l 'output' -s 'o' -d 'Write to FILE instead of standard output.' -rfka ''
-complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" f force' -l 'force' -s 'f' -d 'Overwrite an existing output file; write binary data to a terminal.'
+complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" f force' -l 'force' -s 'f' -d 'Overwrite an existing output file (replaced only once the output is complete); write binary data to a terminal.'
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" keep' -l 'keep' -d 'Serve transfers one after another (needs -o with %n) instead of exiting after one.'
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" resume' -l 'resume' -d 'Make the transfer survive a restart of this receiver: checkpoint FILE (-o) in FILE.dwcp-recv before acknowledging, and continue a transfer a killed receiver left there.'
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" window' -l 'window' -d 'Most bytes held out of order (for a file output: written ahead of the bytes written in order); connections wait beyond it.' -rfka ''

@@ -31,12 +31,13 @@ public struct VerbosityOptions: ParsableArguments {
 }
 
 /// Where binary output goes: stdout by default, `-o FILE`, never a terminal, never over an
-/// existing file without `-f`, and removed again if the command fails or is interrupted.
+/// existing file without `-f` (and with it, replacing that file only once the output is
+/// complete), and removed again if the command fails or is interrupted.
 public struct OutputOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write to FILE instead of standard output.", valueName: "FILE"))
     public var output: String?
 
-    @Flag(name: .shortAndLong, help: "Overwrite an existing output file; write binary data to a terminal.")
+    @Flag(name: .shortAndLong, help: "Overwrite an existing output file (replaced only once the output is complete); write binary data to a terminal.")
     public var force = false
 
     public init() {}
@@ -48,6 +49,15 @@ public struct OutputOptions: ParsableArguments {
     public func open(inputs: [FileDescriptor] = [], readPaths: [String] = []) throws -> OutputTarget {
         if let path = output, path != "-" {
             try OutputGuard.refuse(path, ifItIsOneOf: inputs, or: readPaths)
+            // An existing regular file is replaced whole, by renaming a new file over it once the
+            // output is complete: a failed or interrupted run must not cost the old copy.
+            var st = stat()
+            if force, stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG {
+                let final = FileDescriptor.resolvedPath(path) ?? path   // through a symlink, as writing would go
+                let (fd, temporary) = try FileDescriptor.createBeside(final, mode: st.st_mode & 0o7777)
+                SignalCleanup.removeOnInterrupt(temporary)
+                return OutputTarget(fd: fd, path: final, removable: true, temporary: temporary)
+            }
             let fd = try FileDescriptor.create(path, overwrite: force)
             // Only a regular file we are writing is ours to delete; never /dev/full or a FIFO.
             let removable = fd.sizeIfSeekable() != nil && fd.isRegularFile
@@ -97,27 +107,47 @@ public struct OutputTarget {
     public let path: String?
     /// A regular file this command created or truncated, so deleting it on failure is right.
     public let removable: Bool
-    /// Set once the descriptor is closed (by `finish`, even when close failed: Linux releases
-    /// the number either way), so `abandon` never closes a number another open may have reused.
-    private let closed = ClosedFlag()
+    /// Where the bytes go until `commit` renames them over `path` (replacing an existing file).
+    let temporary: String?
+    private let state = State()
 
-    private final class ClosedFlag: @unchecked Sendable { var value = false }
+    /// `closed` is set once the descriptor is closed (by `finish`, even when close failed: Linux
+    /// releases the number either way), so `abandon` never closes a number another open may have
+    /// reused; `committed` once the output has its final name.
+    private final class State: @unchecked Sendable {
+        var closed = false
+        var committed = false
+    }
 
-    init(fd: FileDescriptor, path: String?, removable: Bool) {
+    init(fd: FileDescriptor, path: String?, removable: Bool, temporary: String? = nil) {
         self.fd = fd
         self.path = path
         self.removable = removable
+        self.temporary = temporary
     }
 
-    /// Closes a file output and disarms the interrupt cleanup. Errors from close are reported
-    /// (the caller then abandons the output: a failed close may have lost written data).
+    /// Gives a complete output its name and keeps it from removal on interrupt: a file written
+    /// beside the one it replaces is renamed over it now. Called by `finish`, or earlier by a
+    /// receiver whose sender is about to hear that the data arrived.
+    public func commit() throws {
+        guard path != nil, !state.committed else { return }
+        if let temporary, let path {
+            try renameDurably(temporary, path)
+        }
+        // After the rename: an interrupt in between unlinks a name that no longer exists.
+        SignalCleanup.removeOnInterrupt(nil)
+        state.committed = true
+    }
+
+    /// Closes a file output and commits it. Errors from close are reported (the caller then
+    /// abandons the output: a failed close may have lost written data).
     public func finish() throws {
         guard path != nil else { return }
-        SignalCleanup.removeOnInterrupt(nil)
-        closed.value = true
+        state.closed = true
         if Glibc.close(fd.rawValue) != 0 {
             throw DWCPError.failure("\(fd.name): close: \(String(cString: strerror(errno)))")
         }
+        try commit()
     }
 
     /// Writes a `--json` summary line where the toolkit's convention puts it: standard output when
@@ -132,15 +162,20 @@ public struct OutputTarget {
         }
     }
 
-    /// Removes a partially written file.
+    /// Removes a partially written file; a file that was to replace another is removed and the
+    /// other is left as it was.
     public func abandon() {
         guard let path else { return }
         SignalCleanup.removeOnInterrupt(nil)
-        if !closed.value {
-            closed.value = true
+        if !state.closed {
+            state.closed = true
             fd.close()
         }
-        if removable { unlink(path) }
+        if let temporary, !state.committed {
+            unlink(temporary)
+        } else if removable {
+            unlink(path)
+        }
     }
 }
 

@@ -68,6 +68,24 @@ public struct FileDescriptor: Sendable, Equatable {
         return FileDescriptor(rawValue: fd, name: path)
     }
 
+    /// `path` with every symlink resolved (`realpath(3)`); nil if it does not exist.
+    public static func resolvedPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// Creates a new, empty file beside `path` (`PATH.tmp-PID`, as `writeFileAtomically` names
+    /// its own) to take `path`'s place by `rename(2)` once it is complete: `-f` over an existing
+    /// file, where a run that fails must leave the old file as it was, not truncated or deleted.
+    /// Returns the descriptor, named `path` for diagnostics, and the new file's path.
+    public static func createBeside(_ path: String, mode: mode_t) throws -> (FileDescriptor, String) {
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = try create(temporary, overwrite: true, mode: mode)
+        _ = fchmod(fd.rawValue, mode)   // the old file's mode exactly, whatever the umask
+        return (FileDescriptor(rawValue: fd.rawValue, name: path), temporary)
+    }
+
     public func close() {
         _ = Glibc.close(rawValue)
     }

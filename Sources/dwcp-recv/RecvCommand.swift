@@ -131,7 +131,9 @@ struct RecvCommand: ParsableCommand {
             } else {
                 target = try o.open()
             }
-            receiver.onVerified = { SignalCleanup.removeOnInterrupt(nil) }
+            // The sender is about to hear that the data arrived: from now on it is the output,
+            // under its own name, and an interrupt no longer removes it.
+            receiver.onVerified = { try target.commit() }
             if verbosity.showsProgress {
                 receiver.progress = { s in
                     line.update("dwcp-recv: \(Units.formatBytes(s.bytes)), \(Units.format(Double(s.bytes) * 8 / max(line.elapsed, 1e-6) / 1e9, 2)) Gbit/s, \(Units.count(s.streams, "stream"))")

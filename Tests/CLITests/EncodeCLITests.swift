@@ -203,4 +203,53 @@ final class EncodeCLITests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 130)
         XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("partial")))
     }
+
+    /// `-f` over an existing file used to truncate it at once and delete it on failure: a decode
+    /// of a corrupt stream onto last night's good image lost the image. The output is now written
+    /// beside the file and renamed over it only when complete.
+    func testFailedOrInterruptedRunLeavesTheFileItWouldReplace() throws {
+        let t = TempDir()
+        let image = sampleImage(pages: 100)
+        t.write("in", image)
+        XCTAssertEqual(try CLI.run("dwcp-encode", ["-o", t.path("s"), t.path("in")]).status, 0)
+        var stream = t.read("s")
+        stream[stream.count / 2] ^= 0x40
+        t.write("bad", stream)
+        let old = Data("yesterday's image".utf8)
+        t.write("img", old)
+        XCTAssertEqual(chmod(t.path("img"), 0o640), 0)
+        try FileManager.default.createSymbolicLink(atPath: t.path("link"), withDestinationPath: t.path("img"))
+        func leftovers() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: t.url.path).filter { $0.contains(".tmp-") }
+        }
+
+        let corrupt = try CLI.run("dwcp-encode", ["-d", "-f", "-o", t.path("img"), t.path("bad")])
+        XCTAssertEqual(corrupt.status, 3, corrupt.stderr)
+        XCTAssertEqual(t.read("img"), old, "a failed decode keeps the file it would have replaced")
+        XCTAssertEqual(try leftovers(), [])
+
+        let p = Process()
+        p.executableURL = CLI.binDir.appendingPathComponent("dwcp-encode")
+        p.arguments = ["-f", "-o", t.path("img"), "-c", "zstd", "-l", "19", "-"]
+        let input = Pipe()
+        p.standardInput = input
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        input.fileHandleForWriting.write(Data(count: 1 << 20))
+        Thread.sleep(forTimeInterval: 0.3)
+        p.interrupt()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertEqual(t.read("img"), old, "an interrupted run keeps it too")
+        XCTAssertEqual(try leftovers(), [])
+
+        // A run that completes replaces it, keeping its mode, and writes through a symlink.
+        let decoded = try CLI.run("dwcp-encode", ["-d", "-f", "-o", t.path("link"), t.path("s")])
+        XCTAssertEqual(decoded.status, 0, decoded.stderr)
+        XCTAssertEqual(t.read("img"), image)
+        let attributes = try FileManager.default.attributesOfItem(atPath: t.path("img"))
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o640)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: t.path("link")), t.path("img"))
+        XCTAssertEqual(try leftovers(), [])
+    }
 }

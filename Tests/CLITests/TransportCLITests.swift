@@ -209,6 +209,35 @@ final class TransportCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("out")), "the interrupted receiver's partial output is removed")
     }
 
+    /// `dwcp-recv -f -o FILE` over an existing FILE: an interrupted transfer leaves the old FILE
+    /// as it was (it used to be truncated at the start and deleted at the interrupt), and a
+    /// complete one replaces it.
+    func testForcedOutputReplacesTheOldFileOnlyWhenComplete() throws {
+        let t = TempDir()
+        let old = Data("the previous copy".utf8)
+        t.write("out", old)
+        let port = freePort()
+        let r = try CLI.shell(quietPipeTransfer(t, receiver: "dwcp-recv --listen 127.0.0.1:\(port) -f -o \(t.path("out"))",
+                                                sender: "timeout 60 dwcp-send 127.0.0.1:\(port)") + """
+            kill -INT $rp; wait $rp; r=$?
+            wait $sp; exec 3>&-
+            echo "$r"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "130", r.stderr)
+        XCTAssertEqual(t.read("out"), old)
+        let input = randomFile(t, "new", megabytes: 3)
+        let port2 = freePort()
+        let done = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port2) -f -o \(t.path("out")) & rp=$!
+            sleep 0.3
+            dwcp-send 127.0.0.1:\(port2) < \(input); s=$?
+            wait $rp; echo "$s $?"
+            """)
+        XCTAssertEqual(String(decoding: done.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", done.stderr)
+        XCTAssertEqual(t.read("out"), t.read("new"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: t.url.path).filter { $0.contains(".tmp-") }, [])
+    }
+
     func testIPv6AndKeepServeSeveralTransfers() throws {
         let t = TempDir()
         let a = randomFile(t, "a", megabytes: 3), b = randomFile(t, "b", megabytes: 5)

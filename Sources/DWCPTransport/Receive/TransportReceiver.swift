@@ -41,7 +41,8 @@ public final class TransportReceiver {
     public var progress: ((TransferStats) -> Void)?
     /// Called once the output is complete, verified and synced, just before the sender is told:
     /// from here on the output must survive an interruption.
-    public var onVerified: (() -> Void)?
+    /// Throwing turns the verdict into "rejected" (the output could not be given its name).
+    public var onVerified: (() throws -> Void)?
     /// Asked after the stream is verified and written, before the sender hears the verdict: an
     /// application (dwcp-migrate) uses it to confirm the data was applied, e.g. that the
     /// destination VM is running. Throwing turns the verdict into "rejected" (the sender fails).
@@ -369,9 +370,11 @@ public final class TransportReceiver {
                     }
                 }
                 if result == Wire.verdictOK {
-                    onVerified?()
                     // Outside the lock: accepting may take a while (a VM starting up).
-                    do { try acceptance?() } catch {
+                    do {
+                        try onVerified?()
+                        try acceptance?()
+                    } catch {
                         rejection = error
                         result = Wire.verdictRejected
                     }
