@@ -61,6 +61,7 @@ public struct FileDescriptor: Sendable, Equatable {
                 var st = stat()
                 let kind = stat(path, &st) == 0 ? st.st_mode & S_IFMT : 0
                 if kind == S_IFCHR || kind == S_IFIFO { return try openForWriting(path) }
+                if kind == S_IFDIR { throw DWCPError.failure("\(path): Is a directory") }
                 throw DWCPError.failure("\(path): already exists (use -f to overwrite)")
             }
             throw DWCPError.failure("\(path): \(String(cString: strerror(errno)))")

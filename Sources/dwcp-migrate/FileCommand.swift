@@ -96,7 +96,7 @@ struct FileCommand: ParsableCommand {
             j.add("reason", why)
             j.add("rounds", outcome.rounds.count)
             try source.emit(j)
-            throw DWCPError.failure("gave up after \(outcome.rounds.count) rounds: \(why); destination discarded, source untouched")
+            throw DWCPError.failure("gave up after \(Units.count(outcome.rounds.count, "round")): \(why); destination discarded, source untouched")
         }
         var j = JSONLine()
         j.add("event", "done")
@@ -120,7 +120,7 @@ struct FileCommand: ParsableCommand {
         j.addRaw("per_round", "[" + rounds.joined(separator: ",") + "]")
         j.add("verified", "every round's digest matched and was applied atomically")
         try source.emit(j)
-        Diagnostics.info("migrated \(sourcePath) in \(outcome.rounds.count) rounds, \(Units.format(outcome.totalSeconds, 2)) s, downtime \(Int(outcome.downtime * 1000)) ms, \(Units.formatBytes(outcome.rounds.map(\.wireBytes).reduce(0, +))) on the wire")
+        Diagnostics.info("migrated \(sourcePath) in \(Units.count(outcome.rounds.count, "round")), \(Units.format(outcome.totalSeconds, 2)) s, downtime \(Int(outcome.downtime * 1000)) ms, \(Units.formatBytes(outcome.rounds.map(\.wireBytes).reduce(0, +))) on the wire")
     }
 
     /// The progress line: the round, how much of the image it has read (with an ETA when the

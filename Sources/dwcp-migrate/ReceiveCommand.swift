@@ -139,6 +139,6 @@ struct ReceiveCommand: ParsableCommand {
         j.add("sources_replaced", o.sourcesReplaced)
         j.add("verified", "every round's digest matched")
         try emit(j)
-        Diagnostics.info("\(output!): \(o.rounds) rounds applied, \(Units.formatBytes(o.imageBytes)), verified")
+        Diagnostics.info("\(output!): \(Units.count(o.rounds, "round")) applied, \(Units.formatBytes(o.imageBytes)), verified")
     }
 }

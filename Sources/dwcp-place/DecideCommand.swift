@@ -62,7 +62,7 @@ struct DecideCommand: ParsableCommand {
         let excluded = try exclude.map { QuarantineList.parse(try FileDescriptor.readText($0)) } ?? []
         let session = PlacementSession(space: space, nodes: nodeList, objective: Objective(rawValue: objective)!,
                                        policy: policy.flatMap(NodePolicy.init(rawValue:)), excluded: excluded)
-        Diagnostics.info("\(nodeList.count) nodes (\(space.names.joined(separator: ", "))), \(session.excludedCount) quarantined")
+        Diagnostics.info("\(Units.count(nodeList.count, "node")) (\(space.names.joined(separator: ", "))), \(session.excludedCount) quarantined")
         let reads = (files.isEmpty ? ["-"] : files) + [nodes] + (exclude.map { [$0] } ?? [])
         let out = try output.map { path in
             try OutputGuard.refuse(path, or: reads)
@@ -113,7 +113,7 @@ struct DecideCommand: ParsableCommand {
                 try emit(d, to: out)
             }
             let placed = decisions.filter { $0.node != nil }.count
-            Diagnostics.info("\(placed) of \(decisions.count) VMs placed on \(session.cluster.usedNodeCount) nodes in \(Units.format((MonotonicClock.now() - started) * 1000, 1)) ms")
+            Diagnostics.info("\(placed) of \(decisions.count) VMs placed on \(Units.count(session.cluster.usedNodeCount, "node")) in \(Units.format((MonotonicClock.now() - started) * 1000, 1)) ms")
         }
         if bad > 0 { throw DWCPError.failure(Units.count(bad, "bad request") + " (see above)") }
     }

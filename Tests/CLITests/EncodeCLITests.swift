@@ -94,6 +94,11 @@ final class EncodeCLITests: XCTestCase {
         XCTAssertTrue(summary.stderr.contains("stdout: write: No space left"), summary.stderr)
         XCTAssertFalse(t.read("out").isEmpty, "the encoded file is complete and kept")
         XCTAssertEqual(try CLI.run("dwcp-encode", ["-d", t.path("out")]).stdout, t.read("in"))
+        for force in [[], ["-f"]] {
+            let directory = try CLI.run("dwcp-encode", force + ["-o", t.url.path, t.path("in")])
+            XCTAssertEqual(directory.status, 1)
+            XCTAssertTrue(directory.stderr.contains("\(t.url.path): Is a directory"), directory.stderr)
+        }
         let missing = try CLI.run("dwcp-encode", [t.path("nope")])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains("No such file"), missing.stderr)

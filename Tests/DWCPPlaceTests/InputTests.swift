@@ -80,7 +80,7 @@ final class InputTests: XCTestCase {
         XCTAssertEqual(try session.decide(VMRequest(id: "q", demand: [6])).reason,
                        "the 1 nodes large enough are quarantined (1) or ruled out by its constraints (0)")
         XCTAssertEqual(try session.decide(VMRequest(id: "x", demand: [3])).node, "a")
-        XCTAssertEqual(try session.decide(VMRequest(id: "y", demand: [3])).reason, "no room: the 1 nodes that could take it are too full")
+        XCTAssertEqual(try session.decide(VMRequest(id: "y", demand: [3])).reason, "no room: the one node that could take it is too full")
         XCTAssertThrowsError(try session.decide(VMRequest(id: "x", demand: [1])))
         XCTAssertThrowsError(try session.release("nope"))
         XCTAssertThrowsError(try session.decide(VMRequest(id: "p", demand: [1], pinned: ["zz"])))

@@ -121,6 +121,8 @@ public final class PlacementSession {
         if quarantined + ruled == big {
             return "the \(big) nodes large enough are quarantined (\(quarantined)) or ruled out by its constraints (\(ruled))"
         }
-        return "no room: the \(big - quarantined - ruled) nodes that could take it are too full"
+        let open = big - quarantined - ruled
+        return open == 1 ? "no room: the one node that could take it is too full"
+            : "no room: the \(open) nodes that could take it are too full"
     }
 }
