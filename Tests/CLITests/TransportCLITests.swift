@@ -209,6 +209,25 @@ final class TransportCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("out")), "the interrupted receiver's partial output is removed")
     }
 
+    /// A receiver whose own side fails (here its output, /dev/full, takes nothing) tells its
+    /// sender why, and the sender fails at once with that reason (exit 4). It used to find the
+    /// receiver gone and reconnect until its --resume-timeout: 30 s and "Connection refused".
+    func testReceiverThatFailsTellsItsSenderWhy() throws {
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 8)
+        let port = freePort()
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) -o /dev/full & rp=$!
+            sleep 0.3
+            t0=$(date +%s%N); dwcp-send 127.0.0.1:\(port) < \(input); s=$?; waited=$((($(date +%s%N) - t0) / 1000000))
+            wait $rp; echo "$? $s $waited"
+            """)
+        let out = String(decoding: r.stdout, as: UTF8.self).split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        XCTAssertEqual(out.prefix(2), ["1", "4"], r.stderr)
+        XCTAssertLessThan(Int(out.last ?? "") ?? 99_999, 3000, "ms the sender took to fail")
+        XCTAssertTrue(r.stderr.contains("dwcp-send: error: 127.0.0.1:\(port): the receiver failed and ended the transfer: /dev/full: write: No space left on device"), r.stderr)
+    }
+
     /// `dwcp-recv -f -o FILE` over an existing FILE: an interrupted transfer leaves the old FILE
     /// as it was (it used to be truncated at the start and deleted at the interrupt), and a
     /// complete one replaces it.

@@ -103,6 +103,9 @@ public final class TransportReceiver {
     /// The verdict went out on the connection that carried the end message.
     private var verdictSent = false
     private var failure: Error?
+    /// The senders know how the transfer ended without being told why: they cancelled it, or
+    /// were sent `fin` 4 (interrupted).
+    private var sendersKnowTheEnd = false
     /// The connections this transfer said yes to (from that decision, before their welcome is
     /// out): the ones its end shuts down.
     private var connections: [ObjectIdentifier: StreamSocket] = [:]
@@ -142,14 +145,40 @@ public final class TransportReceiver {
     /// (a message still queued when the process exits can be lost to the reset its close
     /// sends). Nothing happens once the verdict is known.
     public func cancel(reason: String) {
-        let senders: [StreamSocket] = lock.withLock { verdict == nil && failure == nil ? Array(authenticated.values) : [] }
+        let senders: [StreamSocket] = lock.withLock {
+            guard verdict == nil && failure == nil else { return [] }
+            sendersKnowTheEnd = true
+            return Array(authenticated.values)
+        }
         guard !senders.isEmpty else { return fail(DWCPError(.failure, reason)) }
         for s in senders { sendControl(s, .fin, Wire.verdictReceiverInterrupted) }
         lock.withLock {
-            let deadline = MonotonicClock.now() + 0.5
-            while !authenticated.isEmpty && MonotonicClock.now() < deadline { lock.wait(seconds: deadline - MonotonicClock.now()) }
+            waitForSendersToClose()
             failTransfer(DWCPError(.failure, reason))
         }
+    }
+
+    /// A transfer that failed on this side (its output could not be written or synced, nothing
+    /// came for the idle timeout, a sender broke the protocol) is told to the senders still
+    /// connected: `cancel` with the reason, so each fails at once with it (exit 4) where it would
+    /// have reconnected to a receiver that is gone until its resume timeout (30 s by default).
+    private func tellSendersWhyItFailed() {
+        let (reason, senders): (String, [StreamSocket]) = lock.withLock {
+            guard let failure, verdict == nil, !sendersKnowTheEnd else { return ("", []) }
+            sendersKnowTheEnd = true
+            return ("\(failure)", Array(authenticated.values))
+        }
+        guard !senders.isEmpty else { return }
+        let message = Wire.cancelMessage(reason: reason)
+        for s in senders { sendLock.withLock { try? s.sendAll(message) } }
+        lock.withLock { waitForSendersToClose() }
+    }
+
+    /// Waits (lock held) up to half a second for the senders to close their connections: a
+    /// message still queued when the process exits can be lost to the reset its close sends.
+    private func waitForSendersToClose() {
+        let deadline = MonotonicClock.now() + 0.5
+        while !authenticated.isEmpty && MonotonicClock.now() < deadline { lock.wait(seconds: deadline - MonotonicClock.now()) }
     }
 
     /// Cancels (`cancel(reason:)`) every transfer this process is receiving.
@@ -223,6 +252,7 @@ public final class TransportReceiver {
             }
         }
         lock.unlock()
+        tellSendersWhyItFailed()
         // Let the connection that carried the end deliver the verdict (briefly: a vanished
         // sender must not hold us), then stop this transfer's connections.
         lock.withLock {
@@ -625,7 +655,11 @@ public final class TransportReceiver {
                     // Answered before the transfer fails (its end shuts this connection).
                     sendControl(socket, .fin, Wire.verdictCancelled)
                     let error = Wire.cancelledBySender(reason: Wire.cancelReason(reason))
-                    lock.withLock { if verdict == nil { failTransfer(error) } }
+                    lock.withLock {
+                        guard verdict == nil else { return }
+                        sendersKnowTheEnd = true
+                        failTransfer(error)
+                    }
                     return
                 default:
                     throw DWCPError(.network, "unexpected message from sender")

@@ -836,6 +836,15 @@ public final class TransportSender {
                     fail(DWCPError(.network, "\(configuration.endpoint): the receiver was interrupted and ended the transfer"))
                     return
                 }
+                if m.kind == .cancel {
+                    // The receiver's side failed (its disk is full, say) and it ended the
+                    // transfer: the same, with its reason.
+                    guard Int(m.length) <= Wire.maxCancelReason else { throw DWCPError(.network, "receiver's cancel reason of \(m.length) bytes") }
+                    let reason = try socket.receive(Int(m.length))
+                    guard Checksum.xxh3(reason) == m.checksum else { throw DWCPError(.network, "receiver's cancel message checksum mismatch") }
+                    fail(Wire.cancelledByReceiver(endpoint: "\(configuration.endpoint)", reason: Wire.cancelReason(reason)))
+                    return
+                }
                 let snapshot: TransferStats? = lock.withLock {
                     switch m.kind {
                     case .ack: acknowledge(m.sequence)

@@ -73,6 +73,12 @@ public enum Wire {
         DWCPError(.failure, cancelledPrefix + reason)
     }
 
+    /// What a sender fails with when its receiver ended the transfer because the receiver's
+    /// own side failed (`cancel` from the receiver): a peer error, exit 4.
+    public static func cancelledByReceiver(endpoint: String, reason: String) -> DWCPError {
+        DWCPError(.network, "\(endpoint): the receiver failed and ended the transfer: \(reason)")
+    }
+
     /// Whether `error` is a transfer its sender cancelled (`cancelledBySender`).
     public static func isCancelledBySender(_ error: Error) -> Bool {
         (error as? DWCPError).map { $0.status == .failure && $0.message.hasPrefix(cancelledPrefix) } ?? false
