@@ -30,8 +30,10 @@ public enum CommandMain {
             Diagnostics.error(e.message)
             if e.status == .usage { Diagnostics.emit("Try '\(Diagnostics.programName) --help' for more information.\n") }
             exit(e.status.rawValue)
-        } catch let e as SystemError where e.errno == EPIPE {
-            // The reader went away (`| head`): end quietly, as a process killed by SIGPIPE would.
+        } catch let e as SystemError where e.errno == EPIPE && e.what.hasPrefix("\(FileDescriptor.standardOutput.name):") {
+            // The reader of standard output went away (`| head`): end quietly, as a process
+            // killed by SIGPIPE would. A closed pipe or socket of our own (a decoder that
+            // stopped, a QEMU that exited) is an error to report like any other.
             exit(128 + SIGPIPE)
         } catch let e as SystemError {
             SignalCleanup.awaitInterruptHandler()

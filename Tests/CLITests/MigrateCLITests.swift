@@ -549,6 +549,34 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-partial"), "no half-written image")
     }
 
+    /// A destination whose disk fills: it reports the write that failed (it used to die of
+    /// SIGPIPE, exit 141 and no message, when its decoder stopped and the transport then wrote
+    /// into the decoder's closed pipe), and its source hears why at once (it used to reconnect
+    /// to nobody for 30 s).
+    func testDestinationWithAFullDiskTellsTheSourceWhy() throws {
+        let t = TempDir()
+        let mount = t.path("small")
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        guard try CLI.shell("mount -t tmpfs -o size=8m tmpfs \(mount)").status == 0 else { throw XCTSkip("cannot mount a tmpfs here (needs root)") }
+        defer { _ = try? CLI.shell("umount \(mount)") }
+        let src = t.path("src.img"), dst = mount + "/dst.img"
+        let port = freePort()
+        let r = try CLI.shell("""
+            head -c 30000000 /dev/urandom > \(src)
+            dwcp-migrate receive --listen 127.0.0.1:\(port) -o \(dst) 2>\(t.path("dst-err")) & rp=$!
+            sleep 0.3
+            t0=$(date +%s%N); dwcp-migrate file \(src) --to 127.0.0.1:\(port) --resume-timeout 30; s=$?; waited=$((($(date +%s%N) - t0) / 1000000))
+            wait $rp; echo "$? $s $waited"
+            """)
+        let out = String(decoding: r.stdout, as: UTF8.self).split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        XCTAssertEqual(out.prefix(2), ["1", "4"], r.stderr)
+        XCTAssertLessThan(Int(out.last ?? "") ?? 99_999, 3000, "ms the source took to fail")
+        let full = "\(dst).dwcp-partial: write: No space left on device"
+        XCTAssertTrue(String(decoding: t.read("dst-err"), as: UTF8.self).contains("dwcp-migrate: error: \(full)"), String(decoding: t.read("dst-err"), as: UTF8.self))
+        XCTAssertTrue(r.stderr.contains("the receiver failed and ended the transfer: \(full)"), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mount), [], "nothing half-written is left")
+    }
+
     func testNonConvergingFileGivesUpAndDiscards() throws {
         let t = TempDir()
         let src = t.path("src.img"), dst = t.path("dst.img")

@@ -68,10 +68,16 @@ public final class ReceivePipeline {
         // an empty stream meets the decoder's verdict too). Started and joined on the
         // transport's writer thread, and joined again here once the transport returns.
         var thread: OSThread?
+        let transport = TransportReceiver(configuration: receiver)
         func startDecoder() {
             guard thread == nil else { return }
             thread = OSThread {
-                do { decoded = try decoder.decode(pipe.read, prefix: [], into: output) } catch { decodeError = error }
+                do { decoded = try decoder.decode(pipe.read, prefix: [], into: output) } catch {
+                    decodeError = error
+                    // Its output failed (a full disk) or the stream did not decode: that is why
+                    // the transfer fails, before the transport's writer finds the pipe closed.
+                    transport.abort(because: error)
+                }
                 // Unblocks the transport's writer if decoding stopped early.
                 pipe.read.close()
             }
@@ -83,7 +89,6 @@ public final class ReceivePipeline {
                 if !writeClosed { pipe.write.close(); writeClosed = true }
             }
         }
-        let transport = TransportReceiver(configuration: receiver)
         transport.buffers = buffers
         transport.redirect = { first in
             if first.starts(with: SendPipeline.rawMarker) {
@@ -112,7 +117,7 @@ public final class ReceivePipeline {
             thread?.join()
         }
         // On failure the transport's error is the cause (the decoder then only saw its input
-        // end), so it is the one thrown.
+        // end), so it is the one thrown; a decoder that failed first made it the transport's.
         let stats = try transport.receive(on: listener, to: pipe.write)
         if raw {
             decoded.format = "raw"

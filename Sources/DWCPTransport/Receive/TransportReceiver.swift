@@ -158,10 +158,20 @@ public final class TransportReceiver {
         }
     }
 
+    /// Fails the transfer with `error` from outside, while its stream is still arriving: what
+    /// consumes the output (`dwcp-migrate receive`'s decoder) stopped, and its error, not the
+    /// closed pipe the writer would find next, is the cause the senders are told and `receive`
+    /// throws. Once the end arrived it does nothing: the acceptance step reports it then.
+    public func abort(because error: Error) {
+        lock.withLock { if end == nil && verdict == nil { failTransfer(error) } }
+    }
+
     /// A transfer that failed on this side (its output could not be written or synced, nothing
     /// came for the idle timeout, a sender broke the protocol) is told to the senders still
     /// connected: `cancel` with the reason, so each fails at once with it (exit 4) where it would
     /// have reconnected to a receiver that is gone until its resume timeout (30 s by default).
+    /// Connections that end on their own because of the failure tell their sender as they go
+    /// (`connectionLoop`); a sender told twice fails at the first.
     private func tellSendersWhyItFailed() {
         let (reason, senders): (String, [StreamSocket]) = lock.withLock {
             guard let failure, verdict == nil, !sendersKnowTheEnd else { return ("", []) }
@@ -551,6 +561,14 @@ public final class TransportReceiver {
     private func connectionLoop(_ socket: StreamSocket, from listener: StreamListener) {
         OSThread.blockPipeSignal()
         defer {
+            // A connection that ends because the transfer failed on this side tells its sender
+            // why first: waiting on a full window, it sees the failure before the teardown
+            // (`tellSendersWhyItFailed`) would find it still open.
+            let reason: String? = lock.withLock {
+                guard authenticated[ObjectIdentifier(socket)] != nil, let failure, verdict == nil, !sendersKnowTheEnd else { return nil }
+                return "\(failure)"
+            }
+            if let reason { sendLock.withLock { _ = try? socket.sendAll(Wire.cancelMessage(reason: reason)) } }
             lock.withLock {
                 connections[ObjectIdentifier(socket)] = nil
                 if authenticated.removeValue(forKey: ObjectIdentifier(socket)) != nil && authenticated.isEmpty {
