@@ -34,6 +34,10 @@ copy is still under way): it must exit 130 with the source VM running intact (QE
 migration when the stream's socket closes), and the receiver, told by the sender, must exit 1
 within 3 s of it, its QEMU quit.
 
+--inject kill-destination-qemu kills the destination QEMU mid-copy: dwcp-migrate qemu must exit 4
+with the source VM running intact, told by the receiver, which must exit 1 within 3 s of it with
+an error message (it used to die of SIGPIPE without one, and its source reconnect for 30 s).
+
 --capture FILE (zstd-socat method) tees QEMU's raw migration stream into FILE on its way to zstd,
 for scripts/qemu-stream-pages.py.
 TRIAL_LOG=FILE (environment, dwcp method): write both dwcp-migrate processes' whole stderr there
@@ -226,6 +230,9 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
     elif args.inject == "interrupt-source":
         time.sleep(args.kill_after)
         send.send_signal(signal.SIGINT)
+    elif args.inject == "kill-destination-qemu":
+        time.sleep(args.kill_after)
+        kill_vm(work, "dst")
     elif args.inject == "drop-connections":
         # Kill every established migration connection twice: the transport must resume.
         for _ in range(2):
@@ -269,7 +276,8 @@ def main():
     ap.add_argument("--netns", help="SRC_NS,DST_NS")
     ap.add_argument("--capture", help="with zstd-socat: also write QEMU's raw migration stream to this file (scripts/qemu-stream-pages.py reads it)")
     ap.add_argument("--port", type=int, default=7460)
-    ap.add_argument("--inject", choices=["kill-receiver", "no-receiver", "drop-connections", "kill-receiver-after-switchover", "not-converging", "interrupt-source"])
+    ap.add_argument("--inject", choices=["kill-receiver", "no-receiver", "drop-connections", "kill-receiver-after-switchover", "not-converging",
+                                         "interrupt-source", "kill-destination-qemu"])
     ap.add_argument("--kill-after", type=float, default=1.5)
     ap.add_argument("--sweeps-after", type=int, default=2, help="guest memory sweeps to wait for after the switchover")
     ap.add_argument("dwcp_args", nargs="*", help="extra dwcp-migrate qemu arguments (after --)")
@@ -299,7 +307,7 @@ def main():
         result.setdefault("total_s", round(time.time() - t0, 3))
         if tx0 is not None:
             result["wire_bytes"] = veth_tx(src_ns) - tx0
-        if args.inject in ("kill-receiver", "no-receiver", "not-converging", "interrupt-source"):
+        if args.inject in ("kill-receiver", "no-receiver", "not-converging", "interrupt-source", "kill-destination-qemu"):
             # Expected: exit 4, source still running and its heartbeat still advancing (and with
             # no receiver at all, QEMU's migration cancelled: it had started before the probe).
             # A migration that gave up: exit 1, QEMU's migration cancelled, and the receiver
@@ -316,8 +324,12 @@ def main():
             if giving_up:
                 result["destination_qemu_quit"] = vm_gone(work, "dst")
             expected_exit = {"not-converging": 1, "interrupt-source": 130}.get(args.inject, 4)
+            told = args.inject != "kill-destination-qemu" or (
+                result.get("receiver_exit") == 1 and result["receiver_lag_s"] < 3
+                and "dwcp-migrate: error:" in result.get("receiver_stderr", "")
+                and "the receiver failed and ended the transfer" in result.get("stderr", ""))
             result["ok"] = (result.get("exit") == expected_exit and status == "running" and len(ws.beats) - n >= 5
-                            and last is not None and last[3] == 0
+                            and last is not None and last[3] == 0 and told
                             and (args.inject not in ("no-receiver", "not-converging") or migration == "cancelled")
                             and (not giving_up or (result.get("receiver_exit") == 1 and result["receiver_lag_s"] < 3
                                                    and "cancelled the transfer" in result.get("receiver_stderr", "")

@@ -53,6 +53,16 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(result["source_status"] as? String, "running")
     }
 
+    /// The destination QEMU dies mid-copy: its receiver reports the closed stream and tells the
+    /// source, which cancels the migration and keeps the VM running (exit 4). The receiver used to
+    /// die of SIGPIPE without a word, and the source reconnect to nobody for its resume timeout.
+    func testDestinationQemuThatDiesEndsTheMigrationAtOnce() throws {
+        let result = try trial("dwcp", ["--inject", "kill-destination-qemu", "--kill-after", "1.5"], dwcp: ["--codec", "zstd:19", "--resume-timeout", "30"])
+        XCTAssertEqual(result["ok"] as? Bool, true, "\(result)")
+        XCTAssertLessThan(result["total_s"] as? Double ?? 99, 10, "\(result)")
+        XCTAssertTrue((result["receiver_stderr"] as? String ?? "").contains("the destination QEMU's migration stream: write:"), "\(result)")
+    }
+
     /// Nothing listens at the destination: the probe fails after QEMU's migration has begun
     /// (the probe overlaps QEMU's setup), so that migration must be cancelled, the command exit
     /// 4, and the source VM go on running intact.

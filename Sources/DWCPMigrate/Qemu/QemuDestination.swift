@@ -45,7 +45,9 @@ public final class QemuDestination {
         defer { directory.remove() }
         let socketPath = directory.path + "/incoming.sock"
         try qmp.execute("migrate-incoming", ["uri": "unix:\(socketPath)"])
-        let connection = try UnixSocket.connect(socketPath, retryFor: 10)
+        // Named for diagnostics as what it is: a failed write says QEMU stopped reading.
+        let connection = FileDescriptor(rawValue: try UnixSocket.connect(socketPath, retryFor: 10).rawValue,
+                                        name: "the destination QEMU's migration stream")
         // Connected, the socket's name is no longer needed: gone now, it cannot be left behind
         // in the temporary directory by a receiver that is killed or interrupted.
         directory.remove()

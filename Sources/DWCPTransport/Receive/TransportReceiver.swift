@@ -106,6 +106,10 @@ public final class TransportReceiver {
     /// The senders know how the transfer ended without being told why: they cancelled it, or
     /// were sent `fin` 4 (interrupted).
     private var sendersKnowTheEnd = false
+    /// Connections told why the transfer failed: `cancel` sent (true) or being sent by
+    /// `tellSendersWhyItFailed` (false). They linger before closing (`connectionLoop`), once the
+    /// message is out, so a reset does not drop it.
+    private var toldWhy: [ObjectIdentifier: Bool] = [:]
     /// The connections this transfer said yes to (from that decision, before their welcome is
     /// out): the ones its end shuts down.
     private var connections: [ObjectIdentifier: StreamSocket] = [:]
@@ -176,11 +180,18 @@ public final class TransportReceiver {
         let (reason, senders): (String, [StreamSocket]) = lock.withLock {
             guard let failure, verdict == nil, !sendersKnowTheEnd else { return ("", []) }
             sendersKnowTheEnd = true
-            return ("\(failure)", Array(authenticated.values))
+            let untold = authenticated.filter { toldWhy[$0.key] == nil }
+            for id in untold.keys { toldWhy[id] = false }
+            return ("\(failure)", Array(untold.values))
         }
-        guard !senders.isEmpty else { return }
         let message = Wire.cancelMessage(reason: reason)
-        for s in senders { sendLock.withLock { try? s.sendAll(message) } }
+        for s in senders {
+            sendLock.withLock { _ = try? s.sendAll(message) }
+            lock.withLock {
+                toldWhy[ObjectIdentifier(s)] = true
+                lock.broadcast()
+            }
+        }
         lock.withLock { waitForSendersToClose() }
     }
 
@@ -564,12 +575,23 @@ public final class TransportReceiver {
             // A connection that ends because the transfer failed on this side tells its sender
             // why first: waiting on a full window, it sees the failure before the teardown
             // (`tellSendersWhyItFailed`) would find it still open.
-            let reason: String? = lock.withLock {
-                guard authenticated[ObjectIdentifier(socket)] != nil, let failure, verdict == nil, !sendersKnowTheEnd else { return nil }
-                return "\(failure)"
+            let id = ObjectIdentifier(socket)
+            let (reason, linger): (String?, Bool) = lock.withLock {
+                guard authenticated[id] != nil, let failure, verdict == nil else { return (nil, false) }
+                if toldWhy[id] != nil {
+                    // Being told by the teardown: the message goes out before the linger's FIN.
+                    while toldWhy[id] == false { lock.wait() }
+                    return (nil, true)
+                }
+                // The sender cancelled, or was told the receiver was interrupted.
+                if sendersKnowTheEnd { return (nil, false) }
+                toldWhy[id] = true
+                return ("\(failure)", true)
             }
             if let reason { sendLock.withLock { _ = try? socket.sendAll(Wire.cancelMessage(reason: reason)) } }
+            if linger { socket.lingerUntilPeerCloses(timeout: 0.5) }
             lock.withLock {
+                toldWhy[id] = nil
                 connections[ObjectIdentifier(socket)] = nil
                 if authenticated.removeValue(forKey: ObjectIdentifier(socket)) != nil && authenticated.isEmpty {
                     connectionsGoneSince = MonotonicClock.now()

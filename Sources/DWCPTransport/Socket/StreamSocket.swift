@@ -65,6 +65,29 @@ public final class StreamSocket: @unchecked Sendable {
         tls = try TLSStream(context: context, fd: fd, peer: peer, host: host, timeout: timeout)
     }
 
+    /// Sends nothing more (a FIN after what was sent) and reads and discards until the peer
+    /// closes, at most `timeout` seconds: a last message sent before `close` then reaches the
+    /// peer. Closed with unread bytes in its receive queue (a sender still streaming chunks), a
+    /// socket resets the connection at once, and the reset drops whatever of the message its
+    /// send queue still held (paced, not yet on the wire).
+    public func lingerUntilPeerCloses(timeout: Double) {
+        guard !closed else { return }
+        _ = calls.shutdown(fd, Int32(SHUT_WR))
+        let deadline = MonotonicClock.now() + timeout
+        var scratch = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let left = deadline - MonotonicClock.now()
+            if left <= 0 { return }
+            var waiter = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = calls.poll(&waiter, 1, Int32(left * 1000) + 1)
+            if ready < 0 && errno == EINTR { continue }
+            if ready <= 0 { return }
+            let n = scratch.withUnsafeMutableBytes { calls.recv(fd, $0.baseAddress!, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+        }
+    }
+
     /// Shuts both directions down, unblocking any thread in `recv`/`send` on this socket.
     /// (A closed socket's number may already belong to another file: leave it alone.)
     public func shutdownBoth() { if !closed { _ = calls.shutdown(fd, Int32(SHUT_RDWR)) } }
