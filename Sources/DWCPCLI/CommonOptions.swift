@@ -52,9 +52,11 @@ public struct OutputOptions: ParsableArguments {
             // An existing regular file is replaced whole, by renaming a new file over it once the
             // output is complete: a failed or interrupted run must not cost the old copy.
             var st = stat()
-            if force, stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG {
-                let final = FileDescriptor.resolvedPath(path) ?? path   // through a symlink, as writing would go
-                let (fd, temporary) = try FileDescriptor.createBeside(final, mode: st.st_mode & 0o7777)
+            // A directory we may not create files in (only the file is writable) gets the old
+            // way: the file truncated and written in place.
+            if force, stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG,
+               case let final = FileDescriptor.resolvedPath(path) ?? path,   // through a symlink, as writing would go
+               let (fd, temporary) = try? FileDescriptor.createBeside(final, mode: st.st_mode & 0o7777) {
                 SignalCleanup.removeOnInterrupt(temporary)
                 return OutputTarget(fd: fd, path: final, removable: true, temporary: temporary)
             }

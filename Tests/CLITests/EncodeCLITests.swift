@@ -256,5 +256,17 @@ final class EncodeCLITests: XCTestCase {
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o640)
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: t.path("link")), t.path("img"))
         XCTAssertEqual(try leftovers(), [])
+
+        // A user who may write the file but not create files beside it still overwrites it, in
+        // place as before (checked as nobody, where root can run a command as another user).
+        let encoder = CLI.binDir.appendingPathComponent("dwcp-encode").path
+        let asNobody = "setpriv --reuid=65534 --regid=65534 --clear-groups"
+        guard getuid() == 0, try CLI.shell("\(asNobody) \(encoder) --version").status == 0 else { return }
+        XCTAssertEqual(chmod(t.url.path, 0o755), 0)
+        XCTAssertEqual(chmod(t.path("img"), 0o666), 0)
+        XCTAssertEqual(chmod(t.path("s"), 0o644), 0)
+        let locked = try CLI.shell("\(asNobody) \(encoder) -d -f -o '\(t.path("img"))' '\(t.path("s"))'")
+        XCTAssertEqual(locked.status, 0, locked.stderr)
+        XCTAssertEqual(t.read("img"), image)
     }
 }
