@@ -193,19 +193,10 @@ final class EncodeCLITests: XCTestCase {
 
     func testInterruptRemovesPartialOutput() throws {
         let t = TempDir()
-        let p = Process()
-        p.executableURL = CLI.binDir.appendingPathComponent("dwcp-encode")
-        p.arguments = ["-o", t.path("partial"), "-c", "zstd", "-l", "19", "-"]
-        let input = Pipe()
-        p.standardInput = input
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        input.fileHandleForWriting.write(Data(count: 1 << 20))
-        Thread.sleep(forTimeInterval: 0.3)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: t.path("partial")))
-        p.interrupt()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 130)
+        let status = try interruptedSlowEncode(["-o", t.path("partial")]) {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: t.path("partial")))
+        }
+        XCTAssertEqual(status, 130)
         XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("partial")))
     }
 
@@ -233,18 +224,7 @@ final class EncodeCLITests: XCTestCase {
         XCTAssertEqual(t.read("img"), old, "a failed decode keeps the file it would have replaced")
         XCTAssertEqual(try leftovers(), [])
 
-        let p = Process()
-        p.executableURL = CLI.binDir.appendingPathComponent("dwcp-encode")
-        p.arguments = ["-f", "-o", t.path("img"), "-c", "zstd", "-l", "19", "-"]
-        let input = Pipe()
-        p.standardInput = input
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        input.fileHandleForWriting.write(Data(count: 1 << 20))
-        Thread.sleep(forTimeInterval: 0.3)
-        p.interrupt()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertEqual(try interruptedSlowEncode(["-f", "-o", t.path("img")]), 130)
         XCTAssertEqual(t.read("img"), old, "an interrupted run keeps it too")
         XCTAssertEqual(try leftovers(), [])
 
@@ -268,5 +248,23 @@ final class EncodeCLITests: XCTestCase {
         let locked = try CLI.shell("\(asNobody) \(encoder) -d -f -o '\(t.path("img"))' '\(t.path("s"))'")
         XCTAssertEqual(locked.status, 0, locked.stderr)
         XCTAssertEqual(t.read("img"), image)
+    }
+
+    /// Runs a slow encode (zstd -19) of 1 MiB from a pipe with `arguments`, interrupts it (SIGINT)
+    /// 0.3 s in, after `whileRunning`, and returns its exit status.
+    func interruptedSlowEncode(_ arguments: [String], whileRunning: () -> Void = {}) throws -> Int32 {
+        let p = Process()
+        p.executableURL = CLI.binDir.appendingPathComponent("dwcp-encode")
+        p.arguments = arguments + ["-c", "zstd", "-l", "19", "-"]
+        let input = Pipe()
+        p.standardInput = input
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        input.fileHandleForWriting.write(Data(count: 1 << 20))
+        Thread.sleep(forTimeInterval: 0.3)
+        whileRunning()
+        p.interrupt()
+        p.waitUntilExit()
+        return p.terminationStatus
     }
 }
