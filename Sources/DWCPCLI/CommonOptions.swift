@@ -50,10 +50,10 @@ public struct OutputOptions: ParsableArguments {
         if let path = output, path != "-" {
             try OutputGuard.refuse(path, ifItIsOneOf: inputs, or: readPaths)
             // An existing regular file is replaced whole, by renaming a new file over it once the
-            // output is complete: a failed or interrupted run must not cost the old copy.
+            // output is complete: a failed or interrupted run must not cost the old copy. Where
+            // no file can be created beside it (only the file is writable, not its directory),
+            // it is truncated and written in place, as before.
             var st = stat()
-            // A directory we may not create files in (only the file is writable) gets the old
-            // way: the file truncated and written in place.
             if force, stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG,
                case let final = FileDescriptor.resolvedPath(path) ?? path,   // through a symlink, as writing would go
                let (fd, temporary) = try? FileDescriptor.createBeside(final, mode: st.st_mode & 0o7777) {
