@@ -33,12 +33,17 @@ struct EvalCommand: ParsableCommand {
         verbosity.apply()
         let horizons = try modelOptions.horizonList()
         let grus = try modelOptions.loadModels()
+        // Every directory is checked before the first line: a bad one named last must not leave
+        // a table cut short.
+        let datasets = try directories.map { dir in
+            let files = TraceSet.files(in: dir).filter { !TraceSet.isTraining($0, percent: trainPercent) }
+            if files.isEmpty { throw DWCPError.failure("\(dir): no test traces (*.jsonl)") }
+            return (dir, files)
+        }
         if !json {
             try FileDescriptor.standardOutput.writeAll("dataset                model      horizon_s    w20  medape       n\n")
         }
-        for dir in directories {
-            let files = TraceSet.files(in: dir).filter { !TraceSet.isTraining($0, percent: trainPercent) }
-            if files.isEmpty { throw DWCPError.failure("\(dir): no test traces (*.jsonl)") }
+        for (dir, files) in datasets {
             var traces: [Trace] = []
             var problems = 0
             for path in files {

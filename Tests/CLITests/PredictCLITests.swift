@@ -99,6 +99,16 @@ final class PredictCLITests: XCTestCase {
         // Last value is the model to beat one second ahead on 5G (see the issue); auto must be close.
         XCTAssertGreaterThan(w20("last", 1), w20("ewma", 1))
         XCTAssertGreaterThan(w20("auto", 1), w20("last", 1) - 0.02)
+        // A directory without test traces, named after a good one, fails before any line: it
+        // used to leave the good one's rows (or the table's header) and then exit 1.
+        let t = TempDir()
+        try FileManager.default.createDirectory(atPath: t.path("empty"), withIntermediateDirectories: true)
+        for format in [["--json"], []] {
+            let bad = try CLI.run("dwcp-predict", ["eval"] + format + ["--horizons", "1", shared, t.path("empty")])
+            XCTAssertEqual(bad.status, 1, bad.stderr)
+            XCTAssertEqual(bad.stdout, Data(), "\(format)")
+            XCTAssertTrue(bad.stderr.contains("empty: no test traces"), bad.stderr)
+        }
     }
 
     /// Two link classes, each trained on its own traces; with both model files, auto and gru
