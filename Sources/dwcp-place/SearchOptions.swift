@@ -48,7 +48,14 @@ enum InstanceFiles {
         for p in paths {
             var st = stat()
             guard stat(p, &st) == 0 else { throw DWCPError.failure("\(p): \(String(cString: strerror(errno)))") }
-            if (st.st_mode & S_IFMT) == S_IFDIR { out += walk(p) } else { out.append(p) }
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                out.append(p)
+                continue
+            }
+            // A directory named on purpose and holding nothing is a mistake, not an empty result.
+            let found = walk(p)
+            if found.isEmpty { throw DWCPError.failure("\(p): no .vbp instance files") }
+            out += found
         }
         return out
     }

@@ -76,6 +76,13 @@ final class PlaceCLITests: XCTestCase {
         XCTAssertEqual(usage.status, 2)
         let policy = try CLI.run("dwcp-place", ["--nodes", t.path("dup.jsonl"), "--policy", "l2"])
         XCTAssertEqual(policy.status, 2, "--policy without --follow")
+        // A directory without instances is an error, not an empty evaluation that exits 0.
+        let instance = t.write("one.vbp", Data("2\n10 10\n1\n5 5 1\n".utf8))
+        try FileManager.default.createDirectory(atPath: t.path("empty"), withIntermediateDirectories: true)
+        let empty = try CLI.run("dwcp-place", ["eval", "--json", instance, t.path("empty")])
+        XCTAssertEqual(empty.status, 1, empty.stderr)
+        XCTAssertTrue(empty.stderr.contains("empty: no .vbp instance files"), empty.stderr)
+        XCTAssertEqual(empty.stdout, Data())
     }
 
     /// `-o` used to truncate whatever it named, the node list or the requests being read included.
