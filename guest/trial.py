@@ -38,6 +38,10 @@ within 3 s of it, its QEMU quit.
 with the source VM running intact, told by the receiver, which must exit 1 within 3 s of it with
 an error message (it used to die of SIGPIPE without one, and its source reconnect for 30 s).
 
+--inject kill-source-qemu kills the source QEMU mid-copy (the VM is lost with it): dwcp-migrate qemu
+must exit 1 and cancel its transfer, and the receiver, told, must exit 1 within 3 s of it with its
+QEMU quit (it used to wait out its 120 s idle timeout).
+
 --capture FILE (zstd-socat method) tees QEMU's raw migration stream into FILE on its way to zstd,
 for scripts/qemu-stream-pages.py.
 TRIAL_LOG=FILE (environment, dwcp method): write both dwcp-migrate processes' whole stderr there
@@ -233,6 +237,9 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
     elif args.inject == "kill-destination-qemu":
         time.sleep(args.kill_after)
         kill_vm(work, "dst")
+    elif args.inject == "kill-source-qemu":
+        time.sleep(args.kill_after)
+        kill_vm(work, "src")
     elif args.inject == "drop-connections":
         # Kill every established migration connection twice: the transport must resume.
         for _ in range(2):
@@ -277,7 +284,7 @@ def main():
     ap.add_argument("--capture", help="with zstd-socat: also write QEMU's raw migration stream to this file (scripts/qemu-stream-pages.py reads it)")
     ap.add_argument("--port", type=int, default=7460)
     ap.add_argument("--inject", choices=["kill-receiver", "no-receiver", "drop-connections", "kill-receiver-after-switchover", "not-converging",
-                                         "interrupt-source", "kill-destination-qemu"])
+                                         "interrupt-source", "kill-destination-qemu", "kill-source-qemu"])
     ap.add_argument("--kill-after", type=float, default=1.5)
     ap.add_argument("--sweeps-after", type=int, default=2, help="guest memory sweeps to wait for after the switchover")
     ap.add_argument("dwcp_args", nargs="*", help="extra dwcp-migrate qemu arguments (after --)")
@@ -334,6 +341,13 @@ def main():
                             and (not giving_up or (result.get("receiver_exit") == 1 and result["receiver_lag_s"] < 3
                                                    and "cancelled the transfer" in result.get("receiver_stderr", "")
                                                    and result["destination_qemu_quit"])))
+            return result
+        if args.inject == "kill-source-qemu":
+            # Expected: exit 1, and the destination told at once: receiver exit 1, QEMU quit.
+            result["destination_qemu_quit"] = vm_gone(work, "dst")
+            result["ok"] = (result.get("exit") == 1 and result.get("receiver_exit") == 1 and result["receiver_lag_s"] < 3
+                            and "cancelled the transfer" in result.get("receiver_stderr", "")
+                            and result["destination_qemu_quit"])
             return result
         if args.inject == "kill-receiver-after-switchover":
             # Expected: exit 4 saying the source is left paused, and no copy of the VM running.

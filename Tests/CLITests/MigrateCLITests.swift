@@ -63,6 +63,15 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertTrue((result["receiver_stderr"] as? String ?? "").contains("the destination QEMU's migration stream: write:"), "\(result)")
     }
 
+    /// The source QEMU dies mid-copy (the VM is lost with it): `dwcp-migrate qemu` exits 1 and
+    /// cancels its transfer, and the destination quits its QEMU at once. It used to exit without
+    /// a word to the destination, which waited out its 120 s idle timeout.
+    func testSourceQemuThatDiesEndsTheDestinationAtOnce() throws {
+        let result = try trial("dwcp", ["--inject", "kill-source-qemu", "--kill-after", "1.5"], dwcp: ["--codec", "zstd:19"])
+        XCTAssertEqual(result["ok"] as? Bool, true, "\(result)")
+        XCTAssertTrue((result["receiver_stderr"] as? String ?? "").contains("the source QEMU failed"), "\(result)")
+    }
+
     /// Nothing listens at the destination: the probe fails after QEMU's migration has begun
     /// (the probe overlaps QEMU's setup), so that migration must be cancelled, the command exit
     /// 4, and the source VM go on running intact.

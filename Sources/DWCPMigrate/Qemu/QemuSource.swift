@@ -228,69 +228,83 @@ public final class QemuSource {
         var cancelled: String?
         var stopTime: Double?
         var final: [String: Any] = [:]
-        while true {
-            let asked = MonotonicClock.now()
-            let info = try qmp.query("query-migrate")
-            let waited = MonotonicClock.now() - asked
-            if waited > Self.stallThreshold {
-                outcome.qemuStallSeconds += waited
-                Diagnostics.info("source QEMU did not answer for \(Units.format(waited, 1)) s (its migration thread held the QEMU lock; nothing was sent meanwhile)")
-            }
-            let status = info["status"] as? String ?? "none"
-            let ram = RamFigures(info["ram"] as? [String: Any] ?? [:])
-            let passNow = ram.pass
-            let transferred = ram.transferred
-            let remaining = ram.remaining
-            let wireNow = gate.withLock { wire }
-            for e in qmp.takeEvents() where e.name == "STOP" {
-                stopTime = e.time
-                Timeline.mark("source VM stopped: \(transferred) read, \(wireNow) on the wire")
-            }
-            if passNow > lastPass {
-                let now = MonotonicClock.now()
-                outcome.passes.append(Pass(pass: passNow, transferred: transferred, remaining: remaining,
-                                           dirtyPagesRate: ram.dirtyPagesRate, seconds: now - passStart))
-                passStart = now
-                lastPass = passNow
-                Timeline.mark("pass \(passNow) (\(remaining) bytes remaining, \(transferred) read, \(wireNow) on the wire)")
-            }
-            onStatus?(status, ram, wireNow)
-            if rule != nil {
-                let now = MonotonicClock.now()
-                let encoder = pipeline.counters.snapshot
-                // Recorded in place: a mutable copy would copy the sample history every round.
-                rule!.record(SwitchoverRule.Sample(time: now, transferred: transferred,
-                                                   encoderIn: encoder.input, encoderOut: encoder.output, acknowledged: wireNow))
-                let r = rule!
-                if status == "active" && !switchoverAsked && cancelled == nil && passNow >= 2
-                    && r.fits(remaining: remaining, dirtyBytesPerSecond: ram.dirtyBytesPerSecond, sinceSync: now - passStart) {
-                    // QEMU stops the VM at its next check (after a last bitmap sync).
-                    try qmp.execute("migrate-set-parameters", ["downtime-limit": Self.switchoverLimitMs])
-                    switchoverAsked = true
-                    Timeline.mark("switchover: \(remaining) bytes remaining, expected downtime \(Int(r.expectedDowntime(remaining: remaining, dirtyBytesPerSecond: ram.dirtyBytesPerSecond, sinceSync: now - passStart) * 1000)) ms (ratio \(r.wireRatio), \(Int(r.wireRate)) B/s, backlog \(Int(r.backlog)) B, dirty \(Int(ram.dirtyBytesPerSecond)) B/s)")
+        do {
+            while true {
+                let asked = MonotonicClock.now()
+                let info = try qmp.query("query-migrate")
+                let waited = MonotonicClock.now() - asked
+                if waited > Self.stallThreshold {
+                    outcome.qemuStallSeconds += waited
+                    Diagnostics.info("source QEMU did not answer for \(Units.format(waited, 1)) s (its migration thread held the QEMU lock; nothing was sent meanwhile)")
                 }
-            }
-            if status == "completed" || status == "failed" || status == "cancelled" {
-                Timeline.mark("QEMU status \(status) (setup \(info["setup-time"] as? Int ?? -1) ms, \(transferred) read, \(wireNow) on the wire)")
-                final = info
-                gate.withLock {
-                    gateState = status == "completed" ? .completed : .failed(cancelled ?? "QEMU reports the migration \(status)" + ((info["error-desc"] as? String).map { ": \($0)" } ?? ""))
-                    gate.broadcast()
+                let status = info["status"] as? String ?? "none"
+                let ram = RamFigures(info["ram"] as? [String: Any] ?? [:])
+                let passNow = ram.pass
+                let transferred = ram.transferred
+                let remaining = ram.remaining
+                let wireNow = gate.withLock { wire }
+                for e in qmp.takeEvents() where e.name == "STOP" {
+                    stopTime = e.time
+                    Timeline.mark("source VM stopped: \(transferred) read, \(wireNow) on the wire")
                 }
-                break
-            }
-            if cancelled == nil && status == "active" {
-                if gate.withLock({ pipelineError != nil }) {
-                    cancelled = "transport failed"
-                    _ = try? qmp.execute("migrate_cancel")
-                } else if !c.autoConverge && passNow > c.maxRounds {
-                    cancelled = "not converging: \(passNow) passes and QEMU still expects \(remaining) bytes to move (dirtying outpaces the link; try --auto-converge or a larger --max-downtime)"
-                    _ = try? qmp.execute("migrate_cancel")
+                if passNow > lastPass {
+                    let now = MonotonicClock.now()
+                    outcome.passes.append(Pass(pass: passNow, transferred: transferred, remaining: remaining,
+                                               dirtyPagesRate: ram.dirtyPagesRate, seconds: now - passStart))
+                    passStart = now
+                    lastPass = passNow
+                    Timeline.mark("pass \(passNow) (\(remaining) bytes remaining, \(transferred) read, \(wireNow) on the wire)")
                 }
+                onStatus?(status, ram, wireNow)
+                if rule != nil {
+                    let now = MonotonicClock.now()
+                    let encoder = pipeline.counters.snapshot
+                    // Recorded in place: a mutable copy would copy the sample history every round.
+                    rule!.record(SwitchoverRule.Sample(time: now, transferred: transferred,
+                                                       encoderIn: encoder.input, encoderOut: encoder.output, acknowledged: wireNow))
+                    let r = rule!
+                    if status == "active" && !switchoverAsked && cancelled == nil && passNow >= 2
+                        && r.fits(remaining: remaining, dirtyBytesPerSecond: ram.dirtyBytesPerSecond, sinceSync: now - passStart) {
+                        // QEMU stops the VM at its next check (after a last bitmap sync).
+                        try qmp.execute("migrate-set-parameters", ["downtime-limit": Self.switchoverLimitMs])
+                        switchoverAsked = true
+                        Timeline.mark("switchover: \(remaining) bytes remaining, expected downtime \(Int(r.expectedDowntime(remaining: remaining, dirtyBytesPerSecond: ram.dirtyBytesPerSecond, sinceSync: now - passStart) * 1000)) ms (ratio \(r.wireRatio), \(Int(r.wireRate)) B/s, backlog \(Int(r.backlog)) B, dirty \(Int(ram.dirtyBytesPerSecond)) B/s)")
+                    }
+                }
+                if status == "completed" || status == "failed" || status == "cancelled" {
+                    Timeline.mark("QEMU status \(status) (setup \(info["setup-time"] as? Int ?? -1) ms, \(transferred) read, \(wireNow) on the wire)")
+                    final = info
+                    gate.withLock {
+                        gateState = status == "completed" ? .completed : .failed(cancelled ?? "QEMU reports the migration \(status)" + ((info["error-desc"] as? String).map { ": \($0)" } ?? ""))
+                        gate.broadcast()
+                    }
+                    break
+                }
+                if cancelled == nil && status == "active" {
+                    if gate.withLock({ pipelineError != nil }) {
+                        cancelled = "transport failed"
+                        _ = try? qmp.execute("migrate_cancel")
+                    } else if !c.autoConverge && passNow > c.maxRounds {
+                        cancelled = "not converging: \(passNow) passes and QEMU still expects \(remaining) bytes to move (dirtying outpaces the link; try --auto-converge or a larger --max-downtime)"
+                        _ = try? qmp.execute("migrate_cancel")
+                    }
+                }
+                // Until QEMU's next event (a pass, a stop, a status change), or 20 ms: the stream's
+                // end waits for "completed", and a fixed sleep here added up to 20 ms to the downtime.
+                try qmp.waitForEvent(timeout: 0.02)
             }
-            // Until QEMU's next event (a pass, a stop, a status change), or 20 ms: the stream's
-            // end waits for "completed", and a fixed sleep here added up to 20 ms to the downtime.
-            try qmp.waitForEvent(timeout: 0.02)
+        } catch {
+            // QMP failed: the source QEMU exited or crashed, so its stream can never complete.
+            // The transfer is cancelled with the reason (the pipeline reads the stream's end,
+            // and its end gate fails), so the destination quits its QEMU at once instead of
+            // waiting for this source up to its idle timeout.
+            gate.withLock {
+                if case .open = gateState { gateState = .failed("the source QEMU failed: \(error)") }
+                gate.broadcast()
+            }
+            UnixSocket.shutdownBoth(stream)
+            pipelineThread.join()
+            throw error
         }
         // If QEMU failed, make the pipeline give up too (its input may still be open): its read
         // ends, and the end gate fails it.
