@@ -16,8 +16,8 @@ struct FileCommand: ParsableCommand {
             rate and link rate; when it fits --max-downtime it runs --freeze (stop the writers), \
             sends the final round and is done: the writers stay stopped, the image now lives at \
             the destination. If the copy cannot converge it gives up: the destination deletes \
-            its copy (a block device is marked incomplete instead) and this exits 1; if the \
-            final round fails, --thaw runs so the writers continue here. The image is read \
+            its copy (a block device is marked incomplete instead) and this exits 1; if --freeze \
+            or the final round fails, --thaw runs so the writers continue here. The image is read \
             once a round; a snapshot of what was sent (the image's size) and a journal of one \
             round's changes are kept in --work-dir, and each page's digest in memory (8 bytes \
             a page), so pages that did not change are known without reading the snapshot.
@@ -37,7 +37,7 @@ struct FileCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Shell command that stops the image's writers, run before the final round.", valueName: "CMD"))
     var freeze: String?
 
-    @Option(help: ArgumentHelp("Shell command that lets the writers continue, run only if the final round fails.", valueName: "CMD"))
+    @Option(help: ArgumentHelp("Shell command that lets the writers continue, run only if --freeze or the final round fails.", valueName: "CMD"))
     var thaw: String?
 
     @Option(help: ArgumentHelp("Directory for the snapshot of what was sent (default $TMPDIR or /tmp).", valueName: "DIR"))

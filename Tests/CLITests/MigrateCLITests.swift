@@ -596,6 +596,29 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mount), [], "nothing half-written is left")
     }
 
+    /// A --freeze command that fails: the writers are let go again (--thaw), the source exits 1
+    /// naming the command's exit status, and the destination discards its copy at once. It used
+    /// to wait out its 120 s idle timeout, and the message gave the raw wait status ("768").
+    func testFailedFreezeThawsAndTheDestinationDiscardsAtOnce() throws {
+        let t = TempDir()
+        let src = t.path("src.img"), dst = t.path("dst.img")
+        let port = freePort()
+        let r = try CLI.shell("""
+            head -c 8388608 /dev/urandom > \(src)
+            dwcp-migrate receive --listen 127.0.0.1:\(port) -o \(dst) 2>\(t.path("dst-err")) & rp=$!
+            sleep 0.3
+            dwcp-migrate file \(src) --to 127.0.0.1:\(port) --freeze 'exit 3' --thaw 'touch \(t.path("thawed"))' 2>\(t.path("err")); s=$?
+            t0=$(date +%s%N); wait $rp; r=$?; waited=$((($(date +%s%N) - t0) / 1000000))
+            echo "$s $r $waited"
+            """)
+        let out = String(decoding: r.stdout, as: UTF8.self).split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        XCTAssertEqual(out.prefix(2), ["1", "1"], r.stderr)
+        XCTAssertLessThan(Int(out.last ?? "") ?? 99_999, 3000, "ms the destination outlived its source")
+        XCTAssertTrue(String(decoding: t.read("err"), as: UTF8.self).contains("--freeze command exited with status 3: exit 3"), String(decoding: t.read("err"), as: UTF8.self))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: t.path("thawed")), "--thaw ran")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dst), "the half-migrated image is deleted")
+    }
+
     func testNonConvergingFileGivesUpAndDiscards() throws {
         let t = TempDir()
         let src = t.path("src.img"), dst = t.path("dst.img")

@@ -261,7 +261,16 @@ public final class ImageSource {
                 case .another:
                     break
                 case .switchover:
-                    if let freeze = c.freezeCommand { try Self.shell(freeze, what: "--freeze") }
+                    if let freeze = c.freezeCommand {
+                        do { try Self.shell(freeze, what: "--freeze") } catch {
+                            // It may have stopped some writers before it failed: let them all
+                            // go on. A destination that cannot be resumed is told to discard
+                            // its copy now, where it used to wait out its idle timeout (120 s).
+                            if let thaw = c.thawCommand { try? Self.shell(thaw, what: "--thaw") }
+                            if !c.resumable { try? abortDestination(round: round + 1) }
+                            throw error
+                        }
+                    }
                     frozenAt = MonotonicClock.now()
                     final = true
                 case .giveUp(let reason):
@@ -306,6 +315,9 @@ public final class ImageSource {
 
     static func shell(_ command: String, what: String) throws {
         let status = system(command)
-        guard status == 0 else { throw DWCPError.failure("\(what) command failed (status \(status)): \(command)") }
+        guard status != 0 else { return }
+        // system(3) returns a wait status: the exit code in bits 8-15, or the signal in 0-6.
+        let how = status == -1 ? "could not be run" : status & 0x7f == 0 ? "exited with status \((status >> 8) & 0xff)" : "was killed by signal \(status & 0x7f)"
+        throw DWCPError.failure("\(what) command \(how): \(command)")
     }
 }
