@@ -327,7 +327,11 @@ final class TransportCLITests: XCTestCase {
             wait $rp; echo $?
             """)
         XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", r.stderr)
-        XCTAssertTrue(r.stderr.contains("sender gone"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("no data for 1 s: sender gone"), r.stderr)
+        // No sender at all is told apart: it used to be "sender gone" too.
+        let none = try CLI.run("dwcp-recv", ["--listen", "127.0.0.1:\(freePort())", "--idle-timeout", "0.5", "-o", "/dev/null"])
+        XCTAssertEqual(none.status, 4, none.stderr)
+        XCTAssertTrue(none.stderr.contains("no sender came within 0.5 s (--idle-timeout)"), none.stderr)
         let out = t.read("out"), all = t.read("in")
         XCTAssertGreaterThan(out.count, 0, "the sender ran for 0.6 s")
         XCTAssertLessThan(out.count, all.count)

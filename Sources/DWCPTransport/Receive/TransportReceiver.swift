@@ -269,7 +269,10 @@ public final class TransportReceiver {
         while verdict == nil && failure == nil {
             lock.waitForTimer(seconds: 0.1)
             if MonotonicClock.now() - lastProgress > configuration.idleTimeout && verdict == nil {
-                failTransfer(DWCPError(.network, "no data for \(Int(configuration.idleTimeout)) s: sender gone"))
+                let idle = configuration.idleTimeout
+                let limit = "\(idle == idle.rounded() ? "\(Int(idle))" : "\(idle)") s"
+                failTransfer(DWCPError(.network, session == nil ? "no sender came within \(limit) (--idle-timeout)"
+                                                                : "no data for \(limit): sender gone"))
             }
         }
         lock.unlock()
