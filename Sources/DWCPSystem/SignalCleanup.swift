@@ -23,6 +23,9 @@ public enum SignalCleanup {
         // A closed reader of our output is reported as EPIPE by write(2) instead of killing us
         // silently, so partial output is cleaned up by the normal error path.
         signal(SIGPIPE, SIG_IGN)
+        // The same for a file-size limit (`ulimit -f`): write(2) fails with EFBIG ("File too
+        // large") and the partial output is removed, where SIGXFSZ killed us and left it.
+        signal(SIGXFSZ, SIG_IGN)
     }
 
     /// Runs `action` on its own thread when SIGINT, SIGTERM or SIGHUP arrives, then removes the

@@ -200,6 +200,19 @@ final class EncodeCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("partial")))
     }
 
+    /// A file-size limit (`ulimit -f`) is an error like a full disk: SIGXFSZ used to kill the
+    /// encoder (exit 153) and leave its partial output behind.
+    func testFileSizeLimitIsAnErrorAndLeavesNoPartialOutput() throws {
+        let t = TempDir()
+        let r = try CLI.shell("""
+            head -c 4000000 /dev/urandom > \(t.path("in"))
+            (ulimit -f 1000; dwcp-encode -o \(t.path("out")) \(t.path("in"))); echo $?
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "1", r.stderr)
+        XCTAssertTrue(r.stderr.contains("out: write: File too large"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("out")), "the partial output is removed")
+    }
+
     /// `-f` over an existing file used to truncate it at once and delete it on failure: a decode
     /// of a corrupt stream onto last night's good image lost the image. The output is now written
     /// beside the file and renamed over it only when complete.
