@@ -52,8 +52,12 @@ struct FileCommand: ParsableCommand {
     func run() throws {
         verbosity.apply()
         SourceOptions.cancelTransfersWhenInterrupted()
-        // Fail on an unreadable source before touching the network.
-        try FileDescriptor.openForReading(sourcePath).close()
+        // Fail on an unreadable source before touching the network; a directory opens but
+        // cannot be read, and a pipe or character device cannot be read once a round.
+        let opened = try FileDescriptor.openForReading(sourcePath)
+        let isImage = opened.storageIdentity != nil
+        opened.close()
+        guard isImage else { throw DWCPError.usage("\(sourcePath): not a regular file or block device") }
         if source.codec == "raw" { throw DWCPError.usage("--codec raw is for VM streams; image rounds are deltas and need the encoder") }
         let plan = try source.plan()
         if source.dryRun || source.json { try FileDescriptor.standardOutput.writeAll(plan.json + "\n") }

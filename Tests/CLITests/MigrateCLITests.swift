@@ -709,7 +709,9 @@ final class MigrateCLITests: XCTestCase {
     }
 
     func testDryRunPrintsThePlanAndUsageErrorsExit2() throws {
-        let r = try CLI.run("dwcp-migrate", ["file", "/dev/null", "--to", "127.0.0.1:1", "--link-rate", "100Mbit", "--dry-run", "--max-downtime", "500ms"])
+        let t = TempDir()
+        let image = t.write("image", Data(count: 1 << 20))
+        let r = try CLI.run("dwcp-migrate", ["file", image, "--to", "127.0.0.1:1", "--link-rate", "100Mbit", "--dry-run", "--max-downtime", "500ms"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let plan = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
         XCTAssertEqual(plan["event"] as? String, "plan")
@@ -718,7 +720,14 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(try CLI.run("dwcp-migrate", ["receive", "--listen", ":7000"]).status, 2, "needs --qmp or -o")
         XCTAssertEqual(try CLI.run("dwcp-migrate", ["qemu", "--qmp", "/x", "--to", "h:1", "--codec", "zstd:99"]).status, 2)
         // Numbers beyond any link or interval are usage errors, never a trap converting them.
-        XCTAssertEqual(try CLI.run("dwcp-migrate", ["file", "/dev/null", "--to", "h:1", "--link-rate", "99999999999999999999999Gbit", "--dry-run"]).status, 2)
+        XCTAssertEqual(try CLI.run("dwcp-migrate", ["file", image, "--to", "h:1", "--link-rate", "99999999999999999999999Gbit", "--dry-run"]).status, 2)
+        // A source that cannot be read once a round is refused before the network is touched:
+        // a directory used to be probed for, and then failed on its first read.
+        for source in [t.url.path, "/dev/null"] {
+            let refused = try CLI.run("dwcp-migrate", ["file", source, "--to", "127.0.0.1:1", "--dry-run"])
+            XCTAssertEqual(refused.status, 2, refused.stderr)
+            XCTAssertTrue(refused.stderr.contains("\(source): not a regular file or block device"), refused.stderr)
+        }
         XCTAssertEqual(try CLI.run("dwcp-send", ["--max-rate", "99999999999999999999999Gbit", "127.0.0.1:1"]).status, 2)
         for watch in ["nan", "1e300"] { XCTAssertEqual(try CLI.run("dwcp-detect", ["--watch", watch, "127.0.0.1:1"]).status, 2) }
         // A NaN timeout would never expire: refused.

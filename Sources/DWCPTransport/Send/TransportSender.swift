@@ -210,6 +210,11 @@ public final class TransportSender {
         // so connecting one after the other would idle the link for as long). The first is
         // awaited here, so a refused or unauthenticated receiver fails fast with its reason.
         streamCount = max(1, c.streams)
+        // Every connection counts as live from here (`streamLoop` takes it off as it ends): an
+        // input that fails at once must find them to carry its cancel, not a count of 0 because
+        // their threads have not started yet, which left the receiver waiting for a connection
+        // that then closed without a word.
+        lock.withLock { liveStreams += streamCount }
         var threads: [OSThread] = []
         for i in 1..<streamCount {
             threads.append(OSThread { [unowned self] in self.streamLoop(i, nil) })
@@ -218,6 +223,7 @@ public final class TransportSender {
         do {
             first = try connectWhenFree()
         } catch {
+            lock.withLock { liveStreams -= 1 }   // stream 0's loop never starts
             fail(error)
             for t in threads { t.join() }
             throw error
@@ -488,6 +494,7 @@ public final class TransportSender {
                 for _ in 0..<more {
                     let index = streamCount
                     streamCount += 1
+                    liveStreams += 1
                     addedThreads.append(OSThread { [unowned self] in self.streamLoop(index, nil) })
                 }
                 return true
@@ -561,7 +568,7 @@ public final class TransportSender {
     /// One connection's life: send chunks; on failure reconnect (bounded by the resume timeout).
     private func streamLoop(_ index: Int, _ initial: StreamSocket?) {
         OSThread.blockPipeSignal()
-        lock.withLock { liveStreams += 1 }
+        // Counted live by whoever started this loop, before its thread ran.
         defer {
             lock.withLock {
                 liveStreams -= 1
