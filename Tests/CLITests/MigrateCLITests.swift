@@ -543,7 +543,6 @@ final class MigrateCLITests: XCTestCase {
         throw XCTSkip("the apply finished before the kill in three tries")
     }
 
-    /// Writers faster than the rounds can follow: it gives up, the destination deletes its copy.
     /// Ctrl-C on the destination mid-round: it tells the source (`fin` 4), which gives up at
     /// once with exit 4 instead of reconnecting until its --resume-timeout (30 s here), and no
     /// half-written image is left.
@@ -619,6 +618,7 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dst), "the half-migrated image is deleted")
     }
 
+    /// Writers faster than the rounds can follow: it gives up, the destination deletes its copy.
     func testNonConvergingFileGivesUpAndDiscards() throws {
         let t = TempDir()
         let src = t.path("src.img"), dst = t.path("dst.img")
