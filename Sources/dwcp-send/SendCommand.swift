@@ -177,6 +177,12 @@ struct SendCommand: ParsableCommand {
                 let start = input.currentOffset
                 stats = try sender.send(file: input, from: start)
                 input.seek(to: start + stats.bytes)
+                // The transfer is the file as it was when it started (its size then); bytes
+                // appended meanwhile were not sent, and saying nothing would pass a cut copy
+                // for a whole one.
+                if let now = input.sizeIfSeekable(), now > start + stats.bytes {
+                    Diagnostics.warning("\(input.name): grew by \(now - start - stats.bytes) bytes while being sent; sent the \(stats.bytes) it held when the transfer started")
+                }
             } else {
                 // A pipe may go quiet for good: the transfer's failure must still end us.
                 stats = try sender.send { p, n in try input.readFully(into: p, count: n) { sender.failed } }

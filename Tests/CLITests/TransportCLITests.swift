@@ -510,6 +510,24 @@ final class TransportCLITests: XCTestCase {
         try assertSenderStops(when: { input, _ in "truncate -s 10000000 \(input)" }, reason: "shrank")
     }
 
+    /// A file that grows while it is sent: the transfer is the file as it was when it started,
+    /// and the sender now says so. It used to exit 0 without a word, the appended bytes missing.
+    func testFileThatGrowsWhileBeingSentIsNamedInAWarning() throws {
+        let t = TempDir()
+        let input = randomFile(t, "in", megabytes: 20)
+        let port = freePort()
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) -o \(t.path("out")) & rp=$!
+            sleep 0.3
+            dwcp-send --max-rate 40Mbit 127.0.0.1:\(port) \(input) & sp=$!
+            sleep 1.5; head -c 1000000 /dev/urandom >> \(input)
+            wait $sp; s=$?; wait $rp; echo "$s $?"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertTrue(r.stderr.contains("dwcp-send: warning: \(input): grew by 1000000 bytes while being sent; sent the 20000000 it held when the transfer started"), r.stderr)
+        XCTAssertEqual(t.read("out"), t.read("in").prefix(20_000_000))
+    }
+
     func testAutoStreamsStartsFromTheRTTAndReports() throws {
         let t = TempDir()
         let input = randomFile(t, "in", megabytes: 30)
