@@ -164,7 +164,11 @@ struct SendCommand: ParsableCommand {
                 j.add("command", "send")
                 j.add("event", "progress")
                 j.add("t", t, decimals: 3)
-                j.add("bps", series.next(bytes: bytes, at: t), decimals: 0)
+                let bps = series.next(bytes: bytes, at: t)
+                j.add("bps", bps, decimals: 0)
+                // Nothing delivered (a quiet input, or the transfer waiting for its verdict):
+                // the link was idle, which is not a rate of 0 (dwcp-predict's "state").
+                if bps == 0 { j.add("state", "I") }
                 j.add("delivered_bytes", bytes)
                 try? FileDescriptor.standardOutput.writeAll(j.text + "\n")
             }
@@ -199,7 +203,9 @@ struct SendCommand: ParsableCommand {
             var j = JSONLine()
             j.add("command", "send")
             j.add("t", t, decimals: 3)
-            j.add("bps", series.next(bytes: sender.deliveredBytes ?? stats.bytes, at: t), decimals: 0)
+            let bps = series.next(bytes: sender.deliveredBytes ?? stats.bytes, at: t)
+            j.add("bps", bps, decimals: 0)
+            if bps == 0 { j.add("state", "I") }
             j.add("bytes", stats.bytes)
             j.add("seconds", seconds, decimals: 4)
             j.add("gbit_per_s", Double(stats.bytes) * 8 / max(seconds, 1e-9) / 1e9, decimals: 3)

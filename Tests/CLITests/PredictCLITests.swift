@@ -54,6 +54,18 @@ final class PredictCLITests: XCTestCase {
         XCTAssertEqual(samples.last?["verified"] as? Bool, true)
         XCTAssertEqual(String(decoding: t.read("send.out"), as: UTF8.self).split(separator: "\n").count, samples.count,
                        "every line dwcp-send prints is a sample")
+        // An interval with nothing delivered is idle, not a rate of 0 that --strict refuses: a
+        // progress line in the wait for the verdict failed this test now and then.
+        for sample in samples where (sample["bps"] as? Double) == 0 { XCTAssertEqual(sample["state"] as? String, "I", "\(sample)") }
+        let quiet = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(recvPort) -o /dev/null & rp=$!
+            sleep 0.3
+            (head -c 100000 /dev/urandom; sleep 0.8) | dwcp-send --json --interval 0.1 127.0.0.1:\(recvPort) > \(t.path("quiet.json"))
+            dwcp-predict --strict --horizons 1 \(t.path("quiet.json")) > /dev/null; echo $?
+            wait $rp
+            """)
+        XCTAssertEqual(String(decoding: quiet.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0", quiet.stderr)
+        XCTAssertGreaterThanOrEqual(try jsonLines(t.read("quiet.json")).filter { $0["state"] as? String == "I" }.count, 4, "the quiet input's intervals are idle")
         let rates = samples.dropFirst().dropLast().compactMap { $0["bps"] as? Double }
         let median = rates.sorted()[rates.count / 2]
         XCTAssertTrue((30e6...60e6).contains(median), "the samples follow --max-rate: \(rates)")
