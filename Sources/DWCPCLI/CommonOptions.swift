@@ -101,6 +101,14 @@ public enum OutputGuard {
             || paths.contains { ($0 == "-" ? FileDescriptor.standardInput.storageIdentity : StorageIdentity(path: $0)) == target }
         if clash { throw DWCPError.usage("\(output): is also an input; refusing to overwrite it") }
     }
+
+    /// A text output (`-o` of `dwcp-rep`, `dwcp-place`): `path` created or truncated, unless it
+    /// is one of the files in `reading`; standard output without a path.
+    public static func openText(_ path: String?, reading: [String]) throws -> FileDescriptor {
+        guard let path else { return .standardOutput }
+        try refuse(path, or: reading)
+        return try FileDescriptor.create(path, overwrite: true)
+    }
 }
 
 /// An opened output: finish it on success, abandon it (delete a partial file) on failure.

@@ -64,10 +64,7 @@ struct DecideCommand: ParsableCommand {
                                        policy: policy.flatMap(NodePolicy.init(rawValue:)), excluded: excluded)
         Diagnostics.info("\(Units.count(nodeList.count, "node")) (\(space.names.joined(separator: ", "))), \(session.excludedCount) quarantined")
         let reads = (files.isEmpty ? ["-"] : files) + [nodes] + (exclude.map { [$0] } ?? [])
-        let out = try output.map { path in
-            try OutputGuard.refuse(path, or: reads)
-            return try FileDescriptor.create(path, overwrite: true)
-        } ?? .standardOutput
+        let out = try OutputGuard.openText(output, reading: reads)
         defer { if output != nil { out.close() } }
         var reader = RequestReader(space: space, phases: phase.map { Set($0.split(separator: ",").map(String.init)) })
         var bad = 0

@@ -55,10 +55,7 @@ struct DetectCommand: ParsableCommand {
         }
         let processor = EvidenceProcessor(keys: ring, detector: detector)
         let reads = (files.isEmpty ? ["-"] : files) + [keys, certificates, state].compactMap { $0 }
-        let out = try output.map { path in
-            try OutputGuard.refuse(path, or: reads)
-            return try FileDescriptor.create(path, overwrite: true)
-        } ?? .standardOutput
+        let out = try OutputGuard.openText(output, reading: reads)
         defer { if output != nil { out.close() } }
         let started = MonotonicClock.now()
         var total = 0

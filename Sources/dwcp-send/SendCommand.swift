@@ -163,12 +163,7 @@ struct SendCommand: ParsableCommand {
                 var j = JSONLine()
                 j.add("command", "send")
                 j.add("event", "progress")
-                j.add("t", t, decimals: 3)
-                let bps = series.next(bytes: bytes, at: t)
-                j.add("bps", bps, decimals: 0)
-                // Nothing delivered (a quiet input, or the transfer waiting for its verdict):
-                // the link was idle, which is not a rate of 0 (dwcp-predict's "state").
-                if bps == 0 { j.add("state", "I") }
+                series.add(bytes: bytes, at: t, to: &j)
                 j.add("delivered_bytes", bytes)
                 try? FileDescriptor.standardOutput.writeAll(j.text + "\n")
             }
@@ -202,10 +197,7 @@ struct SendCommand: ParsableCommand {
             let t = MonotonicClock.now() - started
             var j = JSONLine()
             j.add("command", "send")
-            j.add("t", t, decimals: 3)
-            let bps = series.next(bytes: sender.deliveredBytes ?? stats.bytes, at: t)
-            j.add("bps", bps, decimals: 0)
-            if bps == 0 { j.add("state", "I") }
+            series.add(bytes: sender.deliveredBytes ?? stats.bytes, at: t, to: &j)
             j.add("bytes", stats.bytes)
             j.add("seconds", seconds, decimals: 4)
             j.add("gbit_per_s", Double(stats.bytes) * 8 / max(seconds, 1e-9) / 1e9, decimals: 3)
@@ -237,13 +229,18 @@ final class SampleSeries: @unchecked Sendable {
     private let lock = ConditionLock()
     private var last = (t: 0.0, bytes: UInt64(0))
 
-    /// The rate (bit/s) from the previous sample to `bytes` at `t` seconds, which becomes the
-    /// previous sample.
-    func next(bytes: UInt64, at t: Double) -> Double {
-        lock.withLock {
+    /// Adds the sample at `t` seconds, with `bytes` delivered so far, to `line`: `t`, `bps` (the
+    /// rate since the previous sample, which this one becomes), and `"state":"I"` when nothing
+    /// was delivered meanwhile (a quiet input, or the transfer waiting for its verdict): the
+    /// link was idle, which is not a rate of 0 (dwcp-predict's "state").
+    func add(bytes: UInt64, at t: Double, to line: inout JSONLine) {
+        let bps: Double = lock.withLock {
             let bps = Double(bytes - min(bytes, last.bytes)) * 8 / max(t - last.t, 1e-9)
             last = (t, bytes)
             return bps
         }
+        line.add("t", t, decimals: 3)
+        line.add("bps", bps, decimals: 0)
+        if bps == 0 { line.add("state", "I") }
     }
 }

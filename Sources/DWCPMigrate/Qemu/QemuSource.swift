@@ -228,6 +228,7 @@ public final class QemuSource {
         var cancelled: String?
         var stopTime: Double?
         var final: [String: Any] = [:]
+        var qmpError: Error?
         do {
             while true {
                 let asked = MonotonicClock.now()
@@ -295,21 +296,20 @@ public final class QemuSource {
             }
         } catch {
             // QMP failed: the source QEMU exited or crashed, so its stream can never complete.
-            // The transfer is cancelled with the reason (the pipeline reads the stream's end,
-            // and its end gate fails), so the destination quits its QEMU at once instead of
-            // waiting for this source up to its idle timeout.
+            // The transfer is cancelled with the reason (below, as when QEMU reports a failure),
+            // so the destination quits its QEMU at once instead of waiting for this source up to
+            // its idle timeout.
+            qmpError = error
             gate.withLock {
                 if case .open = gateState { gateState = .failed("the source QEMU failed: \(error)") }
                 gate.broadcast()
             }
-            UnixSocket.shutdownBoth(stream)
-            pipelineThread.join()
-            throw error
         }
         // If QEMU failed, make the pipeline give up too (its input may still be open): its read
         // ends, and the end gate fails it.
         if case .failed = gate.withLock({ gateState }) { UnixSocket.shutdownBoth(stream) }
         pipelineThread.join()
+        if let qmpError { throw qmpError }
         for e in qmp.takeEvents() where e.name == "STOP" { stopTime = e.time }
         outcome.qemuDowntimeMs = final["downtime"] as? Int
         outcome.bytesRead = RamFigures(final["ram"] as? [String: Any] ?? [:]).transferred

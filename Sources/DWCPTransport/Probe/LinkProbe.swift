@@ -82,11 +82,7 @@ public struct LinkProbe {
     public func measure() throws -> LinkMeasurement {
         if keepConnection, let socket = kept.socket {
             // The peer may have restarted, or the path dropped the idle connection: a new one.
-            if let (m, reusable) = try? measure(on: socket) {
-                if !reusable { kept.drop() }
-                return m
-            }
-            kept.drop()
+            if let m = try? measure(onKept: socket) { return m }
         }
         let socket = try connect()
         guard keepConnection else {
@@ -94,6 +90,12 @@ public struct LinkProbe {
             return try measure(on: socket).0
         }
         kept.socket = socket
+        return try measure(onKept: socket)
+    }
+
+    /// A measurement on the kept connection, which is dropped when it failed or cannot carry
+    /// another.
+    private func measure(onKept socket: StreamSocket) throws -> LinkMeasurement {
         do {
             let (m, reusable) = try measure(on: socket)
             if !reusable { kept.drop() }
