@@ -16,15 +16,17 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     /// Interrupted by SIGINT (128 + 2), as the shell reports it.
     case interrupted = 130
 
-    /// The text every man page carries in its EXIT STATUS discussion.
+    /// The text every man page carries in its EXIT STATUS discussion. Lines stay within 78
+    /// columns: `--help` wraps longer ones at 80 and loses their indentation.
     public static let manualTable = """
         Exit status (the same for every DWCP command):
           0    success
           1    failure (I/O error, resource exhaustion, anything not listed below)
           2    usage error (unknown option, invalid value)
-          3    integrity error (checksum or digest mismatch, truncated or malformed stream, wrong baseline)
+          3    integrity error (checksum or digest mismatch, truncated or
+               malformed stream, wrong baseline)
           4    network or peer error
-          130  interrupted by SIGINT (128 + N for signal N: 143 for SIGTERM); a transfer under way
-               is cancelled at the other end first
+          130  interrupted by SIGINT (128 + N for signal N: 143 for SIGTERM);
+               a transfer under way is cancelled at the other end first
         """
 }

@@ -34,7 +34,8 @@ struct EncodeCommand: ParsableCommand {
             Examples:
               dwcp-encode < mem.img > mem.dwcp && dwcp-encode -d < mem.dwcp > mem.out
               dwcp-encode --baseline round1.img round2.img -o round2.dwcp
-              dwcp-encode -c auto --link-rate 100Mbit vm.img | ssh peer "dwcp-encode -d > vm.img"
+              dwcp-encode -c auto --link-rate 100Mbit vm.img |
+                ssh peer "dwcp-encode -d > vm.img"
               dwcp-encode --format zstd -l 3 big.img | zstd -d > big.copy
 
             \(ExitStatus.manualTable)
@@ -51,7 +52,7 @@ struct EncodeCommand: ParsableCommand {
             help: ArgumentHelp("Codec level: zstd -131072...22 (negative = fast), lz4 <3 fast (negative = acceleration) or 3...12 HC, brotli 0...11. Default: lz4 1, brotli 5; zstd chooses per section, level 1's search where the bytes look random and a wider double-fast one elsewhere (see docs/AUTO-CODEC.md); --format zstd uses 3.", valueName: "LEVEL"))
     var level: Int?
 
-    @Option(name: [.customShort("T"), .long], help: ArgumentHelp("Worker threads; 0 means one per core (the default).", valueName: "N"))
+    @Option(name: [.customShort("T"), .long], help: ArgumentHelp("Worker threads, at most 256; 0 means one per core (the default). Memory grows with them (docs/FORMAT.md, \"Memory a decoder needs\").", valueName: "N"))
     var threads: Int = 0
 
     @Option(help: ArgumentHelp("Page size for zero, duplicate and baseline matching: a power of two, 512 to 1MiB.", valueName: "BYTES"))
@@ -95,7 +96,7 @@ struct EncodeCommand: ParsableCommand {
     var files: [String] = []
 
     func validate() throws {
-        if threads < 0 { throw ValidationError("--threads must be 0 or positive") }
+        if !(0...256).contains(threads) { throw ValidationError("--threads must be 0...256 (0: one per core)") }
         guard let page = Units.parseBytes(pageSize), StreamHeader.pageSizeRange.contains(Int(clamping: page)), page.nonzeroBitCount == 1 else {
             throw ValidationError("--page-size must be a power of two between 512 and 1MiB")
         }

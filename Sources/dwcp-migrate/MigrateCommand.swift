@@ -16,7 +16,8 @@ struct MigrateCommand: ParsableCommand {
             hand with dwcp-encode and dwcp-send. See docs/MIGRATE.md.
 
             Examples:
-              dst$ qemu-system-x86_64 ... -incoming defer -qmp unix:/run/vm.qmp,server=on,wait=off
+              dst$ qemu-system-x86_64 ... -incoming defer \\
+                     -qmp unix:/run/vm.qmp,server=on,wait=off
               dst$ dwcp-migrate receive --listen :7000 --qmp /run/vm.qmp
               src$ dwcp-migrate qemu --qmp /run/vm.qmp --to dst:7000 --json
 

@@ -19,7 +19,8 @@ struct PlaceCommand: ParsableCommand {
 
             Examples:
               dwcp-place --nodes nodes.jsonl < requests.jsonl
-              dwcp-place --nodes nodes.csv --objective spread --exclude quarantine.txt vms.jsonl
+              dwcp-place --nodes nodes.csv --objective spread \\
+                --exclude quarantine.txt vms.jsonl
               tail -f requests.jsonl | dwcp-place --nodes nodes.jsonl --follow
               dwcp-place eval --bounds summary.tsv instances/
               dwcp-place bench --nodes 1500,100000

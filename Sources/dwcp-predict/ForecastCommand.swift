@@ -19,6 +19,9 @@ struct ModelOptions: ParsableArguments {
         guard let list = commaList(horizons, { Int($0) }, where: { (1...3600).contains($0) }) else {
             throw ValidationError("--horizons: a comma-separated list of whole seconds, 1 to 3600")
         }
+        if let twice = list.enumerated().first(where: { list[..<$0.offset].contains($0.element) })?.element {
+            throw ValidationError("--horizons: \(twice) is given twice")
+        }
         return list
     }
 

@@ -37,10 +37,12 @@ struct RecvCommand: ParsableCommand {
 
             Examples:
               dwcp-recv --listen :7000 > vm.img
-              dwcp-recv --listen 0.0.0.0:7000 --secret-file /etc/dwcp/key | dwcp-encode -d > vm.img
+              dwcp-recv --listen 0.0.0.0:7000 --secret-file /etc/dwcp/key |
+                dwcp-encode -d > vm.img
               dwcp-recv --listen [::]:7000 --keep -o round-%n.dwcp
-              dwcp-recv --listen :7000 --tls --cert host.pem --key host.key --ca ca.pem > vm.img
-              dwcp-recv --listen :7000 --resume -o disk.img    # again after a crash: continues
+              dwcp-recv --listen :7000 --tls --cert host.pem --key host.key \\
+                --ca ca.pem > vm.img
+              dwcp-recv --listen :7000 --resume -o disk.img  # again after a crash
 
             \(ExitStatus.manualTable)
             """,
@@ -57,7 +59,7 @@ struct RecvCommand: ParsableCommand {
     @Flag(help: "Make the transfer survive a restart of this receiver: checkpoint FILE (-o) in FILE.dwcp-recv before acknowledging, and continue a transfer a killed receiver left there.")
     var resume = false
 
-    @Option(help: ArgumentHelp("Most bytes held out of order (for a file output: written ahead of the bytes written in order); connections wait beyond it.", valueName: "BYTES"))
+    @Option(help: ArgumentHelp("Most bytes held out of order (for a file output: written ahead of the bytes written in order), 1MiB to 16GiB; connections wait beyond it.", valueName: "BYTES"))
     var window: String = "256MiB"
 
     @Option(help: ArgumentHelp("Fail (exit 4) after this long without data. With --secret-file, a sender that proves the secret while the current transfer has had no connection for a second ends that transfer at once (exit 4; with --keep, its output is removed and the new sender served).", valueName: "SECONDS"))
@@ -82,7 +84,9 @@ struct RecvCommand: ParsableCommand {
         if keep && !(output.output?.contains("%n") ?? false) { throw ValidationError("--keep needs -o with %n in the file name") }
         if resume && (output.output == nil || output.output == "-") { throw ValidationError("--resume needs -o FILE") }
         if resume && keep { throw ValidationError("--resume serves one transfer: it cannot go with --keep") }
-        guard let w = Units.parseBytes(window), w >= 1 << 20 else { throw ValidationError("--window must be at least 1MiB") }
+        guard let w = Units.parseBytes(window), w >= 1 << 20, w <= Wire.maxWindow else {
+            throw ValidationError("--window must be a size from 1MiB to 16GiB")
+        }
         if !(idleTimeout > 0 && idleTimeout <= 1_000_000) { throw ValidationError("--idle-timeout must be above 0 and at most 1000000 seconds") }
     }
 

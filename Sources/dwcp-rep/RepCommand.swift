@@ -17,7 +17,8 @@ struct RepCommand: ParsableCommand {
 
             Examples:
               dwcp-rep keygen --id n1 -o n1.key >> allow-list
-              dwcp-rep --keys allow-list --state rep.state --quarantine-out quarantine.txt evidence.jsonl
+              dwcp-rep --keys allow-list --state rep.state \\
+                --quarantine-out quarantine.txt evidence.jsonl
               dwcp-rep verify-proof finding.json
               dwcp-rep simulate --nodes 100 --byzantine 0.1 --keys-out keys > trace.jsonl
               dwcp-rep eval --nodes 10,100,1000 --byzantine 0,0.1,0.33

@@ -32,9 +32,11 @@ struct SendCommand: ParsableCommand {
 
             Examples:
               dwcp-encode vm.img | dwcp-send peer:7000
-              dwcp-send --streams 16 --cc bbr --secret-file /etc/dwcp/key peer:7000 < big.img
+              dwcp-send --streams 16 --cc bbr --secret-file /etc/dwcp/key \\
+                peer:7000 < big.img
               dwcp-send --max-rate 500Mbit --json [fd00::2]:7000 < image
-              dwcp-send --tls --ca ca.pem --cert me.pem --key me.key peer.example:7000 < vm.img
+              dwcp-send --tls --ca ca.pem --cert me.pem --key me.key \\
+                peer.example:7000 < vm.img
               dwcp-send --resume peer:7000 big.img    # again after Ctrl-C: continues
 
             \(ExitStatus.manualTable)
@@ -62,7 +64,7 @@ struct SendCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Chunk size: the unit of striping, checksumming and resending.", valueName: "BYTES"))
     var chunkSize: String = "1MiB"
 
-    @Option(help: ArgumentHelp("Most bytes in flight (sent, not yet written by the receiver); bounds memory.", valueName: "BYTES"))
+    @Option(help: ArgumentHelp("Most bytes in flight (sent, not yet written by the receiver), up to 16GiB; bounds memory.", valueName: "BYTES"))
     var window: String = "256MiB"
 
     @Option(help: ArgumentHelp("Keep reconnecting this long after a connection drops (and asking a receiver busy with another transfer again) before failing (exit 4).", valueName: "SECONDS"))
@@ -95,7 +97,9 @@ struct SendCommand: ParsableCommand {
         if !["auto", "bbr", "cubic", "reno"].contains(cc) { throw ValidationError("--cc must be bbr, cubic, reno or auto") }
         if let r = maxRate, Units.parseBitRate(r) == nil { throw ValidationError("--max-rate: cannot parse '\(r)'") }
         guard let c = Units.parseBytes(chunkSize), c >= 4096, c <= UInt64(Wire.maxChunk) else { throw ValidationError("--chunk-size must be 4KiB...16MiB") }
-        guard let w = Units.parseBytes(window), w >= c else { throw ValidationError("--window must be at least the chunk size") }
+        guard let w = Units.parseBytes(window), w >= c, w <= Wire.maxWindow else {
+            throw ValidationError("--window must be a size from the chunk size to 16GiB")
+        }
         if !(0...1_000_000).contains(resumeTimeout) { throw ValidationError("--resume-timeout must be 0 to 1000000 seconds") }
     }
 

@@ -63,7 +63,9 @@ final class EncodeCLITests: XCTestCase {
 
     func testUsageErrorsExitTwoWithAHint() throws {
         for args in [["--no-such-flag"], ["-c", "gzip"], ["-l", "99"], ["--page-size", "3000"], ["--page-size", "18446744073709551615"],
-                     ["--format", "zstd", "--baseline", "/etc/hostname"]] {
+                     ["--format", "zstd", "--baseline", "/etc/hostname"],
+                     // A thread count the machine cannot hold was an abort (memory for 100,000 workers).
+                     ["-T", "100000"], ["-d", "-T", "257"], ["-T", "-1"]] {
             let r = try CLI.run("dwcp-encode", args)
             XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
             XCTAssertTrue(r.stderr.hasPrefix("dwcp-encode: error: "), r.stderr)

@@ -734,6 +734,9 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(try CLI.run("dwcp-send", ["--resume-timeout", "nan", "127.0.0.1:1"]).status, 2)
         XCTAssertEqual(try CLI.run("dwcp-recv", ["--idle-timeout", "nan", "--listen", "127.0.0.1:0"]).status, 2)
         XCTAssertEqual(try CLI.run("dwcp-migrate", ["receive", "--listen", ":0", "-o", "/dev/null", "--idle-timeout", "nan"]).status, 2)
+        // A window beyond any memory is refused rather than trusted as a bound.
+        XCTAssertEqual(try CLI.run("dwcp-send", ["--window", "1TiB", "127.0.0.1:1"]).status, 2)
+        XCTAssertEqual(try CLI.run("dwcp-recv", ["--window", "1TiB", "--listen", "127.0.0.1:0"]).status, 2)
         let missing = try CLI.run("dwcp-migrate", ["qemu", "--qmp", "/nonexistent.qmp", "--to", "127.0.0.1:1", "--link-rate", "1Gbit"])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.hasPrefix("dwcp-migrate: error: "), missing.stderr)

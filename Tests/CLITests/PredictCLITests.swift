@@ -86,6 +86,8 @@ final class PredictCLITests: XCTestCase {
         for line in out { XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(line.utf8)), String(line)) }
         XCTAssertTrue(r.stderr.contains("line 6"), r.stderr)
         XCTAssertEqual(try CLI.run("dwcp-predict", ["--max-gap", "3601", t.path("s.jsonl")]).status, 2)
+        // A horizon given twice printed the same forecast twice.
+        XCTAssertEqual(try CLI.run("dwcp-predict", ["--horizons", "1,5,1", t.path("s.jsonl")]).status, 2)
         // An endless line is refused once it passes 1 MiB, not read into memory to its end.
         t.write("long.jsonl", Data((#"{"t":1,"bps":1e6}"# + "\n" + String(repeating: "x", count: 2 << 20)).utf8))
         let long = try CLI.run("dwcp-predict", [], stdin: t.path("long.jsonl"))

@@ -16,6 +16,9 @@ public enum Wire {
     public static let messageHeaderLength = 32
     /// Largest chunk a receiver accepts.
     public static let maxChunk = 16 << 20
+    /// Largest `--window` either end accepts: memory held for a transfer is bounded by the
+    /// window, and a path needs its bandwidth-delay product (10 Gbit/s over 200 ms is 250 MB).
+    public static let maxWindow: UInt64 = 16 << 30
     /// Verdicts a `fin` message carries: the stream matched its length and digest,
     /// it did not, or it matched but the receiving application could not apply it.
     public static let verdictOK: UInt64 = 0
