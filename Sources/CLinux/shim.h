@@ -63,3 +63,13 @@ static inline ssize_t dwcp_receive_with_descriptor(int socket, void *bytes, size
     }
     return n;
 }
+
+#include <sys/vfs.h>
+
+/* The magic number of the file system holding `fd` (fstatfs(2) `f_type`), or 0 when unknown:
+ * a wrapper because `struct statfs` shares its name with the function, which Swift cannot
+ * tell apart. */
+static inline unsigned long dwcp_filesystem_type(int fd) {
+    struct statfs s;
+    return fstatfs(fd, &s) == 0 ? (unsigned long)s.f_type : 0;
+}

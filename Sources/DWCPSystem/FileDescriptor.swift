@@ -250,6 +250,19 @@ public struct FileDescriptor: Sendable, Equatable {
         return fstat(rawValue, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
     }
 
+    /// True for a regular file whose size is its length, the one kind a sender may read by its
+    /// size (`sendfile`, resume by offset). Files of the kernel's pseudo file systems are
+    /// regular too, but their size is 0 (`/proc/cpuinfo`) or a page (sysfs attributes) whatever
+    /// they hold: those are read to their end, like a pipe.
+    public var isRegularFileOfKnownLength: Bool {
+        isRegularFile && !Self.pseudoFileSystems.contains(dwcp_filesystem_type(rawValue))
+    }
+
+    /// `f_type` magic numbers (linux/magic.h) of file systems whose file sizes are not lengths:
+    /// proc, sysfs, debugfs, tracefs, securityfs, configfs, cgroup, cgroup2, efivarfs, bpf.
+    static let pseudoFileSystems: Set<UInt> = [0x9fa0, 0x6265_6572, 0x6462_6720, 0x7472_6163, 0x7363_6673,
+                                               0x6265_6570, 0x0027_e0eb, 0x6367_7270, 0xde5e_81e4, 0xcafe_4a11]
+
     /// Where a writer may put bytes at their own offsets, in any order, and the result is the
     /// same as writing them in order from here: the current offset of a regular file or block
     /// device not opened for appending, or of the null device (which discards whatever it is

@@ -133,7 +133,7 @@ struct SendCommand: ParsableCommand {
         if resume {
             config.session = try TransportSender.resumeSession(for: input, from: input.currentOffset, chunkSize: config.chunkSize)
         }
-        let total = input.sizeIfSeekable()
+        let total = input.isRegularFileOfKnownLength ? input.sizeIfSeekable() : nil
         let line = ProgressLine(enabled: verbosity.showsProgress)
         let sender = TransportSender(configuration: config)
         if verbosity.showsProgress {
@@ -175,7 +175,7 @@ struct SendCommand: ParsableCommand {
         defer { ticker?.stop() }
         let stats: TransferStats
         do {
-            if input.isRegularFile {
+            if input.isRegularFileOfKnownLength {
                 // From the current offset (`dwcp-send … < file` after a partial read), as read(2) would.
                 let start = input.currentOffset
                 stats = try sender.send(file: input, from: start)

@@ -528,6 +528,27 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(t.read("out"), t.read("in").prefix(20_000_000))
     }
 
+    /// Files of /proc and /sys are regular files whose size is not their length (0 for
+    /// /proc/version, a page for a sysfs attribute). They were sent by their size: /proc's as
+    /// nothing at all with exit 0, sysfs's as a failure saying the file shrank.
+    func testProcAndSysFilesAreSentToTheirEnd() throws {
+        let t = TempDir()
+        for (index, file) in ["/proc/version", "/sys/devices/system/cpu/online"].enumerated() {
+            let port = freePort()
+            let r = try CLI.shell("""
+                dwcp-recv --listen 127.0.0.1:\(port) -o \(t.path("out\(index)")) & rp=$!
+                sleep 0.3
+                dwcp-send 127.0.0.1:\(port) \(file); s=$?; wait $rp; echo "$s $?"
+                """)
+            XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", "\(file): \(r.stderr)")
+            let expected = try Data(contentsOf: URL(fileURLWithPath: file))
+            XCTAssertFalse(expected.isEmpty)
+            XCTAssertEqual(t.read("out\(index)"), expected, file)
+        }
+        let resume = try CLI.run("dwcp-send", ["--resume", "127.0.0.1:1", "/proc/version"])
+        XCTAssertEqual(resume.status, 2, "such a file cannot be read again as it was: \(resume.stderr)")
+    }
+
     func testAutoStreamsStartsFromTheRTTAndReports() throws {
         let t = TempDir()
         let input = randomFile(t, "in", megabytes: 30)

@@ -134,8 +134,8 @@ public final class TransportSender {
     /// A changed file is a new transfer (the receiver, holding the old one, answers busy).
     public static func resumeSession(for file: FileDescriptor, from start: UInt64, chunkSize: Int) throws -> [UInt8] {
         var st = stat()
-        guard fstat(file.rawValue, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
-            throw DWCPError.usage("\(file.name): --resume needs a regular file as input (a pipe cannot be read again)")
+        guard fstat(file.rawValue, &st) == 0, file.isRegularFileOfKnownLength else {
+            throw DWCPError.usage("\(file.name): --resume needs a regular file as input (a pipe or a /proc or /sys file cannot be read again as it was)")
         }
         let fields: [UInt64] = [UInt64(st.st_dev), UInt64(st.st_ino), UInt64(st.st_size), UInt64(st.st_mtim.tv_sec),
                                 UInt64(st.st_mtim.tv_nsec), start, UInt64(chunkSize)]
