@@ -55,7 +55,8 @@ struct FileCommand: ParsableCommand {
         // Fail on an unreadable source before touching the network; a directory opens but
         // cannot be read, and a pipe or character device cannot be read once a round.
         let opened = try FileDescriptor.openForReading(sourcePath)
-        let isImage = opened.storageIdentity != nil
+        // A /proc or /sys file is regular, but its size is not its length: no image either.
+        let isImage = opened.storageIdentity != nil && (opened.isRegularFileOfKnownLength || !opened.isRegularFile)
         opened.close()
         guard isImage else { throw DWCPError.usage("\(sourcePath): not a regular file or block device") }
         if source.codec == "raw" { throw DWCPError.usage("--codec raw is for VM streams; image rounds are deltas and need the encoder") }

@@ -723,7 +723,7 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(try CLI.run("dwcp-migrate", ["file", image, "--to", "h:1", "--link-rate", "99999999999999999999999Gbit", "--dry-run"]).status, 2)
         // A source that cannot be read once a round is refused before the network is touched:
         // a directory used to be probed for, and then failed on its first read.
-        for source in [t.url.path, "/dev/null"] {
+        for source in [t.url.path, "/dev/null", "/proc/version"] {
             let refused = try CLI.run("dwcp-migrate", ["file", source, "--to", "127.0.0.1:1", "--dry-run"])
             XCTAssertEqual(refused.status, 2, refused.stderr)
             XCTAssertTrue(refused.stderr.contains("\(source): not a regular file or block device"), refused.stderr)
