@@ -4,59 +4,6 @@ import DWCPSystem
 import Glibc
 #endif
 
-/// Settings of one `dwcp-send` transfer.
-public struct SenderConfiguration {
-    public var endpoint: Endpoint
-    public var streams = 8
-    public var chunkSize = 1 << 20
-    /// Most bytes sent and not yet acknowledged (also capped by the receiver's window).
-    public var window: UInt64 = 256 << 20
-    public var auth = SessionAuth(secret: nil)
-    /// TLS 1.3 on every connection (`--tls`); nil sends in the clear.
-    public var tls: TLSContext?
-    /// TCP, RDMA, or RDMA when this host has a device and the receiver answers on it.
-    public var transport = TransportKind.tcp
-    /// `--cc`: a kernel name (bbr, cubic, reno), `auto` (chosen per connection from its
-    /// handshake's round trip, `CongestionControl.resolve`), or nil for the system default.
-    public var congestionControl: String?
-    /// Total pacing rate in bytes per second, split over the streams; nil = unpaced.
-    public var maxRate: UInt64?
-    /// How long to keep reconnecting after a connection drops before giving up.
-    public var resumeTimeout: Double = 30
-    /// The transfer's session id (16 bytes); nil: a random one. A sender that derives it from
-    /// its input (`dwcp-send --resume`, `resumeSession(for:)`) continues, when run again, the
-    /// transfer an earlier run left at the receiver: the receiver answers with the chunk it needs
-    /// next, and the chunks before it are only read again for the end digest, never sent.
-    public var session: [UInt8]?
-    /// `--streams auto`: start with `streams` and add connections while throughput grows.
-    public var autoStreams = false
-    public var maxStreams = 64
-
-    public init(endpoint: Endpoint) {
-        self.endpoint = endpoint
-    }
-}
-
-/// What a transfer did, for `--json` and the progress line.
-public struct TransferStats: Sendable {
-    public var bytes: UInt64 = 0
-    public var chunks: UInt64 = 0
-    public var reconnects = 0
-    public var resentChunks = 0
-    /// Stream bytes an earlier run had delivered, which this one continued from: on the
-    /// receiver, what a killed receiver had made durable; on the sender, what the receiver
-    /// already had when it answered (never sent again).
-    public var resumedBytes: UInt64 = 0
-    public var streams = 0
-    /// The connections ran over RDMA (rsockets), not TCP.
-    public var rdma = false
-    /// The congestion control the connections use (nil: the system default).
-    public var congestionControl: String?
-    /// Per stream: smoothed RTT (µs) and retransmitted segments, from TCP_INFO.
-    public var tcp: [(stream: Int, rttMicroseconds: UInt32, retransmits: UInt32)] = []
-    public init() {}
-}
-
 /// Sends a byte stream over many TCP connections (docs/TRANSPORT.md).
 ///
 /// The calling thread reads the input into chunks (checksummed, digested) and queues them (from a
@@ -66,8 +13,13 @@ public struct TransferStats: Sendable {
 /// connection simply takes fewer chunks (work stealing, not round robin). Chunks are kept until
 /// the receiver acknowledges having written them; when a connection drops, its thread reconnects
 /// with backoff and its unacknowledged chunks go back to the front of the queue.
+///
+/// This file holds its state, the transfer and the connections' life; the rest is beside it:
+/// `+SendLoop` (a connection's sending), `+Acknowledgements` (what the receiver says back),
+/// `+Pacing` (stream growth, `--max-rate`, the watchdog) and `+Cancel` (ending early). Its state
+/// is internal rather than private so those files share it; what the threads share is under `lock`.
 public final class TransportSender {
-    private struct Chunk {
+    struct Chunk {
         let offset: UInt64
         let length: Int
         /// The bytes; nil when they stay in the input file (`send(file:)`), at `offset` from
@@ -81,46 +33,63 @@ public final class TransportSender {
     /// Called after each acknowledgement with the transfer so far (a progress line): `bytes`
     /// acknowledged in order, `streams` the connections open at that moment.
     public var progress: ((TransferStats) -> Void)?
-    private let lock = ConditionLock()
-    private let session: [UInt8]
-    private var retained: [UInt64: Chunk] = [:]
-    private var queue: [UInt64] = []
-    private var queueHead = 0
-    private var retransmit: [UInt64] = []
-    private var ackedThrough: UInt64 = 0
-    private var unackedBytes: UInt64 = 0
-    private var ackedBytes: UInt64 = 0
+    let lock = ConditionLock()
+    let session: [UInt8]
+    var retained: [UInt64: Chunk] = [:]
+    var queue: [UInt64] = []
+    var queueHead = 0
+    var retransmit: [UInt64] = []
+    var ackedThrough: UInt64 = 0
+    var unackedBytes: UInt64 = 0
+    var ackedBytes: UInt64 = 0
     /// Chunks a stream thread is writing right now: their buffers must not be reused when acked.
-    private var sending: Set<UInt64> = []
+    var sending: Set<UInt64> = []
     /// Connections (by stream index) writing a chunk right now: busy for `pace` even while
     /// their socket has momentarily nothing left to send.
-    private var carrying = Set<Int>()
-    private var effectiveWindow: UInt64
-    private var inputDone = false
+    var carrying = Set<Int>()
+    var effectiveWindow: UInt64
+    var inputDone = false
     /// The end digest, fed in sequence order (`recordChecksum`); checksums that arrive ahead of
     /// their turn (file chunks are checksummed by whichever connection sends them) wait here.
-    private let digest = ChunkListDigest()
-    private var digested: UInt64 = 0
-    private var checksumsAhead: [UInt64: UInt64] = [:]
-    private var endSent = false
+    let digest = ChunkListDigest()
+    var digested: UInt64 = 0
+    var checksumsAhead: [UInt64: UInt64] = [:]
+    var endSent = false
     /// The stream that sent the end message and waits for the verdict.
-    private var endOwner = -1
-    private var finStatus: UInt64?
-    private var failure: Error?
+    var endOwner = -1
+    var finStatus: UInt64?
+    var failure: Error?
     /// This side's failure (the input, or what feeds it), while the connections tell the
     /// receiver (`cancel`); it becomes `failure` once one of them did, or when that cannot be.
-    private var cancelling: Error?
+    var cancelling: Error?
     /// The receiver answered a `cancel`.
-    private var cancelDelivered = false
+    var cancelDelivered = false
     /// Connection threads running (`streamLoop`).
-    private var liveStreams = 0
-    private var stats = TransferStats()
-    private var sockets: [Int: StreamSocket] = [:]
+    var liveStreams = 0
+    var stats = TransferStats()
+    var sockets: [Int: StreamSocket] = [:]
     /// Chunk buffers are reused once acknowledged: fresh megabyte allocations cost page faults.
-    private lazy var pool = BufferPool(bufferCapacity: configuration.chunkSize, maxFree: 256)
+    lazy var pool = BufferPool(bufferCapacity: configuration.chunkSize, maxFree: 256)
     /// The input of `send(file:)`, and the file offset of the stream's first byte.
-    private var file: FileDescriptor?
-    private var fileStart: UInt64 = 0
+    var file: FileDescriptor?
+    var fileStart: UInt64 = 0
+
+    /// What closed connections' TCP had delivered (`deliveredBytes` adds the open ones).
+    var retiredDelivered: UInt64 = 0
+
+    /// Senders whose transfer is under way.
+    static let live = LiveObjects<TransportSender>()
+
+    /// Whether this transfer's connections use RDMA; `auto` decides at the first connection that
+    /// completes (connections dialled before that try RDMA first too; both kinds carry the same
+    /// protocol, so a mix is harmless).
+    var usesRDMA: Bool?
+
+    var lastAck = 0.0
+
+    var streamCount = 0
+
+    var addedThreads: [OSThread] = []
 
     public init(configuration: SenderConfiguration) {
         self.configuration = configuration
@@ -193,7 +162,7 @@ public final class TransportSender {
     }
 
     /// Adds chunk `sequence`'s checksum to the end digest, in sequence order. Lock held.
-    private func recordChecksum(_ sequence: UInt64, _ checksum: UInt64) {
+    func recordChecksum(_ sequence: UInt64, _ checksum: UInt64) {
         checksumsAhead[sequence] = checksum
         while let next = checksumsAhead.removeValue(forKey: digested) {
             digest.add(next)
@@ -202,7 +171,7 @@ public final class TransportSender {
     }
 
     /// Runs a transfer of the chunks `next` makes (given the stream offset; nil at the end).
-    private func transfer(_ next: (UInt64) throws -> Chunk?) throws -> TransferStats {
+    func transfer(_ next: (UInt64) throws -> Chunk?) throws -> TransferStats {
         let c = configuration
         Self.live.add(self)
         defer { Self.live.remove(self) }
@@ -312,75 +281,19 @@ public final class TransportSender {
             return sockets.values.reduce(retiredDelivered) { $0 + ($1.bytesAcked() ?? 0) }
         }
     }
-    private var retiredDelivered: UInt64 = 0
 
     /// The transfer's failure, once it has one: a reader waiting for a quiet input asks it
     /// (`FileDescriptor.readFully(into:count:checkingEvery:abandon:)`), since nothing else wakes
     /// a blocked read.
     public var failed: Error? { lock.withLock { failure } }
 
-    /// Ends the transfer from outside (a signal): the receiver is told, as when the input fails
-    /// (`cancel`), and the transfer fails with `reason`. Returns once the receiver had it, or
-    /// after about `Wire.cancelDeliverySeconds`. Once the whole input was read it does nothing:
-    /// the stream is complete, and its end may already be with the receiver.
-    public func cancel(reason: String) {
-        guard !lock.withLock({ inputDone }) else { return }
-        cancel(because: DWCPError(.failure, reason))
-    }
-
-    /// Cancels (`cancel(reason:)`) every transfer under way in this process, one after the
-    /// other: what an interrupted command does before it exits, whichever library started them.
-    public static func cancelAll(reason: String) {
-        for s in live.all { s.cancel(reason: reason) }
-    }
-
-    /// Senders whose transfer is under way.
-    private static let live = LiveObjects<TransportSender>()
-
-    /// This side failed (the input, or the application feeding it, threw), so the transfer can
-    /// never complete: every connection sends `cancel` instead of its next chunk, and the
-    /// receiver ends the transfer at once instead of waiting for this sender up to its idle
-    /// timeout (a migration that gave up left its destination waiting two minutes). Returns
-    /// once a connection delivered it, or none is left to, or after `Wire.cancelDeliverySeconds`
-    /// and a little more; the caller then fails the transfer. Nothing is sent when the transport
-    /// itself failed (there is nobody to tell) or the verdict is in.
-    private func cancel(because error: Error) {
-        lock.withLock {
-            guard startCancelling(error) else { return }
-            // A connection that delivered it fails the transfer; one that could not just ends.
-            let deadline = MonotonicClock.now() + Wire.cancelDeliverySeconds + 0.5
-            while failure == nil && liveStreams > 0 && MonotonicClock.now() < deadline {
-                lock.wait(seconds: deadline - MonotonicClock.now())
-            }
-        }
-    }
-
-    /// Makes `error` the reason every connection sends `cancel` for, unless the transfer already
-    /// failed or has its verdict (nobody to tell, or nothing to cancel); an earlier reason stays.
-    /// Returns whether the transfer is cancelling. Lock held.
-    private func startCancelling(_ error: Error) -> Bool {
-        guard failure == nil, finStatus == nil else { return false }
-        if cancelling == nil { cancelling = error }
-        lock.broadcast()
-        return true
-    }
-
-    private func abortSockets() {
-        lock.withLock { for s in sockets.values { s.shutdownBoth() } }
-    }
-
     /// Chunks read but not yet taken by a connection: enough that no connection waits for input.
-    private var readAhead: Int { max(4, 2 * streamCount) }
-
-    /// Whether this transfer's connections use RDMA; `auto` decides at the first connection that
-    /// completes (connections dialled before that try RDMA first too; both kinds carry the same
-    /// protocol, so a mix is harmless).
-    private var usesRDMA: Bool?
+    var readAhead: Int { max(4, 2 * streamCount) }
 
     /// The first connection. A receiver busy with another transfer is asked again, with backoff,
     /// until `resumeTimeout`: it may be about to finish that transfer, or to give it up for this
     /// one (`Wire.transferAbandoned`). Any other refusal fails at once, with its reason.
-    private func connectWhenFree() throws -> StreamSocket {
+    func connectWhenFree() throws -> StreamSocket {
         let start = MonotonicClock.now()
         var backoff = 0.1
         var wasBusy = false
@@ -405,7 +318,7 @@ public final class TransportSender {
 
     /// Dials connection `stream` of this transfer and runs its handshake, each step within
     /// `timeout` seconds; registers it in `sockets`.
-    private func connect(stream: Int, timeout: Double = 10) throws -> StreamSocket {
+    func connect(stream: Int, timeout: Double = 10) throws -> StreamSocket {
         let c = configuration
         let socket: StreamSocket
         switch (c.transport, lock.withLock { usesRDMA }) {
@@ -450,123 +363,8 @@ public final class TransportSender {
         return socket
     }
 
-    /// Frees chunks the receiver has written. Lock held.
-    private func acknowledge(_ next: UInt64) {
-        guard next > ackedThrough else { return }
-        for s in ackedThrough..<next {
-            if let chunk = retained.removeValue(forKey: s) {
-                unackedBytes -= UInt64(chunk.length)
-                ackedBytes += UInt64(chunk.length)
-                // Reused only if no stream thread is still writing it (a resend in progress).
-                if let buffer = chunk.buffer, !sending.contains(s) { pool.recycle(buffer) }
-            }
-        }
-        ackedThrough = next
-        lastAck = MonotonicClock.now()
-        lock.broadcast()
-    }
-
-    private var lastAck = 0.0
-    private var streamCount = 0
-    private var addedThreads: [OSThread] = []
-
-    /// `--streams auto`: every second, compare the acknowledged rate with the best so far; while
-    /// adding connections keeps raising it by 10% or more, add a quarter more (at least 2), up to
-    /// `maxStreams`. One step without gain ends the search (more streams on a saturated link only
-    /// add queueing).
-    private func growStreams() {
-        var best = 0.0
-        var lastBytes: UInt64 = 0
-        var lastTime = MonotonicClock.now()
-        pauseUnlessFinished(1)
-        while true {
-            let (bytes, done): (UInt64, Bool) = lock.withLock { (ackedBytes, failure != nil || finStatus != nil || inputDone) }
-            if done { return }
-            let now = MonotonicClock.now()
-            let rate = Double(bytes - lastBytes) / max(now - lastTime, 1e-3)
-            lastBytes = bytes
-            lastTime = now
-            if rate < best * 1.10 { return }
-            best = rate
-            let added: Bool = lock.withLock {
-                guard streamCount < configuration.maxStreams else { return false }
-                let more = min(configuration.maxStreams - streamCount, max(2, streamCount / 4))
-                for _ in 0..<more {
-                    let index = streamCount
-                    streamCount += 1
-                    liveStreams += 1
-                    addedThreads.append(OSThread { [unowned self] in self.streamLoop(index, nil) })
-                }
-                return true
-            }
-            if !added { return }
-            pauseUnlessFinished(1)
-        }
-    }
-
-    /// Sleeps `seconds`, waking early when the transfer ends or fails.
-    private func pauseUnlessFinished(_ seconds: Double) {
-        let deadline = MonotonicClock.now() + seconds
-        lock.withLock {
-            while failure == nil && finStatus == nil && MonotonicClock.now() < deadline { lock.waitForTimer(seconds: deadline - MonotonicClock.now()) }
-        }
-    }
-
-    /// `--max-rate` over the live connections, re-set every 20 ms: while chunks remain to be
-    /// taken each connection is paced at the rate ÷ their number; at the end, only those with
-    /// bytes left (unsent in their socket, or a chunk being written) share the rate, and the
-    /// others keep rate ÷ all. A fixed share of rate ÷ streams missed the rate both ways: the
-    /// last chunks of a transfer sit in a few sockets, each held to its share (8 streams moved
-    /// 20 MB at half of `--max-rate 40mbit`), and `--streams auto` added connections, each with
-    /// a share of the starting count (6 streams exceeded the same rate by 37 %).
-    private func pace(_ rate: UInt64) {
-        var applied: [Int: (socket: StreamSocket, rate: UInt64)] = [:]
-        while true {
-            let finished: Bool = lock.withLock {
-                if failure == nil && finStatus == nil { lock.waitForTimer(seconds: 0.02) }
-                if failure != nil || finStatus != nil { return true }
-                // Under the lock: a connection closes its socket only after leaving `sockets`.
-                // Until every chunk has been taken, every connection will have bytes again at once
-                // (work stealing keeps them busy): an equal share each. Then only those with
-                // bytes left share the rate.
-                let tail = inputDone && queueHead >= queue.count && retransmit.isEmpty
-                var waiting: [Int: Bool] = [:]
-                for (index, socket) in sockets { waiting[index] = !tail || carrying.contains(index) || (socket.unsentBytes() ?? 0) > 0 }
-                let busy = UInt64(max(1, waiting.values.filter { $0 }.count))
-                let idle = UInt64(max(1, streamCount, sockets.count))
-                var next: [Int: (socket: StreamSocket, rate: UInt64)] = [:]
-                for (index, socket) in sockets {
-                    let share = max(1, rate / (waiting[index]! ? busy : idle))
-                    if applied[index]?.socket !== socket || applied[index]?.rate != share { socket.setMaxPacingRate(share) }
-                    next[index] = (socket, share)
-                }
-                applied = next
-                return false
-            }
-            if finished { return }
-        }
-    }
-
-    /// Fails the transfer when the receiver has acknowledged nothing for longer than the resume
-    /// timeout (plus a grace period) while data is outstanding: no progress is possible.
-    private func watchdog() {
-        while true {
-            let stalled: Bool = lock.withLock {
-                // Wakes early when the transfer ends, so joining this thread costs nothing.
-                if failure == nil && finStatus == nil { lock.waitForTimer(seconds: 0.2) }
-                if failure != nil || finStatus != nil { return false }
-                let waiting = unackedBytes > 0 || (inputDone && endSent)
-                return waiting && MonotonicClock.now() - lastAck > configuration.resumeTimeout + 10
-            }
-            if stalled {
-                fail(DWCPError(.network, "\(configuration.endpoint): no acknowledgement for \(Int(configuration.resumeTimeout + 10)) s; giving up"))
-            }
-            if lock.withLock({ failure != nil || finStatus != nil }) { return }
-        }
-    }
-
     /// One connection's life: send chunks; on failure reconnect (bounded by the resume timeout).
-    private func streamLoop(_ index: Int, _ initial: StreamSocket?) {
+    func streamLoop(_ index: Int, _ initial: StreamSocket?) {
         OSThread.blockPipeSignal()
         // Counted live by whoever started this loop, before its thread ran.
         defer {
@@ -643,266 +441,5 @@ public final class TransportSender {
             inFlight = []
             if failedSince == nil { failedSince = MonotonicClock.now() }
         }
-    }
-
-    /// Sends until the transfer is complete (true) or the connection fails (false).
-    private func sendLoop(_ index: Int, _ socket: StreamSocket, _ inFlight: inout [UInt64]) -> Bool {
-        var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
-        // `send(file:)`: this connection reads the file chunks it sends first, to checksum them.
-        let own = file.map { _ in RawBuffer(capacity: configuration.chunkSize) }
-        // Whether the message being sent has begun to leave: after a failure of the input
-        // mid-message the connection can carry nothing more.
-        var begun = false
-        while true {
-            enum Next { case chunk(UInt64, Chunk), end([UInt8]), cancel(Error), done, lost }
-            let next: Next = lock.withLock {
-                while true {
-                    if failure != nil || finStatus != nil { return .done }
-                    if let cancelling { return .cancel(cancelling) }
-                    // The ack reader saw this connection die. Leave now even with nothing to
-                    // send: its unacknowledged chunks are requeued only once this loop returns,
-                    // and with a full window nothing else would ever wake it (a stall that hit
-                    // migrations after connection drops).
-                    if sockets[index] !== socket { return .lost }
-                    if let s = retransmit.popLast() {
-                        if s >= ackedThrough, let c = retained[s] {
-                            sending.insert(s)
-                            carrying.insert(index)
-                            return .chunk(s, c)
-                        }
-                        continue
-                    }
-                    if queueHead < queue.count {
-                        let s = queue[queueHead]
-                        queueHead += 1
-                        // The reader waits while the read-ahead is full; it is woken once half
-                        // of it drained, and refills it in one go (a wake-up per chunk cost more
-                        // than the reading at gigabytes per second).
-                        if queue.count - queueHead == readAhead / 2 { lock.broadcast() }
-                        if queueHead > 4096 { queue.removeFirst(queueHead); queueHead = 0 }
-                        if let c = retained[s] {
-                            sending.insert(s)
-                            carrying.insert(index)
-                            return .chunk(s, c)
-                        }
-                        continue
-                    }
-                    if inputDone && !endSent && ackedThrough == stats.chunks {
-                        endSent = true
-                        endOwner = index
-                        return .end(endPayload())
-                    }
-                    if inputDone && endSent && endOwner != index && ackedThrough == stats.chunks { return .done }
-                    lock.wait()
-                }
-            }
-            do {
-                switch next {
-                case .done:
-                    return lock.withLock { finStatus != nil || failure != nil || (endSent && endOwner != index) }
-                case .lost:
-                    return false
-                case .cancel(let error):
-                    try socket.sendAll(Wire.cancelMessage(reason: "\(error)"))
-                    // The receiver answers `fin` "cancelled" (the ack reader records it). A
-                    // connection it dropped first never carried the cancel (a chunk ahead of it
-                    // failed its checksum: the file changed under `sendfile`), and is dialled
-                    // again, with nothing ahead of the cancel this time.
-                    let delivered: Bool = lock.withLock {
-                        let deadline = MonotonicClock.now() + Wire.cancelDeliverySeconds
-                        while !cancelDelivered && sockets[index] === socket && failure == nil && MonotonicClock.now() < deadline {
-                            lock.wait(seconds: deadline - MonotonicClock.now())
-                        }
-                        return cancelDelivered
-                    }
-                    if delivered { fail(error) }
-                    return delivered
-                case .chunk(let seq, let chunk):
-                    defer { lock.withLock { _ = sending.remove(seq); _ = carrying.remove(index) } }
-                    // In flight from the first byte: if the send fails half-way it must be resent.
-                    inFlight.append(seq)
-                    begun = false
-                    try sendChunk(seq, chunk, on: socket, header: &header, own: own, begun: &begun)
-                    if inFlight.count > 1024 {
-                        let acked = lock.withLock { ackedThrough }
-                        inFlight.removeAll { $0 < acked }
-                    }
-                case .end(let payload):
-                    MessageHeader(kind: .end, length: UInt32(payload.count), sequence: 0, offset: 0,
-                                  checksum: Checksum.xxh3(payload)).store(to: &header)
-                    try socket.sendAll(header)
-                    try socket.sendAll(payload)
-                    // Wait for the verdict (the ack loop records it) or a failure of this socket.
-                    let verdict: Bool = lock.withLock {
-                        while finStatus == nil && failure == nil && sockets[index] === socket && endSent && endOwner == index { lock.wait() }
-                        return finStatus != nil
-                    }
-                    if verdict { return true }
-                    if lock.withLock({ failure != nil }) { return true }
-                    return false
-                }
-            } catch let e as DWCPError where e.status != .network {
-                // Not the connection: the input (a file that changed or shrank while being sent).
-                // Usually found before the chunk's header went out (it is read first), and then
-                // this connection, between two messages, can still carry the `cancel`.
-                _ = lock.withLock { startCancelling(e) }
-                if begun { return false }
-                continue
-            } catch {
-                return false
-            }
-        }
-    }
-
-    /// Writes chunk `seq`, header then bytes, to `socket`. A chunk in memory goes from its buffer.
-    /// A file chunk's first send reads it into `own` for its checksum, recorded before any byte
-    /// leaves (so a resend after this connection fails can check its re-read), then `sendfile`s
-    /// it; a resend reads it again and checks it against that checksum.
-    private func sendChunk(_ seq: UInt64, _ chunk: Chunk, on socket: StreamSocket, header: inout [UInt8], own: RawBuffer?, begun: inout Bool) throws {
-        func sendHeader(_ checksum: UInt64, more: Bool = false) throws {
-            begun = true
-            MessageHeader(kind: .data, length: UInt32(chunk.length), sequence: seq, offset: chunk.offset,
-                          checksum: checksum).store(to: &header)
-            try socket.sendAll(header, more: more)
-        }
-        if let buffer = chunk.buffer {
-            try sendHeader(chunk.checksum!)
-            try socket.sendAll(buffer.unsafeBase, buffer.count)
-        } else if let checksum = chunk.checksum {
-            let copy = try reread(chunk)
-            defer { pool.recycle(copy) }
-            try sendHeader(checksum)
-            try socket.sendAll(copy.unsafeBase, copy.count)
-        } else {
-            let own = own!
-            let checksum = try readAndChecksum(chunk, into: own)
-            lock.withLock {
-                retained[seq]?.checksum = checksum
-                recordChecksum(seq, checksum)
-            }
-            if socket.canSendFile {
-                try sendHeader(checksum, more: true)
-                try socket.sendFile(file!.rawValue, offset: fileStart + chunk.offset, count: chunk.length)
-            } else {
-                try sendHeader(checksum)
-                try socket.sendAll(own.unsafeBase, chunk.length)
-            }
-        }
-    }
-
-    /// The `end` message's payload: length, chunk count, digest. Lock held, and only once every
-    /// chunk was acknowledged, so every checksum is in the digest.
-    private func endPayload() -> [UInt8] {
-        precondition(digested == stats.chunks)
-        let d = digest.finalize()
-        var end = [UInt8](repeating: 0, count: 32)
-        end.withUnsafeMutableBytes { raw in
-            LittleEndian.store(stats.bytes, raw.baseAddress!, 0)
-            LittleEndian.store(stats.chunks, raw.baseAddress!, 8)
-            LittleEndian.store(d.high, raw.baseAddress!, 16)
-            LittleEndian.store(d.low, raw.baseAddress!, 24)
-        }
-        return end
-    }
-
-    /// Reads a file chunk again to resend it, and checks that it still has the checksum it was
-    /// first sent with.
-    private func reread(_ chunk: Chunk) throws -> RawBuffer {
-        let copy = pool.take()
-        do {
-            guard try readAndChecksum(chunk, into: copy) == chunk.checksum else {
-                throw DWCPError.failure("\(file!.name): bytes \(chunk.offset)..<\(chunk.offset + UInt64(chunk.length)) changed while being sent")
-            }
-        } catch {
-            pool.recycle(copy)
-            throw error
-        }
-        return copy
-    }
-
-    /// Reads a file chunk into `buffer` and returns its checksum; throws `.failure` if the file
-    /// now ends before the chunk does (it was truncated while being sent).
-    private func readAndChecksum(_ chunk: Chunk, into buffer: RawBuffer) throws -> UInt64 {
-        let file = file!
-        buffer.count = try file.readFully(into: buffer.unsafeBase, count: chunk.length, at: fileStart + chunk.offset)
-        guard buffer.count == chunk.length else {
-            throw DWCPError.failure("\(file.name): ends at byte \(fileStart + chunk.offset + UInt64(buffer.count)), short of the size it had when the transfer started: it shrank while being sent")
-        }
-        return Checksum.xxh3(buffer.unsafeBase, buffer.count)
-    }
-
-    /// Reads acks and the final verdict from one connection.
-    private func ackLoop(_ socket: StreamSocket) {
-        var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
-        while true {
-            do {
-                try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
-                let m = try raw.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }
-                if m.kind == .fin && m.sequence == Wire.verdictReceiverInterrupted {
-                    // Not worth reconnecting until --resume-timeout: nobody will answer.
-                    fail(DWCPError(.network, "\(configuration.endpoint): the receiver was interrupted and ended the transfer"))
-                    return
-                }
-                if m.kind == .cancel {
-                    // The receiver's side failed (its disk is full, say) and it ended the
-                    // transfer: the same, with its reason.
-                    guard Int(m.length) <= Wire.maxCancelReason else { throw DWCPError(.network, "receiver's cancel reason of \(m.length) bytes") }
-                    let reason = try socket.receive(Int(m.length))
-                    guard Checksum.xxh3(reason) == m.checksum else { throw DWCPError(.network, "receiver's cancel message checksum mismatch") }
-                    fail(Wire.cancelledByReceiver(endpoint: "\(configuration.endpoint)", reason: Wire.cancelReason(reason)))
-                    return
-                }
-                let snapshot: TransferStats? = lock.withLock {
-                    switch m.kind {
-                    case .ack: acknowledge(m.sequence)
-                    case .fin where m.sequence == Wire.verdictCancelled:
-                        cancelDelivered = true
-                        lock.broadcast()
-                    case .fin:
-                        finStatus = m.sequence
-                        if let info = socket.tcpInfo() { recordTCP(socket, info) }
-                        lock.broadcast()
-                        lock.wakeTimers()
-                    default: break
-                    }
-                    guard progress != nil else { return nil }
-                    var s = stats
-                    s.bytes = ackedBytes
-                    s.streams = sockets.count
-                    return s
-                }
-                if let snapshot { progress?(snapshot) }
-            } catch {
-                lock.withLock {
-                    if let info = socket.tcpInfo() { recordTCP(socket, info) }
-                    retire(socket)
-                    lock.broadcast()
-                }
-                return
-            }
-        }
-    }
-
-    /// Takes `socket` out of `sockets` (if it is still there), keeping the bytes it delivered;
-    /// the lock must be held.
-    private func retire(_ socket: StreamSocket) {
-        guard let i = sockets.first(where: { $0.value === socket })?.key else { return }
-        retiredDelivered += socket.bytesAcked() ?? 0
-        sockets[i] = nil
-    }
-
-    private func recordTCP(_ socket: StreamSocket, _ info: (rttMicroseconds: UInt32, retransmits: UInt32)) {
-        guard let i = sockets.first(where: { $0.value === socket })?.key else { return }
-        stats.tcp.removeAll { $0.stream == i }
-        stats.tcp.append((i, info.rttMicroseconds, info.retransmits))
-    }
-
-    private func fail(_ error: Error) {
-        lock.withLock {
-            if failure == nil { failure = error }
-            lock.broadcast()
-            lock.wakeTimers()
-        }
-        abortSockets()
     }
 }

@@ -1,0 +1,20 @@
+import DWCPCore
+
+/// Settings of one `dwcp-recv` transfer.
+public struct ReceiverConfiguration {
+    public var auth = SessionAuth(secret: nil)
+    /// TLS 1.3 on every connection (`--tls`): the TLS handshake comes first, within the same
+    /// handshake timeout; a connection that fails it never reaches the DWCP handshake.
+    public var tls: TLSContext?
+    /// Most bytes held out of order before connections are made to wait (TCP backpressure).
+    public var window: UInt64 = 256 << 20
+    /// A handshake must finish within this many seconds (slow or silent clients are dropped).
+    public var handshakeTimeout: Double = 10
+    /// Connections still in their handshake at once, on the listener (across the transfers it
+    /// serves: `StreamListener.beginHandshake`); more are refused.
+    public var maxPendingHandshakes = 64
+    /// With no new data for this long (and no end), the transfer fails.
+    public var idleTimeout: Double = 120
+
+    public init() {}
+}

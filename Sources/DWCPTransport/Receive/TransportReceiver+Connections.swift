@@ -1,0 +1,158 @@
+import DWCPCore
+import DWCPSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One connection: the session handshake, then chunk, end and cancel messages in, and
+/// acknowledgements, verdicts and cancels out (`sendControl`).
+extension TransportReceiver {
+    /// Writes a header-only control message; a failure just drops it (the connection's reader
+    /// will notice the broken socket).
+    func sendControl(_ socket: StreamSocket, _ kind: MessageHeader.Kind, _ value: UInt64) {
+        var m = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+        MessageHeader(kind: kind, length: 0, sequence: value, offset: 0, checksum: 0).store(to: &m)
+        sendLock.withLock { try? socket.sendAll(m) }
+    }
+
+    func connectionLoop(_ socket: StreamSocket, from listener: StreamListener) {
+        OSThread.blockPipeSignal()
+        defer {
+            // A connection that ends because the transfer failed on this side tells its sender
+            // why first: waiting on a full window, it sees the failure before the teardown
+            // (`tellSendersWhyItFailed`) would find it still open.
+            let id = ObjectIdentifier(socket)
+            let (reason, linger): (String?, Bool) = lock.withLock {
+                guard authenticated[id] != nil, let failure, verdict == nil else { return (nil, false) }
+                if toldWhy[id] != nil {
+                    // Being told by the teardown: the message goes out before the linger's FIN.
+                    while toldWhy[id] == false { lock.wait() }
+                    return (nil, true)
+                }
+                // The sender cancelled, or was told the receiver was interrupted.
+                if sendersKnowTheEnd { return (nil, false) }
+                toldWhy[id] = true
+                return ("\(failure)", true)
+            }
+            if let reason { sendLock.withLock { _ = try? socket.sendAll(Wire.cancelMessage(reason: reason)) } }
+            if linger { socket.lingerUntilPeerCloses(timeout: 0.5) }
+            lock.withLock {
+                toldWhy[id] = nil
+                connections[ObjectIdentifier(socket)] = nil
+                if authenticated.removeValue(forKey: ObjectIdentifier(socket)) != nil && authenticated.isEmpty {
+                    connectionsGoneSince = MonotonicClock.now()
+                }
+                lock.broadcast()
+            }
+            socket.close()
+        }
+        // Handshake: nothing from this connection is used before it completes for our session.
+        let hello: Hello
+        var isProbe = false
+        do {
+            defer { listener.endHandshake() }
+            if let tls = configuration.tls { try socket.startTLS(tls, host: nil, timeout: configuration.handshakeTimeout) }
+            let result = try Handshake.serverAuthenticate(socket, auth: configuration.auth, timeout: configuration.handshakeTimeout)
+            hello = result.hello
+            isProbe = hello.flags & Hello.probeFlag != 0
+            let (status, next, window): (Welcome.Status, UInt64, UInt64) = lock.withLock {
+                if !result.authenticated { return (.authenticationFailed, 0, 0) }
+                if isProbe { return (.ok, 0, 0) }
+                if let s = session, s != hello.session {
+                    if abandonsForNewSession() { failTransfer(Wire.transferAbandoned) }
+                    return (.busy, 0, 0)
+                }
+                // Ended (verdict or failure): a sender still asking is for the next transfer.
+                if verdict != nil || failure != nil { return (.busy, 0, 0) }
+                // A late connection of a transfer this listener already ended starts nothing.
+                if session == nil, listener.hasRetired(hello.session) { return (.busy, 0, 0) }
+                session = hello.session
+                if hello.window > 0 { senderWindow = hello.window }
+                // One of this transfer's connections from here on: the teardown shuts it even
+                // while its welcome is on the way.
+                connections[ObjectIdentifier(socket)] = socket
+                return (.ok, checkpoint != nil ? checkpointedChunks : nextExpected, configuration.window)
+            }
+            try Handshake.serverWelcome(socket, auth: configuration.auth, hello: hello, serverNonce: result.serverNonce,
+                                        status: status, nextExpected: next, window: window)
+            if status != .ok { return }
+            if !isProbe {
+                socket.setSendTimeout(30)
+                lock.withLock {
+                    stats.streams += 1
+                    authenticated[ObjectIdentifier(socket)] = socket
+                    connectionsGoneSince = nil
+                }
+            }
+        } catch {
+            return
+        }
+        if isProbe {
+            ProbeResponder.serve(socket)
+            return
+        }
+        var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+        let limit = min(Int(hello.chunkSize), Wire.maxChunk)
+        let chunkPool = pool(limit)
+        do {
+            while true {
+                try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
+                let m = try raw.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }
+                switch m.kind {
+                case .data:
+                    guard Int(m.length) <= limit, m.length > 0 else { throw DWCPError(.network, "chunk of \(m.length) bytes exceeds the agreed \(limit)") }
+                    let chunk = chunkPool.take()
+                    try socket.receiveExactly(chunk.unsafeBase, Int(m.length))
+                    chunk.count = Int(m.length)
+                    guard Checksum.xxh3(chunk.unsafeBase, chunk.count) == m.checksum else {
+                        throw DWCPError(.network, "chunk \(m.sequence) checksum mismatch: connection dropped, sender resends")
+                    }
+                    guard try place(chunk, m, pool: chunkPool) else { return }
+                case .end:
+                    guard m.length == 32 else { throw DWCPError(.network, "malformed end message") }
+                    let payload = try socket.receive(32)
+                    guard Checksum.xxh3(payload) == m.checksum else { throw DWCPError(.network, "end message checksum mismatch") }
+                    let e = payload.withUnsafeBytes { raw in
+                        (length: LittleEndian.load(UInt64.self, raw.baseAddress!, 0), chunks: LittleEndian.load(UInt64.self, raw.baseAddress!, 8),
+                         digest: Digest128(high: LittleEndian.load(UInt64.self, raw.baseAddress!, 16), low: LittleEndian.load(UInt64.self, raw.baseAddress!, 24)))
+                    }
+                    let v: UInt64? = lock.withLock {
+                        end = e
+                        lock.broadcast()
+                        while verdict == nil && failure == nil { lock.wait() }
+                        return verdict
+                    }
+                    guard let v else { return }
+                    sendControl(socket, .ack, lock.withLock { nextExpected })
+                    sendControl(socket, .fin, v)
+                    lock.withLock {
+                        verdictSent = true
+                        lock.broadcast()
+                        lock.wakeTimers()
+                    }
+                    return
+                case .cancel:
+                    // The sender's side failed (its input, or what feeds it): this transfer can
+                    // never complete, so it ends now instead of at the idle timeout.
+                    guard Int(m.length) <= Wire.maxCancelReason else { throw DWCPError(.network, "cancel reason of \(m.length) bytes") }
+                    let reason = try socket.receive(Int(m.length))
+                    guard Checksum.xxh3(reason) == m.checksum else { throw DWCPError(.network, "cancel message checksum mismatch") }
+                    guard lock.withLock({ verdict == nil }) else { return }
+                    // Answered before the transfer fails (its end shuts this connection).
+                    sendControl(socket, .fin, Wire.verdictCancelled)
+                    let error = Wire.cancelledBySender(reason: Wire.cancelReason(reason))
+                    lock.withLock {
+                        guard verdict == nil else { return }
+                        sendersKnowTheEnd = true
+                        failTransfer(error)
+                    }
+                    return
+                default:
+                    throw DWCPError(.network, "unexpected message from sender")
+                }
+            }
+        } catch {
+            return
+        }
+    }
+}
