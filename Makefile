@@ -82,7 +82,8 @@ fuzz: build
 	  for c in zstd lz4 brotli none; do \
 	    $(DEBUG_BIN)/dwcp-encode -f -c $$c --block-size 4K --page-size 512 -o .build-fuzz/corpus/$$c .build-fuzz/seed.bin; \
 	    (cat .build-fuzz/corpus/$$c; printf '\001') > .build-fuzz/corpus/$$c.repair; \
-	  done
+	  done && \
+	  cat .build-fuzz/corpus/zstd .build-fuzz/corpus/lz4 > .build-fuzz/corpus/concatenated
 	.build-fuzz/debug/DecodeFuzzer -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
 	  -print_final_stats=1 .build-fuzz/corpus 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; \
 	  test $${PIPESTATUS[0]} -eq 0

@@ -52,6 +52,8 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     lseek(inputFD, 0, SEEK_SET)
     let decoder = StreamDecoder()
     decoder.threads = 1
+    // dwcp-encode -d's setting: whatever follows an end frame is read as the next stream.
+    decoder.concatenated = true
     do {
         _ = try decoder.decode(FileDescriptor(rawValue: inputFD, name: "fuzz"), to: FileDescriptor(rawValue: outputFD, name: "null"))
     } catch is DWCPError {

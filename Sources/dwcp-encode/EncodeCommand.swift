@@ -24,7 +24,9 @@ struct EncodeCommand: ParsableCommand {
 
             Every frame carries checksums of its encoded and decoded bytes and the stream ends with \
             its length and XXH3-128 digest; -d writes a frame only after it verified, and fails \
-            with exit status 3 on any mismatch, truncation or wrong baseline. Memory is bounded: \
+            with exit status 3 on any mismatch, truncation or wrong baseline. Streams that follow \
+            one another (cat a.dwcp b.dwcp, several FILEs, or output appended with >>) decode to \
+            their outputs one after another, each verified on its own. Memory is bounded: \
             about (2*THREADS+2) * 2 * BLOCK-SIZE plus WINDOW when encoding and decoding, plus \
             ~0.5% of the baseline size for its index.
 
@@ -131,14 +133,27 @@ struct EncodeCommand: ParsableCommand {
         var encoded: EncodeStats?
         do {
             if decode {
-                guard inputs.count == 1 else { throw DWCPError.usage("-d decodes one stream: give at most one FILE") }
                 let decoder = StreamDecoder()
                 decoder.threads = threadCount
                 decoder.baselinePath = baseline
-                decoder.progress = { s in
-                    progress.update("dwcp-encode -d: \(Units.formatBytes(s.bytesOut)) written, \(Self.rate(s.bytesOut, progress.elapsed))")
+                // Streams one after another, in one input or over several, decode to their
+                // bytes one after another, as `zstd -dc a.zst b.zst` and `cat` of both do.
+                decoder.concatenated = true
+                var s = DecodeStats()
+                for input in inputs {
+                    let before = s.bytesOut
+                    decoder.progress = { now in
+                        let bytes = before + now.bytesOut
+                        progress.update("dwcp-encode -d: \(Units.formatBytes(bytes)) written, \(Self.rate(bytes, progress.elapsed))")
+                    }
+                    let one = try decoder.decode(input, to: target.fd)
+                    s.format = s.streams == 0 || s.format == one.format ? one.format : "mixed"
+                    s.bytesIn += one.bytesIn
+                    s.bytesOut += one.bytesOut
+                    s.frames += one.frames
+                    s.skippedFrames += one.skippedFrames
+                    s.streams += max(one.streams, 1)
                 }
-                let s = try decoder.decode(inputs[0], to: target.fd)
                 progress.clear()
                 try target.finish()
                 decoded = s
@@ -251,6 +266,7 @@ struct EncodeCommand: ParsableCommand {
             j.add("bytes_out", s.bytesOut)
             j.add("seconds", seconds, decimals: 4)
             j.add("mb_per_s", Double(s.bytesOut) / max(seconds, 1e-9) / 1e6, decimals: 1)
+            j.add("streams", s.streams)
             j.add("frames", s.frames)
             j.add("skipped_frames", s.skippedFrames)
             j.add("verified", true)

@@ -12,6 +12,26 @@ final class EncodeCLITests: XCTestCase {
         XCTAssertEqual(t.read("out"), t.read("in"))
     }
 
+    /// `>>` and `cat` of streams decode like gzip's and zstd's members; so do several FILEs.
+    /// Before, the second stream was "trailing data" (exit 3) and -d took one FILE.
+    func testConcatenatedStreamsAndSeveralFilesDecodeInTurn() throws {
+        let t = TempDir()
+        t.write("a", sampleImage(pages: 100))
+        t.write("b", Data((0..<70_000).map { UInt8($0 % 251) }))
+        let r = try CLI.shell("""
+            dwcp-encode \(t.path("a")) > \(t.path("ab.dwcp")) && dwcp-encode -c lz4 \(t.path("b")) >> \(t.path("ab.dwcp")) &&
+            dwcp-encode \(t.path("b")) -o \(t.path("b.dwcp")) &&
+            dwcp-encode -d --json -o \(t.path("ab")) \(t.path("ab.dwcp")) > \(t.path("ab.json")) &&
+            dwcp-encode -d \(t.path("ab.dwcp")) - \(t.path("b.dwcp")) < \(t.path("b.dwcp")) > \(t.path("abbb"))
+            """)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(t.read("ab"), t.read("a") + t.read("b"))
+        XCTAssertEqual(t.read("abbb"), t.read("a") + t.read("b") + t.read("b") + t.read("b"))
+        let json = try JSONSerialization.jsonObject(with: t.read("ab.json")) as! [String: Any]
+        XCTAssertEqual(json["streams"] as? Int, 2)
+        XCTAssertEqual(json["bytes_out"] as? Int, t.read("ab").count)
+    }
+
     func testEveryCodecFromTheCommandLine() throws {
         let t = TempDir()
         t.write("in", sampleImage(pages: 100))

@@ -71,6 +71,27 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    /// Concatenated streams decode one after another when the caller accepts them (dwcp-encode
+    /// -d), each verified on its own: a flaw in the second is still an integrity error, after
+    /// the first stream's bytes. A caller that takes one stream (dwcp-migrate) refuses the second.
+    func testConcatenatedStreamsDecodeInTurnOnlyWhenAccepted() throws {
+        let (scratch, input, stream) = try sample()
+        let one = Codec.decode(stream + stream, scratch: scratch)
+        XCTAssertTrue("\(one.error!)".contains("trailing data after the end frame at stream offset \(stream.count)"), "\(one.error!)")
+        let both = Codec.decode(stream + stream + stream, scratch: scratch, concatenated: true)
+        XCTAssertNil(both.error)
+        XCTAssertEqual(both.output, input + input + input)
+        var flipped = stream + stream
+        flipped[stream.count + stream.count / 2] ^= 0x10
+        let bad = Codec.decode(flipped, scratch: scratch, concatenated: true)
+        XCTAssertEqual((bad.error as? DWCPError)?.status, .integrity)
+        XCTAssertEqual(Array(bad.output.prefix(input.count)), input)
+        for tail: [UInt8] in [[0x42], Array("DWC".utf8), Array("DWCP".utf8)] {
+            let r = Codec.decode(stream + tail, scratch: scratch, concatenated: true)
+            XCTAssertEqual((r.error as? DWCPError)?.status, .integrity, "\(tail)")
+        }
+    }
+
     func testDroppedDuplicatedAndReorderedFramesAreCaught() throws {
         let (scratch, _, stream) = try sample()
         // Split into header + frames, using the frame lengths.

@@ -8,7 +8,9 @@ public struct DecodeStats: Sendable {
     public var frames: UInt64 = 0
     public var skippedFrames: UInt64 = 0
     public var format = "dwcp"
-    /// XXH3-128 of everything decoded, checked against the end frame (DWCP frame streams).
+    /// DWCP streams decoded one after another (`StreamDecoder.concatenated`).
+    public var streams: UInt64 = 0
+    /// XXH3-128 of what the last DWCP stream decoded to, checked against its end frame.
     public var outputDigest = Digest128.zero
     public init() {}
 }
@@ -30,7 +32,7 @@ public enum DecodedOutput {
 /// application run on worker threads; back-references, the decoded checksum, the write and the
 /// stream digest happen in order on the writer thread. A frame's bytes are written only after its
 /// decoded checksum matched; the end frame's length, frame count and digest are checked last, and
-/// anything after it is an error.
+/// anything after it is an error, unless it is another whole stream and `concatenated` is set.
 public final class StreamDecoder {
     public var threads = OSThread.processorCount
     public var baselinePath: String?
@@ -57,6 +59,11 @@ public final class StreamDecoder {
     /// `dwcp-migrate receive`) gives each decode the same, so later streams reuse the buffers
     /// earlier ones faulted in (`BufferPools`).
     public var buffers = BufferPools()
+    /// Accept DWCP streams one after another in the input (`cat a.dwcp b.dwcp`, or `>>`), as
+    /// gzip and zstd accept their members: each is decoded and verified against its own end
+    /// frame, and their outputs follow each other. Unset, anything after the first stream's end
+    /// frame is an error (`dwcp-migrate receive`: one stream is one round).
+    public var concatenated = false
 
     public init() {}
 
@@ -73,6 +80,25 @@ public final class StreamDecoder {
     /// Decodes `input` (whose first bytes `prefix` a caller already read) into `output`.
     public func decode(_ input: FileDescriptor, prefix alreadyRead: [UInt8], into output: DecodedOutput) throws -> DecodeStats {
         let reader = StreamReader(input, prefix: alreadyRead)
+        var stats = try decodeStream(reader, input: input, into: output, base: DecodeStats())
+        while stats.format == "dwcp" {
+            // After an end frame: the input's end, or (concatenated) the next stream's magic.
+            let at = reader.offset
+            var next = [UInt8](repeating: 0, count: StreamHeader.magic.count)
+            let got = try next.withUnsafeMutableBytes { try reader.readUpTo($0.baseAddress!, $0.count) }
+            if got == 0 { break }
+            guard concatenated, next == StreamHeader.magic else {
+                throw DWCPError.integrity("trailing data after the end frame at stream offset \(at)" + (concatenated ? " (not another DWCP stream)" : ""))
+            }
+            reader.unread(next)
+            stats = try decodeStream(reader, input: input, into: output, base: stats)
+        }
+        return stats
+    }
+
+    /// Decodes one stream from `reader`, up to and including its end frame, into `output`;
+    /// returns `base` with this stream's figures added.
+    private func decodeStream(_ reader: StreamReader, input: FileDescriptor, into output: DecodedOutput, base: DecodeStats) throws -> DecodeStats {
         var prefix = [UInt8](repeating: 0, count: 8)
         let got = try prefix.withUnsafeMutableBytes { try reader.readUpTo($0.baseAddress!, 8) }
         if got == 0 { throw DWCPError.integrity("\(input.name): empty input, not a DWCP stream") }
@@ -99,7 +125,7 @@ public final class StreamDecoder {
             BlockDecoder(maxBlock: maxBlock, baseline: baseline, window: header.window, outputs: outputs, history: history)
         }
         let digest = StreamDigest()
-        var stats = DecodeStats()
+        var stats = base
         let progress = self.progress
         var written: UInt64 = 0
         let pipeline = OrderedPipeline<DecodeJob, DecodedFrame>(
@@ -136,7 +162,7 @@ public final class StreamDecoder {
                 written += UInt64(frame.output.count)
                 if let progress {
                     var s = DecodeStats()
-                    s.bytesOut = written
+                    s.bytesOut = base.bytesOut + written
                     progress(s)
                 }
             })
@@ -211,12 +237,9 @@ public final class StreamDecoder {
         guard e.digest == digest.finalize() else {
             throw DWCPError.integrity("stream digest mismatch: end frame has \(e.digest), decoded bytes hash to \(digest.finalize())")
         }
-        var extra: UInt8 = 0
-        if try reader.readUpTo(&extra, 1) != 0 {
-            throw DWCPError.integrity("trailing data after the end frame at stream offset \(reader.offset - 1)")
-        }
         stats.bytesIn = reader.offset
-        stats.bytesOut = written
+        stats.bytesOut += written
+        stats.streams += 1
         stats.outputDigest = e.digest
         return stats
     }
@@ -262,6 +285,12 @@ final class StreamReader {
         if n < count { n += try fd.readFully(into: p + n, count: count - n) }
         offset += UInt64(n)
         return n
+    }
+
+    /// Puts `bytes`, just read, back in front of what comes next.
+    func unread(_ bytes: [UInt8]) {
+        prefix = bytes + prefix
+        offset -= UInt64(bytes.count)
     }
 
     func readExactly(_ p: UnsafeMutableRawPointer, _ count: Int, what: String) throws {
