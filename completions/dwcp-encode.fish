@@ -20,7 +20,7 @@ function __dwcp-encode_parse_tokens -S
     set -l unparsed_tokens (__dwcp-encode_tokens -pc)
     switch $unparsed_tokens[1]
     case 'dwcp-encode'
-        __dwcp-encode_parse_subcommand -r 1 'd/decode' 'c/codec=' 'l/level=' 'T/threads=' 'page-size=' 'block-size=' 'window=' 'history=' 'baseline=' 'link-rate=' 'format=' 'stats' 'json' 'o/output=' 'f/force' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        __dwcp-encode_parse_subcommand -r 1 'd/decode' 'sparse' 'no-sparse' 'c/codec=' 'l/level=' 'T/threads=' 'page-size=' 'block-size=' 'window=' 'history=' 'baseline=' 'link-rate=' 'format=' 'stats' 'json' 'o/output=' 'f/force' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __dwcp-encode_parse_subcommand -r 1 'version'
@@ -78,6 +78,8 @@ end
 
 complete -c 'dwcp-encode' -f
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" d decode' -l 'decode' -s 'd' -d 'Decode a DWCP (or plain zstd) stream instead of encoding.'
+complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" sparse' -l 'sparse' -d 'With -d into a regular file, leave every whole zero page as a hole, as zstd -d does: it reads back as zeros and takes no disk space. --no-sparse writes every byte.'
+complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" no-sparse' -l 'no-sparse' -d 'With -d into a regular file, leave every whole zero page as a hole, as zstd -d does: it reads back as zeros and takes no disk space. --no-sparse writes every byte.'
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" c codec' -s 'c' -l 'codec' -d 'Literal codec: zstd, lz4, brotli, none or auto.' -rfka 'zstd lz4 brotli none auto'
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" l level' -l 'level' -s 'l' -d 'Codec level: zstd -131072...22 (negative = fast), lz4 <3 fast (negative = acceleration) or 3...12 HC, brotli 0...11. Default: lz4 1, brotli 5; zstd chooses per section, level 1\'s search where the bytes look random and a wider double-fast one elsewhere (see docs/AUTO-CODEC.md); --format zstd uses 3.' -rfka ''
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" T threads' -s 'T' -l 'threads' -d 'Worker threads, at most 256; 0 means one per core (the default). Memory grows with them (docs/FORMAT.md, "Memory a decoder needs").' -rfka ''

@@ -54,7 +54,7 @@ public enum ZstdStream {
     }
 
     /// Decompresses a zstd stream whose first bytes were already read.
-    static func decompress(reader: StreamReader, alreadyRead: [UInt8], to output: FileDescriptor,
+    static func decompress(reader: StreamReader, alreadyRead: [UInt8], write: (UnsafeRawPointer, Int) throws -> Void,
                            progress: ((DecodeStats) -> Void)?) throws -> DecodeStats {
         guard let dctx = ZSTD_createDCtx() else { throw DWCPError.failure("zstd: out of memory") }
         defer { ZSTD_freeDCtx(dctx) }
@@ -80,7 +80,7 @@ public enum ZstdStream {
                 if ZSTD_isError(r) != 0 {
                     throw DWCPError.integrity("zstd stream corrupt near input offset \(reader.offset): \(String(cString: ZSTD_getErrorName(r)))")
                 }
-                try output.writeAll(outBuf.unsafeBase, count: outb.pos)
+                try write(outBuf.unsafeBase, outb.pos)
                 stats.bytesOut += UInt64(outb.pos)
                 lastResult = r
             }

@@ -47,6 +47,9 @@ struct EncodeCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Decode a DWCP (or plain zstd) stream instead of encoding.")
     var decode = false
 
+    @Flag(inversion: .prefixedNo, help: "With -d into a regular file, leave every whole zero page as a hole, as zstd -d does: it reads back as zeros and takes no disk space. --no-sparse writes every byte.")
+    var sparse = true
+
     @Option(name: [.customShort("c"), .long], help: ArgumentHelp("Literal codec: zstd, lz4, brotli, none or auto.", valueName: "CODEC"))
     var codec: CodecChoice = .zstd
 
@@ -140,13 +143,15 @@ struct EncodeCommand: ParsableCommand {
                 // bytes one after another, as `zstd -dc a.zst b.zst` and `cat` of both do.
                 decoder.concatenated = true
                 var s = DecodeStats()
+                let holes = sparse ? SparseFileWriter.atEndOf(target.fd) : nil
+                let output = holes.map { DecodedOutput.sparse($0) } ?? .descriptor(target.fd)
                 for input in inputs {
                     let before = s.bytesOut
                     decoder.progress = { now in
                         let bytes = before + now.bytesOut
                         progress.update("dwcp-encode -d: \(Units.formatBytes(bytes)) written, \(Self.rate(bytes, progress.elapsed))")
                     }
-                    let one = try decoder.decode(input, to: target.fd)
+                    let one = try decoder.decode(input, prefix: [], into: output)
                     s.format = s.streams == 0 || s.format == one.format ? one.format : "mixed"
                     s.bytesIn += one.bytesIn
                     s.bytesOut += one.bytesOut
@@ -154,6 +159,8 @@ struct EncodeCommand: ParsableCommand {
                     s.skippedFrames += one.skippedFrames
                     s.streams += max(one.streams, 1)
                 }
+                try holes?.finish()
+                s.holeBytes = holes?.holeBytes
                 progress.clear()
                 try target.finish()
                 decoded = s
@@ -267,6 +274,7 @@ struct EncodeCommand: ParsableCommand {
             j.add("seconds", seconds, decimals: 4)
             j.add("mb_per_s", Double(s.bytesOut) / max(seconds, 1e-9) / 1e6, decimals: 1)
             j.add("streams", s.streams)
+            if let holes = s.holeBytes { j.add("hole_bytes", holes) }
             j.add("frames", s.frames)
             j.add("skipped_frames", s.skippedFrames)
             j.add("verified", true)

@@ -32,6 +32,41 @@ final class EncodeCLITests: XCTestCase {
         XCTAssertEqual(json["bytes_out"] as? Int, t.read("ab").count)
     }
 
+    /// A decoded image's zero pages become holes in a file output, as with `zstd -d`: the file
+    /// reads back byte for byte but takes the disk space of its data. Never where a hole could
+    /// read as anything but zero: appending, or over an existing file's bytes (`1<>`), writes
+    /// every byte; so does --no-sparse.
+    func testDecodedZeroPagesAreHolesInAFileOutput() throws {
+        let t = TempDir()
+        var image = Data((0..<40_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
+        image.append(Data(count: 8 << 20))
+        image.append(Data((0..<5_000).map { UInt8($0 % 7 + 1) }))
+        image.append(Data(count: 1 << 20))  // ends in zeros: the file must still have its length
+        t.write("img", image)
+        t.write("old", Data(repeating: 0x55, count: image.count))
+        let r = try CLI.shell("""
+            dwcp-encode \(t.path("img")) > \(t.path("s.dwcp")) &&
+            dwcp-encode -d --json -o \(t.path("sparse")) \(t.path("s.dwcp")) > \(t.path("d.json")) &&
+            dwcp-encode -d \(t.path("s.dwcp")) > \(t.path("redirected")) &&
+            dwcp-encode -d --no-sparse \(t.path("s.dwcp")) > \(t.path("dense")) &&
+            dwcp-encode -d \(t.path("s.dwcp")) 1<> \(t.path("old")) &&
+            cp \(t.path("img")) \(t.path("appended")) && dwcp-encode -d \(t.path("s.dwcp")) >> \(t.path("appended"))
+            """)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        func allocated(_ name: String) throws -> Int {
+            var st = stat()
+            XCTAssertEqual(stat(t.path(name), &st), 0)
+            return Int(st.st_blocks) * 512
+        }
+        for name in ["sparse", "redirected", "dense", "old"] { XCTAssertEqual(t.read(name), image, name) }
+        XCTAssertEqual(t.read("appended"), image + image)
+        for name in ["sparse", "redirected"] { XCTAssertLessThan(try allocated(name), 1 << 20, name) }
+        for name in ["dense", "old"] { XCTAssertGreaterThanOrEqual(try allocated(name), image.count, name) }
+        let json = try JSONSerialization.jsonObject(with: t.read("d.json")) as! [String: Any]
+        // Whole pages of the stream only: the zeros' first and last partial pages are written.
+        XCTAssertEqual(Double(json["hole_bytes"] as! Int), Double(9 << 20), accuracy: 3 * 4096)
+    }
+
     func testEveryCodecFromTheCommandLine() throws {
         let t = TempDir()
         t.write("in", sampleImage(pages: 100))

@@ -10,6 +10,9 @@ public struct DecodeStats: Sendable {
     public var format = "dwcp"
     /// DWCP streams decoded one after another (`StreamDecoder.concatenated`).
     public var streams: UInt64 = 0
+    /// Zero bytes left as holes in a sparse output file (`SparseFileWriter`); nil when the
+    /// output was not written sparsely.
+    public var holeBytes: UInt64?
     /// XXH3-128 of what the last DWCP stream decoded to, checked against its end frame.
     public var outputDigest = Digest128.zero
     public init() {}
@@ -19,6 +22,8 @@ public struct DecodeStats: Sendable {
 public enum DecodedOutput {
     /// Written to a descriptor (a file, a pipe, QEMU's socket).
     case descriptor(FileDescriptor)
+    /// Written into a regular file, whole zero pages left as holes (`dwcp-encode -d -o FILE`).
+    case sparse(SparseFileWriter)
     /// Handed over a frame's decoded bytes at a time, each after its checksum matched, with the
     /// byte ranges among them that were copied from the baseline at their own offset (so equal
     /// to it): `dwcp-migrate receive` compares the rest with the image it holds and journals the
@@ -103,10 +108,13 @@ public final class StreamDecoder {
         let got = try prefix.withUnsafeMutableBytes { try reader.readUpTo($0.baseAddress!, 8) }
         if got == 0 { throw DWCPError.integrity("\(input.name): empty input, not a DWCP stream") }
         if got >= 4 && prefix[0..<4] == [0x28, 0xB5, 0x2F, 0xFD] {
-            guard case .descriptor(let fd) = output else {
-                throw DWCPError.integrity("\(input.name): a plain zstd stream where a DWCP frame stream was expected")
+            let write: (UnsafeRawPointer, Int) throws -> Void
+            switch output {
+            case .descriptor(let fd): write = { try fd.writeAll($0, count: $1) }
+            case .sparse(let file): write = { try file.write($0, count: $1) }
+            case .sink: throw DWCPError.integrity("\(input.name): a plain zstd stream where a DWCP frame stream was expected")
             }
-            return try ZstdStream.decompress(reader: reader, alreadyRead: Array(prefix[0..<got]), to: fd, progress: progress)
+            return try ZstdStream.decompress(reader: reader, alreadyRead: Array(prefix[0..<got]), write: write, progress: progress)
         }
         guard got == 8 else { throw DWCPError.integrity("\(input.name): truncated stream header (\(got) bytes)") }
         let headerLength = try prefix.withUnsafeBytes { try StreamHeader.headerLength(prefix: $0) }
@@ -155,6 +163,7 @@ public final class StreamDecoder {
                 }
                 switch output {
                 case .descriptor(let fd): try fd.writeAll(out, count: frame.output.count)
+                case .sparse(let file): try file.write(out, count: frame.output.count)
                 case .sink(let take): try take(out, frame.output.count, frame.unchanged)
                 }
                 digest.update(out, frame.output.count)

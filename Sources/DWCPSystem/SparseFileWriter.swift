@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Writes a stream into a regular file and leaves a hole wherever a whole page of it is zero,
+/// as `zstd -d`, `cp --sparse` and `dd conv=sparse` do: a decoded VM image is mostly zero pages,
+/// which then take no disk space and no page-cache copy. Reading a hole gives zeros, so the file
+/// reads back byte for byte as the stream.
+///
+/// Only used where a skipped byte is certain to read as zero: a regular file, not appending,
+/// that ends where the stream starts (`atEndOf`). Everything after that offset is then beyond
+/// the old end of the file, and `finish` sets the file's length (a stream that ends in zero
+/// pages extends it with a hole) and leaves the file offset after the stream, as `write(2)` would.
+public final class SparseFileWriter {
+    public let fd: FileDescriptor
+    /// Granule of the zero test and of the holes: the usual file-system block and page size.
+    public static let pageSize = 4096
+    private let start: UInt64
+    /// Stream bytes handed over so far.
+    public private(set) var length: UInt64 = 0
+    /// Of those, the bytes left as holes (whole zero pages not written).
+    public private(set) var holeBytes: UInt64 = 0
+
+    /// A writer for `fd` if skipping zeros is safe there (see the type's comment), else nil.
+    public static func atEndOf(_ fd: FileDescriptor) -> SparseFileWriter? {
+        var st = stat()
+        guard fstat(fd.rawValue, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        let flags = fcntl(fd.rawValue, F_GETFL)
+        guard flags >= 0, flags & O_APPEND == 0 else { return nil }
+        let offset = lseek(fd.rawValue, 0, SEEK_CUR)
+        guard offset >= 0, st.st_size <= offset else { return nil }
+        return SparseFileWriter(fd: fd, start: UInt64(offset))
+    }
+
+    private init(fd: FileDescriptor, start: UInt64) {
+        self.fd = fd
+        self.start = start
+    }
+
+    /// Appends `count` bytes: runs of non-zero pages are written with one `pwrite` each, whole
+    /// zero pages are skipped. Pages are counted from the file's start (not the buffer's), so
+    /// each hole is whole file-system blocks wherever the stream began.
+    public func write(_ p: UnsafeRawPointer, count: Int) throws {
+        let base = start + length
+        var runStart = 0
+        var at = 0
+        while at < count {
+            let intoPage = Int((base + UInt64(at)) % UInt64(Self.pageSize))
+            let piece = min(Self.pageSize - intoPage, count - at)
+            if piece == Self.pageSize && Self.isZero(p + at, piece) {
+                if at > runStart { try fd.writeAll(p + runStart, count: at - runStart, at: base + UInt64(runStart)) }
+                holeBytes += UInt64(piece)
+                runStart = at + piece
+            }
+            at += piece
+        }
+        if count > runStart { try fd.writeAll(p + runStart, count: count - runStart, at: base + UInt64(runStart)) }
+        length += UInt64(count)
+    }
+
+    /// Gives the file its full length (a trailing hole is not there until this) and moves the
+    /// file offset past the stream.
+    public func finish() throws {
+        let end = start + length
+        var st = stat()
+        _ = try syscall("\(fd.name): stat") { fstat(fd.rawValue, &st) }
+        if UInt64(st.st_size) < end { try fd.truncate(to: end) }
+        _ = try syscall("\(fd.name): seek") { lseek(fd.rawValue, off_t(end), SEEK_SET) }
+    }
+
+    /// True when all `count` bytes (a multiple of 8) are zero. Data pages fail at their first
+    /// word; a zero page is read once, a word at a time (vectorised).
+    static func isZero(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
+        let words = count / 8
+        if p.loadUnaligned(as: UInt64.self) != 0 { return false }
+        var acc: UInt64 = 0
+        for i in 0..<words { acc |= p.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) }
+        return acc == 0
+    }
+}

@@ -1,0 +1,58 @@
+import DWCPSystem
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `SparseFileWriter` against plain writes: writes of any size, zero and data pages mixed at any
+/// offset, must read back as the same bytes, and whole zero pages must not be allocated.
+final class SparseOutputTests: XCTestCase {
+    func testRandomWritesReadBackAsTheStreamWithHolesForZeroPages() throws {
+        let scratch = Scratch()
+        for seed in 1...40 as ClosedRange<UInt64> {
+            var gen = TestData(seed: seed)
+            var stream = [UInt8]()
+            let path = scratch.path("out-\(seed)")
+            let fd = try FileDescriptor.create(path, overwrite: true)
+            defer { fd.close() }
+            // Some seeds start after a prefix written normally: the writer continues there.
+            if seed % 3 == 0 { try fd.writeAll(Array("prefix".utf8)); stream += Array("prefix".utf8) }
+            let writer = try XCTUnwrap(SparseFileWriter.atEndOf(fd))
+            let writes = Int(gen.next() % 12)
+            for _ in 0..<writes {
+                let count = Int(gen.next() % 30_000)
+                let zero = gen.next() % 2 == 0
+                let bytes = (0..<count).map { i in zero ? 0 : UInt8(truncatingIfNeeded: gen.next() | UInt64(i & 1)) }
+                if !bytes.isEmpty { try bytes.withUnsafeBytes { try writer.write($0.baseAddress!, count: $0.count) } }
+                stream += bytes
+            }
+            try writer.finish()
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), Data(stream), "seed \(seed)")
+            XCTAssertEqual(fd.currentOffset, UInt64(stream.count), "the offset is after the stream, as after write(2)")
+            // Allocated: at most the file's 4 KiB blocks that hold a non-zero byte, and the
+            // zero blocks that one write ended in and the next began (each write sees part).
+            var st = stat()
+            XCTAssertEqual(stat(path, &st), 0)
+            let blocks = (stream.count + 4095) / 4096
+            let dataBlocks = (0..<blocks).filter { b in stream[(b * 4096)..<min(stream.count, b * 4096 + 4096)].contains { $0 != 0 } }.count
+            XCTAssertLessThanOrEqual(Int(st.st_blocks) * 512, (dataBlocks + writes + 1) * 4096, "seed \(seed)")
+            XCTAssertEqual(Int(writer.holeBytes) % 4096, 0)
+        }
+    }
+
+    func testOnlyWhereASkippedByteReadsAsZero() throws {
+        let scratch = Scratch()
+        let path = scratch.path("existing")
+        FileManager.default.createFile(atPath: path, contents: Data(repeating: 1, count: 10_000))
+        let overwrite = try FileDescriptor.openForWriting(path)
+        defer { overwrite.close() }
+        XCTAssertNil(SparseFileWriter.atEndOf(overwrite), "bytes of the file lie ahead")
+        overwrite.seek(to: 10_000)
+        XCTAssertNotNil(SparseFileWriter.atEndOf(overwrite), "at its end nothing lies ahead")
+        let append = FileDescriptor(rawValue: open(path, O_WRONLY | O_APPEND), name: path)
+        defer { append.close() }
+        XCTAssertNil(SparseFileWriter.atEndOf(append), "O_APPEND ignores the offsets of pwrite")
+        XCTAssertNil(SparseFileWriter.atEndOf(FileDescriptor(rawValue: open("/dev/null", O_WRONLY), name: "/dev/null")))
+    }
+}
