@@ -178,6 +178,28 @@ final class MigrateCLITests: XCTestCase {
         }
     }
 
+    /// A sparse disk image (mostly never written) stays sparse at the destination: round 0's
+    /// zero pages are holes in the new file, which still has the image's whole length when it
+    /// ends in zeros. It used to be written out in full, 72 MiB of disk for 5 MiB of data.
+    func testSparseImageStaysSparseAtTheDestination() throws {
+        let t = TempDir()
+        let src = t.path("src.img"), dst = t.path("dst.img")
+        let r = try CLI.shell("""
+            head -c 4194304 /dev/urandom > \(src) && truncate -s 64M \(src) &&
+            head -c 1048576 /dev/urandom >> \(src) && truncate -s 72M \(src) || exit 9
+            dwcp-migrate receive --listen 127.0.0.1:7596 -o \(dst) & rp=$!
+            sleep 0.5
+            dwcp-migrate file \(src) --to 127.0.0.1:7596; s=$?
+            wait $rp; echo "$s $?"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(t.read("dst.img"), t.read("src.img"))
+        var st = stat()
+        XCTAssertEqual(stat(dst, &st), 0)
+        XCTAssertEqual(st.st_size, 72 << 20)
+        XCTAssertLessThan(Int(st.st_blocks) * 512, 8 << 20, "the holes stay holes")
+    }
+
     /// kill -9 of the destination while it writes a committed round into the image (the image
     /// moved aside, the journal beside it): `recover` completes the round, and the image equals
     /// the frozen source. The apply of 128 MiB lasts a fraction of a second; if three tries all

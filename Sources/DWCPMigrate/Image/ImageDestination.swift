@@ -175,12 +175,16 @@ public final class ImageDestination {
         defer { SignalCleanup.removeOnInterrupt(nil) }
         let pipeline = makePipeline()
         var label: RoundLabel? = nil
+        // A new file: its zero pages stay holes (a VM disk is mostly unwritten), and the image
+        // takes the disk space of its data, as it did at the source.
+        let holes = SparseFileWriter.atEndOf(output)
         do {
             defer { output.close() }
-            let result = try pipeline.run(listener: listener, output: output) { [path] p in
+            let result = try pipeline.run(listener: listener, into: holes.map { .sparse($0) } ?? .descriptor(output)) { [path] p in
                 let l = try Self.check(p.info, expected: 0)
                 label = l
                 if l.kind == .abort { return }
+                try holes?.finish()
                 // The commit point: durable new image, then the atomic switch.
                 try output.sync()
                 try renameDurably(partial, path)
