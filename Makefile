@@ -17,7 +17,7 @@ DEBUG_BIN   := .build/debug
 # Debian packages: building, testing (the real zstd CLI for interop), demo, benchmarks.
 BUILD_DEBS  := pkg-config libzstd-dev liblz4-dev libbrotli-dev libxxhash-dev libssl-dev librdmacm-dev libibverbs-dev
 # The migration tests boot a guest: QEMU, and a kernel + busybox initramfs built from Debian packages.
-TEST_DEBS   := openssl zstd iproute2 python3 qemu-system-x86 busybox-static cpio gcc libc6-dev strace
+TEST_DEBS   := openssl zstd iproute2 python3 qemu-system-x86 busybox-static cpio gcc libc6-dev strace groff-base
 DEMO_DEBS   := gdb python3 qemu-system-x86 busybox-static cpio gcc libc6-dev
 BENCH_DEBS  := openssl zstd lz4 brotli xdelta3 rsync sqlite3 nodejs gdb python3 time iperf3 socat iproute2 qemu-system-x86 busybox-static cpio gcc libc6-dev
 
@@ -68,6 +68,9 @@ docs-check: build
 	  rm -rf man completions; cp -r $$tmp/man $$tmp/completions .; rm -rf $$tmp; \
 	  echo "docs-check: man pages or completions are stale: run 'make docs' and commit" >&2; exit 1; \
 	fi; rm -rf $$tmp; echo "docs-check: man pages and completions are up to date"
+	@lint=$$(for f in man/*.1; do LC_ALL=C groff -man -ww -z $$f 2>&1; done); \
+	if [ -n "$$lint" ]; then echo "$$lint" >&2; echo "docs-check: groff warns about the man pages" >&2; exit 1; fi; \
+	echo "docs-check: man pages render without a groff warning"
 
 # libFuzzer over the decoder (ASan + coverage). Seeds are small real streams of every codec.
 FUZZ_FLAGS = --scratch-path .build-fuzz --product DecodeFuzzer \

@@ -7,6 +7,10 @@ plugin wrote and the tool's own `--experimental-dump-help` JSON, and appends the
 same parenthesis to each option's description, so the man page tells what
 `--help` tells.
 
+It also turns the blank lines the plugin copies from a discussion into `.Pp`, mdoc's
+paragraph break: groff and mandoc warn about an empty input line, and render a
+blank line either way.
+
 usage: man-defaults.py PAGE.1 DUMP-HELP.json > OUT.1
 """
 import json
@@ -92,7 +96,10 @@ def main():
     stack = []          # command path of each open .Bl list
     named = ()          # path named by the last `.It Em NAME` at this level
     pending = None      # note to write before the next item of the current list
-    for line in lines:
+    for index, line in enumerate(lines):
+        if line == "" and index < len(lines) - 1:
+            out.append(".Pp")
+            continue
         starts_item = line.startswith(".It ") or line == ".It"
         if pending and (starts_item or line.startswith(".El") or line.startswith(".Bl")):
             out.append(escape(pending))

@@ -16,12 +16,13 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     /// Interrupted by SIGINT (128 + 2), as the shell reports it.
     case interrupted = 130
 
-    /// The text every man page carries in its EXIT STATUS discussion. Lines stay within 78
-    /// columns: `--help` wraps longer ones at 80 and loses their indentation.
+    /// The text every man page carries in its EXIT STATUS discussion. Lines stay within 72
+    /// columns: `--help` wraps longer ones at 80 and loses their indentation, and a man page
+    /// indents the discussion by 5 before wrapping at 78.
     public static let manualTable = """
         Exit status (the same for every DWCP command):
           0    success
-          1    failure (I/O error, resource exhaustion, anything not listed below)
+          1    failure (I/O error, resource exhaustion, anything else)
           2    usage error (unknown option, invalid value)
           3    integrity error (checksum or digest mismatch, truncated or
                malformed stream, wrong baseline)

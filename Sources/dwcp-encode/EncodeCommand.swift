@@ -34,7 +34,7 @@ struct EncodeCommand: ParsableCommand {
             output when -o is given and to stderr otherwise.
 
             Examples:
-              dwcp-encode < mem.img > mem.dwcp && dwcp-encode -d < mem.dwcp > mem.out
+              dwcp-encode < mem.img > mem.dwcp && dwcp-encode -d mem.dwcp > mem.out
               dwcp-encode --baseline round1.img round2.img -o round2.dwcp
               dwcp-encode -c auto --link-rate 100Mbit vm.img |
                 ssh peer "dwcp-encode -d > vm.img"

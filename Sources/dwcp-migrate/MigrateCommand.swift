@@ -22,7 +22,8 @@ struct MigrateCommand: ParsableCommand {
               src$ dwcp-migrate qemu --qmp /run/vm.qmp --to dst:7000 --json
 
               dst$ dwcp-migrate receive --listen :7000 -o /srv/disk.img
-              src$ dwcp-migrate file /srv/disk.img --to dst:7000 --freeze 'kill -STOP 1234'
+              src$ dwcp-migrate file /srv/disk.img --to dst:7000 \\
+                     --freeze 'kill -STOP 1234'
 
             \(ExitStatus.manualTable)
             """,

@@ -15,7 +15,7 @@ struct EvalCommand: ParsableCommand {
             positives (honest nodes quarantined), framed (honest nodes blamed by a certain \
             finding), median messages before quarantine; and records/s and signature checks/s. \
             --json prints one line per configuration and class: \
-            {"nodes_total","byzantine","class","nodes","detected","false_positives","framed_blamed","median_messages_to_quarantine","median_seconds_to_quarantine"} \
+            {"nodes_total", "byzantine", "class", "nodes", "detected", "false_positives", "framed_blamed", "median_messages_to_quarantine", "median_seconds_to_quarantine"} \
             and one {"records_per_s","verifications_per_s"} line per configuration.
             """)
 

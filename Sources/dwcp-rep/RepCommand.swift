@@ -20,7 +20,8 @@ struct RepCommand: ParsableCommand {
               dwcp-rep --keys allow-list --state rep.state \\
                 --quarantine-out quarantine.txt evidence.jsonl
               dwcp-rep verify-proof finding.json
-              dwcp-rep simulate --nodes 100 --byzantine 0.1 --keys-out keys > trace.jsonl
+              dwcp-rep simulate --nodes 100 --byzantine 0.1 --keys-out keys \\
+                > trace.jsonl
               dwcp-rep eval --nodes 10,100,1000 --byzantine 0,0.1,0.33
 
             \(ExitStatus.manualTable)

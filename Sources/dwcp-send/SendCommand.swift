@@ -37,7 +37,7 @@ struct SendCommand: ParsableCommand {
               dwcp-send --max-rate 500Mbit --json [fd00::2]:7000 < image
               dwcp-send --tls --ca ca.pem --cert me.pem --key me.key \\
                 peer.example:7000 < vm.img
-              dwcp-send --resume peer:7000 big.img    # again after Ctrl-C: continues
+              dwcp-send --resume peer:7000 big.img  # again after Ctrl-C
 
             \(ExitStatus.manualTable)
             """,

@@ -4,7 +4,8 @@ import XCTest
 /// `--help` is read on 80-column terminals and is where a user copies examples from. The
 /// argument parser wraps a discussion line longer than 80 columns and the wrapped part starts
 /// at column 0, so an indented example or table row broke in two ("... peer:7000 <" and
-/// "big.img" on the next line): every help screen is checked for such a break.
+/// "big.img" on the next line): every help screen is checked for such a break, and for indented
+/// lines too long for the man page made from the same text.
 final class HelpLayoutTests: XCTestCase {
     static let commands: [(String, [String])] = [
         ("dwcp-encode", []), ("dwcp-send", []), ("dwcp-recv", []), ("dwcp-detect", []),
@@ -24,6 +25,11 @@ final class HelpLayoutTests: XCTestCase {
                     // A section title ("OPTIONS:") may follow an indented line; text may not.
                     let broken = !line.isEmpty && !line.hasPrefix(" ") && !line.hasSuffix(":")
                     XCTAssertFalse(broken, "\(command) \(sub ?? ""): wrapped line:\n\(previous)\n\(line)")
+                }
+                // The discussion's own indented lines (examples, the exit-status table) also
+                // fit a man page, which indents them by 5 more and wraps at 78.
+                for line in lines.prefix(while: { !$0.hasPrefix("USAGE:") }) where line.hasPrefix("  ") {
+                    XCTAssertLessThanOrEqual(line.count, 72, "\(command) \(sub ?? ""): \(line)")
                 }
             }
         }
