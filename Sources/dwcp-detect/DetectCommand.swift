@@ -49,7 +49,7 @@ struct DetectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Print only this field: mode.", valueName: "FIELD"))
     var print: String?
 
-    @Option(help: "Pings per measurement.") var pings: Int = 20
+    @Option(help: ArgumentHelp("Pings per measurement.", valueName: "N")) var pings: Int = 20
     @Option(help: ArgumentHelp("Length of the throughput burst; 0 skips it (and the loss estimate).", valueName: "SECONDS"))
     var burst: Double = 0.5
     @Option(help: ArgumentHelp("Datacenter if the median RTT is at most this.", valueName: "MS")) var datacenterRtt: Double = 2
@@ -57,7 +57,7 @@ struct DetectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("... and loss at most this.", valueName: "PERCENT")) var datacenterLoss: Double = 0.1
     @Option(help: ArgumentHelp("Internet if the median RTT is at least this.", valueName: "MS")) var internetRtt: Double = 20
     @Option(help: ArgumentHelp("... or loss at least this.", valueName: "PERCENT")) var internetLoss: Double = 1
-    @Option(help: "With --watch: measurements in a row that must agree before the mode changes.") var confirm: Int = 2
+    @Option(help: ArgumentHelp("With --watch: measurements in a row that must agree before the mode changes.", valueName: "N")) var confirm: Int = 2
     @Option(help: ArgumentHelp("With --watch: how far beyond the current mode's limits a measurement must be to count against it.", valueName: "PERCENT"))
     var hysteresis: Double = 20
 

@@ -20,7 +20,7 @@ struct EvalCommand: ParsableCommand {
     var directories: [String]
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Percent of sessions held out for training (not scored).") var trainPercent: Int = 60
+    @Option(help: ArgumentHelp("Percent of sessions held out for training (not scored).", valueName: "PERCENT")) var trainPercent: Int = 60
     @Flag(help: "One JSON object per dataset, model and horizon.") var json = false
     @OptionGroup var verbosity: VerbosityOptions
 

@@ -21,14 +21,14 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the model here (default: standard output).", valueName: "FILE"))
     var output: String?
 
-    @Option(help: "Hidden units.") var hidden: Int = 16
-    @Option(help: "At most this many passes over the training traces; training stops once the validation loss has not improved by 0.1% for 2 passes, and the best pass is kept.") var epochs: Int = 30
-    @Option(help: "Seed for initial weights and shuffling (network i of the ensemble uses seed + i).") var seed: UInt64 = 1
+    @Option(help: ArgumentHelp("Hidden units.", valueName: "N")) var hidden: Int = 16
+    @Option(help: ArgumentHelp("At most this many passes over the training traces; training stops once the validation loss has not improved by 0.1% for 2 passes, and the best pass is kept.", valueName: "N")) var epochs: Int = 30
+    @Option(help: ArgumentHelp("Seed for initial weights and shuffling (network i of the ensemble uses seed + i).", valueName: "N")) var seed: UInt64 = 1
     @Option(help: ArgumentHelp("Networks trained from different seeds that answer together (the mean of their outputs), trained in parallel.", valueName: "N"))
     var ensemble: Int = 4
     @Option(help: ArgumentHelp("Forecast horizons in seconds, comma-separated.", valueName: "LIST"))
     var horizons: String = "1,5,10"
-    @Option(help: "Percent of sessions used for training.") var trainPercent: Int = 60
+    @Option(help: ArgumentHelp("Percent of sessions used for training.", valueName: "PERCENT")) var trainPercent: Int = 60
     @Option(help: ArgumentHelp("What training minimises: 'hit' (a smooth ±20% window around the forecast, what w20 scores: the most likely outcome) or 'squared' (the squared log error: the mean outcome). See docs/PREDICT.md.", valueName: "LOSS"))
     var loss: TrainingLoss = .hit
     @Option(help: ArgumentHelp("Candidate paces for auto's scores (weight of each new outcome), comma-separated. One value fixes it.", valueName: "LIST"))
