@@ -26,6 +26,13 @@ final class HelpLayoutTests: XCTestCase {
                     let broken = !line.isEmpty && !line.hasPrefix(" ") && !line.hasSuffix(":")
                     XCTAssertFalse(broken, "\(command) \(sub ?? ""): wrapped line:\n\(previous)\n\(line)")
                 }
+                // A value is named for what it is (N, SECONDS, FILE), not by its option's name
+                // (the parser's default, "--pings <pings>").
+                for line in lines where line.hasPrefix("  -") {
+                    for word in line.split(separator: " ") where word.hasPrefix("--") {
+                        XCTAssertFalse(line.contains("\(word) <\(word.dropFirst(2))>"), "\(command) \(sub ?? ""): \(line)")
+                    }
+                }
                 // The discussion's own indented lines (examples, the exit-status table) also
                 // fit a man page, which indents them by 5 more and wraps at 78.
                 for line in lines.prefix(while: { !$0.hasPrefix("USAGE:") }) where line.hasPrefix("  ") {
