@@ -14,7 +14,7 @@ final class HelpLayoutTests: XCTestCase {
         ("dwcp-migrate", ["qemu", "file", "receive", "recover"]),
     ]
 
-    func testNoIndentedHelpLineIsWrappedIntoColumnZero() throws {
+    func testHelpScreensFitEightyColumnsAndNameTheirValues() throws {
         for (command, subcommands) in Self.commands {
             for sub in [nil] + subcommands.map(Optional.some) {
                 let r = try CLI.run(command, (sub.map { [$0] } ?? []) + ["--help"])
