@@ -20,7 +20,7 @@ function __dwcp-encode_parse_tokens -S
     set -l unparsed_tokens (__dwcp-encode_tokens -pc)
     switch $unparsed_tokens[1]
     case 'dwcp-encode'
-        __dwcp-encode_parse_subcommand -r 1 'd/decode' 'sparse' 'no-sparse' 'c/codec=' 'l/level=' 'T/threads=' 'page-size=' 'block-size=' 'window=' 'history=' 'baseline=' 'link-rate=' 'format=' 'stats' 'json' 'o/output=' 'f/force' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        __dwcp-encode_parse_subcommand -r 1 'd/decode' 't/test' 'sparse' 'no-sparse' 'c/codec=' 'l/level=' 'T/threads=' 'page-size=' 'block-size=' 'window=' 'history=' 'baseline=' 'link-rate=' 'format=' 'stats' 'json' 'o/output=' 'f/force' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __dwcp-encode_parse_subcommand -r 1 'version'
@@ -78,6 +78,7 @@ end
 
 complete -c 'dwcp-encode' -f
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" d decode' -l 'decode' -s 'd' -d 'Decode a DWCP (or plain zstd) stream instead of encoding.'
+complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" t test' -l 'test' -s 't' -d 'Test: decode and verify every stream, write nothing (as gzip -t and zstd -t); the exit status says whether they are intact.'
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" sparse' -l 'sparse' -d 'With -d into a regular file, leave every whole zero page as a hole, as zstd -d does: it reads back as zeros and takes no disk space. --no-sparse writes every byte.'
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" no-sparse' -l 'no-sparse' -d 'With -d into a regular file, leave every whole zero page as a hole, as zstd -d does: it reads back as zeros and takes no disk space. --no-sparse writes every byte.'
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" c codec' -s 'c' -l 'codec' -d 'Literal codec: zstd, lz4, brotli, none or auto.' -rfka 'zstd lz4 brotli none auto'

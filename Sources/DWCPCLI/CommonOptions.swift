@@ -75,6 +75,12 @@ public struct OutputOptions: ParsableArguments {
 }
 
 extension OutputOptions {
+    /// An output that keeps nothing (`/dev/null`), for a command asked only to check its input
+    /// (`dwcp-encode -t`).
+    public static func discarding() throws -> OutputTarget {
+        OutputTarget(fd: try FileDescriptor.create("/dev/null", overwrite: false), path: nil, removable: false)
+    }
+
     /// Opens `-o FILE` for a transfer that outlives this process (`dwcp-recv --resume`): an
     /// existing FILE is continued (`continuing`, its state kept beside it) and opened as it is,
     /// else created under the usual rules. It is never deleted on failure or interrupt: what

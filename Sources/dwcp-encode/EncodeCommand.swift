@@ -39,6 +39,7 @@ struct EncodeCommand: ParsableCommand {
               dwcp-encode -c auto --link-rate 100Mbit vm.img |
                 ssh peer "dwcp-encode -d > vm.img"
               dwcp-encode --format zstd -l 3 big.img | zstd -d > big.copy
+              dwcp-encode -t archive/*.dwcp && echo intact
 
             \(ExitStatus.manualTable)
             """,
@@ -46,6 +47,9 @@ struct EncodeCommand: ParsableCommand {
 
     @Flag(name: .shortAndLong, help: "Decode a DWCP (or plain zstd) stream instead of encoding.")
     var decode = false
+
+    @Flag(name: .shortAndLong, help: "Test: decode and verify every stream, write nothing (as gzip -t and zstd -t); the exit status says whether they are intact.")
+    var test = false
 
     @Flag(inversion: .prefixedNo, help: "With -d into a regular file, leave every whole zero page as a hole, as zstd -d does: it reads back as zeros and takes no disk space. --no-sparse writes every byte.")
     var sparse = true
@@ -119,6 +123,7 @@ struct EncodeCommand: ParsableCommand {
             throw ValidationError("level \(level) out of range \(CodecSetting.levelRange(for: c)) for \(codec.rawValue)")
         }
         if level != nil && codec == .auto { throw ValidationError("--level cannot be combined with --codec auto") }
+        if test && outputOptions.output != nil { throw ValidationError("-t writes nothing: it takes no -o") }
         if format == .zstd && (baseline != nil || codec != .zstd) {
             throw ValidationError("--format zstd writes plain zstd: it takes neither --baseline nor another --codec")
         }
@@ -127,7 +132,7 @@ struct EncodeCommand: ParsableCommand {
     func run() throws {
         verbosity.apply()
         let inputs = try InputFiles.open(files, force: outputOptions.force)
-        let target = try outputOptions.open(inputs: inputs, readPaths: baseline.map { [$0] } ?? [])
+        let target = test ? try OutputOptions.discarding() : try outputOptions.open(inputs: inputs, readPaths: baseline.map { [$0] } ?? [])
         let progress = ProgressLine(enabled: verbosity.showsProgress)
         let threadCount = threads == 0 ? OSThread.processorCount : threads
         // Reported once the output is complete and closed: a summary that fails to print must
@@ -135,7 +140,7 @@ struct EncodeCommand: ParsableCommand {
         var decoded: DecodeStats?
         var encoded: EncodeStats?
         do {
-            if decode {
+            if decode || test {
                 let decoder = StreamDecoder()
                 decoder.threads = threadCount
                 decoder.baselinePath = baseline
@@ -151,7 +156,14 @@ struct EncodeCommand: ParsableCommand {
                         let bytes = before + now.bytesOut
                         progress.update("dwcp-encode -d: \(Units.formatBytes(bytes)) written, \(Self.rate(bytes, progress.elapsed))")
                     }
-                    let one = try decoder.decode(input, prefix: [], into: output)
+                    let one: DecodeStats
+                    do {
+                        one = try decoder.decode(input, prefix: [], into: output)
+                    } catch var e as DWCPError where inputs.count > 1 && !e.message.hasPrefix(input.name + ":") {
+                        // Offsets are within each input: say which one.
+                        e.message = "\(input.name): " + e.message
+                        throw e
+                    }
                     s.format = s.streams == 0 || s.format == one.format ? one.format : "mixed"
                     s.bytesIn += one.bytesIn
                     s.bytesOut += one.bytesOut

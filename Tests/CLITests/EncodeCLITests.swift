@@ -32,6 +32,24 @@ final class EncodeCLITests: XCTestCase {
         XCTAssertEqual(json["bytes_out"] as? Int, t.read("ab").count)
     }
 
+    /// `-t` checks streams as `gzip -t` and `zstd -t` do: every stream decoded and verified,
+    /// nothing written (not even to a terminal), the exit status the verdict, and with several
+    /// FILEs the error names the one that failed.
+    func testTestModeVerifiesEveryStreamAndWritesNothing() throws {
+        let t = TempDir()
+        t.write("a", sampleImage(pages: 50))
+        let r = try CLI.shell("""
+            dwcp-encode \(t.path("a")) > \(t.path("a.dwcp")) && cp \(t.path("a.dwcp")) \(t.path("bad.dwcp")) &&
+            printf 'X' | dd of=\(t.path("bad.dwcp")) bs=1 seek=300 conv=notrunc status=none &&
+            cd \(t.url.path) && dwcp-encode -t a.dwcp a.dwcp && cat a.dwcp a.dwcp | dwcp-encode -t - || exit 9
+            dwcp-encode -t a.dwcp bad.dwcp; echo "bad $?"
+            """)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self), "bad 3\n", "-t writes nothing on success")
+        XCTAssertTrue(r.stderr.hasPrefix("dwcp-encode: error: bad.dwcp: frame "), r.stderr)
+        XCTAssertEqual(try CLI.run("dwcp-encode", ["-t", "-o", t.path("x"), t.path("a.dwcp")]).status, 2)
+    }
+
     /// A decoded image's zero pages become holes in a file output, as with `zstd -d`: the file
     /// reads back byte for byte but takes the disk space of its data. Never where a hole could
     /// read as anything but zero: appending, or over an existing file's bytes (`1<>`), writes
