@@ -163,7 +163,7 @@ _dwcp-recv() {
     local -a unparsed_words=("${COMP_WORDS[@]:1:${COMP_CWORD}}")
 
     local -a repeating_flags=(--verbose -v)
-    local -a non_repeating_flags=(--force -f --keep --resume --tls --json --quiet -q --progress --no-progress --version -h --help)
+    local -a non_repeating_flags=(--force -f --keep --resume --sparse --no-sparse --tls --json --quiet -q --progress --no-progress --version -h --help)
     local -a repeating_options=()
     local -a non_repeating_options=(--listen --output -o --window --idle-timeout --transport --secret-file --cert --key --ca)
     __dwcp-recv_offer_flags_options 0

@@ -20,7 +20,7 @@ function __dwcp-recv_parse_tokens -S
     set -l unparsed_tokens (__dwcp-recv_tokens -pc)
     switch $unparsed_tokens[1]
     case 'dwcp-recv'
-        __dwcp-recv_parse_subcommand 0 'listen=' 'o/output=' 'f/force' 'keep' 'resume' 'window=' 'idle-timeout=' 'transport=' 'secret-file=' 'tls' 'cert=' 'key=' 'ca=' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        __dwcp-recv_parse_subcommand 0 'listen=' 'o/output=' 'f/force' 'keep' 'resume' 'sparse' 'no-sparse' 'window=' 'idle-timeout=' 'transport=' 'secret-file=' 'tls' 'cert=' 'key=' 'ca=' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __dwcp-recv_parse_subcommand -r 1 'version'
@@ -82,6 +82,8 @@ complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_op
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" f force' -l 'force' -s 'f' -d 'Overwrite an existing output file (replaced only once the output is complete); write binary data to a terminal.'
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" keep' -l 'keep' -d 'Serve transfers one after another (needs -o with %n) instead of exiting after one.'
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" resume' -l 'resume' -d 'Make the transfer survive a restart of this receiver: checkpoint FILE (-o) in FILE.dwcp-recv before acknowledging, and continue a transfer a killed receiver left there.'
+complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" sparse' -l 'sparse' -d 'Into a regular file, leave every whole zero page as a hole: it reads back as zeros and takes no disk space (a raw disk image stays sparse). --no-sparse writes every byte.'
+complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" no-sparse' -l 'no-sparse' -d 'Into a regular file, leave every whole zero page as a hole: it reads back as zeros and takes no disk space (a raw disk image stays sparse). --no-sparse writes every byte.'
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" window' -l 'window' -d 'Most bytes held out of order (for a file output: written ahead of the bytes written in order), 1MiB to 16GiB; connections wait beyond it.' -rfka ''
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" idle-timeout' -l 'idle-timeout' -d 'Fail (exit 4) after this long without data. With --secret-file, a sender that proves the secret while the current transfer has had no connection for a second ends that transfer at once (exit 4; with --keep, its output is removed and the new sender served).' -rfka ''
 complete -c 'dwcp-recv' -n '__dwcp-recv_should_offer_completions_for_flags_or_options "dwcp-recv" transport' -l 'transport' -d 'Network: tcp, rdma (rsockets; fails without an RDMA device, exit 1) or auto (tcp, plus rdma on the same port when this host has an RDMA device; tcp only with --tls).' -rfka ''

@@ -40,33 +40,47 @@ public final class SparseFileWriter {
     }
 
     /// Appends `count` bytes: runs of non-zero pages are written with one `pwrite` each, whole
-    /// zero pages are skipped. Pages are counted from the file's start (not the buffer's), so
-    /// each hole is whole file-system blocks wherever the stream began.
+    /// zero pages are skipped.
     public func write(_ p: UnsafeRawPointer, count: Int) throws {
-        let base = start + length
+        holeBytes += try Self.write(fd, p, count: count, at: start + length)
+        length += UInt64(count)
+    }
+
+    /// Writes `count` bytes at file offset `offset` except the whole zero pages among them,
+    /// which it skips; returns the bytes skipped. Pages are counted from the file's start (not
+    /// the buffer's), so each hole is whole file-system blocks. The caller must know that the
+    /// skipped bytes read as zero (past the file's end when it began) and set the file's length
+    /// (a skipped tail does not extend it): `dwcp-recv` writes chunks at their places so.
+    public static func write(_ fd: FileDescriptor, _ p: UnsafeRawPointer, count: Int, at offset: UInt64) throws -> UInt64 {
+        var skipped: UInt64 = 0
         var runStart = 0
         var at = 0
         while at < count {
-            let intoPage = Int((base + UInt64(at)) % UInt64(Self.pageSize))
-            let piece = min(Self.pageSize - intoPage, count - at)
-            if piece == Self.pageSize && Self.isZero(p + at, piece) {
-                if at > runStart { try fd.writeAll(p + runStart, count: at - runStart, at: base + UInt64(runStart)) }
-                holeBytes += UInt64(piece)
+            let intoPage = Int((offset + UInt64(at)) % UInt64(pageSize))
+            let piece = min(pageSize - intoPage, count - at)
+            if piece == pageSize && isZero(p + at, piece) {
+                if at > runStart { try fd.writeAll(p + runStart, count: at - runStart, at: offset + UInt64(runStart)) }
+                skipped += UInt64(piece)
                 runStart = at + piece
             }
             at += piece
         }
-        if count > runStart { try fd.writeAll(p + runStart, count: count - runStart, at: base + UInt64(runStart)) }
-        length += UInt64(count)
+        if count > runStart { try fd.writeAll(p + runStart, count: count - runStart, at: offset + UInt64(runStart)) }
+        return skipped
+    }
+
+    /// Extends `fd`'s file to `length` if it is shorter (a hole at its end); never shortens it.
+    public static func extend(_ fd: FileDescriptor, to length: UInt64) throws {
+        var st = stat()
+        _ = try syscall("\(fd.name): stat") { fstat(fd.rawValue, &st) }
+        if UInt64(st.st_size) < length { try fd.truncate(to: length) }
     }
 
     /// Gives the file its full length (a trailing hole is not there until this) and moves the
     /// file offset past the stream.
     public func finish() throws {
         let end = start + length
-        var st = stat()
-        _ = try syscall("\(fd.name): stat") { fstat(fd.rawValue, &st) }
-        if UInt64(st.st_size) < end { try fd.truncate(to: end) }
+        try Self.extend(fd, to: end)
         _ = try syscall("\(fd.name): seek") { lseek(fd.rawValue, off_t(end), SEEK_SET) }
     }
 

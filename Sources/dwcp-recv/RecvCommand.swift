@@ -59,6 +59,9 @@ struct RecvCommand: ParsableCommand {
     @Flag(help: "Make the transfer survive a restart of this receiver: checkpoint FILE (-o) in FILE.dwcp-recv before acknowledging, and continue a transfer a killed receiver left there.")
     var resume = false
 
+    @Flag(inversion: .prefixedNo, help: "Into a regular file, leave every whole zero page as a hole: it reads back as zeros and takes no disk space (a raw disk image stays sparse). --no-sparse writes every byte.")
+    var sparse = true
+
     @Option(help: ArgumentHelp("Most bytes held out of order (for a file output: written ahead of the bytes written in order), 1MiB to 16GiB; connections wait beyond it.", valueName: "BYTES"))
     var window: String = "256MiB"
 
@@ -105,6 +108,7 @@ struct RecvCommand: ParsableCommand {
         config.tls = try tls.settings.map { try TLSContext(role: .server, $0) }
         config.window = Units.parseBytes(window)!
         config.idleTimeout = idleTimeout
+        config.sparse = sparse
         let listener = try StreamListener(Endpoint(listen)!, transport: tls.tls ? .tcp : TransportKind(rawValue: transport)!)
         if let problem = listener.rdmaProblem { Diagnostics.warning("RDMA device present but not usable (\(problem)); listening on TCP only") }
         Diagnostics.info("listening on port \(listener.port)\(listener.acceptsRDMA ? " (TCP and RDMA)" : "")")

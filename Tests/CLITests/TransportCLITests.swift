@@ -381,6 +381,41 @@ final class TransportCLITests: XCTestCase {
         XCTAssertTrue(gone.stderr.contains("start over"), gone.stderr)
     }
 
+    /// A raw disk image stays sparse at the receiver: whole zero pages are left as holes, the
+    /// file still gets its length when it ends in zeros, and a resumable receiver killed twice
+    /// finds the length its checkpoint promises (a skipped tail is extended before each
+    /// checkpoint). `--no-sparse` writes every byte. Before, every zero was written.
+    func testZeroPagesAreHolesInAFileOutputAlsoWhenResumed() throws {
+        let t = TempDir()
+        let input = t.path("in")
+        _ = try CLI.shell("for i in $(seq 12); do head -c 1048576 /dev/urandom >> \(input); truncate -s +4M \(input); done")
+        let image = t.read("in")
+        XCTAssertEqual(image.count, 60 << 20)
+        let port = freePort()
+        let send = "dwcp-send --streams 4 --chunk-size 512KiB --max-rate 200Mbit --resume-timeout 20 127.0.0.1:\(port) \(input)"
+        let r = try CLI.shell("""
+            dwcp-recv --listen 127.0.0.1:\(port) --resume -o \(t.path("resumed")) 2>/dev/null & rp=$!
+            sleep 0.3
+            \(send) & sp=$!
+            sleep 0.8; kill -9 $rp; wait $rp 2>/dev/null
+            dwcp-recv --listen 127.0.0.1:\(port) --resume -o \(t.path("resumed")) 2>/dev/null & rp=$!
+            sleep 0.8; kill -9 $rp; wait $rp 2>/dev/null
+            dwcp-recv --listen 127.0.0.1:\(port) --resume -o \(t.path("resumed")); r=$?
+            wait $sp; s=$?
+            dwcp-recv --listen 127.0.0.1:\(port) --no-sparse -o \(t.path("dense")) & rp=$!
+            sleep 0.3; dwcp-send 127.0.0.1:\(port) < \(input); d=$?; wait $rp; echo "$s $r $d $?"
+            """)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0 0 0", r.stderr)
+        for name in ["resumed", "dense"] { XCTAssertEqual(t.read(name), image, name) }
+        func allocated(_ name: String) -> Int {
+            var st = stat()
+            XCTAssertEqual(stat(t.path(name), &st), 0)
+            return Int(st.st_blocks) * 512
+        }
+        XCTAssertLessThan(allocated("resumed"), 16 << 20, "12 MiB of data in a 60 MiB image")
+        XCTAssertGreaterThanOrEqual(allocated("dense"), image.count)
+    }
+
     /// `dwcp-recv --resume` killed after the verdict went out, before it deleted its checkpoint
     /// (strace kills it at that `unlink`): the checkpoint covers the whole stream (the sender
     /// sends its end only once every chunk is acknowledged, and with --resume acknowledged means

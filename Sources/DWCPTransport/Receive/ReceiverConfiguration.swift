@@ -15,6 +15,9 @@ public struct ReceiverConfiguration {
     public var maxPendingHandshakes = 64
     /// With no new data for this long (and no end), the transfer fails.
     public var idleTimeout: Double = 120
+    /// Leave whole zero pages of a regular-file output as holes (`SparseFileWriter.write`),
+    /// where they are sure to read back as zeros: the chunks land past the file's end.
+    public var sparse = false
 
     public init() {}
 }

@@ -44,6 +44,8 @@ extension TransportReceiver {
             // Resumable: nothing is acknowledged that a restarted receiver would not have.
             if let checkpoint, a.next > checkpointedChunks {
                 do {
+                    // A restarted receiver checks the file holds what the checkpoint says.
+                    if sparseWrites, let start = positional?.start { try SparseFileWriter.extend(target, to: start + a.written) }
                     try target.syncData()
                     try checkpoint.record(session: lock.withLock { session ?? [] }, first: checkpointedChunks, checksums: uncheckpointed, bytes: a.written)
                 } catch {
@@ -99,6 +101,8 @@ extension TransportReceiver {
                     // fsynced (a disk error) is a failed transfer, not a success. The descriptor
                     // is the one the stream went to (`redirect` may have chosen another).
                     do {
+                        // Zero pages at the end were skipped: the file gets its length first.
+                        if sparseWrites, let start = positional?.start { try SparseFileWriter.extend(target, to: start + lock.withLock { written }) }
                         if target.isRegularFile { try target.sync() }
                     } catch {
                         rejection = error
@@ -212,7 +216,15 @@ extension TransportReceiver {
             return false
         case .write(let output, let start):
             // At its place while the bytes are still in this core's cache.
-            let result = writeTurn.withLock { Result { try output.writeAll(chunk.unsafeBase, count: chunk.count, at: start + m.offset) } }
+            let result = writeTurn.withLock {
+                Result {
+                    if sparseWrites {
+                        _ = try SparseFileWriter.write(output, chunk.unsafeBase, count: chunk.count, at: start + m.offset)
+                    } else {
+                        try output.writeAll(chunk.unsafeBase, count: chunk.count, at: start + m.offset)
+                    }
+                }
+            }
             pool.recycle(chunk)
             lock.withLock {
                 writesInFlight -= 1

@@ -68,6 +68,9 @@ public final class TransportReceiver {
     /// The output and its offset of the stream's first byte, when chunks are written at their
     /// places (`FileDescriptor.positionalWriteStart`).
     var positional: (output: FileDescriptor, start: UInt64)?
+    /// Positional writes skip whole zero pages (`configuration.sparse`, and the output ends
+    /// where the stream's unwritten bytes begin); set before any thread starts.
+    var sparseWrites = false
     /// Positional writes under way (a failed transfer's output is cut only after they end).
     var writesInFlight = 0
     /// Positional writes take turns. A file system serialises writes to one file anyway
@@ -154,6 +157,9 @@ public final class TransportReceiver {
                 written = r.bytes
                 stats.resumedBytes = r.bytes
             }
+        }
+        if configuration.sparse, let (out, start) = positional, out.isRegularFile, (out.sizeIfSeekable() ?? .max) <= start + written {
+            sparseWrites = true
         }
         let writer = OSThread { [unowned self] in self.writeLoop(output) }
         let acceptor = OSThread { [unowned self] in
