@@ -133,7 +133,8 @@ struct SendCommand: ParsableCommand {
         if resume {
             config.session = try TransportSender.resumeSession(for: input, from: input.currentOffset, chunkSize: config.chunkSize)
         }
-        let total = input.isRegularFileOfKnownLength ? input.sizeIfSeekable() : nil
+        // For the ETA: a file's or block device's size, unless it is a /proc or /sys file's.
+        let total = input.isRegularFile && !input.isRegularFileOfKnownLength ? nil : input.sizeIfSeekable()
         let line = ProgressLine(enabled: verbosity.showsProgress)
         let sender = TransportSender(configuration: config)
         if verbosity.showsProgress {
