@@ -21,6 +21,7 @@ final class ExamplesTests: XCTestCase {
             "rep-cron.sh": [],
             "resume-transfer.sh": [t.path("big"), String(freePort())],
             "roundtrip.sh": [image],
+            "sparse-image.sh": [String(freePort())],
             "tls-transfer.sh": [image, String(freePort())],
             "zstd-interop.sh": [image],
         ]
