@@ -66,6 +66,9 @@ static inline ssize_t dwcp_receive_with_descriptor(int socket, void *bytes, size
 
 #include <sys/vfs.h>
 
+/* lseek(2) whences for sparse files (glibc defines them only under _GNU_SOURCE). */
+enum { DWCP_SEEK_DATA = 3, DWCP_SEEK_HOLE = 4 };
+
 /* The magic number of the file system holding `fd` (fstatfs(2) `f_type`), or 0 when unknown:
  * a wrapper because `struct statfs` shares its name with the function, which Swift cannot
  * tell apart. */

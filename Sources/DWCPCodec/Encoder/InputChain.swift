@@ -11,15 +11,21 @@ public final class InputChain {
     /// copy of what each round sent this way, without a second pass over a changing image.
     public var tap: ((UnsafeRawPointer, Int) throws -> Void)?
 
+    /// Per input: a regular file, whose holes are filled with zeros rather than read.
+    private let sparse: [Bool]
+
     public init(_ inputs: [FileDescriptor]) {
         self.inputs = inputs
+        sparse = inputs.map { $0.isRegularFileOfKnownLength }
     }
 
     /// Fills up to `count` bytes; returns fewer only at the end of the last input.
     public func read(into p: UnsafeMutableRawPointer, count: Int) throws -> Int {
         var done = 0
         while done < count && current < inputs.count {
-            let n = try inputs[current].readFully(into: p + done, count: count - done)
+            let input = inputs[current]
+            let n = sparse[current] ? try input.readFullySkippingHoles(into: p + done, count: count - done)
+                                    : try input.readFully(into: p + done, count: count - done)
             done += n
             if done < count { current += 1 }
         }

@@ -1,3 +1,4 @@
+import DWCPCodec
 import DWCPSystem
 import Foundation
 import XCTest
@@ -5,9 +6,10 @@ import XCTest
 import Glibc
 #endif
 
-/// `SparseFileWriter` against plain writes: writes of any size, zero and data pages mixed at any
-/// offset, must read back as the same bytes, and whole zero pages must not be allocated.
-final class SparseOutputTests: XCTestCase {
+/// Sparse files both ways. Written (`SparseFileWriter`): writes of any size, zero and data
+/// pages mixed at any offset, must read back as the same bytes, and whole zero pages must not
+/// be allocated. Read (`InputChain` over `readFullySkippingHoles`): the same bytes as `read(2)`.
+final class SparseFileTests: XCTestCase {
     func testRandomWritesReadBackAsTheStreamWithHolesForZeroPages() throws {
         let scratch = Scratch()
         for seed in 1...40 as ClosedRange<UInt64> {
@@ -38,6 +40,42 @@ final class SparseOutputTests: XCTestCase {
             let dataBlocks = (0..<blocks).filter { b in stream[(b * 4096)..<min(stream.count, b * 4096 + 4096)].contains { $0 != 0 } }.count
             XCTAssertLessThanOrEqual(Int(st.st_blocks) * 512, (dataBlocks + writes + 1) * 4096, "seed \(seed)")
             XCTAssertEqual(Int(writer.holeBytes) % 4096, 0)
+        }
+    }
+
+    /// Reading a sparse file by its holes (`readFullySkippingHoles`, the encoder's input) gives
+    /// the same bytes as reading it, in reads of any size, and leaves the offset at the end.
+    func testSparseInputReadsAsItsBytes() throws {
+        let scratch = Scratch()
+        for seed in 1...12 as ClosedRange<UInt64> {
+            var gen = TestData(seed: seed)
+            let path = scratch.path("sparse-\(seed)")
+            let fd = try FileDescriptor.create(path, overwrite: true)
+            var expected = [UInt8]()
+            for _ in 0..<Int(1 + gen.next() % 8) {
+                let gap = Int(gen.next() % 300_000)        // a hole, or zeros within a block
+                let data = (0..<Int(gen.next() % 50_000)).map { _ in UInt8(truncatingIfNeeded: gen.next() | 1) }
+                expected += [UInt8](repeating: 0, count: gap) + data
+                if !data.isEmpty { try data.withUnsafeBytes { try fd.writeAll($0.baseAddress!, count: $0.count, at: UInt64(expected.count - data.count)) } }
+            }
+            let tail = Int(gen.next() % 200_000)            // ends in a hole
+            expected += [UInt8](repeating: 0, count: tail)
+            try fd.truncate(to: UInt64(expected.count))
+            fd.close()
+            let input = try FileDescriptor.openForReading(path)
+            defer { input.close() }
+            let chain = InputChain([input])
+            var got = [UInt8]()
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 64)
+            defer { buffer.deallocate() }
+            while true {
+                let want = Int(1 + gen.next() % 200_000)
+                let n = try chain.read(into: buffer, count: want)
+                got += UnsafeRawBufferPointer(start: buffer, count: n)
+                if n < want { break }
+            }
+            XCTAssertEqual(got, expected, "seed \(seed)")
+            XCTAssertEqual(input.currentOffset, UInt64(expected.count))
         }
     }
 
