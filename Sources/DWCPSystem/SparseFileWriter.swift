@@ -25,13 +25,18 @@ public final class SparseFileWriter {
 
     /// A writer for `fd` if skipping zeros is safe there (see the type's comment), else nil.
     public static func atEndOf(_ fd: FileDescriptor) -> SparseFileWriter? {
-        var st = stat()
-        guard fstat(fd.rawValue, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
-        let flags = fcntl(fd.rawValue, F_GETFL)
-        guard flags >= 0, flags & O_APPEND == 0 else { return nil }
         let offset = lseek(fd.rawValue, 0, SEEK_CUR)
-        guard offset >= 0, st.st_size <= offset else { return nil }
+        guard offset >= 0, skipsSafely(fd, from: UInt64(offset)) else { return nil }
         return SparseFileWriter(fd: fd, start: UInt64(offset))
+    }
+
+    /// Whether bytes not written at `offset` and beyond read back as zeros: `fd` is a regular
+    /// file, not appending (Linux `pwrite` would append), that ends at or before `offset`.
+    public static func skipsSafely(_ fd: FileDescriptor, from offset: UInt64) -> Bool {
+        var st = stat()
+        guard fstat(fd.rawValue, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return false }
+        let flags = fcntl(fd.rawValue, F_GETFL)
+        return flags >= 0 && flags & O_APPEND == 0 && UInt64(st.st_size) <= offset
     }
 
     private init(fd: FileDescriptor, start: UInt64) {

@@ -158,8 +158,8 @@ public final class TransportReceiver {
                 stats.resumedBytes = r.bytes
             }
         }
-        if configuration.sparse, let (out, start) = positional, out.isRegularFile, (out.sizeIfSeekable() ?? .max) <= start + written {
-            sparseWrites = true
+        if configuration.sparse, let (out, start) = positional {
+            sparseWrites = SparseFileWriter.skipsSafely(out, from: start + written)
         }
         let writer = OSThread { [unowned self] in self.writeLoop(output) }
         let acceptor = OSThread { [unowned self] in
