@@ -12,6 +12,12 @@ enum CLI {
         var status: Int32
         var stdout: Data
         var stderr: String
+
+        /// Standard output as text without surrounding whitespace: what a test script's
+        /// closing `echo "$s $r"` printed.
+        var printed: String { String(decoding: stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+        /// `printed` split at its spaces (exit statuses, a duration).
+        var printedWords: [String] { printed.split(separator: " ").map(String.init) }
     }
 
     /// Runs `tool args` with `stdin` from a file (or /dev/null) and captures everything.

@@ -155,7 +155,7 @@ final class MigrateCLITests: XCTestCase {
             wait $rp; r=$?; touch \(freeze); wait $w; echo "$s $r"
             """
         let r = try CLI.shell(script)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0", r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: thawed), "the thaw ran after a successful final round")
         let progress = String(decoding: t.read("progress"), as: UTF8.self)
         XCTAssertTrue(progress.contains("dwcp-migrate: round 0, read ") && progress.contains(" of 16.0 MiB"), progress)
@@ -192,7 +192,7 @@ final class MigrateCLITests: XCTestCase {
             dwcp-migrate file \(src) --to 127.0.0.1:7596; s=$?
             wait $rp; echo "$s $?"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0", r.stderr)
         XCTAssertEqual(t.read("dst.img"), t.read("src.img"))
         var st = stat()
         XCTAssertEqual(stat(dst, &st), 0)
@@ -224,7 +224,7 @@ final class MigrateCLITests: XCTestCase {
                 kill -9 $rp; wait $sp; echo $?
                 """
             let r = try CLI.shell(script)
-            let out = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let out = r.printed
             if out == "missed" { continue }
             XCTAssertEqual(out, "4", "the source never heard the verdict: " + r.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: dst), "mid-apply the image is moved aside, never torn in place")
@@ -246,7 +246,7 @@ final class MigrateCLITests: XCTestCase {
         let t = TempDir()
         let backing = t.path("backing.img"), dst = t.path("dst.img")
         let setup = try CLI.shell("truncate -s 32M \(backing) && losetup -f --show \(backing)")
-        let device = String(decoding: setup.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let device = setup.printed
         guard setup.status == 0, device.hasPrefix("/dev/loop") else { throw XCTSkip("no loop device here (needs root): \(setup.stderr)") }
         defer { _ = try? CLI.shell("losetup -d \(device)") }
         let freeze = t.path("freeze"), frozen = t.path("frozen")
@@ -261,7 +261,7 @@ final class MigrateCLITests: XCTestCase {
             cmp -s \(device) \(dst); echo "$s $r $?"
             """
         let r = try CLI.shell(script)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0 0", r.stderr)
         let lines = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n")
         let done = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
         XCTAssertGreaterThanOrEqual(done["rounds"] as! Int, 2)
@@ -271,7 +271,7 @@ final class MigrateCLITests: XCTestCase {
     private func loopDevice(_ t: TempDir, size: String) throws -> String {
         let backing = t.path("device-\(size).img")
         let setup = try CLI.shell("truncate -s \(size) \(backing) && losetup -f --show \(backing)")
-        let device = String(decoding: setup.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let device = setup.printed
         guard setup.status == 0, device.hasPrefix("/dev/loop") else { throw XCTSkip("no loop device here (needs root): \(setup.stderr)") }
         return device
     }
@@ -300,7 +300,7 @@ final class MigrateCLITests: XCTestCase {
             kill -9 $rp; wait $sp; echo $?
             """
         let k = try CLI.shell(killed)
-        XCTAssertEqual(String(decoding: k.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", k.stderr)
+        XCTAssertEqual(k.printed, "4", k.stderr)
         let marked = try CLI.run("dwcp-migrate", ["recover", device, "--journal-dir", state, "--json"])
         XCTAssertEqual(marked.status, 3, marked.stderr)
         let line = try JSONSerialization.jsonObject(with: marked.stdout) as! [String: Any]
@@ -318,7 +318,7 @@ final class MigrateCLITests: XCTestCase {
             echo "$s $r $c $z"
             """
         let r = try CLI.shell(script)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0 0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0 0 0", r.stderr)
         let rounds = String(decoding: t.read("recv.json"), as: UTF8.self).split(separator: "\n")
         XCTAssertGreaterThanOrEqual(rounds.count, 3, "round 0, at least one delta round, the summary")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: state), [], "no journal or marker once it is done")
@@ -349,7 +349,7 @@ final class MigrateCLITests: XCTestCase {
             wait $sp; echo "$? $r"
             """
         let r = try CLI.shell(script)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0", r.stderr)
         XCTAssertEqual(t.read("dst.img"), t.read("v2.img"), "the final round, sent again and applied")
         let lines = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n")
         let done = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
@@ -385,7 +385,7 @@ final class MigrateCLITests: XCTestCase {
                 [ $s = 0 ] || kill $rp
                 wait $rp; echo "$s $?"
                 """)
-            return (String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), r)
+            return (r.printed, r)
         }
         let (withSecret, r1) = try run(secret: true, port: 7631)
         XCTAssertEqual(withSecret, "0 0", r1.stderr)
@@ -425,7 +425,7 @@ final class MigrateCLITests: XCTestCase {
             wait $rp; echo "$s $?"
             """
         let r = try CLI.shell(script)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "1\n0 0", r.stderr)
+        XCTAssertEqual(r.printed, "1\n0 0", r.stderr)
         XCTAssertEqual(t.read("dst.img"), t.read("v2.img"))
         let lines = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n")
         let done = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
@@ -464,7 +464,7 @@ final class MigrateCLITests: XCTestCase {
             wait $rp; echo "$s $?"
             """
         let r = try CLI.shell(script)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
+        XCTAssertEqual(r.printed,
                        "4 1 0\n0 0", "first line: the source gave up (exit 4) with the destination at round 1 and itself at round 0. \(r.stderr)")
         XCTAssertEqual(t.read("dst.img"), t.read("src.img"))
         XCTAssertTrue(String(decoding: t.read("receive.log"), as: UTF8.self).contains("taking \(dst) back to round 0"))
@@ -498,7 +498,7 @@ final class MigrateCLITests: XCTestCase {
             kill -9 $rp; wait $sp; echo $?
             """
         let r = try CLI.shell(script)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", r.stderr)
+        XCTAssertEqual(r.printed, "4", r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-journal"), "the journal is in --journal-dir")
         XCTAssertEqual(t.read("dst.img"), t.read("v1.img"), "the previous round survives")
         let recovered = try CLI.run("dwcp-migrate", ["recover", dst, "--journal-dir", state, "--json"])
@@ -514,7 +514,7 @@ final class MigrateCLITests: XCTestCase {
             dwcp-migrate file \(src) --to 127.0.0.1:7615 2>/dev/null; s=$?
             wait $rp; echo "$s $?"
             """)
-        XCTAssertEqual(String(decoding: again.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", again.stderr)
+        XCTAssertEqual(again.printed, "0 0", again.stderr)
         XCTAssertEqual(t.read("dst.img"), t.read("src.img"))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: state), [])
         XCTAssertEqual(try CLI.run("dwcp-migrate", ["receive", "--listen", "127.0.0.1:0", "-o", dst, "--journal-dir", src]).status, 2, "--journal-dir must be a directory")
@@ -543,7 +543,7 @@ final class MigrateCLITests: XCTestCase {
                 kill -9 $rp; wait $sp; echo $?
                 """
             let r = try CLI.shell(script)
-            let out = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let out = r.printed
             if out == "missed" || !FileManager.default.fileExists(atPath: journal) { continue }
             XCTAssertEqual(out, "4", "the source never heard the verdict: " + r.stderr)
             // The journal names its device: another device with the same state directory is refused.
@@ -581,7 +581,7 @@ final class MigrateCLITests: XCTestCase {
             t0=$(date +%s%N); wait $sp; s=$?; waited=$((($(date +%s%N) - t0) / 1000000))
             echo "$r $s $waited"
             """)
-        let out = String(decoding: r.stdout, as: UTF8.self).split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let out = r.printedWords
         XCTAssertEqual(out.prefix(2), ["130", "4"], r.stderr)
         XCTAssertLessThan(Int(out.last ?? "") ?? 99_999, 3000, "ms the source outlived its destination")
         XCTAssertTrue(String(decoding: t.read("err"), as: UTF8.self).contains("the receiver was interrupted and ended the transfer"))
@@ -608,7 +608,7 @@ final class MigrateCLITests: XCTestCase {
             t0=$(date +%s%N); dwcp-migrate file \(src) --to 127.0.0.1:\(port) --resume-timeout 30; s=$?; waited=$((($(date +%s%N) - t0) / 1000000))
             wait $rp; echo "$? $s $waited"
             """)
-        let out = String(decoding: r.stdout, as: UTF8.self).split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let out = r.printedWords
         XCTAssertEqual(out.prefix(2), ["1", "4"], r.stderr)
         XCTAssertLessThan(Int(out.last ?? "") ?? 99_999, 3000, "ms the source took to fail")
         let full = "\(dst).dwcp-partial: write: No space left on device"
@@ -632,7 +632,7 @@ final class MigrateCLITests: XCTestCase {
             t0=$(date +%s%N); wait $rp; r=$?; waited=$((($(date +%s%N) - t0) / 1000000))
             echo "$s $r $waited"
             """)
-        let out = String(decoding: r.stdout, as: UTF8.self).split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let out = r.printedWords
         XCTAssertEqual(out.prefix(2), ["1", "1"], r.stderr)
         XCTAssertLessThan(Int(out.last ?? "") ?? 99_999, 3000, "ms the destination outlived its source")
         XCTAssertTrue(String(decoding: t.read("err"), as: UTF8.self).contains("--freeze command exited with status 3: exit 3"), String(decoding: t.read("err"), as: UTF8.self))
@@ -653,7 +653,7 @@ final class MigrateCLITests: XCTestCase {
             wait $rp; r=$?; kill -9 $w; echo "$s $r"
             """
         let r = try CLI.shell(script)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "1 1", r.stderr)
+        XCTAssertEqual(r.printed, "1 1", r.stderr)
         XCTAssertTrue(String(decoding: t.read("err"), as: UTF8.self).contains("gave up"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: dst), "a half-migrated image is deleted")
     }
@@ -678,7 +678,7 @@ final class MigrateCLITests: XCTestCase {
             kill -9 $rp; wait $sp; echo $?
             """
         let r = try CLI.shell(script)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", r.stderr)
+        XCTAssertEqual(r.printed, "4", r.stderr)
         XCTAssertEqual(t.read("dst.img"), t.read("v1.img"), "the previous complete image survives a killed round")
         // The killed first round's partial file is what recover deletes; the image stays.
         XCTAssertTrue(FileManager.default.fileExists(atPath: dst + ".dwcp-partial"))
@@ -708,7 +708,7 @@ final class MigrateCLITests: XCTestCase {
             kill -9 $rp; wait $sp; echo $?
             """
         let r = try CLI.shell(script)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", r.stderr)
+        XCTAssertEqual(r.printed, "4", r.stderr)
         XCTAssertEqual(t.read("dst.img"), t.read("v1.img"), "the previous round survives a killed delta round")
         let recovered = try CLI.run("dwcp-migrate", ["recover", dst, "--json"])
         XCTAssertEqual(recovered.status, 0, recovered.stderr)

@@ -50,7 +50,7 @@ final class NamespaceTests: XCTestCase {
             "kill $rp; wait $rp",
         ].joined(separator: "\n")
         let r = try CLI.shell(script)
-        let fields = String(decoding: r.stdout, as: UTF8.self).split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let fields = r.printedWords
         XCTAssertEqual(fields.first, "0", r.stderr)
         XCTAssertLessThan(Int(fields.last ?? "") ?? 999, 25, "the half-open connection is found dead within the keepalive's ~10 s")
         XCTAssertEqual(t.read("out-1"), t.read("b"), "the new sender's transfer, under the vanished one's number")
@@ -73,7 +73,7 @@ final class NamespaceTests: XCTestCase {
             "wait $sp; s=$?; wait $rp; echo \"$s $?\"",
         ].joined(separator: "\n")
         let r = try CLI.shell(script)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0", r.stderr)
         XCTAssertEqual(t.read("out"), t.read("in"), "byte-identical across the namespaces after killed connections")
         let detect = try JSONSerialization.jsonObject(with: t.read("detect.json")) as! [String: Any]
         let bps = detect["bps"] as! Double

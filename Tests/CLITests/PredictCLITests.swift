@@ -64,7 +64,7 @@ final class PredictCLITests: XCTestCase {
             dwcp-predict --strict --horizons 1 \(t.path("quiet.json")) > /dev/null; echo $?
             wait $rp
             """)
-        XCTAssertEqual(String(decoding: quiet.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0", quiet.stderr)
+        XCTAssertEqual(quiet.printed, "0", quiet.stderr)
         XCTAssertGreaterThanOrEqual(try jsonLines(t.read("quiet.json")).filter { $0["state"] as? String == "I" }.count, 4, "the quiet input's intervals are idle")
         let rates = samples.dropFirst().dropLast().compactMap { $0["bps"] as? Double }
         let median = rates.sorted()[rates.count / 2]

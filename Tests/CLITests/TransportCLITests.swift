@@ -19,7 +19,7 @@ final class TransportCLITests: XCTestCase {
             dwcp-send --streams 6 --chunk-size 256KiB --json 127.0.0.1:\(port) < \(input) > \(t.path("send.json"))
             s=$?; wait $rp; r=$?; echo "$s $r"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0", r.stderr)
         XCTAssertEqual(t.read("out"), t.read("in"))
         let send = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
         XCTAssertEqual(send["bytes"] as? Int, 40_000_000)
@@ -48,7 +48,7 @@ final class TransportCLITests: XCTestCase {
                 dwcp-send --streams \(streams) --max-rate 48Mbit --json 127.0.0.1:\(port) < \(input) > \(t.path("send.json")); s=$?
                 wait $rp; echo "$s $?"
                 """)
-            XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+            XCTAssertEqual(r.printed, "0 0", r.stderr)
             let send = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
             let mbit = Double(send["bytes"] as! Int) * 8 / (send["seconds"] as! Double) / 1e6
             // Loopback's 64 KiB segments let each connection's first send out unpaced: a few
@@ -71,7 +71,7 @@ final class TransportCLITests: XCTestCase {
             sleep 0.5; ss -K -tn state established '( sport = :\(port) )' >/dev/null
             wait $sp; s=$?; wait $rp; r=$?; echo "$s $r"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0", r.stderr)
         XCTAssertEqual(t.read("out"), t.read("in"), "output must have no gap and no duplicate")
         let send = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
         XCTAssertGreaterThanOrEqual(send["reconnects"] as! Int, 4, "connections were not actually killed")
@@ -100,7 +100,7 @@ final class TransportCLITests: XCTestCase {
             for i in 1 2 3 4; do sleep 0.4; ss -K -tn state established '( dport = :\(port) )' >/dev/null; done
             wait $sp; s=$?; wait $rp; echo "$s $?"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0", r.stderr)
         XCTAssertEqual(t.read("out"), t.read("in"), "output must have no gap and no duplicate")
         let send = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
         XCTAssertGreaterThanOrEqual(send["reconnects"] as! Int, 4, "connections were not actually killed")
@@ -124,7 +124,7 @@ final class TransportCLITests: XCTestCase {
             exec 7>&-
             wait $rp; echo "$w $n $s $?"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4 4 0 0", r.stderr)
+        XCTAssertEqual(r.printed, "4 4 0 0", r.stderr)
         XCTAssertTrue(r.stderr.contains("authentication failed"), r.stderr)
         XCTAssertEqual(t.read("out"), t.read("in"))
     }
@@ -146,7 +146,7 @@ final class TransportCLITests: XCTestCase {
             dwcp-send --secret-file \(t.path("key")) --resume-timeout 10 127.0.0.1:\(port) < \(b); s=$?
             kill $rp; wait $rp; echo "$s"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0", r.stderr)
+        XCTAssertEqual(r.printed, "0", r.stderr)
         XCTAssertTrue(r.stderr.contains("given up"), r.stderr)
         XCTAssertEqual(t.read("out-1"), t.read("b"), "the new sender's transfer, under the dead one's number")
         XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("out-2")))
@@ -183,7 +183,7 @@ final class TransportCLITests: XCTestCase {
             dwcp-send --resume-timeout 5 127.0.0.1:\(port) < \(b); s=$?
             kill $rp; wait $rp; echo "$i $s"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "130 0", r.stderr)
+        XCTAssertEqual(r.printed, "130 0", r.stderr)
         XCTAssertTrue(r.stderr.contains("transfer 1: the sender cancelled the transfer: dwcp-send was interrupted (SIGINT)"), r.stderr)
         XCTAssertEqual(t.read("out-1"), t.read("b"), "the next sender's transfer, under the cancelled one's number")
         XCTAssertFalse(FileManager.default.fileExists(atPath: t.path("out-2")))
@@ -202,7 +202,7 @@ final class TransportCLITests: XCTestCase {
             exec 3>&-
             echo "$r $s $waited"
             """)
-        let out = String(decoding: r.stdout, as: UTF8.self).split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let out = r.printedWords
         XCTAssertEqual(out.prefix(2), ["130", "4"], r.stderr)
         XCTAssertLessThan(Int(out.last ?? "") ?? 99_999, 3000, "ms the sender outlived its receiver")
         XCTAssertTrue(r.stderr.contains("the receiver was interrupted and ended the transfer"), r.stderr)
@@ -222,7 +222,7 @@ final class TransportCLITests: XCTestCase {
             t0=$(date +%s%N); dwcp-send 127.0.0.1:\(port) < \(input); s=$?; waited=$((($(date +%s%N) - t0) / 1000000))
             wait $rp; echo "$? $s $waited"
             """)
-        let out = String(decoding: r.stdout, as: UTF8.self).split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let out = r.printedWords
         XCTAssertEqual(out.prefix(2), ["1", "4"], r.stderr)
         XCTAssertLessThan(Int(out.last ?? "") ?? 99_999, 3000, "ms the sender took to fail")
         XCTAssertTrue(r.stderr.contains("dwcp-send: error: 127.0.0.1:\(port): the receiver failed and ended the transfer: /dev/full: write: No space left on device"), r.stderr)
@@ -242,7 +242,7 @@ final class TransportCLITests: XCTestCase {
             wait $sp; exec 3>&-
             echo "$r"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "130", r.stderr)
+        XCTAssertEqual(r.printed, "130", r.stderr)
         XCTAssertEqual(t.read("out"), old)
         let input = randomFile(t, "new", megabytes: 3)
         let port2 = freePort()
@@ -252,7 +252,7 @@ final class TransportCLITests: XCTestCase {
             dwcp-send 127.0.0.1:\(port2) < \(input); s=$?
             wait $rp; echo "$s $?"
             """)
-        XCTAssertEqual(String(decoding: done.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", done.stderr)
+        XCTAssertEqual(done.printed, "0 0", done.stderr)
         XCTAssertEqual(t.read("out"), t.read("new"))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: t.url.path).filter { $0.contains(".tmp-") }, [])
     }
@@ -267,7 +267,7 @@ final class TransportCLITests: XCTestCase {
             dwcp-send [::1]:\(port) < \(a) && dwcp-send 127.0.0.1:\(port) < \(b); s=$?
             kill -TERM $rp; wait $rp; echo "$s $?"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 143", r.stderr)
+        XCTAssertEqual(r.printed, "0 143", r.stderr)
         XCTAssertEqual(t.read("got-1"), t.read("a"))
         XCTAssertEqual(t.read("got-2"), t.read("b"))
     }
@@ -285,7 +285,7 @@ final class TransportCLITests: XCTestCase {
             cat \(a) | dwcp-send --streams 3 127.0.0.1:\(port); s2=$?
             kill -TERM $rp; wait $rp; echo "$s1 $s2 $?"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0 143", r.stderr)
+        XCTAssertEqual(r.printed, "0 0 143", r.stderr)
         XCTAssertEqual(t.read("got-1"), t.read("a").dropFirst(1_000_000))
         XCTAssertEqual(t.read("got-2"), t.read("a"))
     }
@@ -308,7 +308,7 @@ final class TransportCLITests: XCTestCase {
             dwcp-send --streams 6 --chunk-size 64KiB 127.0.0.1:\(port) < \(input); s2=$?
             wait $rp; echo "$s1 $r1 $s2 $?"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0 0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0 0 0", r.stderr)
         XCTAssertEqual(t.read("placed"), Data("head".utf8) + t.read("in") + Data("tail".utf8))
         XCTAssertEqual(t.read("appended"), Data("head".utf8) + t.read("in"))
     }
@@ -326,7 +326,7 @@ final class TransportCLITests: XCTestCase {
             sleep 0.6; kill -9 $sp
             wait $rp; echo $?
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", r.stderr)
+        XCTAssertEqual(r.printed, "4", r.stderr)
         XCTAssertTrue(r.stderr.contains("no data for 1 s: sender gone"), r.stderr)
         // No sender at all is told apart: it used to be "sender gone" too.
         let none = try CLI.run("dwcp-recv", ["--listen", "127.0.0.1:\(freePort())", "--idle-timeout", "0.5", "-o", "/dev/null"])
@@ -360,7 +360,7 @@ final class TransportCLITests: XCTestCase {
                 dwcp-recv --listen 127.0.0.1:\(port) --resume -o \(out) --json > \(t.path("recv.json")); r=$?
                 wait $sp; echo "$? $r"
                 """)
-            XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", "\(name): " + r.stderr)
+            XCTAssertEqual(r.printed, "0 0", "\(name): " + r.stderr)
             XCTAssertEqual(t.read("out-\(name)"), t.read("in"), name)
             XCTAssertFalse(FileManager.default.fileExists(atPath: out + ".dwcp-recv"), "\(name): the checkpoint goes once the transfer is verified")
             let summary = try JSONSerialization.jsonObject(with: t.read("recv.json")) as! [String: Any]
@@ -405,7 +405,7 @@ final class TransportCLITests: XCTestCase {
             dwcp-recv --listen 127.0.0.1:\(port) --no-sparse -o \(t.path("dense")) & rp=$!
             sleep 0.3; dwcp-send 127.0.0.1:\(port) < \(input); d=$?; wait $rp; echo "$s $r $d $?"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0 0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0 0 0", r.stderr)
         for name in ["resumed", "dense"] { XCTAssertEqual(t.read(name), image, name) }
         func allocated(_ name: String) -> Int {
             var st = stat()
@@ -433,7 +433,7 @@ final class TransportCLITests: XCTestCase {
             wait $rp; k=$?
             dwcp-recv --listen 127.0.0.1:\(port) --resume -o \(out) --idle-timeout 1 2>/dev/null; echo "$s $k $?"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 137 4",
+        XCTAssertEqual(r.printed, "0 137 4",
                        "sent and verified; the receiver killed at the unlink; the restart waits in vain: " + r.stderr)
         XCTAssertEqual(t.read("out"), t.read("in"), "the whole stream survives")
     }
@@ -459,7 +459,7 @@ final class TransportCLITests: XCTestCase {
             dwcp-recv --resume --listen 127.0.0.1:\(port) -o \(out) --idle-timeout 10 2>/dev/null; r=$?
             wait $sp; echo "$? $r"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0",
+        XCTAssertEqual(r.printed, "0 0",
                        String(decoding: t.read("send.err"), as: UTF8.self))
         XCTAssertEqual(t.read("out"), t.read("in"))
     }
@@ -484,7 +484,7 @@ final class TransportCLITests: XCTestCase {
             \(send) --json > \(t.path("send.json")); s=$?
             wait $rp; echo "$s $?"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0", r.stderr)
         XCTAssertEqual(t.read("out"), t.read("in"))
         let summary = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
         let resumed = summary["resumed_bytes"] as! Int
@@ -499,7 +499,7 @@ final class TransportCLITests: XCTestCase {
             touch \(input)
             \(send); echo "$?"; wait $rp
             """)
-        XCTAssertEqual(String(decoding: busy.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "4", busy.stderr)
+        XCTAssertEqual(busy.printed, "4", busy.stderr)
         XCTAssertTrue(busy.stderr.contains("busy"), busy.stderr)
         let pipe = try CLI.shell("cat \(input) | dwcp-send --resume 127.0.0.1:\(port)")
         XCTAssertEqual(pipe.status, 2, pipe.stderr)
@@ -521,7 +521,7 @@ final class TransportCLITests: XCTestCase {
             \(meddle(input, port))
             wait $sp; s=$?; wait $rp; echo "$s $?"
             """)
-        let statuses = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let statuses = r.printed
         XCTAssertEqual(statuses.split(separator: " ").first, "1", r.stderr, file: file, line: line)
         XCTAssertEqual(statuses.split(separator: " ").last, "1", "the receiver must not verify a partial stream, and is told it is cancelled", file: file, line: line)
         XCTAssertTrue(r.stderr.contains(reason), r.stderr, file: file, line: line)
@@ -558,7 +558,7 @@ final class TransportCLITests: XCTestCase {
             sleep 1.5; head -c 1000000 /dev/urandom >> \(input)
             wait $sp; s=$?; wait $rp; echo "$s $?"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0", r.stderr)
         XCTAssertTrue(r.stderr.contains("dwcp-send: warning: \(input): grew by 1000000 bytes while being sent; sent the 20000000 it held when the transfer started"), r.stderr)
         XCTAssertEqual(t.read("out"), t.read("in").prefix(20_000_000))
     }
@@ -575,7 +575,7 @@ final class TransportCLITests: XCTestCase {
                 sleep 0.3
                 dwcp-send 127.0.0.1:\(port) \(file); s=$?; wait $rp; echo "$s $?"
                 """)
-            XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", "\(file): \(r.stderr)")
+            XCTAssertEqual(r.printed, "0 0", "\(file): \(r.stderr)")
             let expected = try Data(contentsOf: URL(fileURLWithPath: file))
             XCTAssertFalse(expected.isEmpty)
             XCTAssertEqual(t.read("out\(index)"), expected, file)
@@ -595,7 +595,7 @@ final class TransportCLITests: XCTestCase {
             "wait $rp; echo \"$s $?\"",
         ].joined(separator: "\n")
         let r = try CLI.shell(script)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0", r.stderr)
         XCTAssertEqual(t.read("out"), t.read("in"))
         let send = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
         XCTAssertGreaterThanOrEqual(send["streams"] as! Int, 4, "loopback starts at 4 streams")
@@ -692,7 +692,7 @@ final class TransportCLITests: XCTestCase {
             dwcp-send --transport auto --json 127.0.0.1:\(port) < \(input) > \(t.path("send.json")); s=$?
             wait $rp; echo "$s $?"
             """)
-        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "0 0", r.stderr)
+        XCTAssertEqual(r.printed, "0 0", r.stderr)
         XCTAssertEqual(t.read("out"), t.read("in"))
         let json = try JSONSerialization.jsonObject(with: t.read("send.json")) as! [String: Any]
         XCTAssertEqual(json["transport"] as? String, "tcp")
