@@ -72,14 +72,19 @@ docs-check: build
 	if [ -n "$$lint" ]; then echo "$$lint" >&2; echo "docs-check: groff warns about the man pages" >&2; exit 1; fi; \
 	echo "docs-check: man pages render without a groff warning"
 
-# libFuzzer over the decoder (ASan + coverage). Seeds are small real streams of every codec.
-FUZZ_FLAGS = --scratch-path .build-fuzz --product DecodeFuzzer \
+# libFuzzer (ASan + coverage) over the decoder, seeded with small real streams of every codec, and
+# over every other parser of input a user or a peer controls (Fuzz/ParseFuzzer), seeded by the
+# toolkit's own writers. FUZZ_SECONDS each.
+FUZZ_FLAGS = --scratch-path .build-fuzz \
 	-Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,trace-cmp,pc-table,inline-8bit-counters \
 	-Xswiftc -parse-as-library \
 	-Xlinker $$(dirname $$(readlink -f $$(which swift)))/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a -Xlinker -lstdc++
+FUZZ_RUN = -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+FUZZ_REPORT = grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done|==[0-9]+==|Fatal error|fatal error'
 
 fuzz: build
-	DWCP_FUZZ=1 $(SWIFT) build $(FUZZ_FLAGS)
+	DWCP_FUZZ=1 $(SWIFT) build $(FUZZ_FLAGS) --product DecodeFuzzer
+	DWCP_FUZZ=1 $(SWIFT) build $(FUZZ_FLAGS) --product ParseFuzzer
 	@mkdir -p .build-fuzz/corpus && head -c 40000 /dev/urandom > .build-fuzz/seed.bin && \
 	  printf 'zero pages, text, repeats %.0s' $$(seq 1 300) >> .build-fuzz/seed.bin && \
 	  for c in zstd lz4 brotli none; do \
@@ -87,8 +92,10 @@ fuzz: build
 	    (cat .build-fuzz/corpus/$$c; printf '\001') > .build-fuzz/corpus/$$c.repair; \
 	  done && \
 	  cat .build-fuzz/corpus/zstd .build-fuzz/corpus/lz4 > .build-fuzz/corpus/concatenated
-	.build-fuzz/debug/DecodeFuzzer -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
-	  -print_final_stats=1 .build-fuzz/corpus 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done' ; \
+	SWIFT_BACKTRACE=enable=no .build-fuzz/debug/DecodeFuzzer $(FUZZ_RUN) .build-fuzz/corpus 2>&1 | $(FUZZ_REPORT); \
+	  test $${PIPESTATUS[0]} -eq 0
+	@mkdir -p .build-fuzz/parse-corpus && DWCP_FUZZ_SEEDS=.build-fuzz/parse-corpus .build-fuzz/debug/ParseFuzzer
+	SWIFT_BACKTRACE=enable=no .build-fuzz/debug/ParseFuzzer $(FUZZ_RUN) .build-fuzz/parse-corpus 2>&1 | $(FUZZ_REPORT); \
 	  test $${PIPESTATUS[0]} -eq 0
 
 fuzz-smoke:

@@ -82,8 +82,12 @@ let package = Package(
     swiftLanguageModes: [.v5]
 )
 
-// libFuzzer entry point over the decoder. It needs fuzzer instrumentation and libFuzzer's runtime
-// to link, so it exists only when `make fuzz` asks for it (DWCP_FUZZ=1).
+// libFuzzer entry points: the decoder, and every other parser of input a user or a peer controls.
+// They need fuzzer instrumentation and libFuzzer's runtime to link, so they exist only when
+// `make fuzz` asks for them (DWCP_FUZZ=1).
 if Context.environment["DWCP_FUZZ"] != nil {
     package.targets.append(.executableTarget(name: "DecodeFuzzer", dependencies: ["DWCPCodec"], path: "Fuzz/DecodeFuzzer"))
+    package.targets.append(.executableTarget(name: "ParseFuzzer", dependencies: [
+        "DWCPCLI", "DWCPCodec", "DWCPMigrate", "DWCPPlace", "DWCPPredict", "DWCPRep", "DWCPTransport",
+    ], path: "Fuzz/ParseFuzzer"))
 }
