@@ -8,7 +8,7 @@ final class SampleTests: XCTestCase {
         var p = SampleParser()
         XCTAssertEqual(try p.parse(#"{"t":0,"bps":1e6}"#), Sample(t: 0, bps: 1e6))
         let bad = [#"{"t":1,"bps":}"#, #"{"bps":5}"#, #"{"t":2,"bps":"fast"}"#, #"{"t":-1,"bps":5}"#, #"{"t":3,"bps":0}"#,
-                   #"{"t":4,"bps":-1}"#, #"not json"#, #"{"t":5,"bps":1,"x":{"nested":1}"#,
+                   #"{"t":4,"bps":-1}"#, #"{"t":4,"bps":1e63}"#, #"{"t":4,"bps":1e-9}"#, #"not json"#, #"{"t":5,"bps":1,"x":{"nested":1}"#,
                    "{\"t\":5,\"bps\":1,\"x\":" + String(repeating: "[", count: 33) + String(repeating: "]", count: 33) + "}"]
         for (i, line) in bad.enumerated() {
             XCTAssertThrowsError(try p.parse(Substring(line))) { error in
@@ -84,6 +84,25 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(harmonic.forecast(horizon: 1)!, 3 / (0.01 + 0.005 + 0.0025), accuracy: 1e-9)
         XCTAssertEqual(ewma.forecast(horizon: 1)!, 275, accuracy: 1e-9)
         XCTAssertNil(LastValue().forecast(horizon: 1))
+    }
+
+    /// Every plausible rate at once (0.001 bit/s next to 1 Pbit/s): no model forgets the spike
+    /// into a negative or non-finite forecast once it has left its window (ParseFuzzer found ma5
+    /// answering -9e45 with a running sum).
+    func testASpikeLeavesNoTraceOnceItLeavesTheWindow() {
+        let models: [Forecaster] = ModelCatalog.baselineNames.map { ModelCatalog.baseline($0)! }
+        let series = [1e6, 2e6, Sample.plausibleRates.upperBound, Sample.plausibleRates.lowerBound] + Array(repeating: 1.5e6, count: 60)
+        for (i, v) in series.enumerated() {
+            for m in models {
+                m.observe(v)
+                for h in [1, 5, 10] {
+                    let f = m.forecast(horizon: h)!
+                    XCTAssertTrue(f.isFinite && f > 0, "\(m.name) forecast \(f) after bin \(i)")
+                }
+            }
+        }
+        let ma = models.first { $0.name == "ma5" }!
+        XCTAssertEqual(ma.forecast(horizon: 1)!, 1.5e6, accuracy: 1e-6)
     }
 
     func testClampedAutoregressionNeverDiverges() {

@@ -11,6 +11,11 @@ public struct Sample: Equatable, Sendable {
     /// `false` for a sample that says the link was idle (`"state": "I"`): a gap, not a rate.
     public var active: Bool
 
+    /// The rates a sample may claim, in bit/s: from 0.001 bit/s to 1 Pbit/s, beyond any link.
+    /// A rate outside is a broken measurement (a counter that wrapped, a unit error); taken in,
+    /// one such sample would swamp every model's state for as long as it remembers.
+    public static let plausibleRates = 1e-3...1e15
+
     public init(t: Double, bps: Double, rttMs: Double? = nil, active: Bool = true) {
         self.t = t
         self.bps = bps
@@ -59,6 +64,9 @@ public struct SampleParser {
         if active && bps <= 0 {
             // Skipped as if absent: the next sample's interval covers this one's.
             throw SampleProblem(line: lineNumber, reason: "rate \(bps) bit/s is not positive")
+        }
+        if active && !Sample.plausibleRates.contains(bps) {
+            throw SampleProblem(line: lineNumber, reason: "rate \(bps) bit/s is not a link's (0.001 bit/s to 1 Pbit/s)")
         }
         lastT = t
         var rtt: Double?
