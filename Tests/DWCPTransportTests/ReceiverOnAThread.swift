@@ -27,7 +27,12 @@ final class ReceiverOnAThread: @unchecked Sendable {
 
     /// Waits for the transfer's end; its result, and when it ended (`MonotonicClock`).
     func wait() -> (result: Result<TransferStats, Error>, endedAt: Double) {
-        done.wait()
+        wait(timeout: .infinity)!
+    }
+
+    /// The same, or nil if the transfer has not ended within `timeout` seconds.
+    func wait(timeout: Double) -> (result: Result<TransferStats, Error>, endedAt: Double)? {
+        guard done.wait(timeout: timeout.isFinite ? .now() + timeout : .distantFuture) == .success else { return nil }
         done.signal()  // a second wait returns at once
         return (outcome!, ended)
     }
