@@ -75,15 +75,17 @@ final class PredictCLITests: XCTestCase {
         let t = TempDir()
         var lines = #"{"t":1,"bps":1e6}"# + "\n" + #"{"t":1e12,"bps":1e6}"# + "\n"
         lines += #"{"t":1000000000001,"bps":2e6}"# + "\n" + #"{"t":1000000000002,"bps":1e308}"# + "\n"
-        lines += #"{"t":1e308,"bps":1.7e308}"# + "\n" + #"{"t":99999999999999999999999e300,"bps":1}"# + "\n"
+        lines += #"{"t":1e308,"bps":1.7e6}"# + "\n" + #"{"t":99999999999999999999999e300,"bps":1}"# + "\n"
         t.write("s.jsonl", Data(lines.utf8))
         let started = Date()
         let r = try CLI.run("dwcp-predict", ["--horizons", "1,5", t.path("s.jsonl")])
         XCTAssertLessThan(Date().timeIntervalSince(started), 10)
         XCTAssertEqual(r.status, 0, r.stderr)
         let out = String(decoding: r.stdout, as: UTF8.self).split(separator: "\n")
-        XCTAssertEqual(out.count, 5, r.stderr)  // the last line's t is not finite: skipped
+        // Line 4's rate is no link's, and line 6's t is not finite: both skipped, with a warning.
+        XCTAssertEqual(out.count, 4, r.stderr)
         for line in out { XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(line.utf8)), String(line)) }
+        XCTAssertTrue(r.stderr.contains("line 4: rate 1e+308 bit/s is not a link's"), r.stderr)
         XCTAssertTrue(r.stderr.contains("line 6"), r.stderr)
         XCTAssertEqual(try CLI.run("dwcp-predict", ["--max-gap", "3601", t.path("s.jsonl")]).status, 2)
         // A horizon given twice printed the same forecast twice.
