@@ -91,8 +91,16 @@ fuzz: build
 	    $(DEBUG_BIN)/dwcp-encode -f -c $$c --block-size 4K --page-size 512 -o .build-fuzz/corpus/$$c .build-fuzz/seed.bin; \
 	    (cat .build-fuzz/corpus/$$c; printf '\001') > .build-fuzz/corpus/$$c.repair; \
 	  done && \
-	  cat .build-fuzz/corpus/zstd .build-fuzz/corpus/lz4 > .build-fuzz/corpus/concatenated
-	SWIFT_BACKTRACE=enable=no .build-fuzz/debug/DecodeFuzzer $(FUZZ_RUN) .build-fuzz/corpus 2>&1 | $(FUZZ_REPORT); \
+	  cat .build-fuzz/corpus/zstd .build-fuzz/corpus/lz4 > .build-fuzz/corpus/concatenated && \
+	  { head -c 20000 .build-fuzz/seed.bin; printf 'an edit'; tail -c +20008 .build-fuzz/seed.bin | head -c 9000; \
+	    head -c 8192 .build-fuzz/seed.bin; tail -c +30000 .build-fuzz/seed.bin; } > .build-fuzz/round2.bin && \
+	  printf 'in place' | dd of=.build-fuzz/round2.bin bs=1 seek=12388 conv=notrunc status=none && \
+	  for c in zstd lz4; do \
+	    $(DEBUG_BIN)/dwcp-encode -f -c $$c --baseline .build-fuzz/seed.bin --block-size 4K --page-size 512 \
+	      -o .build-fuzz/corpus/delta-$$c .build-fuzz/round2.bin; \
+	    (cat .build-fuzz/corpus/delta-$$c; printf '\001') > .build-fuzz/corpus/delta-$$c.repair; \
+	  done
+	DWCP_FUZZ_BASELINE=.build-fuzz/seed.bin SWIFT_BACKTRACE=enable=no .build-fuzz/debug/DecodeFuzzer $(FUZZ_RUN) .build-fuzz/corpus 2>&1 | $(FUZZ_REPORT); \
 	  test $${PIPESTATUS[0]} -eq 0
 	@mkdir -p .build-fuzz/parse-corpus && DWCP_FUZZ_SEEDS=.build-fuzz/parse-corpus .build-fuzz/debug/ParseFuzzer
 	SWIFT_BACKTRACE=enable=no .build-fuzz/debug/ParseFuzzer $(FUZZ_RUN) .build-fuzz/parse-corpus 2>&1 | $(FUZZ_REPORT); \

@@ -1,6 +1,6 @@
-// libFuzzer entry point over the DWCP decoder. Built by `make fuzz` with
-// `-sanitize=fuzzer,address`; every input must decode or fail with a DWCPError, never crash,
-// hang or allocate without bound.
+// libFuzzer entry point over the DWCP decoder, self-contained streams and deltas against a
+// baseline alike. Built by `make fuzz` with `-sanitize=fuzzer,address`; every input must decode
+// or fail with a DWCPError, never crash, hang or allocate without bound.
 import DWCPCodec
 import DWCPCore
 import DWCPSystem
@@ -10,6 +10,19 @@ import Glibc
 
 nonisolated(unsafe) private var inputFD: Int32 = -1
 nonisolated(unsafe) private var outputFD: Int32 = -1
+
+/// The baseline delta streams decode against (`DWCP_FUZZ_BASELINE`, the file `make fuzz`
+/// encodes its delta seeds against), so mutations reach the baseline copies, XORs and literal
+/// references with hostile offsets and lengths. Without a baseline a delta stream is refused
+/// before its first frame. Its identity is computed once; a stream naming another is refused.
+nonisolated(unsafe) private let baseline: (path: String, identity: BaselineIdentity)? = {
+    guard let path = getenv("DWCP_FUZZ_BASELINE").map({ String(cString: $0) }) else { return nil }
+    do {
+        return (path, try Baseline(opening: path).identity())
+    } catch {
+        fatalError("DWCP_FUZZ_BASELINE: \(error)")
+    }
+}()
 
 @_silgen_name("LLVMFuzzerRunDriver")
 func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
@@ -54,6 +67,8 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     decoder.threads = 1
     // dwcp-encode -d's setting: whatever follows an end frame is read as the next stream.
     decoder.concatenated = true
+    decoder.baselinePath = baseline?.path
+    decoder.baselineIdentity = baseline?.identity
     do {
         _ = try decoder.decode(FileDescriptor(rawValue: inputFD, name: "fuzz"), to: FileDescriptor(rawValue: outputFD, name: "null"))
     } catch is DWCPError {
