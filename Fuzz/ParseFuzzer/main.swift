@@ -110,9 +110,20 @@ func fuzzPlacement(_ bytes: [UInt8]) {
     }
 }
 
+/// dwcp-place eval: an instance parsed, then packed by every algorithm (small ones: the search is
+/// the slow part), each packing audited for capacity as `eval` audits it.
 func fuzzVBP(_ bytes: [UInt8]) {
-    _ = try? VBPInstance.parse(text(bytes), name: "fuzz")
     _ = try? BoundsTable.parse(text(bytes), name: "fuzz")
+    guard let instance = try? VBPInstance.parse(text(bytes), name: "fuzz"), instance.items.count <= 64 else { return }
+    let (make, items) = instance.problem()
+    for algorithm in PackingAlgorithm.allCases {
+        let (cluster, handles) = algorithm.run(items, make: make, options: PackingAlgorithm.Options(steps: 20, attempts: 1))
+        do {
+            try Audit.check(cluster, items: items, handles: handles, algorithm: algorithm.rawValue, instance: "fuzz")
+        } catch {
+            fatalError("\(error)")
+        }
+    }
 }
 
 /// dwcp-rep detect: key rings and evidence lines through the detector (signatures taken as

@@ -66,6 +66,10 @@ final class PackingTests: XCTestCase {
             ("1\n10\n1\n-3 1\n", "negative size"),
             ("1\n10\n1\nx 1\n", "is not an integer"),
             ("1\n10\n1\n3 1\n7\n", "trailing numbers"),
+            // Multiplicities expand a few bytes into any number of items: bounded, in total too.
+            ("1\n10\n1\n3 100001\n", "multiplicity 100001 (an instance holds at most 100000 items)"),
+            ("1\n10\n2\n3 60000\n4 40001\n", "multiplicity 40001"),
+            ("1\n10\n100001\n", "100001 item types"),
         ]
         for (text, message) in cases {
             XCTAssertThrowsError(try VBPInstance.parse(text, name: "t"), text) { e in
@@ -73,6 +77,7 @@ final class PackingTests: XCTestCase {
             }
         }
         XCTAssertEqual(try VBPInstance.parse("1\n10\n2\n3 2\n4 1\n", name: "t").items.count, 3)
+        XCTAssertEqual(try VBPInstance.parse("1\n10\n2\n3 60000\n4 40000\n", name: "t").items.count, VBPInstance.maxItems)
     }
 
     func testBoundsTable() throws {
