@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import DWCPCore
 
 /// Writes a stream into a regular file and leaves a hole wherever a whole page of it is zero,
 /// as `zstd -d`, `cp --sparse` and `dd conv=sparse` do: a decoded VM image is mostly zero pages,
@@ -63,7 +64,7 @@ public final class SparseFileWriter {
         while at < count {
             let intoPage = Int((offset + UInt64(at)) % UInt64(pageSize))
             let piece = min(pageSize - intoPage, count - at)
-            if piece == pageSize && isZero(p + at, piece) {
+            if piece == pageSize && ZeroScan.isZero(p + at, piece) {
                 if at > runStart { try fd.writeAll(p + runStart, count: at - runStart, at: offset + UInt64(runStart)) }
                 skipped += UInt64(piece)
                 runStart = at + piece
@@ -87,15 +88,5 @@ public final class SparseFileWriter {
         let end = start + length
         try Self.extend(fd, to: end)
         _ = try syscall("\(fd.name): seek") { lseek(fd.rawValue, off_t(end), SEEK_SET) }
-    }
-
-    /// True when all `count` bytes (a multiple of 8) are zero. Data pages fail at their first
-    /// word; a zero page is read once, a word at a time (vectorised).
-    static func isZero(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
-        let words = count / 8
-        if p.loadUnaligned(as: UInt64.self) != 0 { return false }
-        var acc: UInt64 = 0
-        for i in 0..<words { acc |= p.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) }
-        return acc == 0
     }
 }
