@@ -1,10 +1,10 @@
 // libFuzzer entry point over every parser that reads input a user or a peer controls, other
 // than the DWCP stream (DecodeFuzzer has that): the transport's handshake and message headers
-// (a stranger connecting to dwcp-recv's port), its --resume checkpoint file, JSON lines (QMP
-// replies, placement requests and node lists, evidence, reputation state), the journal
-// `dwcp-migrate receive` replays after a crash, bandwidth samples
-// through the binner and every forecaster, GRU model files, VBP instances and bounds tables,
-// key rings, sizes, rates and durations on the command line. Built by `make fuzz-parse` with
+// (a stranger connecting to dwcp-recv's port), its --resume checkpoint file, JSON lines as
+// JSONValue reads them (placement requests and node lists, evidence, reputation state), the
+// journal `dwcp-migrate receive` replays after a crash, bandwidth samples through the binner
+// and every forecaster, GRU model files, VBP instances (packed and audited) and bounds tables,
+// key rings, sizes, rates and durations on the command line. Built and run by `make fuzz` with
 // `-sanitize=fuzzer,address`.
 //
 // The first byte picks the parser; the rest is its input. Every input must parse or be refused
@@ -169,10 +169,16 @@ let scratch: String = {
 /// The image rounds apply through: two pages, the same before every input.
 let journalImage = [UInt8]((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31) })
 
+/// Replaces the file at `path` with `bytes`. A failed write would fuzz a stale file unnoticed,
+/// so it stops the fuzzer.
 func writeFile(_ path: String, _ bytes: [UInt8]) {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    close(fd)
+    do {
+        let fd = try FileDescriptor.create(path, overwrite: true, mode: 0o600)
+        defer { fd.close() }
+        try fd.writeAll(bytes)
+    } catch {
+        fatalError("\(path): \(error)")
+    }
 }
 
 /// dwcp-recv --resume reading the checkpoint file a killed receiver left.
@@ -217,19 +223,16 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
 /// files, checkpoint records, reputation state, signatures) keep mutations at their checks, but
 /// libFuzzer's comparison tracing still walks the fields in front of them.
 func writeSeeds(to dir: String) throws {
-    func seed(_ name: String, _ parser: String, _ bytes: [UInt8]) throws {
-        let selector = UInt8(targets.firstIndex { $0.name == parser }!)
-        let fd = try FileDescriptor.create("\(dir)/\(name)", overwrite: true)
-        defer { fd.close() }
-        try fd.writeAll([selector] + bytes)
+    func seed(_ name: String, _ parser: String, _ bytes: [UInt8]) {
+        writeFile("\(dir)/\(name)", [UInt8(targets.firstIndex { $0.name == parser }!)] + bytes)
     }
-    func seed(_ name: String, _ parser: String, _ text: String) throws { try seed(name, parser, Array(text.utf8)) }
+    func seed(_ name: String, _ parser: String, _ text: String) { seed(name, parser, Array(text.utf8)) }
 
-    try seed("qmp-reply", "json", #"{"return": {"status": "active", "ram": {"transferred": 1234, "remaining": 5.5e8}}, "id": "q\u00e9"}"#)
+    seed("nested-object", "json", #"{"return": {"status": "active", "ram": {"transferred": 1234, "remaining": 5.5e8}}, "id": "q\u00e9"}"#)
     var samples = ""
     var random = SplitMix(seed: 7)
     for i in 0..<16 { samples += #"{"t":\#(Double(i) * 0.7),"bps":\#(1e6 * (1 + random.nextUnit())),"rtt_ms":\#(20 + i % 7)}"# + "\n" }
-    try seed("samples", "samples", samples + #"{"t":12,"bps":0}"# + "\n" + #"{"t":1e12,"bps":5e6}"# + "\n")
+    seed("samples", "samples", samples + #"{"t":12,"bps":0}"# + "\n" + #"{"t":1e12,"bps":5e6}"# + "\n")
 
     let network = GRUNetwork(inputs: GRUFeatures.count, hidden: 2, outputs: 2, seed: 3)
     var model = GRUModel(networks: [network], horizons: [1, 5], priors: ["last": [1: 0.9]],
@@ -237,9 +240,9 @@ func writeSeeds(to dir: String) throws {
     // Version 1 (no digest line), so mutations reach every line.
     model = (["dwcp-gru 1"] + model.split(separator: "\n").dropFirst().dropLast()).joined(separator: "\n") + "\n"
     _ = try GRUModel.parse(model)
-    try seed("model", "gru-model", model)
+    seed("model", "gru-model", model)
 
-    try seed("placement", "placement", """
+    seed("placement", "placement", """
         {"node":"a","cpu":32,"memory":131072,"gpu":4,"gpu_model":"T4","region":"eu","zone":"eu-1","domain":"r1"}
         {"node":"b","cpu":16,"memory":65536,"region":"us","zone":"us-1","domain":"r2","reputation":0.7}
         ---
@@ -248,9 +251,9 @@ func writeSeeds(to dir: String) throws {
         {"release":"db-1"}
 
         """)
-    try seed("placement-csv", "placement", "node,cpu,memory\na,4,8\nb,8,16\n---\nvm,cpu,memory,phase\nx,1,2,Running\ny,9,1,Failed\n")
-    try seed("vbp", "vbp", "3 2\n10 10\n4 5\n6 5\n3 3\n")
-    try seed("bounds", "vbp", "instance,lower,upper\ncl_01_001,3,4\n")
+    seed("placement-csv", "placement", "node,cpu,memory\na,4,8\nb,8,16\n---\nvm,cpu,memory,phase\nx,1,2,Running\ny,9,1,Failed\n")
+    seed("vbp", "vbp", "3 2\n10 10\n4 5\n6 5\n3 3\n")
+    seed("bounds", "vbp", "instance,lower,upper\ncl_01_001,3,4\n")
 
     let simulator = TraceSimulator(nodes: 4, byzantine: 0.5, rounds: 4, fanout: 2, seed: 5)
     let population = try simulator.population()
@@ -261,9 +264,9 @@ func writeSeeds(to dir: String) throws {
         _ = detector.process(r, signature: .valid, key: nil)
     }
     _ = try KeyRing.parse(evidence.split(separator: "\n").prefix { !$0.hasPrefix("{") }.joined(separator: "\n"))
-    try seed("evidence", "evidence", evidence)
+    seed("evidence", "evidence", evidence)
     try StateFile.restore(StateFile.encode(detector), into: Detector(config: Detector.Config()))
-    try seed("reputation-state", "reputation-state", StateFile.encode(detector))
+    seed("reputation-state", "reputation-state", StateFile.encode(detector))
 
     let session = (0..<16).map { UInt8($0 * 7) }
     var wire = Hello(flags: Hello.authFlag, streamIndex: 1, session: session, nonce: Array(session.reversed()),
@@ -273,7 +276,7 @@ func writeSeeds(to dir: String) throws {
     let reason = Array("disk full".utf8)
     var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
     header.withUnsafeMutableBytes { MessageHeader(kind: .cancel, length: UInt32(reason.count), sequence: 0, offset: 0, checksum: 0).store(to: $0.baseAddress!) }
-    try seed("wire", "wire", wire + header + reason)
+    seed("wire", "wire", wire + header + reason)
 
     let path = "\(dir)/.checkpoint"
     let (checkpoint, _) = try ReceiveCheckpoint.open(path)
@@ -286,7 +289,7 @@ func writeSeeds(to dir: String) throws {
     let (_, restored) = try ReceiveCheckpoint.open(path)
     guard restored?.chunks == 4 else { fatalError("checkpoint seed reads back as \(String(describing: restored))") }
     checkpoint.remove()
-    try seed("checkpoint", "checkpoint", bytes)
+    seed("checkpoint", "checkpoint", bytes)
 
     let image = "\(dir)/.image"
     writeFile(image, journalImage)
@@ -298,9 +301,9 @@ func writeSeeds(to dir: String) throws {
     let journalBytes = try FileDescriptor.openForReading(ImageJournal.journalPath(for: image)).readToEnd()
     guard case .replayed(round: 3, _, _) = try ImageJournal.recover(image: image) else { fatalError("journal seed did not replay") }
     unlink(image)
-    try seed("image-journal", "image-journal", journalBytes)
+    seed("image-journal", "image-journal", journalBytes)
 
-    try seed("units", "units", "64MiB\n1.5Gbit\n250ms\nzstd:19\nlz4:-3\n100MB/s\n2h\n")
+    seed("units", "units", "64MiB\n1.5Gbit\n250ms\nzstd:19\nlz4:-3\n100MB/s\n2h\n")
 }
 
 @_cdecl("ParseFuzzer_main")
