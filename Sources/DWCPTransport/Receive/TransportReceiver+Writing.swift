@@ -19,6 +19,14 @@ extension TransportReceiver {
         output.seek(to: end)
     }
 
+    /// Zero pages at the end of what was written were skipped as holes (`sparseWrites`): the
+    /// file gets its length before it is fsynced, so a checkpoint or a verdict never describes
+    /// bytes the file does not hold.
+    func extendOverSkippedZeros(_ target: FileDescriptor, to written: UInt64) throws {
+        guard sparseWrites, let start = positional?.start else { return }
+        try SparseFileWriter.extend(target, to: start + written)
+    }
+
     func writeLoop(_ output: FileDescriptor) {
         let digest = ChunkListDigest()
         for c in restored?.checksums ?? [] { digest.add(c) }
@@ -45,7 +53,7 @@ extension TransportReceiver {
             if let checkpoint, a.next > checkpointedChunks {
                 do {
                     // A restarted receiver checks the file holds what the checkpoint says.
-                    if sparseWrites, let start = positional?.start { try SparseFileWriter.extend(target, to: start + a.written) }
+                    try extendOverSkippedZeros(target, to: a.written)
                     try target.syncData()
                     try checkpoint.record(session: lock.withLock { session ?? [] }, first: checkpointedChunks, checksums: uncheckpointed, bytes: a.written)
                 } catch {
@@ -102,7 +110,7 @@ extension TransportReceiver {
                     // is the one the stream went to (`redirect` may have chosen another).
                     do {
                         // Zero pages at the end were skipped: the file gets its length first.
-                        if sparseWrites, let start = positional?.start { try SparseFileWriter.extend(target, to: start + lock.withLock { written }) }
+                        try extendOverSkippedZeros(target, to: lock.withLock { written })
                         if target.isRegularFile { try target.sync() }
                     } catch {
                         rejection = error
