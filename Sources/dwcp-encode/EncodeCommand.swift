@@ -67,15 +67,19 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Page size for zero, duplicate and baseline matching: a power of two, 512 to 1MiB.", valueName: "BYTES"))
     var pageSize: String = "4096"
 
-    @Option(help: ArgumentHelp("Original bytes per frame, a multiple of the page size up to 64MiB (default: 4MiB; with --baseline, 1/128 of the baseline's size as a power of two from 1MiB to 8MiB). Larger frames let the compressor reach further back and cost fewer headers; delta rounds keep them small on small images to bound memory.", valueName: "BYTES"))
+    @Option(help: ArgumentHelp("Original bytes per frame, a multiple of the page size up to 64MiB (default: 6MiB; with --baseline, 1/128 of the baseline's size as a power of two from 1MiB to 8MiB). Larger frames let the compressor reach further back and cost fewer headers; delta rounds keep them small on small images to bound memory.", valueName: "BYTES"))
     var blockSize: String?
 
-    /// Full rounds compress better with frames that span more of the image (4 MiB: node's heap
-    /// dump 1.20 → 1.01 of `zstd -3`'s size); delta rounds find their matches in the baseline and
+    /// Full rounds compress better with frames that span more of the image, since a frame cannot
+    /// reach into the one before it: node's heap dump, against `zstd -3`'s size, 1.20 in 1 MiB
+    /// frames, 1.01–1.02 in 4 MiB, 0.96 in 6 MiB, 0.93 in 8 MiB. Larger frames cost time where
+    /// the wide match tables are chosen (python3's dump: 0.83–0.87 of `zstd -1 -T0`'s time in
+    /// 4 or 6 MiB frames, 0.92–0.95 in 8 MiB) and memory; 6 MiB keeps every dump of
+    /// `make bench` under both bars. Delta rounds find their matches in the baseline and
     /// size their frames by it (`EncoderConfiguration.deltaBlockSize`): 1 MiB frames hold small
     /// images' memory to a quarter of `zstd --patch-from`'s, and large images, mostly references,
     /// spend less on headers in larger ones.
-    var effectiveBlockSize: String { blockSize ?? "4MiB" }
+    var effectiveBlockSize: String { blockSize ?? "6MiB" }
 
     @Option(help: ArgumentHelp("How far back a duplicate page may be referenced; the decoder keeps this much output. 0 disables duplicate elimination.", valueName: "BYTES"))
     var window: String = "128MiB"

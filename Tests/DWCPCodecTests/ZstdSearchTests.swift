@@ -30,11 +30,52 @@ final class ZstdSearchTests: XCTestCase {
         let text = gen.text(1 << 20)
         func search(_ s: CodecSetting, _ b: [UInt8]) -> ZstdSearch { b.withUnsafeBytes { ZstdSearch.choose(s, section: $0) } }
         XCTAssertEqual(search(.adaptiveZstd, random), .nearlyRandom)
-        XCTAssertEqual(search(.adaptiveZstd, text), .structured)
-        // Against a prefix, random-looking bytes may be the prefix's: the wider search.
-        XCTAssertEqual(random.withUnsafeBytes { ZstdSearch.choose(.adaptiveZstd, section: $0, hasPrefix: true) }, .structured)
+        XCTAssertEqual(search(.adaptiveZstd, text), .nearRepeats)
+        // Against a prefix, random-looking bytes may be the prefix's: the wide tables.
+        XCTAssertEqual(random.withUnsafeBytes { ZstdSearch.choose(.adaptiveZstd, section: $0, hasPrefix: true) }, .farRepeats)
         XCTAssertEqual(search(CodecSetting(codec: .zstd, level: 3), random), .level(3))
         XCTAssertEqual(search(CodecSetting(codec: .zstd, level: 3), text), .level(3))
+    }
+
+    private func farFraction(_ bytes: [UInt8]) -> Double {
+        bytes.withUnsafeBytes { MatchReach.farRepeatFraction($0) }
+    }
+
+    /// Repeats count as far only from `farDistance` back, wherever they lie in their words'
+    /// alignment, and nothing else does.
+    func testFarRepeatFractionMeasuresHowFarBackRepeatsLie() {
+        var gen = TestData(seed: 15)
+        let random = gen.bytes(4 << 20)
+        XCTAssertEqual(farFraction(random), 0, accuracy: 0.001)  // no repeats at all
+        XCTAssertEqual(farFraction([]), 0)
+        XCTAssertEqual(farFraction([UInt8](repeating: 0, count: 1 << 20)), 0)  // zero words are not sampled
+        // 64 KiB of random bytes, over and over: every repeat is 64 KiB back, near.
+        let near = [[UInt8]](repeating: Array(random[0..<(64 << 10)]), count: 32).flatMap { $0 }
+        XCTAssertEqual(farFraction(near), 0)
+        // 1 MiB of random bytes twice, 1 MiB apart: a third of the samples repeat 2 MiB back,
+        // less the few whose slot in the last-seen table a later sample took meanwhile.
+        let block = Array(random[0..<(1 << 20)])
+        let far = farFraction(block + random[(1 << 20)..<(2 << 20)] + block)
+        XCTAssertGreaterThan(far, 0.25)
+        XCTAssertLessThanOrEqual(far, 1.0 / 3 + 0.01)
+        // Exactly at the far distance counts; just under does not.
+        let span = Array(random[0..<MatchReach.farDistance])
+        XCTAssertEqual(farFraction(span + span), 0.5, accuracy: 0.05)
+        let short = Array(random[0..<(MatchReach.farDistance - 8)])
+        XCTAssertEqual(farFraction(short + short), 0)
+    }
+
+    /// Heaps whose repeats lie close get the narrow tables, those whose repeats lie far the wide
+    /// ones, and a section too short to hold a far repeat is not scanned.
+    func testRepeatsDecideBetweenTheNarrowAndTheWideTables() {
+        var gen = TestData(seed: 16)
+        // Random over 16 byte values: 4 bits a byte, structured as far as entropy tells.
+        func structured(_ n: Int) -> [UInt8] { gen.bytes(n).map { $0 & 0x0F | 0x40 } }
+        func search(_ b: [UInt8]) -> ZstdSearch { b.withUnsafeBytes { ZstdSearch.choose(.adaptiveZstd, section: $0) } }
+        XCTAssertEqual(search([[UInt8]](repeating: structured(64 << 10), count: 48).flatMap { $0 }), .nearRepeats)
+        let a = structured(1 << 20)
+        XCTAssertEqual(search(a + structured(1 << 20) + a), .farRepeats)
+        XCTAssertEqual(search(Array(a[0..<MatchReach.farDistance])), .nearRepeats)
     }
 
     func testDefaultsAndNames() {
@@ -61,7 +102,7 @@ final class ZstdSearchTests: XCTestCase {
         let input = nearlyRandom(1 << 20) + gen.text(1 << 20) + nearlyRandom(1 << 20)
         let (stream, stats) = try Codec.encode(input, scratch: scratch) { $0.blockSize = 1 << 20 }
         XCTAssertEqual(stats.codecMix["zstd-fast"], 2 << 20)
-        XCTAssertEqual(stats.codecMix["zstd-dfast"], 1 << 20)
+        XCTAssertEqual(stats.codecMix["zstd-dfast-near"], 1 << 20)
         XCTAssertEqual(Codec.decode(stream, scratch: scratch).output, input)
         let (_, fixed) = try Codec.encode(input, scratch: scratch) {
             $0.blockSize = 1 << 20
