@@ -150,7 +150,13 @@ public final class StreamDecoder {
             consume: { frame in
                 let out = frame.output.unsafeBase
                 for b in frame.backReferences {
-                    let from = frame.header.offset + UInt64(b.position) - b.distance
+                    // The ops parser checked the distance against the length and the window, but
+                    // only here is it known where the reference stands in the stream.
+                    let here = frame.header.offset + UInt64(b.position)
+                    guard b.distance <= here else {
+                        throw DWCPError.integrity("frame \(frame.header.sequence) (data, at stream offset \(frame.streamOffset)): back-reference \(b.distance) bytes back from decoded offset \(here), before the stream's start")
+                    }
+                    let from = here - b.distance
                     if from >= frame.header.offset {
                         // Within this frame: distance >= length, so the source is complete.
                         (out + b.position).copyMemory(from: out + Int(from - frame.header.offset), byteCount: b.length)
