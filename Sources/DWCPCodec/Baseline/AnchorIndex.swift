@@ -1,142 +1,189 @@
 import DWCPCore
+import DWCPSystem
 
 /// Content-defined anchors of the baseline: where input content (unchanged, moved or edited)
 /// used to be.
 ///
-/// A gear hash (`GearHash`) runs over every byte of the baseline's non-zero pages; the positions
-/// where its top `anchorBits` bits are zero (about one per 256 bytes) are recorded with the
-/// 64-byte window's hash as key. Anchors depend only on content, so they survive shifts: a page
-/// of the input that kept any 64-byte window around one of its anchors names its old position,
-/// exactly aligned, whatever moved around it (a grown heap segment, a page the garbage collector
-/// copied). The same scan of an input page then yields candidates to copy from or XOR against.
-/// This is the content-defined-chunking way of matching by content rather than by offset, without
-/// materialising chunks. Memory: two 16-byte slots per anchor, about 1/8 of the baseline's
-/// non-zero size (20 MiB for a 160 MiB core dump).
+/// The baseline's anchors (`AnchorHash`: 8-byte-aligned positions whose word is sampled, about
+/// one per 256 bytes) are recorded with their 32-byte window's key. Anchors depend only on
+/// content, so they survive shifts: a page of the input that kept any 32-byte window around one
+/// of the baseline's anchors names its old position, exactly aligned, whatever moved around it
+/// (a grown heap segment, a page the garbage collector copied, a row inserted before it). This
+/// is the content-defined-chunking way of matching by content rather than by offset, without
+/// materialising chunks. Memory: two 16-byte slots per anchor and a one-byte filter per slot,
+/// about 1/8 of the baseline's non-zero size (20 MiB for a 160 MiB core dump).
 public final class AnchorIndex: @unchecked Sendable {
-    public static let anchorBits: UInt64 = 8
-
-    private let keys: UnsafeMutablePointer<UInt64>
-    private let positions: UnsafeMutablePointer<UInt64>  // baseline offset of the window's first byte + 1; 0 = empty
-    /// The memory behind `keys` and `positions`: huge-page mappings that come zeroed from the
+    /// The table: a slot is two words, the key and the baseline offset of its window + 1 (0 =
+    /// empty), side by side so a probe touches one cache line. It is cut into `partitions`
+    /// equal open-addressing tables chosen by a key's top bits, so the build inserts with one
+    /// thread per partition.
+    private let table: UnsafeMutablePointer<UInt64>
+    /// Eight bits per slot (16 per key), set by each key's hash and cut into partitions like
+    /// the table: an input page scanned for anchors makes ~128 lookups, most for keys the
+    /// baseline never had, and this filter (a sixteenth of the table's size) answers ~94 % of
+    /// those without touching the table.
+    private let filter: UnsafeMutablePointer<UInt64>
+    /// The memory behind `table` and `filter`: huge-page mappings that come zeroed from the
     /// kernel, so a table of tens of MiB costs neither a memset nor 4 KiB page faults.
-    private let storage: (keys: RawBuffer, positions: RawBuffer)
-    private let mask: Int
-    public private(set) var count = 0
+    private let storage: (table: RawBuffer, filter: RawBuffer)
+    private let partitionShift: UInt64     // a key's partition: mix >> partitionShift
+    private let slotMask: Int              // slots per partition - 1
+    private let filterShift: UInt64        // a key's filter bit within its partition: (mix * c) >> filterShift
+    public let count: Int
 
-    /// Calls `body(hash, windowStart)` for every anchor in `count` bytes at `p`, in order, for
-    /// windows lying entirely inside the range. `body` returns false to stop.
+    /// Calls `body(key, windowStart)` for the anchors at every byte position of the `count`
+    /// bytes at `p` whose window lies inside them, in order: the scan of an input page.
+    /// `body` returns false to stop.
     @inline(__always)
-    static func forEachAnchor(_ p: UnsafeRawPointer, _ count: Int, _ table: UnsafePointer<UInt64>,
-                              _ body: (UInt64, Int) throws -> Bool) rethrows {
-        let w = GearHash.window
-        guard count >= w else { return }
-        let bytes = p.assumingMemoryBound(to: UInt8.self)
-        let shift = 64 - anchorBits
-        var h: UInt64 = 0
-        for i in 0..<(w - 1) { h = (h << 1) &+ table[Int(bytes[i])] }
-        var i = w - 1
-        while i < count {
-            h = (h << 1) &+ table[Int(bytes[i])]
-            if h >> shift == 0 && h != GearHash.zeroWindow {
-                if try !body(h, i + 1 - w) { return }
-            }
-            i += 1
-        }
-    }
-
-    /// Appends every anchor in `count` bytes at `p` to `found` as (hash, `origin` + window start),
-    /// in order: the same anchors as `forEachAnchor`, about twice as fast on long runs.
-    ///
-    /// The rolling hash is a chain (each step needs the previous value), so one scan runs at
-    /// the latency of two additions per byte. The range is cut into four parts scanned in one
-    /// loop, so the parts' chains overlap in the CPU. Each part starts 63 bytes early to warm its
-    /// hash up; a window's hash depends only on its 64 bytes, so the values match a single scan.
-    static func collectAnchors(_ p: UnsafeRawPointer, _ count: Int, _ table: UnsafePointer<UInt64>, origin: UInt64,
-                               into found: inout [(UInt64, UInt64)]) {
-        let w = GearHash.window
-        // Windows end at w-1..<count; the parts take `part` window ends each, the last one also
-        // the remainder. Short ranges are not worth the set-up.
-        let part = (count - (w - 1)) / 4
-        guard part >= 4 * w else {
-            forEachAnchor(p, count, table) { h, at in
-                found.append((h, origin + UInt64(at)))
-                return true
-            }
-            return
-        }
-        let bytes = p.assumingMemoryBound(to: UInt8.self)
-        let shift = 64 - anchorBits
-        let zero = GearHash.zeroWindow
-        let s0 = w - 1, s1 = s0 + part, s2 = s1 + part, s3 = s2 + part
-        var h0: UInt64 = 0, h1: UInt64 = 0, h2: UInt64 = 0, h3: UInt64 = 0
-        for k in 0..<(w - 1) {
-            h0 = (h0 << 1) &+ table[Int(bytes[s0 - (w - 1) + k])]
-            h1 = (h1 << 1) &+ table[Int(bytes[s1 - (w - 1) + k])]
-            h2 = (h2 << 1) &+ table[Int(bytes[s2 - (w - 1) + k])]
-            h3 = (h3 << 1) &+ table[Int(bytes[s3 - (w - 1) + k])]
-        }
-        // Anchors of parts 1...3 wait in their own lists, so `found` stays in order.
-        var later: [[(UInt64, UInt64)]] = [[], [], []]
-        for k in 0..<3 { later[k].reserveCapacity(part / 128) }
-        let b0 = bytes + s0, b1 = bytes + s1, b2 = bytes + s2, b3 = bytes + s3
-        let limit: UInt64 = 1 << shift   // a hash below this has its top anchorBits bits zero
+    static func forEachAnchor(_ p: UnsafeRawPointer, _ count: Int, _ body: (UInt64, Int) throws -> Bool) rethrows {
+        let last = count - AnchorHash.window
         var i = 0
-        while i < part {
-            h0 = (h0 << 1) &+ table[Int(b0[i])]
-            h1 = (h1 << 1) &+ table[Int(b1[i])]
-            h2 = (h2 << 1) &+ table[Int(b2[i])]
-            h3 = (h3 << 1) &+ table[Int(b3[i])]
-            // One test for the four (an anchor is 1 position in 256), then which of them.
-            if min(min(h0, h1), min(h2, h3)) < limit {
-                if h0 < limit && h0 != zero { found.append((h0, origin + UInt64(s0 + i + 1 - w))) }
-                if h1 < limit && h1 != zero { later[0].append((h1, origin + UInt64(s1 + i + 1 - w))) }
-                if h2 < limit && h2 != zero { later[1].append((h2, origin + UInt64(s2 + i + 1 - w))) }
-                if h3 < limit && h3 != zero { later[2].append((h3, origin + UInt64(s3 + i + 1 - w))) }
+        while i <= last {
+            if WordSample.selects(p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
+                if try !body(AnchorHash.key(p + i), i) { return }
             }
             i &+= 1
         }
-        // Part 3 runs on to the end of the range.
-        i = s3 + part
-        while i < count {
-            h3 = (h3 << 1) &+ table[Int(bytes[i])]
-            if h3 < limit && h3 != zero { later[2].append((h3, origin + UInt64(i + 1 - w))) }
-            i += 1
-        }
-        for list in later { found.append(contentsOf: list) }
     }
 
-    /// Builds the table from anchors collected per thread, in baseline order (first wins).
-    init(anchors: [[(UInt64, UInt64)]]) {
+    /// Appends the anchors at positions of the `count` bytes at `p` that lie at a multiple of 8
+    /// from the baseline's start (`origin` is where `p` lies in it), whose window lies inside
+    /// them, to `found` as (key, baseline offset), in order: the scan of the baseline.
+    static func collectAnchors(_ p: UnsafeRawPointer, _ count: Int, origin: UInt64, into found: inout [(UInt64, UInt64)]) {
+        let last = count - AnchorHash.window
+        var i = Int((8 - origin % 8) % 8)
+        while i <= last {
+            if WordSample.selects(p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
+                found.append((AnchorHash.key(p + i), origin + UInt64(i)))
+            }
+            i &+= 8
+        }
+    }
+
+    /// Builds the table from anchors collected per thread, in baseline order (the first of
+    /// equal keys wins), inserting with up to `threads` threads.
+    init(anchors: [[(UInt64, UInt64)]], threads: Int = 1) {
         let total = anchors.reduce(0) { $0 + $1.count }
         var slots = 1024
         while slots < 2 * total { slots <<= 1 }
-        mask = slots - 1
-        storage = (RawBuffer(capacity: slots * 8), RawBuffer(zeroedCapacity: slots * 8))
-        keys = storage.keys.unsafeBase.bindMemory(to: UInt64.self, capacity: slots)
-        positions = storage.positions.unsafeBase.bindMemory(to: UInt64.self, capacity: slots)
-        for list in anchors {
-            for (h, offset) in list { insert(h, offset) }
+        var partitions = 1
+        while partitions * 2 <= threads && partitions < 64 && slots / (partitions * 2) >= 1024 { partitions *= 2 }
+        let perPartition = slots / partitions
+        partitionShift = 64 - UInt64(partitions.trailingZeroBitCount)
+        slotMask = perPartition - 1
+        filterShift = 64 - UInt64((perPartition * 8).trailingZeroBitCount)
+        storage = (RawBuffer(zeroedCapacity: slots * 16), RawBuffer(zeroedCapacity: slots))
+        table = storage.table.unsafeBase.bindMemory(to: UInt64.self, capacity: slots * 2)
+        filter = storage.filter.unsafeBase.bindMemory(to: UInt64.self, capacity: slots / 8)
+        // Each thread walks every list in order and inserts the keys of its own partition, so
+        // the result is the same for any number of threads.
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: partitions)
+        defer { counts.deallocate() }
+        counts.initialize(repeating: 0)
+        let sink = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: partitions)
+        defer { sink.deallocate() }
+        let insertPartition = { [table, filter, partitionShift, slotMask, filterShift] (p: Int) in
+            let tableBase = table + 2 * p * perPartition
+            let filterBase = filter + p * perPartition / 8
+            var inserted = 0
+            // The table is far larger than the CPU's caches, so nearly every insert misses. The
+            // slots of the next 16 anchors are read first, back to back, so those misses overlap;
+            // the inserts then find their lines in the cache.
+            var touched: UInt64 = 0
+            for list in anchors {
+                list.withUnsafeBufferPointer { list in
+                    var start = 0
+                    while start < list.count {
+                        let end = min(list.count, start + 16)
+                        for k in start..<end {
+                            let (h, offset) = list[k]
+                            let m = AnchorHash.mix(h)
+                            guard Int(truncatingIfNeeded: m >> partitionShift) == p else { continue }
+                            let bit = Int(truncatingIfNeeded: (m &* 0x9E37_79B9_7F4A_7C15) >> filterShift)
+                            filterBase[bit >> 6] |= 1 << UInt64(bit & 63)
+                            var slot = Int(truncatingIfNeeded: m) & slotMask
+                            while tableBase[2 * slot + 1] != 0 && tableBase[2 * slot] != h { slot = (slot + 1) & slotMask }
+                            if tableBase[2 * slot + 1] == 0 {
+                                tableBase[2 * slot] = h
+                                tableBase[2 * slot + 1] = offset + 1
+                                inserted += 1
+                            }
+                        }
+                        start = end
+                    }
+                }
+            }
+            counts[p] = inserted
+            sink[p] = touched   // keeps the reads: their values are never used
+        }
+        if partitions == 1 {
+            insertPartition(0)
+        } else {
+            let workers = (0..<partitions).map { p in OSThread { insertPartition(p) } }
+            for w in workers { w.join() }
+        }
+        count = counts.reduce(0, +)
+    }
+
+    /// Calls `body(baselineOffset, windowStart)` for each anchor of the `count` bytes at `p`
+    /// (`forEachAnchor`) whose key the baseline has, in order; `body` returns false to stop.
+    ///
+    /// Most of an input page's ~128 anchors are keys the baseline never had, each rejected by one
+    /// filter word, and those words are not in the CPU's cache. Anchors are taken 16 at a time
+    /// and their filter words read back to back, so the cache misses overlap instead of
+    /// following each other.
+    func forEachMatch(_ p: UnsafeRawPointer, _ count: Int, _ body: (UInt64, Int) throws -> Bool) rethrows {
+        let batch = 16
+        try withUnsafeTemporaryAllocation(of: (key: UInt64, at: Int).self, capacity: batch) { pending in
+            var n = 0
+            // Looks up the pending anchors; false once `body` has asked to stop.
+            func flush() throws -> Bool {
+                // Keep the ones the filter passes, without a branch on the (slow) filter word.
+                var kept = 0
+                for k in 0..<n {
+                    pending[kept] = pending[k]
+                    kept &+= mayContain(pending[k].key) ? 1 : 0
+                }
+                n = 0
+                for k in 0..<kept {
+                    if let old = tableLookup(pending[k].key), try !body(old, pending[k].at) { return false }
+                }
+                return true
+            }
+            var going = true
+            try Self.forEachAnchor(p, count) { key, at in
+                pending[n] = (key, at)
+                n &+= 1
+                if n == batch { going = try flush() }
+                return going
+            }
+            if going { _ = try flush() }
         }
     }
 
-    private func insert(_ h: UInt64, _ offset: UInt64) {
-        var slot = Int(truncatingIfNeeded: GearHash.mix(h)) & mask
-        while positions[slot] != 0 {
-            if keys[slot] == h { return }
-            slot = (slot + 1) & mask
-        }
-        keys[slot] = h
-        positions[slot] = offset + 1
-        count += 1
-    }
-
-    /// Baseline offset of the first window whose anchor hash is `h`, if recorded.
+    /// Baseline offset of the first window whose key is `h`, if recorded.
     @inline(__always)
     public func lookup(_ h: UInt64) -> UInt64? {
-        var slot = Int(truncatingIfNeeded: GearHash.mix(h)) & mask
-        while positions[slot] != 0 {
-            if keys[slot] == h { return positions[slot] - 1 }
-            slot = (slot + 1) & mask
+        mayContain(h) ? tableLookup(h) : nil
+    }
+
+    /// False when the baseline certainly has no window with key `h` (the filter).
+    @inline(__always)
+    private func mayContain(_ h: UInt64) -> Bool {
+        let m = AnchorHash.mix(h)
+        let p = Int(truncatingIfNeeded: m >> partitionShift)   // 0 when partitionShift is 64
+        let bit = Int(truncatingIfNeeded: (m &* 0x9E37_79B9_7F4A_7C15) >> filterShift)
+        return filter[p * (slotMask + 1) / 8 + bit >> 6] & (1 << UInt64(bit & 63)) != 0
+    }
+
+    @inline(__always)
+    private func tableLookup(_ h: UInt64) -> UInt64? {
+        let m = AnchorHash.mix(h)
+        let tableBase = table + 2 * Int(truncatingIfNeeded: m >> partitionShift) * (slotMask + 1)
+        var slot = Int(truncatingIfNeeded: m) & slotMask
+        while tableBase[2 * slot + 1] != 0 {
+            if tableBase[2 * slot] == h { return tableBase[2 * slot + 1] - 1 }
+            slot = (slot + 1) & slotMask
         }
         return nil
     }

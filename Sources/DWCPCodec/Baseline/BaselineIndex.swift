@@ -69,30 +69,28 @@ public final class BaselineIndex: @unchecked Sendable {
                 // About one anchor per 256 bytes: reserve for that, so the list is not copied
                 // as it grows (that was a fifth of the index build's page faults).
                 found.reserveCapacity((hi - lo) * ps / 224)
-                GearHash.table.withUnsafeBufferPointer { table in
-                    var page = lo
-                    while page < hi {
-                        let start = UInt64(page) * UInt64(ps)
-                        let bytes = Int(min(UInt64(min(chunkPages, hi - page) * ps), baseline.length - start))
-                        do {
-                            try baseline.read(into: buffer.unsafeBase, count: bytes, at: start)
-                        } catch {
-                            errorLock.withLock { if firstError == nil { firstError = error } }
-                            return
-                        }
-                        // Anchors over each run of non-zero pages (windows may straddle pages).
-                        var i = 0
-                        while i < bytes {
-                            if ZeroScan.isZero(buffer.unsafeBase + i, min(ps, bytes - i)) { i += ps; continue }
-                            var j = i + ps
-                            while j < bytes && !ZeroScan.isZero(buffer.unsafeBase + j, min(ps, bytes - j)) { j += ps }
-                            j = min(j, bytes)
-                            let runStart = start + UInt64(i)
-                            AnchorIndex.collectAnchors(buffer.unsafeBase + i, j - i, table.baseAddress!, origin: runStart, into: &found)
-                            i = j
-                        }
-                        page += chunkPages
+                var page = lo
+                while page < hi {
+                    let start = UInt64(page) * UInt64(ps)
+                    let bytes = Int(min(UInt64(min(chunkPages, hi - page) * ps), baseline.length - start))
+                    do {
+                        try baseline.read(into: buffer.unsafeBase, count: bytes, at: start)
+                    } catch {
+                        errorLock.withLock { if firstError == nil { firstError = error } }
+                        return
                     }
+                    // Anchors over each run of non-zero pages (windows may straddle pages).
+                    var i = 0
+                    while i < bytes {
+                        if ZeroScan.isZero(buffer.unsafeBase + i, min(ps, bytes - i)) { i += ps; continue }
+                        var j = i + ps
+                        while j < bytes && !ZeroScan.isZero(buffer.unsafeBase + j, min(ps, bytes - j)) { j += ps }
+                        j = min(j, bytes)
+                        let runStart = start + UInt64(i)
+                        AnchorIndex.collectAnchors(buffer.unsafeBase + i, j - i, origin: runStart, into: &found)
+                        i = j
+                    }
+                    page += chunkPages
                 }
                 listsPointer[w] = found
             })
@@ -100,6 +98,6 @@ public final class BaselineIndex: @unchecked Sendable {
         for t in threadList { t.join() }
         if let firstError { throw firstError }
         lists = Array(listsPointer)
-        return AnchorIndex(anchors: lists)
+        return AnchorIndex(anchors: lists, threads: threads)
     }
 }

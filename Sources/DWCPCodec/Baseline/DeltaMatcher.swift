@@ -166,17 +166,14 @@ final class DeltaMatcher {
         var tried = 0
         var seen: [Int64] = [current]
         let anchors = try index.anchors()
-        try GearHash.table.withUnsafeBufferPointer { table in
-            try AnchorIndex.forEachAnchor(base + pos, n, table.baseAddress!) { h, at in
-                guard let old = anchors.lookup(h) else { return true }
-                let s = Int64(old) - Int64(blockOffset) - Int64(pos + at)
-                guard !seen.contains(s), let c = candidate(blockOffset, pos, n, s) else { return true }
-                seen.append(s)
-                tried += 1
-                let zeros = try xorZeros(base + pos, n, at: c, into: trial.unsafeBase)
-                if zeros > (best?.zeros ?? -1) { best = (c, zeros) }
-                return tried < Self.maxAnchorTrials && zeros < n
-            }
+        try anchors.forEachMatch(base + pos, n) { old, at in
+            let s = Int64(old) - Int64(blockOffset) - Int64(pos + at)
+            guard !seen.contains(s), let c = candidate(blockOffset, pos, n, s) else { return true }
+            seen.append(s)
+            tried += 1
+            let zeros = try xorZeros(base + pos, n, at: c, into: trial.unsafeBase)
+            if zeros > (best?.zeros ?? -1) { best = (c, zeros) }
+            return tried < Self.maxAnchorTrials && zeros < n
         }
         return best
     }

@@ -8,21 +8,19 @@
 /// 8–26 % smaller with the large tables, while python3's came out 0.3–3.5 % *larger* (more far
 /// candidates, costlier offsets) and slower.
 ///
-/// The test: 8-byte words are sampled by their content (one in 32 by a hash, zero words
-/// skipped), so both copies of a repeated word are sampled wherever they lie, and each sampled
-/// word looks up where it was last seen. The answer is the fraction of samples that repeat a
-/// word last seen at least `farDistance` bytes back. Like zstd's own tables, the last-seen table
-/// keeps one position per slot, so a later sample may take a slot first: of the repeats 2 MiB
-/// back in a 3 MiB section, ~88 % are counted. Measured per section on those dumps: node's
-/// sections that gained from the large tables 0.013–0.17; python3's that lost 0.0002–0.012.
+/// The test: 8-byte words are sampled by their content (`WordSample`), so both copies of a
+/// repeated word are sampled wherever they lie, and each sampled word looks up where it was last
+/// seen. The answer is the fraction of samples that repeat a word last seen at least
+/// `farDistance` bytes back. Like zstd's own tables, the last-seen table keeps one position per
+/// slot, so a later sample may take a slot first: of the repeats 2 MiB back in a 3 MiB section,
+/// ~88 % are counted. Measured per section on those dumps: node's sections that gained from the
+/// large tables 0.013–0.17; python3's that lost 0.0002–0.012.
 ///
 /// Cost: one multiply and compare per word plus a table lookup per sample, ~1 ms per 8 MiB
 /// (compressing it takes ~15).
 public enum MatchReach {
     /// Repeats at least this far back count as far.
     public static let farDistance = 256 << 10
-    /// One word in 2^`sampleBits` is sampled.
-    static let sampleBits: UInt64 = 5
     /// Slots in the last-seen table, a power of two (8 bytes each: 512 KiB).
     static let tableSlots = 1 << 16
 
@@ -41,11 +39,11 @@ public enum MatchReach {
         var samples = 0, far = 0
         for i in 0..<words {
             let w = base.loadUnaligned(fromByteOffset: i &* 8, as: UInt64.self)
-            let h = w &* 0x9E37_79B9_7F4A_7C15
-            guard h >> (64 - sampleBits) == 0, w != 0 else { continue }
+            guard WordSample.selects(w) else { continue }
+            let h = WordSample.hash(w)
             samples &+= 1
             let slot = Int(truncatingIfNeeded: h >> 16) & (tableSlots - 1)
-            let tag = (h << sampleBits) & 0xFFFF_FFFF_0000_0000
+            let tag = (h << WordSample.bits) & 0xFFFF_FFFF_0000_0000
             let entry = table[slot]
             let position = UInt64(i) &+ 1
             if entry != 0 && entry & 0xFFFF_FFFF_0000_0000 == tag && position - (entry & 0xFFFF_FFFF) >= farWords {
