@@ -28,7 +28,8 @@ struct EncodeCommand: ParsableCommand {
             one another (cat a.dwcp b.dwcp, several FILEs, or output appended with >>) decode to \
             their outputs one after another, each verified on its own. Memory is bounded: \
             about (2*THREADS+2) * 2 * BLOCK-SIZE plus WINDOW when encoding and decoding, plus \
-            ~0.5% of the baseline size for its index.
+            1/8 to 1/4 of the baseline's size for its index when encoding against one (never \
+            more than 5/8).
 
             --stats prints a summary to stderr; --json prints it as one JSON object, to standard \
             output when -o is given and to stderr otherwise.

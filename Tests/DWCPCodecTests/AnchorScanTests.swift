@@ -28,10 +28,11 @@ final class AnchorScanTests: XCTestCase {
     }
 
     /// The baseline scan takes the positions of the full scan that lie at a multiple of 8 from the
-    /// baseline's start, wherever the range starts, and only windows inside the range.
+    /// baseline's start, wherever the range starts, and only windows inside the range. (Random
+    /// bytes: no key repeats and no 4 KiB holds more than its share, so nothing is left out.)
     func testTheBaselineScanTakesTheAlignedAnchorsOfTheFullScan() {
         var gen = TestData(seed: 5)
-        let data = gen.text(20_000) + [UInt8](repeating: 0, count: 5_000) + gen.bytes(20_000)
+        let data = gen.bytes(20_000) + [UInt8](repeating: 0, count: 5_000) + gen.bytes(20_000)
         data.withUnsafeBytes { raw in
             for (start, count) in [(0, raw.count), (3, 40_000), (13, 31), (13, 32), (100, 33), (5, 0)] {
                 for origin: UInt64 in [0, 4_096, 4_101, 7] {
@@ -102,5 +103,24 @@ final class AnchorScanTests: XCTestCase {
             index.forEachMatch(raw.baseAddress!, raw.count) { _, _ in calls += 1; return calls < 3 }
         }
         XCTAssertEqual(calls, 3, "stops when asked")
+    }
+
+    /// Content made of sampled words cannot flood the index: a fill of one repeated word gives
+    /// its key once, and distinct sampled words are cut at 32 anchors per 4 KiB.
+    func testSampledFillsAndArraysAreBounded() {
+        let word = (UInt64(1)...).first { WordSample.selects($0) }!
+        let fill = [UInt64](repeating: word, count: 1 << 17)           // 1 MiB
+        var distinct: [UInt64] = []
+        var x: UInt64 = 1
+        while distinct.count < 1 << 17 {
+            if WordSample.selects(x) { distinct.append(x) }
+            x += 1
+        }
+        var fromFill: [(UInt64, UInt64)] = [], fromDistinct: [(UInt64, UInt64)] = []
+        fill.withUnsafeBytes { AnchorIndex.collectAnchors($0.baseAddress!, $0.count, origin: 0, into: &fromFill) }
+        distinct.withUnsafeBytes { AnchorIndex.collectAnchors($0.baseAddress!, $0.count, origin: 0, into: &fromDistinct) }
+        XCTAssertEqual(fromFill.count, 1, "one key, kept once")
+        XCTAssertEqual(fromDistinct.count, 256 * AnchorIndex.maxAnchorsPer4KiB)
+        XCTAssertEqual(Set(fromDistinct.map { $0.1 / 4096 }).count, 256, "every 4 KiB keeps its share")
     }
 }
