@@ -111,41 +111,26 @@ public final class AnchorIndex: @unchecked Sendable {
         let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: partitions)
         defer { counts.deallocate() }
         counts.initialize(repeating: 0)
-        let sink = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: partitions)
-        defer { sink.deallocate() }
         let insertPartition = { [table, filter, partitionShift, slotMask, filterShift] (p: Int) in
             let tableBase = table + 2 * p * perPartition
             let filterBase = filter + p * perPartition / 8
             var inserted = 0
-            // The table is far larger than the CPU's caches, so nearly every insert misses. The
-            // slots of the next 16 anchors are read first, back to back, so those misses overlap;
-            // the inserts then find their lines in the cache.
-            var touched: UInt64 = 0
             for list in anchors {
-                list.withUnsafeBufferPointer { list in
-                    var start = 0
-                    while start < list.count {
-                        let end = min(list.count, start + 16)
-                        for k in start..<end {
-                            let (h, offset) = list[k]
-                            let m = AnchorHash.mix(h)
-                            guard Int(truncatingIfNeeded: m >> partitionShift) == p else { continue }
-                            let bit = Int(truncatingIfNeeded: (m &* 0x9E37_79B9_7F4A_7C15) >> filterShift)
-                            filterBase[bit >> 6] |= 1 << UInt64(bit & 63)
-                            var slot = Int(truncatingIfNeeded: m) & slotMask
-                            while tableBase[2 * slot + 1] != 0 && tableBase[2 * slot] != h { slot = (slot + 1) & slotMask }
-                            if tableBase[2 * slot + 1] == 0 {
-                                tableBase[2 * slot] = h
-                                tableBase[2 * slot + 1] = offset + 1
-                                inserted += 1
-                            }
-                        }
-                        start = end
+                for (h, offset) in list {
+                    let m = AnchorHash.mix(h)
+                    guard Int(truncatingIfNeeded: m >> partitionShift) == p else { continue }
+                    let bit = Int(truncatingIfNeeded: (m &* 0x9E37_79B9_7F4A_7C15) >> filterShift)
+                    filterBase[bit >> 6] |= 1 << UInt64(bit & 63)
+                    var slot = Int(truncatingIfNeeded: m) & slotMask
+                    while tableBase[2 * slot + 1] != 0 && tableBase[2 * slot] != h { slot = (slot + 1) & slotMask }
+                    if tableBase[2 * slot + 1] == 0 {
+                        tableBase[2 * slot] = h
+                        tableBase[2 * slot + 1] = offset + 1
+                        inserted += 1
                     }
                 }
             }
             counts[p] = inserted
-            sink[p] = touched   // keeps the reads: their values are never used
         }
         if partitions == 1 {
             insertPartition(0)
