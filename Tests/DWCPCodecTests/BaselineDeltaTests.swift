@@ -85,8 +85,8 @@ final class BaselineDeltaTests: XCTestCase {
 
     /// Seeded random rounds: blocks of the baseline moved by any shift, runs inserted and
     /// deleted, bytes edited, pattern fills (including a sampled word repeated) and zero runs,
-    /// encoded with one to three threads and small frames so blocks straddle them. Every stream
-    /// decodes to its input exactly.
+    /// encoded with one to three threads, pages of 1, 4 or 16 KiB and small frames so blocks
+    /// straddle them. Every stream decodes to its input exactly.
     func testRandomRoundsDecodeExactlyAgainstTheirBaseline() throws {
         let scratch = Scratch()
         let sampled = (UInt64(1)...).first { WordSample.selects($0) }!
@@ -116,6 +116,7 @@ final class BaselineDeltaTests: XCTestCase {
                 $0.baselinePath = basePath
                 $0.threads = threads
                 $0.blockSize = 64 << 10
+                $0.pageSize = [4096, 1024, 16384][Int(seed % 3)]
             }
             XCTAssertLessThan(stream.count, next.count / 2, "seed \(seed): \(stats)")
             moved += stats.movedBytes

@@ -160,8 +160,17 @@ public final class StreamDecoder {
                     if from >= frame.header.offset {
                         // Within this frame: distance >= length, so the source is complete.
                         (out + b.position).copyMemory(from: out + Int(from - frame.header.offset), byteCount: b.length)
-                    } else if !window.copy(from: from, count: b.length, into: out + b.position) {
-                        throw DWCPError.integrity("frame \(frame.header.sequence) (data, at stream offset \(frame.streamOffset)): back-reference to offset \(from) outside the window")
+                    } else {
+                        // From earlier frames, and possibly on into this one: a run copied from
+                        // just before the frame started (the source ends before `position`,
+                        // since distance >= length, and references are resolved in order).
+                        let before = Int(min(UInt64(b.length), frame.header.offset - from))
+                        guard window.copy(from: from, count: before, into: out + b.position) else {
+                            throw DWCPError.integrity("frame \(frame.header.sequence) (data, at stream offset \(frame.streamOffset)): back-reference to offset \(from) outside the window")
+                        }
+                        if before < b.length {
+                            (out + b.position + before).copyMemory(from: out, byteCount: b.length - before)
+                        }
                     }
                 }
                 guard frame.verified || Checksum.xxh3(out, frame.output.count) == frame.header.decodedChecksum else {

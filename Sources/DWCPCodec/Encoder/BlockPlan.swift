@@ -45,7 +45,9 @@ struct BlockPlanner {
                 segments[segments.count - 1] = .zero(start: a, length: l1 + l2); return
             case let (.open(a, l1), .open(_, l2)):
                 segments[segments.count - 1] = .open(start: a, length: l1 + l2); return
-            case let (.back(a, l1, d1), .back(_, l2, d2)) where d1 == d2:
+            case let (.back(a, l1, d1), .back(b, l2, d2)) where d1 == d2 && !(a < Int(d1) && Int(d1) <= b):
+                // Merged unless the run's source would begin before the block and go on into it
+                // (decoders before this rule refused such a reference).
                 segments[segments.count - 1] = .back(start: a, length: l1 + l2, distance: d1); return
             default: break
             }
