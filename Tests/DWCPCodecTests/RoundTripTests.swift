@@ -26,6 +26,59 @@ final class RoundTripTests: XCTestCase {
         }
     }
 
+    /// Seeded random full rounds under random settings: pages of 512 B to 64 KiB, frames of one to
+    /// eight pages' multiples, windows down to a few pages (duplicates near its edge), any codec,
+    /// literal history on or off, one to three threads. Input: runs of random and text bytes,
+    /// zero runs, repeated bytes, regions copied from anywhere earlier, and whole pages copied
+    /// from an earlier page (runs of duplicates, some across frame starts). Every stream decodes
+    /// to its input exactly.
+    func testRandomRoundsUnderRandomSettingsRoundTrip() throws {
+        let scratch = Scratch()
+        let codecs = ["zstd:-3", "zstd:1", "zstd:6", "lz4:1", "lz4:9", "brotli:1", "none"]
+        for seed in UInt64(1)...30 {
+            var gen = TestData(seed: 5_000 + seed)
+            let pageSize = 512 << Int(gen.next() % 8)
+            var input: [UInt8] = []
+            let size = 20_000 + Int(gen.next() % 300_000)
+            while input.count < size {
+                switch gen.next() % 7 {
+                case 6:   // whole pages copied from an earlier page: runs of duplicate pages
+                    input += gen.bytes((pageSize - input.count % pageSize) % pageSize)
+                    let pages = input.count / pageSize
+                    guard pages > 0 else { continue }
+                    let from = Int(gen.next() % UInt64(pages)) * pageSize
+                    input += Array(input[from..<min(input.count, from + pageSize * (1 + Int(gen.next() % 12)))])
+                case 0: input += gen.bytes(Int(gen.next() % 6_000))
+                case 1: input += gen.text(Int(gen.next() % 9_000))
+                case 2: input += [UInt8](repeating: 0, count: Int(gen.next() % 20_000))
+                case 3: input += [UInt8](repeating: UInt8(truncatingIfNeeded: gen.next()), count: Int(gen.next() % 5_000))
+                default:   // a region copied from earlier, at any distance
+                    guard !input.isEmpty else { continue }
+                    let from = Int(gen.next() % UInt64(input.count))
+                    input += Array(input[from..<min(input.count, from + Int(gen.next() % 40_000))])
+                }
+            }
+            let blockSize = pageSize * (1 + Int(gen.next() % 8)) * max(1, 16_384 / pageSize)
+            let window = UInt64(pageSize) * UInt64(2 + gen.next() % 64)
+            let codec = codecs[Int(gen.next() % UInt64(codecs.count))]
+            let history = codec.hasPrefix("zstd") && gen.next() % 2 == 0 ? 32_768 : 0
+            let threads = 1 + Int(gen.next() % 3)
+            let label = "seed \(seed): page \(pageSize), block \(blockSize), window \(window), \(codec), history \(history), \(threads) threads"
+            let (stream, stats) = try Codec.encode(input, scratch: scratch) {
+                $0.pageSize = pageSize
+                $0.blockSize = blockSize
+                $0.window = window
+                $0.planner = CodecPlanner(fixed: CodecSetting.parse(codec)!)
+                $0.history = history
+                $0.threads = threads
+            }
+            XCTAssertEqual(stats.bytesIn, UInt64(input.count), label)
+            let (output, error) = Codec.decode(stream, scratch: scratch, threads: threads)
+            XCTAssertNil(error, label)
+            XCTAssertEqual(output == input, true, "\(label): \(output.count) bytes decoded of \(input.count)")
+        }
+    }
+
     func testEmptyInput() throws {
         let scratch = Scratch()
         let (stream, _) = try Codec.encode([], scratch: scratch)
