@@ -27,7 +27,8 @@ public enum AnchorHash {
         return h ^ (h >> 29)
     }
 
-    /// Spreads a key over table slots (low bits) and filter bits (high bits).
+    /// Spreads a key over the index: its top bits choose a partition, its low bits a slot, and
+    /// `AnchorIndex` derives the key's filter bit from it.
     @inline(__always)
     public static func mix(_ h: UInt64) -> UInt64 {
         let x = (h ^ (h >> 31)) &* 0xD6E8_FEB8_6659_FD93

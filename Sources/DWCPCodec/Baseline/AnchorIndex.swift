@@ -32,7 +32,7 @@ public final class AnchorIndex: @unchecked Sendable {
     private let storage: (table: RawBuffer, filter: RawBuffer)
     private let partitionShift: UInt64     // a key's partition: mix >> partitionShift
     private let slotMask: Int              // slots per partition - 1
-    private let filterShift: UInt64        // a key's filter bit within its partition: (mix * c) >> filterShift
+    private let filterShift: UInt64        // a key's filter bit within its partition: `filterBit`
     public let count: Int
 
     /// Calls `body(key, windowStart)` for the anchors at every byte position of the `count`
@@ -119,7 +119,7 @@ public final class AnchorIndex: @unchecked Sendable {
                 for (h, offset) in list {
                     let m = AnchorHash.mix(h)
                     guard Int(truncatingIfNeeded: m >> partitionShift) == p else { continue }
-                    let bit = Int(truncatingIfNeeded: (m &* 0x9E37_79B9_7F4A_7C15) >> filterShift)
+                    let bit = Self.filterBit(m, filterShift)
                     filterBase[bit >> 6] |= 1 << UInt64(bit & 63)
                     var slot = Int(truncatingIfNeeded: m) & slotMask
                     while tableBase[2 * slot + 1] != 0 && tableBase[2 * slot] != h { slot = (slot + 1) & slotMask }
@@ -188,8 +188,15 @@ public final class AnchorIndex: @unchecked Sendable {
     private func mayContain(_ h: UInt64) -> Bool {
         let m = AnchorHash.mix(h)
         let p = Int(truncatingIfNeeded: m >> partitionShift)   // 0 when partitionShift is 64
-        let bit = Int(truncatingIfNeeded: (m &* 0x9E37_79B9_7F4A_7C15) >> filterShift)
+        let bit = Self.filterBit(m, filterShift)
         return filter[p * (slotMask + 1) / 8 + bit >> 6] & (1 << UInt64(bit & 63)) != 0
+    }
+
+    /// A key's filter bit within its partition, from its mixed hash `m`: the same for the build
+    /// and the lookups.
+    @inline(__always)
+    private static func filterBit(_ m: UInt64, _ filterShift: UInt64) -> Int {
+        Int(truncatingIfNeeded: (m &* 0x9E37_79B9_7F4A_7C15) >> filterShift)
     }
 
     @inline(__always)

@@ -157,20 +157,17 @@ public final class StreamDecoder {
                         throw DWCPError.integrity("frame \(frame.header.sequence) (data, at stream offset \(frame.streamOffset)): back-reference \(b.distance) bytes back from decoded offset \(here), before the stream's start")
                     }
                     let from = here - b.distance
-                    if from >= frame.header.offset {
-                        // Within this frame: distance >= length, so the source is complete.
-                        (out + b.position).copyMemory(from: out + Int(from - frame.header.offset), byteCount: b.length)
-                    } else {
-                        // From earlier frames, and possibly on into this one: a run copied from
-                        // just before the frame started (the source ends before `position`,
-                        // since distance >= length, and references are resolved in order).
-                        let before = Int(min(UInt64(b.length), frame.header.offset - from))
-                        guard window.copy(from: from, count: before, into: out + b.position) else {
-                            throw DWCPError.integrity("frame \(frame.header.sequence) (data, at stream offset \(frame.streamOffset)): back-reference to offset \(from) outside the window")
-                        }
-                        if before < b.length {
-                            (out + b.position + before).copyMemory(from: out, byteCount: b.length - before)
-                        }
+                    // The part before this frame comes from the window; the rest (all of it for a
+                    // source inside the frame) from this frame's own bytes, which end before
+                    // `position` since distance >= length, and are complete since references
+                    // are resolved in order.
+                    let before = from < frame.header.offset ? Int(min(UInt64(b.length), frame.header.offset - from)) : 0
+                    if before > 0, !window.copy(from: from, count: before, into: out + b.position) {
+                        throw DWCPError.integrity("frame \(frame.header.sequence) (data, at stream offset \(frame.streamOffset)): back-reference to offset \(from) outside the window")
+                    }
+                    if before < b.length {
+                        (out + b.position + before).copyMemory(from: out + Int(from + UInt64(before) - frame.header.offset),
+                                                               byteCount: b.length - before)
                     }
                 }
                 guard frame.verified || Checksum.xxh3(out, frame.output.count) == frame.header.decodedChecksum else {
