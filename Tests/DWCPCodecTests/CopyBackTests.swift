@@ -16,10 +16,14 @@ final class CopyBackTests: XCTestCase {
         // frame 0 and then frame 1's own first 4096 bytes.
         let expected = a + b + Array(a[4096...]) + b
         var stream = StreamHeader(pageSize: 4096, maxBlock: 1 << 20, window: 1 << 20, baseline: nil, streamID: 7).encoded()
-        stream += Self.dataFrame(sequence: 0, offset: 0, ops: [.literal(length: 8192)], literal: a, decoded: a)
-        stream += Self.dataFrame(sequence: 1, offset: 8192, ops: [.literal(length: 4096), .copyBack(length: 8192, distance: 8192)],
-                                 literal: b, decoded: Array(expected[8192...]))
-        stream += Self.endFrame(sequence: 2, of: expected)
+        stream += CraftedFrame.data(sequence: 0, offset: 0, ops: [.literal(length: 8192)], literal: a,
+                                    decodedLength: a.count, decodedChecksum: Checksum.xxh3(a))
+        let second = Array(expected[8192...])
+        stream += CraftedFrame.data(sequence: 1, offset: 8192, ops: [.literal(length: 4096), .copyBack(length: 8192, distance: 8192)],
+                                    literal: b, decodedLength: second.count, decodedChecksum: Checksum.xxh3(second))
+        let digest = StreamDigest()
+        expected.withUnsafeBytes { digest.update($0.baseAddress!, $0.count) }
+        stream += CraftedFrame.end(sequence: 2, totalLength: UInt64(expected.count), digest: digest.finalize())
         let scratch = Scratch()
         let (output, error) = Codec.decode(stream, scratch: scratch)
         XCTAssertNil(error)
@@ -47,28 +51,5 @@ final class CopyBackTests: XCTestCase {
             let sourceStart = start - Int(distance)
             XCTAssertTrue(sourceStart + length <= 0 || sourceStart >= 0, "a source on one side of the block start")
         }
-    }
-
-    static func dataFrame(sequence: UInt64, offset: UInt64, ops: [BlockOp], literal: [UInt8], decoded: [UInt8]) -> [UInt8] {
-        var opBytes: [UInt8] = []
-        for op in ops { op.append(to: &opBytes) }
-        var payload = [UInt8](repeating: 0, count: DataPayloadHead.encodedLength)
-        let head = DataPayloadHead(codec: .none, literalFlags: 0, opsLength: UInt32(opBytes.count), refsLength: 0,
-                                   literalDecodedLength: UInt32(literal.count), literalEncodedLength: UInt32(literal.count))
-        payload.withUnsafeMutableBytes { head.store(to: $0.baseAddress!) }
-        payload += opBytes + literal
-        let frame = FrameHeader(kind: .data, payloadLength: UInt32(payload.count), sequence: sequence, offset: offset,
-                                decodedLength: UInt32(decoded.count), payloadChecksum: Checksum.xxh3(payload),
-                                decodedChecksum: Checksum.xxh3(decoded))
-        return frame.encoded() + payload
-    }
-
-    static func endFrame(sequence: UInt64, of output: [UInt8]) -> [UInt8] {
-        let digest = StreamDigest()
-        output.withUnsafeBytes { digest.update($0.baseAddress!, $0.count) }
-        let end = EndPayload(totalLength: UInt64(output.count), frameCount: sequence, digest: digest.finalize()).encoded()
-        let frame = FrameHeader(kind: .end, payloadLength: UInt32(end.count), sequence: sequence, offset: UInt64(output.count),
-                                decodedLength: 0, payloadChecksum: Checksum.xxh3(end), decodedChecksum: 0)
-        return frame.encoded() + end
     }
 }

@@ -121,23 +121,12 @@ final class HostileInputTests: XCTestCase {
     func testBackReferenceBeforeTheStreamStartIsRefused() {
         let scratch = Scratch()
         for (position, distance) in [(0, UInt64(8192)), (4096, UInt64(8192)), (4096, StreamHeader.maxWindow)] {
-            var ops: [UInt8] = []
-            if position > 0 { BlockOp.zero(length: position).append(to: &ops) }
-            BlockOp.copyBack(length: 4096, distance: distance).append(to: &ops)
-            var payload = [UInt8](repeating: 0, count: DataPayloadHead.encodedLength)
-            let head = DataPayloadHead(codec: .none, literalFlags: 0, opsLength: UInt32(ops.count), refsLength: 0,
-                                       literalDecodedLength: 0, literalEncodedLength: 0)
-            payload.withUnsafeMutableBytes { head.store(to: $0.baseAddress!) }
-            payload += ops
-            let frame = FrameHeader(kind: .data, payloadLength: UInt32(payload.count), sequence: 0, offset: 0,
-                                    decodedLength: UInt32(position + 4096), payloadChecksum: payload.withUnsafeBytes { Checksum.xxh3($0) }, decodedChecksum: 0)
+            let ops: [BlockOp] = (position > 0 ? [.zero(length: position)] : []) + [.copyBack(length: 4096, distance: distance)]
             // An end frame, so the decoder reaches the data frame's back-references rather than
             // stopping at a truncated stream.
-            let end = EndPayload(totalLength: UInt64(position + 4096), frameCount: 1, digest: Digest128(high: 0, low: 0)).encoded()
-            let endFrame = FrameHeader(kind: .end, payloadLength: UInt32(end.count), sequence: 1, offset: UInt64(position + 4096),
-                                       decodedLength: 0, payloadChecksum: end.withUnsafeBytes { Checksum.xxh3($0) }, decodedChecksum: 0)
             let stream = StreamHeader(pageSize: 4096, maxBlock: 1 << 20, window: StreamHeader.maxWindow, baseline: nil, streamID: 1).encoded()
-                + frame.encoded() + payload + endFrame.encoded() + end
+                + CraftedFrame.data(sequence: 0, offset: 0, ops: ops, decodedLength: position + 4096, decodedChecksum: 0)
+                + CraftedFrame.end(sequence: 1, totalLength: UInt64(position + 4096), digest: Digest128(high: 0, low: 0))
             let (output, error) = Codec.decode(stream, scratch: scratch)
             XCTAssertEqual((error as? DWCPError)?.status, .integrity, "\(position), \(distance): \(String(describing: error))")
             XCTAssertTrue("\(error.map { "\($0)" } ?? "")".contains("before the stream's start"), "\(String(describing: error))")

@@ -105,3 +105,31 @@ enum Codec {
         return (scratch.read("decoded"), error)
     }
 }
+
+/// Frames built by hand with valid checksums, for streams no encoder writes (XXH3 is no MAC, so
+/// a crafted stream carries valid ones).
+enum CraftedFrame {
+    /// A data frame whose literal section is stored raw.
+    static func data(sequence: UInt64, offset: UInt64, ops: [BlockOp], literal: [UInt8] = [],
+                     decodedLength: Int, decodedChecksum: UInt64) -> [UInt8] {
+        var opBytes: [UInt8] = []
+        for op in ops { op.append(to: &opBytes) }
+        var payload = [UInt8](repeating: 0, count: DataPayloadHead.encodedLength)
+        let head = DataPayloadHead(codec: .none, literalFlags: 0, opsLength: UInt32(opBytes.count), refsLength: 0,
+                                   literalDecodedLength: UInt32(literal.count), literalEncodedLength: UInt32(literal.count))
+        payload.withUnsafeMutableBytes { head.store(to: $0.baseAddress!) }
+        payload += opBytes + literal
+        let frame = FrameHeader(kind: .data, payloadLength: UInt32(payload.count), sequence: sequence, offset: offset,
+                                decodedLength: UInt32(decodedLength), payloadChecksum: Checksum.xxh3(payload),
+                                decodedChecksum: decodedChecksum)
+        return frame.encoded() + payload
+    }
+
+    /// The end frame after `sequence` data frames holding `totalLength` bytes.
+    static func end(sequence: UInt64, totalLength: UInt64, digest: Digest128) -> [UInt8] {
+        let end = EndPayload(totalLength: totalLength, frameCount: sequence, digest: digest).encoded()
+        let frame = FrameHeader(kind: .end, payloadLength: UInt32(end.count), sequence: sequence, offset: totalLength,
+                                decodedLength: 0, payloadChecksum: Checksum.xxh3(end), decodedChecksum: 0)
+        return frame.encoded() + end
+    }
+}
