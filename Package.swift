@@ -71,6 +71,7 @@ let package = Package(
         .executableTarget(name: "dwcp-migrate", dependencies: ["DWCPCLI", "DWCPMigrate", "DWCPTransport", "DWCPCodec"]),
 
         .testTarget(name: "DWCPCoreTests", dependencies: ["DWCPCore"]),
+        .testTarget(name: "DWCPSystemTests", dependencies: ["DWCPSystem"]),
         .testTarget(name: "DWCPCodecTests", dependencies: ["DWCPCodec", "DWCPSystem"]),
         .testTarget(name: "DWCPPredictTests", dependencies: ["DWCPPredict"]),
         .testTarget(name: "DWCPTransportTests", dependencies: ["DWCPTransport", "DWCPSystem"]),

@@ -12,8 +12,13 @@ public enum ZstdStream {
     /// migration stream needs, since a page re-sent in a later pass is an earlier version of a
     /// page sent hundreds of megabytes before (independent frames cannot reach back that far).
     /// Jobs are then kept small (`jobSize`) so little data waits inside the compressor.
-    public static func compress(_ input: InputChain, to output: FileDescriptor, level: Int, threads: Int,
+    ///
+    /// Once `flushWhenIdle` returns true (a migration's source VM has stopped), input is taken
+    /// as it comes and the output flushed whenever the input runs dry, so the switchover's last
+    /// bytes leave at once instead of waiting for a full read or for the writer to close.
+    public static func compress(_ input: InputChain, to output: any ByteSink, level: Int, threads: Int,
                                 longWindowLog: Int? = nil, jobSize: Int? = nil,
+                                flushWhenIdle: (() -> Bool)? = nil,
                                 progress: ((EncodeStats) -> Void)?) throws -> EncodeStats {
         guard let cctx = ZSTD_createCCtx() else { throw DWCPError.failure("zstd: out of memory") }
         defer { ZSTD_freeCCtx(cctx) }
@@ -31,12 +36,16 @@ public enum ZstdStream {
         let outBuf = RawBuffer(capacity: outSize)
         var stats = EncodeStats()
         var finished = false
+        var eager = false
         while !finished {
-            let n = try input.read(into: inBuf.unsafeBase, count: inSize)
+            eager = eager || flushWhenIdle?() == true
+            let n = eager ? try input.readAvailable(into: inBuf.unsafeBase, count: inSize)
+                          : try input.read(into: inBuf.unsafeBase, count: inSize)
             stats.bytesIn += UInt64(n)
             stats.literalBytes += UInt64(n)
-            let last = n < inSize
-            let mode = last ? ZSTD_e_end : ZSTD_e_continue
+            let last = eager ? n == 0 : n < inSize
+            let flush = eager && !last && !input.hasInputNow
+            let mode = last ? ZSTD_e_end : flush ? ZSTD_e_flush : ZSTD_e_continue
             var inb = ZSTD_inBuffer(src: inBuf.unsafeBase, size: n, pos: 0)
             while true {
                 var outb = ZSTD_outBuffer(dst: outBuf.unsafeBase, size: outSize, pos: 0)
@@ -44,8 +53,11 @@ public enum ZstdStream {
                 if ZSTD_isError(remaining) != 0 { throw DWCPError.failure("zstd: \(String(cString: ZSTD_getErrorName(remaining)))") }
                 try output.writeAll(outBuf.unsafeBase, count: outb.pos)
                 stats.bytesOut += UInt64(outb.pos)
-                if last ? remaining == 0 : inb.pos == inb.size { break }
+                // e_end and e_flush are done when nothing is left inside; e_continue when the
+                // input is taken.
+                if mode == ZSTD_e_continue ? inb.pos == inb.size : remaining == 0 { break }
             }
+            if flush { output.flush() }
             progress?(stats)
             finished = last
         }
@@ -70,11 +82,14 @@ public enum ZstdStream {
         var lastResult = 1
         while true {
             if pending == 0 {
-                pending = try reader.readUpTo(inBuf.unsafeBase, inSize)
+                pending = try reader.readAvailable(inBuf.unsafeBase, inSize)
                 if pending == 0 { break }
             }
             var inb = ZSTD_inBuffer(src: inBuf.unsafeBase, size: pending, pos: 0)
-            while inb.pos < inb.size {
+            // Until the input is taken and nothing decoded is left inside zstd: a filled output
+            // buffer may leave some there (0 says the frame is complete and all out), and it
+            // must come out before more input arrives.
+            while true {
                 var outb = ZSTD_outBuffer(dst: outBuf.unsafeBase, size: outSize, pos: 0)
                 let r = ZSTD_decompressStream(dctx, &outb, &inb)
                 if ZSTD_isError(r) != 0 {
@@ -83,6 +98,7 @@ public enum ZstdStream {
                 try write(outBuf.unsafeBase, outb.pos)
                 stats.bytesOut += UInt64(outb.pos)
                 lastResult = r
+                if inb.pos == inb.size && (outb.pos < outb.size || r == 0) { break }
             }
             pending = 0
             progress?(stats)

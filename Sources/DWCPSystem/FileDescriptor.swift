@@ -120,6 +120,17 @@ public struct FileDescriptor: Sendable, Equatable {
         return done
     }
 
+    /// One `read(2)`: what is there now, waiting only for the first byte; 0 at end of file.
+    public func readSome(into p: UnsafeMutableRawPointer, count: Int) throws -> Int {
+        try syscall("\(name): read") { read(rawValue, p, count) }
+    }
+
+    /// Whether a read would return at once: input is waiting, or the end of the stream.
+    public var hasInputNow: Bool {
+        var waiter = pollfd(fd: rawValue, events: Int16(POLLIN), revents: 0)
+        return poll(&waiter, 1, 0) > 0
+    }
+
     /// Reads everything up to end of file (small inputs: node lists, keys, state files),
     /// refusing more than `limit` bytes so hostile input cannot exhaust memory.
     public func readToEnd(limit: Int = 1 << 30) throws -> [UInt8] {

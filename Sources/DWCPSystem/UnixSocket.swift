@@ -149,4 +149,11 @@ public enum UnixSocket {
     public static func shutdownBoth(_ fd: FileDescriptor) {
         _ = shutdown(fd.rawValue, Int32(SHUT_RDWR))
     }
+
+    /// Ends reading from a stream socket whose writer is known to be done: what it wrote is
+    /// still read, then a read returns end of file at once instead of waiting for the writer
+    /// to close (a write after this fails with EPIPE).
+    public static func shutdownReading(_ fd: FileDescriptor) {
+        _ = shutdown(fd.rawValue, Int32(SHUT_RD))
+    }
 }

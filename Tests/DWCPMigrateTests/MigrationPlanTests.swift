@@ -33,6 +33,19 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertEqual(fast.window, 4 << 20)
     }
 
+    /// During QEMU's first pass the encoded queue covers 0.3 s of the link (QEMU's bitmap sync
+    /// at the pass's end sends nothing for ~0.2 s), capped for fast links, and never below the
+    /// queue's normal size.
+    func testFirstPassBacklogCoversAFewTenthsOfTheLink() {
+        let slow = MigrationPlan(measurement: measurement(mbit: 100, rttMs: 0.05), maxDowntime: 0.3)
+        XCTAssertEqual(Double(slow.firstPassBacklog), 12.5e6 * 0.3, accuracy: 1)
+        XCTAssertGreaterThan(slow.firstPassBacklog, SendPipeline.encodedQueueBytes(window: slow.window))
+        let fast = MigrationPlan(measurement: measurement(mbit: 40_000, rttMs: 0.05), maxDowntime: 0.3)
+        XCTAssertEqual(fast.firstPassBacklog, SendPipeline.maxEncodedBacklog)
+        let crawl = MigrationPlan(measurement: measurement(mbit: 0.1, rttMs: 0.05), maxDowntime: 0.3)
+        XCTAssertEqual(crawl.firstPassBacklog, SendPipeline.encodedQueueBytes(window: crawl.window))
+    }
+
     func testLongFatPathGetsStreamsFromTheBandwidthDelayProduct() {
         let plan = MigrationPlan(measurement: measurement(mbit: 1000, rttMs: 50), maxDowntime: 2)
         // BDP 6.25 MB: one stream per MiB.

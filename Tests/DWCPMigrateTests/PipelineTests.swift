@@ -9,15 +9,20 @@ import DWCPTransport
 /// encoded one by its first bytes, writes the raw one straight to its output (marker left
 /// out) and decodes the other, and both arrive byte for byte.
 final class PipelineTests: XCTestCase {
-    private func roundTrip(_ bytes: [UInt8], format: SendPipeline.StreamFormat) throws -> (output: [UInt8], result: ReceivePipeline.Result) {
+    /// Sends `bytes` through a pipeline and returns what the destination wrote. `beforeEnd`
+    /// runs after the last byte went into the pipeline's input and before the input closes,
+    /// with the pipeline and a way to read how many bytes the destination has written so far.
+    private func roundTrip(_ bytes: [UInt8], format: SendPipeline.StreamFormat, setUp: ((SendPipeline) -> Void)? = nil,
+                           beforeEnd: ((_ delivered: () -> Int) -> Void)? = nil) throws -> (output: [UInt8], result: ReceivePipeline.Result) {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         defer { listener.shutdown() }
         let output = try UnixSocket.pipe(name: "output")
         var collected: [UInt8] = []
+        let collectedLock = ConditionLock()
         let reader = OSThread {
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            while let n = try? buffer.withUnsafeMutableBytes({ try output.read.readFully(into: $0.baseAddress!, count: $0.count) }), n > 0 {
-                collected += buffer[..<n]
+            while let n = try? buffer.withUnsafeMutableBytes({ try output.read.readSome(into: $0.baseAddress!, count: $0.count) }), n > 0 {
+                collectedLock.withLock { collected += buffer[..<n] }
             }
             output.read.close()
         }
@@ -32,6 +37,7 @@ final class PipelineTests: XCTestCase {
         let input = try UnixSocket.pipe(name: "input")
         let feeder = OSThread {
             try? input.write.writeAll(bytes)
+            beforeEnd?({ collectedLock.withLock { collected.count } })
             input.write.close()
         }
         var sender = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
@@ -39,6 +45,7 @@ final class PipelineTests: XCTestCase {
         sender.chunkSize = 64 << 10
         let pipeline = SendPipeline(encoder: EncoderConfiguration(), sender: sender)
         pipeline.format = format
+        setUp?(pipeline)
         let sent = Result { try pipeline.run(input: input.read) }
         input.read.close()
         feeder.join()
@@ -72,5 +79,35 @@ final class PipelineTests: XCTestCase {
             XCTAssertLessThan(result.transfer.bytes, UInt64(bytes.count), "\(format) did not compress")
             XCTAssertTrue(output == bytes, "\(format): decoded stream differs")
         }
+    }
+
+    /// Once the source VM has stopped, the encoder flushes whenever QEMU's stream runs dry: the
+    /// destination has every byte written so far while the input is still open. Before, the
+    /// last partial read waited for the input to close (QEMU closes its stream tens of
+    /// milliseconds after its last write, all of it inside the downtime).
+    func testAStoppedSourceFlushesItsStreamWithoutWaitingForItsEnd() throws {
+        let bytes = Array(sample()[..<((3 << 20) - 12_345)])
+        var deliveredBeforeEnd = 0
+        let (output, _) = try roundTrip(bytes, format: .zstdLong(level: 3, windowLog: 27, threads: 1),
+                                        setUp: { $0.flushWhenIdle() }) { delivered in
+            let deadline = MonotonicClock.now() + 10
+            while delivered() < bytes.count && MonotonicClock.now() < deadline { usleep(2_000) }
+            deliveredBeforeEnd = delivered()
+        }
+        XCTAssertEqual(deliveredBeforeEnd, bytes.count, "the stream's last bytes waited for its end")
+        XCTAssertTrue(output == bytes, "decoded stream differs")
+    }
+
+    /// The encoded queue may be raised far past its normal size and lowered again mid-stream
+    /// (as `dwcp-migrate qemu` does across QEMU's first pass): the stream arrives whole.
+    func testTheEncodedQueueCanGrowAndShrinkMidStream() throws {
+        let bytes = sample()
+        var changer: OSThread?
+        let (output, _) = try roundTrip(bytes, format: .zstdLong(level: 1, windowLog: 27, threads: 1), setUp: { pipeline in
+            pipeline.encodedQueue.limit = 8 << 20
+            changer = OSThread { usleep(20_000); pipeline.encodedQueue.limit = 64 << 10 }
+        })
+        changer?.join()
+        XCTAssertTrue(output == bytes, "decoded stream differs")
     }
 }

@@ -308,6 +308,16 @@ final class StreamReader {
         return n
     }
 
+    /// As `readUpTo`, but returns what is there now, waiting only for the first byte (0 only
+    /// at the end): for a zstd stream, whose decoder takes input in any pieces, so bytes the
+    /// writer flushed are decoded before more arrive.
+    func readAvailable(_ p: UnsafeMutableRawPointer, _ count: Int) throws -> Int {
+        if !prefix.isEmpty { return try readUpTo(p, min(count, prefix.count)) }
+        let n = try fd.readSome(into: p, count: count)
+        offset += UInt64(n)
+        return n
+    }
+
     /// Puts `bytes`, just read, back in front of what comes next.
     func unread(_ bytes: [UInt8]) {
         prefix = bytes + prefix

@@ -34,6 +34,28 @@ public final class InputChain {
         return done
     }
 
+    /// Reads what is there now, waiting only for the first byte (one `read(2)` from a pipe or
+    /// socket); returns 0 only at the end of the last input.
+    public func readAvailable(into p: UnsafeMutableRawPointer, count: Int) throws -> Int {
+        while current < inputs.count {
+            let input = inputs[current]
+            let n = sparse[current] ? try input.readFullySkippingHoles(into: p, count: count)
+                                    : try input.readSome(into: p, count: count)
+            if n > 0 {
+                bytesRead += UInt64(n)
+                if let tap { try tap(p, n) }
+                return n
+            }
+            current += 1
+        }
+        return 0
+    }
+
+    /// Whether a read would return at once (input waiting, or an input's end).
+    public var hasInputNow: Bool {
+        current >= inputs.count || sparse[current] || inputs[current].hasInputNow
+    }
+
     /// Total size when every input is a regular file (for ETA), else nil.
     public var knownTotalSize: UInt64? {
         var total: UInt64 = 0

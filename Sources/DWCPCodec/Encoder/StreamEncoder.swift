@@ -68,7 +68,7 @@ public final class StreamEncoder {
         self.configuration = configuration
     }
 
-    public func encode(_ input: InputChain, to output: FileDescriptor) throws -> EncodeStats {
+    public func encode(_ input: InputChain, to output: any ByteSink) throws -> EncodeStats {
         let c = configuration
         let baseline = try c.baselinePath.map { try Baseline(opening: $0) }
         let blockSize = c.blockSizeFromBaseline && baseline != nil

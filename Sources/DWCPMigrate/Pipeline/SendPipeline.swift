@@ -2,11 +2,12 @@ import DWCPCodec
 import DWCPCore
 import DWCPSystem
 import DWCPTransport
+import Synchronization
 
 /// Source half of every migration: bytes from a descriptor (QEMU's migration socket, an image
 /// file) through the DWCP encoder and onto the multi-stream transport, in-process.
 ///
-/// The encoder and the sender run on their own threads joined by a pipe, so compression and
+/// The encoder and the sender run on their own threads joined by a `ByteQueue`, so compression and
 /// the network overlap. Before the sender declares the end of the stream it asks `endGate`,
 /// which lets the caller refuse to finish (QEMU's migration failed or was cancelled: a
 /// truncated VM stream must never look complete to the destination).
@@ -46,9 +47,26 @@ public final class SendPipeline {
     /// Sees every input byte, in order, as it is read (`InputChain.tap`).
     public var inputTap: ((UnsafeRawPointer, Int) throws -> Void)?
 
+    /// Encoded bytes waiting for the sender. Its limit starts at `encodedQueueBytes(window:)`;
+    /// a caller may raise it (up to `maxEncodedBacklog`) while the source is far from its
+    /// switchover, and must lower it again before: everything queued here drains inside the
+    /// downtime.
+    public let encodedQueue: ByteQueue
+    private let sourceStopped = Atomic<Bool>(false)
+
+    /// Called once the source VM has stopped: a VM stream's encoder then flushes whenever
+    /// QEMU's stream runs dry, so the switchover's last bytes need not wait for a full read or
+    /// for QEMU to close the stream (43 ms after its last write, on the test guest).
+    public func flushWhenIdle() { sourceStopped.store(true, ordering: .releasing) }
+
+    /// The most encoded bytes the queue to the sender may be given to hold.
+    public static let maxEncodedBacklog = 16 << 20
+
     public init(encoder: EncoderConfiguration, sender: SenderConfiguration) {
         self.encoder = encoder
         self.sender = sender
+        let base = Self.encodedQueueBytes(window: sender.window)
+        encodedQueue = ByteQueue(name: "encoder queue", capacity: max(base, Self.maxEncodedBacklog), limit: base)
     }
 
     public struct Result {
@@ -56,11 +74,11 @@ public final class SendPipeline {
         public var transfer: TransferStats
     }
 
-    /// Capacity of the pipe between the encoder and the sender for a transfer window of
-    /// `window` bytes: an eighth of it, 64 KiB to 1 MiB. What sits in the pipe at the switchover
+    /// Normal limit of the queue between the encoder and the sender for a transfer window of
+    /// `window` bytes: an eighth of it, 64 KiB to 1 MiB. What sits in it at the switchover
     /// drains inside the downtime: a fixed megabyte was 84 ms of a 100 Mbit link, while on fast
     /// links a megabyte spares the two threads a wake-up every 64 KiB.
-    public static func encoderPipeBytes(window: UInt64) -> Int {
+    public static func encodedQueueBytes(window: UInt64) -> Int {
         let eighth = Int(min(max(window / 8, 64 << 10), 1 << 20))
         return 1 << (Int.bitWidth - 1 - eighth.leadingZeroBitCount)
     }
@@ -103,7 +121,7 @@ public final class SendPipeline {
     /// Encodes `input` to the end and sends it; returns after the receiver's verdict.
     public func run(input: FileDescriptor, endGate: (() throws -> Void)? = nil) throws -> Result {
         if format == .raw { return try runRaw(input: input, endGate: endGate) }
-        let pipe = try UnixSocket.pipe(name: "encoder pipe", capacity: Self.encoderPipeBytes(window: sender.window))
+        let queue = encodedQueue
         var encodeError: Error?
         var encoded = EncodeStats()
         let format = self.format
@@ -115,28 +133,28 @@ public final class SendPipeline {
             do {
                 switch format {
                 case .zstdLong(let level, let windowLog, let threads):
-                    encoded = try ZstdStream.compress(chain, to: pipe.write, level: level, threads: threads,
-                                                      longWindowLog: windowLog, jobSize: 1 << 20, progress: counters.update)
+                    encoded = try ZstdStream.compress(chain, to: queue, level: level, threads: threads,
+                                                      longWindowLog: windowLog, jobSize: 1 << 20,
+                                                      flushWhenIdle: { self.sourceStopped.load(ordering: .acquiring) }, progress: counters.update)
                 default:
                     let streamEncoder = StreamEncoder(configuration: encoder)
                     streamEncoder.progress = counters.update
-                    encoded = try streamEncoder.encode(chain, to: pipe.write)
+                    encoded = try streamEncoder.encode(chain, to: queue)
                 }
             } catch { encodeError = error }
-            pipe.write.close()
+            queue.closeWriting()
         }
         let transport = TransportSender(configuration: sender)
         transport.progress = onWire
-        // Closing the read end first unblocks an encoder still writing when the send failed.
+        // Closing the reading side first unblocks an encoder still writing when the send failed.
         defer {
-            pipe.read.close()
+            queue.closeReading()
             thread.join()
         }
-        var ended = false
         let stats = try transport.send { p, n in
-            let got = try pipe.read.readFully(into: p, count: n)
-            if got < n && !ended {
-                ended = true
+            let got = queue.read(into: p, count: n)
+            if got == 0 {
+                // The end: the stream is complete only if the encoder and the gate say so.
                 thread.join()
                 if let encodeError { throw encodeError }
                 try endGate?()

@@ -33,6 +33,15 @@ public struct MigrationPlan {
     public var initialCodec: String
     /// Seconds of buffered data the switchover must drain (subtracted from QEMU's downtime limit).
     public var drainSeconds: Double
+    /// Encoded VM stream the source may hold for the sender during QEMU's first pass, bytes:
+    /// `firstPassCover` of the link (at most `SendPipeline.maxEncodedBacklog`), so the link
+    /// stays busy while QEMU syncs its dirty bitmap at the pass's end (~0.2 s on the test guest,
+    /// sending nothing) or the encoder crawls through pages that compress well. From the
+    /// second pass on the queue is back to its normal size, before any switchover.
+    public var firstPassBacklog: Int
+
+    /// Seconds of link the first pass's backlog covers.
+    public static let firstPassCover = 0.3
 
     /// What the encode → send → decode pipeline sustains on a small machine, bytes/s: the drain
     /// rate to assume when the link is faster.
@@ -83,8 +92,9 @@ public struct MigrationPlan {
         blockSize = bytesPerSecond < 100e6 ? 256 << 10 : 512 << 10
         deduplicate = bytesPerSecond < Self.pipelineBytesPerSecond
         let inFlightBlocks = Double((2 * threads + 2) * blockSize)
-        let encoderPipe = Double(SendPipeline.encoderPipeBytes(window: window))
-        drainSeconds = (Double(window) + encoderPipe + inFlightBlocks / 2) / drainRate
+        let encodedQueue = Double(SendPipeline.encodedQueueBytes(window: window))
+        drainSeconds = (Double(window) + encodedQueue + inFlightBlocks / 2) / drainRate
+        firstPassBacklog = Int(max(encodedQueue, min(drainRate * Self.firstPassCover, Double(SendPipeline.maxEncodedBacklog))))
         raw = rawStream
         initialCodec = raw ? "raw" : codec == "auto"
             ? CodecPlanner(linkBitsPerSecond: linkBitsPerSecond, threads: threads).choose(literalBytes: blockSize).description
@@ -158,7 +168,10 @@ public struct MigrationPlan {
         // A VM stream (dwcp-migrate qemu) with the codec left to the plan: raw or zstd-LEVEL-long.
         if codec == "auto" {
             j.add("vm_stream", raw ? "raw" : "zstd-\(vmStreamLevel)-long")
-            if !raw { j.add("vm_stream_threads", vmStreamThreads) }
+            if !raw {
+                j.add("vm_stream_threads", vmStreamThreads)
+                j.add("first_pass_backlog_bytes", firstPassBacklog)
+            }
         }
         j.add("streams", streams)
         j.add("window_bytes", window)
