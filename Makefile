@@ -92,6 +92,7 @@ fuzz: build
 	    (cat .build-fuzz/corpus/$$c; printf '\001') > .build-fuzz/corpus/$$c.repair; \
 	  done && \
 	  cat .build-fuzz/corpus/zstd .build-fuzz/corpus/lz4 > .build-fuzz/corpus/concatenated && \
+	  $(DEBUG_BIN)/dwcp-encode -f --format zstd -o .build-fuzz/corpus/plain-zstd .build-fuzz/seed.bin && \
 	  { head -c 20000 .build-fuzz/seed.bin; printf 'an edit'; tail -c +20008 .build-fuzz/seed.bin | head -c 9000; \
 	    head -c 8192 .build-fuzz/seed.bin; tail -c +30000 .build-fuzz/seed.bin; } > .build-fuzz/round2.bin && \
 	  printf 'in place' | dd of=.build-fuzz/round2.bin bs=1 seek=12388 conv=notrunc status=none && \

@@ -18,7 +18,7 @@ import DWCPCore
 public final class ByteQueue: ByteSink, @unchecked Sendable {
     private let lock = ConditionLock()
     private let buffer: RawBuffer
-    /// Bytes written and read so far; `written - read` are queued at `read % capacity`.
+    /// Bytes written and read so far; `written - readSoFar` are queued from `readSoFar % capacity`.
     private var written: UInt64 = 0
     private var readSoFar: UInt64 = 0
     /// `written` at the writer's last `flush`: the reader may return short up to here.
@@ -65,8 +65,9 @@ public final class ByteQueue: ByteSink, @unchecked Sendable {
                 let n = min(count - done, limitBytes - Int(written - readSoFar), buffer.capacity - at)
                 return (at, n)
             }
-            // Outside the lock: the reader never touches bytes between `read` and `written`
-            // past what it was told, and only this thread moves `written`.
+            // Outside the lock: these bytes lie past `written`, where the reader never looks,
+            // in space it has already left (it only moves forward); only this thread moves
+            // `written`.
             (buffer.unsafeBase + at).copyMemory(from: p + done, byteCount: n)
             lock.withLock {
                 written += UInt64(n)

@@ -43,7 +43,7 @@ final class PipelineTests: XCTestCase {
         var sender = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
         sender.streams = 2
         sender.chunkSize = 64 << 10
-        let pipeline = SendPipeline(encoder: EncoderConfiguration(), sender: sender)
+        let pipeline = SendPipeline(encoder: EncoderConfiguration(), sender: sender, encodedBacklog: 8 << 20)
         pipeline.format = format
         setUp?(pipeline)
         let sent = Result { try pipeline.run(input: input.read) }

@@ -48,9 +48,9 @@ public final class SendPipeline {
     public var inputTap: ((UnsafeRawPointer, Int) throws -> Void)?
 
     /// Encoded bytes waiting for the sender. Its limit starts at `encodedQueueBytes(window:)`;
-    /// a caller may raise it (up to `maxEncodedBacklog`) while the source is far from its
-    /// switchover, and must lower it again before: everything queued here drains inside the
-    /// downtime.
+    /// a caller may raise it (up to the `encodedBacklog` it was made with) while the source is
+    /// far from its switchover, and must lower it again before: everything queued here drains
+    /// inside the downtime.
     public let encodedQueue: ByteQueue
     private let sourceStopped = Atomic<Bool>(false)
 
@@ -62,11 +62,15 @@ public final class SendPipeline {
     /// The most encoded bytes the queue to the sender may be given to hold.
     public static let maxEncodedBacklog = 16 << 20
 
-    public init(encoder: EncoderConfiguration, sender: SenderConfiguration) {
+    /// `encodedBacklog`: the most the caller will let the encoded queue hold (clamped to
+    /// `encodedQueueBytes(window:)`…`maxEncodedBacklog`). The queue is a ring of that size, so
+    /// a pipeline that never raises its limit keeps a small one, which stays in cache.
+    public init(encoder: EncoderConfiguration, sender: SenderConfiguration, encodedBacklog: Int = 0) {
         self.encoder = encoder
         self.sender = sender
         let base = Self.encodedQueueBytes(window: sender.window)
-        encodedQueue = ByteQueue(name: "encoder queue", capacity: max(base, Self.maxEncodedBacklog), limit: base)
+        encodedQueue = ByteQueue(name: "encoder queue", capacity: min(max(base, encodedBacklog), max(base, Self.maxEncodedBacklog)),
+                                 limit: base)
     }
 
     public struct Result {

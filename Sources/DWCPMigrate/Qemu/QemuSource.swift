@@ -193,12 +193,13 @@ public final class QemuSource {
         Timeline.mark("stream format \(format), downtime limit \(limitMs) ms")
         var switchoverAsked = false
 
-        let pipeline = SendPipeline(encoder: prepared.encoder, sender: prepared.sender)
         // A compressed stream may run ahead of the link during the first pass (see
         // `MigrationPlan.firstPassBacklog`); the queue is back to its normal size from the
         // second pass on, and `SwitchoverRule` counts whatever it holds.
+        let firstPassBacklog = rule == nil ? 0 : plan.firstPassBacklog
+        let pipeline = SendPipeline(encoder: prepared.encoder, sender: prepared.sender, encodedBacklog: firstPassBacklog)
         let normalBacklog = pipeline.encodedQueue.limit
-        if rule != nil { pipeline.encodedQueue.limit = plan.firstPassBacklog }
+        pipeline.encodedQueue.limit = max(normalBacklog, firstPassBacklog)
         let gate = ConditionLock()
         var gateState = Gate.open
         var pipelineResult: SendPipeline.Result?
