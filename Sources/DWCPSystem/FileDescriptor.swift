@@ -113,7 +113,7 @@ public struct FileDescriptor: Sendable, Equatable {
                     continue
                 }
             }
-            let n = try syscall("\(name): read") { read(rawValue, p + done, count - done) }
+            let n = try readSome(into: p + done, count: count - done)
             if n == 0 { break }
             done += n
         }

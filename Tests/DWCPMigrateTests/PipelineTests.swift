@@ -9,10 +9,12 @@ import DWCPTransport
 /// encoded one by its first bytes, writes the raw one straight to its output (marker left
 /// out) and decodes the other, and both arrive byte for byte.
 final class PipelineTests: XCTestCase {
-    /// Sends `bytes` through a pipeline and returns what the destination wrote. `beforeEnd`
-    /// runs after the last byte went into the pipeline's input and before the input closes,
-    /// with the pipeline and a way to read how many bytes the destination has written so far.
-    private func roundTrip(_ bytes: [UInt8], format: SendPipeline.StreamFormat, setUp: ((SendPipeline) -> Void)? = nil,
+    /// Sends `bytes` through a pipeline (whose encoded queue may grow to `encodedBacklog`) and
+    /// returns what the destination wrote. `beforeEnd` runs after the last byte went into the
+    /// pipeline's input and before the input closes, with a way to read how many bytes the
+    /// destination has written so far.
+    private func roundTrip(_ bytes: [UInt8], format: SendPipeline.StreamFormat, encodedBacklog: Int = 0,
+                           setUp: ((SendPipeline) -> Void)? = nil,
                            beforeEnd: ((_ delivered: () -> Int) -> Void)? = nil) throws -> (output: [UInt8], result: ReceivePipeline.Result) {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         defer { listener.shutdown() }
@@ -43,7 +45,7 @@ final class PipelineTests: XCTestCase {
         var sender = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
         sender.streams = 2
         sender.chunkSize = 64 << 10
-        let pipeline = SendPipeline(encoder: EncoderConfiguration(), sender: sender, encodedBacklog: 8 << 20)
+        let pipeline = SendPipeline(encoder: EncoderConfiguration(), sender: sender, encodedBacklog: encodedBacklog)
         pipeline.format = format
         setUp?(pipeline)
         let sent = Result { try pipeline.run(input: input.read) }
@@ -103,8 +105,10 @@ final class PipelineTests: XCTestCase {
     func testTheEncodedQueueCanGrowAndShrinkMidStream() throws {
         let bytes = sample()
         var changer: OSThread?
-        let (output, _) = try roundTrip(bytes, format: .zstdLong(level: 1, windowLog: 27, threads: 1), setUp: { pipeline in
+        let (output, _) = try roundTrip(bytes, format: .zstdLong(level: 1, windowLog: 27, threads: 1), encodedBacklog: 8 << 20,
+                                        setUp: { pipeline in
             pipeline.encodedQueue.limit = 8 << 20
+            XCTAssertEqual(pipeline.encodedQueue.limit, 8 << 20, "the queue was not made large enough to grow")
             changer = OSThread { usleep(20_000); pipeline.encodedQueue.limit = 64 << 10 }
         })
         changer?.join()
