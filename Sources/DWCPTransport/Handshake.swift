@@ -1,4 +1,5 @@
 import DWCPCore
+import DWCPSystem
 
 /// The connection handshake of both sides (docs/TRANSPORT.md):
 ///
@@ -11,19 +12,26 @@ import DWCPCore
 /// A receiver writes nothing from a connection before this completed for the transfer's session.
 public enum Handshake {
     /// Client side. Returns the receiver's welcome (status ok) or throws (exit status 4); each of
-    /// the receiver's answers must come within `timeout` seconds.
+    /// the receiver's answers must come within `timeout` seconds. `roundTrip` is told how long
+    /// each of the two exchanges took (hello to challenge, proof to welcome): a probe counts
+    /// them as round trips of the path.
     public static func client(_ socket: StreamSocket, auth: SessionAuth, session: [UInt8], stream: UInt16,
                               chunkSize: Int, streams: Int, window: UInt64 = 0, probe: Bool = false,
-                              timeout: Double = 10) throws -> Welcome {
+                              timeout: Double = 10, roundTrip: ((Double) -> Void)? = nil) throws -> Welcome {
         let nonce = SessionAuth.nonce()
         let flags = (auth.required ? Hello.authFlag : 0) | (probe ? Hello.probeFlag : 0)
         let hello = Hello(flags: flags, streamIndex: stream, session: session, nonce: nonce,
                           chunkSize: UInt32(chunkSize), streams: UInt16(clamping: streams), window: window)
         socket.setReceiveTimeout(timeout)
+        let helloSent = MonotonicClock.now()
         try socket.sendAll(hello.encoded())
         let challenge = try Challenge.decode(try socket.receive(Wire.challengeLength))
-        try socket.sendAll(auth.proof(role: "client", session: session, stream: stream, clientNonce: nonce, serverNonce: challenge.nonce))
+        roundTrip?(MonotonicClock.now() - helloSent)
+        let proof = auth.proof(role: "client", session: session, stream: stream, clientNonce: nonce, serverNonce: challenge.nonce)
+        let proofSent = MonotonicClock.now()
+        try socket.sendAll(proof)
         let welcome = try Welcome.decode(try socket.receive(Wire.welcomeLength))
+        roundTrip?(MonotonicClock.now() - proofSent)
         switch welcome.status {
         case .authenticationFailed:
             throw DWCPError(.network, "\(socket.peer): authentication failed (secret mismatch, or one side has none)")

@@ -74,14 +74,17 @@ struct SourceOptions: ParsableArguments {
             measurement = LinkMeasurement(rttMin: 0, rttMedian: 0, rttP99: 0, jitter: 0, loss: 0, throughput: Units.parseBitRate(r)!, rdmaDevices: [])
         } else {
             // A short probe (it delays the migration): 10 pings 10 round trips (at most 2 ms)
-            // apart, or as many as fit in 0.1 s (at least 3), then a burst of 12 round trips,
-            // 0.1 to 1 s, or 64 MiB if that comes sooner (a datacenter link). The burst's rate
-            // is taken over its second half, past slow start.
+            // apart, or as many as fit in 0.05 s (at least 3 round trips timed, the handshake's
+            // two included), then a burst of 12 round trips, 0.1 to 1 s, or 64 MiB if that
+            // comes sooner (a datacenter link). The burst's rate is taken over its second half,
+            // past slow start, from what TCP saw delivered, and the probe connection is reset
+            // as the burst ends, without waiting for the path's queues to drain.
             var probe = LinkProbe(endpoint: endpoint)
             probe.pings = 10
             probe.pingInterval = 0.002
             probe.pingIntervalRoundTrips = 10
-            probe.pingSeconds = 0.1
+            probe.pingSeconds = 0.05
+            probe.awaitBurstConfirmation = false
             probe.burstSeconds = 1
             probe.burstRoundTrips = 12
             probe.burstBytes = 64 << 20

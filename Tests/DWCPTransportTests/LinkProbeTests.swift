@@ -4,7 +4,9 @@ import XCTest
 
 /// The probe's pings: a fixed interval by default (as `dwcp-detect` uses it), or a few round
 /// trips of the path when `pingIntervalRoundTrips` is set, so a short path is probed in
-/// milliseconds rather than in `pings × pingInterval`; `pingSeconds` bounds them on long paths.
+/// milliseconds rather than in `pings × pingInterval`; `pingSeconds` bounds them on long paths,
+/// where the connection's opening already timed three round trips. A burst's rate comes from
+/// the peer's count or, when that is not awaited, from TCP's.
 final class LinkProbeTests: XCTestCase {
     private func probeLoopback(_ configure: (inout LinkProbe) -> Void) throws -> (LinkMeasurement, Double) {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
@@ -38,13 +40,69 @@ final class LinkProbeTests: XCTestCase {
         XCTAssertLessThanOrEqual(spaced.rttMin, spaced.rttMedian)
     }
 
-    func testPingingStopsAtItsTimeLimitAfterThreePings() throws {
-        // 50 ms apart: three pings take two gaps (0.1 s), then the 0.1 s limit stops them;
-        // all ten would take 0.45 s.
+    func testPingingStopsAtItsTimeLimitOnceThreeRoundTripsAreTimed() throws {
+        // 50 ms apart: the opening times three round trips (TCP's and the handshake's two), then
+        // pings go on until 0.1 s have passed since it began: three pings, two gaps. All ten
+        // would take 0.45 s.
         let (m, seconds) = try probeLoopback { $0.pingSeconds = 0.1 }
-        XCTAssertGreaterThanOrEqual(seconds, 0.1, "fewer than three pings")
+        XCTAssertGreaterThanOrEqual(seconds, 0.1, "pinging stopped before its time limit")
         XCTAssertLessThan(seconds, 0.3, "pinging did not stop at its time limit")
         XCTAssertGreaterThan(m.rttMedian, 0)
+    }
+
+    /// On a long path the opening's round trips are enough: a 50 ms path spent three more round
+    /// trips pinging. Here the time limit has passed by the end of the opening, so there is no
+    /// ping at all (one would add a 50 ms gap), and the figures come from the opening. A kept
+    /// connection has no opening to count: its next measurement pings at least three times.
+    func testTheOpeningsRoundTripsCountWhenPingingIsCutShort() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        defer { listener.shutdown() }
+        let responder = OSThread {
+            if case .connection(let socket) = listener.accept(timeout: 10) {
+                ProbeResponder.answer(socket, auth: SessionAuth(secret: nil), tls: nil)
+            }
+        }
+        defer { responder.join() }
+        var probe = LinkProbe(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
+        probe.pings = 10
+        probe.pingInterval = 0.05
+        probe.pingSeconds = 1e-9
+        probe.burstSeconds = 0
+        probe.keepConnection = true
+        var started = MonotonicClock.now()
+        let opened = try probe.measure()
+        XCTAssertLessThan(MonotonicClock.now() - started, 0.04, "pinged although the opening timed three round trips")
+        XCTAssertGreaterThan(opened.rttMin, 0)
+        XCTAssertLessThanOrEqual(opened.rttMin, opened.rttMedian)
+        started = MonotonicClock.now()
+        let kept = try probe.measure()
+        XCTAssertGreaterThanOrEqual(MonotonicClock.now() - started, 0.1, "fewer than three pings on a kept connection")
+        XCTAssertGreaterThan(kept.rttMedian, 0)
+    }
+
+    /// Without waiting for the peer's count, the rate is what TCP saw delivered over the
+    /// burst's second half, and the connection is reset as the burst ends: the responder's
+    /// session ends at once, and the probe comes back before a slow receiver could have
+    /// drained what was still queued.
+    func testABurstNotConfirmedIsTakenFromTCPAndResetsTheConnection() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        defer { listener.shutdown() }
+        let responder = OSThread {
+            if case .connection(let socket) = listener.accept(timeout: 10) {
+                ProbeResponder.answer(socket, auth: SessionAuth(secret: nil), tls: nil)
+            }
+        }
+        defer { responder.join() }
+        var probe = LinkProbe(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
+        probe.pings = 3
+        probe.burstSeconds = 0.2
+        probe.awaitBurstConfirmation = false
+        let m = try probe.measure()
+        XCTAssertGreaterThan(m.throughput, 1e8, "loopback moves more than 100 Mbit/s")
+        XCTAssertTrue(m.throughput.isFinite)
+        let deadline = MonotonicClock.now() + 2
+        while ProbeResponder.activeSessions > 0 && MonotonicClock.now() < deadline { usleep(10_000) }
+        XCTAssertEqual(ProbeResponder.activeSessions, 0, "the reset ends the responder's session")
     }
 
     /// Without a secret anyone may probe, and a probe holds a thread while its peer keeps the

@@ -42,8 +42,12 @@ public struct LinkProbe {
     /// which only delays what the probe is for. dwcp-migrate uses it.
     public var pingIntervalRoundTrips: Double?
 
-    /// When set, pinging stops once it has taken this many seconds, after at least 3 pings: on
-    /// a 50 ms path ten pings alone are half a second. dwcp-migrate uses it.
+    /// When set, pinging stops once the connection's opening and the pings have taken this many
+    /// seconds and at least 3 round trips were timed. A new connection times three on its own:
+    /// TCP's (the kernel's RTT from its SYN) and the session handshake's two. On a 50 ms path
+    /// ten pings alone are half a second. dwcp-migrate uses it. The opening's round trips count
+    /// in the figures only when pinging was cut short, on a path long enough that the few
+    /// microseconds the receiver spends in them do not show.
     public var pingSeconds: Double?
 
     /// When set, the burst lasts this many round trips (at least 0.1 s unless `burstBytes`, at
@@ -57,6 +61,14 @@ public struct LinkProbe {
     /// confirms, including the drain of every buffer, so a token bucket or socket buffers of a
     /// few MiB bias 64 MiB by a few per cent at most. Links under ~5 Gbit/s still take 0.1 s.
     public var burstBytes: UInt64?
+
+    /// When false, the burst's rate is what the sender's TCP saw delivered over its second half,
+    /// and the connection is reset as the burst ends instead of waiting for the peer's count:
+    /// that answer comes only once every queue on the path has drained (0.2 s on a 100 Mbit/s,
+    /// 50 ms path), and the burst's unsent bytes would go on competing with the transfer that
+    /// follows. dwcp-migrate uses it. Without the kernel's delivery count (`tcpi_delivered`)
+    /// the probe waits for the answer all the same.
+    public var awaitBurstConfirmation = true
 
     /// Keep the probe connection open between measurements (`dwcp-detect --watch`): a new one
     /// costs the TCP and session handshakes, three round trips (four with TLS) before the first
@@ -84,20 +96,20 @@ public struct LinkProbe {
             // The peer may have restarted, or the path dropped the idle connection: a new one.
             if let m = try? measure(onKept: socket) { return m }
         }
-        let socket = try connect()
+        let (socket, opening) = try connect()
         guard keepConnection else {
             defer { socket.close() }
-            return try measure(on: socket).0
+            return try measure(on: socket, opening: opening).0
         }
         kept.socket = socket
-        return try measure(onKept: socket)
+        return try measure(onKept: socket, opening: opening)
     }
 
     /// A measurement on the kept connection, which is dropped when it failed or cannot carry
     /// another.
-    private func measure(onKept socket: StreamSocket) throws -> LinkMeasurement {
+    private func measure(onKept socket: StreamSocket, opening: Opening? = nil) throws -> LinkMeasurement {
         do {
-            let (m, reusable) = try measure(on: socket)
+            let (m, reusable) = try measure(on: socket, opening: opening)
             if !reusable { kept.drop() }
             return m
         } catch {
@@ -106,28 +118,42 @@ public struct LinkProbe {
         }
     }
 
-    /// A new probe connection: TLS when configured, then the session handshake.
-    private func connect() throws -> StreamSocket {
+    /// When a new connection was opened, and the round trips its opening timed.
+    private struct Opening {
+        var start: Double
+        var roundTrips: [Double]
+    }
+
+    /// A new probe connection (TLS when configured, then the session handshake) and what its
+    /// opening timed.
+    private func connect() throws -> (StreamSocket, Opening) {
+        let start = MonotonicClock.now()
         let socket = try StreamSocket.connect(endpoint)
+        var roundTrips: [Double] = []
+        // Right after the handshake the kernel's smoothed RTT is its SYN's round trip.
+        if let rtt = socket.tcpInfo()?.rttMicroseconds, rtt > 0 { roundTrips.append(Double(rtt) / 1e6) }
         do {
             if let tls { try socket.startTLS(tls, host: endpoint.host) }
-            _ = try Handshake.client(socket, auth: auth, session: SessionAuth.nonce(), stream: 0, chunkSize: 1 << 20, streams: 1, probe: true)
+            _ = try Handshake.client(socket, auth: auth, session: SessionAuth.nonce(), stream: 0, chunkSize: 1 << 20, streams: 1,
+                                     probe: true, roundTrip: { roundTrips.append($0) })
         } catch {
             socket.close()
             throw error
         }
-        return socket
+        return (socket, Opening(start: start, roundTrips: roundTrips))
     }
 
     /// One measurement on `socket`, and whether the connection can carry another (not when the
-    /// burst's confirmation did not come in time: it may still arrive).
-    private func measure(on socket: StreamSocket) throws -> (LinkMeasurement, Bool) {
+    /// burst's confirmation did not come in time, as it may still arrive, nor when it was not
+    /// awaited: the connection is reset then).
+    private func measure(on socket: StreamSocket, opening: Opening?) throws -> (LinkMeasurement, Bool) {
         socket.setReceiveTimeout(10)
         var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         var rtts: [Double] = []
-        let pingStart = MonotonicClock.now()
+        let timedBefore = opening?.roundTrips ?? []
+        let pingStart = opening?.start ?? MonotonicClock.now()
         for i in 0..<pings {
-            if let limit = pingSeconds, i >= 3, MonotonicClock.now() - pingStart >= limit { break }
+            if let limit = pingSeconds, rtts.count + timedBefore.count >= 3, MonotonicClock.now() - pingStart >= limit { break }
             MessageHeader(kind: .ping, length: 0, sequence: UInt64(i), offset: 0, checksum: 0).store(to: &raw)
             let t0 = MonotonicClock.now()
             try socket.sendAll(raw)
@@ -135,8 +161,9 @@ public struct LinkProbe {
             rtts.append(MonotonicClock.now() - t0)
             var gap = pingInterval
             if let n = pingIntervalRoundTrips, let fastest = rtts.min() { gap = min(gap, n * fastest) }
-            if gap > 0 && i + 1 < pings { usleep(UInt32(gap * 1e6)) }
+            if gap > 0 && rtts.count < pings { usleep(UInt32(gap * 1e6)) }
         }
+        if rtts.count < pings { rtts = timedBefore + rtts }
         var throughput = 0.0, loss = 0.0
         var reusable = true
         let sorted = rtts.sorted()
@@ -191,30 +218,43 @@ public struct LinkProbe {
                 try socket.sendAll(block.unsafeBase, length)
                 sent += UInt64(length)
             }
-            MessageHeader(kind: .burstDone, length: 0, sequence: 0, offset: 0, checksum: 0).store(to: &raw)
-            try socket.sendAll(raw)
-            // The answer comes once the burst has drained. On a path another flow keeps full the
-            // probe's share can be a few kbit/s: after a second the rate is what TCP saw delivered,
-            // and this connection, whose answer may still come, carries no more probes.
-            socket.setReceiveTimeout(max(1, burstSeconds))
-            do {
-                try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
-                let confirmed = try raw.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }.sequence
-                throughput = Double(confirmed) * 8 / (MonotonicClock.now() - t0)
-            } catch {
-                guard let l = last, l.time > t0, l.delivered >= (first ?? 0) else { throw error }
-                throughput = Double(l.delivered - (first ?? 0)) * 8 / (l.time - t0)
-                reusable = false
+            func burstLoss() -> Double {
+                let retrans = (socket.tcpInfo()?.retransmits ?? 0) &- retrans0
+                let segs = (socket.segmentsOut() ?? 0) &- segs0
+                return segs > 0 ? Double(retrans) / Double(segs) : 0
             }
             // The whole burst's average includes slow start: on a 50 ms path a 1 s burst
             // averaged 78 Mbit/s of a 95 Mbit/s link. The second half, from what the sender's
             // TCP saw delivered, is the rate the path sustains once open.
+            var secondHalf: Double?
             if let h = halfway, let l = last, l.time - h.time >= 0.02, l.delivered > h.delivered {
-                throughput = max(throughput, Double(l.delivered - h.delivered) * 8 / (l.time - h.time))
+                secondHalf = Double(l.delivered - h.delivered) * 8 / (l.time - h.time)
             }
-            let retrans = (socket.tcpInfo()?.retransmits ?? 0) &- retrans0
-            let segs = (socket.segmentsOut() ?? 0) &- segs0
-            loss = segs > 0 ? Double(retrans) / Double(segs) : 0
+            if !awaitBurstConfirmation, let secondHalf {
+                throughput = secondHalf
+                loss = burstLoss()
+                socket.abort()
+                reusable = false
+            } else {
+                MessageHeader(kind: .burstDone, length: 0, sequence: 0, offset: 0, checksum: 0).store(to: &raw)
+                try socket.sendAll(raw)
+                // The answer comes once the burst has drained. On a path another flow keeps full
+                // the probe's share can be a few kbit/s: after a second the rate is what TCP saw
+                // delivered, and this connection, whose answer may still come, carries no more
+                // probes.
+                socket.setReceiveTimeout(max(1, burstSeconds))
+                do {
+                    try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
+                    let confirmed = try raw.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }.sequence
+                    throughput = Double(confirmed) * 8 / (MonotonicClock.now() - t0)
+                } catch {
+                    guard let l = last, l.time > t0, l.delivered >= (first ?? 0) else { throw error }
+                    throughput = Double(l.delivered - (first ?? 0)) * 8 / (l.time - t0)
+                    reusable = false
+                }
+                throughput = max(throughput, secondHalf ?? 0)
+                loss = burstLoss()
+            }
         }
         let jitter = zip(rtts, rtts.dropFirst()).reduce(0) { $0 + abs($1.1 - $1.0) } / Double(max(1, rtts.count - 1))
         return (LinkMeasurement(rttMin: sorted.first ?? 0, rttMedian: sorted[sorted.count / 2],

@@ -65,6 +65,18 @@ public final class StreamSocket: @unchecked Sendable {
         tls = try TLSStream(context: context, fd: fd, peer: peer, host: host, timeout: timeout)
     }
 
+    /// Closes at once with a reset (`SO_LINGER` 0): whatever the send queue still holds is
+    /// dropped instead of sent. For a connection whose unsent bytes are worthless, a probe's
+    /// burst, so they do not go on competing for the path with the transfer that follows.
+    public func abort() {
+        guard !closed else { return }
+        if !rdma {
+            var option = linger(l_onoff: 1, l_linger: 0)
+            _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+        }
+        close()
+    }
+
     /// Sends nothing more (a FIN after what was sent) and reads and discards until the peer
     /// closes, at most `timeout` seconds: a last message sent before `close` then reaches the
     /// peer. Closed with unread bytes in its receive queue (a sender still streaming chunks), a
