@@ -309,7 +309,7 @@ _dwcp-migrate_file() {
 
 _dwcp-migrate_receive() {
     repeating_flags=(--verbose -v)
-    non_repeating_flags=(--json --tls --quiet -q --progress --no-progress --version -h --help)
+    non_repeating_flags=(--no-prefault --json --tls --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
     non_repeating_options=(--listen --qmp --output -o --journal-dir --idle-timeout -T --threads --secret-file --cert --key --ca)
     __dwcp-migrate_offer_flags_options 0

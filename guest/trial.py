@@ -6,8 +6,9 @@ method, and prints one JSON line: whether the guest survived intact, total time,
 guest-visible blackout and bytes on the wire. Used by the end-to-end test (CLITests) and by
 `make bench` (scripts/bench-migrate.sh); guest/build-guest.sh builds the kernel and initramfs.
 
-Methods: dwcp (dwcp-migrate qemu/receive), qemu-tcp (QEMU's own tcp:), qemu-multifd-zstd,
-zstd-socat (exec: zstd -1 | socat). The verdict needs: the destination's heartbeat counter
+Methods: dwcp (dwcp-migrate qemu/receive), qemu-tcp (QEMU's own tcp:), qemu-tcp-prealloc (the
+same into a destination whose RAM was pre-faulted first, as `dwcp-migrate receive` does by
+default and `-mem-prealloc` would), qemu-multifd-zstd, zstd-socat (exec: zstd -1 | socat). The verdict needs: the destination's heartbeat counter
 continues where the source stopped (same boot id, no reboot or panic), and the guest's own
 memory check counts no mismatched page through two full sweeps after the switchover.
 
@@ -41,6 +42,10 @@ an error message (it used to die of SIGPIPE without one, and its source reconnec
 --inject kill-source-qemu kills the source QEMU mid-copy (the VM is lost with it): dwcp-migrate qemu
 must exit 1 and cancel its transfer, and the receiver, told, must exit 1 within 3 s of it with its
 QEMU quit (it used to wait out its 120 s idle timeout).
+
+--inject early-source starts dwcp-migrate qemu 0.2 s after the receiver, without waiting for it to
+say it is listening (it is still pre-faulting its VM's RAM then): the source's connections wait in
+the receiver's backlog, and the migration must succeed as usual.
 
 --capture FILE (zstd-socat method) tees QEMU's raw migration stream into FILE on its way to zstd,
 for scripts/qemu-stream-pages.py.
@@ -184,6 +189,9 @@ def qemu_native(args, src, dst, method, dst_ip, port):
         for q in (src, dst):
             q.cmd("migrate-set-capabilities", capabilities=caps)
         uri_in = uri_out = f"tcp:{dst_ip}:{port}"
+        if method == "qemu-tcp-prealloc":  # before the clock starts, as dwcp's receiver does it
+            dst.cmd("qom-set", path="/objects/pc.ram", property="prealloc-threads", value=os.cpu_count())
+            dst.cmd("qom-set", path="/objects/pc.ram", property="prealloc", value=True)
     src.cmd("migrate-set-parameters", **params)
     dst.cmd("migrate-incoming", uri=uri_in)
     time.sleep(0.3)
@@ -208,13 +216,22 @@ def qemu_native(args, src, dst, method, dst_ip, port):
 
 def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
     recv = None
+    receiver_ready_lines = []
     if args.inject != "no-receiver":
         recv = subprocess.Popen(ns_prefix(dst_ns) + [f"{args.bin}/dwcp-migrate", "receive", "--listen", f"{dst_ip}:{port}",
                                                      "--qmp", dst_qmp, "--json", "-v"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        ready = recv.stderr.readline()  # "listening on port N": the receiver is up
-        if "listening" not in ready:
-            raise RuntimeError(f"dwcp-migrate receive did not start: {ready.strip()}")
+        if args.inject == "early-source":
+            time.sleep(0.2)  # bound by now, still pre-faulting: the source waits in its backlog
+        else:
+            # "listening on port N": the receiver is ready (its VM's RAM pre-faulted before that)
+            while True:
+                ready = recv.stderr.readline()
+                if not ready or "listening" in ready:
+                    break
+                receiver_ready_lines.append(ready.strip())
+            if "listening" not in ready:
+                raise RuntimeError(f"dwcp-migrate receive did not start: {ready.strip()}")
     t0 = time.time()
     cmd = ns_prefix(src_ns) + [f"{args.bin}/dwcp-migrate", "qemu", "--qmp", src_qmp, "--to", f"{dst_ip}:{port}",
                                "--json", "--max-downtime", f"{args.downtime_ms}ms"] + args.dwcp_args
@@ -257,7 +274,7 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
     done = next((l for l in lines if l.get("event") == "done"), {})
     return {"total_s": round(elapsed, 3), "exit": send.returncode, "receiver_exit": recv.returncode if recv else None,
             "receiver_lag_s": round(receiver_lag, 3), "stderr": err.strip()[-400:],
-            "receiver_stderr": rerr.strip()[-400:], "tool_wire_bytes": done.get("wire_bytes"),
+            "receiver_stderr": rerr.strip()[-400:], "receiver_ready_lines": receiver_ready_lines, "tool_wire_bytes": done.get("wire_bytes"),
             "rounds": done.get("rounds"), "dwcp_downtime_ms": done.get("downtime_ms"),
             "qemu_downtime_ms": done.get("qemu_downtime_ms"), "reconnects": done.get("reconnects"), "qemu_stall_s": done.get("qemu_stall_s"), "codec_mix": done.get("codec_mix"), "plan": next((l for l in lines if l.get("event") == "plan"), None)}
 
@@ -271,7 +288,7 @@ def veth_tx(ns):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--method", default="dwcp", choices=["dwcp", "qemu-tcp", "qemu-multifd-zstd", "zstd-socat"])
+    ap.add_argument("--method", default="dwcp", choices=["dwcp", "qemu-tcp", "qemu-tcp-prealloc", "qemu-multifd-zstd", "zstd-socat"])
     ap.add_argument("--guest", required=True, help="directory with vmlinuz and initrd.img")
     ap.add_argument("--bin", default=".build/release", help="directory with dwcp-migrate")
     ap.add_argument("--ram", default="524292K", help="guest RAM (not a multiple of 256 KiB: QEMU 7.2 TCG bug)")
@@ -284,7 +301,7 @@ def main():
     ap.add_argument("--capture", help="with zstd-socat: also write QEMU's raw migration stream to this file (scripts/qemu-stream-pages.py reads it)")
     ap.add_argument("--port", type=int, default=7460)
     ap.add_argument("--inject", choices=["kill-receiver", "no-receiver", "drop-connections", "kill-receiver-after-switchover", "not-converging",
-                                         "interrupt-source", "kill-destination-qemu", "kill-source-qemu"])
+                                         "interrupt-source", "kill-destination-qemu", "kill-source-qemu", "early-source"])
     ap.add_argument("--kill-after", type=float, default=1.5)
     ap.add_argument("--sweeps-after", type=int, default=2, help="guest memory sweeps to wait for after the switchover")
     ap.add_argument("dwcp_args", nargs="*", help="extra dwcp-migrate qemu arguments (after --)")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Live migration benchmark: dwcp-migrate side by side with QEMU's own tcp:, QEMU multifd+zstd and
-# `zstd -1 | socat` through exec:, same guest, same run, same links (guest/trial.py judges each
+# Live migration benchmark: dwcp-migrate side by side with QEMU's own tcp: (into a fresh
+# destination, and into one whose RAM was pre-faulted first as dwcp-migrate receive does by
+# default), QEMU multifd+zstd and `zstd -1 | socat` through exec:, same guest, same run, same links (guest/trial.py judges each
 # trial from the guest's heartbeat and memory check; a trial that corrupts the guest is marked).
 #   scripts/bench-migrate.sh BIN_DIR
 # Environment: MIGRATE_LINKS (default "loopback 1gbit 100mbit"; also e.g. 100mbit-50ms),
@@ -15,7 +16,7 @@ wan=$(cd "$repo/.." && pwd)/shared/tools/wan/wan-setup.sh
 [ -f "$wan" ] || { echo "bench-migrate: $wan missing (../shared/tools/wan)" >&2; exit 1; }
 links=${MIGRATE_LINKS:-loopback 1gbit 100mbit}
 guests=${MIGRATE_GUESTS:-524292K:256}
-methods=${MIGRATE_METHODS:-qemu-tcp qemu-multifd-zstd zstd-socat dwcp}
+methods=${MIGRATE_METHODS:-qemu-tcp qemu-tcp-prealloc qemu-multifd-zstd zstd-socat dwcp}
 rate=${MIGRATE_RATE:-8}
 write=${MIGRATE_WRITE:-page}
 trials=${MIGRATE_TRIALS:-1}

@@ -39,6 +39,9 @@ for (link, ram), methods in groups.items():
     if t:
         parts.append(f"{d / t:.2f}x QEMU tcp:")
         parts.append(f"blackout {median(methods['dwcp'], 'blackout_ms')} vs {median(methods['qemu-tcp'], 'blackout_ms')} ms")
+    tp = median(methods.get("qemu-tcp-prealloc", []), "total_s")
+    if tp:
+        parts.append(f"{d / tp:.2f}x QEMU tcp: into a pre-faulted destination")
     if others:
         parts.append(f"{d / min(others):.2f}x best other")
     print("- " + ", ".join(parts))

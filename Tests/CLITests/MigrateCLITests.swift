@@ -42,6 +42,17 @@ final class MigrateCLITests: XCTestCase {
         let gap = (result["dst_first"] as? Int ?? 0) - (result["src_last"] as? Int ?? 0)
         XCTAssertTrue((1...2).contains(gap), "heartbeat continues where the source stopped: \(result)")
         XCTAssertGreaterThan(result["tool_wire_bytes"] as? Int ?? 0, 10 << 20)
+        let ready = result["receiver_ready_lines"] as? [String] ?? []
+        XCTAssertTrue(ready.contains { $0.contains("pre-faulted") }, "the receiver pre-faults its VM's RAM before it listens: \(ready)")
+    }
+
+    /// A source started before the receiver says it is listening (still pre-faulting its VM's
+    /// RAM) waits in the receiver's backlog rather than being refused, and migrates as usual.
+    func testSourceThatComesWhileTheDestinationPrefaultsWaitsAndMigrates() throws {
+        let result = try trial("dwcp", ["--inject", "early-source", "--warmup", "1"])
+        XCTAssertEqual(result["ok"] as? Bool, true, "dwcp-migrate: \(result)")
+        XCTAssertEqual(result["mismatches"] as? Int, 0)
+        XCTAssertEqual(result["exit"] as? Int, 0)
     }
 
     /// The destination host dies mid-copy: the source VM must keep running, intact, and the
@@ -740,6 +751,8 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(plan["max_downtime_ms"] as? Int, 500)
         XCTAssertLessThanOrEqual(plan["window_bytes"] as! Int, 2 << 20, "in-flight data bounded by the downtime budget on a 100 Mbit link")
         XCTAssertEqual(try CLI.run("dwcp-migrate", ["receive", "--listen", ":7000"]).status, 2, "needs --qmp or -o")
+        XCTAssertEqual(try CLI.run("dwcp-migrate", ["receive", "--listen", ":0", "-o", t.url.path + "/new", "--no-prefault"]).status, 2,
+                       "--no-prefault goes with --qmp")
         XCTAssertEqual(try CLI.run("dwcp-migrate", ["qemu", "--qmp", "/x", "--to", "h:1", "--codec", "zstd:99"]).status, 2)
         // Numbers beyond any link or interval are usage errors, never a trap converting them.
         XCTAssertEqual(try CLI.run("dwcp-migrate", ["file", image, "--to", "h:1", "--link-rate", "99999999999999999999999Gbit", "--dry-run"]).status, 2)

@@ -1,4 +1,5 @@
 import Glibc
+import DWCPCLI
 import DWCPCore
 import DWCPSystem
 import DWCPTransport
@@ -15,6 +16,8 @@ public final class QemuDestination {
     public let qmpPath: String
     public let receiver: ReceiverConfiguration
     public var threads = OSThread.processorCount
+    /// Pre-fault the guest's RAM in `prepare` (`RAMPrefault`).
+    public var prefault = true
     /// Seconds to wait for the VM to start once the whole stream is in.
     public var startTimeout = 60.0
     /// Send buffer of the socket into QEMU (`UnixSocket.setSendBuffer`): 4 MiB, about 10 ms of
@@ -33,12 +36,29 @@ public final class QemuDestination {
         self.receiver = receiver
     }
 
-    public func run(listener: StreamListener) throws -> Outcome {
-        let started = MonotonicClock.now()
+    /// The QMP connection and QEMU's incoming stream, once `prepare` ran.
+    private var prepared: (qmp: QMPClient, connection: FileDescriptor)?
+
+    /// What `prepare` pre-faulted (nil: nothing, or `prefault` was off).
+    public private(set) var prefaulted: RAMPrefault.Result?
+
+    /// Gets the destination QEMU ready for the stream: checks it waits for one, pre-faults its
+    /// RAM (unless `prefault` is off) and starts its incoming migration on a private unix
+    /// socket. `receive` runs this before it says it is listening, so the time it takes falls
+    /// before a migration rather than in it; `run` calls it if nobody did.
+    public func prepare() throws {
+        guard prepared == nil else { return }
         let qmp = try QMPClient(path: qmpPath)
         let status = try qmp.query("query-status")["status"] as? String ?? "unknown"
         guard status == "inmigrate" else {
             throw DWCPError.failure("destination QEMU is '\(status)': start it with -incoming defer")
+        }
+        if prefault {
+            let r = try RAMPrefault.run(qmp, threads: threads)
+            if !r.backends.isEmpty {
+                prefaulted = r
+                Diagnostics.info("pre-faulted \(Units.formatBytes(r.bytes)) of guest RAM (\(r.backends.joined(separator: ", "))) in \(Units.format(r.seconds, 2)) s")
+            }
         }
         try qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "events", "state": true]]])
         let directory = try TemporaryDirectory(prefix: "dwcp-migrate")
@@ -52,6 +72,13 @@ public final class QemuDestination {
         // in the temporary directory by a receiver that is killed or interrupted.
         directory.remove()
         UnixSocket.setSendBuffer(connection, bytes: Self.streamBuffer)
+        prepared = (qmp, connection)
+    }
+
+    public func run(listener: StreamListener) throws -> Outcome {
+        let started = MonotonicClock.now()
+        try prepare()
+        let (qmp, connection) = prepared!
         defer { connection.close() }
 
         let pipeline = ReceivePipeline(receiver: receiver)

@@ -43,8 +43,9 @@ public struct LinkProbe {
     public var pingIntervalRoundTrips: Double?
 
     /// When set, pinging stops once the connection's opening and the pings have taken this many
-    /// seconds and at least 3 round trips were timed. A new connection times three on its own:
-    /// TCP's (the kernel's RTT from its SYN) and the session handshake's two. On a 50 ms path
+    /// seconds and at least 3 round trips were timed. A new connection times up to three on its
+    /// own: TCP's (the kernel's RTT from its SYN) and the session handshake's two, each counted
+    /// if it took at most twice the SYN's plus a millisecond (else the receiver was slow). On a 50 ms path
     /// ten pings alone are half a second. dwcp-migrate uses it. The opening's round trips count
     /// in the figures only when pinging was cut short, on a path long enough that the few
     /// microseconds the receiver spends in them do not show.
@@ -129,17 +130,21 @@ public struct LinkProbe {
     private func connect() throws -> (StreamSocket, Opening) {
         let start = MonotonicClock.now()
         let socket = try StreamSocket.connect(endpoint)
-        var roundTrips: [Double] = []
-        // Right after the handshake the kernel's smoothed RTT is its SYN's round trip.
-        if let rtt = socket.tcpInfo()?.rttMicroseconds, rtt > 0 { roundTrips.append(Double(rtt) / 1e6) }
+        // Right after connecting, the kernel's smoothed RTT is its SYN's round trip.
+        let synRoundTrip = socket.tcpInfo().map { Double($0.rttMicroseconds) / 1e6 } ?? 0
+        var exchanges: [Double] = []
         do {
             if let tls { try socket.startTLS(tls, host: endpoint.host) }
             _ = try Handshake.client(socket, auth: auth, session: SessionAuth.nonce(), stream: 0, chunkSize: 1 << 20, streams: 1,
-                                     probe: true, roundTrip: { roundTrips.append($0) })
+                                     probe: true, roundTrip: { exchanges.append($0) })
         } catch {
             socket.close()
             throw error
         }
+        // The handshake's exchanges count only when they took about the SYN's round trip: a
+        // receiver slow to take the connection (one still getting its VM ready, with the
+        // connection waiting in its backlog) stretches them by its own delay.
+        let roundTrips = synRoundTrip > 0 ? [synRoundTrip] + exchanges.filter { $0 <= 2 * synRoundTrip + 0.001 } : []
         return (socket, Opening(start: start, roundTrips: roundTrips))
     }
 
