@@ -57,7 +57,7 @@ struct ReceiveCommand: ParsableCommand {
     @Option(name: [.customShort("T"), .long], help: ArgumentHelp("Decompression threads, and the threads QEMU pre-faults the guest's RAM on (default: all cores).", valueName: "N"))
     var threads: Int?
 
-    @Flag(name: .customLong("no-prefault"), help: "With --qmp, leave the destination VM's RAM alone before the migration. By default receive pre-faults it first (QEMU's prealloc, on -T threads) and only then says it is listening: QEMU otherwise takes a fault, and the kernel zeroes a page, on the stream's first write to each guest page, in the one thread that loads the stream, which on a fast link paces the migration (loopback, 512 MiB guest: QEMU tcp: 1.34-1.85 s into a fresh QEMU, 0.48-0.60 s into a pre-faulted one). The cost: the guest's whole RAM is resident here from then on, pages it never touched included, and receive is ready only once that is done (about 0.9 s per 512 MiB on two cores).")
+    @Flag(name: .customLong("no-prefault"), help: "With --qmp, leave the destination VM's RAM alone before the migration. By default receive pre-faults it first (QEMU's prealloc, on -T threads) and only then says it is listening: QEMU otherwise takes a fault, and the kernel zeroes a page, on the stream's first write to each guest page, in the one thread that loads the stream, which on a fast link paces the migration (loopback, 512 MiB guest: QEMU tcp: 1.26-1.85 s into a fresh QEMU, 0.48-0.60 s into a pre-faulted one). The cost: the guest's whole RAM is resident here from then on, pages it never touched included, and receive is ready only once that is done (about 0.9 s per 512 MiB on two cores).")
     var noPrefault = false
 
     @Flag(help: "Print a JSON line per round (bytes on the wire, image bytes, bytes written into the image) and a summary on standard output.")
@@ -116,6 +116,8 @@ struct ReceiveCommand: ParsableCommand {
             j.add("bytes_decoded", o.bytesDecoded)
             j.add("seconds", o.seconds, decimals: 3)
             j.add("reconnects", o.reconnects)
+            j.add("prefaulted_bytes", destination.prefaulted?.bytes ?? 0)
+            j.add("prefault_seconds", destination.prefaulted?.seconds ?? 0, decimals: 3)
             j.add("verified", "stream digest matched; VM running")
             try emit(j)
             Diagnostics.info("VM received (\(Units.formatBytes(o.bytesDecoded)) of migration stream, \(Units.formatBytes(o.bytesReceived)) on the wire) and running")

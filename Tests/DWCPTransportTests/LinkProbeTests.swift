@@ -8,7 +8,8 @@ import XCTest
 /// where the connection's opening already timed three round trips. A burst's rate comes from
 /// the peer's count or, when that is not awaited, from TCP's.
 final class LinkProbeTests: XCTestCase {
-    private func probeLoopback(_ configure: (inout LinkProbe) -> Void) throws -> (LinkMeasurement, Double) {
+    /// Runs `body` with a probe of a loopback responder that answers one connection.
+    private func withLoopbackResponder<T>(_ body: (LinkProbe) throws -> T) throws -> T {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         defer { listener.shutdown() }
         let responder = OSThread {
@@ -17,14 +18,20 @@ final class LinkProbeTests: XCTestCase {
             }
         }
         defer { responder.join() }
-        var probe = LinkProbe(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
-        probe.pings = 10
-        probe.pingInterval = 0.05
-        probe.burstSeconds = 0
-        configure(&probe)
-        let started = MonotonicClock.now()
-        let m = try probe.measure()
-        return (m, MonotonicClock.now() - started)
+        return try body(LinkProbe(endpoint: Endpoint(host: "127.0.0.1", port: listener.port)))
+    }
+
+    private func probeLoopback(_ configure: (inout LinkProbe) -> Void) throws -> (LinkMeasurement, Double) {
+        try withLoopbackResponder { probe in
+            var probe = probe
+            probe.pings = 10
+            probe.pingInterval = 0.05
+            probe.burstSeconds = 0
+            configure(&probe)
+            let started = MonotonicClock.now()
+            let m = try probe.measure()
+            return (m, MonotonicClock.now() - started)
+        }
     }
 
     func testPingsAreSpacedByRoundTripsWhenAsked() throws {
@@ -55,29 +62,23 @@ final class LinkProbeTests: XCTestCase {
     /// ping at all (one would add a 50 ms gap), and the figures come from the opening. A kept
     /// connection has no opening to count: its next measurement pings at least three times.
     func testTheOpeningsRoundTripsCountWhenPingingIsCutShort() throws {
-        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
-        defer { listener.shutdown() }
-        let responder = OSThread {
-            if case .connection(let socket) = listener.accept(timeout: 10) {
-                ProbeResponder.answer(socket, auth: SessionAuth(secret: nil), tls: nil)
-            }
+        try withLoopbackResponder { probe in
+            var probe = probe
+            probe.pings = 10
+            probe.pingInterval = 0.05
+            probe.pingSeconds = 1e-9
+            probe.burstSeconds = 0
+            probe.keepConnection = true
+            var started = MonotonicClock.now()
+            let opened = try probe.measure()
+            XCTAssertLessThan(MonotonicClock.now() - started, 0.04, "pinged although the opening timed three round trips")
+            XCTAssertGreaterThan(opened.rttMin, 0)
+            XCTAssertLessThanOrEqual(opened.rttMin, opened.rttMedian)
+            started = MonotonicClock.now()
+            let kept = try probe.measure()
+            XCTAssertGreaterThanOrEqual(MonotonicClock.now() - started, 0.1, "fewer than three pings on a kept connection")
+            XCTAssertGreaterThan(kept.rttMedian, 0)
         }
-        defer { responder.join() }
-        var probe = LinkProbe(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
-        probe.pings = 10
-        probe.pingInterval = 0.05
-        probe.pingSeconds = 1e-9
-        probe.burstSeconds = 0
-        probe.keepConnection = true
-        var started = MonotonicClock.now()
-        let opened = try probe.measure()
-        XCTAssertLessThan(MonotonicClock.now() - started, 0.04, "pinged although the opening timed three round trips")
-        XCTAssertGreaterThan(opened.rttMin, 0)
-        XCTAssertLessThanOrEqual(opened.rttMin, opened.rttMedian)
-        started = MonotonicClock.now()
-        let kept = try probe.measure()
-        XCTAssertGreaterThanOrEqual(MonotonicClock.now() - started, 0.1, "fewer than three pings on a kept connection")
-        XCTAssertGreaterThan(kept.rttMedian, 0)
     }
 
     /// Without waiting for the peer's count, the rate is what TCP saw delivered over the
@@ -85,24 +86,18 @@ final class LinkProbeTests: XCTestCase {
     /// session ends at once, and the probe comes back before a slow receiver could have
     /// drained what was still queued.
     func testABurstNotConfirmedIsTakenFromTCPAndResetsTheConnection() throws {
-        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
-        defer { listener.shutdown() }
-        let responder = OSThread {
-            if case .connection(let socket) = listener.accept(timeout: 10) {
-                ProbeResponder.answer(socket, auth: SessionAuth(secret: nil), tls: nil)
-            }
+        try withLoopbackResponder { probe in
+            var probe = probe
+            probe.pings = 3
+            probe.burstSeconds = 0.2
+            probe.awaitBurstConfirmation = false
+            let m = try probe.measure()
+            XCTAssertGreaterThan(m.throughput, 1e8, "loopback moves more than 100 Mbit/s")
+            XCTAssertTrue(m.throughput.isFinite)
+            let deadline = MonotonicClock.now() + 2
+            while ProbeResponder.activeSessions > 0 && MonotonicClock.now() < deadline { usleep(10_000) }
+            XCTAssertEqual(ProbeResponder.activeSessions, 0, "the reset ends the responder's session")
         }
-        defer { responder.join() }
-        var probe = LinkProbe(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
-        probe.pings = 3
-        probe.burstSeconds = 0.2
-        probe.awaitBurstConfirmation = false
-        let m = try probe.measure()
-        XCTAssertGreaterThan(m.throughput, 1e8, "loopback moves more than 100 Mbit/s")
-        XCTAssertTrue(m.throughput.isFinite)
-        let deadline = MonotonicClock.now() + 2
-        while ProbeResponder.activeSessions > 0 && MonotonicClock.now() < deadline { usleep(10_000) }
-        XCTAssertEqual(ProbeResponder.activeSessions, 0, "the reset ends the responder's session")
     }
 
     /// Without a secret anyone may probe, and a probe holds a thread while its peer keeps the

@@ -9,7 +9,7 @@ import DWCPSystem
 /// Why: an incoming QEMU otherwise takes a page fault on the first write to each guest page, and
 /// the kernel zeroes the page before QEMU copies the stream's bytes over it. That zeroing runs
 /// in QEMU's main thread, the one thread that loads the stream, and on a fast link it paces the
-/// whole migration: on loopback, the 512 MiB test guest's `tcp:` migration took 1.34–1.85 s
+/// whole migration: on loopback, the 512 MiB test guest's `tcp:` migration took 1.26–1.85 s
 /// into a fresh QEMU and 0.48–0.60 s into one started with `-mem-prealloc` (docs/MIGRATE.md).
 /// Done while the receiver waits, the same work costs the migration nothing.
 ///
@@ -42,7 +42,7 @@ public enum RAMPrefault {
             do {
                 _ = try qmp.execute("qom-set", ["path": path, "property": "prealloc", "value": true])
             } catch let e as DWCPError {
-                throw DWCPError.failure("destination QEMU could not pre-fault \(path) (\(Units.formatBytes(UInt64(size)))): \(e.message)")
+                throw DWCPError.failure("destination QEMU could not pre-fault \(path) (\(Units.formatBytes(UInt64(size)))): \(e.message) (receive --no-prefault leaves it alone)")
             }
             result.backends.append(path)
             result.bytes += UInt64(max(0, size))

@@ -43,11 +43,11 @@ public struct LinkProbe {
     public var pingIntervalRoundTrips: Double?
 
     /// When set, pinging stops once the connection's opening and the pings have taken this many
-    /// seconds and at least 3 round trips were timed. A new connection times up to three on its
-    /// own: TCP's (the kernel's RTT from its SYN) and the session handshake's two, each counted
-    /// if it took at most twice the SYN's plus a millisecond (else the receiver was slow). On a 50 ms path
-    /// ten pings alone are half a second. dwcp-migrate uses it. The opening's round trips count
-    /// in the figures only when pinging was cut short, on a path long enough that the few
+    /// seconds and at least 3 round trips were timed: on a 50 ms path ten pings alone are half a
+    /// second. dwcp-migrate uses it. A new connection times up to three on its own: TCP's (the
+    /// kernel's RTT from its SYN) and the session handshake's two, each counted if it took at
+    /// most twice the SYN's plus a millisecond (else the receiver was slow to answer). They
+    /// count in the figures only when pinging was cut short, on a path long enough that the few
     /// microseconds the receiver spends in them do not show.
     public var pingSeconds: Double?
 
