@@ -221,10 +221,6 @@ public struct FileDescriptor: Sendable, Equatable {
         }
     }
 
-    public func writeAll(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { try writeAll($0.baseAddress!, count: $0.count) }
-    }
-
     public func writeAll(_ string: String) throws {
         try writeAll(Array(string.utf8))
     }

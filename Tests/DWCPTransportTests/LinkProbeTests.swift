@@ -8,8 +8,9 @@ import XCTest
 /// where the connection's opening already timed three round trips. A burst's rate comes from
 /// the peer's count or, when that is not awaited, from TCP's.
 final class LinkProbeTests: XCTestCase {
-    /// Runs `body` with a probe of a loopback responder that answers one connection.
-    private func withLoopbackResponder<T>(_ body: (LinkProbe) throws -> T) throws -> T {
+    /// Runs `body` with a probe of a loopback responder that answers one connection: ten pings
+    /// 50 ms apart and no burst, unless `body` sets otherwise.
+    private func withLoopbackResponder<T>(_ body: (inout LinkProbe) throws -> T) throws -> T {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         defer { listener.shutdown() }
         let responder = OSThread {
@@ -18,15 +19,15 @@ final class LinkProbeTests: XCTestCase {
             }
         }
         defer { responder.join() }
-        return try body(LinkProbe(endpoint: Endpoint(host: "127.0.0.1", port: listener.port)))
+        var probe = LinkProbe(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
+        probe.pings = 10
+        probe.pingInterval = 0.05
+        probe.burstSeconds = 0
+        return try body(&probe)
     }
 
     private func probeLoopback(_ configure: (inout LinkProbe) -> Void) throws -> (LinkMeasurement, Double) {
         try withLoopbackResponder { probe in
-            var probe = probe
-            probe.pings = 10
-            probe.pingInterval = 0.05
-            probe.burstSeconds = 0
             configure(&probe)
             let started = MonotonicClock.now()
             let m = try probe.measure()
@@ -63,11 +64,7 @@ final class LinkProbeTests: XCTestCase {
     /// connection has no opening to count: its next measurement pings at least three times.
     func testTheOpeningsRoundTripsCountWhenPingingIsCutShort() throws {
         try withLoopbackResponder { probe in
-            var probe = probe
-            probe.pings = 10
-            probe.pingInterval = 0.05
             probe.pingSeconds = 1e-9
-            probe.burstSeconds = 0
             probe.keepConnection = true
             var started = MonotonicClock.now()
             let opened = try probe.measure()
@@ -87,7 +84,6 @@ final class LinkProbeTests: XCTestCase {
     /// drained what was still queued.
     func testABurstNotConfirmedIsTakenFromTCPAndResetsTheConnection() throws {
         try withLoopbackResponder { probe in
-            var probe = probe
             probe.pings = 3
             probe.burstSeconds = 0.2
             probe.awaitBurstConfirmation = false
