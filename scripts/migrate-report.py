@@ -3,7 +3,9 @@
 
 With several trials per cell (MIGRATE_TRIALS), every trial gets a row and the ratios compare
 medians of the passing trials: single 2 GiB trials vary by tens of seconds with QEMU's own
-dirty-bitmap stalls (the "QEMU stall" column), which hit every method alike."""
+dirty-bitmap stalls (the "QEMU stall" column: seconds QEMU left a QMP command unanswered, its
+setup's included), which hit every method alike. So each ratio is also given for the totals
+without those stalls ("less stalls")."""
 import json, statistics, sys
 from collections import defaultdict
 
@@ -11,14 +13,25 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 groups = defaultdict(lambda: defaultdict(list))
 for r in rows:
     groups[(r["link_name"], r["ram"] + "/" + r.get("write", "page"))][r["method"]].append(r)
-print("| link | guest RAM / writes | method | ok | total s | blackout ms | wire MB | rounds | QEMU stall s |")
-print("|---|---|---|---|---|---|---|---|---|")
+def less_stalls(r):
+    """The total without the seconds QEMU held its lock and sent nothing."""
+    if r.get("total_s") is None or r.get("qemu_stall_s") is None:
+        return None
+    return round(r["total_s"] - r["qemu_stall_s"], 3)
+
+
+for r in rows:
+    r["less_stalls_s"] = less_stalls(r)
+print("| link | guest RAM / writes | method | ok | total s | blackout ms | wire MB | rounds | QEMU setup s | QEMU stall s | total less stalls s |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for (link, ram), methods in groups.items():
     for m, trials in methods.items():
         for r in trials:
             wire = r.get("wire_bytes") or r.get("tool_wire_bytes") or 0
             print(f"| {link} | {ram} | {m} | {'yes' if r.get('ok') else 'NO'} | {r.get('total_s', '-')} | "
-                  f"{r.get('blackout_ms', '-')} | {wire / 1e6:.1f} | {r.get('rounds', '-')} | {r.get('qemu_stall_s', '-')} |")
+                  f"{r.get('blackout_ms', '-')} | {wire / 1e6:.1f} | {r.get('rounds', '-')} | "
+                  f"{r['qemu_setup_ms'] / 1000 if r.get('qemu_setup_ms') is not None else '-'} | {r.get('qemu_stall_s', '-')} | "
+                  f"{less_stalls(r) if less_stalls(r) is not None else '-'} |")
 print()
 
 
@@ -27,21 +40,33 @@ def median(trials, key):
     return statistics.median(values) if values else None
 
 
+def ratios(methods, key):
+    """dwcp's median against QEMU tcp:, tcp: into a pre-faulted destination and the best other."""
+    d = median(methods.get("dwcp", []), key)
+    t = median(methods.get("qemu-tcp", []), key)
+    tp = median(methods.get("qemu-tcp-prealloc", []), key)
+    others = [v for m, trials in methods.items() if m not in ("dwcp", "qemu-tcp")
+              for v in [median(trials, key)] if v is not None]
+    parts = []
+    if d and t:
+        parts.append(f"{d / t:.2f}x QEMU tcp:")
+    if d and tp:
+        parts.append(f"{d / tp:.2f}x QEMU tcp: into a pre-faulted destination")
+    if d and others:
+        parts.append(f"{d / min(others):.2f}x best other")
+    return parts
+
+
 for (link, ram), methods in groups.items():
     d = median(methods.get("dwcp", []), "total_s")
     if d is None:
         continue
-    t = median(methods.get("qemu-tcp", []), "total_s")
-    others = [v for m, trials in methods.items() if m not in ("dwcp", "qemu-tcp")
-              for v in [median(trials, "total_s")] if v is not None]
     n = len(methods["dwcp"])
     parts = [f"{link} {ram}: dwcp total {d:.3f} s" + (f" (median of {n})" if n > 1 else "")]
-    if t:
-        parts.append(f"{d / t:.2f}x QEMU tcp:")
+    parts += ratios(methods, "total_s")
+    if median(methods.get("qemu-tcp", []), "total_s"):
         parts.append(f"blackout {median(methods['dwcp'], 'blackout_ms')} vs {median(methods['qemu-tcp'], 'blackout_ms')} ms")
-    tp = median(methods.get("qemu-tcp-prealloc", []), "total_s")
-    if tp:
-        parts.append(f"{d / tp:.2f}x QEMU tcp: into a pre-faulted destination")
-    if others:
-        parts.append(f"{d / min(others):.2f}x best other")
+    less = ratios(methods, "less_stalls_s")
+    if less:
+        parts.append("less stalls: " + ", ".join(less))
     print("- " + ", ".join(parts))

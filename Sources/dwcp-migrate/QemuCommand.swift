@@ -98,6 +98,7 @@ struct QemuCommand: ParsableCommand {
         j.add("total_s", outcome.totalSeconds, decimals: 3)
         if let d = outcome.downtime { j.add("downtime_ms", d * 1000, decimals: 1) }
         if let q = outcome.qemuDowntimeMs { j.add("qemu_downtime_ms", q) }
+        if let q = outcome.qemuSetupMs { j.add("qemu_setup_ms", q) }
         j.add("bytes_read", outcome.bytesRead)
         j.add("wire_bytes", outcome.wireBytes)
         if !outcome.codecMix.isEmpty { j.add("codec_mix", outcome.codecMix) }

@@ -90,17 +90,20 @@ public final class QemuSource {
         /// runs, as seen here: includes the pipeline drain QEMU's own figure leaves out.
         public var downtime: Double?
         public var qemuDowntimeMs: Int?
+        /// QEMU's own `setup-time`: from the migrate command to its first pass, ms.
+        public var qemuSetupMs: Int?
         public var bytesRead: UInt64 = 0
         public var wireBytes: UInt64 = 0
         /// Stream bytes per codec and level (`zstd-3`, …): where an adaptive level went.
         public var codecMix: [String: UInt64] = [:]
         public var passes: [Pass] = []
         public var reconnects = 0
-        /// Seconds the source QEMU left `query-migrate` unanswered for longer than
-        /// `Self.stallThreshold` at a time: its migration thread held the big QEMU lock and sent
-        /// nothing (QEMU 7.2 under TCG syncs the dirty bitmap page by page at the end of a pass,
-        /// for 10-30 s on a 2 GiB guest). The link idles then whatever the transport, so this is
-        /// the part of the total time that is QEMU's, not the pipeline's.
+        /// Seconds the source QEMU left a QMP command (`query-migrate`, `migrate-set-parameters`)
+        /// unanswered for longer than `Self.stallThreshold` at a time: its migration thread held
+        /// the big QEMU lock and sent nothing (QEMU 7.2 under TCG syncs the dirty bitmap page by
+        /// page in its setup and at the end of a pass, for 4-30 s on a 2 GiB guest). The link
+        /// idles then whatever the transport, so this is the part of the total time that is
+        /// QEMU's, not the pipeline's.
         public var qemuStallSeconds = 0.0
     }
 
@@ -189,7 +192,10 @@ public final class QemuSource {
                                                           assumedRate: min(plan.linkBitsPerSecond / 8, MigrationPlan.pipelineBytesPerSecond))
         rule?.propagationSeconds = (plan.measurement?.rttMedian ?? 0) / 2
         let limitMs = rule == nil ? max(10, Int((plan.maxDowntime - plan.drainSeconds) * 1000)) : 1
-        try qmp.execute("migrate-set-parameters", ["downtime-limit": limitMs])
+        // QEMU answers this once its setup is through: for a 2 GiB TCG guest that holds its
+        // lock for seconds (the setup's dirty-bitmap sync), which counts as a stall.
+        var outcome = Outcome()
+        try timed(&outcome) { try qmp.execute("migrate-set-parameters", ["downtime-limit": limitMs]) }
         Timeline.mark("stream format \(format), downtime limit \(limitMs) ms")
         var switchoverAsked = false
 
@@ -228,7 +234,6 @@ public final class QemuSource {
             gate.withLock { gate.broadcast() }
         }
 
-        var outcome = Outcome()
         var lastPass = 0
         var passStart = MonotonicClock.now()
         var cancelled: String?
@@ -237,13 +242,7 @@ public final class QemuSource {
         var qmpError: Error?
         do {
             while true {
-                let asked = MonotonicClock.now()
-                let info = try qmp.query("query-migrate")
-                let waited = MonotonicClock.now() - asked
-                if waited > Self.stallThreshold {
-                    outcome.qemuStallSeconds += waited
-                    Diagnostics.info("source QEMU did not answer for \(Units.format(waited, 1)) s (its migration thread held the QEMU lock; nothing was sent meanwhile)")
-                }
+                let info = try timed(&outcome) { try qmp.query("query-migrate") }
                 let status = info["status"] as? String ?? "none"
                 let ram = RamFigures(info["ram"] as? [String: Any] ?? [:])
                 let passNow = ram.pass
@@ -275,7 +274,7 @@ public final class QemuSource {
                     if status == "active" && !switchoverAsked && cancelled == nil && passNow >= 2
                         && r.fits(remaining: remaining, dirtyBytesPerSecond: ram.dirtyBytesPerSecond, sinceSync: now - passStart) {
                         // QEMU stops the VM at its next check (after a last bitmap sync).
-                        try qmp.execute("migrate-set-parameters", ["downtime-limit": Self.switchoverLimitMs])
+                        try timed(&outcome) { try qmp.execute("migrate-set-parameters", ["downtime-limit": Self.switchoverLimitMs]) }
                         switchoverAsked = true
                         Timeline.mark("switchover: \(remaining) bytes remaining, expected downtime \(Int(r.expectedDowntime(remaining: remaining, dirtyBytesPerSecond: ram.dirtyBytesPerSecond, sinceSync: now - passStart) * 1000)) ms (ratio \(r.wireRatio), \(Int(r.wireRate)) B/s, backlog \(Int(r.backlog)) B, dirty \(Int(ram.dirtyBytesPerSecond)) B/s)")
                     }
@@ -325,6 +324,7 @@ public final class QemuSource {
         if let qmpError { throw qmpError }
         for e in qmp.takeEvents() where e.name == "STOP" { stopTime = e.time }
         outcome.qemuDowntimeMs = final["downtime"] as? Int
+        outcome.qemuSetupMs = final["setup-time"] as? Int
         outcome.bytesRead = RamFigures(final["ram"] as? [String: Any] ?? [:]).transferred
         outcome.wireBytes = pipelineResult?.transfer.bytes ?? gate.withLock { wire }
         outcome.codecMix = pipelineResult?.encode.codecMix ?? [:]
@@ -354,6 +354,19 @@ public final class QemuSource {
         if !c.keepSource { _ = try? qmp.execute("quit") }
         outcome.totalSeconds = MonotonicClock.now() - started
         return outcome
+    }
+
+    /// Runs one QMP command of the migration and counts it in `qemuStallSeconds` when QEMU
+    /// took longer than `stallThreshold` to answer.
+    private func timed<T>(_ outcome: inout Outcome, _ command: () throws -> T) throws -> T {
+        let asked = MonotonicClock.now()
+        let result = try command()
+        let waited = MonotonicClock.now() - asked
+        if waited > Self.stallThreshold {
+            outcome.qemuStallSeconds += waited
+            Diagnostics.info("source QEMU did not answer for \(Units.format(waited, 1)) s (its migration thread held the QEMU lock; nothing was sent meanwhile)")
+        }
+        return result
     }
 
     /// Stops a migration whose transfer never started (the probe failed): QEMU, blocked on
