@@ -76,9 +76,10 @@ struct SourceOptions: ParsableArguments {
             // A short probe (it delays the migration): 10 pings 10 round trips (at most 2 ms)
             // apart, or as many as fit in 0.05 s (at least 3 round trips timed, the handshake's
             // two included), then a burst of 12 round trips, 0.1 to 1 s, or 64 MiB if that
-            // comes sooner (a datacenter link). The burst's rate is taken over its second half,
-            // past slow start, from what TCP saw delivered, and the probe connection is reset
-            // as the burst ends, without waiting for the path's queues to drain.
+            // comes sooner (a datacenter link), or until its rate levels off past slow start.
+            // The burst's rate is taken over its second half (or its level round trips) from
+            // what TCP saw delivered, and the probe connection is reset as the burst ends,
+            // without waiting for the path's queues to drain.
             var probe = LinkProbe(endpoint: endpoint)
             probe.pings = 10
             probe.pingInterval = 0.002
@@ -88,6 +89,7 @@ struct SourceOptions: ParsableArguments {
             probe.burstSeconds = 1
             probe.burstRoundTrips = 12
             probe.burstBytes = 64 << 20
+            probe.endBurstAtPlateau = true
             probe.auth = SessionAuth(secret: try secret.load())
             probe.tls = try tlsContext()
             do {

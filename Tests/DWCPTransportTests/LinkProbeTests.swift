@@ -96,6 +96,19 @@ final class LinkProbeTests: XCTestCase {
         }
     }
 
+    /// A burst allowed two seconds ends once its rate has levelled (on loopback, within a few
+    /// round trips of its 0.1 s minimum) and still reads loopback's rate.
+    func testABurstEndsOnceItsRateLevels() throws {
+        let (m, seconds) = try probeLoopback { probe in
+            probe.pings = 3
+            probe.burstSeconds = 2
+            probe.awaitBurstConfirmation = false
+            probe.endBurstAtPlateau = true
+        }
+        XCTAssertGreaterThan(m.throughput, 1e8, "loopback moves more than 100 Mbit/s")
+        XCTAssertLessThan(seconds, 1.5, "the burst ended before its two seconds")
+    }
+
     /// Without a secret anyone may probe, and a probe holds a thread while its peer keeps the
     /// connection: sessions beyond `maxSessions` are closed after their handshake, an idle one
     /// is closed after its idle timeout, and a kept probe whose connection was closed simply

@@ -358,6 +358,7 @@ public final class QemuSource {
 
     /// Runs one QMP command of the migration and counts it in `qemuStallSeconds` when QEMU
     /// took longer than `stallThreshold` to answer.
+    @discardableResult
     private func timed<T>(_ outcome: inout Outcome, _ command: () throws -> T) throws -> T {
         let asked = MonotonicClock.now()
         let result = try command()

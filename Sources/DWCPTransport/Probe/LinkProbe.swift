@@ -71,6 +71,12 @@ public struct LinkProbe {
     /// the probe waits for the answer all the same.
     public var awaitBurstConfirmation = true
 
+    /// When set, the burst also ends once the rate TCP delivers per round trip has stopped
+    /// growing (`BurstPlateau`), at least 0.1 s in, and its rate is that of the last two round
+    /// trips: on a 50 ms path slow start fills a 100 Mbit/s link in about 6 round trips, and the
+    /// rest of `burstRoundTrips` only measured the same rate again. dwcp-migrate uses it.
+    public var endBurstAtPlateau = false
+
     /// Keep the probe connection open between measurements (`dwcp-detect --watch`): a new one
     /// costs the TCP and session handshakes, three round trips (four with TLS) before the first
     /// ping, which on a loaded 130 ms path made each measurement 1.1 s instead of 0.7 s.
@@ -192,6 +198,11 @@ public struct LinkProbe {
             var last: (time: Double, delivered: UInt64)?
             let first = socket.bytesDelivered()
             var unsentLimit = 0
+            // (time, bytes delivered) a round trip apart, for `endBurstAtPlateau`.
+            var plateau = BurstPlateau()
+            // Only a burst planned longer than 0.1 s (12 round trips of 8 ms and more) can end
+            // sooner, and its level round trips then span at least 16 ms.
+            let roundTrip = endBurstAtPlateau && burstSeconds > 0.1 && !sorted.isEmpty ? sorted[sorted.count / 2] : 0
             while true {
                 let elapsed = MonotonicClock.now() - t0
                 let state = socket.deliveryState()
@@ -199,6 +210,11 @@ public struct LinkProbe {
                     let now = MonotonicClock.now()
                     if halfway == nil && elapsed >= burstSeconds / 2 { halfway = (now, delivered) }
                     last = (now, delivered)
+                    if roundTrip > 0, plateau.record(time: now, delivered: delivered, roundTrip: roundTrip),
+                       elapsed >= 0.1, let start = plateau.start {
+                        halfway = start
+                        break
+                    }
                 }
                 if elapsed >= burstSeconds { break }
                 if let enough = burstBytes, sent >= enough && elapsed >= earliestEnd { break }
@@ -229,8 +245,9 @@ public struct LinkProbe {
                 return segs > 0 ? Double(retrans) / Double(segs) : 0
             }
             // The whole burst's average includes slow start: on a 50 ms path a 1 s burst
-            // averaged 78 Mbit/s of a 95 Mbit/s link. The second half, from what the sender's
-            // TCP saw delivered, is the rate the path sustains once open.
+            // averaged 78 Mbit/s of a 95 Mbit/s link. The second half (or the round trips since
+            // the plateau), from what the sender's TCP saw delivered, is the rate the path
+            // sustains once open.
             var secondHalf: Double?
             if let h = halfway, let l = last, l.time - h.time >= 0.02, l.delivered > h.delivered {
                 secondHalf = Double(l.delivered - h.delivered) * 8 / (l.time - h.time)
