@@ -82,9 +82,9 @@ final class MigrationPlanTests: XCTestCase {
         func format(_ mbit: Double) -> SendPipeline.StreamFormat {
             MigrationPlan(measurement: measurement(mbit: mbit, rttMs: 0.5), maxDowntime: 0.3, threads: 2).vmStreamFormat(guestRAM: 512 << 20)
         }
-        XCTAssertEqual(format(100), .zstdLong(level: 6, windowLog: 29, threads: 1))
-        XCTAssertEqual(format(300), .zstdLong(level: 3, windowLog: 29, threads: 2))
-        XCTAssertEqual(format(1000), .zstdLong(level: 1, windowLog: 29, threads: 2))
+        XCTAssertEqual(format(100), .zstd(level: 6, windowLog: 29, threads: 1))
+        XCTAssertEqual(format(300), .zstd(level: 3, windowLog: 29, threads: 2))
+        XCTAssertEqual(format(1000), .zstd(level: 1, windowLog: nil, threads: 2), "short of CPU, not of link: no long window")
         XCTAssertEqual(format(40_000), .raw)
         XCTAssertEqual(MigrationPlan(measurement: measurement(mbit: 100, rttMs: 0.5), maxDowntime: 0.3, codec: "zstd:3")
             .vmStreamFormat(guestRAM: 512 << 20), .frames)

@@ -75,7 +75,7 @@ final class PipelineTests: XCTestCase {
 
     func testEncodedStreamIsDecoded() throws {
         let bytes = sample()
-        for format in [SendPipeline.StreamFormat.frames, .zstdLong(level: 1, windowLog: 27, threads: 2)] {
+        for format in [SendPipeline.StreamFormat.frames, .zstd(level: 1, windowLog: 27, threads: 2), .zstd(level: 1, windowLog: nil, threads: 2)] {
             let (output, result) = try roundTrip(bytes, format: format)
             XCTAssertNotEqual(result.decode.format, "raw")
             XCTAssertLessThan(result.transfer.bytes, UInt64(bytes.count), "\(format) did not compress")
@@ -90,7 +90,7 @@ final class PipelineTests: XCTestCase {
     func testAStoppedSourceFlushesItsStreamWithoutWaitingForItsEnd() throws {
         let bytes = Array(sample()[..<((3 << 20) - 12_345)])
         var deliveredBeforeEnd = 0
-        let (output, _) = try roundTrip(bytes, format: .zstdLong(level: 3, windowLog: 27, threads: 1),
+        let (output, _) = try roundTrip(bytes, format: .zstd(level: 3, windowLog: 27, threads: 1),
                                         setUp: { $0.flushWhenIdle() }) { delivered in
             let deadline = MonotonicClock.now() + 10
             while delivered() < bytes.count && MonotonicClock.now() < deadline { usleep(2_000) }
@@ -105,7 +105,7 @@ final class PipelineTests: XCTestCase {
     func testTheEncodedQueueCanGrowAndShrinkMidStream() throws {
         let bytes = sample()
         var changer: OSThread?
-        let (output, _) = try roundTrip(bytes, format: .zstdLong(level: 1, windowLog: 27, threads: 1), encodedBacklog: 8 << 20,
+        let (output, _) = try roundTrip(bytes, format: .zstd(level: 1, windowLog: 27, threads: 1), encodedBacklog: 8 << 20,
                                         setUp: { pipeline in
             pipeline.encodedQueue.limit = 8 << 20
             XCTAssertEqual(pipeline.encodedQueue.limit, 8 << 20, "the queue was not made large enough to grow")

@@ -18,10 +18,11 @@ public final class SendPipeline {
         case frames
         /// The input unchanged after `rawMarker`: links faster than compression.
         case raw
-        /// One zstd stream with long-distance matching over 2^windowLog bytes, compressed by
-        /// `threads` threads: VM streams, whose re-sent pages match their earlier versions far
-        /// back in the stream.
-        case zstdLong(level: Int, windowLog: Int, threads: Int)
+        /// One zstd stream compressed by `threads` threads: VM streams. With `windowLog`, with
+        /// long-distance matching over 2^windowLog bytes, since a VM's re-sent pages match
+        /// their earlier versions far back in the stream; nil where the CPU, not the link, is
+        /// short (`MigrationPlan.vmStreamFormat`).
+        case zstd(level: Int, windowLog: Int?, threads: Int)
     }
 
     /// Bytes into and out of the encoder so far, readable while the pipeline runs: the
@@ -136,7 +137,7 @@ public final class SendPipeline {
         let thread = OSThread {
             do {
                 switch format {
-                case .zstdLong(let level, let windowLog, let threads):
+                case .zstd(let level, let windowLog, let threads):
                     encoded = try ZstdStream.compress(chain, to: queue, level: level, threads: threads,
                                                       longWindowLog: windowLog, jobSize: 1 << 20,
                                                       flushWhenIdle: { self.sourceStopped.load(ordering: .acquiring) }, progress: counters.update)

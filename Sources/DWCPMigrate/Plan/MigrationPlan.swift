@@ -102,15 +102,25 @@ public struct MigrationPlan {
     }
 
     /// How a VM's migration stream travels: raw on links faster than compression; DWCP frames
-    /// when a codec was named (`--codec zstd:3`); otherwise one zstd stream with long-distance
-    /// matching over a window covering the guest's RAM (2^27 to 2^30 bytes), at
-    /// `vmStreamLevel` by `vmStreamThreads`.
+    /// when a codec was named (`--codec zstd:3`); otherwise one zstd stream at `vmStreamLevel`
+    /// by `vmStreamThreads`, with long-distance matching over a window covering the guest's RAM
+    /// (2^27 to 2^30 bytes) when `vmStreamLongWindow`.
     public func vmStreamFormat(guestRAM: UInt64) -> SendPipeline.StreamFormat {
         if raw { return .raw }
         if codec != "auto" { return .frames }
         let log = min(30, max(27, Int.bitWidth - (max(guestRAM, 1) - 1).leadingZeroBitCount))
-        return .zstdLong(level: vmStreamLevel, windowLog: log, threads: vmStreamThreads)
+        return .zstd(level: vmStreamLevel, windowLog: vmStreamLongWindow ? log : nil, threads: vmStreamThreads)
     }
+
+    /// Whether a VM stream matches re-sent pages against their earlier versions (long-distance
+    /// matching): below 50 MB/s of link (levels 3 and 6), where bytes are what costs time. On
+    /// faster links the pipeline is short of CPU on two cores shared with both QEMUs, and the
+    /// long window costs CPU at both ends (its matching at the source; at the destination, a
+    /// decoder window of up to 1 GiB faulted in page by page) while saving 3-4 % of the bytes.
+    /// At 1 Gbit/s (test guest, page writes; interleaved pairs): 512 MiB in 1.74-1.80 s without
+    /// against 1.81-1.96 s with (186.7 against 179.7 MB sent); 2 GiB in 5.27-5.42 s without
+    /// against 6.86-9.08 s with, each less QEMU's setup (627 against 608 MB).
+    public var vmStreamLongWindow: Bool { vmStreamLevel > 1 }
 
     /// The zstd level of a VM stream: as high as the CPU keeps up with at the link's rate. On a
     /// 474 MB stream captured from the test guest (QEMU paced at 25 MiB/s, so re-sent pages
@@ -167,7 +177,7 @@ public struct MigrationPlan {
         j.add("initial_codec", initialCodec)
         // A VM stream (dwcp-migrate qemu) with the codec left to the plan: raw or zstd-LEVEL-long.
         if codec == "auto" {
-            j.add("vm_stream", raw ? "raw" : "zstd-\(vmStreamLevel)-long")
+            j.add("vm_stream", raw ? "raw" : "zstd-\(vmStreamLevel)" + (vmStreamLongWindow ? "-long" : ""))
             if !raw {
                 j.add("vm_stream_threads", vmStreamThreads)
                 j.add("first_pass_backlog_bytes", firstPassBacklog)
