@@ -175,7 +175,8 @@ public struct MigrationPlan {
         j.add("max_downtime_ms", Int(maxDowntime * 1000))
         j.add("codec", codec)
         j.add("initial_codec", initialCodec)
-        // A VM stream (dwcp-migrate qemu) with the codec left to the plan: raw or zstd-LEVEL-long.
+        // A VM stream (dwcp-migrate qemu) with the codec left to the plan: raw, or zstd-LEVEL with
+        // "-long" when it has the long window.
         if codec == "auto" {
             j.add("vm_stream", raw ? "raw" : "zstd-\(vmStreamLevel)" + (vmStreamLongWindow ? "-long" : ""))
             if !raw {
