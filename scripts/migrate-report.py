@@ -5,7 +5,7 @@ With several trials per cell (MIGRATE_TRIALS), every trial gets a row and the ra
 medians of the passing trials: single 2 GiB trials vary by tens of seconds with QEMU's own
 dirty-bitmap stalls (the "QEMU stall" column: seconds QEMU left a QMP command unanswered, its
 setup's included), which hit every method alike. The setup's (QEMU's own `setup-time`, before
-its first pass sends anything) varied 4-19 s on a 2 GiB guest, so each ratio is also given for
+its first pass sends anything) varied 1-19 s on a 2 GiB guest, so each ratio is also given for
 the totals less QEMU's setup. (The other stalls are not subtracted: they include the
 switchover, where QEMU holds its lock while it sends the last pages.)"""
 import json, statistics, sys

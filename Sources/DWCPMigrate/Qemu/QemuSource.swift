@@ -101,7 +101,7 @@ public final class QemuSource {
         /// Seconds the source QEMU left a QMP command (`query-migrate`, `migrate-set-parameters`)
         /// unanswered for longer than `Self.stallThreshold` at a time: its migration thread held
         /// the big QEMU lock and sent nothing (QEMU 7.2 under TCG syncs the dirty bitmap page by
-        /// page in its setup and at the end of a pass, for 4-30 s on a 2 GiB guest). The link
+        /// page in its setup and at the end of a pass, for 1-30 s on a 2 GiB guest). The link
         /// idles then whatever the transport, so this is the part of the total time that is
         /// QEMU's, not the pipeline's.
         public var qemuStallSeconds = 0.0
