@@ -193,8 +193,9 @@ public struct LinkProbe {
             block.unsafeBase.initializeMemory(as: UInt8.self, repeating: 0x5A, count: block.capacity)
             let t0 = MonotonicClock.now()
             var sent: UInt64 = 0
-            // (time, bytes delivered to the peer) once the burst is half over, and lately.
-            var halfway: (time: Double, delivered: UInt64)?
+            // (time, bytes delivered to the peer) where the rate is measured from, once the burst
+            // is half over or where its plateau began, and lately.
+            var measuredFrom: (time: Double, delivered: UInt64)?
             var last: (time: Double, delivered: UInt64)?
             let first = socket.bytesDelivered()
             var unsentLimit = 0
@@ -208,11 +209,11 @@ public struct LinkProbe {
                 let state = socket.deliveryState()
                 if let delivered = state?.delivered {
                     let now = MonotonicClock.now()
-                    if halfway == nil && elapsed >= burstSeconds / 2 { halfway = (now, delivered) }
+                    if measuredFrom == nil && elapsed >= burstSeconds / 2 { measuredFrom = (now, delivered) }
                     last = (now, delivered)
                     if roundTrip > 0, plateau.record(time: now, delivered: delivered, roundTrip: roundTrip),
                        elapsed >= 0.1, let start = plateau.start {
-                        halfway = start
+                        measuredFrom = start
                         break
                     }
                 }
@@ -248,12 +249,12 @@ public struct LinkProbe {
             // averaged 78 Mbit/s of a 95 Mbit/s link. The second half (or the round trips since
             // the plateau), from what the sender's TCP saw delivered, is the rate the path
             // sustains once open.
-            var secondHalf: Double?
-            if let h = halfway, let l = last, l.time - h.time >= 0.02, l.delivered > h.delivered {
-                secondHalf = Double(l.delivered - h.delivered) * 8 / (l.time - h.time)
+            var sustainedRate: Double?
+            if let h = measuredFrom, let l = last, l.time - h.time >= 0.02, l.delivered > h.delivered {
+                sustainedRate = Double(l.delivered - h.delivered) * 8 / (l.time - h.time)
             }
-            if !awaitBurstConfirmation, let secondHalf {
-                throughput = secondHalf
+            if !awaitBurstConfirmation, let sustainedRate {
+                throughput = sustainedRate
                 loss = burstLoss()
                 socket.abort()
                 reusable = false
@@ -274,7 +275,7 @@ public struct LinkProbe {
                     throughput = Double(l.delivered - (first ?? 0)) * 8 / (l.time - t0)
                     reusable = false
                 }
-                throughput = max(throughput, secondHalf ?? 0)
+                throughput = max(throughput, sustainedRate ?? 0)
                 loss = burstLoss()
             }
         }
