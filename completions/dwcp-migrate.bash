@@ -188,7 +188,7 @@ _dwcp-migrate_qemu() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--dry-run --json --tls --auto-converge --keep-source --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
-    non_repeating_options=(--qmp --to --max-downtime --codec --streams --cc --link-rate --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --xbzrle)
+    non_repeating_options=(--qmp --to --max-downtime --codec --streams --cc --link-rate --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --xbzrle --rate-probe)
     __dwcp-migrate_offer_flags_options 0
 
     # Offer option value completions
@@ -239,6 +239,10 @@ _dwcp-migrate_qemu() {
         return
         ;;
     '--xbzrle')
+        return
+        ;;
+    '--rate-probe')
+        __dwcp-migrate_add_completions -W 'auto'$'\n''burst'$'\n''transfer'
         return
         ;;
     esac

@@ -276,7 +276,7 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
             "receiver_lag_s": round(receiver_lag, 3), "stderr": err.strip()[-400:],
             "receiver_stderr": rerr.strip()[-400:], "receiver_ready_lines": receiver_ready_lines, "tool_wire_bytes": done.get("wire_bytes"),
             "rounds": done.get("rounds"), "dwcp_downtime_ms": done.get("downtime_ms"),
-            "qemu_downtime_ms": done.get("qemu_downtime_ms"), "reconnects": done.get("reconnects"), "qemu_stall_s": done.get("qemu_stall_s"), "qemu_setup_ms": done.get("qemu_setup_ms"), "codec_mix": done.get("codec_mix"), "plan": next((l for l in lines if l.get("event") == "plan"), None)}
+            "qemu_downtime_ms": done.get("qemu_downtime_ms"), "reconnects": done.get("reconnects"), "qemu_stall_s": done.get("qemu_stall_s"), "qemu_setup_ms": done.get("qemu_setup_ms"), "codec_mix": done.get("codec_mix"), "plan": next((l for l in reversed(lines) if l.get("event") == "plan"), None)}
 
 
 def veth_tx(ns):

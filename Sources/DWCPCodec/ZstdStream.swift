@@ -6,6 +6,20 @@ import DWCPSystem
 /// the output of `compress` is a standard zstd frame with a content checksum that `zstd -d` reads,
 /// and the decoder accepts any zstd stream.
 public enum ZstdStream {
+    /// How one zstd frame of a stream is compressed.
+    public struct Settings: Equatable, Sendable {
+        public var level: Int
+        public var threads: Int
+        /// Long-distance matching over 2^n bytes; nil: off.
+        public var longWindowLog: Int?
+
+        public init(level: Int, threads: Int, longWindowLog: Int? = nil) {
+            self.level = level
+            self.threads = threads
+            self.longWindowLog = longWindowLog
+        }
+    }
+
     /// Compresses `input` to `output` with libzstd's own worker threads.
     ///
     /// `longWindowLog` turns on long-distance matching over a window of 2^n bytes: what a VM's
@@ -16,36 +30,39 @@ public enum ZstdStream {
     /// Once `flushWhenIdle` returns true (a migration's source VM has stopped), input is taken
     /// as it comes and the output flushed whenever the input runs dry, so the switchover's last
     /// bytes leave at once instead of waiting for a full read or for the writer to close.
+    ///
+    /// `retune`, asked before every read, may return new settings: the frame under way is then
+    /// ended and the rest of the input goes into a new frame compressed with them (a migration
+    /// that started before it knew its link's rate). A zstd stream may hold any number of frames
+    /// one after the other; `zstd -d` and `decompress` read them as one stream.
     public static func compress(_ input: InputChain, to output: any ByteSink, level: Int, threads: Int,
                                 longWindowLog: Int? = nil, jobSize: Int? = nil,
                                 flushWhenIdle: (() -> Bool)? = nil,
+                                retune: (() -> Settings?)? = nil,
                                 progress: ((EncodeStats) -> Void)?) throws -> EncodeStats {
         guard let cctx = ZSTD_createCCtx() else { throw DWCPError.failure("zstd: out of memory") }
         defer { ZSTD_freeCCtx(cctx) }
-        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, Int32(clamping: level))
-        ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
-        if threads > 1 { ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, Int32(threads)) }
-        if let log = longWindowLog {
-            ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, 1)
-            ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, Int32(log))
+        func configure(_ s: Settings) {
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, Int32(clamping: s.level))
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, Int32(s.threads > 1 ? s.threads : 0))
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, s.longWindowLog == nil ? 0 : 1)
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, Int32(s.longWindowLog ?? 0))  // 0: the level's own
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_jobSize, Int32(s.threads > 1 ? jobSize ?? 0 : 0))  // 0: libzstd's default
         }
-        if let jobSize, threads > 1 { ZSTD_CCtx_setParameter(cctx, ZSTD_c_jobSize, Int32(jobSize)) }
+        var settings = Settings(level: level, threads: threads, longWindowLog: longWindowLog)
+        configure(settings)
         let inSize = ZSTD_CStreamInSize() * 4
         let outSize = ZSTD_CStreamOutSize() * 4
         let inBuf = RawBuffer(capacity: inSize)
         let outBuf = RawBuffer(capacity: outSize)
         var stats = EncodeStats()
+        var frameIn: UInt64 = 0  // input bytes of the frame under way
         var finished = false
         var eager = false
-        while !finished {
-            eager = eager || flushWhenIdle?() == true
-            let n = eager ? try input.readAvailable(into: inBuf.unsafeBase, count: inSize)
-                          : try input.read(into: inBuf.unsafeBase, count: inSize)
-            stats.bytesIn += UInt64(n)
-            stats.literalBytes += UInt64(n)
-            let last = eager ? n == 0 : n < inSize
-            let flush = eager && !last && !input.hasInputNow
-            let mode = last ? ZSTD_e_end : flush ? ZSTD_e_flush : ZSTD_e_continue
+        /// Feeds `n` input bytes with `mode` until zstd has taken them (and, for e_end or
+        /// e_flush, put everything out).
+        func compress(_ n: Int, _ mode: ZSTD_EndDirective) throws {
             var inb = ZSTD_inBuffer(src: inBuf.unsafeBase, size: n, pos: 0)
             while true {
                 var outb = ZSTD_outBuffer(dst: outBuf.unsafeBase, size: outSize, pos: 0)
@@ -57,11 +74,35 @@ public enum ZstdStream {
                 // input is taken.
                 if mode == ZSTD_e_continue ? inb.pos == inb.size : remaining == 0 { break }
             }
+        }
+        func account() {
+            stats.codecMix["zstd-\(settings.level)", default: 0] += frameIn
+            frameIn = 0
+        }
+        while !finished {
+            if let next = retune?(), next != settings {
+                // End this frame (a frame already ended waits for input to start the next one)
+                // and start the next with the new settings.
+                if frameIn > 0 { try compress(0, ZSTD_e_end) }
+                account()
+                ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only)
+                settings = next
+                configure(settings)
+            }
+            eager = eager || flushWhenIdle?() == true
+            let n = eager ? try input.readAvailable(into: inBuf.unsafeBase, count: inSize)
+                          : try input.read(into: inBuf.unsafeBase, count: inSize)
+            stats.bytesIn += UInt64(n)
+            stats.literalBytes += UInt64(n)
+            frameIn += UInt64(n)
+            let last = eager ? n == 0 : n < inSize
+            let flush = eager && !last && !input.hasInputNow
+            try compress(n, last ? ZSTD_e_end : flush ? ZSTD_e_flush : ZSTD_e_continue)
             if flush { output.flush() }
             progress?(stats)
             finished = last
         }
-        stats.codecMix["zstd-\(level)"] = stats.bytesIn
+        account()
         return stats
     }
 

@@ -42,6 +42,9 @@ struct QemuCommand: ParsableCommand {
     @Flag(help: "Leave the source QEMU paused after a successful migration instead of quitting it.")
     var keepSource = false
 
+    @Option(help: ArgumentHelp("How the link's rate is measured with --codec auto: burst (the probe sends filler for 0.1-1 s before the migration starts), transfer (the migration starts at once at zstd level 1 and measures the rate on its own first round trips, then applies the plan), or auto (transfer on paths with a round trip of 8 ms or more, where the burst would run longer than 0.1 s). --dry-run always runs the burst.", valueName: "HOW"))
+    var rateProbe: SourceOptions.RateProbe = .auto
+
     @OptionGroup var verbosity: VerbosityOptions
 
     func validate() throws {
@@ -53,8 +56,8 @@ struct QemuCommand: ParsableCommand {
         verbosity.apply()
         SourceOptions.cancelTransfersWhenInterrupted()
         let source = self.source
-        let prepare = { [verbose = verbosity.verbose] () throws -> QemuSource.Prepared in
-            let plan = try source.plan()
+        let prepare = { [verbose = verbosity.verbose, rateProbe] () throws -> QemuSource.Prepared in
+            let plan = try source.plan(rateProbe: rateProbe)
             if source.dryRun || source.json { try FileDescriptor.standardOutput.writeAll(plan.json + "\n") } else if verbose > 0 { Diagnostics.info(plan.json) }
             return QemuSource.Prepared(plan: plan, encoder: try source.encoder(plan), sender: try source.sender(plan))
         }
@@ -67,6 +70,11 @@ struct QemuCommand: ParsableCommand {
         config.autoConverge = autoConverge
         config.xbzrleCache = xbzrle.map { Units.parseBytes($0)! }
         config.keepSource = keepSource
+        config.cubicOnCleanLongPaths = source.cc == "auto"
+        // The plan again once the rate is measured on the transfer, as a second plan line.
+        config.onMeasuredPlan = { [verbose = verbosity.verbose] plan in
+            if source.json { try? FileDescriptor.standardOutput.writeAll(plan.json + "\n") } else if verbose > 0 { Diagnostics.info(plan.json) }
+        }
         let migration = QemuSource(configuration: config)
         let line = ProgressLine(enabled: verbosity.showsProgress)
         migration.onStatus = { status, ram, wire in

@@ -20,7 +20,7 @@ struct SourceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Parallel TCP connections (default: planned from the path: on short paths 1 for a raw stream, else 2-4; one per MiB of bandwidth-delay product on long ones).", valueName: "N"))
     var streams: Int?
 
-    @Option(help: ArgumentHelp("Congestion control per socket: bbr, cubic, reno or auto (cubic when a raw stream crosses a path with a round trip under 2 ms, else bbr, which keeps queues that the switchover must drain short; when the kernel has them).", valueName: "CC"))
+    @Option(help: ArgumentHelp("Congestion control per socket: bbr, cubic, reno or auto (cubic when a raw stream crosses a path with a round trip under 2 ms, else bbr, which keeps queues that the switchover must drain short; when the kernel has them). dwcp-migrate qemu with auto also moves a path of 8 ms round trip or more to cubic once its connections have run 2 s without a retransmission (bbr pauses every connection for 0.2 s every 10 s there), and back to bbr if packets are lost.", valueName: "CC"))
     var cc: String = "auto"
 
     @Option(help: ArgumentHelp("Assume this link rate instead of probing it (e.g. 100Mbit).", valueName: "RATE"))
@@ -68,7 +68,17 @@ struct SourceOptions: ParsableArguments {
         }
     }
 
-    func plan() throws -> MigrationPlan {
+    /// How a VM migration measures its link's rate (`dwcp-migrate qemu --rate-probe`).
+    enum RateProbe: String, ExpressibleByArgument, CaseIterable {
+        case auto, burst, transfer
+    }
+
+    /// Probes the link (unless --link-rate) and plans the migration. With `rateProbe` transfer
+    /// (or auto on a path of `MigrationPlan.rateOnTransferFromRoundTrip` and more), and the
+    /// codec left to the plan, the probe times round trips only and the plan is made before the
+    /// rate is known (`MigrationPlan(beforeRate:)`); a dry run always measures the rate.
+    func plan(rateProbe: RateProbe = .burst) throws -> MigrationPlan {
+        let onTransfer = rateProbe != .burst && codec == "auto" && !dryRun
         var measurement: LinkMeasurement? = nil
         if let r = linkRate {
             measurement = LinkMeasurement(rttMin: 0, rttMedian: 0, rttP99: 0, jitter: 0, loss: 0, throughput: Units.parseBitRate(r)!, rdmaDevices: [])
@@ -90,6 +100,7 @@ struct SourceOptions: ParsableArguments {
             probe.burstRoundTrips = 12
             probe.burstBytes = 64 << 20
             probe.endBurstAtPlateau = true
+            if onTransfer { probe.burstOnlyBelowRoundTrip = rateProbe == .transfer ? 0 : MigrationPlan.rateOnTransferFromRoundTrip }
             probe.auth = SessionAuth(secret: try secret.load())
             probe.tls = try tlsContext()
             do {
@@ -99,6 +110,9 @@ struct SourceOptions: ParsableArguments {
             } catch {
                 throw DWCPError(.network, "cannot probe the destination \(to): \(error) (is 'dwcp-migrate receive' running there?)")
             }
+        }
+        if onTransfer, linkRate == nil, let m = measurement, m.throughput == 0 {
+            return MigrationPlan(beforeRate: m, maxDowntime: downtime, streams: streams, threads: threadCount)
         }
         return MigrationPlan(measurement: measurement, maxDowntime: downtime, codec: codec, streams: streams, threads: threadCount)
     }

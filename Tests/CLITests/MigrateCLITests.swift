@@ -55,6 +55,19 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(result["exit"] as? Int, 0)
     }
 
+    /// `--rate-probe transfer` (the default on paths of 8 ms round trip and more): the probe
+    /// times round trips only, the migration starts at once at zstd level 1, measures the link's
+    /// rate on its own first round trips and then applies its plan, printed again; the guest
+    /// arrives intact.
+    func testAMigrationThatMeasuresItsRateOnTheTransferArrivesIntact() throws {
+        let result = try trial("dwcp", ["--warmup", "1"], dwcp: ["--rate-probe", "transfer"])
+        XCTAssertEqual(result["ok"] as? Bool, true, "dwcp-migrate: \(result)")
+        XCTAssertEqual(result["mismatches"] as? Int, 0)
+        let plan = result["plan"] as? [String: Any] ?? [:]
+        XCTAssertEqual(plan["link_rate"] as? String, "measured on the transfer", "the last plan line: \(result)")
+        XCTAssertGreaterThan(plan["link_mbit_per_s"] as? Double ?? 0, 100, "loopback moves more than 100 Mbit/s: \(plan)")
+    }
+
     /// The destination host dies mid-copy: the source VM must keep running, intact, and the
     /// command must say it was the network (exit 4).
     func testSourceKeepsRunningWhenTheDestinationDies() throws {

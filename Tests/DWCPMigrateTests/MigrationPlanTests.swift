@@ -95,6 +95,46 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertThrowsError(try MigrationPlan(measurement: nil, maxDowntime: 0.3, codec: "gzip").codecPlanner())
     }
 
+    /// A VM migration on a long path starts before its link's rate is known: level 1 on every
+    /// core (which no link's rate makes the bottleneck), never raw, 2 connections, the widest
+    /// window the budget could give any rate. Once the rate is measured the plan is the one a
+    /// probe would have made, within what the transfer under way can change.
+    func testAPlanBeforeTheRateAndAfterIt() {
+        let before = MigrationPlan(beforeRate: measurement(mbit: 0, rttMs: 50), maxDowntime: 0.3, threads: 2)
+        XCTAssertTrue(before.ratePending)
+        XCTAssertEqual(before.vmStreamFormat(guestRAM: 512 << 20), .zstd(level: 1, windowLog: nil, threads: 2))
+        XCTAssertEqual(before.streams, 2)
+        XCTAssertEqual(before.chunkSize, MigrationPlan.chunkBeforeRate)
+        XCTAssertEqual(Double(before.window), 500e6 * 0.3 / 4, accuracy: 1)
+        XCTAssertTrue(before.json.contains(#""link_rate":"to be measured on the transfer""#), before.json)
+        XCTAssertFalse(before.json.contains("link_mbit_per_s"), "the rate it assumed is no measurement")
+
+        let slow = before.withMeasuredRate(95e6, loss: 0.05)
+        let probed = MigrationPlan(measurement: measurement(mbit: 95, rttMs: 50, loss: 0.05), maxDowntime: 0.3, threads: 2)
+        XCTAssertFalse(slow.ratePending)
+        XCTAssertEqual(slow.vmStreamFormat(guestRAM: 512 << 20), probed.vmStreamFormat(guestRAM: 512 << 20))
+        XCTAssertEqual(slow.window, probed.window)
+        XCTAssertEqual(slow.streams, probed.streams)
+        XCTAssertEqual(slow.chunkSize, before.chunkSize, "the handshake fixed it")
+        XCTAssertTrue(slow.json.contains(#""link_rate":"measured on the transfer""#), slow.json)
+        XCTAssertTrue(slow.json.contains(#""link_mbit_per_s":95.0"#), slow.json)
+
+        // Fast enough for raw, but the stream has begun compressed; the window cannot widen.
+        let fast = before.withMeasuredRate(20e9, loss: 0)
+        XCTAssertEqual(fast.vmStreamFormat(guestRAM: 512 << 20), .zstd(level: 1, windowLog: nil, threads: 2))
+        XCTAssertLessThanOrEqual(fast.window, before.window)
+        XCTAssertGreaterThan(fast.streams, 2, "a long fat path gets a connection per MiB of its bandwidth-delay product")
+
+        // The sender was the limit: the link is planned as at least as fast as level 1 needs.
+        let floor = before.withMeasuredRate(30e6, loss: 0, atLeast: true)
+        XCTAssertEqual(floor.vmStreamLevel, 1)
+        XCTAssertEqual(floor.linkBitsPerSecond, 400e6, accuracy: 1)
+
+        // --streams is kept.
+        let pinned = MigrationPlan(beforeRate: measurement(mbit: 0, rttMs: 50), maxDowntime: 0.3, streams: 3, threads: 2).withMeasuredRate(5e9, loss: 0)
+        XCTAssertEqual(pinned.streams, 3)
+    }
+
     func testRoundLabelRoundTripsAndRejectsGarbage() {
         let label = RoundLabel(kind: .final, round: 7)
         XCTAssertEqual(RoundLabel.parse([#"{"encoder":"dwcp-encode"}"#, label.json]), label)

@@ -14,8 +14,8 @@ final class PipelineTests: XCTestCase {
     /// pipeline's input and before the input closes, with a way to read how many bytes the
     /// destination has written so far.
     private func roundTrip(_ bytes: [UInt8], format: SendPipeline.StreamFormat, encodedBacklog: Int = 0,
-                           setUp: ((SendPipeline) -> Void)? = nil,
-                           beforeEnd: ((_ delivered: () -> Int) -> Void)? = nil) throws -> (output: [UInt8], result: ReceivePipeline.Result) {
+                           setUp: ((SendPipeline) -> Void)? = nil, midway: ((SendPipeline) -> Void)? = nil,
+                           beforeEnd: ((_ delivered: () -> Int) -> Void)? = nil) throws -> (output: [UInt8], result: ReceivePipeline.Result, sent: SendPipeline.Result) {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         defer { listener.shutdown() }
         let output = try UnixSocket.pipe(name: "output")
@@ -37,25 +37,31 @@ final class PipelineTests: XCTestCase {
             output.write.close()
         }
         let input = try UnixSocket.pipe(name: "input")
-        let feeder = OSThread {
-            try? input.write.writeAll(bytes)
-            beforeEnd?({ collectedLock.withLock { collected.count } })
-            input.write.close()
-        }
         var sender = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
         sender.streams = 2
         sender.chunkSize = 64 << 10
         let pipeline = SendPipeline(encoder: EncoderConfiguration(), sender: sender, encodedBacklog: encodedBacklog)
         pipeline.format = format
         setUp?(pipeline)
+        let feeder = OSThread {
+            if let midway {
+                try? input.write.writeAll(Array(bytes[..<(bytes.count / 2)]))
+                midway(pipeline)
+                try? input.write.writeAll(Array(bytes[(bytes.count / 2)...]))
+            } else {
+                try? input.write.writeAll(bytes)
+            }
+            beforeEnd?({ collectedLock.withLock { collected.count } })
+            input.write.close()
+        }
         let sent = Result { try pipeline.run(input: input.read) }
         input.read.close()
         feeder.join()
         receiving.join()
         reader.join()
-        _ = try sent.get()
+        let result = try sent.get()
         if let receiveError { throw receiveError }
-        return (collected, try XCTUnwrap(received))
+        return (collected, try XCTUnwrap(received), result)
     }
 
     private func sample() -> [UInt8] {
@@ -66,7 +72,7 @@ final class PipelineTests: XCTestCase {
 
     func testRawStreamGoesStraightToTheOutput() throws {
         let bytes = sample()
-        let (output, result) = try roundTrip(bytes, format: .raw)
+        let (output, result, _) = try roundTrip(bytes, format: .raw)
         XCTAssertEqual(result.decode.format, "raw")
         XCTAssertEqual(result.transfer.bytes, UInt64(bytes.count + SendPipeline.rawMarker.count))
         XCTAssertEqual(result.decode.bytesOut, UInt64(bytes.count))
@@ -76,7 +82,7 @@ final class PipelineTests: XCTestCase {
     func testEncodedStreamIsDecoded() throws {
         let bytes = sample()
         for format in [SendPipeline.StreamFormat.frames, .zstd(level: 1, windowLog: 27, threads: 2), .zstd(level: 1, windowLog: nil, threads: 2)] {
-            let (output, result) = try roundTrip(bytes, format: format)
+            let (output, result, _) = try roundTrip(bytes, format: format)
             XCTAssertNotEqual(result.decode.format, "raw")
             XCTAssertLessThan(result.transfer.bytes, UInt64(bytes.count), "\(format) did not compress")
             XCTAssertTrue(output == bytes, "\(format): decoded stream differs")
@@ -90,7 +96,7 @@ final class PipelineTests: XCTestCase {
     func testAStoppedSourceFlushesItsStreamWithoutWaitingForItsEnd() throws {
         let bytes = Array(sample()[..<((3 << 20) - 12_345)])
         var deliveredBeforeEnd = 0
-        let (output, _) = try roundTrip(bytes, format: .zstd(level: 3, windowLog: 27, threads: 1),
+        let (output, _, _) = try roundTrip(bytes, format: .zstd(level: 3, windowLog: 27, threads: 1),
                                         setUp: { $0.flushWhenIdle() }) { delivered in
             let deadline = MonotonicClock.now() + 10
             while delivered() < bytes.count && MonotonicClock.now() < deadline { usleep(2_000) }
@@ -100,12 +106,29 @@ final class PipelineTests: XCTestCase {
         XCTAssertTrue(output == bytes, "decoded stream differs")
     }
 
+    /// A plan applied mid-stream (`dwcp-migrate qemu` once it has measured its link's rate on
+    /// the transfer): the rest of the zstd stream goes into a new frame at the new settings, the
+    /// transport opens more connections, and the destination decodes the frames as one stream.
+    func testAReplanMidStreamStartsANewFrameAndMoreConnections() throws {
+        let bytes = sample()
+        let (output, _, sent) = try roundTrip(bytes, format: .zstd(level: 1, windowLog: nil, threads: 2), midway: { pipeline in
+            let deadline = MonotonicClock.now() + 10
+            while pipeline.transport == nil && MonotonicClock.now() < deadline { usleep(1_000) }
+            pipeline.replan(format: .zstd(level: 6, windowLog: 27, threads: 1), window: 1 << 20, streams: 4)
+        })
+        XCTAssertTrue(output == bytes, "decoded stream differs")
+        XCTAssertEqual(Set(sent.encode.codecMix.keys), ["zstd-1", "zstd-6"], "\(sent.encode.codecMix)")
+        XCTAssertEqual(sent.encode.codecMix.values.reduce(0, +), UInt64(bytes.count))
+        XCTAssertGreaterThan(sent.encode.codecMix["zstd-6"] ?? 0, UInt64(bytes.count / 3), "the second half went at the new level")
+        XCTAssertEqual(sent.transfer.streams, 4)
+    }
+
     /// The encoded queue may be raised far past its normal size and lowered again mid-stream
     /// (as `dwcp-migrate qemu` does across QEMU's first pass): the stream arrives whole.
     func testTheEncodedQueueCanGrowAndShrinkMidStream() throws {
         let bytes = sample()
         var changer: OSThread?
-        let (output, _) = try roundTrip(bytes, format: .zstd(level: 1, windowLog: 27, threads: 1), encodedBacklog: 8 << 20,
+        let (output, _, _) = try roundTrip(bytes, format: .zstd(level: 1, windowLog: 27, threads: 1), encodedBacklog: 8 << 20,
                                         setUp: { pipeline in
             pipeline.encodedQueue.limit = 8 << 20
             XCTAssertEqual(pipeline.encodedQueue.limit, 8 << 20, "the queue was not made large enough to grow")

@@ -109,6 +109,24 @@ final class LinkProbeTests: XCTestCase {
         XCTAssertLessThan(seconds, 1.5, "the burst ended before its two seconds")
     }
 
+    /// `burstOnlyBelowRoundTrip`: a path whose round trip reaches it gets no burst (the
+    /// migration measures the rate on its transfer); a shorter one keeps it.
+    func testNoBurstFromTheRoundTripAsked() throws {
+        let configure = { (probe: inout LinkProbe, limit: Double) in
+            probe.pings = 3
+            probe.pingInterval = 0.001
+            probe.burstSeconds = 0.3
+            probe.awaitBurstConfirmation = false
+            probe.burstOnlyBelowRoundTrip = limit
+        }
+        let (skipped, seconds) = try probeLoopback { configure(&$0, 0) }
+        XCTAssertEqual(skipped.throughput, 0, "no burst: no rate")
+        XCTAssertGreaterThan(skipped.rttMedian, 0)
+        XCTAssertLessThan(seconds, 0.25, "the burst's 0.3 s were not spent")
+        let (kept, _) = try probeLoopback { configure(&$0, 1) }
+        XCTAssertGreaterThan(kept.throughput, 1e8, "a loopback round trip is under a second: the burst runs")
+    }
+
     /// Without a secret anyone may probe, and a probe holds a thread while its peer keeps the
     /// connection: sessions beyond `maxSessions` are closed after their handshake, an idle one
     /// is closed after its idle timeout, and a kept probe whose connection was closed simply

@@ -60,6 +60,27 @@ public final class SendPipeline {
     /// for QEMU to close the stream (43 ms after its last write, on the test guest).
     public func flushWhenIdle() { sourceStopped.store(true, ordering: .releasing) }
 
+    /// Guards `running` and `nextSettings`, which `replan` sets while the pipeline runs.
+    private let replanLock = ConditionLock()
+    private var running: TransportSender?
+    private var nextSettings: ZstdStream.Settings?
+
+    /// The transport while `run` sends through it (nil before).
+    public var transport: TransportSender? { replanLock.withLock { running } }
+
+    /// Applies a plan made while the pipeline runs (a migration that measured its link's rate on
+    /// its own first round trips): the rest of a zstd stream goes into a new frame compressed as
+    /// `format` says (other formats cannot change mid-stream and keep theirs), and the
+    /// transport narrows its window to `window` and opens connections up to `streams`.
+    public func replan(format: StreamFormat, window: UInt64, streams: Int) {
+        replanLock.withLock {
+            if case .zstd(let level, let windowLog, let threads) = format {
+                nextSettings = ZstdStream.Settings(level: level, threads: threads, longWindowLog: windowLog)
+            }
+            running?.adjust(window: window, streams: streams)
+        }
+    }
+
     /// The most encoded bytes the queue to the sender may be given to hold.
     public static let maxEncodedBacklog = 16 << 20
 
@@ -140,7 +161,9 @@ public final class SendPipeline {
                 case .zstd(let level, let windowLog, let threads):
                     encoded = try ZstdStream.compress(chain, to: queue, level: level, threads: threads,
                                                       longWindowLog: windowLog, jobSize: 1 << 20,
-                                                      flushWhenIdle: { self.sourceStopped.load(ordering: .acquiring) }, progress: counters.update)
+                                                      flushWhenIdle: { self.sourceStopped.load(ordering: .acquiring) },
+                                                      retune: { self.replanLock.withLock { defer { self.nextSettings = nil }; return self.nextSettings } },
+                                                      progress: counters.update)
                 default:
                     let streamEncoder = StreamEncoder(configuration: encoder)
                     streamEncoder.progress = counters.update
@@ -151,6 +174,7 @@ public final class SendPipeline {
         }
         let transport = TransportSender(configuration: sender)
         transport.progress = onWire
+        replanLock.withLock { running = transport }
         // Closing the reading side first unblocks an encoder still writing when the send failed.
         defer {
             queue.closeReading()

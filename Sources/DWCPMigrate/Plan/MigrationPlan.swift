@@ -40,6 +40,24 @@ public struct MigrationPlan {
     /// second pass on the queue is back to its normal size, before any switchover.
     public var firstPassBacklog: Int
 
+    /// `--streams` as given (nil: planned from the path).
+    public var requestedStreams: Int?
+    /// The plan was made before the link's rate was known (`beforeRate`): the migration
+    /// measures it on its own first round trips and then applies `withMeasuredRate`.
+    public var ratePending = false
+    /// The rate was measured on the transfer itself (`withMeasuredRate`), not by the probe.
+    public var rateMeasuredOnTransfer = false
+
+    /// From this round trip on, a VM migration left to plan its codec measures its link's rate
+    /// on its own first round trips (`--rate-probe auto`): where the probe's burst would run
+    /// past 0.1 s (12 round trips), so that its filler and the transfer's own opening and slow
+    /// start after it cost more than the burst learns.
+    public static let rateOnTransferFromRoundTrip = 0.1 / 12
+
+    /// The chunk size of a plan made before the rate was known: the handshake fixes it, and
+    /// it suits windows from ~1 MiB (a 100 Mbit/s path of 50 ms: 13 chunks) up.
+    public static let chunkBeforeRate = 64 << 10
+
     /// Seconds of link the first pass's backlog covers.
     public static let firstPassCover = 0.3
 
@@ -50,6 +68,7 @@ public struct MigrationPlan {
     /// Plans from a measurement (nil: no probe possible, assume a fast datacenter link).
     public init(measurement: LinkMeasurement?, maxDowntime: Double, codec: String = "auto", streams: Int? = nil, threads: Int = OSThread.processorCount) {
         self.measurement = measurement
+        self.requestedStreams = streams
         self.maxDowntime = maxDowntime
         self.threads = threads
         self.codec = codec
@@ -99,6 +118,47 @@ public struct MigrationPlan {
         initialCodec = raw ? "raw" : codec == "auto"
             ? CodecPlanner(linkBitsPerSecond: linkBitsPerSecond, threads: threads).choose(literalBytes: blockSize).description
             : codec
+    }
+
+    /// A plan for a VM stream (`codec` auto) that starts before its link's rate is known: the
+    /// probe measured the round trip (`measurement`, throughput 0) and the rate comes from the
+    /// transfer's own first round trips (`TransferRateMeter`). Until then, settings no rate
+    /// makes wrong: a zstd stream at level 1 on every core, without the long window (fast enough
+    /// not to hold back a link of ~1 Gbit/s, where a level chosen for a slow link would, and
+    /// which at 100 Mbit/s costs ~3 % of the first megabytes only); 2 connections (or
+    /// `streams`); the widest window any rate could be given (the handshake names it, and it
+    /// can only narrow: the downtime budget's quarter at the pipeline's 500 MB/s, at most
+    /// 64 MiB); 64 KiB chunks. Never raw: the receiver tells a raw stream by its first bytes.
+    public init(beforeRate measurement: LinkMeasurement, maxDowntime: Double, streams: Int? = nil, threads: Int = OSThread.processorCount) {
+        var assumed = measurement
+        assumed.throughput = 8 * Self.pipelineBytesPerSecond
+        self.init(measurement: assumed, maxDowntime: maxDowntime, codec: "auto", streams: streams, threads: threads)
+        self.measurement = measurement
+        raw = false
+        self.streams = streams ?? 2
+        chunkSize = Self.chunkBeforeRate
+        ratePending = true
+        initialCodec = "zstd-\(vmStreamLevel)"
+    }
+
+    /// The plan once the link's rate is measured on a migration that started without it
+    /// (`beforeRate`): as planned from a probe that had measured it, except what the transfer
+    /// under way cannot change: the stream stays compressed, chunks keep their size, the
+    /// window cannot widen, and no connection closes. `atLeast`: the sender, not the path, was
+    /// the limit while measuring, so the rate is a floor, and the link is planned as at least
+    /// as fast as level 1 needs (50 MB/s).
+    public func withMeasuredRate(_ bitsPerSecond: Double, loss: Double, atLeast: Bool = false) -> MigrationPlan {
+        var m = measurement ?? LinkMeasurement(rttMin: 0, rttMedian: 0, rttP99: 0, jitter: 0, loss: 0, throughput: 0, rdmaDevices: [])
+        m.throughput = atLeast ? max(bitsPerSecond, 8 * 50e6) : bitsPerSecond
+        m.loss = loss
+        var plan = MigrationPlan(measurement: m, maxDowntime: maxDowntime, codec: codec, streams: requestedStreams, threads: threads)
+        plan.raw = false
+        plan.chunkSize = chunkSize
+        plan.window = min(plan.window, window)
+        plan.streams = max(plan.streams, streams)
+        plan.initialCodec = "zstd-\(plan.vmStreamLevel)"
+        plan.rateMeasuredOnTransfer = true
+        return plan
     }
 
     /// How a VM's migration stream travels: raw on links faster than compression; DWCP frames
@@ -167,7 +227,10 @@ public struct MigrationPlan {
         var j = JSONLine()
         j.add("event", "plan")
         j.add("mode", mode.rawValue)
-        j.add("link_mbit_per_s", linkBitsPerSecond / 1e6, decimals: 1)
+        // A plan made before the rate was known says so instead of the rate it assumed; the
+        // migration prints its plan again once the rate is measured.
+        if ratePending { j.add("link_rate", "to be measured on the transfer") } else { j.add("link_mbit_per_s", linkBitsPerSecond / 1e6, decimals: 1) }
+        if rateMeasuredOnTransfer { j.add("link_rate", "measured on the transfer") }
         if let m = measurement {
             j.add("rtt_ms", m.rttMedian * 1000, decimals: 3)
             j.add("loss", m.loss, decimals: 4)

@@ -45,6 +45,12 @@ public final class QemuSource {
         public var xbzrleCache: UInt64?
         /// Leave the source paused after success instead of quitting it.
         public var keepSource = false
+        /// `--cc auto`: on a path of `MigrationPlan.rateOnTransferFromRoundTrip` and more, the
+        /// connections leave bbr for cubic while the path drops nothing (`CleanPathSwitch`).
+        public var cubicOnCleanLongPaths = false
+        /// Called with the plan once a migration that started before its link's rate was known
+        /// (`MigrationPlan.ratePending`) has measured it and applied the plan.
+        public var onMeasuredPlan: ((MigrationPlan) -> Void)?
 
         public init(qmpPath: String, prepare: @escaping () throws -> Prepared) {
             self.qmpPath = qmpPath
@@ -182,16 +188,30 @@ public final class QemuSource {
             cancelBeforeTransfer(qmp, stream: stream, wasRunning: initial == "running")
             throw error
         }
-        let plan = prepared.plan
+        var plan = prepared.plan
         let format = plan.vmStreamFormat(guestRAM: UInt64(guestRAM))
         if format == .raw { _ = UnixSocket.setSendBuffer(qemuEnd, bytes: Self.rawStreamBuffer) }
         closeQemuEnd()
         // Who picks the moment to stop the VM: for a raw stream QEMU (its rate is the link's),
-        // with its limit lowered by our drain; for a compressed one `SwitchoverRule`.
-        var rule = format == .raw ? nil : SwitchoverRule(budget: plan.maxDowntime,
-                                                          assumedRate: min(plan.linkBitsPerSecond / 8, MigrationPlan.pipelineBytesPerSecond))
-        rule?.propagationSeconds = (plan.measurement?.rttMedian ?? 0) / 2
-        let limitMs = rule == nil ? max(10, Int((plan.maxDowntime - plan.drainSeconds) * 1000)) : 1
+        // with its limit lowered by our drain; for a compressed one `SwitchoverRule`, made once
+        // the link's rate is known (a plan made before it measures it on the transfer).
+        func switchoverRule(_ plan: MigrationPlan) -> SwitchoverRule {
+            var rule = SwitchoverRule(budget: plan.maxDowntime, assumedRate: min(plan.linkBitsPerSecond / 8, MigrationPlan.pipelineBytesPerSecond))
+            rule.propagationSeconds = (plan.measurement?.rttMedian ?? 0) / 2
+            return rule
+        }
+        var rule = format == .raw || plan.ratePending ? nil : switchoverRule(plan)
+        var rateMeter = plan.ratePending ? TransferRateMeter(roundTrip: plan.measurement?.rttMedian ?? 0) : nil
+        var segmentsAtStart: (time: Double, retransmitted: UInt64, out: UInt64)?
+        var pathSwitch: CleanPathSwitch?
+        var transferSeen = false
+        /// Watches for a clean long path from `time` on (the transfer's slow start over).
+        func watchForACleanPath(from time: Double) {
+            guard c.cubicOnCleanLongPaths, format != .raw, (plan.measurement?.rttMedian ?? 0) >= MigrationPlan.rateOnTransferFromRoundTrip,
+                  CongestionControl.ifAvailable("cubic") != nil else { return }
+            pathSwitch = CleanPathSwitch(start: time)
+        }
+        let limitMs = format == .raw ? max(10, Int((plan.maxDowntime - plan.drainSeconds) * 1000)) : 1
         // QEMU answers this once its setup is through: for a 2 GiB TCG guest that holds its
         // lock for seconds (the setup's dirty-bitmap sync), which counts as a stall.
         var outcome = Outcome()
@@ -202,9 +222,9 @@ public final class QemuSource {
         // A compressed stream may run ahead of the link during the first pass (see
         // `MigrationPlan.firstPassBacklog`); the queue is back to its normal size from the
         // second pass on, and `SwitchoverRule` counts whatever it holds.
-        let firstPassBacklog = rule == nil ? 0 : plan.firstPassBacklog
+        let firstPassBacklog = format == .raw ? 0 : plan.firstPassBacklog
         let pipeline = SendPipeline(encoder: prepared.encoder, sender: prepared.sender, encodedBacklog: firstPassBacklog)
-        let normalBacklog = pipeline.encodedQueue.limit
+        var normalBacklog = pipeline.encodedQueue.limit
         pipeline.encodedQueue.limit = max(normalBacklog, firstPassBacklog)
         let gate = ConditionLock()
         var gateState = Gate.open
@@ -264,6 +284,57 @@ public final class QemuSource {
                     Timeline.mark("pass \(passNow) (\(remaining) bytes remaining, \(transferred) read, \(wireNow) on the wire)")
                 }
                 onStatus?(status, ram, wireNow)
+                if !transferSeen, pipeline.transport != nil {
+                    transferSeen = true
+                    // A plan from the probe's burst: slow start is over about when a burst's
+                    // would have been.
+                    if rateMeter == nil { watchForACleanPath(from: MonotonicClock.now() + TransferRateMeter(roundTrip: plan.measurement?.rttMedian ?? 0).longest) }
+                }
+                if let meter = rateMeter, let transport = pipeline.transport {
+                    let now = MonotonicClock.now()
+                    let counters = transport.pathCounters
+                    let start = segmentsAtStart ?? (now, counters?.retransmittedSegments ?? 0, counters?.segmentsOut ?? 0)
+                    segmentsAtStart = start
+                    var m = meter
+                    var verdict = counters.flatMap { m.record(time: now, delivered: $0.delivered, backlogged: $0.backlogged) }
+                    if verdict == nil && now - start.time > m.longest + 2 {
+                        // No TCP figures to measure on (RDMA) or no plateau: the rate the
+                        // stream has gone at, as a floor.
+                        verdict = .atLeast(Double(wireNow) * 8 / (now - start.time))
+                    }
+                    if let verdict {
+                        // Retransmitted ÷ sent segments while measuring, as the probe's burst
+                        // counts loss (0 if a connection was replaced meanwhile).
+                        let out = counters?.segmentsOut ?? 0, retransmitted = counters?.retransmittedSegments ?? 0
+                        let loss = out > start.out && retransmitted >= start.retransmitted
+                            ? min(1, Double(retransmitted - start.retransmitted) / Double(out - start.out)) : 0
+                        let (rate, atLeast): (Double, Bool) = switch verdict {
+                        case .rate(let r): (r, false)
+                        case .atLeast(let r): (r, true)
+                        }
+                        plan = plan.withMeasuredRate(rate, loss: loss, atLeast: atLeast)
+                        let measuredFormat = plan.vmStreamFormat(guestRAM: UInt64(guestRAM))
+                        pipeline.replan(format: measuredFormat, window: plan.window, streams: plan.streams)
+                        normalBacklog = SendPipeline.encodedQueueBytes(window: plan.window)
+                        pipeline.encodedQueue.limit = lastPass >= 2 ? normalBacklog : max(normalBacklog, plan.firstPassBacklog)
+                        rule = switchoverRule(plan)
+                        Timeline.mark("link rate measured on the transfer: \(Units.format(rate / 1e6, 1)) Mbit/s\(atLeast ? " or more" : ""), loss \(Units.format(loss, 4)); stream format \(measuredFormat), \(plan.streams) streams, window \(plan.window)")
+                        c.onMeasuredPlan?(plan)
+                        rateMeter = nil
+                        watchForACleanPath(from: now)
+                    } else {
+                        rateMeter = m
+                    }
+                }
+                if var watch = pathSwitch, let transport = pipeline.transport, let counters = transport.pathCounters {
+                    if let action = watch.record(time: MonotonicClock.now(), retransmitted: counters.retransmittedSegments, segments: counters.segmentsOut) {
+                        let name = action == .useCubic ? "cubic" : "bbr"
+                        transport.setCongestionControl(name)
+                        Timeline.mark(action == .useCubic ? "path clean for \(Units.format(CleanPathSwitch.cleanSeconds, 1)) s: connections on cubic"
+                                                          : "packets lost on cubic: connections back on bbr")
+                    }
+                    pathSwitch = watch
+                }
                 if rule != nil {
                     let now = MonotonicClock.now()
                     let encoder = pipeline.counters.snapshot

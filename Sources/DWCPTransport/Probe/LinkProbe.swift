@@ -77,6 +77,11 @@ public struct LinkProbe {
     /// rest of `burstRoundTrips` only measured the same rate again. dwcp-migrate uses it.
     public var endBurstAtPlateau = false
 
+    /// When set, a path whose median round trip is at least this long gets no burst: the
+    /// measurement has RTT, jitter and no throughput (0), and the caller measures the rate on
+    /// its transfer's own first round trips (`TransferRateMeter`). dwcp-migrate qemu uses it.
+    public var burstOnlyBelowRoundTrip: Double?
+
     /// Keep the probe connection open between measurements (`dwcp-detect --watch`): a new one
     /// costs the TCP and session handshakes, three round trips (four with TLS) before the first
     /// ping, which on a loaded 130 ms path made each measurement 1.1 s instead of 0.7 s.
@@ -180,6 +185,7 @@ public struct LinkProbe {
         let sorted = rtts.sorted()
         var burstSeconds = self.burstSeconds
         var earliestEnd = burstSeconds  // when `burstBytes` may end the burst
+        if let limit = burstOnlyBelowRoundTrip, !sorted.isEmpty, sorted[sorted.count / 2] >= limit { burstSeconds = 0 }
         if let n = burstRoundTrips, !sorted.isEmpty {
             let roundTrips = n * sorted[sorted.count / 2]
             burstSeconds = min(burstSeconds, max(0.1, roundTrips))

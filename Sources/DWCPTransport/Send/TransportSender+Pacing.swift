@@ -27,17 +27,46 @@ extension TransportSender {
             best = rate
             let added: Bool = lock.withLock {
                 guard streamCount < configuration.maxStreams else { return false }
-                let more = min(configuration.maxStreams - streamCount, max(2, streamCount / 4))
-                for _ in 0..<more {
-                    let index = streamCount
-                    streamCount += 1
-                    liveStreams += 1
-                    addedThreads.append(OSThread { [unowned self] in self.streamLoop(index, nil) })
-                }
+                addStreams(upTo: streamCount + max(2, streamCount / 4))
                 return true
             }
             if !added { return }
             pauseUnlessFinished(1)
+        }
+    }
+
+    /// Applies a plan made once the transfer was under way (a migration that started before it
+    /// knew its link's rate, and measured it on its own first round trips): the window narrows
+    /// to `window` (it never widens: the receiver sized its buffers for the one the handshake
+    /// named) and connections are added up to `streams` (none is closed). Does nothing to a
+    /// transfer that has ended.
+    public func adjust(window: UInt64, streams: Int) {
+        lock.withLock {
+            windowLimit = max(UInt64(configuration.chunkSize), min(windowLimit, window))
+            effectiveWindow = min(effectiveWindow, windowLimit)
+            if streamCount > 0 && failure == nil && finStatus == nil && cancelling == nil { addStreams(upTo: streams) }
+            lock.broadcast()
+        }
+    }
+
+    /// Switches every connection, and any made from now on, to the congestion control `name`
+    /// (`CleanPathSwitch`); a connection that refuses it keeps its own.
+    public func setCongestionControl(_ name: String) {
+        lock.withLock {
+            congestionOverride = name
+            for socket in sockets.values { try? socket.setCongestionControl(name) }
+            stats.congestionControl = name
+        }
+    }
+
+    /// Starts connections until there are `target` (at most `maxStreams`). Called with the lock
+    /// held.
+    func addStreams(upTo target: Int) {
+        while streamCount < min(target, configuration.maxStreams) {
+            let index = streamCount
+            streamCount += 1
+            liveStreams += 1
+            addedThreads.append(OSThread { [unowned self] in self.streamLoop(index, nil) })
         }
     }
 

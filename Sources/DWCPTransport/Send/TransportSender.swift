@@ -91,6 +91,13 @@ public final class TransportSender {
 
     var addedThreads: [OSThread] = []
 
+    /// The most the window may be (`adjust`), below what the handshake named.
+    var windowLimit = UInt64.max
+
+    /// The congestion control `setCongestionControl` chose for every connection, replacing
+    /// the configuration's.
+    var congestionOverride: String?
+
     public init(configuration: SenderConfiguration) {
         self.configuration = configuration
         effectiveWindow = configuration.window
@@ -282,6 +289,32 @@ public final class TransportSender {
         }
     }
 
+    /// What the path has carried so far, summed over the live connections: for measuring its
+    /// rate on the transfer itself (`TransferRateMeter`) and its loss.
+    public struct PathCounters: Sendable {
+        /// Bytes TCP saw delivered (`tcpi_delivered` × MSS).
+        public var delivered: UInt64 = 0
+        /// Some connection had bytes waiting unsent: the path, not the sender, was the limit.
+        public var backlogged = false
+        public var retransmittedSegments: UInt64 = 0
+        public var segmentsOut: UInt64 = 0
+    }
+
+    /// `PathCounters` now; nil over RDMA (no `TCP_INFO`) and before the first connection.
+    public var pathCounters: PathCounters? {
+        lock.withLock {
+            guard usesRDMA != true, !sockets.isEmpty else { return nil }
+            var c = PathCounters()
+            for socket in sockets.values {
+                c.delivered += socket.bytesDelivered() ?? 0
+                c.backlogged = c.backlogged || (socket.unsentBytes() ?? 0) > 0
+                c.retransmittedSegments += UInt64(socket.tcpInfo()?.retransmits ?? 0)
+                c.segmentsOut += UInt64(socket.segmentsOut() ?? 0)
+            }
+            return c
+        }
+    }
+
     /// The transfer's failure, once it has one: a reader waiting for a quiet input asks it
     /// (`FileDescriptor.readFully(into:count:checkingEvery:abandon:)`), since nothing else wakes
     /// a blocked read.
@@ -335,7 +368,7 @@ public final class TransportSender {
             }
         }
         lock.withLock { usesRDMA = socket.rdma }
-        if let option = c.congestionControl, !socket.rdma {
+        if let option = lock.withLock({ congestionOverride }) ?? c.congestionControl, !socket.rdma {
             // The handshake's round trip is already measured (TCP_INFO) when connect returns.
             let rtt = Double(socket.tcpInfo()?.rttMicroseconds ?? 0) / 1e6
             if let cc = CongestionControl.resolve(option, roundTripSeconds: rtt) {
@@ -357,7 +390,7 @@ public final class TransportSender {
                 throw Wire.receiverRestarted
             }
             acknowledge(welcome.nextExpected)
-            effectiveWindow = min(configuration.window, max(welcome.window, UInt64(configuration.chunkSize)))
+            effectiveWindow = min(configuration.window, windowLimit, max(welcome.window, UInt64(configuration.chunkSize)))
             sockets[stream] = socket
         }
         return socket
