@@ -188,7 +188,7 @@ public final class QemuSource {
             cancelBeforeTransfer(qmp, stream: stream, wasRunning: initial == "running")
             throw error
         }
-        var plan = prepared.plan
+        let plan = prepared.plan
         let format = plan.vmStreamFormat(guestRAM: UInt64(guestRAM))
         if format == .raw { _ = UnixSocket.setSendBuffer(qemuEnd, bytes: Self.rawStreamBuffer) }
         closeQemuEnd()
@@ -201,22 +201,9 @@ public final class QemuSource {
             return rule
         }
         var rule = format == .raw || plan.ratePending ? nil : switchoverRule(plan)
-        var rateMeter = plan.ratePending ? TransferRateMeter(roundTrip: plan.measurement?.rttMedian ?? 0) : nil
-        var segmentsAtStart: (time: Double, retransmitted: UInt64, out: UInt64)?
-        var pathSwitch: CleanPathSwitch?
-        var transferSeen = false
-        /// Watches for a clean long path from `time` on (the transfer's slow start over).
-        func watchForACleanPath(from time: Double) {
-            guard c.cubicOnCleanLongPaths, format != .raw, (plan.measurement?.rttMedian ?? 0) >= MigrationPlan.rateOnTransferFromRoundTrip,
-                  CongestionControl.ifAvailable("cubic") != nil else { return }
-            pathSwitch = CleanPathSwitch(start: time)
-        }
+        let tuner = TransferTuner(plan: plan, guestRAM: UInt64(guestRAM), cubicOnCleanLongPaths: c.cubicOnCleanLongPaths)
         let limitMs = format == .raw ? max(10, Int((plan.maxDowntime - plan.drainSeconds) * 1000)) : 1
-        // QEMU answers this once its setup is through: for a 2 GiB TCG guest that holds its
-        // lock for seconds (the setup's dirty-bitmap sync), which counts as a stall.
         var outcome = Outcome()
-        try timed(&outcome) { try qmp.execute("migrate-set-parameters", ["downtime-limit": limitMs]) }
-        Timeline.mark("stream format \(format), downtime limit \(limitMs) ms")
         var switchoverAsked = false
 
         // A compressed stream may run ahead of the link during the first pass (see
@@ -261,6 +248,12 @@ public final class QemuSource {
         var final: [String: Any] = [:]
         var qmpError: Error?
         do {
+            // QEMU answers this once its setup is through: for a 2 GiB TCG guest that holds its
+            // lock for seconds (the setup's dirty-bitmap sync), which counts as a stall. The
+            // pipeline is already connecting meanwhile: on a 50 ms path its connections'
+            // openings (three round trips) then overlap QEMU's setup instead of following it.
+            try timed(&outcome) { try qmp.execute("migrate-set-parameters", ["downtime-limit": limitMs]) }
+            Timeline.mark("stream format \(format), downtime limit \(limitMs) ms")
             while true {
                 let info = try timed(&outcome) { try qmp.query("query-migrate") }
                 let status = info["status"] as? String ?? "none"
@@ -284,56 +277,11 @@ public final class QemuSource {
                     Timeline.mark("pass \(passNow) (\(remaining) bytes remaining, \(transferred) read, \(wireNow) on the wire)")
                 }
                 onStatus?(status, ram, wireNow)
-                if !transferSeen, pipeline.transport != nil {
-                    transferSeen = true
-                    // A plan from the probe's burst: slow start is over about when a burst's
-                    // would have been.
-                    if rateMeter == nil { watchForACleanPath(from: MonotonicClock.now() + TransferRateMeter(roundTrip: plan.measurement?.rttMedian ?? 0).longest) }
-                }
-                if let meter = rateMeter, let transport = pipeline.transport {
-                    let now = MonotonicClock.now()
-                    let counters = transport.pathCounters
-                    let start = segmentsAtStart ?? (now, counters?.retransmittedSegments ?? 0, counters?.segmentsOut ?? 0)
-                    segmentsAtStart = start
-                    var m = meter
-                    var verdict = counters.flatMap { m.record(time: now, delivered: $0.delivered, backlogged: $0.backlogged) }
-                    if verdict == nil && now - start.time > m.longest + 2 {
-                        // No TCP figures to measure on (RDMA) or no plateau: the rate the
-                        // stream has gone at, as a floor.
-                        verdict = .atLeast(Double(wireNow) * 8 / (now - start.time))
-                    }
-                    if let verdict {
-                        // Retransmitted ÷ sent segments while measuring, as the probe's burst
-                        // counts loss (0 if a connection was replaced meanwhile).
-                        let out = counters?.segmentsOut ?? 0, retransmitted = counters?.retransmittedSegments ?? 0
-                        let loss = out > start.out && retransmitted >= start.retransmitted
-                            ? min(1, Double(retransmitted - start.retransmitted) / Double(out - start.out)) : 0
-                        let (rate, atLeast): (Double, Bool) = switch verdict {
-                        case .rate(let r): (r, false)
-                        case .atLeast(let r): (r, true)
-                        }
-                        plan = plan.withMeasuredRate(rate, loss: loss, atLeast: atLeast)
-                        let measuredFormat = plan.vmStreamFormat(guestRAM: UInt64(guestRAM))
-                        pipeline.replan(format: measuredFormat, window: plan.window, streams: plan.streams)
-                        normalBacklog = SendPipeline.encodedQueueBytes(window: plan.window)
-                        pipeline.encodedQueue.limit = lastPass >= 2 ? normalBacklog : max(normalBacklog, plan.firstPassBacklog)
-                        rule = switchoverRule(plan)
-                        Timeline.mark("link rate measured on the transfer: \(Units.format(rate / 1e6, 1)) Mbit/s\(atLeast ? " or more" : ""), loss \(Units.format(loss, 4)); stream format \(measuredFormat), \(plan.streams) streams, window \(plan.window)")
-                        c.onMeasuredPlan?(plan)
-                        rateMeter = nil
-                        watchForACleanPath(from: now)
-                    } else {
-                        rateMeter = m
-                    }
-                }
-                if var watch = pathSwitch, let transport = pipeline.transport, let counters = transport.pathCounters {
-                    if let action = watch.record(time: MonotonicClock.now(), retransmitted: counters.retransmittedSegments, segments: counters.segmentsOut) {
-                        let name = action == .useCubic ? "cubic" : "bbr"
-                        transport.setCongestionControl(name)
-                        Timeline.mark(action == .useCubic ? "path clean for \(Units.format(CleanPathSwitch.cleanSeconds, 1)) s: connections on cubic"
-                                                          : "packets lost on cubic: connections back on bbr")
-                    }
-                    pathSwitch = watch
+                if let measured = tuner.poll(pipeline, wireBytes: wireNow) {
+                    normalBacklog = SendPipeline.encodedQueueBytes(window: measured.window)
+                    pipeline.encodedQueue.limit = lastPass >= 2 ? normalBacklog : max(normalBacklog, measured.firstPassBacklog)
+                    rule = switchoverRule(measured)
+                    c.onMeasuredPlan?(measured)
                 }
                 if rule != nil {
                     let now = MonotonicClock.now()
