@@ -56,9 +56,14 @@ struct QemuCommand: ParsableCommand {
         verbosity.apply()
         SourceOptions.cancelTransfersWhenInterrupted()
         let source = self.source
-        let prepare = { [verbose = verbosity.verbose, rateProbe] () throws -> QemuSource.Prepared in
-            let plan = try source.plan(rateProbe: rateProbe)
+        // The plan as a JSON line: on stdout with --dry-run or --json, else at -v on stderr.
+        // A plan made before the link's rate was known is printed again once it is measured.
+        let show = { [verbose = verbosity.verbose] (plan: MigrationPlan) throws in
             if source.dryRun || source.json { try FileDescriptor.standardOutput.writeAll(plan.json + "\n") } else if verbose > 0 { Diagnostics.info(plan.json) }
+        }
+        let prepare = { [rateProbe] () throws -> QemuSource.Prepared in
+            let plan = try source.plan(rateProbe: rateProbe)
+            try show(plan)
             return QemuSource.Prepared(plan: plan, encoder: try source.encoder(plan), sender: try source.sender(plan))
         }
         if source.dryRun {
@@ -71,10 +76,7 @@ struct QemuCommand: ParsableCommand {
         config.xbzrleCache = xbzrle.map { Units.parseBytes($0)! }
         config.keepSource = keepSource
         config.cubicOnCleanLongPaths = source.cc == "auto"
-        // The plan again once the rate is measured on the transfer, as a second plan line.
-        config.onMeasuredPlan = { [verbose = verbosity.verbose] plan in
-            if source.json { try? FileDescriptor.standardOutput.writeAll(plan.json + "\n") } else if verbose > 0 { Diagnostics.info(plan.json) }
-        }
+        config.onMeasuredPlan = { try? show($0) }
         let migration = QemuSource(configuration: config)
         let line = ProgressLine(enabled: verbosity.showsProgress)
         migration.onStatus = { status, ram, wire in

@@ -183,11 +183,12 @@ public struct LinkProbe {
         var throughput = 0.0, loss = 0.0
         var reusable = true
         let sorted = rtts.sorted()
+        let medianRTT = sorted.isEmpty ? nil : sorted[sorted.count / 2]
         var burstSeconds = self.burstSeconds
         var earliestEnd = burstSeconds  // when `burstBytes` may end the burst
-        if let limit = burstOnlyBelowRoundTrip, !sorted.isEmpty, sorted[sorted.count / 2] >= limit { burstSeconds = 0 }
-        if let n = burstRoundTrips, !sorted.isEmpty {
-            let roundTrips = n * sorted[sorted.count / 2]
+        if let limit = burstOnlyBelowRoundTrip, let rtt = medianRTT, rtt >= limit { burstSeconds = 0 }
+        if let n = burstRoundTrips, let rtt = medianRTT {
+            let roundTrips = n * rtt
             burstSeconds = min(burstSeconds, max(0.1, roundTrips))
             earliestEnd = min(burstSeconds, roundTrips)
         }
@@ -209,7 +210,7 @@ public struct LinkProbe {
             var plateau = BurstPlateau()
             // Only a burst planned longer than 0.1 s (12 round trips of 8 ms and more) can end
             // sooner, and its level round trips then span at least 16 ms.
-            let roundTrip = endBurstAtPlateau && burstSeconds > 0.1 && !sorted.isEmpty ? sorted[sorted.count / 2] : 0
+            let roundTrip = endBurstAtPlateau && burstSeconds > 0.1 ? medianRTT ?? 0 : 0
             while true {
                 let elapsed = MonotonicClock.now() - t0
                 let state = socket.deliveryState()

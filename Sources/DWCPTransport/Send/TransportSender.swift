@@ -305,11 +305,11 @@ public final class TransportSender {
         lock.withLock {
             guard usesRDMA != true, !sockets.isEmpty else { return nil }
             var c = PathCounters()
-            for socket in sockets.values {
-                c.delivered += socket.bytesDelivered() ?? 0
-                c.backlogged = c.backlogged || (socket.unsentBytes() ?? 0) > 0
-                c.retransmittedSegments += UInt64(socket.tcpInfo()?.retransmits ?? 0)
-                c.segmentsOut += UInt64(socket.segmentsOut() ?? 0)
+            for case let s? in sockets.values.map({ $0.pathState() }) {
+                c.delivered += s.delivered
+                c.backlogged = c.backlogged || s.unsent > 0
+                c.retransmittedSegments += UInt64(s.retransmitted)
+                c.segmentsOut += UInt64(s.segmentsOut)
             }
             return c
         }

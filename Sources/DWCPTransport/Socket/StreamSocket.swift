@@ -304,6 +304,20 @@ public final class StreamSocket: @unchecked Sendable {
         }
     }
 
+    /// What a transfer measures its path on, from one `TCP_INFO` read (Linux 4.18+): bytes
+    /// delivered (as `bytesDelivered`), bytes written and not yet sent (as `unsentBytes`), and
+    /// retransmitted (`tcpi_total_retrans`) and sent (`tcpi_segs_out`) segments. A migration polls
+    /// it for every connection every 20 ms: one system call each instead of four.
+    public func pathState() -> (delivered: UInt64, unsent: UInt32, retransmitted: UInt32, segmentsOut: UInt32)? {
+        kernelTCPInfo(through: 196)?.withUnsafeBytes {
+            let mss = $0.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
+            return (UInt64($0.loadUnaligned(fromByteOffset: 192, as: UInt32.self)) * UInt64(mss),
+                    $0.loadUnaligned(fromByteOffset: 144, as: UInt32.self),
+                    $0.loadUnaligned(fromByteOffset: 100, as: UInt32.self),
+                    $0.loadUnaligned(fromByteOffset: 136, as: UInt32.self))
+        }
+    }
+
     /// `TCP_INFO` as the kernel lays it out (glibc's `struct tcp_info` stops early), or nil when
     /// the kernel gave fewer than `length` bytes (an older kernel lacks the field) or this is
     /// not a kernel TCP socket.
