@@ -44,9 +44,11 @@ def w20(path):
     table = {}
     for line in open(path):
         f = line.split()
-        if len(f) == 6 and f[2].isdigit() and f[5].isdigit():
+        if len(f) == 7 and f[2].isdigit() and f[5].isdigit():
             table[(f[0], int(f[2]), f[1])] = float(f[3])
+            if f[1] == "auto": coverage[(path, f[0], int(f[2]))] = f[6]
     return table
+coverage = {}
 tables = [w20(p) for p in sys.argv[1:]]
 pooled = tables[0]
 best = {}
@@ -60,6 +62,10 @@ for d, h in best:
     sums = [a + b for a, b in zip(sums, margins)]
     print(f"{d:8} {h:>3} {best[(d, h)]:>14.3f} " + " ".join(f"{m:>+{w}.3f}" for m, w in zip(margins, (8, 12, 8))))
 print(f"{'sum':8} {'':>3} {'':>14} " + " ".join(f"{m:>+{w}.3f}" for m, w in zip(sums, (8, 12, 8))))
+print("\n== auto's p10-p90 band: the fraction of actual means inside it (0.8 when calibrated)")
+print(f"{'dataset':8} {'h':>3} {'pooled':>8} {'class known':>12} {'routed':>8}")
+for d, h in best:
+    print(f"{d:8} {h:>3} " + " ".join(f"{coverage.get((p, d, h), '-'):>{w}}" for p, w in zip(sys.argv[1:], (8, 12, 8))))
 PY
 echo "== inference cost"
 python3 - "$ds/fcc" <<'PY' > "$ds/live.jsonl"

@@ -11,9 +11,11 @@ struct EvalCommand: ParsableCommand {
         discussion: """
             Each DIR is a dataset. Only its test split is scored (the sessions 'train' did not \
             use). For every model and horizon: w20, the fraction of forecasts within +-20% of the \
-            actual mean over the horizon, and the median absolute percentage error. --json prints \
-            one line per dataset, model and horizon: \
-            {"dataset","model","horizon_s","w20","medape","n"}.
+            actual mean over the horizon, and the median absolute percentage error; for auto, \
+            also the coverage of its p10-p90 band (the fraction of actual means inside it, 0.8 \
+            when the band is calibrated; '-' for the other models). --json prints one line per \
+            dataset, model and horizon: {"dataset","model","horizon_s","w20","medape","n"}, with \
+            "band_coverage" for auto.
             """)
 
     @Argument(help: ArgumentHelp("Dataset directories (searched recursively for *.jsonl).", valueName: "DIR"))
@@ -41,7 +43,7 @@ struct EvalCommand: ParsableCommand {
             return (dir, files)
         }
         if !json {
-            try FileDescriptor.standardOutput.writeAll("dataset                model      horizon_s    w20  medape       n\n")
+            try FileDescriptor.standardOutput.writeAll("dataset                model      horizon_s    w20  medape       n  p10-p90\n")
         }
         for (dir, files) in datasets {
             var traces: [Trace] = []
@@ -67,10 +69,12 @@ struct EvalCommand: ParsableCommand {
                     j.add("w20", s.w20, decimals: 4)
                     j.add("medape", s.medape, decimals: 4)
                     j.add("n", s.count)
+                    if let c = s.bandCoverage { j.add("band_coverage", c, decimals: 4) }
                     try FileDescriptor.standardOutput.writeAll(j.text + "\n")
                 } else {
                     let row = [name.padded(to: 22), s.model.padded(to: 10), "\(s.horizon)".leftPadded(to: 9), Units.format(s.w20, 3).leftPadded(to: 6),
-                               Units.format(s.medape, 3).leftPadded(to: 7), "\(s.count)".leftPadded(to: 7)].joined(separator: " ")
+                               Units.format(s.medape, 3).leftPadded(to: 7), "\(s.count)".leftPadded(to: 7),
+                               (s.bandCoverage.map { Units.format($0, 3) } ?? "-").leftPadded(to: 8)].joined(separator: " ")
                     try FileDescriptor.standardOutput.writeAll(row + "\n")
                 }
             }

@@ -108,7 +108,8 @@ final class PredictCLITests: XCTestCase {
         let rows = try jsonLines(r.stdout)
         XCTAssertEqual(Set(rows.map { $0["model"] as! String }), ["last", "ma5", "ewma", "harmonic", "holt", "ar3", "auto"])
         for row in rows {
-            XCTAssertEqual(Set(row.keys), ["dataset", "model", "horizon_s", "w20", "medape", "n"])
+            let band: Set<String> = row["model"] as! String == "auto" ? ["band_coverage"] : []
+            XCTAssertEqual(Set(row.keys), Set(["dataset", "model", "horizon_s", "w20", "medape", "n"]).union(band))
             XCTAssertGreaterThan(row["n"] as! Int, 1000)
         }
         let w20 = { (m: String, h: Int) in rows.first { $0["model"] as! String == m && $0["horizon_s"] as! Int == h }!["w20"] as! Double }

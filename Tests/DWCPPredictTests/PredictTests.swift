@@ -393,6 +393,52 @@ final class EvaluatorTests: XCTestCase {
     }
 }
 
+extension EvaluatorTests {
+    /// `auto`'s p10-p90 band comes from its recent errors, so on a steady noisy link about 80 %
+    /// of the outcomes fall inside it; a model without a measured band has no coverage scored.
+    func testTheBandOfAutoIsScoredAndHoldsAboutEightyPercent() {
+        var rng = SplitMix(seed: 11)
+        // A level with independent noise, ±35 % at most: auto's errors are stationary.
+        let bins = (0..<3000).map { _ in 2e7 * (1 + (rng.nextUnit() - 0.5) * 0.7) }
+        let trace = Trace(path: "noisy", segments: [bins], problems: [])
+        let scores = Evaluator(horizons: [1, 5]).run([trace]) {
+            [LastValue(), ModelCatalog.auto(grus: [], horizons: [1, 5])]
+        }
+        for s in scores where s.model == "last" { XCTAssertNil(s.bandCoverage, "last keeps no errors") }
+        let auto = scores.filter { $0.model == "auto" }
+        XCTAssertEqual(auto.count, 2)
+        for s in auto {
+            let coverage = try? XCTUnwrap(s.bandCoverage)
+            XCTAssertEqual(s.banded, s.count, "every forecast of auto came with its band")
+            XCTAssertEqual(coverage ?? 0, 0.8, accuracy: 0.03, "h=\(s.horizon)")
+        }
+    }
+
+    /// A link whose volatility changes (calm and wild stretches): the recent errors lag the
+    /// horizon and the regime, so their raw p10-p90 holds too few outcomes at 5 and 10 s; the
+    /// band's online calibration brings every horizon back to 80 %.
+    func testTheBandIsCalibratedWhereTheLinkChangesRegime() {
+        var rng = SplitMix(seed: 12)
+        var level = 3e7
+        let bins = (0..<4000).map { i -> Double in
+            let wild = (i / 250) % 2 == 1
+            level = max(1e6, min(1e9, level * expo((rng.nextUnit() - 0.5) * (wild ? 0.5 : 0.08))))
+            return level * expo((rng.nextUnit() - 0.5) * (wild ? 0.9 : 0.1))
+        }
+        let trace = Trace(path: "regimes", segments: [bins], problems: [])
+        func coverage(rate: Double) -> [Double] {
+            Evaluator(horizons: [1, 5, 10]).run([trace]) {
+                let auto = ModelCatalog.auto(gru: nil, horizons: [1, 5, 10])
+                auto.bandLearningRate = rate
+                return [auto]
+            }.map { $0.bandCoverage ?? 0 }
+        }
+        let calibrated = coverage(rate: 0.02), raw = coverage(rate: 0)
+        for (h, c) in zip([1, 5, 10], calibrated) { XCTAssertEqual(c, 0.8, accuracy: 0.03, "calibrated, h=\(h): \(calibrated)") }
+        XCTAssertLessThan(raw[2], 0.77, "the raw quantiles were not short at 10 s here, so this test shows nothing: \(raw)")
+    }
+}
+
 /// A model that always forecasts the same value, for tests of the selectors.
 final class Fixed: Forecaster {
     let name: String

@@ -1,6 +1,8 @@
 /// Replays traces bin by bin and scores every model's forecasts, never letting a model see a bin
 /// before the forecast that concerns it was made: after observing bin i, each model forecasts the
-/// mean of bins i+1 … i+h; the forecast is scored if those bins were all measured.
+/// mean of bins i+1 … i+h; the forecast is scored if those bins were all measured. A model that
+/// gives a measured p10/p90 band (`auto`) also has the band's coverage scored: how often the
+/// actual mean fell inside it, 0.8 when the band is calibrated.
 public struct Evaluator {
     public struct Score: Sendable {
         public var model: String
@@ -8,9 +10,16 @@ public struct Evaluator {
         public var hits = 0
         public var count = 0
         public var ape: [Double] = []
+        /// Forecasts that came with a measured band, and how many of those bands held the
+        /// actual mean.
+        public var banded = 0
+        public var inBand = 0
 
         /// Fraction of forecasts within ±20% of the actual mean.
         public var w20: Double { count == 0 ? 0 : Double(hits) / Double(count) }
+        /// Fraction of the actual means inside the forecast's p10-p90 band; nil for a model
+        /// without a measured band.
+        public var bandCoverage: Double? { banded == 0 ? nil : Double(inBand) / Double(banded) }
         /// Median absolute percentage error.
         public var medape: Double {
             guard !ape.isEmpty else { return 0 }
@@ -32,6 +41,7 @@ public struct Evaluator {
         var scores: [[Score]] = []   // [model][horizon]
         for trace in traces {
             let models = makeModels()
+            let banded = models.map { ($0 as? BandForecaster).flatMap { $0.bandIsMeasured ? $0 : nil } }
             if scores.isEmpty { scores = models.map { m in horizons.map { Score(model: m.name, horizon: $0) } } }
             for segment in trace.segments {
                 for m in models { m.reset() }
@@ -51,7 +61,16 @@ public struct Evaluator {
                         if !complete { continue }
                         let actual = sum / Double(h)
                         for (mi, m) in models.enumerated() {
-                            guard let f = m.forecast(horizon: h) else { continue }
+                            let f: Double
+                            if let b = banded[mi] {
+                                guard let d = b.detail(horizon: h) else { continue }
+                                f = d.forecast
+                                scores[mi][hi].banded += 1
+                                if d.p10 <= actual && actual <= d.p90 { scores[mi][hi].inBand += 1 }
+                            } else {
+                                guard let forecast = m.forecast(horizon: h) else { continue }
+                                f = forecast
+                            }
                             let ape = abs(f - actual) / actual
                             scores[mi][hi].count += 1
                             if ape <= 0.2 { scores[mi][hi].hits += 1 }

@@ -2,9 +2,14 @@
 /// `dwcp-predict` prints it: `AutoSelector` and `ClassRouter`.
 public protocol BandForecaster: Forecaster {
     func detail(horizon: Int) -> (model: String, forecast: Double, p10: Double, p90: Double)?
+    /// Whether the band comes from measured errors (`eval` scores its coverage) rather than
+    /// a fixed ±50 % around a forecaster that keeps no errors.
+    var bandIsMeasured: Bool { get }
 }
 
-extension AutoSelector: BandForecaster {}
+extension AutoSelector: BandForecaster {
+    public var bandIsMeasured: Bool { true }
+}
 
 /// Answers with the forecaster of the link class the live series resembles most.
 ///
@@ -56,6 +61,10 @@ public final class ClassRouter: BandForecaster {
         let f = classes[chosen].forecaster
         if let banded = f as? BandForecaster { return banded.detail(horizon: horizon) }
         return f.forecast(horizon: horizon).map { (f.name, $0, $0 * 0.5, $0 * 1.5) }
+    }
+
+    public var bandIsMeasured: Bool {
+        classes.allSatisfy { ($0.forecaster as? BandForecaster)?.bandIsMeasured ?? false }
     }
 
     /// A long gap: the forecasters restart; the profile stays (the link is the same).
