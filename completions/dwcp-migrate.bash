@@ -188,7 +188,7 @@ _dwcp-migrate_qemu() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--dry-run --json --tls --auto-converge --keep-source --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
-    non_repeating_options=(--qmp --to --max-downtime --codec --streams --cc --link-rate --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --xbzrle --rate-probe)
+    non_repeating_options=(--qmp --to --max-downtime --codec --streams --cc --link-rate --rate-probe --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --xbzrle)
     __dwcp-migrate_offer_flags_options 0
 
     # Offer option value completions
@@ -212,6 +212,10 @@ _dwcp-migrate_qemu() {
         return
         ;;
     '--link-rate')
+        return
+        ;;
+    '--rate-probe')
+        __dwcp-migrate_add_completions -W 'auto'$'\n''burst'$'\n''transfer'
         return
         ;;
     '--resume-timeout')
@@ -241,10 +245,6 @@ _dwcp-migrate_qemu() {
     '--xbzrle')
         return
         ;;
-    '--rate-probe')
-        __dwcp-migrate_add_completions -W 'auto'$'\n''burst'$'\n''transfer'
-        return
-        ;;
     esac
 }
 
@@ -252,7 +252,7 @@ _dwcp-migrate_file() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--dry-run --json --tls --resume --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
-    non_repeating_options=(--to --max-downtime --codec --streams --cc --link-rate --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --freeze --thaw --work-dir)
+    non_repeating_options=(--to --max-downtime --codec --streams --cc --link-rate --rate-probe --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --freeze --thaw --work-dir)
     __dwcp-migrate_offer_flags_options 1
 
     # Offer option value completions
@@ -273,6 +273,10 @@ _dwcp-migrate_file() {
         return
         ;;
     '--link-rate')
+        return
+        ;;
+    '--rate-probe')
+        __dwcp-migrate_add_completions -W 'auto'$'\n''burst'$'\n''transfer'
         return
         ;;
     '--resume-timeout')

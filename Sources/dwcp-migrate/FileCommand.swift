@@ -60,8 +60,9 @@ struct FileCommand: ParsableCommand {
         opened.close()
         guard isImage else { throw DWCPError.usage("\(sourcePath): not a regular file or block device") }
         if source.codec == "raw" { throw DWCPError.usage("--codec raw is for VM streams; image rounds are deltas and need the encoder") }
+        let source = self.source, verbose = verbosity.verbose
         let plan = try source.plan()
-        if source.dryRun || source.json { try FileDescriptor.standardOutput.writeAll(plan.json + "\n") }
+        try source.show(plan, verbose: verbose)
         if source.dryRun { return }
         var planner = PrecopyPlanner(maxDowntime: plan.maxDowntime, maxRounds: maxRounds)
         planner.forecastBytesPerSecond = source.linkRate.map { Units.parseBitRate($0)! / 8 }
@@ -72,7 +73,9 @@ struct FileCommand: ParsableCommand {
         config.encoder = try source.encoder(plan)
         config.freezeCommand = freeze
         config.thawCommand = thaw
+        if plan.ratePending { config.planBeforeRate = plan }
         let migration = ImageSource(configuration: config)
+        migration.onMeasuredPlan = { try? source.show($0, verbose: verbose) }
         let line = ProgressLine(enabled: verbosity.showsProgress)
         migration.onProgress = { p in line.update(Self.progressText(p)) }
         migration.onRound = { r, decision in

@@ -42,9 +42,6 @@ struct QemuCommand: ParsableCommand {
     @Flag(help: "Leave the source QEMU paused after a successful migration instead of quitting it.")
     var keepSource = false
 
-    @Option(help: ArgumentHelp("How the link's rate is measured with --codec auto: burst (the probe sends filler for 0.1-1 s before the migration starts), transfer (the migration starts at once at zstd level 1 and measures the rate on its own first round trips, then applies the plan), or auto (transfer on paths with a round trip of 8 ms or more, where the burst would run longer than 0.1 s). --dry-run always runs the burst.", valueName: "HOW"))
-    var rateProbe: SourceOptions.RateProbe = .auto
-
     @OptionGroup var verbosity: VerbosityOptions
 
     func validate() throws {
@@ -56,14 +53,10 @@ struct QemuCommand: ParsableCommand {
         verbosity.apply()
         SourceOptions.cancelTransfersWhenInterrupted()
         let source = self.source
-        // The plan as a JSON line: on stdout with --dry-run or --json, else at -v on stderr.
-        // A plan made before the link's rate was known is printed again once it is measured.
-        let show = { [verbose = verbosity.verbose] (plan: MigrationPlan) throws in
-            if source.dryRun || source.json { try FileDescriptor.standardOutput.writeAll(plan.json + "\n") } else if verbose > 0 { Diagnostics.info(plan.json) }
-        }
-        let prepare = { [rateProbe] () throws -> QemuSource.Prepared in
-            let plan = try source.plan(rateProbe: rateProbe)
-            try show(plan)
+        let verbose = verbosity.verbose
+        let prepare = { () throws -> QemuSource.Prepared in
+            let plan = try source.plan()
+            try source.show(plan, verbose: verbose)
             return QemuSource.Prepared(plan: plan, encoder: try source.encoder(plan), sender: try source.sender(plan))
         }
         if source.dryRun {
@@ -76,7 +69,7 @@ struct QemuCommand: ParsableCommand {
         config.xbzrleCache = xbzrle.map { Units.parseBytes($0)! }
         config.keepSource = keepSource
         config.cubicOnCleanLongPaths = source.cc == "auto"
-        config.onMeasuredPlan = { try? show($0) }
+        config.onMeasuredPlan = { try? source.show($0, verbose: verbose) }
         let migration = QemuSource(configuration: config)
         let line = ProgressLine(enabled: verbosity.showsProgress)
         migration.onStatus = { status, ram, wire in

@@ -26,6 +26,9 @@ struct SourceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Assume this link rate instead of probing it (e.g. 100Mbit).", valueName: "RATE"))
     var linkRate: String?
 
+    @Option(help: ArgumentHelp("How the link's rate is measured with --codec auto: burst (the probe sends filler for 0.1-1 s before the migration starts), transfer (the migration starts at once and measures the rate on its own first round trips, then applies the plan: a VM stream starts at zstd level 1, an image's codec is chosen as for a 1.6 Gbit/s link until then), or auto (transfer on paths with a round trip of 8 ms or more, where the burst would run longer than 0.1 s). --dry-run always runs the burst.", valueName: "HOW"))
+    var rateProbe: RateProbe = .auto
+
     @Option(help: ArgumentHelp("Keep reconnecting this long after a connection drops (and asking a receiver busy with another transfer again) before failing (exit 4).", valueName: "SECONDS"))
     var resumeTimeout: Double = 30
 
@@ -77,7 +80,7 @@ struct SourceOptions: ParsableArguments {
     /// (or auto on a path of `MigrationPlan.rateOnTransferFromRoundTrip` and more), and the
     /// codec left to the plan, the probe times round trips only and the plan is made before the
     /// rate is known (`MigrationPlan(beforeRate:)`); a dry run always measures the rate.
-    func plan(rateProbe: RateProbe = .burst) throws -> MigrationPlan {
+    func plan() throws -> MigrationPlan {
         let onTransfer = rateProbe != .burst && codec == "auto" && !dryRun
         var measurement: LinkMeasurement? = nil
         if let r = linkRate {
@@ -115,6 +118,12 @@ struct SourceOptions: ParsableArguments {
             return MigrationPlan(beforeRate: m, maxDowntime: downtime, streams: streams, threads: threadCount)
         }
         return MigrationPlan(measurement: measurement, maxDowntime: downtime, codec: codec, streams: streams, threads: threadCount)
+    }
+
+    /// Prints the plan as a JSON line: on stdout with --dry-run or --json, else at -v on
+    /// stderr. A plan made before the link's rate was known is printed again once measured.
+    func show(_ plan: MigrationPlan, verbose: Int) throws {
+        if dryRun || json { try FileDescriptor.standardOutput.writeAll(plan.json + "\n") } else if verbose > 0 { Diagnostics.info(plan.json) }
     }
 
     func encoder(_ plan: MigrationPlan) throws -> EncoderConfiguration {

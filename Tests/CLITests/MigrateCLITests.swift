@@ -202,6 +202,33 @@ final class MigrateCLITests: XCTestCase {
         }
     }
 
+    /// An image migration that measures its link's rate on round 0's own transfer
+    /// (`--rate-probe transfer`, what a path of 8 ms or more gets): the plan is printed twice,
+    /// before the rate and with it, and the image arrives whole.
+    func testAnImageMigrationThatMeasuresItsRateOnTheTransferArrivesIntact() throws {
+        let t = TempDir()
+        let src = t.path("src.img"), dst = t.path("dst.img")
+        // 160 MiB: random pages and text, so round 0 outlasts the measurement on loopback.
+        let script = """
+            for i in $(seq 40); do head -c 2097152 /dev/urandom; seq 1 300000 | head -c 2097152; done > \(src)
+            dwcp-migrate receive --listen 127.0.0.1:7597 -o \(dst) > /dev/null & rp=$!
+            sleep 0.5
+            dwcp-migrate file \(src) --to 127.0.0.1:7597 --rate-probe transfer --json > \(t.path("send.json")); s=$?
+            wait $rp; echo "$s $?"
+            """
+        let r = try CLI.shell(script)
+        XCTAssertEqual(r.printed, "0 0", r.stderr)
+        XCTAssertEqual(t.read("dst.img"), t.read("src.img"), "destination equals the source")
+        let lines = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let plans = lines.filter { $0["event"] as? String == "plan" }
+        XCTAssertEqual(plans.count, 2, "the plan before the rate and the measured one: \(lines)")
+        XCTAssertEqual(plans.first?["link_rate"] as? String, "to be measured on the transfer")
+        XCTAssertEqual(plans.last?["link_rate"] as? String, "measured on the transfer")
+        XCTAssertGreaterThan(plans.last?["link_mbit_per_s"] as? Double ?? 0, 100, "loopback moves more than 100 Mbit/s: \(plans)")
+        XCTAssertEqual(lines.last?["event"] as? String, "done")
+    }
+
     /// A sparse disk image (mostly never written) stays sparse at the destination: round 0's
     /// zero pages are holes in the new file, which still has the image's whole length when it
     /// ends in zeros. It used to be written out in full, 72 MiB of disk for 5 MiB of data.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import DWCPTransport
+import DWCPCodec
 @testable import DWCPMigrate
 
 /// The plan sizes buffers from the downtime budget: whatever sits between QEMU and the wire
@@ -108,6 +109,11 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertEqual(Double(before.window), 500e6 * 0.3 / 4, accuracy: 1)
         XCTAssertTrue(before.json.contains(#""link_rate":"to be measured on the transfer""#), before.json)
         XCTAssertFalse(before.json.contains("link_mbit_per_s"), "the rate it assumed is no measurement")
+        // An image's frames: zstd level 1 from the adaptive codec until the rate is known, with
+        // the slow links' blocks and duplicate pages found.
+        XCTAssertEqual(try before.codecPlanner().choose(literalBytes: 1 << 20), CodecSetting(codec: .zstd, level: 1))
+        XCTAssertEqual(before.blockSize, 256 << 10)
+        XCTAssertTrue(before.deduplicate)
 
         let slow = before.withMeasuredRate(95e6, loss: 0.05)
         let probed = MigrationPlan(measurement: measurement(mbit: 95, rttMs: 50, loss: 0.05), maxDowntime: 0.3, threads: 2)
@@ -116,6 +122,10 @@ final class MigrationPlanTests: XCTestCase {
         XCTAssertEqual(slow.window, probed.window)
         XCTAssertEqual(slow.streams, probed.streams)
         XCTAssertEqual(slow.chunkSize, before.chunkSize, "the handshake fixed it")
+        XCTAssertEqual(slow.blockSize, before.blockSize, "the round under way keeps its encoder")
+        XCTAssertEqual(slow.deduplicate, before.deduplicate)
+        XCTAssertEqual(try slow.codecPlanner().choose(literalBytes: 1 << 20), try probed.codecPlanner().choose(literalBytes: 1 << 20),
+                       "the codec is chosen for the measured rate")
         XCTAssertTrue(slow.json.contains(#""link_rate":"measured on the transfer""#), slow.json)
         XCTAssertTrue(slow.json.contains(#""link_mbit_per_s":95.0"#), slow.json)
 

@@ -22,7 +22,7 @@ public final class CodecPlanner: @unchecked Sendable {
 
     private let lock = ConditionLock()
     private let fixed: CodecSetting?
-    private let linkBytesPerSecond: Double
+    private var linkBytesPerSecond: Double
     private let threads: Int
     private var estimates: [Estimate]
     private var decisions = 0
@@ -60,12 +60,23 @@ public final class CodecPlanner: @unchecked Sendable {
 
     /// Delivered original bytes per second if every frame used `e`.
     public func delivered(_ e: Estimate) -> Double {
+        lock.withLock { deliveredLocked(e) }
+    }
+
+    private func deliveredLocked(_ e: Estimate) -> Double {
         min(Double(threads) * e.speed, linkBytesPerSecond * e.ratio)
+    }
+
+    /// The link's rate, once it is measured (a migration that started before it knew it); the
+    /// next frames are chosen for it, with what the frames so far taught about each codec.
+    public func setLink(bitsPerSecond: Double) {
+        guard fixed == nil else { return }
+        lock.withLock { linkBytesPerSecond = bitsPerSecond / 8 }
     }
 
     private func ranked() -> [Int] {
         estimates.indices.sorted { a, b in
-            let da = delivered(estimates[a]), db = delivered(estimates[b])
+            let da = deliveredLocked(estimates[a]), db = deliveredLocked(estimates[b])
             if da != db { return da > db }
             return estimates[a].ratio > estimates[b].ratio
         }

@@ -34,6 +34,11 @@ public final class ImageSource {
         public var resumable = false
         /// Where the rounds go (`HOST:PORT`): part of the resumable snapshot's name.
         public var destination = ""
+        /// A plan made before the link's rate was known (`MigrationPlan(beforeRate:)`, a long
+        /// path): round 0 measures the rate on its own transfer (`TransferTuner`) and goes on
+        /// as the measured plan says; the rounds after it use that plan's window and
+        /// connections. `sender` and `encoder` must come from this plan.
+        public var planBeforeRate: MigrationPlan?
 
         public init(source: String, workDirectory: String, sender: SenderConfiguration, planner: PrecopyPlanner) {
             self.source = source
@@ -89,6 +94,8 @@ public final class ImageSource {
 
     /// Called as the transfer progresses (on the sender's thread).
     public var onProgress: ((Progress) -> Void)?
+    /// Called with the plan once round 0 has measured the link's rate (`planBeforeRate`).
+    public var onMeasuredPlan: ((MigrationPlan) -> Void)?
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -99,6 +106,9 @@ public final class ImageSource {
         let started = MonotonicClock.now()
         var planner = c.planner
         let forecast = LinkForecast()
+        // The rounds' connections: as planned, or once measured, as the measured plan says.
+        var roundSender = c.sender
+        var rateMeasured = c.planBeforeRate == nil
         let userForecast = planner.forecastBytesPerSecond
         var outcome = Outcome()
         // What the destination holds: round 0's bytes as read, then each round's changes
@@ -157,8 +167,12 @@ public final class ImageSource {
                 // Every attempt at the round is one transfer session: a restarted receiver that
                 // took the session from our first attempt's reconnection (and refused it, having
                 // none of its chunks) then takes the next attempt as that session's start.
-                var sender = c.sender
+                var sender = roundSender
                 sender.session = SessionAuth.nonce()
+                // The rate is measured on this attempt's connections; a round too short to
+                // measure it (a small image) leaves it to the next.
+                let measure = rateMeasured ? nil : c.planBeforeRate
+                var measured: MigrationPlan?
                 // One attempt at the round: the transfer, with the snapshot's journal (or, in
                 // round 0, the snapshot itself) and the next page digests taken from the bytes
                 // the encoder reads.
@@ -178,7 +192,9 @@ public final class ImageSource {
                     let counters = pipeline.counters
                     let imageBytes = input.sizeIfSeekable()
                     forecast.transferStarted()
+                    let wire = WireCount()
                     pipeline.onWire = { s in
+                        wire.set(s.bytes)
                         forecast.progress(totalBytes: s.bytes)
                         onProgress?(Progress(round: thisRound, read: counters.snapshot.input, imageBytes: imageBytes, wire: s.bytes,
                                              seconds: MonotonicClock.now() - roundStart, dirtyBytesPerSecond: rate))
@@ -190,13 +206,13 @@ public final class ImageSource {
                             _ = digests.take(p, n)
                             try out.writeAll(p, count: n)
                         }
-                        return (try pipeline.run(input: input), nil, digests)
+                        return (try tuning(pipeline, measure, wire, &measured) { try pipeline.run(input: input) }, nil, digests)
                     }
                     let j = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: snapshot, durable: false)
                     // Pages whose digests match the snapshot's are not compared with it.
                     pipeline.inputTap = { p, n in try j.take(p, n, unchanged: digests.take(p, n)) }
                     do {
-                        return (try pipeline.run(input: input), j, digests)
+                        return (try tuning(pipeline, measure, wire, &measured) { try pipeline.run(input: input) }, j, digests)
                     } catch {
                         j.close()
                         throw error
@@ -217,6 +233,11 @@ public final class ImageSource {
                     }
                 }
                 let (result, journal, digests) = attemptResult
+                if let measured {
+                    rateMeasured = true
+                    roundSender.window = measured.window
+                    roundSender.streams = measured.streams
+                }
                 let sendSeconds = MonotonicClock.now() - roundStart
                 // Bringing the snapshot up to this round: the fixed cost every round pays
                 // besides its transfer (nothing after the final round).
@@ -291,6 +312,33 @@ public final class ImageSource {
         }
         outcome.totalSeconds = MonotonicClock.now() - started
         return outcome
+    }
+
+    /// Runs a round's transfer (`body`), measuring the link's rate on it when given the plan
+    /// made before it (`TransferTuner`, polled beside the transfer every 20 ms until it has
+    /// measured); the measured plan goes to `onMeasuredPlan` and `measured`.
+    private func tuning<T>(_ pipeline: SendPipeline, _ planBeforeRate: MigrationPlan?, _ wire: WireCount,
+                           _ measured: inout MigrationPlan?, _ body: () throws -> T) throws -> T {
+        guard let planBeforeRate else { return try body() }
+        let tuner = TransferTuner(plan: planBeforeRate, guestRAM: nil, cubicOnCleanLongPaths: false)
+        let onMeasuredPlan = self.onMeasuredPlan
+        let ticker = Ticker(every: 0.02) {
+            guard tuner.measuring, let plan = tuner.poll(pipeline, wireBytes: wire.value) else { return }
+            onMeasuredPlan?(plan)
+        }
+        defer {
+            ticker.stop()
+            if !tuner.measuring { measured = tuner.plan }
+        }
+        return try body()
+    }
+
+    /// The bytes a round's transfer has had acknowledged, as its sender reports them.
+    private final class WireCount: @unchecked Sendable {
+        private let lock = ConditionLock()
+        private var bytes: UInt64 = 0
+        func set(_ value: UInt64) { lock.withLock { bytes = value } }
+        var value: UInt64 { lock.withLock { bytes } }
     }
 
     /// The resumable snapshot's path: named after the source's real path and the destination,

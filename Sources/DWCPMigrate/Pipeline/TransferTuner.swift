@@ -3,14 +3,17 @@ import DWCPCore
 import DWCPSystem
 import DWCPTransport
 
-/// What `dwcp-migrate qemu` re-tunes on its transfer while it runs, polled from its status loop:
-/// a plan made before the link's rate was known is completed once `TransferRateMeter` has
-/// measured it on the transfer's own round trips (and applied to the pipeline), and on a long
-/// path that drops nothing the connections leave bbr for cubic (`CleanPathSwitch`).
+/// What a migration re-tunes on its transfer while it runs, polled from `dwcp-migrate qemu`'s
+/// status loop or beside `dwcp-migrate file`'s round 0: a plan made before the link's rate was
+/// known is completed once `TransferRateMeter` has measured it on the transfer's own round
+/// trips (and applied to the pipeline), and on a long path that drops nothing the connections
+/// leave bbr for cubic (`CleanPathSwitch`).
 final class TransferTuner {
     /// The plan now: the one given, or the measured one once applied.
     private(set) var plan: MigrationPlan
-    private let guestRAM: UInt64
+    /// A VM stream's guest RAM (its zstd stream's window follows it); nil for an image's DWCP
+    /// frames.
+    private let guestRAM: UInt64?
     private var meter: TransferRateMeter?
     /// When measuring began, and the connections' retransmitted and sent segments then.
     private var measuringSince: (time: Double, retransmitted: UInt64, segments: UInt64)?
@@ -20,11 +23,11 @@ final class TransferTuner {
 
     /// `cubicOnCleanLongPaths` (`--cc auto`) takes effect on a compressed stream over a path of
     /// `MigrationPlan.rateOnTransferFromRoundTrip` and more, where the kernel has cubic.
-    init(plan: MigrationPlan, guestRAM: UInt64, cubicOnCleanLongPaths: Bool) {
+    init(plan: MigrationPlan, guestRAM: UInt64?, cubicOnCleanLongPaths: Bool) {
         self.plan = plan
         self.guestRAM = guestRAM
         meter = plan.ratePending ? TransferRateMeter(roundTrip: plan.measurement?.rttMedian ?? 0) : nil
-        watchesForACleanPath = cubicOnCleanLongPaths && plan.vmStreamFormat(guestRAM: guestRAM) != .raw
+        watchesForACleanPath = cubicOnCleanLongPaths && Self.format(plan, guestRAM: guestRAM) != .raw
             && (plan.measurement?.rttMedian ?? 0) >= MigrationPlan.rateOnTransferFromRoundTrip
             && CongestionControl.ifAvailable("cubic") != nil
     }
@@ -69,13 +72,21 @@ final class TransferTuner {
         return measured
     }
 
+    /// Whether the migration is still measuring its link's rate.
+    var measuring: Bool { meter != nil }
+
+    private static func format(_ plan: MigrationPlan, guestRAM: UInt64?) -> SendPipeline.StreamFormat {
+        guestRAM.map { plan.vmStreamFormat(guestRAM: $0) } ?? .frames
+    }
+
     private func watchForACleanPath(from time: Double) {
         if watchesForACleanPath { pathSwitch = CleanPathSwitch(start: time) }
     }
 
     /// Completes the plan with the measured rate (and the loss seen meanwhile: retransmitted ÷
     /// sent segments, as the probe's burst counts it; 0 if a connection was replaced) and
-    /// applies it: the stream's next frame, the window, the connections.
+    /// applies it: the stream's next frame (or the adaptive codec's next choices), the window,
+    /// the connections.
     private func apply(_ verdict: TransferRateMeter.Verdict, counters: TransportSender.PathCounters?,
                        since: (time: Double, retransmitted: UInt64, segments: UInt64), to pipeline: SendPipeline) {
         let segments = counters?.segmentsOut ?? 0, retransmitted = counters?.retransmittedSegments ?? 0
@@ -86,8 +97,8 @@ final class TransferTuner {
         case .atLeast(let r): (r, true)
         }
         plan = plan.withMeasuredRate(rate, loss: loss, atLeast: atLeast)
-        let format = plan.vmStreamFormat(guestRAM: guestRAM)
-        pipeline.replan(format: format, window: plan.window, streams: plan.streams)
+        let format = Self.format(plan, guestRAM: guestRAM)
+        pipeline.replan(format: format, window: plan.window, streams: plan.streams, linkBitsPerSecond: plan.linkBitsPerSecond)
         Timeline.mark("link rate measured on the transfer: \(Units.format(rate / 1e6, 1)) Mbit/s\(atLeast ? " or more" : ""), loss \(Units.format(loss, 4)); stream format \(format), \(plan.streams) streams, window \(plan.window)")
     }
 }

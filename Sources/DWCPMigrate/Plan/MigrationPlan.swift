@@ -58,6 +58,12 @@ public struct MigrationPlan {
     /// it suits windows from ~1 MiB (a 100 Mbit/s path of 50 ms: 13 chunks) up.
     public static let chunkBeforeRate = 64 << 10
 
+    /// The link an image's adaptive codec is chosen for until the rate is measured (bit/s): on
+    /// two cores its priors then choose zstd level 1, fast enough not to hold back a link of
+    /// ~1 Gbit/s, while compressing a slower one nearly as well as the level it will be given
+    /// (`CodecPlanner.autoCandidates`: ratio 3.3 against 3.5-3.8).
+    public static let codecLinkBeforeRate = 8 * 200e6
+
     /// Seconds of link the first pass's backlog covers.
     public static let firstPassCover = 0.3
 
@@ -129,6 +135,9 @@ public struct MigrationPlan {
     /// `streams`); the widest window any rate could be given (the handshake names it, and it
     /// can only narrow: the downtime budget's quarter at the pipeline's 500 MB/s, at most
     /// 64 MiB); 64 KiB chunks. Never raw: the receiver tells a raw stream by its first bytes.
+    /// An image's DWCP frames (`dwcp-migrate file`): the adaptive codec chooses as for a link of
+    /// `codecLinkBeforeRate` until the rate is measured, with the slow links' 256 KiB blocks and
+    /// duplicate pages found (neither can change in the round under way).
     public init(beforeRate measurement: LinkMeasurement, maxDowntime: Double, streams: Int? = nil, threads: Int = OSThread.processorCount) {
         var assumed = measurement
         assumed.throughput = 8 * Self.pipelineBytesPerSecond
@@ -137,6 +146,8 @@ public struct MigrationPlan {
         raw = false
         self.streams = streams ?? 2
         chunkSize = Self.chunkBeforeRate
+        blockSize = 256 << 10
+        deduplicate = true
         ratePending = true
         initialCodec = "zstd-\(vmStreamLevel)"
     }
@@ -154,6 +165,8 @@ public struct MigrationPlan {
         var plan = MigrationPlan(measurement: m, maxDowntime: maxDowntime, codec: codec, streams: requestedStreams, threads: threads)
         plan.raw = false
         plan.chunkSize = chunkSize
+        plan.blockSize = blockSize
+        plan.deduplicate = deduplicate
         plan.window = min(plan.window, window)
         plan.streams = max(plan.streams, streams)
         plan.initialCodec = "zstd-\(plan.vmStreamLevel)"
@@ -218,7 +231,9 @@ public struct MigrationPlan {
 
     /// The encoder setting for this plan (`auto`: adaptive for the measured link).
     public func codecPlanner() throws -> CodecPlanner {
-        if codec == "auto" || codec == "raw" { return CodecPlanner(linkBitsPerSecond: linkBitsPerSecond, threads: threads) }
+        if codec == "auto" || codec == "raw" {
+            return CodecPlanner(linkBitsPerSecond: ratePending ? Self.codecLinkBeforeRate : linkBitsPerSecond, threads: threads)
+        }
         guard let setting = CodecSetting.parse(codec) else { throw DWCPError.usage("unknown codec '\(codec)'") }
         return CodecPlanner(fixed: setting)
     }
