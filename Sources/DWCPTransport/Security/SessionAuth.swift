@@ -18,9 +18,12 @@ public struct SessionAuth {
 
     public var required: Bool { secret != nil }
 
+    /// The proof of a side without a secret.
+    public static let noProof = [UInt8](repeating: 0, count: 32)
+
     /// The proof `role` ("client" or "server") sends for this handshake; 32 zero bytes without a secret.
     public func proof(role: String, session: [UInt8], stream: UInt16, clientNonce: [UInt8], serverNonce: [UInt8]) -> [UInt8] {
-        guard let secret else { return [UInt8](repeating: 0, count: 32) }
+        guard let secret else { return Self.noProof }
         var message = Array("dwcp-\(role)".utf8) + session + clientNonce + serverNonce
         message += [UInt8(stream & 0xFF), UInt8(stream >> 8)]
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
