@@ -12,7 +12,10 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             Uses only the training split of each directory (60% of sessions, chosen by a hash of \
             the file name; the same split 'eval' uses), so evaluation never scores a model on \
-            traces it learned from. Deterministic for a given --seed.
+            traces it learned from. Deterministic for a given --seed. Besides the networks, the \
+            file stores what --model auto starts from: every model's w20 on the training traces, \
+            the link profile, the score pace and blend chosen on the held-out runs, and where \
+            the calibration of its p10-p90 band settled on them (band-scale).
             """)
 
     @Argument(help: ArgumentHelp("Trace directories (searched recursively for *.jsonl).", valueName: "DIR"))
@@ -108,6 +111,11 @@ struct TrainCommand: ParsableCommand {
         }
         model.scoreAlpha = tuning.setting.alpha
         model.blend = tuning.setting.blend
+        // Where auto's band calibration starts: its mean on the held-out runs with that setting.
+        model.bandScales = tuning.bandScales.isEmpty ? nil : tuning.bandScales
+        if let scales = model.bandScales {
+            Diagnostics.info("band scale per horizon on held-out runs: " + scales.keys.sorted().map { "\($0) s \(Units.format(scales[$0]!, 3))" }.joined(separator: ", "))
+        }
         Diagnostics.info("trained on \(traces) traces, \(series.reduce(0) { $0 + $1.bins.count }) bins in \(Units.format(MonotonicClock.now() - started, 1)) s")
         let text = model.serialized()
         if let output {

@@ -23,6 +23,19 @@ final class CodecPlannerTests: XCTestCase {
         XCTAssertEqual(p.snapshot().first?.setting, CodecSetting.none, "incompressible data over a fast link should not be compressed")
     }
 
+    /// A link rate measured after the stream began: the next choices follow it, and what the
+    /// frames so far taught stays (a codec measured slower than its prior keeps that speed).
+    func testALinkMeasuredLaterMovesTheNextChoices() {
+        let p = CodecPlanner(linkBitsPerSecond: 1.6e9, threads: 2)
+        XCTAssertEqual(p.choose(literalBytes: 1 << 20), CodecSetting(codec: .zstd, level: 1))
+        let nine = CodecSetting(codec: .zstd, level: 9)
+        p.record(nine, input: 1 << 20, output: 1 << 18, seconds: 1.0 / 30)   // 30 MB/s, ratio 4
+        p.setLink(bitsPerSecond: 10e6)
+        XCTAssertGreaterThanOrEqual(p.choose(literalBytes: 1 << 20).level, 9, "a 10 Mbit/s link wants the strongest")
+        XCTAssertEqual(p.snapshot().first { $0.setting == nine }?.speed ?? 0, 30 * 1_048_576, accuracy: 1, "the measurement stays")
+        CodecPlanner(fixed: nine).setLink(bitsPerSecond: 1)   // a fixed planner has no link
+    }
+
     func testFixedPlannerIgnoresFeedback() {
         let s = CodecSetting(codec: .lz4, level: 9)
         let p = CodecPlanner(fixed: s)

@@ -245,6 +245,12 @@ final class GRUTests: XCTestCase {
         XCTAssertEqual(try GRUModel.parse(profiled.serialized()).blend, 2)
         XCTAssertEqual(ModelCatalog.auto(gru: profiled, horizons: [1]).blend, 2, "auto blends as many models as stored")
         XCTAssertThrowsError(try GRUModel.parse(resealed(profiled.serialized().replacingOccurrences(of: "blend 2", with: "blend 0"))))
+        profiled.bandScales = [1: 1.0625, 10: 1.5]
+        XCTAssertTrue(profiled.serialized().contains("\nband-scale 1:1.0625 10:1.5\n"))
+        XCTAssertEqual(try GRUModel.parse(profiled.serialized()).bandScales, [1: 1.0625, 10: 1.5])
+        for bad in ["band-scale", "band-scale 1:0", "band-scale 1:1.5 1:2", "band-scale 0:1", "band-scale 1-1.5", "band-scale 1:nan"] {
+            XCTAssertThrowsError(try GRUModel.parse(resealed(profiled.serialized().replacingOccurrences(of: "band-scale 1:1.0625 10:1.5", with: bad))), bad)
+        }
     }
 }
 
@@ -417,7 +423,7 @@ extension EvaluatorTests {
     /// A link whose volatility changes (calm and wild stretches): the recent errors lag the
     /// horizon and the regime, so their raw p10-p90 holds too few outcomes at 5 and 10 s; the
     /// band's online calibration brings every horizon back to 80 %.
-    func testTheBandIsCalibratedWhereTheLinkChangesRegime() {
+    func testTheBandIsCalibratedWhereTheLinkChangesRegime() throws {
         var rng = SplitMix(seed: 12)
         var level = 3e7
         let bins = (0..<4000).map { i -> Double in
@@ -436,6 +442,20 @@ extension EvaluatorTests {
         let calibrated = coverage(rate: 0.02), raw = coverage(rate: 0)
         for (h, c) in zip([1, 5, 10], calibrated) { XCTAssertEqual(c, 0.8, accuracy: 0.03, "calibrated, h=\(h): \(calibrated)") }
         XCTAssertLessThan(raw[2], 0.77, "the raw quantiles were not short at 10 s here, so this test shows nothing: \(raw)")
+
+        // `train`'s tuning replays runs like these and keeps the mean scale per horizon: wider
+        // than the raw quantiles where they were short. A selector started from it gives a
+        // wider band on the same errors, from its first forecasts.
+        let tuned = AutoTuning(horizons: [1, 10], alphas: [0.01], blends: [1]).choose(model: nil, runs: [bins])
+        XCTAssertEqual(Set(tuned.bandScales.keys), [1, 10])
+        XCTAssertGreaterThan(tuned.bandScales[10] ?? 0, 1.1, "\(tuned.bandScales)")
+        let plain = ModelCatalog.auto(gru: nil, horizons: [10]), started = ModelCatalog.auto(gru: nil, horizons: [10])
+        started.startBandScales([5: 2])   // the nearest horizon's
+        // 20 bins: ten 10-s errors known, no band of either resolved yet (no scale moved).
+        for b in bins.prefix(20) { plain.observe(b); started.observe(b) }
+        let p = try XCTUnwrap(plain.detail(horizon: 10)), s = try XCTUnwrap(started.detail(horizon: 10))
+        XCTAssertGreaterThan(p.p90, p.p10)
+        XCTAssertEqual(ln(s.p90 / s.p10), 2 * ln(p.p90 / p.p10), accuracy: 1e-9, "twice the reach in log space")
     }
 }
 

@@ -21,6 +21,8 @@ public struct AutoTuning {
         public var setting: Setting
         /// Mean w20 of `auto` over the horizons, on the replayed runs.
         public var meanW20: Double
+        /// The geometric mean of `auto`'s band scale per horizon over the replayed runs.
+        public var bandScales: [Int: Double] = [:]
     }
 
     public var horizons: [Int]
@@ -35,24 +37,30 @@ public struct AutoTuning {
         self.blends = blends
     }
 
-    /// Every candidate's score on `runs` (gap-free series of 1-s bins), and the chosen setting.
-    public func choose(model: GRUModel?, runs: [[Double]]) -> (setting: Setting, candidates: [Candidate]) {
+    /// Every candidate's score on `runs` (gap-free series of 1-s bins), and the chosen one (its
+    /// band scales are where `auto`'s band calibration starts on the next sessions).
+    public func choose(model: GRUModel?, runs: [[Double]]) -> (setting: Setting, bandScales: [Int: Double], candidates: [Candidate]) {
         let trace = Trace(path: "held-out runs", segments: runs.map { $0.map { Optional($0) } }, problems: [])
         var scored: [Candidate] = []
         for alpha in alphas {
             for blend in blends {
+                // Calibrated from scale 1 whatever the model file says: the replay measures it.
+                var untuned = model
+                untuned?.bandScales = nil
+                var replayed: AutoSelector?
                 let scores = Evaluator(horizons: horizons).run([trace]) {
-                    let auto = ModelCatalog.auto(gru: model, horizons: horizons)
+                    let auto = ModelCatalog.auto(gru: untuned, horizons: horizons)
                     auto.scoreAlpha = alpha
                     auto.blend = blend
+                    replayed = auto
                     return [auto]
                 }
                 let mean = scores.isEmpty ? 0 : scores.map(\.w20).reduce(0, +) / Double(scores.count)
-                scored.append(Candidate(setting: Setting(alpha: alpha, blend: blend), meanW20: mean))
+                scored.append(Candidate(setting: Setting(alpha: alpha, blend: blend), meanW20: mean, bandScales: replayed?.meanBandScales ?? [:]))
             }
         }
         var best = scored.first { $0.setting == Self.defaultSetting } ?? scored.first
         for c in scored where c.meanW20 > (best?.meanW20 ?? -1) { best = c }
-        return (best?.setting ?? Self.defaultSetting, scored)
+        return (best?.setting ?? Self.defaultSetting, best?.bandScales ?? [:], scored)
     }
 }

@@ -15,7 +15,9 @@
 /// quantile level): every band given is checked when its outcome is known, and a per-horizon
 /// scale widens it after a miss and narrows it after a hit, so that in the long run 80 % of the
 /// outcomes fall inside whatever the link does. The recent errors alone cover too little at 5
-/// and 10 s (0.70-0.76 on the shared traces): they lag the horizon and change regime.
+/// and 10 s (0.70-0.77 on the shared traces): they lag the horizon and change regime. `train`
+/// stores where the scale settled on its held-out runs (`GRUModel.bandScales`), and a session
+/// starts there (`startBandScales`).
 public final class AutoSelector: Forecaster {
     public let name = "auto"
     public let models: [Forecaster]
@@ -39,6 +41,15 @@ public final class AutoSelector: Forecaster {
     public var bandLearningRate = 0.02
     /// The fraction of outcomes the band is meant to hold.
     public static let bandCoverage = 0.8
+    /// The band scale's bounds.
+    public static let bandScaleRange = 0.1...50.0
+    /// Per horizon: the sum of log(`bandScale`) over its updates, and how many (its geometric
+    /// mean is what `train` stores as the next sessions' starting scale).
+    private var bandScaleLogSum: [Double]
+    private var bandScaleUpdates: [Int]
+    /// Per horizon, since the last bin: the answering contender's band as log offsets from its
+    /// forecast, worked out once for the pending forecast and given again by `detail`.
+    private var bandCache: [(contender: Int, offsets: (p10: Double, p90: Double)?)?]
     /// Prefix sums of the bins kept (prefix[0] = 0); `binCount` bins are kept.
     private var prefix: [Double] = [0]
     private var binCount: Int { prefix.count - 1 }
@@ -59,6 +70,29 @@ public final class AutoSelector: Forecaster {
         logErrors = (0...models.count).map { _ in horizons.map { _ in 0.3 } }
         errorsForBand = (0...models.count).map { _ in horizons.map { _ in [] } }
         bandScale = horizons.map { _ in 1 }
+        bandScaleLogSum = horizons.map { _ in 0 }
+        bandScaleUpdates = horizons.map { _ in 0 }
+        bandCache = horizons.map { _ in nil }
+    }
+
+    /// Starts the band's calibration from `scales` (per horizon; the nearest horizon's for one
+    /// not given), as `train` learned them.
+    public func startBandScales(_ scales: [Int: Double]) {
+        guard !scales.isEmpty else { return }
+        bandCache = horizons.map { _ in nil }
+        for (hi, h) in horizons.enumerated() {
+            let nearest = scales.keys.min { (abs($0 - h), $0) < (abs($1 - h), $1) }!
+            bandScale[hi] = min(Self.bandScaleRange.upperBound, max(Self.bandScaleRange.lowerBound, scales[nearest]!))
+        }
+    }
+
+    /// The band scale's geometric mean over its updates so far, per horizon (none before one).
+    public var meanBandScales: [Int: Double] {
+        var out: [Int: Double] = [:]
+        for (hi, h) in horizons.enumerated() where bandScaleUpdates[hi] > 0 {
+            out[h] = expo(bandScaleLogSum[hi] / Double(bandScaleUpdates[hi]))
+        }
+        return out
     }
 
     public func observe(_ bps: Double) {
@@ -74,7 +108,10 @@ public final class AutoSelector: Forecaster {
                 let actual = (prefix[end + 1] - prefix[p.bin + 1]) / Double(h)
                 if let band = p.bands[hi] {
                     let miss = actual < band.p10 || actual > band.p90 ? 1.0 : 0.0
-                    bandScale[hi] = min(50, max(0.1, bandScale[hi] * expo(bandLearningRate * (miss - (1 - Self.bandCoverage)))))
+                    bandScale[hi] = min(Self.bandScaleRange.upperBound, max(Self.bandScaleRange.lowerBound,
+                                        bandScale[hi] * expo(bandLearningRate * (miss - (1 - Self.bandCoverage)))))
+                    bandScaleLogSum[hi] += ln(bandScale[hi])
+                    bandScaleUpdates[hi] += 1
                 }
                 for ci in p.forecasts.indices {
                     guard let f = p.forecasts[ci][hi], f > 0 else { continue }
@@ -92,7 +129,10 @@ public final class AutoSelector: Forecaster {
         if blend > 1 { forecasts.append(horizons.indices.map { blended(horizonIndex: $0) }) }
         let bands = horizons.indices.map { hi -> (p10: Double, p90: Double)? in
             let ci = choice(horizonIndex: hi)
-            return forecast(contender: ci, horizonIndex: hi, horizon: horizons[hi]).flatMap { band(contender: ci, horizonIndex: hi, forecast: $0) }
+            let offsets = bandOffsets(contender: ci, horizonIndex: hi)
+            bandCache[hi] = (ci, offsets)
+            guard let o = offsets, let f = forecast(contender: ci, horizonIndex: hi, horizon: horizons[hi]) else { return nil }
+            return (f * expo(o.p10), f * expo(o.p90))
         }
         pending.append((binCount - 1, forecasts, bands))
         // Bounded memory: only the longest horizon's worth of bins is needed for prefix sums.
@@ -155,24 +195,26 @@ public final class AutoSelector: Forecaster {
         let ci = choice(horizonIndex: hi)
         guard let f = forecast(contender: ci, horizonIndex: hi, horizon: horizon) else { return nil }
         let name = ci == blendIndex ? "blend:" + blendMembers(horizonIndex: hi).map { models[$0.index].name }.joined(separator: "+") : models[ci].name
-        guard let b = band(contender: ci, horizonIndex: hi, forecast: f) else { return (name, f, f * 0.5, f * 1.5) }
-        return (name, f, b.p10, b.p90)
+        let cached = bandCache[hi].flatMap { $0.contender == ci ? $0 : nil }
+        guard let o = cached.map({ $0.offsets }) ?? bandOffsets(contender: ci, horizonIndex: hi) else { return (name, f, f * 0.5, f * 1.5) }
+        return (name, f, f * expo(o.p10), f * expo(o.p90))
     }
 
-    /// The band around contender `ci`'s forecast `f` at horizon index `hi`: its last errors'
-    /// p10 and p90 (log actual ÷ forecast), their distances from the median scaled by
-    /// `bandScale`; nil before five errors are known.
-    private func band(contender ci: Int, horizonIndex hi: Int, forecast f: Double) -> (p10: Double, p90: Double)? {
+    /// The band of contender `ci` at horizon index `hi` as log offsets from its forecast: its
+    /// last errors' p10 and p90 (log actual ÷ forecast), their distances from the median scaled
+    /// by `bandScale`; nil before five errors are known.
+    private func bandOffsets(contender ci: Int, horizonIndex hi: Int) -> (p10: Double, p90: Double)? {
         let errors = errorsForBand[ci][hi].sorted()
         guard errors.count >= 5 else { return nil }
         let q = { (p: Double) in errors[min(errors.count - 1, Int(p * Double(errors.count - 1) + 0.5))] }
         let median = q(0.5), scale = bandScale[hi]
-        return (f * expo(median + scale * (q(0.1) - median)), f * expo(median + scale * (q(0.9) - median)))
+        return (median + scale * (q(0.1) - median), median + scale * (q(0.9) - median))
     }
 
     public func reset() {
         for m in models { m.reset() }
         pending = []
         prefix = [0]
+        bandCache = horizons.map { _ in nil }
     }
 }

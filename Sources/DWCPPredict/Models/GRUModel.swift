@@ -15,6 +15,7 @@ import DWCPCore
 ///     profile <mean log rate> <mean |change of log rate|>        (optional: the training link class)
 ///     score-alpha <weight of each outcome in auto's scores>      (optional: chosen by `train`)
 ///     blend <how many top models auto combines>                  (optional: chosen by `train`)
+///     band-scale <horizon>:<scale> …                              (optional: learned by `train`)
 ///     <one parameter per line, as Swift prints a Double (exact round trip); network after network>
 ///     xxh3 <XXH3-64 of every byte before this line, 16 hex digits>
 ///
@@ -34,9 +35,13 @@ public struct GRUModel: Equatable {
     public var scoreAlpha: Double?
     /// How many of the best-scoring models `--model auto`'s blend contender combines, chosen like `scoreAlpha`.
     public var blend: Int?
+    /// Where `--model auto`'s band calibration starts, per horizon (`AutoSelector`'s band
+    /// scale): its geometric mean over `train`'s held-out runs, so a short session's band holds
+    /// what it claims from its first minute; nil: 1, the raw quantiles.
+    public var bandScales: [Int: Double]?
 
     public init(networks: [GRUNetwork], horizons: [Int], priors: [String: [Int: Double]] = [:], profile: LinkProfile? = nil,
-                scoreAlpha: Double? = nil, blend: Int? = nil) {
+                scoreAlpha: Double? = nil, blend: Int? = nil, bandScales: [Int: Double]? = nil) {
         precondition(!networks.isEmpty && networks.allSatisfy {
             ($0.inputs, $0.hidden, $0.outputs) == (networks[0].inputs, networks[0].hidden, networks[0].outputs)
         }, "an ensemble needs networks of one shape")
@@ -46,6 +51,7 @@ public struct GRUModel: Equatable {
         self.profile = profile
         self.scoreAlpha = scoreAlpha
         self.blend = blend
+        self.bandScales = bandScales
     }
 
     public func serialized() -> String {
@@ -58,6 +64,9 @@ public struct GRUModel: Equatable {
         if let profile { s += "profile \(profile.level) \(profile.volatility)\n" }
         if let scoreAlpha { s += "score-alpha \(scoreAlpha)\n" }
         if let blend { s += "blend \(blend)\n" }
+        if let bandScales, !bandScales.isEmpty {
+            s += "band-scale " + bandScales.keys.sorted().map { "\($0):\(bandScales[$0]!)" }.joined(separator: " ") + "\n"
+        }
         for network in networks {
             for p in network.parameters { s += "\(p)\n" }
         }
@@ -97,6 +106,7 @@ public struct GRUModel: Equatable {
         var profile: LinkProfile?
         var scoreAlpha: Double?
         var blend: Int?
+        var bandScales: [Int: Double]?
         var count = 1
         for (i, l) in lines.dropFirst(2).enumerated() {
             let f = l.split(separator: " ")
@@ -114,6 +124,16 @@ public struct GRUModel: Equatable {
             case "score-alpha"?:
                 guard f.count == 2, let alpha = Double(f[1]), alpha > 0, alpha <= 1 else { throw bad("score-alpha") }
                 scoreAlpha = alpha
+            case "band-scale"?:
+                var scales: [Int: Double] = [:]
+                for pair in f.dropFirst() {
+                    let hs = pair.split(separator: ":")
+                    guard hs.count == 2, let h = Int(hs[0]), (1...3600).contains(h), scales[h] == nil,
+                          let s = Double(hs[1]), (AutoSelector.bandScaleRange).contains(s) else { throw bad("band-scale") }
+                    scales[h] = s
+                }
+                guard !scales.isEmpty else { throw bad("band-scale") }
+                bandScales = scales
             case "profile"?:
                 guard f.count == 3, let level = Double(f[1]), let volatility = Double(f[2]), level.isFinite,
                       volatility.isFinite, volatility >= 0 else { throw bad("profile") }
@@ -133,6 +153,7 @@ public struct GRUModel: Equatable {
         let networks = (0..<count).map {
             GRUNetwork(inputs: inputs, hidden: hidden, outputs: horizons.count, parameters: Array(parameters[$0 * each..<($0 + 1) * each]))
         }
-        return GRUModel(networks: networks, horizons: horizons, priors: priors, profile: profile, scoreAlpha: scoreAlpha, blend: blend)
+        return GRUModel(networks: networks, horizons: horizons, priors: priors, profile: profile, scoreAlpha: scoreAlpha, blend: blend,
+                        bandScales: bandScales)
     }
 }

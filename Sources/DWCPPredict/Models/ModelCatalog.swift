@@ -26,6 +26,7 @@ public enum ModelCatalog {
         let selector = AutoSelector(models: all(gru: gru), horizons: horizons, prior: gru?.priors ?? [:])
         if let alpha = gru?.scoreAlpha { selector.scoreAlpha = alpha }
         if let blend = gru?.blend { selector.blend = blend }
+        if let scales = gru?.bandScales { selector.startBandScales(scales) }
         return selector
     }
 
