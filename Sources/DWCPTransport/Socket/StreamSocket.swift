@@ -270,19 +270,19 @@ public final class StreamSocket: @unchecked Sendable {
 
     /// Bytes of this connection the peer has acknowledged (`tcpi_bytes_acked`, Linux ≥ 4.1).
     public func bytesAcked() -> UInt64? {
-        kernelTCPInfo(through: 128)?.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 120, as: UInt64.self) }
+        kernelTCPInfo(through: 128)?.bytesAcked
     }
 
     /// Bytes written to this socket that TCP has not sent yet (`tcpi_notsent_bytes`, Linux ≥ 4.6):
     /// what its pacing still has to pace.
     public func unsentBytes() -> UInt32? {
-        kernelTCPInfo(through: 148)?.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 144, as: UInt32.self) }
+        kernelTCPInfo(through: 148)?.notSentBytes
     }
 
     /// Segments sent so far (`tcpi_segs_out`, Linux ≥ 4.2). glibc's `struct tcp_info` stops
-    /// before this field, so it is read from the kernel's layout: offset 136.
+    /// before this field, so it is read from the kernel's layout.
     public func segmentsOut() -> UInt32? {
-        kernelTCPInfo(through: 140)?.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 136, as: UInt32.self) }
+        kernelTCPInfo(through: 140)?.segmentsOut
     }
 
     /// Bytes of this connection the peer has received so far as this end's TCP knows: segments
@@ -297,11 +297,7 @@ public final class StreamSocket: @unchecked Sendable {
     /// have in flight now) from one `TCP_INFO` read, for a loop that samples both each round
     /// (`dwcp-detect`'s burst).
     public func deliveryState() -> (delivered: UInt64, congestionWindow: Int)? {
-        kernelTCPInfo(through: 196)?.withUnsafeBytes {
-            let mss = $0.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
-            return (UInt64($0.loadUnaligned(fromByteOffset: 192, as: UInt32.self)) * UInt64(mss),
-                    Int($0.loadUnaligned(fromByteOffset: 80, as: UInt32.self)) * Int(mss))
-        }
+        kernelTCPInfo(through: 196).map { ($0.deliveredBytes, Int($0.congestionWindowSegments) * Int($0.mss)) }
     }
 
     /// What a transfer measures its path on, from one `TCP_INFO` read (Linux 4.18+): bytes
@@ -309,24 +305,36 @@ public final class StreamSocket: @unchecked Sendable {
     /// retransmitted (`tcpi_total_retrans`) and sent (`tcpi_segs_out`) segments. A migration polls
     /// it for every connection every 20 ms: one system call each instead of four.
     public func pathState() -> (delivered: UInt64, unsent: UInt32, retransmitted: UInt32, segmentsOut: UInt32)? {
-        kernelTCPInfo(through: 196)?.withUnsafeBytes {
-            let mss = $0.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
-            return (UInt64($0.loadUnaligned(fromByteOffset: 192, as: UInt32.self)) * UInt64(mss),
-                    $0.loadUnaligned(fromByteOffset: 144, as: UInt32.self),
-                    $0.loadUnaligned(fromByteOffset: 100, as: UInt32.self),
-                    $0.loadUnaligned(fromByteOffset: 136, as: UInt32.self))
-        }
+        kernelTCPInfo(through: 196).map { ($0.deliveredBytes, $0.notSentBytes, $0.totalRetransmits, $0.segmentsOut) }
     }
 
     /// `TCP_INFO` as the kernel lays it out (glibc's `struct tcp_info` stops early), or nil when
     /// the kernel gave fewer than `length` bytes (an older kernel lacks the field) or this is
     /// not a kernel TCP socket.
-    private func kernelTCPInfo(through length: Int) -> [UInt8]? {
+    private func kernelTCPInfo(through length: Int) -> KernelTCPInfo? {
         if rdma { return nil }
         var raw = [UInt8](repeating: 0, count: 256)
         var len = socklen_t(raw.count)
         guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &raw, &len) == 0, Int(len) >= length else { return nil }
-        return raw
+        return KernelTCPInfo(raw: raw)
+    }
+
+    /// The fields of the kernel's `struct tcp_info` this file reads, each at its offset in the
+    /// kernel's layout (Linux's include/uapi/linux/tcp.h): the one place those offsets are
+    /// written down.
+    private struct KernelTCPInfo {
+        let raw: [UInt8]
+        private func load<T>(_ offset: Int, as type: T.Type) -> T {
+            raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) }
+        }
+        var mss: UInt32 { load(16, as: UInt32.self) }                          // tcpi_snd_mss
+        var congestionWindowSegments: UInt32 { load(80, as: UInt32.self) }     // tcpi_snd_cwnd
+        var totalRetransmits: UInt32 { load(100, as: UInt32.self) }            // tcpi_total_retrans
+        var bytesAcked: UInt64 { load(120, as: UInt64.self) }                  // tcpi_bytes_acked
+        var segmentsOut: UInt32 { load(136, as: UInt32.self) }                 // tcpi_segs_out
+        var notSentBytes: UInt32 { load(144, as: UInt32.self) }                // tcpi_notsent_bytes
+        /// `tcpi_delivered` (segments) × the segment size.
+        var deliveredBytes: UInt64 { UInt64(load(192, as: UInt32.self)) * UInt64(mss) }
     }
 
     /// Smoothed RTT (microseconds) and total retransmitted segments from `TCP_INFO`.
