@@ -146,8 +146,8 @@ public final class StreamEncoder {
                 block.count = try input.read(into: block.unsafeBase, count: blockSize)
                 if block.count == 0 { break }
                 digest.update(block.unsafeBase, block.count)
-                let plan = planner.plan(block.unsafeBase, count: block.count, offset: offset)
                 let pageDigests = index?.digests == nil ? nil : c.inputDigests?.digests(ofPagesAt: offset, count: block.count)
+                let plan = planner.plan(block.unsafeBase, count: block.count, offset: offset, baseline: index?.digests, known: pageDigests)
                 try pipeline.submit(EncodeJob(sequence: sequence, dataIndex: dataIndex, offset: offset, block: block, plan: plan,
                                               pageDigests: pageDigests))
                 sequence += 1
