@@ -72,6 +72,19 @@ final class ImageJournalTests: XCTestCase {
         XCTAssertEqual(try ImageJournal.recover(image: image), .nothing)
     }
 
+    /// A round that changed everything, taken in 1 MiB pieces (a delta round's 1 MiB frames):
+    /// records of the longest length, which go to the file past the buffer, land after the
+    /// header and the records before them, and the journal replays to the new round.
+    func testWholeMegabyteRecordsKeepTheirPlaceInTheJournal() throws {
+        let old = bytes(3 << 20, seed: 3)
+        try write(image, old)
+        let new = bytes(3 << 20, seed: 4)
+        let w = try journalRound(new, piece: 1 << 20)
+        XCTAssertEqual(w.records, 3)
+        XCTAssertEqual(try ImageJournal.recover(image: image), .replayed(round: 1, records: 3, bytes: UInt64(3 << 20)))
+        XCTAssertTrue(read(image) == new, "the image is the new round")
+    }
+
     /// The decoder's in-place copies are taken at its word: pages wholly inside them are not
     /// compared (here the hint covers an edited page, which is therefore not journaled), and a
     /// page only partly inside one is compared as any other.

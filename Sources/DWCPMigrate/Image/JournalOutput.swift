@@ -44,13 +44,17 @@ extension ImageJournal {
             dataBytes += UInt64(count)
         }
 
-        /// Appends through the buffer; large pieces go straight to the file.
+        /// Appends through the buffer; large pieces go straight to the file, after what the
+        /// buffer holds. (Until December 2026 a piece of a quarter of the buffer, a whole 1 MiB
+        /// record, went out ahead of the buffered bytes before it when they all fitted: a
+        /// journal that its own check refused, which 1 MiB frames of changed pages reached.)
         private func append(_ p: UnsafeRawPointer, _ count: Int) throws {
             digest.update(p, count)
-            if buffer.count + count > buffer.capacity { try flush() }
             if count >= buffer.capacity / 4 {
+                try flush()
                 try fd.writeAll(p, count: count)
             } else {
+                if buffer.count + count > buffer.capacity { try flush() }
                 (buffer.unsafeBase + buffer.count).copyMemory(from: p, byteCount: count)
                 buffer.count += count
             }
