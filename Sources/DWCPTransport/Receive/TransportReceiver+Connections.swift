@@ -119,7 +119,16 @@ extension TransportReceiver {
                     let v: UInt64? = lock.withLock {
                         end = e
                         lock.broadcast()
-                        while verdict == nil && failure == nil { lock.wait() }
+                        // The end may come while chunks are still on their way on other
+                        // connections (the sender sends it once every chunk has gone out): a
+                        // sender that dies meanwhile closes this connection too, which then
+                        // leaves like the others, so a new sender can have this transfer given
+                        // up for it (`abandonsForNewSession`) instead of being told "busy" until
+                        // the idle timeout. A sender that reconnects sends its end again.
+                        while verdict == nil && failure == nil {
+                            lock.wait(seconds: 0.05)
+                            if verdict == nil && failure == nil && socket.peerHasClosed() { break }
+                        }
                         return verdict
                     }
                     guard let v else { return }

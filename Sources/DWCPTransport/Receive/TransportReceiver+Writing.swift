@@ -74,7 +74,7 @@ extension TransportReceiver {
             enum Step { case chunk(Held), flush(Acknowledgement), finished }
             let step: Step = lock.withLock {
                 var ackDue: Double?
-                while buffer[nextExpected]?.written != true && failure == nil && verdict == nil && !(end.map { nextExpected == $0.chunks } ?? false) {
+                while buffer[nextExpected]?.written != true && failure == nil && verdict == nil && !(end.map { nextExpected >= $0.chunks } ?? false) {
                     if nextExpected > acknowledged {
                         let now = MonotonicClock.now()
                         if let due = ackDue, now >= due {
@@ -100,9 +100,17 @@ extension TransportReceiver {
                 // Complete (or failed): check the end-to-end digest.
                 let matched: Bool? = lock.withLock {
                     guard failure == nil, verdict == nil, let e = end else { return nil }
-                    return e.length == written && e.digest == digest.finalize()
+                    return e.length == written && e.chunks == nextExpected && e.digest == digest.finalize()
                 }
                 guard let matched else { return }
+                // The sender's end may come before the last chunks were acknowledged (it goes out
+                // once they have gone out): a resumable receiver checkpoints them before its
+                // verdict, so one killed after the verdict still keeps the whole stream.
+                if matched, checkpoint != nil {
+                    let last = lock.withLock { Acknowledgement(next: nextExpected, written: written, peers: []) }
+                    if last.next > acknowledged { acknowledge(last) }
+                    if lock.withLock({ failure != nil }) { return }
+                }
                 var result: UInt64 = matched ? Wire.verdictOK : Wire.verdictCorrupt
                 if matched {
                     // Durable before the sender hears it arrived: a file that cannot be

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// One connection's sending: take the next chunk (work stealing), read and checksum it if it
-/// is still in the file, write it, and end the stream once everything is acknowledged.
+/// is still in the file, write it, and end the stream once everything has gone out.
 extension TransportSender {
     /// Sends until the transfer is complete (true) or the connection fails (false).
     func sendLoop(_ index: Int, _ socket: StreamSocket, _ inFlight: inout [UInt64]) -> Bool {
@@ -49,7 +49,12 @@ extension TransportSender {
                         }
                         continue
                     }
-                    if inputDone && !endSent && ackedThrough == stats.chunks {
+                    // The end goes out as soon as every chunk has gone out (and so has its
+                    // checksum, which the digest needs), not once every chunk is acknowledged:
+                    // the receiver holds it until the chunks still on their way are written, and
+                    // a transfer ends a round trip sooner. Chunks a dropped connection loses
+                    // are resent by the others meanwhile, and the receiver waits for them.
+                    if inputDone && !endSent && digested == stats.chunks {
                         endSent = true
                         endOwner = index
                         return .end(endPayload())
@@ -80,7 +85,14 @@ extension TransportSender {
                     if delivered { fail(error) }
                     return delivered
                 case .chunk(let seq, let chunk):
-                    defer { lock.withLock { _ = sending.remove(seq); _ = carrying.remove(index) } }
+                    defer {
+                        lock.withLock {
+                            _ = sending.remove(seq)
+                            _ = carrying.remove(index)
+                            // The last chunks out: a connection may now send the end.
+                            if inputDone && queueHead == queue.count { lock.broadcast() }
+                        }
+                    }
                     // In flight from the first byte: if the send fails half-way it must be resent.
                     inFlight.append(seq)
                     begun = false

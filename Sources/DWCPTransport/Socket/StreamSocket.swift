@@ -100,6 +100,17 @@ public final class StreamSocket: @unchecked Sendable {
         }
     }
 
+    /// Whether the peer has closed its side or the connection failed, asked without waiting
+    /// and without reading: for a thread that no longer reads the socket (it waits for
+    /// something else) but must not outlive a peer that went away.
+    public func peerHasClosed() -> Bool {
+        guard !closed else { return true }
+        let peerShutdown: Int16 = 0x2000  // POLLRDHUP (Linux), which Glibc exports only with _GNU_SOURCE
+        var waiter = pollfd(fd: fd, events: Int16(POLLIN) | peerShutdown, revents: 0)
+        guard calls.poll(&waiter, 1, 0) > 0 else { return false }
+        return waiter.revents & (peerShutdown | Int16(POLLHUP) | Int16(POLLERR)) != 0
+    }
+
     /// Shuts both directions down, unblocking any thread in `recv`/`send` on this socket.
     /// (A closed socket's number may already belong to another file: leave it alone.)
     public func shutdownBoth() { if !closed { _ = calls.shutdown(fd, Int32(SHUT_RDWR)) } }
