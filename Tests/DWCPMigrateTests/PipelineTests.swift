@@ -127,6 +127,56 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(sent.transfer.streams, 4)
     }
 
+    /// `run(afterConnecting:)` (a final image round, which freezes its source only once
+    /// connected): the input is asked for once the first connection is open, and what it gives,
+    /// encoded with the settings it gives (an abort's label), is what arrives. An input that
+    /// cannot be given (a failed freeze) fails the transfer at both ends.
+    func testARunAfterConnectingAsksForItsInputOnceConnected() throws {
+        let bytes = sample()
+        let path = NSTemporaryDirectory() + "after-connecting-\(getpid())"
+        defer { unlink(path); unlink(path + ".in") }
+        let input = try FileDescriptor.create(path + ".in", overwrite: true)
+        try input.writeAll(bytes)
+        input.close()
+        for fails in [false, true] {
+            let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+            defer { listener.shutdown() }
+            let output = try FileDescriptor.create(path, overwrite: true)
+            var info: [String] = []
+            var receiveError: Error?
+            let receiving = OSThread {
+                do {
+                    _ = try ReceivePipeline(receiver: ReceiverConfiguration()).run(listener: listener, output: output) { info = $0.info }
+                } catch { receiveError = error }
+            }
+            var sender = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
+            sender.streams = 2
+            let pipeline = SendPipeline(encoder: EncoderConfiguration(), sender: sender)
+            var labelled = EncoderConfiguration()
+            labelled.infoJSON = #"{"dwcp_migrate":"abort","round":3}"#
+            var connectedWhenAsked = false
+            let sent = Result {
+                try pipeline.run(afterConnecting: {
+                    connectedWhenAsked = pipeline.transport?.pathCounters != nil
+                    if fails { throw DWCPError.failure("--freeze command exited with status 3") }
+                    return SendPipeline.Start(input: try FileDescriptor.openForReading(path + ".in"), encoder: labelled)
+                })
+            }
+            receiving.join()
+            output.close()
+            XCTAssertTrue(connectedWhenAsked, "asked before a connection was open")
+            if fails {
+                XCTAssertThrowsError(try sent.get())
+                XCTAssertTrue("\(receiveError.map { "\($0)" } ?? "")".contains("status 3"), "\(String(describing: receiveError))")
+            } else {
+                XCTAssertNil(receiveError)
+                XCTAssertNotNil(try sent.get().connectedAt)
+                XCTAssertEqual(info, [labelled.infoJSON!])
+                XCTAssertTrue([UInt8](FileManager.default.contents(atPath: path) ?? Data()) == bytes, "the stream differs")
+            }
+        }
+    }
+
     /// The encoded queue may be raised far past its normal size and lowered again mid-stream
     /// (as `dwcp-migrate qemu` does across QEMU's first pass): the stream arrives whole.
     func testTheEncodedQueueCanGrowAndShrinkMidStream() throws {

@@ -62,6 +62,25 @@ final class PrecopyPlannerTests: XCTestCase {
         XCTAssertEqual(rounds, 2)
     }
 
+    /// A long path: every round spends 0.1 s opening its connections before its 0.15 s of
+    /// reading and sending. A final round that connects before the freeze keeps the source
+    /// frozen only for the rest, which fits a 0.2 s budget; one that connects after it does not.
+    func testAFinalRoundThatConnectsFirstLeavesItsOpeningOutOfTheDowntime() {
+        func decide(connectsFirst: Bool) -> PrecopyPlanner.Decision {
+            var planner = PrecopyPlanner(maxDowntime: 0.2, patience: 5)
+            planner.finalRoundConnectsFirst = connectsFirst
+            var decision = PrecopyPlanner.Decision.another
+            for dirty: UInt64 in [64 << 20, 1 << 20, 1 << 20] {
+                decision = planner.record(.init(dirtyBytes: dirty, wireBytes: dirty / 2, snapshotSeconds: 0.01, sendSeconds: 0.25, connectSeconds: 0.1))
+                if decision != .another { break }
+            }
+            return decision
+        }
+        guard case .switchover(let predicted) = decide(connectsFirst: true) else { return XCTFail("expected switchover") }
+        XCTAssertEqual(predicted, 0.15, accuracy: 1e-9)
+        guard case .another = decide(connectsFirst: false) else { return XCTFail("0.25 s does not fit 0.2") }
+    }
+
     func testRespectsMaxRounds() {
         // Converging, but too slowly for a tiny budget and 4 rounds.
         let (decision, rounds, _) = simulate(Simulation(size: 512e6, dirtyRate: 4e6, link: 12.5e6, scanRate: 5e8), budget: 0.01, maxRounds: 4)

@@ -56,6 +56,9 @@ public final class ImageSource {
         public var wireBytes: UInt64
         public var snapshotSeconds: Double
         public var sendSeconds: Double
+        /// Seconds of `sendSeconds` until the round's first connection was open (a final round
+        /// that connected before the freeze: those before the freeze).
+        public var connectSeconds: Double
         public var reconnects: Int
     }
 
@@ -105,6 +108,11 @@ public final class ImageSource {
         let c = configuration
         let started = MonotonicClock.now()
         var planner = c.planner
+        // The final round opens its connections before it freezes the source (not a resumable
+        // migration: one whose freeze fails keeps its destination waiting for `--resume`,
+        // while a final round already connected could only cancel it or send an abort).
+        let connectBeforeFreeze = !c.resumable
+        planner.finalRoundConnectsFirst = connectBeforeFreeze
         let forecast = LinkForecast()
         // The rounds' connections: as planned, or once measured, as the measured plan says.
         var roundSender = c.sender
@@ -151,12 +159,36 @@ public final class ImageSource {
         var round = resumed.map { $0.round + 1 } ?? 0
         var final = false
         var frozenAt: Double? = nil
+        // The final round freezes the source once connected (`connectBeforeFreeze`); a freeze
+        // that failed there sends an abort instead and is thrown once that is through.
+        var freezeFailure: Error?
+        // Runs `--freeze` once; on failure, `--thaw` and `freezeFailure`.
+        func freeze() -> Bool {
+            if frozenAt != nil { return true }
+            if freezeFailure != nil { return false }
+            if let command = c.freezeCommand {
+                do { try Self.shell(command, what: "--freeze") } catch {
+                    // It may have stopped some writers before it failed: let them all go on.
+                    if let thaw = c.thawCommand { try? Self.shell(thaw, what: "--thaw") }
+                    freezeFailure = error
+                    return false
+                }
+            }
+            frozenAt = MonotonicClock.now()
+            return true
+        }
         do {
             while true {
                 let label = RoundLabel(kind: final ? .final : .round, round: round)
                 let roundStart = MonotonicClock.now()
                 var encoder = c.encoder
                 encoder.baselinePath = round == 0 ? nil : snapshot
+                // Delta rounds are mostly references to what the destination holds, and a frame
+                // costs ~80 bytes however little it carries: they take dwcp-encode's frames for a
+                // baseline (1/128 of it, 1-8 MiB), not round 0's (256 KiB on a slow link, where
+                // the codec is chosen per frame). An unchanged 128 MiB image is then a 12 KB
+                // round, inside a new connection's first flight, not 65 KB over four.
+                encoder.blockSizeFromBaseline = round > 0
                 encoder.baselineIdentity = snapshotIdentity
                 encoder.searchMoved = searchMoved
                 encoder.baselineDigests = snapshotDigests
@@ -186,11 +218,12 @@ public final class ImageSource {
                     // The image is read once a round, by the encoder; what it read is what was
                     // sent, so that is what the snapshot keeps: all of it in round 0, the pages
                     // that changed (journaled against the snapshot, written in after the round)
-                    // later.
-                    let input = try FileDescriptor.openForReading(c.source)
-                    defer { input.close() }
+                    // later. A final round that connects first opens it after the freeze.
+                    let connectFirst = final && connectBeforeFreeze
+                    let input = connectFirst ? nil : try FileDescriptor.openForReading(c.source)
+                    defer { input?.close() }
                     let counters = pipeline.counters
-                    let imageBytes = input.sizeIfSeekable()
+                    let imageBytes = input?.sizeIfSeekable() ?? FileDescriptor.size(ofFileAt: c.source)
                     forecast.transferStarted()
                     let wire = WireCount()
                     pipeline.onWire = { s in
@@ -199,6 +232,20 @@ public final class ImageSource {
                         onProgress?(Progress(round: thisRound, read: counters.snapshot.input, imageBytes: imageBytes, wire: s.bytes,
                                              seconds: MonotonicClock.now() - roundStart, dirtyBytesPerSecond: rate))
                     }
+                    // The round's transfer: of the image as it is now or, connected first, once
+                    // the source is frozen (or of an abort when the freeze fails).
+                    func send() throws -> SendPipeline.Result {
+                        guard let input else {
+                            let abort = abortEncoder(round: round)
+                            return try pipeline.run(afterConnecting: {
+                                guard freeze() else {
+                                    return SendPipeline.Start(input: try FileDescriptor.openForReading("/dev/null"), encoder: abort)
+                                }
+                                return SendPipeline.Start(input: try FileDescriptor.openForReading(c.source))
+                            })
+                        }
+                        return try tuning(pipeline, measure, wire, &measured) { try pipeline.run(input: input) }
+                    }
                     if round == 0 {
                         let out = try FileDescriptor.create(snapshot, overwrite: true, mode: 0o600)
                         defer { out.close() }
@@ -206,13 +253,13 @@ public final class ImageSource {
                             _ = digests.take(p, n)
                             try out.writeAll(p, count: n)
                         }
-                        return (try tuning(pipeline, measure, wire, &measured) { try pipeline.run(input: input) }, nil, digests)
+                        return (try send(), nil, digests)
                     }
                     let j = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: snapshot, durable: false)
                     // Pages whose digests match the snapshot's are not compared with it.
                     pipeline.inputTap = { p, n in try j.take(p, n, unchanged: digests.take(p, n)) }
                     do {
-                        return (try tuning(pipeline, measure, wire, &measured) { try pipeline.run(input: input) }, j, digests)
+                        return (try send(), j, digests)
                     } catch {
                         j.close()
                         throw error
@@ -233,6 +280,10 @@ public final class ImageSource {
                     }
                 }
                 let (result, journal, digests) = attemptResult
+                if let freezeFailure {
+                    journal?.close()
+                    throw freezeFailure
+                }
                 if let measured {
                     rateMeasured = true
                     roundSender.window = measured.window
@@ -265,8 +316,10 @@ public final class ImageSource {
                     searchMoved = false
                     Timeline.mark("round \(round): \(e.movedBytes) of \(dirty + e.movedBytes) changed bytes found elsewhere in the snapshot; later rounds compare pages in place only")
                 }
+                let connectSeconds = max(0, (final ? frozenAt : result.connectedAt).map { $0 - roundStart } ?? 0)
                 let report = RoundReport(label: label, imageBytes: size, dirtyBytes: dirty, wireBytes: result.transfer.bytes,
-                                         snapshotSeconds: snapshotSeconds, sendSeconds: sendSeconds, reconnects: result.transfer.reconnects)
+                                         snapshotSeconds: snapshotSeconds, sendSeconds: sendSeconds, connectSeconds: connectSeconds,
+                                         reconnects: result.transfer.reconnects)
                 outcome.rounds.append(report)
                 if final {
                     outcome.downtime = MonotonicClock.now() - (frozenAt ?? roundStart)
@@ -276,23 +329,17 @@ public final class ImageSource {
                 // dwcp-predict's forecast of the coming seconds, when the rounds so far fed it
                 // enough samples; a rate the user gave (--link-rate) still caps it.
                 if let f = forecast.bytesPerSecond { planner.forecastBytesPerSecond = min(f, userForecast ?? f) }
-                let decision = planner.record(PrecopyPlanner.Round(dirtyBytes: dirty, wireBytes: result.transfer.bytes, snapshotSeconds: snapshotSeconds, sendSeconds: sendSeconds))
+                let decision = planner.record(PrecopyPlanner.Round(dirtyBytes: dirty, wireBytes: result.transfer.bytes, snapshotSeconds: snapshotSeconds,
+                                                                   sendSeconds: sendSeconds, connectSeconds: connectSeconds))
                 try onRound?(report, decision)
                 switch decision {
                 case .another:
                     break
                 case .switchover:
-                    if let freeze = c.freezeCommand {
-                        do { try Self.shell(freeze, what: "--freeze") } catch {
-                            // It may have stopped some writers before it failed: let them all
-                            // go on. A destination that cannot be resumed is told to discard
-                            // its copy now, where it used to wait out its idle timeout (120 s).
-                            if let thaw = c.thawCommand { try? Self.shell(thaw, what: "--thaw") }
-                            if !c.resumable { try? abortDestination(round: round + 1) }
-                            throw error
-                        }
-                    }
-                    frozenAt = MonotonicClock.now()
+                    // Frozen now, or (`connectBeforeFreeze`) by the final round once connected;
+                    // there a failed freeze sends the abort that tells the destination to
+                    // discard its copy at once rather than wait out its idle timeout (120 s).
+                    if !connectBeforeFreeze && !freeze() { throw freezeFailure! }
                     final = true
                 case .giveUp(let reason):
                     outcome.gaveUp = reason
@@ -353,12 +400,17 @@ public final class ImageSource {
 
     /// Tells the destination to discard what it has: an empty stream labelled `abort`.
     private func abortDestination(round: Int) throws {
+        let empty = try FileDescriptor.openForReading("/dev/null")
+        defer { empty.close() }
+        _ = try SendPipeline(encoder: abortEncoder(round: round), sender: configuration.sender).run(input: empty)
+    }
+
+    /// The encoder of an `abort` stream (empty) for the round after `round - 1`.
+    private func abortEncoder(round: Int) -> EncoderConfiguration {
         var encoder = configuration.encoder
         encoder.baselinePath = nil
         encoder.infoJSON = RoundLabel(kind: .abort, round: round).json
-        let empty = try FileDescriptor.openForReading("/dev/null")
-        defer { empty.close() }
-        _ = try SendPipeline(encoder: encoder, sender: configuration.sender).run(input: empty)
+        return encoder
     }
 
     static func shell(_ command: String, what: String) throws {

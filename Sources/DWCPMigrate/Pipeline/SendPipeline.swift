@@ -100,6 +100,8 @@ public final class SendPipeline {
     public struct Result {
         public var encode: EncodeStats
         public var transfer: TransferStats
+        /// `MonotonicClock` time the transfer's first connection had opened.
+        public var connectedAt: Double?
     }
 
     /// Normal limit of the queue between the encoder and the sender for a transfer window of
@@ -116,15 +118,21 @@ public final class SendPipeline {
     /// slow the copy down. The transport's chunk checksums and end-to-end digest still guard it.
     public static let rawMarker = Array("DWCPRAW1".utf8)
 
-    /// Sends `input` as is (after `rawMarker`); returns after the receiver's verdict.
-    private func runRaw(input: FileDescriptor, endGate: (() throws -> Void)?) throws -> Result {
+    /// Sends `input` as is (after `rawMarker`), or what `open` gives once connected; returns
+    /// after the receiver's verdict.
+    private func runRaw(input: FileDescriptor?, open: (() throws -> Start)?, endGate: (() throws -> Void)?,
+                        connection: FirstConnection) throws -> Result {
         let transport = TransportSender(configuration: sender)
         transport.progress = onWire
+        var input = input
         var markerSent = false
         var ended = false
         var bytesIn: UInt64 = 0
         let stats = try transport.send { p, n in
             var done = 0
+            connection.opened()
+            if input == nil, let open { input = try open().input }
+            guard let input else { return 0 }
             if !markerSent {
                 Self.rawMarker.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: 8) }
                 markerSent = true
@@ -143,22 +151,70 @@ public final class SendPipeline {
         encode.bytesIn = bytesIn
         encode.bytesOut = bytesIn + 8
         encode.literalBytes = bytesIn
-        return Result(encode: encode, transfer: stats)
+        return Result(encode: encode, transfer: stats, connectedAt: connection.at)
+    }
+
+    /// What `run(afterConnecting:)` sends, decided once the transfer's first connection is open.
+    public struct Start {
+        /// The bytes to send; the pipeline closes it when the run ends.
+        public var input: FileDescriptor
+        /// Frames labelled and encoded this way instead of as the pipeline's `encoder` says
+        /// (a final round that turned into an abort).
+        public var encoder: EncoderConfiguration?
+
+        public init(input: FileDescriptor, encoder: EncoderConfiguration? = nil) {
+            self.input = input
+            self.encoder = encoder
+        }
     }
 
     /// Encodes `input` to the end and sends it; returns after the receiver's verdict.
     public func run(input: FileDescriptor, endGate: (() throws -> Void)? = nil) throws -> Result {
-        if format == .raw { return try runRaw(input: input, endGate: endGate) }
+        try run(input: input, open: nil, endGate: endGate)
+    }
+
+    /// Opens the transfer's first connection, then asks `open` what to send (on the encoder's
+    /// thread), encodes it to the end and sends it; returns after the receiver's verdict.
+    ///
+    /// On a long path a connection's opening takes three round trips (docs/TRANSPORT.md): a
+    /// final image round connects this way before it freezes the source, so the opening is not
+    /// part of the downtime. An error `open` throws fails the transfer as an input error does
+    /// (the receiver is told the stream was cancelled).
+    public func run(afterConnecting open: @escaping () throws -> Start, endGate: (() throws -> Void)? = nil) throws -> Result {
+        try run(input: nil, open: open, endGate: endGate)
+    }
+
+    private func run(input: FileDescriptor?, open: (() throws -> Start)?, endGate: (() throws -> Void)?) throws -> Result {
+        let connection = FirstConnection()
+        // What `open` gave, closed here whatever happens to the transfer.
+        var opened: FileDescriptor?
+        defer { opened?.close() }
+        let open = open.map { open in { () throws -> Start in
+            let start = try open()
+            opened = start.input
+            return start
+        } }
+        if format == .raw { return try runRaw(input: input, open: open, endGate: endGate, connection: connection) }
         let queue = encodedQueue
         var encodeError: Error?
         var encoded = EncodeStats()
         let format = self.format
-        let encoder = self.encoder
         let counters = self.counters
-        let chain = InputChain([input])
-        chain.tap = inputTap
+        let inputTap = self.inputTap
         let thread = OSThread {
             do {
+                var encoder = self.encoder
+                var source = input
+                if let open {
+                    // Nothing is read before the connection is open, and nothing at all when
+                    // the transfer failed first.
+                    guard connection.waitUntilOpened() else { return }
+                    let start = try open()
+                    source = start.input
+                    if let e = start.encoder { encoder = e }
+                }
+                let chain = InputChain([source!])
+                chain.tap = inputTap
                 switch format {
                 case .zstd(let level, let windowLog, let threads):
                     encoded = try ZstdStream.compress(chain, to: queue, level: level, threads: threads,
@@ -177,12 +233,16 @@ public final class SendPipeline {
         let transport = TransportSender(configuration: sender)
         transport.progress = onWire
         replanLock.withLock { running = transport }
-        // Closing the reading side first unblocks an encoder still writing when the send failed.
+        // Closing the reading side first unblocks an encoder still writing when the send failed;
+        // an encoder still waiting for the first connection gives up.
         defer {
+            connection.abandon()
             queue.closeReading()
             thread.join()
         }
         let stats = try transport.send { p, n in
+            // The transport asks for its first bytes once its first connection is open.
+            connection.opened()
             let got = queue.read(into: p, count: n)
             if got == 0 {
                 // The end: the stream is complete only if the encoder and the gate say so.
@@ -194,6 +254,35 @@ public final class SendPipeline {
         }
         thread.join()
         if let encodeError { throw encodeError }
-        return Result(encode: encoded, transfer: stats)
+        return Result(encode: encoded, transfer: stats, connectedAt: connection.at)
+    }
+
+    /// When the transfer's first connection opened (its handshake done), for the encoder of
+    /// `run(afterConnecting:)` to wait on.
+    final class FirstConnection: @unchecked Sendable {
+        private let lock = ConditionLock()
+        private var openedAt: Double?
+        private var abandoned = false
+
+        /// `MonotonicClock` time the first connection opened; nil if none did.
+        var at: Double? { lock.withLock { openedAt } }
+
+        func opened() {
+            lock.withLock {
+                guard openedAt == nil else { return }
+                openedAt = MonotonicClock.now()
+                lock.broadcast()
+            }
+        }
+
+        func abandon() { lock.withLock { abandoned = true; lock.broadcast() } }
+
+        /// True once the connection opened; false if the transfer ended without it.
+        func waitUntilOpened() -> Bool {
+            lock.withLock {
+                while openedAt == nil && !abandoned { lock.wait() }
+                return openedAt != nil
+            }
+        }
     }
 }

@@ -24,12 +24,17 @@ public struct PrecopyPlanner: Sendable {
         /// Seconds to read, encode and send the image, until the destination had applied it.
         /// Reading the whole image is in every round's, so their smallest is the fixed part.
         public var sendSeconds: Double
+        /// Seconds of `sendSeconds` before the round's first connection was open (on a long
+        /// path, its opening's three round trips), which a final round that connects before it
+        /// freezes the source spends outside the downtime (`finalRoundConnectsFirst`).
+        public var connectSeconds: Double
 
-        public init(dirtyBytes: UInt64, wireBytes: UInt64, snapshotSeconds: Double, sendSeconds: Double) {
+        public init(dirtyBytes: UInt64, wireBytes: UInt64, snapshotSeconds: Double, sendSeconds: Double, connectSeconds: Double = 0) {
             self.dirtyBytes = dirtyBytes
             self.wireBytes = wireBytes
             self.snapshotSeconds = snapshotSeconds
             self.sendSeconds = sendSeconds
+            self.connectSeconds = connectSeconds
         }
 
         public var seconds: Double { snapshotSeconds + sendSeconds }
@@ -52,6 +57,9 @@ public struct PrecopyPlanner: Sendable {
     public var patience: Int
     /// Forecast of the link's bytes/s, if one is known (dwcp-predict); else measured rounds only.
     public var forecastBytesPerSecond: Double?
+    /// The final round opens its connections before the source is frozen, so its downtime is
+    /// a round's time less its `connectSeconds`.
+    public var finalRoundConnectsFirst = false
 
     public private(set) var rounds: [Round] = []
     private var stalled = 0
@@ -83,14 +91,19 @@ public struct PrecopyPlanner: Sendable {
         return Double(rounds[rounds.count - 1].dirtyBytes) / max(rounds[rounds.count - 2].seconds, 1e-3)
     }
 
-    /// Predicted duration of a final round run right after the last recorded one.
+    /// What of a round like `round` the source would be frozen for, were it the final one.
+    private func frozenSeconds(_ round: Round) -> Double {
+        finalRoundConnectsFirst ? max(0, round.sendSeconds - round.connectSeconds) : round.sendSeconds
+    }
+
+    /// Predicted downtime of a final round run right after the last recorded one.
     public var predictedFinalSeconds: Double? {
         guard let last = rounds.last, let dirtyRate = dirtyBytesPerSecond else { return nil }
         let wirePerDirty = last.dirtyBytes > 0 ? Double(last.wireBytes) / Double(last.dirtyBytes) : 1
         let nextDirty = dirtyRate * last.seconds
-        let overhead = rounds.dropFirst().map(\.sendSeconds).min() ?? 0
+        let overhead = rounds.dropFirst().map(frozenSeconds).min() ?? 0
         guard let rate = wireRate, rate > 0 else { return nil }
-        return max(nextDirty * wirePerDirty / rate, min(overhead, last.sendSeconds))
+        return max(nextDirty * wirePerDirty / rate, min(overhead, frozenSeconds(last)))
     }
 
     public mutating func record(_ round: Round) -> Decision {
@@ -99,7 +112,7 @@ public struct PrecopyPlanner: Sendable {
         }
         rounds.append(round)
         if rounds.count >= 2 && round.dirtyBytes == 0 {
-            return .switchover(predictedDowntime: round.seconds)
+            return .switchover(predictedDowntime: frozenSeconds(round))
         }
         if let predicted = predictedFinalSeconds, predicted <= maxDowntime {
             return .switchover(predictedDowntime: predicted)
