@@ -186,8 +186,8 @@ public final class ImageSource {
                 // Delta rounds are mostly references to what the destination holds, and a frame
                 // costs ~80 bytes however little it carries: they take dwcp-encode's frames for a
                 // baseline (1/128 of it, 1-8 MiB), not round 0's (256 KiB on a slow link, where
-                // the codec is chosen per frame). An unchanged 128 MiB image is then a 12 KB
-                // round, inside a new connection's first flight, not 65 KB over four.
+                // the codec is chosen per frame). An unchanged 128 MiB image is then a small
+                // round (11 KB), inside a new connection's first flight, not 65 KB over four.
                 encoder.blockSizeFromBaseline = round > 0
                 encoder.baselineIdentity = snapshotIdentity
                 encoder.searchMoved = searchMoved
