@@ -176,7 +176,8 @@ public final class SendPipeline {
     /// Opens the transfer's first connection, then asks `open` what to send (on the encoder's
     /// thread), encodes it to the end and sends it; returns after the receiver's verdict.
     ///
-    /// On a long path a connection's opening takes three round trips (docs/TRANSPORT.md): a
+    /// On a long path a connection's opening takes two or three round trips (TCP's, then the
+    /// handshake's one, or two with a shared secret; docs/TRANSPORT.md): a
     /// final image round connects this way before it freezes the source, so the opening is not
     /// part of the downtime. An error `open` throws fails the transfer as an input error does
     /// (the receiver is told the stream was cancelled).
@@ -207,8 +208,10 @@ public final class SendPipeline {
                 var source = input
                 if let open {
                     // Nothing is read before the connection is open, and nothing at all when
-                    // the transfer failed first.
-                    guard connection.waitUntilOpened() else { return }
+                    // the transfer failed first (whose error is the one `run` throws).
+                    guard connection.waitUntilOpened() else {
+                        throw DWCPError.failure("the transfer ended before its first connection opened")
+                    }
                     let start = try open()
                     source = start.input
                     if let e = start.encoder { encoder = e }
