@@ -128,9 +128,13 @@ public final class SendPipeline {
         var markerSent = false
         var ended = false
         var bytesIn: UInt64 = 0
+        var connected = false
         let stats = try transport.send { p, n in
             var done = 0
-            connection.opened()
+            if !connected {
+                connected = true
+                connection.opened()
+            }
             if input == nil, let open { input = try open().input }
             guard let input else { return 0 }
             if !markerSent {
@@ -243,9 +247,14 @@ public final class SendPipeline {
             queue.closeReading()
             thread.join()
         }
+        var connected = false
         let stats = try transport.send { p, n in
-            // The transport asks for its first bytes once its first connection is open.
-            connection.opened()
+            // The transport asks for its first bytes once its first connection is open (told
+            // once: not a lock taken for every chunk).
+            if !connected {
+                connected = true
+                connection.opened()
+            }
             let got = queue.read(into: p, count: n)
             if got == 0 {
                 // The end: the stream is complete only if the encoder and the gate say so.

@@ -42,11 +42,11 @@ public struct AutoTuning {
     public func choose(model: GRUModel?, runs: [[Double]]) -> (setting: Setting, bandScales: [Int: Double], candidates: [Candidate]) {
         let trace = Trace(path: "held-out runs", segments: runs.map { $0.map { Optional($0) } }, problems: [])
         var scored: [Candidate] = []
+        // Calibrated from scale 1 whatever the model file says: the replay measures it.
+        var untuned = model
+        untuned?.bandScales = nil
         for alpha in alphas {
             for blend in blends {
-                // Calibrated from scale 1 whatever the model file says: the replay measures it.
-                var untuned = model
-                untuned?.bandScales = nil
                 var replayed: AutoSelector?
                 let scores = Evaluator(horizons: horizons).run([trace]) {
                     let auto = ModelCatalog.auto(gru: untuned, horizons: horizons)

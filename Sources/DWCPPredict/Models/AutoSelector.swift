@@ -43,6 +43,7 @@ public final class AutoSelector: Forecaster {
     public static let bandCoverage = 0.8
     /// The band scale's bounds.
     public static let bandScaleRange = 0.1...50.0
+    static func clampedBandScale(_ s: Double) -> Double { min(bandScaleRange.upperBound, max(bandScaleRange.lowerBound, s)) }
     /// Per horizon: the sum of log(`bandScale`) over its updates, and how many (its geometric
     /// mean is what `train` stores as the next sessions' starting scale).
     private var bandScaleLogSum: [Double]
@@ -82,7 +83,7 @@ public final class AutoSelector: Forecaster {
         bandCache = horizons.map { _ in nil }
         for (hi, h) in horizons.enumerated() {
             let nearest = scales.keys.min { (abs($0 - h), $0) < (abs($1 - h), $1) }!
-            bandScale[hi] = min(Self.bandScaleRange.upperBound, max(Self.bandScaleRange.lowerBound, scales[nearest]!))
+            bandScale[hi] = Self.clampedBandScale(scales[nearest]!)
         }
     }
 
@@ -108,8 +109,7 @@ public final class AutoSelector: Forecaster {
                 let actual = (prefix[end + 1] - prefix[p.bin + 1]) / Double(h)
                 if let band = p.bands[hi] {
                     let miss = actual < band.p10 || actual > band.p90 ? 1.0 : 0.0
-                    bandScale[hi] = min(Self.bandScaleRange.upperBound, max(Self.bandScaleRange.lowerBound,
-                                        bandScale[hi] * expo(bandLearningRate * (miss - (1 - Self.bandCoverage)))))
+                    bandScale[hi] = Self.clampedBandScale(bandScale[hi] * expo(bandLearningRate * (miss - (1 - Self.bandCoverage))))
                     bandScaleLogSum[hi] += ln(bandScale[hi])
                     bandScaleUpdates[hi] += 1
                 }
