@@ -18,20 +18,25 @@ import DWCPSystem
 /// on its new connections. A probe keeps the two exchanges apart: it times each as a round trip.
 public enum Handshake {
     /// Client side. Returns the receiver's welcome (status ok) or throws (exit status 4); each of
-    /// the receiver's answers must come within `timeout` seconds. `roundTrip` is told how long
+    /// the receiver's answers must come within `timeout` seconds. `keep` asks the receiver to keep
+    /// the connection after the transfer (`Hello.keepFlag`); `afterHello` runs once the hello is
+    /// out and before anything is read. `roundTrip` is told how long
     /// each of the two exchanges took (hello to challenge, proof to welcome): a probe counts
     /// them as round trips of the path.
     public static func client(_ socket: StreamSocket, auth: SessionAuth, session: [UInt8], stream: UInt16,
                               chunkSize: Int, streams: Int, window: UInt64 = 0, probe: Bool = false,
-                              timeout: Double = 10, roundTrip: ((Double) -> Void)? = nil) throws -> Welcome {
+                              timeout: Double = 10, keep: Bool = false, afterHello: (() throws -> Void)? = nil,
+                              roundTrip: ((Double) -> Void)? = nil) throws -> Welcome {
         let nonce = SessionAuth.nonce()
-        let flags = (auth.required ? Hello.authFlag : 0) | (probe ? Hello.probeFlag : 0)
+        let flags = (auth.required ? Hello.authFlag : 0) | (probe ? Hello.probeFlag : 0) | (keep ? Hello.keepFlag : 0)
         let hello = Hello(flags: flags, streamIndex: stream, session: session, nonce: nonce,
                           chunkSize: UInt32(chunkSize), streams: UInt16(clamping: streams), window: window)
         socket.setReceiveTimeout(timeout)
         let proofWithHello = !auth.required && !probe
         let helloSent = MonotonicClock.now()
         try socket.sendAll(hello.encoded() + (proofWithHello ? SessionAuth.noProof : []))
+        // A kept connection: the last transfer's reader must have read its last byte first.
+        try afterHello?()
         let challenge = try Challenge.decode(try socket.receive(Wire.challengeLength))
         roundTrip?(MonotonicClock.now() - helloSent)
         let proofSent = MonotonicClock.now()

@@ -89,6 +89,7 @@ struct FileCommand: ParsableCommand {
             j.add("snapshot_s", r.snapshotSeconds, decimals: 3)
             j.add("send_s", r.sendSeconds, decimals: 3)
             j.add("connect_s", r.connectSeconds, decimals: 3)
+            j.add("kept_streams", r.keptConnections)
             switch decision {
             case .another: j.add("next", "round")
             case .switchover(let p): if r.label.kind != .final { j.add("next", "final"); j.add("predicted_downtime_ms", p * 1000, decimals: 1) }

@@ -145,7 +145,8 @@ final class TLSCLITests: XCTestCase {
         XCTAssertEqual(try CLI.run("dwcp-send", ["--ca", "x", "127.0.0.1:1"]).status, 2)
     }
 
-    /// dwcp-migrate's image mode over mutual TLS: the probe and every round travel encrypted.
+    /// dwcp-migrate's image mode over mutual TLS: the probe and every round travel encrypted,
+    /// the rounds after the first on the connections (and TLS sessions) the first left open.
     func testFileMigrationOverTLS() throws {
         let t = TempDir()
         let c = try makeCertificates(t)
@@ -155,10 +156,17 @@ final class TLSCLITests: XCTestCase {
             head -c 8388608 /dev/urandom > \(src)
             dwcp-migrate receive --listen 127.0.0.1:\(port) -o \(dst) --tls --cert \(c)/server.pem --key \(c)/server.key --ca \(c)/ca.pem & rp=$!
             sleep 0.4
-            dwcp-migrate file \(src) --to 127.0.0.1:\(port) --max-downtime 3s --tls --cert \(c)/client.pem --key \(c)/client.key --ca \(c)/ca.pem; s=$?
+            dwcp-migrate file \(src) --to 127.0.0.1:\(port) --max-downtime 3s --json --tls --cert \(c)/client.pem --key \(c)/client.key --ca \(c)/ca.pem > \(t.path("rounds.json")); s=$?
             wait $rp; echo "$s $?"
             """)
         XCTAssertEqual(lastLine(r), "0 0", r.stderr)
+        let rounds = String(decoding: t.read("rounds.json"), as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.filter { $0["event"] as? String == "round" || $0["event"] as? String == "final" }
+        XCTAssertGreaterThanOrEqual(rounds.count, 2, "\(rounds)")
+        for round in rounds.dropFirst() {
+            XCTAssertGreaterThan(round["kept_streams"] as? Int ?? 0, 0, "a round after the first dialled anew: \(round)")
+        }
         XCTAssertEqual(t.read("dst.img"), t.read("src.img"))
     }
 }

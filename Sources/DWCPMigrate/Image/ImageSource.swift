@@ -60,6 +60,8 @@ public final class ImageSource {
         /// that connected before the freeze: those before the freeze).
         public var connectSeconds: Double
         public var reconnects: Int
+        /// The round's connections that an earlier round had opened (kept open between rounds).
+        public var keptConnections: Int
     }
 
     public struct Outcome {
@@ -116,6 +118,12 @@ public final class ImageSource {
         let forecast = LinkForecast()
         // The rounds' connections: as planned, or once measured, as the measured plan says.
         var roundSender = c.sender
+        // Every round after the first runs on the connections the round before it left open,
+        // where their congestion windows stay as it grew them: a round's bytes go out at the
+        // link's rate from the first round trip, not after a slow start (docs/MIGRATE.md).
+        let kept = ConnectionPool()
+        defer { kept.close() }
+        roundSender.keptConnections = kept
         var rateMeasured = c.planBeforeRate == nil
         let userForecast = planner.forecastBytesPerSecond
         var outcome = Outcome()
@@ -319,7 +327,7 @@ public final class ImageSource {
                 let connectSeconds = max(0, (final ? frozenAt : result.connectedAt).map { $0 - roundStart } ?? 0)
                 let report = RoundReport(label: label, imageBytes: size, dirtyBytes: dirty, wireBytes: result.transfer.bytes,
                                          snapshotSeconds: snapshotSeconds, sendSeconds: sendSeconds, connectSeconds: connectSeconds,
-                                         reconnects: result.transfer.reconnects)
+                                         reconnects: result.transfer.reconnects, keptConnections: result.transfer.keptConnectionsUsed)
                 outcome.rounds.append(report)
                 if final {
                     outcome.downtime = MonotonicClock.now() - (frozenAt ?? roundStart)

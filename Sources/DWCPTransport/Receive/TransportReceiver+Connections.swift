@@ -17,6 +17,8 @@ extension TransportReceiver {
 
     func connectionLoop(_ socket: StreamSocket, from listener: StreamListener) {
         OSThread.blockPipeSignal()
+        // Kept for the listener's next transfer (`release`): left open, not this transfer's any more.
+        var handedOn = false
         defer {
             // A connection that ends because the transfer failed on this side tells its sender
             // why first: waiting on a full window, it sees the failure before the teardown
@@ -44,14 +46,15 @@ extension TransportReceiver {
                 }
                 lock.broadcast()
             }
-            socket.close()
+            if !handedOn { socket.close() }
         }
         // Handshake: nothing from this connection is used before it completes for our session.
         let hello: Hello
         var isProbe = false
         do {
             defer { listener.endHandshake() }
-            if let tls = configuration.tls { try socket.startTLS(tls, host: nil, timeout: configuration.handshakeTimeout) }
+            // A connection kept from the last transfer on this listener is in TLS already.
+            if let tls = configuration.tls, !socket.hasTLS { try socket.startTLS(tls, host: nil, timeout: configuration.handshakeTimeout) }
             let result = try Handshake.serverAuthenticate(socket, auth: configuration.auth, timeout: configuration.handshakeTimeout)
             hello = result.hello
             isProbe = hello.flags & Hello.probeFlag != 0
@@ -82,6 +85,7 @@ extension TransportReceiver {
                     stats.streams += 1
                     authenticated[ObjectIdentifier(socket)] = socket
                     connectionsGoneSince = nil
+                    if hello.flags & Hello.keepFlag != 0 && !socket.rdma { keepable.insert(ObjectIdentifier(socket)) }
                 }
             }
         } catch {
@@ -134,11 +138,29 @@ extension TransportReceiver {
                     guard let v else { return }
                     sendControl(socket, .ack, lock.withLock { nextExpected })
                     sendControl(socket, .fin, v)
-                    lock.withLock {
+                    let keeps: Bool = lock.withLock {
                         verdictSent = true
                         lock.broadcast()
                         lock.wakeTimers()
+                        return v == Wire.verdictOK && keepable.contains(ObjectIdentifier(socket))
                     }
+                    // Its sender may ask to keep it (`release`), as it may the others.
+                    if !keeps { return }
+                case .release:
+                    // After `fin` 0 the sender keeps this connection for its next transfer: the
+                    // answer is this transfer's last byte on it, and the listener's next transfer
+                    // takes it (its HELLO may already be on its way behind the release).
+                    let id = ObjectIdentifier(socket)
+                    let keeps: Bool = lock.withLock {
+                        guard verdict == Wire.verdictOK, keepable.contains(id), !reaped.contains(id) else { return false }
+                        released.insert(id)
+                        lock.broadcast()
+                        return true
+                    }
+                    guard keeps else { throw DWCPError(.network, "release before the transfer succeeded") }
+                    sendControl(socket, .release, 0)
+                    handedOn = true
+                    listener.stash(socket)
                     return
                 case .cancel:
                     // The sender's side failed (its input, or what feeds it): this transfer can

@@ -102,6 +102,13 @@ public final class TransportReceiver {
     /// The connections this transfer said yes to (from that decision, before their welcome is
     /// out): the ones its end shuts down.
     var connections: [ObjectIdentifier: StreamSocket] = [:]
+    /// Connections whose sender asked to keep them for its next transfer (`Hello.keepFlag`):
+    /// after a verdict of 0 they stay open until the sender's `release` (then `released`, and
+    /// handed to the listener's next transfer) or for at most the handshake timeout (then
+    /// `reaped`: shut, as every connection is after any other verdict).
+    var keepable: Set<ObjectIdentifier> = []
+    var released: Set<ObjectIdentifier> = []
+    var reaped: Set<ObjectIdentifier> = []
     /// Connections past the handshake: acknowledgements go to them in turn.
     var authenticated: [ObjectIdentifier: StreamSocket] = [:]
     /// When the last of them closed, while none is open (for `Wire.transferAbandoned`).
@@ -214,9 +221,29 @@ public final class TransportReceiver {
         // Only the connections this transfer took: one still in its handshake finishes it
         // and is answered "busy" (its sender, maybe the one this transfer was given up for,
         // asks the next transfer on this listener), or fails it within the handshake timeout.
-        lock.withLock {
-            for s in connections.values { s.shutdownBoth() }
+        let waitingForRelease: [ObjectIdentifier: StreamSocket] = lock.withLock {
+            let kept = verdict == Wire.verdictOK ? connections.filter { keepable.contains($0.key) } : [:]
+            for (id, s) in connections where kept[id] == nil { s.shutdownBoth() }
             lock.broadcast()
+            return kept
+        }
+        if !waitingForRelease.isEmpty {
+            // A sender that asked to keep its connections but never releases them (it died with
+            // the host, or it is not a DWCP sender) must not hold them, and their threads, forever.
+            let deadline = MonotonicClock.now() + configuration.handshakeTimeout
+            _ = OSThread { [self] in
+                lock.withLock {
+                    while MonotonicClock.now() < deadline
+                            && waitingForRelease.keys.contains(where: { !released.contains($0) && connections[$0] != nil }) {
+                        lock.wait(seconds: min(0.5, max(0.01, deadline - MonotonicClock.now())))
+                    }
+                    // Only those whose thread still has them: one that ended has closed its socket.
+                    for (id, s) in waitingForRelease where !released.contains(id) && connections[id] != nil {
+                        reaped.insert(id)
+                        s.shutdownBoth()
+                    }
+                }
+            }
         }
         writer.join()
         acceptor.join()

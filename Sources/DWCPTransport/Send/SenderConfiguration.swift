@@ -27,6 +27,10 @@ public struct SenderConfiguration {
     /// `--streams auto`: start with `streams` and add connections while throughput grows.
     public var autoStreams = false
     public var maxStreams = 64
+    /// Where this transfer's connections go when it succeeds, and where it takes connections
+    /// from before dialling new ones: for a sender that makes transfer after transfer to one
+    /// receiver (`dwcp-migrate file`'s rounds). Nil: every connection is closed at the end.
+    public var keptConnections: ConnectionPool?
 
     public init(endpoint: Endpoint) {
         self.endpoint = endpoint
@@ -38,6 +42,9 @@ public struct TransferStats: Sendable {
     public var bytes: UInt64 = 0
     public var chunks: UInt64 = 0
     public var reconnects = 0
+    /// Connections this transfer took from `SenderConfiguration.keptConnections` (an earlier
+    /// transfer's, still open) instead of dialling.
+    public var keptConnectionsUsed = 0
     public var resentChunks = 0
     /// Stream bytes an earlier run had delivered, which this one continued from: on the
     /// receiver, what a killed receiver had made durable; on the sender, what the receiver

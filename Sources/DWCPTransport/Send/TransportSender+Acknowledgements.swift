@@ -23,17 +23,21 @@ extension TransportSender {
         lock.broadcast()
     }
 
-    /// Reads acks and the final verdict from one connection.
-    func ackLoop(_ socket: StreamSocket) {
+    /// Reads acks and the final verdict from one connection, until it fails (false) or the
+    /// receiver answers `release` (true: it keeps the connection for the next transfer, and
+    /// nothing more of this one follows on it).
+    @discardableResult
+    func ackLoop(_ socket: StreamSocket) -> Bool {
         var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         while true {
             do {
                 try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
                 let m = try raw.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }
+                if m.kind == .release { return lock.withLock { finStatus == Wire.verdictOK } }
                 if m.kind == .fin && m.sequence == Wire.verdictReceiverInterrupted {
                     // Not worth reconnecting until --resume-timeout: nobody will answer.
                     fail(DWCPError(.network, "\(configuration.endpoint): the receiver was interrupted and ended the transfer"))
-                    return
+                    return false
                 }
                 if m.kind == .cancel {
                     // The receiver's side failed (its disk is full, say) and it ended the
@@ -42,7 +46,7 @@ extension TransportSender {
                     let reason = try socket.receive(Int(m.length))
                     guard Checksum.xxh3(reason) == m.checksum else { throw DWCPError(.network, "receiver's cancel message checksum mismatch") }
                     fail(Wire.cancelledByReceiver(endpoint: "\(configuration.endpoint)", reason: Wire.cancelReason(reason)))
-                    return
+                    return false
                 }
                 let snapshot: TransferStats? = lock.withLock {
                     switch m.kind {
@@ -70,9 +74,26 @@ extension TransportSender {
                     retire(socket)
                     lock.broadcast()
                 }
-                return
+                return false
             }
         }
+    }
+
+    /// After `sendLoop` finished on `socket`: whether it goes to `configuration.keptConnections`
+    /// for the next transfer. Only once the receiver said `fin` 0, over kernel TCP, and only if
+    /// the `release` that asks the receiver to keep it went out; its reader (`ackLoop`) then
+    /// stays on it until the receiver's answer.
+    func keep(_ socket: StreamSocket) -> Bool {
+        let verdict: UInt64? = lock.withLock {
+            while finStatus == nil && failure == nil { lock.wait() }
+            return failure == nil ? finStatus : nil
+        }
+        guard verdict == Wire.verdictOK, !socket.rdma, (try? socket.sendAll(Wire.releaseMessage)) != nil else { return false }
+        lock.withLock {
+            if let info = socket.tcpInfo() { recordTCP(socket, info) }
+            retire(socket)
+        }
+        return true
     }
 
     /// Takes `socket` out of `sockets` (if it is still there), keeping the bytes it delivered;

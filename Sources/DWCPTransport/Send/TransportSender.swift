@@ -349,9 +349,25 @@ public final class TransportSender {
         }
     }
 
-    /// Dials connection `stream` of this transfer and runs its handshake, each step within
-    /// `timeout` seconds; registers it in `sockets`.
+    /// Opens connection `stream` of this transfer: a kept one (`ConnectionPool`) when there is
+    /// one, else dialled; runs its handshake, each step within `timeout` seconds; registers it in
+    /// `sockets`.
     func connect(stream: Int, timeout: Double = 10) throws -> StreamSocket {
+        while let kept = configuration.keptConnections?.take(to: configuration.endpoint) {
+            do {
+                return try handshake(kept.socket, stream: stream, timeout: timeout, kept: kept)
+            } catch {
+                // Not kept at the other end, or gone since, or taken by a transfer that has
+                // ended since (which answers "busy"): a new connection instead, which meets
+                // the receiver as it is now.
+                ConnectionPool.discard(kept)
+            }
+        }
+        return try handshake(try dial(timeout: timeout), stream: stream, timeout: timeout, kept: nil)
+    }
+
+    /// A new connection to the receiver, its congestion control, pacing and TLS set.
+    private func dial(timeout: Double) throws -> StreamSocket {
         let c = configuration
         let socket: StreamSocket
         switch (c.transport, lock.withLock { usesRDMA }) {
@@ -376,16 +392,32 @@ public final class TransportSender {
                 lock.withLock { stats.congestionControl = cc }
             }
         }
-        if let rate = c.maxRate { socket.setMaxPacingRate(max(1, rate / UInt64(max(1, lock.withLock { streamCount })))) }
         if let tls = c.tls { try socket.startTLS(tls, host: c.endpoint.host, timeout: timeout) }
+        return socket
+    }
+
+    /// Runs the session handshake on `socket` (dialled, or `kept` from an earlier transfer) and
+    /// registers it as connection `stream`.
+    private func handshake(_ socket: StreamSocket, stream: Int, timeout: Double, kept: ConnectionPool.Kept?) throws -> StreamSocket {
+        let c = configuration
+        if let kept {
+            if let cc = lock.withLock({ congestionOverride }) { try? socket.setCongestionControl(cc) }
+            lock.withLock {
+                usesRDMA = false
+                if stats.congestionControl == nil { stats.congestionControl = congestionOverride ?? kept.congestionControl }
+            }
+        }
+        if let rate = c.maxRate { socket.setMaxPacingRate(max(1, rate / UInt64(max(1, lock.withLock { streamCount })))) }
         // Read before the hello goes out: every acknowledgement processed by then was sent before
         // the receiver saw the hello, so a receiver that kept its state answers with at least this.
         // (An acknowledgement arriving on another connection while the welcome is on its way may
         // be newer than the welcome, and says nothing about a restart.)
         let ackedBeforeHello = lock.withLock { ackedThrough }
         let welcome = try Handshake.client(socket, auth: c.auth, session: session, stream: UInt16(stream),
-                                           chunkSize: c.chunkSize, streams: c.streams, window: c.window, timeout: timeout)
+                                           chunkSize: c.chunkSize, streams: c.streams, window: c.window, timeout: timeout,
+                                           keep: c.keptConnections != nil && !socket.rdma, afterHello: kept.map { k in { try k.awaitRelease() } })
         try lock.withLock {
+            if kept != nil { stats.keptConnectionsUsed += 1 }
             if welcome.nextExpected < ackedBeforeHello {
                 throw Wire.receiverRestarted
             }
@@ -455,8 +487,15 @@ public final class TransportSender {
                 }
             }
             let s = socket!
-            let ackThread = OSThread { [unowned self] in self.ackLoop(s) }
+            let reader = ConnectionPool.ReaderState()
+            // Holds this sender: a kept connection's reader outlives the transfer (`keep`).
+            let ackThread = OSThread { [self] in reader.released = self.ackLoop(s) }
             let ok = sendLoop(index, s, &inFlight)
+            if ok, let pool = configuration.keptConnections, keep(s) {
+                let cc = lock.withLock { congestionOverride ?? stats.congestionControl }
+                pool.put(ConnectionPool.Kept(socket: s, endpoint: configuration.endpoint, congestionControl: cc, reader: ackThread, state: reader))
+                return
+            }
             s.shutdownBoth()
             ackThread.join()
             lock.withLock { retire(s) }

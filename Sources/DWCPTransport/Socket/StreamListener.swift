@@ -43,11 +43,26 @@ public final class StreamListener: @unchecked Sendable {
         }
         self.listening = listening
         self.port = port
+        var fds: [Int32] = [-1, -1]
+        guard Glibc.pipe(&fds) == 0 else {
+            throw DWCPError(.failure, "pipe: \(String(cString: strerror(errno)))")
+        }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        stashSignal = (fds[0], fds[1])
     }
 
     deinit {
         for l in listening { _ = l.calls.close(l.fd) }
+        _ = Glibc.close(stashSignal.read)
+        _ = Glibc.close(stashSignal.write)
     }
+
+    /// A pipe that `stash` writes a byte into, so an `accept` waiting on the kernel listener
+    /// returns a stashed connection at once (a kept connection's next HELLO may be waiting on it).
+    private var stashSignal: (read: Int32, write: Int32) = (-1, -1)
 
     /// A listening descriptor bound to `endpoint`, and the port it got.
     private static func listen(_ endpoint: Endpoint, _ calls: SocketCalls) throws -> (listening: Listening, port: UInt16) {
@@ -115,7 +130,23 @@ public final class StreamListener: @unchecked Sendable {
         var sawTimeout = false
         for l in listening {
             var p = pollfd(fd: l.fd, events: Int16(POLLIN), revents: 0)
-            let rc = l.calls.poll(&p, 1, share)
+            let rc: Int32
+            if l.calls.rdma {
+                rc = l.calls.poll(&p, 1, share)
+            } else {
+                var both = [p, pollfd(fd: stashSignal.read, events: Int16(POLLIN), revents: 0)]
+                rc = Glibc.poll(&both, 2, share)
+                p = both[0]
+                if rc > 0 && both[1].revents != 0 {
+                    var drain = [UInt8](repeating: 0, count: 64)
+                    while Glibc.read(stashSignal.read, &drain, drain.count) > 0 {}
+                    if let s = sharedLock.withLock({ stashed.isEmpty ? nil : stashed.removeFirst() }) { return .connection(s) }
+                    if p.revents == 0 {
+                        sawTimeout = true
+                        continue
+                    }
+                }
+            }
             if rc == 0 || (rc < 0 && errno == EINTR) {
                 sawTimeout = true
                 continue
@@ -164,9 +195,12 @@ public final class StreamListener: @unchecked Sendable {
 
     /// Hands an accepted connection back: the next `accept(timeout:)` returns it. A transfer that
     /// has just finished uses this for a connection that belongs to the next transfer on the
-    /// same listener (dwcp-recv --keep, dwcp-migrate rounds) instead of dropping it.
+    /// same listener (dwcp-recv --keep, dwcp-migrate rounds) instead of dropping it, and so does a
+    /// connection its sender keeps for its next transfer (`release`).
     public func stash(_ socket: StreamSocket) {
         sharedLock.withLock { stashed.append(socket) }
+        var one: UInt8 = 1
+        _ = Glibc.write(stashSignal.write, &one, 1)
     }
 
     /// Sessions whose transfer on this listener has ended, newest last (at most

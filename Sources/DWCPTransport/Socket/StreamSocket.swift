@@ -21,6 +21,9 @@ public final class StreamSocket: @unchecked Sendable {
     private var closed = false
     /// The TLS session once `startTLS` ran: every read and write then goes through it.
     private var tls: TLSStream?
+    /// Whether `startTLS` ran: a connection kept from an earlier transfer (`ConnectionPool`)
+    /// carries its TLS session on into the next.
+    public var hasTLS: Bool { tls != nil }
     private var receiveTimeout = 0.0
     private var sendTimeout = 0.0
 

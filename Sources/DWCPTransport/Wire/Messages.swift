@@ -57,6 +57,15 @@ public enum Wire {
     /// it takes the cancel for lost.
     public static let cancelDeliverySeconds = 1.0
 
+    /// `release` (header only), both ways: after `fin` 0 the sender asks to keep the connection
+    /// for its next transfer, and the receiver answers before it hands the connection on
+    /// (`ConnectionPool`). Nothing else follows it on the connection until the next HELLO.
+    public static var releaseMessage: [UInt8] {
+        var m = [UInt8](repeating: 0, count: messageHeaderLength)
+        MessageHeader(kind: .release, length: 0, sequence: 0, offset: 0, checksum: 0).store(to: &m)
+        return m
+    }
+
     /// The `cancel` message (header and UTF-8 reason) a sender sends when its own side failed.
     public static func cancelMessage(reason: String) -> [UInt8] {
         var text = Array(reason.utf8)
@@ -105,6 +114,10 @@ public struct Hello: Equatable {
     public static let authFlag: UInt8 = 1
     /// A `dwcp-detect` probe, not a transfer: answered by `ProbeResponder`, never joins a session.
     public static let probeFlag: UInt8 = 2
+    /// The sender would keep this connection for its next transfer to the same receiver
+    /// (`ConnectionPool`): after a `fin` 0 it sends `release`, and a receiver that answers
+    /// `release` hands the connection to its next transfer instead of closing it.
+    public static let keepFlag: UInt8 = 4
     public var flags: UInt8
     public var streamIndex: UInt16
     public var session: [UInt8]   // 16
@@ -235,7 +248,7 @@ public struct MessageHeader: Equatable {
     /// `cancel` (client to server): the sender's own side failed (its input, or the application
     /// feeding it), so the transfer can never complete; payload: the reason, UTF-8, at most
     /// `Wire.maxCancelReason` bytes.
-    public enum Kind: UInt8 { case data = 1, end = 2, ack = 3, fin = 4, ping = 5, burst = 6, burstDone = 7, cancel = 8 }
+    public enum Kind: UInt8 { case data = 1, end = 2, ack = 3, fin = 4, ping = 5, burst = 6, burstDone = 7, cancel = 8, release = 9 }
     public var kind: Kind
     public var length: UInt32
     public var sequence: UInt64

@@ -1,0 +1,171 @@
+import DWCPCore
+import DWCPSystem
+@testable import DWCPTransport
+import Foundation
+import XCTest
+
+/// A sender's connections kept from one transfer for the next to the same receiver
+/// (`ConnectionPool`, `Hello.keepFlag`, `release`): reused when the receiver keeps them, replaced
+/// when it did not, and never held by a receiver whose sender does not release them.
+final class KeptConnectionTests: XCTestCase {
+    func receive(on listener: StreamListener, handshakeTimeout: Double = 10) throws -> () -> (Result<TransferStats, Error>, Data?) {
+        let path = NSTemporaryDirectory() + "kept-\(UUID().uuidString)"
+        let output = try FileDescriptor.create(path, overwrite: true)
+        var config = ReceiverConfiguration()
+        config.idleTimeout = 10
+        config.handshakeTimeout = handshakeTimeout
+        let receiver = try ReceiverOnAThread(listener: listener, to: output, configuration: config)
+        return {
+            let result = receiver.wait().result
+            output.close()
+            defer { unlink(path) }
+            return (result, FileManager.default.contents(atPath: path))
+        }
+    }
+
+    func send(_ bytes: [UInt8], to port: UInt16, streams: Int, pool: ConnectionPool?, session: [UInt8]? = nil) throws -> TransferStats {
+        var config = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port))
+        config.session = session
+        config.streams = streams
+        config.chunkSize = 64 << 10
+        config.resumeTimeout = 5
+        config.keptConnections = pool
+        var at = 0
+        return try TransportSender(configuration: config).send { p, capacity in
+            let n = min(capacity, bytes.count - at)
+            bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress! + at, byteCount: n) }
+            at += n
+            return n
+        }
+    }
+
+    func bytes(_ n: Int, _ seed: Int) -> [UInt8] {
+        (0..<n).map { UInt8(truncatingIfNeeded: ($0 &* (31 + seed)) ^ ($0 >> 9)) }
+    }
+
+    /// Transfer after transfer runs on the first one's connections, and each arrives whole.
+    func testTransfersInARowRunOnTheFirstOnesConnections() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let pool = ConnectionPool()
+        defer { pool.close() }
+        for round in 0..<4 {
+            let wait = try receive(on: listener)
+            let data = bytes(700_000 + round * 1000, round)
+            let sent = try send(data, to: listener.port, streams: 3, pool: pool)
+            let (result, received) = wait()
+            XCTAssertNoThrow(try result.get(), "round \(round)")
+            XCTAssertEqual(received, Data(data), "round \(round)")
+            XCTAssertEqual(sent.keptConnectionsUsed, round == 0 ? 0 : 3, "round \(round)")
+            XCTAssertEqual(pool.count, 3, "round \(round): the connections were not kept")
+        }
+        // A transfer with fewer streams leaves one waiting, which the receiver's next transfer
+        // takes into its handshake; that one ends without it, so the transfer after, with more
+        // streams, is told "busy" on it and dials it anew, as it dials the stream it lacks.
+        for (round, streams) in [(4, 2), (5, 4)] {
+            let wait = try receive(on: listener)
+            let data = bytes(300_000, round)
+            let sent = try send(data, to: listener.port, streams: streams, pool: pool)
+            let (result, received) = wait()
+            XCTAssertNoThrow(try result.get(), "round \(round)")
+            XCTAssertEqual(received, Data(data), "round \(round)")
+            XCTAssertEqual(sent.keptConnectionsUsed, 2, "round \(round)")
+        }
+    }
+
+    /// Kept connections the receiving side closed meanwhile (here: its next transfer's handshake
+    /// timed out waiting for them) are replaced by new ones, and the transfer goes through.
+    func testKeptConnectionsTheReceiverClosedAreReplaced() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let pool = ConnectionPool()
+        defer { pool.close() }
+        let first = try receive(on: listener)
+        let a = bytes(500_000, 1)
+        _ = try send(a, to: listener.port, streams: 2, pool: pool)
+        XCTAssertEqual(first().1, Data(a))
+        XCTAssertEqual(pool.count, 2)
+        let second = try receive(on: listener, handshakeTimeout: 0.3)
+        usleep(800_000)   // the kept connections' handshakes time out: the receiver closes them
+        let b = bytes(500_000, 2)
+        let sent = try send(b, to: listener.port, streams: 2, pool: pool)
+        let (result, received) = second()
+        XCTAssertNoThrow(try result.get())
+        XCTAssertEqual(received, Data(b))
+        XCTAssertEqual(sent.keptConnectionsUsed, 0)
+        XCTAssertEqual(pool.count, 2, "the new connections are kept in turn")
+    }
+
+    /// Opens a connection that asks to be kept and sends one chunk and the end; returns it
+    /// with the verdict read.
+    func transferOneChunkAskingToKeep(port: UInt16) throws -> StreamSocket {
+        let socket = try StreamSocket.connect(Endpoint(host: "127.0.0.1", port: port))
+        _ = try Handshake.client(socket, auth: SessionAuth(secret: nil), session: SessionAuth.nonce(), stream: 0,
+                                 chunkSize: 1 << 16, streams: 1, keep: true)
+        let chunk = bytes(5000, 3)
+        let checksum = Checksum.xxh3(chunk)
+        var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+        MessageHeader(kind: .data, length: UInt32(chunk.count), sequence: 0, offset: 0, checksum: checksum).store(to: &header)
+        try socket.sendAll(header + chunk)
+        let digest = ChunkListDigest()
+        digest.add(checksum)
+        let d = digest.finalize()
+        var end = [UInt8](repeating: 0, count: 32)
+        end.withUnsafeMutableBytes { raw in
+            LittleEndian.store(UInt64(chunk.count), raw.baseAddress!, 0)
+            LittleEndian.store(UInt64(1), raw.baseAddress!, 8)
+            LittleEndian.store(d.high, raw.baseAddress!, 16)
+            LittleEndian.store(d.low, raw.baseAddress!, 24)
+        }
+        MessageHeader(kind: .end, length: 32, sequence: 0, offset: 0, checksum: Checksum.xxh3(end)).store(to: &header)
+        try socket.sendAll(header + end)
+        socket.setReceiveTimeout(5)
+        while true {
+            let m = try MessageHeader.decode(try socket.receive(Wire.messageHeaderLength))
+            if m.kind == .fin {
+                XCTAssertEqual(m.sequence, Wire.verdictOK)
+                return socket
+            }
+        }
+    }
+
+    /// A sender that asks to keep its connection and then never releases it (gone with its
+    /// host, or not a DWCP sender) has it closed after the handshake timeout, not held forever.
+    func testAConnectionNeverReleasedIsClosedAfterTheHandshakeTimeout() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let wait = try receive(on: listener, handshakeTimeout: 0.5)
+        let socket = try transferOneChunkAskingToKeep(port: listener.port)
+        XCTAssertNoThrow(try wait().0.get())
+        let start = MonotonicClock.now()
+        XCTAssertThrowsError(try socket.receive(1), "the receiver kept the connection open")
+        let held = MonotonicClock.now() - start
+        XCTAssertLessThan(held, 3, "closed only after \(held) s")
+        socket.close()
+    }
+
+    /// The answer to `release` is the transfer's last byte on the connection; a `release` before
+    /// the verdict is a protocol error that ends the connection.
+    func testReleaseIsAnsweredAfterTheVerdictAndRefusedBefore() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let wait = try receive(on: listener)
+        let socket = try transferOneChunkAskingToKeep(port: listener.port)
+        XCTAssertNoThrow(try wait().0.get())
+        try socket.sendAll(Wire.releaseMessage)
+        var m = try MessageHeader.decode(try socket.receive(Wire.messageHeaderLength))
+        while m.kind == .ack { m = try MessageHeader.decode(try socket.receive(Wire.messageHeaderLength)) }
+        XCTAssertEqual(m.kind, .release)
+        socket.close()
+
+        let early = try StreamSocket.connect(Endpoint(host: "127.0.0.1", port: listener.port))
+        let next = try receive(on: listener, handshakeTimeout: 2)
+        let session = SessionAuth.nonce()
+        _ = try Handshake.client(early, auth: SessionAuth(secret: nil), session: session, stream: 0,
+                                 chunkSize: 1 << 16, streams: 1, keep: true)
+        try early.sendAll(Wire.releaseMessage)
+        early.setReceiveTimeout(5)
+        XCTAssertThrowsError(try early.receive(1), "a release before the verdict was taken")
+        early.close()
+        // The transfer goes on with the session's other connections.
+        let data = bytes(100_000, 4)
+        _ = try send(data, to: listener.port, streams: 1, pool: nil, session: session)
+        XCTAssertEqual(next().1, Data(data))
+    }
+}
