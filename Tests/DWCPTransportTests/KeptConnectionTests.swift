@@ -141,6 +141,26 @@ final class KeptConnectionTests: XCTestCase {
         socket.close()
     }
 
+    /// A connection kept open after the verdict carries nothing more of the transfer: a chunk
+    /// there is never written into the verified output, and ends the connection.
+    func testAChunkAfterTheVerdictIsNeverWritten() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let path = NSTemporaryDirectory() + "kept-late-\(UUID().uuidString)"
+        defer { unlink(path) }
+        let output = try FileDescriptor.create(path, overwrite: true)
+        defer { output.close() }
+        let receiver = try ReceiverOnAThread(listener: listener, to: output)
+        let socket = try transferOneChunkAskingToKeep(port: listener.port)
+        XCTAssertNoThrow(try receiver.wait().result.get())
+        let late = bytes(4000, 5)
+        var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+        MessageHeader(kind: .data, length: UInt32(late.count), sequence: 1, offset: 5000, checksum: Checksum.xxh3(late)).store(to: &header)
+        try socket.sendAll(header + late)
+        XCTAssertThrowsError(try { while true { _ = try socket.receive(Wire.messageHeaderLength) } }(), "the connection stayed open")
+        socket.close()
+        XCTAssertEqual(FileManager.default.contents(atPath: path), Data(bytes(5000, 3)))
+    }
+
     /// The answer to `release` is the transfer's last byte on the connection; a `release` before
     /// the verdict is a protocol error that ends the connection.
     func testReleaseIsAnsweredAfterTheVerdictAndRefusedBefore() throws {

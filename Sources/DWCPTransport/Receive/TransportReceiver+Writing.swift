@@ -192,8 +192,12 @@ extension TransportReceiver {
     /// (this connection ends); throws a failure that happened meanwhile.
     func place(_ chunk: RawBuffer, _ m: MessageHeader, pool: BufferPool) throws -> Bool {
         let charge = UInt64(pool.bufferCapacity)
-        enum Placement { case held, write(FileDescriptor, UInt64), unneeded, misplaced }
+        enum Placement { case held, write(FileDescriptor, UInt64), unneeded, misplaced, afterVerdict }
         let placement: Placement = try lock.withLock {
+            // The stream is verified and its output final: a chunk now (on a connection kept
+            // open for its sender's next transfer, which may send only `release`) is never
+            // written, and ends the connection.
+            if verdict != nil { return .afterVerdict }
             // Wait for room only with a chunk we still need. A resent copy of a chunk already
             // held (its first copy arrived before the connection dropped) must never wait:
             // while this thread waits it reads nothing more, and the chunk the writer needs next
@@ -226,6 +230,9 @@ extension TransportReceiver {
         case .unneeded:
             pool.recycle(chunk)
             return true
+        case .afterVerdict:
+            pool.recycle(chunk)
+            return false
         case .misplaced:
             pool.recycle(chunk)
             fail(DWCPError(.network, "chunk \(m.sequence) at stream offset \(m.offset) does not fit between the chunks around it"))
