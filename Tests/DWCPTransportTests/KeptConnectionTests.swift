@@ -9,18 +9,10 @@ import XCTest
 /// when it did not, and never held by a receiver whose sender does not release them.
 final class KeptConnectionTests: XCTestCase {
     func receive(on listener: StreamListener, handshakeTimeout: Double = 10) throws -> () -> (Result<TransferStats, Error>, Data?) {
-        let path = NSTemporaryDirectory() + "kept-\(UUID().uuidString)"
-        let output = try FileDescriptor.create(path, overwrite: true)
         var config = ReceiverConfiguration()
         config.idleTimeout = 10
         config.handshakeTimeout = handshakeTimeout
-        let receiver = try ReceiverOnAThread(listener: listener, to: output, configuration: config)
-        return {
-            let result = receiver.wait().result
-            output.close()
-            defer { unlink(path) }
-            return (result, FileManager.default.contents(atPath: path))
-        }
+        return try ReceiverOnAThread.intoTemporaryFile(on: listener, configuration: config)
     }
 
     func send(_ bytes: [UInt8], to port: UInt16, streams: Int, pool: ConnectionPool?, session: [UInt8]? = nil) throws -> TransferStats {

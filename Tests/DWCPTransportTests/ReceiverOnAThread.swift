@@ -37,3 +37,20 @@ final class ReceiverOnAThread: @unchecked Sendable {
         return (outcome!, ended)
     }
 }
+
+extension ReceiverOnAThread {
+    /// Receives one transfer on `listener` into a temporary file, on a thread; returns a wait for
+    /// its result and the file's bytes (the file is removed then).
+    static func intoTemporaryFile(on listener: StreamListener, configuration: ReceiverConfiguration) throws
+        -> () -> (Result<TransferStats, Error>, Data?) {
+        let path = NSTemporaryDirectory() + "received-\(UUID().uuidString)"
+        let output = try FileDescriptor.create(path, overwrite: true)
+        let receiver = try ReceiverOnAThread(listener: listener, to: output, configuration: configuration)
+        return {
+            let result = receiver.wait().result
+            output.close()
+            defer { unlink(path) }
+            return (result, FileManager.default.contents(atPath: path))
+        }
+    }
+}

@@ -10,19 +10,11 @@ import XCTest
 final class TransferSuccessionTests: XCTestCase {
     /// Runs one receiver on `listener` into a temporary file, on a thread; returns a wait for
     /// its result and the file's bytes.
-    func receive(on listener: StreamListener, name: String, maxPendingHandshakes: Int = 64) throws -> () -> (Result<TransferStats, Error>, Data?) {
-        let path = NSTemporaryDirectory() + "succession-\(name)-\(getpid())"
-        let output = try FileDescriptor.create(path, overwrite: true)
+    func receive(on listener: StreamListener, maxPendingHandshakes: Int = 64) throws -> () -> (Result<TransferStats, Error>, Data?) {
         var config = ReceiverConfiguration()
         config.idleTimeout = 10
         config.maxPendingHandshakes = maxPendingHandshakes
-        let receiver = try ReceiverOnAThread(listener: listener, to: output, configuration: config)
-        return {
-            let result = receiver.wait().result
-            output.close()
-            defer { unlink(path) }
-            return (result, FileManager.default.contents(atPath: path))
-        }
+        return try ReceiverOnAThread.intoTemporaryFile(on: listener, configuration: config)
     }
 
     func send(_ bytes: [UInt8], to port: UInt16, session: [UInt8], streams: Int = 2) throws {
@@ -49,7 +41,7 @@ final class TransferSuccessionTests: XCTestCase {
     /// ends is answered ("busy": that transfer is over), not shut down under its sender.
     func testAConnectionStillInItsHandshakeWhenATransferEndsIsAnsweredNotCut() throws {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
-        let first = try receive(on: listener, name: "first")
+        let first = try receive(on: listener)
         let early = try StreamSocket.connect(Endpoint(host: "127.0.0.1", port: listener.port))
         usleep(300_000)  // accepted by the first transfer, which waits for its hello
         let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
@@ -68,12 +60,12 @@ final class TransferSuccessionTests: XCTestCase {
     func testALateConnectionOfAnEndedTransferDoesNotStartTheNextOne() throws {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         let ended = SessionAuth.nonce()
-        let first = try receive(on: listener, name: "first")
+        let first = try receive(on: listener)
         let a = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         try send(a, to: listener.port, session: ended)
         XCTAssertEqual(first().1, Data(a))
 
-        let second = try receive(on: listener, name: "second")
+        let second = try receive(on: listener)
         let late = try StreamSocket.connect(Endpoint(host: "127.0.0.1", port: listener.port))
         XCTAssertThrowsError(try handshake(late, session: ended)) { error in
             XCTAssertEqual(error as? DWCPError, Wire.receiverBusy, "an ended session was welcomed by the next transfer: \(error)")
@@ -90,14 +82,14 @@ final class TransferSuccessionTests: XCTestCase {
     func testTheHandshakeLimitHoldsAcrossTransfers() throws {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         let endpoint = Endpoint(host: "127.0.0.1", port: listener.port)
-        let first = try receive(on: listener, name: "first", maxPendingHandshakes: 2)
+        let first = try receive(on: listener, maxPendingHandshakes: 2)
         let silentA = try StreamSocket.connect(endpoint)
         usleep(300_000)
         let a = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 3) }
         try send(a, to: listener.port, session: SessionAuth.nonce(), streams: 1)
         XCTAssertEqual(first().1, Data(a))
 
-        let second = try receive(on: listener, name: "second", maxPendingHandshakes: 2)
+        let second = try receive(on: listener, maxPendingHandshakes: 2)
         let silentB = try StreamSocket.connect(endpoint)
         usleep(300_000)
         let third = try StreamSocket.connect(endpoint)
