@@ -9,7 +9,10 @@
 /// the writers dirty while this round runs, so they scale with this round's duration:
 /// `next ≈ dirtyRate × seconds`. The final round is worth doing when its predicted duration (the
 /// downtime: the source is frozen for it) fits the budget. When the dirtied amount stops
-/// shrinking, the link can never catch up: give up rather than copy forever.
+/// shrinking, the link can never catch up: give up rather than copy forever. With random
+/// writes what a round finds changed wanders a few percent either way at that plateau, so
+/// shrinking is judged over `patience` rounds against the rounds before them, not round by
+/// round (where each small dip reset the count: 30 rounds at 8 MiB/s of writes on 100 Mbit).
 public struct PrecopyPlanner: Sendable {
     /// What one round measured.
     public struct Round: Sendable, Equatable {
@@ -53,8 +56,14 @@ public struct PrecopyPlanner: Sendable {
     public var maxDowntime: Double
     /// Most pre-copy rounds before giving up.
     public var maxRounds: Int
-    /// Rounds without the dirty amount shrinking before giving up.
+    /// Rounds without the dirty amount shrinking before giving up: the least of the last
+    /// `patience` delta rounds must be `minimumShrink` below the least of the delta rounds
+    /// before them.
     public var patience: Int
+    /// What counts as shrinking over `patience` rounds: a tenth. A copy that shrinks by a
+    /// twentieth a round (a tenth in two) converges, if slowly; noise at a plateau rarely
+    /// reaches a tenth below every round before it.
+    public var minimumShrink = 0.1
     /// Forecast of the link's bytes/s, if one is known (dwcp-predict); else measured rounds only.
     public var forecastBytesPerSecond: Double?
     /// The final round opens its connections before the source is frozen, so its downtime is
@@ -62,7 +71,6 @@ public struct PrecopyPlanner: Sendable {
     public var finalRoundConnectsFirst = false
 
     public private(set) var rounds: [Round] = []
-    private var stalled = 0
 
     public init(maxDowntime: Double, maxRounds: Int = 30, patience: Int = 3, forecastBytesPerSecond: Double? = nil) {
         self.maxDowntime = maxDowntime
@@ -106,10 +114,18 @@ public struct PrecopyPlanner: Sendable {
         return max(nextDirty * wirePerDirty / rate, min(overhead, frozenSeconds(last)))
     }
 
+    /// Whether the last `patience` delta rounds got nowhere: the least any of them found changed
+    /// is not `minimumShrink` below the least of the delta rounds before them (round 0, the
+    /// whole image, is no measure of the change).
+    var stalled: Bool {
+        let deltas = rounds.dropFirst()
+        guard patience > 0, deltas.count > patience else { return false }
+        let recent = deltas.suffix(patience).map(\.dirtyBytes).min()!
+        let before = deltas.dropLast(patience).map(\.dirtyBytes).min()!
+        return Double(recent) > Double(before) * (1 - minimumShrink)
+    }
+
     public mutating func record(_ round: Round) -> Decision {
-        if let previous = rounds.last, rounds.count >= 2 {
-            stalled = round.dirtyBytes >= previous.dirtyBytes ? stalled + 1 : 0
-        }
         rounds.append(round)
         if rounds.count >= 2 && round.dirtyBytes == 0 {
             return .switchover(predictedDowntime: frozenSeconds(round))
@@ -117,9 +133,9 @@ public struct PrecopyPlanner: Sendable {
         if let predicted = predictedFinalSeconds, predicted <= maxDowntime {
             return .switchover(predictedDowntime: predicted)
         }
-        if stalled >= patience {
+        if stalled {
             let rate = wireRate.map { " (link \(Int($0 * 8 / 1e6)) Mbit/s)" } ?? ""
-            return .giveUp(reason: "not converging: \(stalled) rounds without the dirtied data shrinking\(rate); the writers dirty data faster than the link can carry it")
+            return .giveUp(reason: "not converging: \(patience) rounds without the dirtied data shrinking by a tenth\(rate); the writers dirty data too fast for a final round to fit the budget on this link")
         }
         if rounds.count >= maxRounds {
             let p = predictedFinalSeconds.map { "\(Int($0 * 1000)) ms" } ?? "unknown"
