@@ -125,6 +125,7 @@ bench: deps
 	scripts/bench-rep.sh $(RELEASE_BIN)
 	scripts/bench-migrate.sh $(RELEASE_BIN)
 	scripts/bench-image.sh $(RELEASE_BIN)
+	scripts/bench-image-wan.sh $(RELEASE_BIN)
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
