@@ -6,7 +6,8 @@
 # wire and each round's seconds/bytes/kept connections; each trial checks that the copy equals
 # the frozen source. Needs root (ip netns).
 #   scripts/bench-image-wan.sh BIN_DIR [BIN_DIR...]
-# Environment: WAN_RATE (default 100mbit), WAN_RTT (ms, default 50), IMAGE_MIB (default 128),
+# Environment: WAN_RATE (default 100mbit), WAN_RTT (ms, default 50), WAN_LOSS (percent dropped
+# each way, default 0), IMAGE_MIB (default 128),
 # IMAGE_RATE (MiB/s of random 4 KiB page writes by scripts/image-writer.py, default 1; 0: none),
 # IMAGE_TRIALS (default 3), IMAGE_DIR (default $TMPDIR or /tmp; needs 3 x IMAGE_MIB free).
 set -euo pipefail
@@ -27,7 +28,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-bash "$wan" up --rate "${WAN_RATE:-100mbit}" --rtt "${WAN_RTT:-50}" >&2
+bash "$wan" up --rate "${WAN_RATE:-100mbit}" --rtt "${WAN_RTT:-50}" ${WAN_LOSS:+--loss "$WAN_LOSS"} >&2
 head -c $((mib << 20)) /dev/urandom > "$work/base.img"
 now() { date +%s.%N; }
 for trial in $(seq "$trials"); do
