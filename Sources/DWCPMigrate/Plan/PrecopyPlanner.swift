@@ -135,7 +135,7 @@ public struct PrecopyPlanner: Sendable {
         }
         if stalled {
             let rate = wireRate.map { " (link \(Int($0 * 8 / 1e6)) Mbit/s)" } ?? ""
-            return .giveUp(reason: "not converging: \(patience) rounds without the dirtied data shrinking by a tenth\(rate); the writers dirty data too fast for a final round to fit the budget on this link")
+            return .giveUp(reason: "not converging: \(patience) rounds without the dirtied data shrinking by \(Int((minimumShrink * 100).rounded())) %\(rate); the writers dirty data too fast for a final round to fit the budget on this link")
         }
         if rounds.count >= maxRounds {
             let p = predictedFinalSeconds.map { "\(Int($0 * 1000)) ms" } ?? "unknown"

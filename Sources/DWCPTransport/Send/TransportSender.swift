@@ -401,11 +401,12 @@ public final class TransportSender {
     private func handshake(_ socket: StreamSocket, stream: Int, timeout: Double, kept: ConnectionPool.Kept?) throws -> StreamSocket {
         let c = configuration
         if let kept {
-            if let cc = lock.withLock({ congestionOverride }) { try? socket.setCongestionControl(cc) }
-            lock.withLock {
+            let override = lock.withLock { () -> String? in
                 usesRDMA = false
                 if stats.congestionControl == nil { stats.congestionControl = congestionOverride ?? kept.congestionControl }
+                return congestionOverride
             }
+            if let override { try? socket.setCongestionControl(override) }
         }
         if let rate = c.maxRate { socket.setMaxPacingRate(max(1, rate / UInt64(max(1, lock.withLock { streamCount })))) }
         // Read before the hello goes out: every acknowledgement processed by then was sent before

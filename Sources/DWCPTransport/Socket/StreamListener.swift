@@ -124,7 +124,7 @@ public final class StreamListener: @unchecked Sendable {
     public enum AcceptResult { case connection(StreamSocket), timeout, closed }
 
     public func accept(timeout: Double) -> AcceptResult {
-        if let s = sharedLock.withLock({ stashed.isEmpty ? nil : stashed.removeFirst() }) { return .connection(s) }
+        if let s = takeStashed() { return .connection(s) }
         // Kernel and rsockets descriptors cannot share one poll: the time is split between them.
         let share = Int32(timeout * 1000) / Int32(listening.count)
         var sawTimeout = false
@@ -140,7 +140,7 @@ public final class StreamListener: @unchecked Sendable {
                 if rc > 0 && both[1].revents != 0 {
                     var drain = [UInt8](repeating: 0, count: 64)
                     while Glibc.read(stashSignal.read, &drain, drain.count) > 0 {}
-                    if let s = sharedLock.withLock({ stashed.isEmpty ? nil : stashed.removeFirst() }) { return .connection(s) }
+                    if let s = takeStashed() { return .connection(s) }
                     if p.revents == 0 {
                         sawTimeout = true
                         continue
@@ -201,6 +201,11 @@ public final class StreamListener: @unchecked Sendable {
         sharedLock.withLock { stashed.append(socket) }
         var one: UInt8 = 1
         _ = Glibc.write(stashSignal.write, &one, 1)
+    }
+
+    /// The connection stashed first, if any.
+    private func takeStashed() -> StreamSocket? {
+        sharedLock.withLock { stashed.isEmpty ? nil : stashed.removeFirst() }
     }
 
     /// Sessions whose transfer on this listener has ended, newest last (at most
