@@ -177,6 +177,37 @@ final class PipelineTests: XCTestCase {
         }
     }
 
+    /// Only DWCP frames carry a label: a raw or zstd pipeline asked to send its input under
+    /// another encoder's (an abort's) fails the transfer, at both ends, instead of sending the
+    /// stream as if nothing had been asked.
+    func testALabelAStreamWithoutFramesCannotCarryFailsTheTransfer() throws {
+        let path = NSTemporaryDirectory() + "unlabelled-\(getpid())"
+        defer { unlink(path) }
+        let input = try FileDescriptor.create(path, overwrite: true)
+        try input.writeAll(sample())
+        input.close()
+        for format in [SendPipeline.StreamFormat.raw, .zstd(level: 1, windowLog: nil, threads: 1)] {
+            let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+            defer { listener.shutdown() }
+            let sink = try FileDescriptor.openForWriting("/dev/null")
+            defer { sink.close() }
+            var receiveError: Error?
+            let receiving = OSThread {
+                do { _ = try ReceivePipeline(receiver: ReceiverConfiguration()).run(listener: listener, output: sink) { _ in } } catch { receiveError = error }
+            }
+            let pipeline = SendPipeline(encoder: EncoderConfiguration(),
+                                        sender: SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: listener.port)))
+            pipeline.format = format
+            var labelled = EncoderConfiguration()
+            labelled.infoJSON = #"{"dwcp_migrate":"abort","round":3}"#
+            XCTAssertThrowsError(try pipeline.run(afterConnecting: {
+                SendPipeline.Start(input: try FileDescriptor.openForReading(path), encoder: labelled)
+            }), "\(format)") { XCTAssertTrue("\($0)".contains("cannot carry"), "\($0)") }
+            receiving.join()
+            XCTAssertNotNil(receiveError, "the destination took a \(format) stream whose label was dropped")
+        }
+    }
+
     /// The encoded queue may be raised far past its normal size and lowered again mid-stream
     /// (as `dwcp-migrate qemu` does across QEMU's first pass): the stream arrives whole.
     func testTheEncodedQueueCanGrowAndShrinkMidStream() throws {

@@ -135,7 +135,11 @@ public final class SendPipeline {
                 connected = true
                 connection.opened()
             }
-            if input == nil, let open { input = try open().input }
+            if input == nil, let open {
+                let start = try open()
+                try start.checkEncoder(for: .raw)
+                input = start.input
+            }
             guard let input else { return 0 }
             if !markerSent {
                 Self.rawMarker.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: 8) }
@@ -163,12 +167,19 @@ public final class SendPipeline {
         /// The bytes to send; the pipeline closes it when the run ends.
         public var input: FileDescriptor
         /// Frames labelled and encoded this way instead of as the pipeline's `encoder` says
-        /// (a final round that turned into an abort).
+        /// (a final round that turned into an abort). Only DWCP frames carry a label: a raw or
+        /// zstd pipeline given one fails the transfer rather than send the stream unlabelled.
         public var encoder: EncoderConfiguration?
 
         public init(input: FileDescriptor, encoder: EncoderConfiguration? = nil) {
             self.input = input
             self.encoder = encoder
+        }
+
+        /// Throws when `encoder` is set for a format that has no frames to carry it.
+        func checkEncoder(for format: StreamFormat) throws {
+            guard encoder != nil, format != .frames else { return }
+            throw DWCPError.failure("internal: a \(format) stream cannot carry another encoder's frames (an abort's label)")
         }
     }
 
@@ -217,6 +228,7 @@ public final class SendPipeline {
                         throw DWCPError.failure("the transfer ended before its first connection opened")
                     }
                     let start = try open()
+                    try start.checkEncoder(for: format)
                     source = start.input
                     if let e = start.encoder { encoder = e }
                 }
