@@ -32,6 +32,7 @@ public final class ImageDestination {
     /// Throwing from it (its report could not be written) stops the receiver.
     public var onRound: ((RoundLabel, ReceivePipeline.Result, UInt64) throws -> Void)?
 
+    /// What the receiving end of an image migration did, for its final JSON line and exit status.
     public struct Outcome {
         public var rounds = 0
         public var bytesReceived: UInt64 = 0

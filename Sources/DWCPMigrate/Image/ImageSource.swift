@@ -16,6 +16,7 @@ import DWCPTransport
 /// After each round the `PrecopyPlanner` decides: another round, switch over (run the freeze
 /// command, send the final round, done), or give up (tell the destination to discard, thaw).
 public final class ImageSource {
+    /// Everything one image migration needs, set by `dwcp-migrate file` from its options (and by tests directly).
     public struct Configuration {
         public var source: String
         public var workDirectory: String
@@ -64,6 +65,7 @@ public final class ImageSource {
         public var keptConnections: Int
     }
 
+    /// What the migration did, round by round, for its final JSON line and exit status.
     public struct Outcome {
         public var rounds: [RoundReport] = []
         public var downtime: Double = 0

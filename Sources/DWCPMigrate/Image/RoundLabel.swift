@@ -6,6 +6,7 @@ import DWCPPredict
 /// It travels in the DWCP stream's skippable info frame (docs/MIGRATE.md), so a round is still an
 /// ordinary DWCP stream that `dwcp-encode -d` can decode.
 public struct RoundLabel: Equatable, Sendable {
+    /// A pre-copy round, the final round (after the freeze) or an abort (the destination discards its copy).
     public enum Kind: String, Sendable { case round, final, abort }
     public var kind: Kind
     public var round: Int

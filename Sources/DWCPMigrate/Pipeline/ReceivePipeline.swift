@@ -31,6 +31,7 @@ public final class ReceivePipeline {
         self.receiver = receiver
     }
 
+    /// What one received transfer took: the decoder's figures and the transport's.
     public struct Result {
         public var decode: DecodeStats
         public var transfer: TransferStats

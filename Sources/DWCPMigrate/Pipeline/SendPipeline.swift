@@ -97,6 +97,7 @@ public final class SendPipeline {
                                  limit: base)
     }
 
+    /// What one sent transfer took: the encoder's figures and the transport's.
     public struct Result {
         public var encode: EncodeStats
         public var transfer: TransferStats

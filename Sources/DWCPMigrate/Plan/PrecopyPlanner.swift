@@ -43,6 +43,7 @@ public struct PrecopyPlanner: Sendable {
         public var seconds: Double { snapshotSeconds + sendSeconds }
     }
 
+    /// What the planner answers after each round: the only thing `ImageSource` acts on.
     public enum Decision: Sendable, Equatable {
         /// Run another pre-copy round while the source keeps running.
         case another

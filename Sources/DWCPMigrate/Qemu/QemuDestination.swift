@@ -24,6 +24,7 @@ public final class QemuDestination {
     /// the stream at loopback speed, as TCP's own autotuned buffers give QEMU's `tcp:`.
     static let streamBuffer = 4 << 20
 
+    /// What the destination's relay did, for `dwcp-migrate receive`'s final JSON line.
     public struct Outcome {
         public var bytesReceived: UInt64 = 0
         public var bytesDecoded: UInt64 = 0

@@ -30,6 +30,7 @@ public final class QemuSource {
         }
     }
 
+    /// Everything one QEMU migration needs, set by `dwcp-migrate qemu` from its options (and by tests directly).
     public struct Configuration {
         public var qmpPath: String
         /// Probes the link and plans the transfer. Called once QEMU's migration has started:
@@ -90,6 +91,7 @@ public final class QemuSource {
         public var seconds: Double
     }
 
+    /// What the migration did, for its final JSON line and exit status.
     public struct Outcome {
         public var totalSeconds = 0.0
         /// From the source VM stopping (QEMU's STOP event) to the destination confirming its VM

@@ -6,6 +6,7 @@ import DWCPSystem
 /// Instances run in parallel (one worker per core); each algorithm's result on an instance is
 /// checked before it is reported: every item placed exactly once, no node over capacity.
 public struct Evaluation {
+    /// One algorithm on one instance, checked, with the bounds it is judged against.
     public struct Result: Sendable {
         public var instance: String
         public var algorithm: PackingAlgorithm

@@ -5,6 +5,7 @@ import DWCPSystem
 /// scale-up): heterogeneous nodes with labels, filled to a target utilisation with random VMs,
 /// then timed decisions, each released again so the cluster stays at that utilisation.
 public struct LatencyBench {
+    /// One policy's decision latencies at one cluster size, for the bench's table.
     public struct Result: Sendable {
         public var nodes: Int
         public var policy: NodePolicy

@@ -3,6 +3,7 @@ import DWCPCore
 /// Published results per instance, from a tab-separated table with a header row
 /// (`instance_name`, `LB`, and `best_overall` or `OPT`), as the Mommessin et al. summary ships.
 public struct BoundsTable: Sendable {
+    /// One instance's published bounds.
     public struct Row: Sendable {
         public var lowerBound: Int
         public var bestPublished: Int?

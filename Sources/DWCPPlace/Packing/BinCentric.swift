@@ -3,6 +3,7 @@
 /// the next. Item-centric algorithms pick a node per VM; this picks a VM per node, which lets it
 /// match items to the shape of the room left.
 public struct BinCentric {
+    /// How a VM's fit to the room a node has left is scored.
     public enum Score: String, Sendable {
         /// Maximise Σ w·demand·free (fractions of the node): the VM aligned with the room left.
         case dotProduct = "dot-product"

@@ -30,6 +30,7 @@ public enum PackingAlgorithm: String, CaseIterable, Sendable {
         }
     }
 
+    /// Settings shared by the algorithms that search or draw at random: seed, local search, deadline.
     public struct Options: Sendable {
         public var seed: UInt64 = 1
         public var search = LocalSearch(seed: 1)

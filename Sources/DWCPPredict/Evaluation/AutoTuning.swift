@@ -8,6 +8,7 @@
 /// runs with every candidate setting and keeps the one whose mean w20 over the horizons is
 /// highest. The default setting wins ties, so a candidate must beat it.
 public struct AutoTuning {
+    /// A pair `train` chooses between: `auto`'s score α and its blend size.
     public struct Setting: Equatable, Sendable {
         public var alpha: Double
         public var blend: Int
@@ -17,6 +18,7 @@ public struct AutoTuning {
         }
     }
 
+    /// A setting with what it scored on the replayed runs.
     public struct Candidate: Sendable {
         public var setting: Setting
         /// Mean w20 of `auto` over the horizons, on the replayed runs.

@@ -4,6 +4,7 @@
 /// gives a measured p10/p90 band (`auto`) also has the band's coverage scored: how often the
 /// actual mean fell inside it, 0.8 when the band is calibrated.
 public struct Evaluator {
+    /// One model's record at one horizon: the w20 hits, the errors, and for `auto` its band's coverage.
     public struct Score: Sendable {
         public var model: String
         public var horizon: Int

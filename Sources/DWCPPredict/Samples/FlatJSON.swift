@@ -6,12 +6,14 @@
 /// Written by hand because it runs on every line of every trace in `eval` (hundreds of thousands)
 /// and needs precise error positions for bad input.
 public enum FlatJSON {
+    /// A field's value: samples hold numbers, strings and booleans only.
     public enum Value: Equatable {
         case number(Double)
         case string(String)
         case bool(Bool)
     }
 
+    /// Why a line is not a flat JSON object, and where, for the line-numbered report.
     public struct ParseError: Error, CustomStringConvertible {
         public var column: Int
         public var reason: String

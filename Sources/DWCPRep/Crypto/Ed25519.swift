@@ -6,11 +6,13 @@ import CCrypto
 /// Verification keeps one initialised `EVP_MD_CTX` per public key (Ed25519 is one-shot, so the
 /// context is reusable), which is what `openssl speed ed25519` measures too.
 public enum Ed25519 {
+    /// A node's signing identity: 32 private and 32 public bytes.
     public struct KeyPair: Sendable {
         public let privateKey: [UInt8]
         public let publicKey: [UInt8]
     }
 
+    /// libcrypto refused a key or a signature operation (never a signature that does not verify, which is `false`).
     public enum Failure: Error, CustomStringConvertible {
         case openssl(String)
         public var description: String { if case let .openssl(s) = self { return "libcrypto: \(s)" }; return "" }

@@ -15,6 +15,7 @@ import DWCPCore
 /// - timing and slowness: statistical, see `ReputationBook`;
 /// - Sybil: undetectable from messages; identities without admission are reported.
 public final class Detector {
+    /// The detector's thresholds; the defaults are docs/REPUTATION.md's.
     public struct Config: Sendable {
         /// A duplicate delivered within this of the first copy is a retransmission, not a replay.
         public var replayGraceMs: Int64 = 2000

@@ -2,6 +2,7 @@ import DWCPCore
 
 /// What the detectors conclude, one JSON line each (docs/REPUTATION.md).
 public struct Finding: Sendable {
+    /// What a finding says; each case tells whether it is proven or statistical.
     public enum Kind: String, Sendable {
         /// Two valid signatures by one key over different content for one slot: proven.
         case equivocation

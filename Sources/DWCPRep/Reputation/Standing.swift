@@ -27,6 +27,7 @@ public struct ReputationConfig: Sendable {
 
 /// One node's standing: its score, its recent timing record and its latency histogram.
 public struct Standing: Sendable {
+    /// Where the node stands (docs/REPUTATION.md): `suspect` below a score of 0.5 by default; `quarantined` below 0.3, by the Wilson rule, or at once on proof.
     public enum State: String, Sendable { case ok, suspect, quarantined }
     public var score = 1.0
     public var state = State.ok

@@ -1,5 +1,6 @@
 /// Scores a detection run against the simulator's labels, per class.
 public struct GroundTruth {
+    /// One node class's counts: how many, how many detected, how many wrongly quarantined.
     public struct Row: Sendable {
         public var label: NodeClass
         public var nodes = 0

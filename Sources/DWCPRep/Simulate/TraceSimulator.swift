@@ -22,6 +22,7 @@ public struct TraceSimulator {
         self.seed = seed
     }
 
+    /// A simulated node: its identity, its keys and the behaviour its class gives it.
     public struct Node {
         public var id: String
         public var label: NodeClass

@@ -12,6 +12,7 @@
 /// path whose figures straddle a threshold keeps its mode, while the thresholds keep their
 /// meaning for entering a mode.
 public struct LinkClassifier {
+    /// The link class every planner keys on (docs/TRANSPORT.md, "Probes").
     public enum Mode: String, Sendable { case datacenter, internet, hybrid }
 
     public var datacenterRTT = 0.002

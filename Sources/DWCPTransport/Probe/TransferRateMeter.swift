@@ -14,6 +14,7 @@
 /// again, and a measurement that mostly had none is reported as `atLeast`: the path takes more
 /// than the sender gave it.
 public struct TransferRateMeter {
+    /// The measurement: the path's rate, or a lower bound when the sender was the limit.
     public enum Verdict: Equatable {
         /// The path's rate, bits per second.
         case rate(Double)

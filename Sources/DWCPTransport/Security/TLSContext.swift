@@ -14,6 +14,7 @@ import DWCPCore
 /// Only TLS 1.3 is offered. AES-128-GCM is preferred: it is the fastest suite with AES-NI, and
 /// this is a bulk data path.
 public final class TLSContext: @unchecked Sendable {
+    /// Which end of the TLS handshake this context serves.
     public enum Role: Sendable { case client, server }
 
     public let role: Role

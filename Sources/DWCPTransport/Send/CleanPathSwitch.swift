@@ -15,6 +15,7 @@
 /// once on cubic, a second with more than `lossLimit` of its segments retransmitted goes back to
 /// bbr for good.
 public struct CleanPathSwitch {
+    /// The congestion control a connection should change to.
     public enum Action: Equatable { case useCubic, useBBR }
 
     public static let settleSeconds = 0.5

@@ -196,6 +196,7 @@ public struct Challenge: Equatable {
 ///     0 magic "DWTW" | 4 status | 5 rsvd | 8 next expected chunk u64 | 16 window bytes u64 |
 ///     24 rsvd | 32 server proof (32)
 public struct Welcome: Equatable {
+    /// The receiver's answer to a handshake.
     public enum Status: UInt8 { case ok = 0, authenticationFailed = 1, busy = 2 }
     public var status: Status
     public var nextExpected: UInt64
