@@ -90,6 +90,7 @@ struct FileCommand: ParsableCommand {
             j.add("send_s", r.sendSeconds, decimals: 3)
             j.add("connect_s", r.connectSeconds, decimals: 3)
             j.add("kept_streams", r.keptConnections)
+            j.add("reconnects", r.reconnects)
             switch decision {
             case .another: j.add("next", "round")
             case .switchover(let p): if r.label.kind != .final { j.add("next", "final"); j.add("predicted_downtime_ms", p * 1000, decimals: 1) }
@@ -117,6 +118,7 @@ struct FileCommand: ParsableCommand {
         j.add("bytes_read", outcome.rounds.map(\.imageBytes).reduce(0, +))
         j.add("wire_bytes", outcome.rounds.map(\.wireBytes).reduce(0, +))
         j.add("rounds", outcome.rounds.count)
+        j.add("reconnects", outcome.rounds.map(\.reconnects).reduce(0, +))
         j.add("receiver_restarts", outcome.receiverRestarts)
         if let r = outcome.resumedAfterRound { j.add("resumed_after_round", r) }
         let rounds = outcome.rounds.map { r -> String in

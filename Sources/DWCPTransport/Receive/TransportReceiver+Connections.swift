@@ -15,6 +15,48 @@ extension TransportReceiver {
         sendLock.withLock { try? socket.sendAll(m) }
     }
 
+    /// A connection of a transfer that has ended with a verdict, from a sender that lost every
+    /// connection while the verdict was on its way: it sends its end again (it has nothing more
+    /// to send: the welcome said every chunk is here) and is answered as the transfer's own
+    /// connections were, `ack` and `fin`. After `fin` 0 a connection that asked to be kept may
+    /// be released to the listener's next transfer, as theirs may (so may a stream of the
+    /// transfer that dialled after the verdict and heard it on another connection). Anything
+    /// else ends it.
+    /// Returns whether the connection went to the listener (`release`).
+    func tellVerdictAgain(_ ended: StreamListener.FinishedTransfer, on socket: StreamSocket, keepable: Bool, listener: StreamListener) -> Bool {
+        socket.setReceiveTimeout(configuration.handshakeTimeout)
+        var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+        var told = false
+        do {
+            while true {
+                try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
+                let m = try raw.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }
+                switch m.kind {
+                case .end where !told && m.length == 32:
+                    let payload = try socket.receive(32)
+                    // The same transfer's end, or nothing: its chunk count is the one that ended.
+                    guard Checksum.xxh3(payload) == m.checksum,
+                          payload.withUnsafeBytes({ LittleEndian.load(UInt64.self, $0.baseAddress!, 8) }) == ended.chunks else { return false }
+                    sendControl(socket, .ack, ended.chunks)
+                    sendControl(socket, .fin, ended.verdict)
+                    told = true
+                    if !(keepable && ended.verdict == Wire.verdictOK) { return false }
+                case .release where keepable && ended.verdict == Wire.verdictOK:
+                    // After its end was answered here, or after the verdict reached it on another
+                    // connection (a stream that dialled late, welcomed with nothing to send).
+                    sendControl(socket, .release, 0)
+                    socket.setReceiveTimeout(0)
+                    listener.stash(socket)
+                    return true
+                default:
+                    return false
+                }
+            }
+        } catch {
+            return false
+        }
+    }
+
     func connectionLoop(_ socket: StreamSocket, from listener: StreamListener) {
         OSThread.blockPipeSignal()
         // Kept for the listener's next transfer (`release`): left open, not this transfer's any more.
@@ -58,27 +100,41 @@ extension TransportReceiver {
             let result = try Handshake.serverAuthenticate(socket, auth: configuration.auth, timeout: configuration.handshakeTimeout)
             hello = result.hello
             isProbe = hello.flags & Hello.probeFlag != 0
-            let (status, next, window): (Welcome.Status, UInt64, UInt64) = lock.withLock {
-                if !result.authenticated { return (.authenticationFailed, 0, 0) }
-                if isProbe { return (.ok, 0, 0) }
+            typealias Answer = (status: Welcome.Status, next: UInt64, window: UInt64, ended: StreamListener.FinishedTransfer?)
+            let answer: Answer = lock.withLock {
+                if !result.authenticated { return (.authenticationFailed, 0, 0, nil) }
+                if isProbe { return (.ok, 0, 0, nil) }
+                // A transfer that ended with a verdict, this one or an earlier one on this
+                // listener, whose sender comes back without having heard it: told it again
+                // (`tellVerdictAgain`), and nothing else.
+                if let v = verdict, hello.session == session {
+                    return (.ok, nextExpected, configuration.window, StreamListener.FinishedTransfer(verdict: v, chunks: nextExpected))
+                }
+                if hello.session != session, let ended = listener.finishedTransfer(hello.session) {
+                    return (.ok, ended.chunks, configuration.window, ended)
+                }
                 if let s = session, s != hello.session {
                     if abandonsForNewSession() { failTransfer(Wire.transferAbandoned) }
-                    return (.busy, 0, 0)
+                    return (.busy, 0, 0, nil)
                 }
                 // Ended (verdict or failure): a sender still asking is for the next transfer.
-                if verdict != nil || failure != nil { return (.busy, 0, 0) }
+                if verdict != nil || failure != nil { return (.busy, 0, 0, nil) }
                 // A late connection of a transfer this listener already ended starts nothing.
-                if session == nil, listener.hasRetired(hello.session) { return (.busy, 0, 0) }
+                if session == nil, listener.hasRetired(hello.session) { return (.busy, 0, 0, nil) }
                 session = hello.session
                 if hello.window > 0 { senderWindow = hello.window }
                 // One of this transfer's connections from here on: the teardown shuts it even
                 // while its welcome is on the way.
                 connections[ObjectIdentifier(socket)] = socket
-                return (.ok, checkpoint != nil ? checkpointedChunks : nextExpected, configuration.window)
+                return (.ok, checkpoint != nil ? checkpointedChunks : nextExpected, configuration.window, nil)
             }
             try Handshake.serverWelcome(socket, auth: configuration.auth, hello: hello, serverNonce: result.serverNonce,
-                                        status: status, nextExpected: next, window: window)
-            if status != .ok { return }
+                                        status: answer.status, nextExpected: answer.next, window: answer.window)
+            if answer.status != .ok { return }
+            if let ended = answer.ended {
+                handedOn = tellVerdictAgain(ended, on: socket, keepable: hello.flags & Hello.keepFlag != 0 && !socket.rdma, listener: listener)
+                return
+            }
             if !isProbe {
                 socket.setSendTimeout(30)
                 lock.withLock {

@@ -248,7 +248,9 @@ public final class TransportReceiver {
         writer.join()
         acceptor.join()
         // Whatever its end, this session's transfer is over on this listener.
-        if let s = lock.withLock({ session }) { listener.retire(s) }
+        if let (s, finished) = lock.withLock({ session.map { ($0, verdict.map { StreamListener.FinishedTransfer(verdict: $0, chunks: nextExpected) }) } }) {
+            listener.retire(s, finished: finished)
+        }
         if let start = positional?.start { finishPositional(output, start) }
         return try lock.withLock {
             if let failure { throw failure }

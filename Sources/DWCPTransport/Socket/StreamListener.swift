@@ -209,11 +209,28 @@ public final class StreamListener: @unchecked Sendable {
     }
 
     /// Sessions whose transfer on this listener has ended, newest last (at most
-    /// `retiredSessionLimit`). A connection of one that arrives late (a stream still dialling
-    /// when the verdict went out, or a sender this listener gave up) must not start a transfer of
-    /// its own on the next receiver: that one has none of its chunks.
-    private var retired: [[UInt8]] = []
+    /// `retiredSessionLimit`), with the verdict each ended with, if it had one. A connection of
+    /// one that arrives late (a stream still dialling when the verdict went out, or a sender
+    /// this listener gave up) must not start a transfer of its own on the next receiver: that
+    /// one has none of its chunks. One whose transfer had a verdict is told it again
+    /// (`FinishedTransfer`): its sender lost every connection before the verdict reached it.
+    private var retired: [(session: [UInt8], finished: FinishedTransfer?)] = []
     static let retiredSessionLimit = 64
+
+    /// How a transfer on this listener ended, for a sender that reconnects after the end
+    /// without having heard it: its connections were cut while the verdict was on its way
+    /// (docs/TRANSPORT.md, "A verdict told again").
+    public struct FinishedTransfer: Equatable, Sendable {
+        /// The verdict the transfer's `fin` carried.
+        public var verdict: UInt64
+        /// Its chunk count: the reconnection's WELCOME asks for nothing before it.
+        public var chunks: UInt64
+
+        public init(verdict: UInt64, chunks: UInt64) {
+            self.verdict = verdict
+            self.chunks = chunks
+        }
+    }
 
     /// Handshakes under way on connections from this listener, whichever transfer accepted
     /// them: a transfer's end leaves its unfinished handshakes to finish (or time out), so
@@ -231,16 +248,22 @@ public final class StreamListener: @unchecked Sendable {
         handshakes.leave()
     }
 
-    /// Records that `session`'s transfer on this listener has ended.
-    public func retire(_ session: [UInt8]) {
+    /// Records that `session`'s transfer on this listener has ended, and its verdict if it had one.
+    public func retire(_ session: [UInt8], finished: FinishedTransfer? = nil) {
         sharedLock.withLock {
-            retired.append(session)
+            retired.append((session, finished))
             if retired.count > Self.retiredSessionLimit { retired.removeFirst() }
         }
     }
 
     /// Whether `session`'s transfer on this listener has ended (`retire`).
     public func hasRetired(_ session: [UInt8]) -> Bool {
-        sharedLock.withLock { retired.contains(session) }
+        sharedLock.withLock { retired.contains { $0.session == session } }
+    }
+
+    /// The verdict `session`'s transfer on this listener ended with; nil if it has not ended
+    /// or ended without one.
+    public func finishedTransfer(_ session: [UInt8]) -> FinishedTransfer? {
+        sharedLock.withLock { retired.last { $0.session == session }?.finished }
     }
 }
