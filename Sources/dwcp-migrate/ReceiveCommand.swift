@@ -28,7 +28,11 @@ struct ReceiveCommand: ParsableCommand {
             round 0. With it goes what applying that round overwrote (FILE.dwcp-undo), so \
             a source that stopped before it heard the round confirmed, run again with \
             --resume and offering that round once more, is taken: FILE goes back one round \
-            first. If the source gives up, FILE is deleted. \
+            first. If the source gives up, FILE is deleted. After the final round, receive \
+            waits until the source says it heard the round was applied (at once, normally); \
+            a source whose connections were cut before it heard comes back and is told \
+            again. One that does not within --idle-timeout may have given up and run its \
+            --thaw: receive then fails (exit 4) with FILE complete. \
             FILE may be a block device, given with --journal-dir: every round is written into \
             it in place (the image is its first bytes, as long as the source's), its journal \
             and a marker named after it live in DIR, and the marker (NAME.dwcp-incomplete) is \
@@ -51,7 +55,7 @@ struct ReceiveCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep the round journal, round record and undo (and a device's marker) in DIR instead of beside FILE; needed when FILE is a block device. Give the same DIR to 'dwcp-migrate recover'.", valueName: "DIR"))
     var journalDir: String?
 
-    @Option(help: ArgumentHelp("Fail (exit 4) after this long without data from the source. With --secret-file, a source that proves the secret while the current one has had no connection for a second takes over at once (the round in progress is given up).", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Fail (exit 4) after this long without data from the source, or, after the final round, without the source saying it heard the round was applied (a source whose connections were cut then comes back and is told again). With --secret-file, a source that proves the secret while the current one has had no connection for a second takes over at once (the round in progress is given up).", valueName: "SECONDS"))
     var idleTimeout: Double = 120
 
     @Option(name: [.customShort("T"), .long], help: ArgumentHelp("Decompression threads, and the threads QEMU pre-faults the guest's RAM on (default: all cores).", valueName: "N"))
@@ -149,7 +153,13 @@ struct ReceiveCommand: ParsableCommand {
         j.add("rounds_taken_again", o.roundsTakenAgain)
         j.add("sources_replaced", o.sourcesReplaced)
         j.add("verified", "every round's digest matched")
+        j.add("source_heard_verdict", o.sourceHeardVerdict)
         try emit(j)
+        guard o.sourceHeardVerdict else {
+            throw DWCPError(.network, "\(output!): the final round is applied and verified, but its source did not say it heard so within "
+                                      + "\(Int(config.idleTimeout)) s (--idle-timeout): if it gave up, it ran --thaw and its writers went on there; "
+                                      + "check the source before using this copy")
+        }
         Diagnostics.info("\(output!): \(Units.count(o.rounds, "round")) applied, \(Units.formatBytes(o.imageBytes)), verified")
     }
 }

@@ -213,6 +213,56 @@ final class KeptConnectionTests: XCTestCase {
         XCTAssertEqual(received, Data(data))
     }
 
+    /// After a listener's last transfer (`dwcp-migrate receive`'s final round) the receiver
+    /// waits until the sender says it heard the verdict (a `release`): at once when it did; a
+    /// sender that lost the verdict and comes back is told it meanwhile, and a new session is
+    /// answered "busy"; nobody coming back ends the wait at its deadline, unheard.
+    func testAfterTheLastTransferTheVerdictIsToldUntilTheSenderHeardIt() throws {
+        var config = ReceiverConfiguration()
+        config.handshakeTimeout = 5
+        // Heard: the sender released its connection after the verdict.
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let first = try receive(on: listener)
+        let heard = try transferOneChunkAskingToKeep(port: listener.port)
+        XCTAssertNoThrow(try first().0.get())
+        try heard.sendAll(Wire.releaseMessage)
+        let start = MonotonicClock.now()
+        XCTAssertTrue(TransportReceiver.waitUntilVerdictHeard(on: listener, configuration: config, until: start + 5))
+        XCTAssertLessThan(MonotonicClock.now() - start, 1, "waited for a sender that had released")
+        heard.close()
+
+        // Lost: told again to the sender that comes back; a stranger meanwhile is busy.
+        let session = SessionAuth.nonce()
+        let second = try receive(on: listener)
+        let lost = try transferOneChunkAskingToKeep(port: listener.port, session: session, readVerdict: false)
+        XCTAssertNoThrow(try second().0.get())
+        lost.close()
+        var result: Bool?
+        let waiting = OSThread { result = TransportReceiver.waitUntilVerdictHeard(on: listener, configuration: config, until: MonotonicClock.now() + 10) }
+        let stranger = try StreamSocket.connect(Endpoint(host: "127.0.0.1", port: listener.port))
+        XCTAssertThrowsError(try Handshake.client(stranger, auth: SessionAuth(secret: nil), session: SessionAuth.nonce(), stream: 0,
+                                                  chunkSize: 1 << 16, streams: 1)) { XCTAssertEqual($0 as? DWCPError, Wire.receiverBusy) }
+        stranger.close()
+        let again = try StreamSocket.connect(Endpoint(host: "127.0.0.1", port: listener.port))
+        XCTAssertEqual(try Handshake.client(again, auth: SessionAuth(secret: nil), session: session, stream: 0,
+                                            chunkSize: 1 << 16, streams: 1, keep: true).nextExpected, 1)
+        again.setReceiveTimeout(5)
+        try again.sendAll(oneChunkEnd)
+        XCTAssertEqual(try verdict(on: again), Wire.verdictOK)
+        try again.sendAll(Wire.releaseMessage)
+        waiting.join()
+        XCTAssertEqual(result, true, "the sender that heard the verdict again was not counted")
+        again.close()
+
+        // Nobody comes back: unheard at the deadline.
+        let third = try receive(on: listener)
+        try transferOneChunkAskingToKeep(port: listener.port, readVerdict: false).close()
+        XCTAssertNoThrow(try third().0.get())
+        let deadline = MonotonicClock.now() + 0.5
+        XCTAssertFalse(TransportReceiver.waitUntilVerdictHeard(on: listener, configuration: config, until: deadline))
+        XCTAssertGreaterThanOrEqual(MonotonicClock.now(), deadline)
+    }
+
     func testReleaseIsAnsweredAfterTheVerdictAndRefusedBefore() throws {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         let wait = try receive(on: listener)

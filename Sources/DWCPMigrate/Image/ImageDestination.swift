@@ -43,6 +43,9 @@ public final class ImageDestination {
         public var roundsTakenAgain = 0
         /// Rounds given up for another source because theirs was gone (`Wire.transferAbandoned`).
         public var sourcesReplaced = 0
+        /// Whether the source said it heard the final round's verdict (released a connection)
+        /// within the idle timeout. If it did not, it may have given up and run `--thaw`.
+        public var sourceHeardVerdict = true
     }
 
     public init(files: ImageFiles, receiver: ReceiverConfiguration) {
@@ -121,7 +124,15 @@ public final class ImageDestination {
             if label.round > 0 && label.round < expected { outcome.roundsTakenAgain += 1 }
             outcome.imageBytes = result.decode.bytesOut
             length = result.decode.bytesOut
-            if label.kind == .final { return outcome }
+            if label.kind == .final {
+                // The verdict can be lost with every connection after the commit: until the
+                // source says it heard it, a source that comes back is told it again (else it
+                // would give up after its --resume-timeout and run --thaw, while this copy is
+                // complete: two images going on).
+                outcome.sourceHeardVerdict = TransportReceiver.waitUntilVerdictHeard(
+                    on: listener, configuration: receiver, until: MonotonicClock.now() + receiver.idleTimeout)
+                return outcome
+            }
             expected = label.round + 1
         }
     }

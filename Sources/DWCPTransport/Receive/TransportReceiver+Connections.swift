@@ -23,7 +23,8 @@ extension TransportReceiver {
     /// transfer that dialled after the verdict and heard it on another connection). Anything
     /// else ends it.
     /// Returns whether the connection went to the listener (`release`).
-    func tellVerdictAgain(_ ended: StreamListener.FinishedTransfer, on socket: StreamSocket, keepable: Bool, listener: StreamListener) -> Bool {
+    func tellVerdictAgain(_ ended: StreamListener.FinishedTransfer, of session: [UInt8], on socket: StreamSocket, keepable: Bool,
+                          listener: StreamListener) -> Bool {
         socket.setReceiveTimeout(configuration.handshakeTimeout)
         var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         var told = false
@@ -46,7 +47,7 @@ extension TransportReceiver {
                     // connection (a stream that dialled late, welcomed with nothing to send).
                     sendControl(socket, .release, 0)
                     socket.setReceiveTimeout(0)
-                    listener.stash(socket)
+                    listener.stash(socket, releasedBy: session)
                     return true
                 default:
                     return false
@@ -113,6 +114,8 @@ extension TransportReceiver {
                 if hello.session != session, let ended = listener.finishedTransfer(hello.session) {
                     return (.ok, ended.chunks, configuration.window, ended)
                 }
+                // Past the listener's last transfer (`waitUntilVerdictHeard`): nothing new starts.
+                if servesEndedTransfersOnly { return (.busy, 0, 0, nil) }
                 if let s = session, s != hello.session {
                     if abandonsForNewSession() { failTransfer(Wire.transferAbandoned) }
                     return (.busy, 0, 0, nil)
@@ -132,7 +135,8 @@ extension TransportReceiver {
                                         status: answer.status, nextExpected: answer.next, window: answer.window)
             if answer.status != .ok { return }
             if let ended = answer.ended {
-                handedOn = tellVerdictAgain(ended, on: socket, keepable: hello.flags & Hello.keepFlag != 0 && !socket.rdma, listener: listener)
+                handedOn = tellVerdictAgain(ended, of: hello.session, on: socket, keepable: hello.flags & Hello.keepFlag != 0 && !socket.rdma,
+                                            listener: listener)
                 return
             }
             if !isProbe {
@@ -216,7 +220,7 @@ extension TransportReceiver {
                     guard keeps else { throw DWCPError(.network, "release before the transfer succeeded") }
                     sendControl(socket, .release, 0)
                     handedOn = true
-                    listener.stash(socket)
+                    listener.stash(socket, releasedBy: hello.session)
                     return
                 case .cancel:
                     // The sender's side failed (its input, or what feeds it): this transfer can

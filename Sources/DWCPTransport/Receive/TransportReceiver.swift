@@ -1,5 +1,6 @@
 import DWCPCore
 import DWCPSystem
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -108,6 +109,9 @@ public final class TransportReceiver {
     /// `reaped`: shut, as every connection is after any other verdict).
     var keepable: Set<ObjectIdentifier> = []
     var released: Set<ObjectIdentifier> = []
+    /// Answers only reconnections of ended transfers (`waitUntilVerdictHeard`): set on a
+    /// receiver that runs no transfer of its own.
+    var servesEndedTransfersOnly = false
     var reaped: Set<ObjectIdentifier> = []
     /// Connections past the handshake: acknowledgements go to them in turn.
     var authenticated: [ObjectIdentifier: StreamSocket] = [:]
@@ -248,7 +252,9 @@ public final class TransportReceiver {
         writer.join()
         acceptor.join()
         // Whatever its end, this session's transfer is over on this listener.
-        if let (s, finished) = lock.withLock({ session.map { ($0, verdict.map { StreamListener.FinishedTransfer(verdict: $0, chunks: nextExpected) }) } }) {
+        if let (s, finished) = lock.withLock({ session.map { s in
+            (s, verdict.map { StreamListener.FinishedTransfer(verdict: $0, chunks: nextExpected, releases: !keepable.isEmpty) })
+        } }) {
             listener.retire(s, finished: finished)
         }
         if let start = positional?.start { finishPositional(output, start) }
@@ -261,6 +267,36 @@ public final class TransportReceiver {
             s.chunks = nextExpected
             return s
         }
+    }
+
+    /// After the last transfer a listener serves (`dwcp-migrate receive`'s final round): waits
+    /// until that transfer's sender has heard its verdict, which it tells by releasing a
+    /// connection after `fin` 0, and meanwhile tells the verdict again to a sender that lost
+    /// it with every connection and comes back (`tellVerdictAgain`); any other sender is
+    /// answered "busy". Returns true at once for a transfer whose sender never releases (it
+    /// did not ask to keep its connections, or the verdict was not 0), and false when
+    /// `deadline` (`MonotonicClock`) passes first (docs/TRANSPORT.md, "A verdict told again").
+    public static func waitUntilVerdictHeard(on listener: StreamListener, configuration: ReceiverConfiguration, until deadline: Double) -> Bool {
+        guard let (session, finished) = listener.lastRetired, let finished,
+              finished.releases, finished.verdict == Wire.verdictOK else { return true }
+        let receiver = TransportReceiver(configuration: configuration)
+        receiver.servesEndedTransfersOnly = true
+        let heard = Atomic<Bool>(false)
+        let acceptor = OSThread {
+            while !heard.load(ordering: .acquiring) {
+                switch listener.accept(timeout: 0.1) {
+                case .timeout: continue
+                case .closed: return
+                case .connection(let socket):
+                    guard listener.beginHandshake(limit: configuration.maxPendingHandshakes) else { socket.close(); continue }
+                    _ = OSThread { receiver.connectionLoop(socket, from: listener) }
+                }
+            }
+        }
+        let released = listener.waitForRelease(of: session, until: deadline)
+        heard.store(true, ordering: .releasing)
+        acceptor.join()
+        return released
     }
 
     /// Whether an authenticated sender's new session ends this transfer (`Wire.transferAbandoned`):

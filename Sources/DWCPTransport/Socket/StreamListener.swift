@@ -197,8 +197,15 @@ public final class StreamListener: @unchecked Sendable {
     /// has just finished uses this for a connection that belongs to the next transfer on the
     /// same listener (dwcp-recv --keep, dwcp-migrate rounds) instead of dropping it, and so does a
     /// connection its sender keeps for its next transfer (`release`).
-    public func stash(_ socket: StreamSocket) {
-        sharedLock.withLock { stashed.append(socket) }
+    public func stash(_ socket: StreamSocket, releasedBy session: [UInt8]? = nil) {
+        sharedLock.withLock {
+            stashed.append(socket)
+            if let session, !released.contains(session) {
+                released.append(session)
+                if released.count > Self.retiredSessionLimit { released.removeFirst() }
+            }
+            sharedLock.broadcast()
+        }
         var one: UInt8 = 1
         _ = Glibc.write(stashSignal.write, &one, 1)
     }
@@ -225,10 +232,14 @@ public final class StreamListener: @unchecked Sendable {
         public var verdict: UInt64
         /// Its chunk count: the reconnection's WELCOME asks for nothing before it.
         public var chunks: UInt64
+        /// Whether its sender asked to keep a connection (`Hello.keepFlag`): after `fin` 0 it
+        /// then releases one (`release`), which tells the receiver the sender heard the verdict.
+        public var releases: Bool
 
-        public init(verdict: UInt64, chunks: UInt64) {
+        public init(verdict: UInt64, chunks: UInt64, releases: Bool = false) {
             self.verdict = verdict
             self.chunks = chunks
+            self.releases = releases
         }
     }
 
@@ -254,6 +265,28 @@ public final class StreamListener: @unchecked Sendable {
             retired.append((session, finished))
             if retired.count > Self.retiredSessionLimit { retired.removeFirst() }
         }
+    }
+
+    /// Sessions whose sender released a connection to this listener (`stash(_:releasedBy:)`):
+    /// it heard its transfer's verdict. Newest last, at most `retiredSessionLimit`.
+    private var released: [[UInt8]] = []
+
+    /// Waits until `session`'s sender has released a connection (it heard its verdict, `fin` 0)
+    /// or `deadline` (`MonotonicClock`) has passed; returns whether it did.
+    public func waitForRelease(of session: [UInt8], until deadline: Double) -> Bool {
+        sharedLock.withLock {
+            while !released.contains(session) {
+                let left = deadline - MonotonicClock.now()
+                if left <= 0 { return false }
+                sharedLock.wait(seconds: min(left, 0.5))
+            }
+            return true
+        }
+    }
+
+    /// The transfer that ended last on this listener, with its verdict if it had one.
+    public var lastRetired: (session: [UInt8], finished: FinishedTransfer?)? {
+        sharedLock.withLock { retired.last }
     }
 
     /// Whether `session`'s transfer on this listener has ended (`retire`).
