@@ -80,6 +80,48 @@ final class TransferSuccessionTests: XCTestCase {
         XCTAssertEqual(data, Data(b))
     }
 
+    /// A first connection cut in its handshake (a dropped path: the migration soak's cuts once
+    /// failed a `dwcp-migrate qemu` at its start this way, "Software caused connection abort")
+    /// is dialled again within the resume timeout, as a busy receiver is asked again; a port
+    /// where nobody listens still fails at once.
+    func testAFirstConnectionCutInItsHandshakeIsDialledAgain() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        // The first connection is taken and closed once its hello arrived; then a receiver.
+        var wait: (() -> (Result<TransferStats, Error>, Data?))?
+        let cutter = OSThread {
+            guard let first = listener.accept() else { return }
+            _ = try? first.receive(Wire.helloLength)
+            first.close()
+            wait = try? self.receive(on: listener)
+        }
+        // One stream, so the connection cut is the first (the others dial beside it).
+        var config = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
+        config.streams = 1
+        config.chunkSize = 64 << 10
+        config.resumeTimeout = 5
+        let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 11) }
+        var at = 0
+        let sent = try TransportSender(configuration: config).send { p, capacity in
+            let n = min(capacity, bytes.count - at)
+            bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress! + at, byteCount: n) }
+            at += n
+            return n
+        }
+        cutter.join()
+        XCTAssertGreaterThanOrEqual(sent.reconnects, 1, "\(sent)")
+        XCTAssertEqual(wait?().1, Data(bytes))
+
+        // Nobody listening: no second try.
+        let closed = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let port = closed.port
+        closed.shutdown()
+        let start = MonotonicClock.now()
+        var nobody = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port))
+        nobody.resumeTimeout = 5
+        XCTAssertThrowsError(try TransportSender(configuration: nobody).send { _, _ in 0 })
+        XCTAssertLessThan(MonotonicClock.now() - start, 1, "a refused dial was tried again")
+    }
+
     /// Handshakes left unfinished by an ended transfer still count against the limit: it is
     /// the listener's, not each transfer's.
     func testTheHandshakeLimitHoldsAcrossTransfers() throws {

@@ -325,7 +325,9 @@ public final class TransportSender {
 
     /// The first connection. A receiver busy with another transfer is asked again, with backoff,
     /// until `resumeTimeout`: it may be about to finish that transfer, or to give it up for this
-    /// one (`Wire.transferAbandoned`). Any other refusal fails at once, with its reason.
+    /// one (`Wire.transferAbandoned`). So is one whose connection opened and was lost in the
+    /// handshake (`LostInHandshake`: cut, reset, timed out), as any later connection would be.
+    /// Any other refusal (nobody listening, a wrong secret) fails at once, with its reason.
     func connectWhenFree() throws -> StreamSocket {
         let start = MonotonicClock.now()
         var backoff = 0.1
@@ -340,6 +342,16 @@ public final class TransportSender {
                     throw DWCPError(e.status, "\(configuration.endpoint): \(e.message) (asked again for up to \(Int(configuration.resumeTimeout)) s)")
                 }
                 wasBusy = true
+                usleep(UInt32(backoff * 1e6))
+                backoff = min(1, backoff * 2)
+            } catch let lost as LostInHandshake {
+                // Cut or reset before the welcome (a dropped path, `ss -K`): the receiver was
+                // there, and a first connection is worth the same patience as a later one.
+                let waited = MonotonicClock.now() - start
+                guard waited + backoff <= configuration.resumeTimeout else {
+                    throw DWCPError(.network, "\(lost) (the first connection dialled again for \(Int(configuration.resumeTimeout)) s)")
+                }
+                lock.withLock { stats.reconnects += 1 }
                 usleep(UInt32(backoff * 1e6))
                 backoff = min(1, backoff * 2)
             } catch let e as DWCPError where wasBusy {
@@ -363,7 +375,20 @@ public final class TransportSender {
                 ConnectionPool.discard(kept)
             }
         }
-        return try handshake(try dial(timeout: timeout), stream: stream, timeout: timeout, kept: nil)
+        let socket = try dial(timeout: timeout)
+        do {
+            return try handshake(socket, stream: stream, timeout: timeout, kept: nil)
+        } catch where socket.connectionLost {
+            throw LostInHandshake(error: error)
+        }
+    }
+
+    /// A new connection that opened and was then lost in its handshake (cut, reset, timed out):
+    /// the receiver was there. `connectWhenFree` dials a first connection lost so again, as it
+    /// asks a busy receiver again; to the other connections it is one more failure to retry.
+    struct LostInHandshake: Error, CustomStringConvertible {
+        let error: Error
+        var description: String { "\(error)" }
     }
 
     /// A new connection to the receiver, its congestion control, pacing and TLS set.

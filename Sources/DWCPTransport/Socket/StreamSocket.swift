@@ -26,6 +26,16 @@ public final class StreamSocket: @unchecked Sendable {
     public var hasTLS: Bool { tls != nil }
     private var receiveTimeout = 0.0
     private var sendTimeout = 0.0
+    /// Set once a send or receive on the open connection failed (closed, reset, timed out):
+    /// the connection was there and is gone, as opposed to a dial that found nobody or an
+    /// answer that refused (`TransportSender.connectWhenFree` dials a lost first connection again).
+    public private(set) var connectionLost = false
+
+    /// The error of a failed send or receive, the connection marked lost.
+    private func lost(_ what: String) -> DWCPError {
+        connectionLost = true
+        return DWCPError(.network, "\(peer): \(what)")
+    }
 
     init(fd: Int32, peer: String, calls: SocketCalls) {
         self.fd = fd
@@ -156,13 +166,15 @@ public final class StreamSocket: @unchecked Sendable {
     /// Sends all `count` bytes. `more` (kernel TCP only) says more follows at once (`MSG_MORE`),
     /// so a message header leaves in the same segment as the payload after it.
     public func sendAll(_ p: UnsafeRawPointer, _ count: Int, more: Bool = false) throws {
-        if let tls { return try tls.writeAll(p, count, timeout: sendTimeout) }
+        if let tls {
+            do { return try tls.writeAll(p, count, timeout: sendTimeout) } catch { connectionLost = true; throw error }
+        }
         var done = 0
         while done < count {
             let n = more && !rdma ? SocketCalls.kernelSendMore(fd, p + done, count - done) : calls.send(fd, p + done, count - done)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw DWCPError(.network, "\(peer): send: \(String(cString: strerror(errno)))")
+                throw lost("send: \(String(cString: strerror(errno)))")
             }
             done += n
         }
@@ -185,7 +197,7 @@ public final class StreamSocket: @unchecked Sendable {
             let n = Glibc.sendfile(fd, file, &position, count - done)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw DWCPError(.network, "\(peer): sendfile: \(String(cString: strerror(errno)))")
+                throw lost("sendfile: \(String(cString: strerror(errno)))")
             }
             if n == 0 { throw DWCPError(.failure, "input ended at byte \(position), before the \(offset + UInt64(count)) already read: the file shrank while being sent") }
             done += n
@@ -200,7 +212,9 @@ public final class StreamSocket: @unchecked Sendable {
     public func receiveExactly(_ p: UnsafeMutableRawPointer, _ count: Int) throws {
         var done = 0
         if let tls {
-            while done < count { done += try tls.read(p + done, count - done, timeout: receiveTimeout) }
+            do {
+                while done < count { done += try tls.read(p + done, count - done, timeout: receiveTimeout) }
+            } catch { connectionLost = true; throw error }
             return
         }
         while done < count {
@@ -208,14 +222,14 @@ public final class StreamSocket: @unchecked Sendable {
                 // rsockets has no SO_RCVTIMEO: wait for data with rpoll instead.
                 var waiter = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 let ready = calls.poll(&waiter, 1, Int32(receiveTimeout * 1000))
-                if ready == 0 { throw DWCPError(.network, "\(peer): timed out") }
+                if ready == 0 { throw lost("timed out") }
             }
             let n = calls.recv(fd, p + done, count - done)
-            if n == 0 { throw DWCPError(.network, "\(peer): connection closed") }
+            if n == 0 { throw lost("connection closed") }
             if n < 0 {
                 if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { throw DWCPError(.network, "\(peer): timed out") }
-                throw DWCPError(.network, "\(peer): recv: \(String(cString: strerror(errno)))")
+                if errno == EAGAIN || errno == EWOULDBLOCK { throw lost("timed out") }
+                throw lost("recv: \(String(cString: strerror(errno)))")
             }
             done += n
         }
