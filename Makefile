@@ -79,7 +79,7 @@ FUZZ_FLAGS = --scratch-path .build-fuzz \
 	-Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,trace-cmp,pc-table,inline-8bit-counters \
 	-Xswiftc -parse-as-library \
 	-Xlinker $$(dirname $$(readlink -f $$(which swift)))/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a -Xlinker -lstdc++
-FUZZ_RUN = -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+FUZZ_RUN = -artifact_prefix=.build-fuzz/ -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
 FUZZ_REPORT = grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Done|==[0-9]+==|Fatal error|fatal error'
 
 fuzz: build
