@@ -5,6 +5,7 @@ import DWCPCore
 import DWCPMigrate
 import DWCPSystem
 import DWCPTransport
+import Glibc
 
 /// Options every migration source shares: where to, the downtime budget, and how to move bytes.
 struct SourceOptions: ParsableArguments {
@@ -71,6 +72,9 @@ struct SourceOptions: ParsableArguments {
         }
     }
 
+    /// Probes run before giving up when each one's connection opened and was lost (cut, reset).
+    static let probeAttempts = 3
+
     /// How a VM migration measures its link's rate (`dwcp-migrate qemu --rate-probe`).
     enum RateProbe: String, ExpressibleByArgument, CaseIterable {
         case auto, burst, transfer
@@ -106,12 +110,20 @@ struct SourceOptions: ParsableArguments {
             if onTransfer { probe.burstOnlyBelowRoundTrip = rateProbe == .transfer ? 0 : MigrationPlan.rateOnTransferFromRoundTrip }
             probe.auth = SessionAuth(secret: try secret.load())
             probe.tls = try tlsContext()
-            do {
-                Timeline.mark("probe started")
-                measurement = try probe.measure()
-                Timeline.mark("probe done")
-            } catch {
-                throw DWCPError(.network, "cannot probe the destination \(to): \(error) (is 'dwcp-migrate receive' running there?)")
+            // A probe whose connection was cut after it opened is run again, a few times.
+            var lost = 0
+            while measurement == nil {
+                do {
+                    Timeline.mark("probe started")
+                    measurement = try probe.measure()
+                    Timeline.mark("probe done")
+                } catch let e as LinkProbe.ConnectionLost where lost < Self.probeAttempts - 1 {
+                    lost += 1
+                    Diagnostics.debug("the probe's connection was lost (\(e)): probing again")
+                    usleep(UInt32(100_000 << lost))
+                } catch {
+                    throw DWCPError(.network, "cannot probe the destination \(to): \(error) (is 'dwcp-migrate receive' running there?)")
+                }
             }
         }
         if onTransfer, linkRate == nil, let m = measurement, m.throughput == 0 {

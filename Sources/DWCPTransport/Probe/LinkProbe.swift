@@ -103,18 +103,30 @@ public struct LinkProbe {
         self.endpoint = endpoint
     }
 
+    /// A probe whose connection opened and was then lost (cut, reset, timed out): the receiver
+    /// was there, and probing again may well succeed (`dwcp-migrate` does, a few times).
+    public struct ConnectionLost: Error, CustomStringConvertible {
+        public let error: Error
+        public var description: String { "\(error)" }
+    }
+
+    /// Measures the path; throws `ConnectionLost` when the connection opened and was lost.
     public func measure() throws -> LinkMeasurement {
         if keepConnection, let socket = kept.socket {
             // The peer may have restarted, or the path dropped the idle connection: a new one.
             if let m = try? measure(onKept: socket) { return m }
         }
         let (socket, opening) = try connect()
-        guard keepConnection else {
-            defer { socket.close() }
-            return try measure(on: socket, opening: opening).0
+        do {
+            guard keepConnection else {
+                defer { socket.close() }
+                return try measure(on: socket, opening: opening).0
+            }
+            kept.socket = socket
+            return try measure(onKept: socket, opening: opening)
+        } catch where socket.connectionLost {
+            throw ConnectionLost(error: error)
         }
-        kept.socket = socket
-        return try measure(onKept: socket, opening: opening)
     }
 
     /// A measurement on the kept connection, which is dropped when it failed or cannot carry
@@ -150,6 +162,7 @@ public struct LinkProbe {
                                      probe: true, roundTrip: { exchanges.append($0) })
         } catch {
             socket.close()
+            if socket.connectionLost { throw ConnectionLost(error: error) }
             throw error
         }
         // The handshake's exchanges count only when they took about the SYN's round trip: a

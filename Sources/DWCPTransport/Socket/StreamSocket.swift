@@ -145,20 +145,26 @@ public final class StreamSocket: @unchecked Sendable {
         var ai: UnsafeMutablePointer<addrinfo>? = first
         while let a = ai {
             ai = a.pointee.ai_next
-            let fd = calls.socket(a.pointee.ai_family)
-            if fd < 0 {
-                // No RDMA device: every address would fail the same way.
-                if rdma { throw RDMA.failure("\(endpoint): rsocket", errno) }
-                continue
+            // A connect this host aborted (ECONNABORTED: its socket destroyed mid-handshake, as
+            // `ss -K` or a conntrack flush does) says nothing of the peer: tried again, twice.
+            for attempt in 0..<3 {
+                if attempt > 0 { usleep(50_000) }
+                let fd = calls.socket(a.pointee.ai_family)
+                if fd < 0 {
+                    // No RDMA device: every address would fail the same way.
+                    if rdma { throw RDMA.failure("\(endpoint): rsocket", errno) }
+                    break
+                }
+                // The connect timeout is a kernel send timeout (rsockets has none).
+                if !rdma { Self.setKernelTimeout(fd, SO_SNDTIMEO, timeout) }
+                if calls.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
+                    if !rdma { Self.setKernelTimeout(fd, SO_SNDTIMEO, 0) }
+                    return StreamSocket(fd: fd, peer: endpoint.description, calls: calls)
+                }
+                lastError = errno
+                _ = calls.close(fd)
+                if lastError != ECONNABORTED { break }
             }
-            // The connect timeout is a kernel send timeout (rsockets has none).
-            if !rdma { Self.setKernelTimeout(fd, SO_SNDTIMEO, timeout) }
-            if calls.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 {
-                if !rdma { Self.setKernelTimeout(fd, SO_SNDTIMEO, 0) }
-                return StreamSocket(fd: fd, peer: endpoint.description, calls: calls)
-            }
-            lastError = errno
-            _ = calls.close(fd)
         }
         throw DWCPError(.network, "\(endpoint): \(String(cString: strerror(lastError)))")
     }
