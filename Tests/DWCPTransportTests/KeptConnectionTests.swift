@@ -122,6 +122,14 @@ final class KeptConnectionTests: XCTestCase {
         return header + end
     }
 
+    /// Sends `release` and checks the receiver answers it (after any acknowledgements).
+    func release(_ socket: StreamSocket, file: StaticString = #filePath, line: UInt = #line) throws {
+        try socket.sendAll(Wire.releaseMessage)
+        var m = try MessageHeader.decode(try socket.receive(Wire.messageHeaderLength))
+        while m.kind == .ack { m = try MessageHeader.decode(try socket.receive(Wire.messageHeaderLength)) }
+        XCTAssertEqual(m.kind, .release, file: file, line: line)
+    }
+
     /// Reads acknowledgements up to the verdict (`fin`) and returns it.
     func verdict(on socket: StreamSocket) throws -> UInt64 {
         while true {
@@ -189,10 +197,7 @@ final class KeptConnectionTests: XCTestCase {
         again.setReceiveTimeout(5)
         try again.sendAll(oneChunkEnd)
         XCTAssertEqual(try verdict(on: again), Wire.verdictOK)
-        try again.sendAll(Wire.releaseMessage)
-        var m = try MessageHeader.decode(try again.receive(Wire.messageHeaderLength))
-        while m.kind == .ack { m = try MessageHeader.decode(try again.receive(Wire.messageHeaderLength)) }
-        XCTAssertEqual(m.kind, .release)
+        try release(again)
         again.close()
 
         // An end that is not the ended transfer's is not answered.
@@ -268,10 +273,7 @@ final class KeptConnectionTests: XCTestCase {
         let wait = try receive(on: listener)
         let socket = try transferOneChunkAskingToKeep(port: listener.port)
         XCTAssertNoThrow(try wait().0.get())
-        try socket.sendAll(Wire.releaseMessage)
-        var m = try MessageHeader.decode(try socket.receive(Wire.messageHeaderLength))
-        while m.kind == .ack { m = try MessageHeader.decode(try socket.receive(Wire.messageHeaderLength)) }
-        XCTAssertEqual(m.kind, .release)
+        try release(socket)
         socket.close()
 
         let early = try StreamSocket.connect(Endpoint(host: "127.0.0.1", port: listener.port))

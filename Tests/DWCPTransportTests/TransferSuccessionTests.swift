@@ -17,14 +17,15 @@ final class TransferSuccessionTests: XCTestCase {
         return try ReceiverOnAThread.intoTemporaryFile(on: listener, configuration: config)
     }
 
-    func send(_ bytes: [UInt8], to port: UInt16, session: [UInt8], streams: Int = 2) throws {
+    @discardableResult
+    func send(_ bytes: [UInt8], to port: UInt16, session: [UInt8], streams: Int = 2) throws -> TransferStats {
         var config = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port))
         config.streams = streams
         config.chunkSize = 64 << 10
         config.session = session
         config.resumeTimeout = 5
         var at = 0
-        _ = try TransportSender(configuration: config).send { p, capacity in
+        return try TransportSender(configuration: config).send { p, capacity in
             let n = min(capacity, bytes.count - at)
             bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress! + at, byteCount: n) }
             at += n
@@ -95,18 +96,8 @@ final class TransferSuccessionTests: XCTestCase {
             wait = try? self.receive(on: listener)
         }
         // One stream, so the connection cut is the first (the others dial beside it).
-        var config = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: listener.port))
-        config.streams = 1
-        config.chunkSize = 64 << 10
-        config.resumeTimeout = 5
         let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 11) }
-        var at = 0
-        let sent = try TransportSender(configuration: config).send { p, capacity in
-            let n = min(capacity, bytes.count - at)
-            bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress! + at, byteCount: n) }
-            at += n
-            return n
-        }
+        let sent = try send(bytes, to: listener.port, session: SessionAuth.nonce(), streams: 1)
         cutter.join()
         XCTAssertGreaterThanOrEqual(sent.reconnects, 1, "\(sent)")
         XCTAssertEqual(wait?().1, Data(bytes))
