@@ -15,6 +15,8 @@ struct ReceiveCommand: ParsableCommand {
             With --qmp, the decoded stream goes straight into the destination QEMU, and the \
             source is told the migration succeeded only once this QEMU reports its VM running; \
             if QEMU cannot load the stream it is told to quit and the source resumes its VM. \
+            receive then waits until the source says it heard (at once, normally), telling a \
+            source whose connections were cut before it heard again. \
             With -o, the first pre-copy round is decoded into FILE.dwcp-partial, fsynced and \
             renamed over FILE; every later round is compared with FILE as it is decoded, its \
             changed pages journaled in FILE.dwcp-journal, and once the round is verified the \
@@ -55,7 +57,7 @@ struct ReceiveCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep the round journal, round record and undo (and a device's marker) in DIR instead of beside FILE; needed when FILE is a block device. Give the same DIR to 'dwcp-migrate recover'.", valueName: "DIR"))
     var journalDir: String?
 
-    @Option(help: ArgumentHelp("Fail (exit 4) after this long without data from the source, or, after the final round, without the source saying it heard the round was applied (a source whose connections were cut then comes back and is told again). With --secret-file, a source that proves the secret while the current one has had no connection for a second takes over at once (the round in progress is given up).", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Fail (exit 4) after this long without data from the source, or, after the final round or the VM's confirmation, without the source saying it heard it (a source whose connections were cut then comes back and is told again; with --qmp this only warns, the VM running here). With --secret-file, a source that proves the secret while the current one has had no connection for a second takes over at once (the round in progress is given up).", valueName: "SECONDS"))
     var idleTimeout: Double = 120
 
     @Option(name: [.customShort("T"), .long], help: ArgumentHelp("Decompression threads, and the threads QEMU pre-faults the guest's RAM on (default: all cores).", valueName: "N"))
@@ -123,7 +125,12 @@ struct ReceiveCommand: ParsableCommand {
             j.add("prefaulted_bytes", destination.prefaulted?.bytes ?? 0)
             j.add("prefault_seconds", destination.prefaulted?.seconds ?? 0, decimals: 3)
             j.add("verified", "stream digest matched; VM running")
+            j.add("source_heard_verdict", o.sourceHeardVerdict)
             try emit(j)
+            if !o.sourceHeardVerdict {
+                Diagnostics.warning("the VM runs here, but its source did not say it heard so within \(Int(config.idleTimeout)) s (--idle-timeout): "
+                                    + "it leaves its VM paused (it never resumes a VM it sent whole); quit it there")
+            }
             Diagnostics.info("VM received (\(Units.formatBytes(o.bytesDecoded)) of migration stream, \(Units.formatBytes(o.bytesReceived)) on the wire) and running")
             return
         }

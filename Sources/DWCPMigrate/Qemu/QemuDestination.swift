@@ -30,6 +30,9 @@ public final class QemuDestination {
         public var bytesDecoded: UInt64 = 0
         public var seconds = 0.0
         public var reconnects = 0
+        /// Whether the source said it heard the confirmation (released a connection) within the
+        /// idle timeout. If not, it left its VM paused (it never resumes a VM it sent whole).
+        public var sourceHeardVerdict = true
     }
 
     public init(qmpPath: String, receiver: ReceiverConfiguration) {
@@ -110,6 +113,10 @@ public final class QemuDestination {
             outcome.bytesDecoded = result.decode.bytesOut
             outcome.reconnects = result.transfer.reconnects
             outcome.seconds = MonotonicClock.now() - started
+            // The confirmation can be lost with every connection: until the source says it heard
+            // it, a source that comes back is told it again (else it gives up and is left paused).
+            outcome.sourceHeardVerdict = TransportReceiver.waitUntilVerdictHeard(
+                on: listener, configuration: receiver, until: MonotonicClock.now() + receiver.idleTimeout)
             return outcome
         } catch {
             // Whatever QEMU holds now is not a VM anyone should run.

@@ -212,7 +212,15 @@ public final class QemuSource {
         // `MigrationPlan.firstPassBacklog`); the queue is back to its normal size from the
         // second pass on, and `SwitchoverRule` counts whatever it holds.
         let firstPassBacklog = format == .raw ? 0 : plan.firstPassBacklog
-        let pipeline = SendPipeline(encoder: prepared.encoder, sender: prepared.sender, encodedBacklog: firstPassBacklog)
+        // The connections ask to be kept (and are released, then closed, once the verdict is
+        // in): a release tells the destination the confirmation got here, and until one comes
+        // it tells a source that lost the confirmation with every connection again
+        // (docs/TRANSPORT.md, "A verdict told again"); kept for nothing else.
+        var sender = prepared.sender
+        let kept = ConnectionPool()
+        defer { kept.close() }
+        sender.keptConnections = kept
+        let pipeline = SendPipeline(encoder: prepared.encoder, sender: sender, encodedBacklog: firstPassBacklog)
         var normalBacklog = pipeline.encodedQueue.limit
         pipeline.encodedQueue.limit = max(normalBacklog, firstPassBacklog)
         let gate = ConditionLock()

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Chaos soak for `dwcp-migrate qemu`: the test guest (guest/trial.py, 128 MiB dirtied at 8 MiB/s)
+# migrated over an emulated path (two namespaces through ../shared/tools/wan) while the
+# migration's TCP connections are cut at random moments (`ss -K` on the source's side, from 3 s
+# into the trial; moments 0.10 s to SOAK_GAP_MAX hundredths of a second apart, each a cut with
+# probability 1/SOAK_ODDS). One line a trial: trial.py's verdict (the guest intact after the
+# switchover), both exit statuses, time, blackout, reconnections and the source's error if any.
+# Exits 1 if any trial failed. Needs root (ip netns, ss -K) and the guest (make test builds it).
+#   scripts/soak-migrate-wan.sh BIN_DIR
+# Environment: SOAK_TRIALS (default 10), WAN_RATE (default 200mbit), WAN_RTT (ms, default 10),
+# SOAK_GAP_MAX (hundredths of a second, at least 10; default 39), SOAK_ODDS (default 2).
+set -uo pipefail
+[ $# -eq 1 ] || { echo "usage: scripts/soak-migrate-wan.sh BIN_DIR" >&2; exit 2; }
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin=$(cd "$1" && pwd)
+wan="$repo/../shared/tools/wan/wan-setup.sh"
+[ -f "$wan" ] || { echo "soak-migrate-wan: $wan missing" >&2; exit 1; }
+[ -f "$repo/.build/guest/vmlinuz" ] || { echo "soak-migrate-wan: no guest in .build/guest (guest/build-guest.sh)" >&2; exit 1; }
+trials=${SOAK_TRIALS:-10}
+gap=${SOAK_GAP_MAX:-39}
+odds=${SOAK_ODDS:-2}
+work=$(mktemp -d "${TMPDIR:-/tmp}/dwcp-soak-migrate.XXXXXX")
+export NB_PREFIX=dwcpq WAN_STATE="$work/wan"
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  bash "$wan" down >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+bash "$wan" up --rate "${WAN_RATE:-200mbit}" --rtt "${WAN_RTT:-10}" >&2
+failed=0
+for t in $(seq "$trials"); do
+  ( RANDOM=$t
+    sleep 3
+    while true; do
+      g=$((10 + RANDOM % (gap - 9)))
+      sleep "$((g / 100)).$(printf %02d $((g % 100)))"
+      [ $((RANDOM % odds)) -eq 0 ] && ip netns exec dwcpq-a ss -K dst 10.200.0.2 >/dev/null 2>&1
+    done ) & cutter=$!
+  timeout 300 python3 "$repo/guest/trial.py" --method dwcp --guest "$repo/.build/guest" --bin "$bin" --mib 128 --rate 8 --warmup 2 \
+    --netns dwcpq-a,dwcpq-b > "$work/trial.json" 2>"$work/trial.err"
+  kill $cutter 2>/dev/null; wait $cutter 2>/dev/null
+  python3 - "$t" "$work/trial.json" <<'EOF' || failed=$((failed + 1))
+import json, sys
+t, path = sys.argv[1:]
+try:
+    d = json.load(open(path))
+except Exception as e:
+    print(f"trial {t}: no verdict ({e})")
+    sys.exit(1)
+print(f"trial {t}: {'intact' if d.get('ok') else 'FAILED'}, source exit {d.get('exit')}, destination exit {d.get('receiver_exit')}, "
+      f"{d.get('total_s')} s, blackout {d.get('blackout_ms')} ms, {d.get('reconnects')} reconnections"
+      + (f" | {d.get('stderr', '')[:200]}" if d.get('stderr') else ""), flush=True)
+sys.exit(0 if d.get("ok") else 1)
+EOF
+done
+echo "soak-migrate-wan: $((trials - failed)) of $trials trials passed"
+[ $failed -eq 0 ]
