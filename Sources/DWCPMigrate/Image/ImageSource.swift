@@ -172,6 +172,8 @@ public final class ImageSource {
         // The final round freezes the source once connected (`connectBeforeFreeze`); a freeze
         // that failed there sends an abort instead and is thrown once that is through.
         var freezeFailure: Error?
+        // The final round's transport, once it has its verdict (`confirmVerdictHeard`).
+        var finalTransport: TransportSender?
         // Runs `--freeze` once; on failure, `--thaw` and `freezeFailure`.
         func freeze() -> Bool {
             if frozenAt != nil { return true }
@@ -269,7 +271,9 @@ public final class ImageSource {
                     // Pages whose digests match the snapshot's are not compared with it.
                     pipeline.inputTap = { p, n in try j.take(p, n, unchanged: digests.take(p, n)) }
                     do {
-                        return (try send(), j, digests)
+                        let sent = try send()
+                        finalTransport = final ? pipeline.transport : nil
+                        return (sent, j, digests)
                     } catch {
                         j.close()
                         throw error
@@ -333,6 +337,13 @@ public final class ImageSource {
                 outcome.rounds.append(report)
                 if final {
                     outcome.downtime = MonotonicClock.now() - (frozenAt ?? roundStart)
+                    // The destination waits after the final round until it knows this source
+                    // heard the verdict (a released connection); if every kept connection was
+                    // cut before that got through, one more says so.
+                    if finalTransport?.confirmVerdictHeard(until: MonotonicClock.now() + roundSender.resumeTimeout) == false {
+                        Diagnostics.warning("could not tell the destination that its verdict on the final round arrived: "
+                                            + "it waits for that up to its --idle-timeout, then fails (exit 4) with the image complete")
+                    }
                     try onRound?(report, .switchover(predictedDowntime: outcome.downtime))
                     break
                 }

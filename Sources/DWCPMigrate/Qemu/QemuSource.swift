@@ -382,6 +382,11 @@ public final class QemuSource {
         }
         if !c.keepSource { _ = try? qmp.execute("quit") }
         outcome.totalSeconds = MonotonicClock.now() - started
+        // The destination waits until it knows this source heard the confirmation (a released
+        // connection); if every kept connection was cut before that got through, one more says so.
+        if pipeline.transport?.confirmVerdictHeard(until: MonotonicClock.now() + sender.resumeTimeout) == false {
+            Diagnostics.warning("could not tell the destination that its confirmation arrived: it waits for that up to its --idle-timeout, then warns")
+        }
         return outcome
     }
 

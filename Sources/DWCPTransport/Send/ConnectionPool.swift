@@ -47,7 +47,24 @@ public final class ConnectionPool: @unchecked Sendable {
 
     /// Set by a connection's acknowledgement reader as it ends: whether it ended at `release`.
     final class ReaderState: @unchecked Sendable {
-        var released = false
+        private let lock = ConditionLock()
+        private var outcome: Bool?
+
+        func finish(released: Bool) { lock.withLock { outcome = released; lock.broadcast() } }
+
+        var released: Bool { lock.withLock { outcome == true } }
+
+        /// Whether the reader ended at `release`; nil if it is still reading at `deadline`.
+        func wait(until deadline: Double) -> Bool? {
+            lock.withLock {
+                while outcome == nil {
+                    let left = deadline - MonotonicClock.now()
+                    if left <= 0 { return nil }
+                    lock.wait(seconds: min(left, 0.5))
+                }
+                return outcome
+            }
+        }
     }
 
     private let lock = ConditionLock()
@@ -76,6 +93,20 @@ public final class ConnectionPool: @unchecked Sendable {
             guard let i = kept.lastIndex(where: { $0.endpoint == endpoint }) else { return nil }
             return kept.remove(at: i)
         }
+    }
+
+    /// Whether the receiver answered `release` on a kept connection (it then knows this sender
+    /// heard the verdict): waits until one was, or every reader ended without, or `deadline`.
+    func awaitAnyRelease(until deadline: Double) -> Bool {
+        let all = lock.withLock { kept }
+        for k in all {
+            switch k.state.wait(until: deadline) {
+            case true?: return true
+            case false?: continue
+            case nil: return false
+            }
+        }
+        return false
     }
 
     /// Closes every kept connection (their receiver then sees the end of the stream, as after a

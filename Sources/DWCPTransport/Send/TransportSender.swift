@@ -383,6 +383,38 @@ public final class TransportSender {
         }
     }
 
+    /// After a transfer that ended with `fin` 0 and kept its connections: makes sure the
+    /// receiver knows this sender heard the verdict, which a receiver after its last transfer
+    /// waits for (`TransportReceiver.waitUntilVerdictHeard`). Normally a kept connection's
+    /// `release` was answered already; if every one was cut first, a new connection of this
+    /// transfer's session sends `release` (the receiver, which tells a returning sender its
+    /// verdict again, answers it), until `deadline`. True once answered; false if not by then,
+    /// or if the receiver is gone (a refused dial: it heard, or can no longer wait).
+    public func confirmVerdictHeard(until deadline: Double) -> Bool {
+        let c = configuration
+        guard let pool = c.keptConnections, lock.withLock({ finStatus == Wire.verdictOK }) else { return true }
+        if pool.awaitAnyRelease(until: min(deadline, MonotonicClock.now() + c.resumeTimeout)) { return true }
+        var backoff = 0.1
+        while MonotonicClock.now() < deadline {
+            let socket: StreamSocket
+            do { socket = try dial(timeout: min(10, max(0.1, deadline - MonotonicClock.now()))) } catch { return false }
+            defer { socket.close() }
+            do {
+                _ = try Handshake.client(socket, auth: c.auth, session: session, stream: 0, chunkSize: c.chunkSize, streams: c.streams,
+                                         window: c.window, timeout: 10, keep: true)
+                try socket.sendAll(Wire.releaseMessage)
+                socket.setReceiveTimeout(10)
+                while true {
+                    if try MessageHeader.decode(try socket.receive(Wire.messageHeaderLength)).kind == .release { return true }
+                }
+            } catch {
+                usleep(UInt32(backoff * 1e6))
+                backoff = min(1, backoff * 2)
+            }
+        }
+        return false
+    }
+
     /// A new connection that opened and was then lost in its handshake (cut, reset, timed out):
     /// the receiver was there. `connectWhenFree` dials a first connection lost so again, as it
     /// asks a busy receiver again; to the other connections it is one more failure to retry.
@@ -392,7 +424,7 @@ public final class TransportSender {
     }
 
     /// A new connection to the receiver, its congestion control, pacing and TLS set.
-    private func dial(timeout: Double) throws -> StreamSocket {
+    func dial(timeout: Double) throws -> StreamSocket {
         let c = configuration
         let socket: StreamSocket
         switch (c.transport, lock.withLock { usesRDMA }) {
@@ -515,7 +547,7 @@ public final class TransportSender {
             let s = socket!
             let reader = ConnectionPool.ReaderState()
             // Holds this sender: a kept connection's reader outlives the transfer (`keep`).
-            let ackThread = OSThread { [self] in reader.released = self.ackLoop(s) }
+            let ackThread = OSThread { [self] in reader.finish(released: self.ackLoop(s)) }
             let ok = sendLoop(index, s, &inFlight)
             if ok, let pool = configuration.keptConnections, keep(s) {
                 let cc = lock.withLock { congestionOverride ?? stats.congestionControl }
