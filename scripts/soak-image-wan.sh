@@ -37,12 +37,7 @@ for t in $(seq "$trials"); do
   python3 "$repo/scripts/image-writer.py" "$work/src.img" "${IMAGE_RATE:-2}" "$work/stop" "$work/stopped" "$t" & writer=$!
   ip netns exec dwcps-b timeout 150 "$bin/dwcp-migrate" receive -v --listen 10.200.0.2:7700 -o "$work/dst.img" 2>"$work/recv.err" & recv=$!
   sleep 0.3
-  ( RANDOM=$t
-    while true; do
-      g=$((10 + RANDOM % (gap - 9)))
-      sleep "$((g / 100)).$(printf %02d $((g % 100)))"
-      [ $((RANDOM % odds)) -eq 0 ] && ip netns exec dwcps-a ss -K dst 10.200.0.2 dport = :7700 >/dev/null 2>&1
-    done ) & cutter=$!
+  "$repo/scripts/cut-connections.sh" dwcps-a 10.200.0.2 "$t" "$gap" "$odds" & cutter=$!
   start=$(date +%s.%N)
   ip netns exec dwcps-a timeout 140 "$bin/dwcp-migrate" file -v "$work/src.img" --to 10.200.0.2:7700 --work-dir "$work" --json \
     --freeze "touch $work/stop; while [ ! -e $work/stopped ]; do sleep 0.005; done" --resume-timeout 20 \

@@ -30,13 +30,7 @@ trap cleanup EXIT
 bash "$wan" up --rate "${WAN_RATE:-200mbit}" --rtt "${WAN_RTT:-10}" >&2
 failed=0
 for t in $(seq "$trials"); do
-  ( RANDOM=$t
-    sleep 3
-    while true; do
-      g=$((10 + RANDOM % (gap - 9)))
-      sleep "$((g / 100)).$(printf %02d $((g % 100)))"
-      [ $((RANDOM % odds)) -eq 0 ] && ip netns exec dwcpq-a ss -K dst 10.200.0.2 >/dev/null 2>&1
-    done ) & cutter=$!
+  "$repo/scripts/cut-connections.sh" dwcpq-a 10.200.0.2 "$t" "$gap" "$odds" 3 & cutter=$!
   timeout 300 python3 "$repo/guest/trial.py" --method dwcp --guest "$repo/.build/guest" --bin "$bin" --mib 128 --rate 8 --warmup 2 \
     --netns dwcpq-a,dwcpq-b > "$work/trial.json" 2>"$work/trial.err"
   kill $cutter 2>/dev/null; wait $cutter 2>/dev/null
