@@ -115,7 +115,7 @@ struct SourceOptions: ParsableArguments {
             while measurement == nil {
                 do {
                     Timeline.mark("probe started")
-                    measurement = try probe.measure()
+                    measurement = try probe.measureTellingLoss()
                     Timeline.mark("probe done")
                 } catch let e as LinkProbe.ConnectionLost where lost < Self.probeAttempts - 1 {
                     lost += 1

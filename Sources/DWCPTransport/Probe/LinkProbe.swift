@@ -110,8 +110,14 @@ public struct LinkProbe {
         public var description: String { "\(error)" }
     }
 
-    /// Measures the path; throws `ConnectionLost` when the connection opened and was lost.
+    /// Measures the path.
     public func measure() throws -> LinkMeasurement {
+        do { return try measureTellingLoss() } catch let lost as ConnectionLost { throw lost.error }
+    }
+
+    /// Measures the path; throws `ConnectionLost` (wrapping the error) when the connection
+    /// opened and was lost, so a caller can probe again.
+    public func measureTellingLoss() throws -> LinkMeasurement {
         if keepConnection, let socket = kept.socket {
             // The peer may have restarted, or the path dropped the idle connection: a new one.
             if let m = try? measure(onKept: socket) { return m }

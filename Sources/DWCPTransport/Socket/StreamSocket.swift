@@ -173,7 +173,7 @@ public final class StreamSocket: @unchecked Sendable {
     /// so a message header leaves in the same segment as the payload after it.
     public func sendAll(_ p: UnsafeRawPointer, _ count: Int, more: Bool = false) throws {
         if let tls {
-            do { return try tls.writeAll(p, count, timeout: sendTimeout) } catch { connectionLost = true; throw error }
+            do { return try tls.writeAll(p, count, timeout: sendTimeout) } catch { connectionLost = tls.connectionLost; throw error }
         }
         var done = 0
         while done < count {
@@ -220,7 +220,7 @@ public final class StreamSocket: @unchecked Sendable {
         if let tls {
             do {
                 while done < count { done += try tls.read(p + done, count - done, timeout: receiveTimeout) }
-            } catch { connectionLost = true; throw error }
+            } catch { connectionLost = tls.connectionLost; throw error }
             return
         }
         while done < count {

@@ -116,24 +116,35 @@ final class TLSStream: @unchecked Sendable {
         }
     }
 
+    /// Set when a read or write failed because the connection itself went (closed, reset,
+    /// timed out), not because the peer refused something (a TLS alert): `StreamSocket`
+    /// tells a lost connection from a refusal by it (`connectionLost`).
+    private(set) var connectionLost = false
+
+    /// The error of a connection that went, marked so.
+    private func lost(_ message: String) -> DWCPError {
+        connectionLost = true
+        return DWCPError(.network, message)
+    }
+
     /// Waits until the socket is ready for what OpenSSL asked for, or throws the failure.
     private func wait(for error: Int32, deadline: Double, what: String) throws {
         var events: Int16
         switch error {
         case SSL_ERROR_WANT_READ: events = Int16(POLLIN)
         case SSL_ERROR_WANT_WRITE: events = Int16(POLLOUT)
-        case SSL_ERROR_ZERO_RETURN: throw DWCPError(.network, "\(peer): connection closed")
+        case SSL_ERROR_ZERO_RETURN: throw lost("\(peer): connection closed")
         case SSL_ERROR_SYSCALL:
             let e = errno
-            throw DWCPError(.network, e == 0 ? "\(peer): connection closed" : "\(peer): \(what): \(String(cString: strerror(e)))")
+            throw lost(e == 0 ? "\(peer): connection closed" : "\(peer): \(what): \(String(cString: strerror(e)))")
         default:
             throw DWCPError(.network, "\(peer): \(what): \(describeFailure())")
         }
         let remaining = deadline - MonotonicClock.now()
-        if remaining <= 0 { throw DWCPError(.network, "\(peer): \(what) timed out") }
+        if remaining <= 0 { throw lost("\(peer): \(what) timed out") }
         var p = pollfd(fd: fd, events: events, revents: 0)
         let rc = poll(&p, 1, Int32(min(remaining, 0.2) * 1000) + 1)
-        if rc > 0 && p.revents & Int16(POLLNVAL) != 0 { throw DWCPError(.network, "\(peer): connection closed") }
+        if rc > 0 && p.revents & Int16(POLLNVAL) != 0 { throw lost("\(peer): connection closed") }
     }
 
     /// OpenSSL's reason, with the certificate verdict when verification is what failed.
