@@ -129,8 +129,7 @@ public final class ImageDestination {
                 // source says it heard it, a source that comes back is told it again (else it
                 // would give up after its --resume-timeout and run --thaw, while this copy is
                 // complete: two images going on).
-                outcome.sourceHeardVerdict = TransportReceiver.waitUntilVerdictHeard(
-                    on: listener, configuration: receiver, until: MonotonicClock.now() + receiver.idleTimeout)
+                outcome.sourceHeardVerdict = TransportReceiver.waitUntilVerdictHeard(on: listener, configuration: receiver)
                 return outcome
             }
             expected = label.round + 1

@@ -340,7 +340,7 @@ public final class ImageSource {
                     // The destination waits after the final round until it knows this source
                     // heard the verdict (a released connection); if every kept connection was
                     // cut before that got through, one more says so.
-                    if finalTransport?.confirmVerdictHeard(until: MonotonicClock.now() + roundSender.resumeTimeout) == false {
+                    if finalTransport?.confirmVerdictHeard() == false {
                         Diagnostics.warning("could not tell the destination that its verdict on the final round arrived: "
                                             + "it waits for that up to its --idle-timeout, then fails (exit 4) with the image complete")
                     }

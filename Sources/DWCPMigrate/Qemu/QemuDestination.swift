@@ -115,8 +115,7 @@ public final class QemuDestination {
             outcome.seconds = MonotonicClock.now() - started
             // The confirmation can be lost with every connection: until the source says it heard
             // it, a source that comes back is told it again (else it gives up and is left paused).
-            outcome.sourceHeardVerdict = TransportReceiver.waitUntilVerdictHeard(
-                on: listener, configuration: receiver, until: MonotonicClock.now() + receiver.idleTimeout)
+            outcome.sourceHeardVerdict = TransportReceiver.waitUntilVerdictHeard(on: listener, configuration: receiver)
             return outcome
         } catch {
             // Whatever QEMU holds now is not a VM anyone should run.

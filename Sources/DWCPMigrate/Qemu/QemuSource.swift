@@ -384,7 +384,7 @@ public final class QemuSource {
         outcome.totalSeconds = MonotonicClock.now() - started
         // The destination waits until it knows this source heard the confirmation (a released
         // connection); if every kept connection was cut before that got through, one more says so.
-        if pipeline.transport?.confirmVerdictHeard(until: MonotonicClock.now() + sender.resumeTimeout) == false {
+        if pipeline.transport?.confirmVerdictHeard() == false {
             Diagnostics.warning("could not tell the destination that its confirmation arrived: it waits for that up to its --idle-timeout, then warns")
         }
         return outcome

@@ -274,9 +274,10 @@ public final class TransportReceiver {
     /// connection after `fin` 0, and meanwhile tells the verdict again to a sender that lost
     /// it with every connection and comes back (`tellVerdictAgain`); any other sender is
     /// answered "busy". Returns true at once for a transfer whose sender never releases (it
-    /// did not ask to keep its connections, or the verdict was not 0), and false when
-    /// `deadline` (`MonotonicClock`) passes first (docs/TRANSPORT.md, "A verdict told again").
-    public static func waitUntilVerdictHeard(on listener: StreamListener, configuration: ReceiverConfiguration, until deadline: Double) -> Bool {
+    /// did not ask to keep its connections, or the verdict was not 0), and false when the
+    /// configuration's `idleTimeout` passes first (docs/TRANSPORT.md, "A verdict told again").
+    public static func waitUntilVerdictHeard(on listener: StreamListener, configuration: ReceiverConfiguration) -> Bool {
+        let deadline = MonotonicClock.now() + configuration.idleTimeout
         guard let (session, finished) = listener.lastRetired, let finished,
               finished.releases, finished.verdict == Wire.verdictOK else { return true }
         let receiver = TransportReceiver(configuration: configuration)

@@ -330,30 +330,25 @@ public final class TransportSender {
     /// Any other refusal (nobody listening, a wrong secret) fails at once, with its reason.
     func connectWhenFree() throws -> StreamSocket {
         let start = MonotonicClock.now()
-        var backoff = 0.1
+        var backoff = Backoff(limit: 1)
         var wasBusy = false
+        /// Pauses before the next try, or throws `failure` if that try would come after `resumeTimeout`.
+        func pause(orFail failure: @autoclosure () -> DWCPError) throws {
+            guard MonotonicClock.now() - start + backoff.next <= configuration.resumeTimeout else { throw failure() }
+            backoff.pause()
+        }
         while true {
             do {
                 return try connect(stream: 0)
             } catch let e as DWCPError where e == Wire.receiverBusy {
-                let waited = MonotonicClock.now() - start
-                guard waited + backoff <= configuration.resumeTimeout else {
-                    // Named like the handshake's other refusals, which carry the peer.
-                    throw DWCPError(e.status, "\(configuration.endpoint): \(e.message) (asked again for up to \(Int(configuration.resumeTimeout)) s)")
-                }
+                // Named like the handshake's other refusals, which carry the peer.
+                try pause(orFail: DWCPError(e.status, "\(configuration.endpoint): \(e.message) (asked again for up to \(Int(configuration.resumeTimeout)) s)"))
                 wasBusy = true
-                usleep(UInt32(backoff * 1e6))
-                backoff = min(1, backoff * 2)
             } catch let lost as LostInHandshake {
                 // Cut or reset before the welcome (a dropped path, `ss -K`): the receiver was
                 // there, and a first connection is worth the same patience as a later one.
-                let waited = MonotonicClock.now() - start
-                guard waited + backoff <= configuration.resumeTimeout else {
-                    throw DWCPError(.network, "\(lost) (the first connection dialled again for \(Int(configuration.resumeTimeout)) s)")
-                }
                 lock.withLock { stats.reconnects += 1 }
-                usleep(UInt32(backoff * 1e6))
-                backoff = min(1, backoff * 2)
+                try pause(orFail: DWCPError(.network, "\(lost) (the first connection dialled again for \(Int(configuration.resumeTimeout)) s)"))
             } catch let e as DWCPError where wasBusy {
                 // The receiver went away meanwhile (its other transfer ended it): both are news.
                 throw DWCPError(e.status, "\(e.message) (before that, the receiver was busy with another transfer)")
@@ -388,13 +383,14 @@ public final class TransportSender {
     /// waits for (`TransportReceiver.waitUntilVerdictHeard`). Normally a kept connection's
     /// `release` was answered already; if every one was cut first, a new connection of this
     /// transfer's session sends `release` (the receiver, which tells a returning sender its
-    /// verdict again, answers it), until `deadline`. True once answered; false if not by then,
-    /// or if the receiver is gone (a refused dial: it heard, or can no longer wait).
-    public func confirmVerdictHeard(until deadline: Double) -> Bool {
+    /// verdict again, answers it), for up to `resumeTimeout`. True once answered; false if not by
+    /// then, or if the receiver is gone (a refused dial: it heard, or can no longer wait).
+    public func confirmVerdictHeard() -> Bool {
         let c = configuration
         guard let pool = c.keptConnections, lock.withLock({ finStatus == Wire.verdictOK }) else { return true }
-        if pool.awaitAnyRelease(until: min(deadline, MonotonicClock.now() + c.resumeTimeout)) { return true }
-        var backoff = 0.1
+        let deadline = MonotonicClock.now() + c.resumeTimeout
+        if pool.awaitAnyRelease(until: deadline) { return true }
+        var backoff = Backoff(limit: 1)
         while MonotonicClock.now() < deadline {
             let socket: StreamSocket
             do { socket = try dial(timeout: min(10, max(0.1, deadline - MonotonicClock.now()))) } catch { return false }
@@ -408,11 +404,25 @@ public final class TransportSender {
                     if try MessageHeader.decode(try socket.receive(Wire.messageHeaderLength)).kind == .release { return true }
                 }
             } catch {
-                usleep(UInt32(backoff * 1e6))
-                backoff = min(1, backoff * 2)
+                backoff.pause()
             }
         }
         return false
+    }
+
+    /// The pause between tries to reach the receiver: 0.1 s, doubling up to `limit`.
+    struct Backoff {
+        let limit: Double
+        private(set) var next = 0.1
+
+        init(limit: Double) { self.limit = limit }
+
+        mutating func pause() {
+            usleep(UInt32(next * 1e6))
+            next = min(limit, next * 2)
+        }
+
+        mutating func reset() { next = 0.1 }
     }
 
     /// A new connection that opened and was then lost in its handshake (cut, reset, timed out):
@@ -504,7 +514,7 @@ public final class TransportSender {
         var socket = initial
         var cancelRedialled = false
         var failedSince: Double?
-        var backoff = 0.1
+        var backoff = Backoff(limit: 2)
         var inFlight: [UInt64] = []
         while true {
             if socket == nil {
@@ -525,7 +535,7 @@ public final class TransportSender {
                         socket = try connect(stream: index)
                         if failedSince != nil { lock.withLock { stats.reconnects += 1 } }
                         failedSince = nil
-                        backoff = 0.1
+                        backoff.reset()
                     } catch let e as DWCPError where e.status == .usage || e == Wire.receiverRestarted {
                         // Retrying cannot help: a usage error stays one, and a new receiver process
                         // will never have the chunks this transfer forgot.
@@ -538,8 +548,7 @@ public final class TransportSender {
                             fail(DWCPError(.network, "\(configuration.endpoint): gave up reconnecting after \(Int(configuration.resumeTimeout)) s: \(error)"))
                             return
                         }
-                        usleep(UInt32(backoff * 1e6))
-                        backoff = min(2, backoff * 2)
+                        backoff.pause()
                         continue
                     }
                 }
