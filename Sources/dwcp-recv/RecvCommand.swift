@@ -21,7 +21,10 @@ struct RecvCommand: ParsableCommand {
             ahead of the stream written in order, and the output ends positioned after the \
             stream; a failed transfer leaves a file cut back to what was written in order. The transfer \
             succeeds only if the total length and digest match what the sender read; a \
-            file output is fsynced before the sender is told so. A sender whose input failed, \
+            file output is fsynced before the sender is told so. dwcp-recv then exits once the \
+            sender has heard that verdict (it closes its connection): a sender whose \
+            connections were all cut while the verdict was on its way comes back and is told \
+            it again, for at most --idle-timeout (then a warning). A sender whose input failed, \
             or that was interrupted, cancels its transfer: dwcp-recv then fails at once (exit \
             1) instead of waiting for it. With --keep it serves transfers one after another, \
             each to -o with %n replaced by the transfer number; a cancelled transfer's output \
@@ -172,16 +175,24 @@ struct RecvCommand: ParsableCommand {
                 }
                 throw error
             }
+            let seconds = line.elapsed
+            // The last transfer: its sender may have lost the verdict with every connection, and
+            // comes back for it (with --keep, the next transfer's wait tells it).
+            let senderHeard = keep || TransportReceiver.waitUntilVerdictHeard(on: listener, configuration: config)
+            if !senderHeard {
+                Diagnostics.warning("the sender did not say it heard the verdict within \(Units.format(idleTimeout, 0)) s (--idle-timeout): it may report a failure though the data arrived")
+            }
             if json {
                 var j = JSONLine()
                 j.add("command", "recv")
                 j.add("transfer", n)
                 j.add("bytes", stats.bytes)
-                j.add("seconds", line.elapsed, decimals: 4)
-                j.add("gbit_per_s", Double(stats.bytes) * 8 / max(line.elapsed, 1e-9) / 1e9, decimals: 3)
+                j.add("seconds", seconds, decimals: 4)
+                j.add("gbit_per_s", Double(stats.bytes) * 8 / max(seconds, 1e-9) / 1e9, decimals: 3)
                 j.add("connections", stats.streams)
                 if resume { j.add("resumed_bytes", stats.resumedBytes) }
                 j.add("verified", true)
+                if !keep { j.add("sender_heard_verdict", senderHeard) }
                 try target.emitJSON(j)
             }
             Diagnostics.info("received \(Units.formatBytes(stats.bytes)), verified")

@@ -61,7 +61,7 @@ struct SendCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Pace the whole transfer to at most RATE (e.g. 500Mbit, 2Gbit), shared by the connections that have bytes to send.", valueName: "RATE"))
     var maxRate: String?
 
-    @Option(help: ArgumentHelp("Chunk size: the unit of striping, checksumming and resending.", valueName: "BYTES"))
+    @Option(help: ArgumentHelp("Chunk size: the unit of striping, checksumming and resending. A chunk cut off with its connection is sent again whole, so a path that drops connections often needs smaller ones.", valueName: "BYTES"))
     var chunkSize: String = "1MiB"
 
     @Option(help: ArgumentHelp("Most bytes in flight (sent, not yet written by the receiver), up to 16GiB; bounds memory.", valueName: "BYTES"))

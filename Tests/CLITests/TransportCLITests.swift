@@ -31,6 +31,7 @@ final class TransportCLITests: XCTestCase {
         XCTAssertTrue((1...6).contains((send["tcp"] as? [Any])?.count ?? 0), "\(send)")
         let recv = try JSONSerialization.jsonObject(with: t.read("recv.json")) as! [String: Any]
         XCTAssertEqual(recv["verified"] as? Bool, true)
+        XCTAssertEqual(recv["sender_heard_verdict"] as? Bool, true, "\(recv)")
     }
 
     /// `--max-rate` is the transfer's rate whatever the streams: with 8 connections the last

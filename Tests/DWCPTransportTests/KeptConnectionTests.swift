@@ -86,12 +86,12 @@ final class KeptConnectionTests: XCTestCase {
         XCTAssertEqual(pool.count, 2, "the new connections are kept in turn")
     }
 
-    /// Opens a connection that asks to be kept and sends one chunk and the end; returns it
-    /// with the verdict read.
-    func transferOneChunkAskingToKeep(port: UInt16, session: [UInt8] = SessionAuth.nonce(), readVerdict: Bool = true) throws -> StreamSocket {
+    /// Opens a connection that asks to be kept (unless not `keep`) and sends one chunk and the
+    /// end; returns it with the verdict read (if `readVerdict`).
+    func transferOneChunk(port: UInt16, session: [UInt8] = SessionAuth.nonce(), keep: Bool = true, readVerdict: Bool = true) throws -> StreamSocket {
         let socket = try StreamSocket.connect(Endpoint(host: "127.0.0.1", port: port))
         _ = try Handshake.client(socket, auth: SessionAuth(secret: nil), session: session, stream: 0,
-                                 chunkSize: 1 << 16, streams: 1, keep: true)
+                                 chunkSize: 1 << 16, streams: 1, keep: keep)
         let chunk = bytes(5000, 3)
         let checksum = Checksum.xxh3(chunk)
         var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
@@ -104,7 +104,7 @@ final class KeptConnectionTests: XCTestCase {
         return socket
     }
 
-    /// The end message of `transferOneChunkAskingToKeep`'s transfer (one chunk of 5,000 bytes).
+    /// The end message of `transferOneChunk`'s transfer (one chunk of 5,000 bytes).
     var oneChunkEnd: [UInt8] {
         let chunk = bytes(5000, 3)
         let digest = ChunkListDigest()
@@ -143,7 +143,7 @@ final class KeptConnectionTests: XCTestCase {
     func testAConnectionNeverReleasedIsClosedAfterTheHandshakeTimeout() throws {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         let wait = try receive(on: listener, handshakeTimeout: 0.5)
-        let socket = try transferOneChunkAskingToKeep(port: listener.port)
+        let socket = try transferOneChunk(port: listener.port)
         XCTAssertNoThrow(try wait().0.get())
         let start = MonotonicClock.now()
         XCTAssertThrowsError(try socket.receive(1), "the receiver kept the connection open")
@@ -161,7 +161,7 @@ final class KeptConnectionTests: XCTestCase {
         let output = try FileDescriptor.create(path, overwrite: true)
         defer { output.close() }
         let receiver = try ReceiverOnAThread(listener: listener, to: output)
-        let socket = try transferOneChunkAskingToKeep(port: listener.port)
+        let socket = try transferOneChunk(port: listener.port)
         XCTAssertNoThrow(try receiver.wait().result.get())
         let late = bytes(4000, 5)
         var header = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
@@ -184,7 +184,7 @@ final class KeptConnectionTests: XCTestCase {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         let session = SessionAuth.nonce()
         let first = try receive(on: listener)
-        let lost = try transferOneChunkAskingToKeep(port: listener.port, session: session, readVerdict: false)
+        let lost = try transferOneChunk(port: listener.port, session: session, readVerdict: false)
         XCTAssertNoThrow(try first().0.get())
         lost.close()
 
@@ -229,7 +229,7 @@ final class KeptConnectionTests: XCTestCase {
         // Heard: the sender released its connection after the verdict.
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         let first = try receive(on: listener)
-        let heard = try transferOneChunkAskingToKeep(port: listener.port)
+        let heard = try transferOneChunk(port: listener.port)
         XCTAssertNoThrow(try first().0.get())
         try heard.sendAll(Wire.releaseMessage)
         let start = MonotonicClock.now()
@@ -240,7 +240,7 @@ final class KeptConnectionTests: XCTestCase {
         // Lost: told again to the sender that comes back; a stranger meanwhile is busy.
         let session = SessionAuth.nonce()
         let second = try receive(on: listener)
-        let lost = try transferOneChunkAskingToKeep(port: listener.port, session: session, readVerdict: false)
+        let lost = try transferOneChunk(port: listener.port, session: session, readVerdict: false)
         XCTAssertNoThrow(try second().0.get())
         lost.close()
         var result: Bool?
@@ -262,7 +262,7 @@ final class KeptConnectionTests: XCTestCase {
 
         // Nobody comes back: unheard at the deadline.
         let third = try receive(on: listener)
-        try transferOneChunkAskingToKeep(port: listener.port, readVerdict: false).close()
+        try transferOneChunk(port: listener.port, readVerdict: false).close()
         XCTAssertNoThrow(try third().0.get())
         config.idleTimeout = 0.5
         let deadline = MonotonicClock.now() + config.idleTimeout
@@ -270,10 +270,69 @@ final class KeptConnectionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(MonotonicClock.now(), deadline)
     }
 
+    /// A sender that did not ask to keep its connections (`dwcp-send` into `dwcp-recv`) tells
+    /// it heard the verdict by closing the connection it came on: the wait ends at that FIN,
+    /// not before; one whose connection was reset instead comes back and is told again, and
+    /// its close then ends the wait; a reset with nobody back, after the verdict went out or
+    /// before, is unheard at the deadline.
+    func testASenderThatClosesAfterTheVerdictHasHeardIt() throws {
+        var config = ReceiverConfiguration()
+        config.handshakeTimeout = 5
+        config.idleTimeout = 10
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let first = try receive(on: listener)
+        let heard = try transferOneChunk(port: listener.port, keep: false)
+        XCTAssertNoThrow(try first().0.get())
+        var result: Bool?
+        var waiting = OSThread { result = TransportReceiver.waitUntilVerdictHeard(on: listener, configuration: config) }
+        usleep(300_000)
+        XCTAssertNil(result, "the wait ended while the sender still held the connection the verdict came on")
+        let closed = MonotonicClock.now()
+        heard.close()
+        waiting.join()
+        XCTAssertEqual(result, true)
+        XCTAssertLessThan(MonotonicClock.now() - closed, 1, "the sender's close was not taken for hearing")
+
+        // Reset with the verdict unread: told again to the sender that comes back.
+        let session = SessionAuth.nonce()
+        let second = try receive(on: listener)
+        let lost = try transferOneChunk(port: listener.port, session: session, keep: false, readVerdict: false)
+        XCTAssertNoThrow(try second().0.get())
+        lost.abort()
+        result = nil
+        waiting = OSThread { result = TransportReceiver.waitUntilVerdictHeard(on: listener, configuration: config) }
+        usleep(300_000)
+        XCTAssertNil(result, "a reset connection was taken for a sender that heard")
+        let again = try StreamSocket.connect(Endpoint(host: "127.0.0.1", port: listener.port))
+        XCTAssertEqual(try Handshake.client(again, auth: SessionAuth(secret: nil), session: session, stream: 0,
+                                            chunkSize: 1 << 16, streams: 1).nextExpected, 1)
+        again.setReceiveTimeout(5)
+        try again.sendAll(oneChunkEnd)
+        XCTAssertEqual(try verdict(on: again), Wire.verdictOK)
+        again.close()
+        waiting.join()
+        XCTAssertEqual(result, true, "the sender told its verdict again and gone was not counted")
+
+        // Reset, and nobody comes back: unheard at the deadline.
+        let third = try receive(on: listener)
+        let gone = try transferOneChunk(port: listener.port, keep: false, readVerdict: false)
+        XCTAssertNoThrow(try third().0.get())
+        gone.abort()
+        config.idleTimeout = 0.5
+        XCTAssertFalse(TransportReceiver.waitUntilVerdictHeard(on: listener, configuration: config))
+
+        // Reset before the verdict went out: the failed send of it reported the reset, and the
+        // socket then reads as closed, which is no sender that heard.
+        let fourth = try receive(on: listener)
+        try transferOneChunk(port: listener.port, keep: false, readVerdict: false).abort()
+        XCTAssertNoThrow(try fourth().0.get())
+        XCTAssertFalse(TransportReceiver.waitUntilVerdictHeard(on: listener, configuration: config))
+    }
+
     func testReleaseIsAnsweredAfterTheVerdictAndRefusedBefore() throws {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         let wait = try receive(on: listener)
-        let socket = try transferOneChunkAskingToKeep(port: listener.port)
+        let socket = try transferOneChunk(port: listener.port)
         XCTAssertNoThrow(try wait().0.get())
         try release(socket)
         socket.close()

@@ -8,11 +8,23 @@ import Glibc
 /// acknowledgements, verdicts and cancels out (`sendControl`).
 extension TransportReceiver {
     /// Writes a header-only control message; a failure just drops it (the connection's reader
-    /// will notice the broken socket).
-    func sendControl(_ socket: StreamSocket, _ kind: MessageHeader.Kind, _ value: UInt64) {
+    /// will notice the broken socket). Returns whether it went into the socket.
+    @discardableResult
+    func sendControl(_ socket: StreamSocket, _ kind: MessageHeader.Kind, _ value: UInt64) -> Bool {
         var m = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         MessageHeader(kind: kind, length: 0, sequence: value, offset: 0, checksum: 0).store(to: &m)
-        sendLock.withLock { try? socket.sendAll(m) }
+        return sendLock.withLock { (try? socket.sendAll(m)) != nil }
+    }
+
+    /// After `fin` 0 went into `socket` (`told`) to a sender that did not ask to keep it: waits
+    /// until the sender closes its side, which it does once it has the verdict, and records
+    /// that it heard (`StreamListener.noteVerdictHeard`). Only a FIN read with no error
+    /// reported first counts: once a send has reported a reset (a cut), the socket reads as
+    /// closed too, which is why a `fin` that failed to go out is no `told`.
+    func awaitCloseOfHeardVerdict(on socket: StreamSocket, told: Bool, session: [UInt8], listener: StreamListener) {
+        guard told, !socket.rdma, socket.lingerUntilPeerCloses(timeout: configuration.idleTimeout),
+              lock.withLock({ !shutAtEnd.contains(ObjectIdentifier(socket)) }) else { return }
+        listener.noteVerdictHeard(by: session)
     }
 
     /// A connection of a transfer that has ended with a verdict, from a sender that lost every
@@ -38,10 +50,13 @@ extension TransportReceiver {
                     // The same transfer's end, or nothing: its chunk count is the one that ended.
                     guard Checksum.xxh3(payload) == m.checksum,
                           payload.withUnsafeBytes({ LittleEndian.load(UInt64.self, $0.baseAddress!, 8) }) == ended.chunks else { return false }
-                    sendControl(socket, .ack, ended.chunks)
-                    sendControl(socket, .fin, ended.verdict)
+                    let sent = sendControl(socket, .ack, ended.chunks) && sendControl(socket, .fin, ended.verdict)
                     told = true
-                    if !(keepable && ended.verdict == Wire.verdictOK) { return false }
+                    if !(keepable && ended.verdict == Wire.verdictOK) {
+                        // Heard this time, once its sender closes the connection.
+                        awaitCloseOfHeardVerdict(on: socket, told: sent && ended.verdict == Wire.verdictOK, session: session, listener: listener)
+                        return false
+                    }
                 case .release where keepable && ended.verdict == Wire.verdictOK:
                     // After its end was answered here, or after the verdict reached it on another
                     // connection (a stream that dialled late, welcomed with nothing to send).
@@ -146,6 +161,7 @@ extension TransportReceiver {
                     authenticated[ObjectIdentifier(socket)] = socket
                     connectionsGoneSince = nil
                     if hello.flags & Hello.keepFlag != 0 && !socket.rdma { keepable.insert(ObjectIdentifier(socket)) }
+                    if socket.rdma { overRDMA = true }
                 }
             }
         } catch {
@@ -196,14 +212,21 @@ extension TransportReceiver {
                         return verdict
                     }
                     guard let v else { return }
-                    sendControl(socket, .ack, lock.withLock { nextExpected })
-                    sendControl(socket, .fin, v)
-                    let keeps: Bool = lock.withLock {
+                    let sent = sendControl(socket, .ack, lock.withLock { nextExpected }) && sendControl(socket, .fin, v)
+                    let id = ObjectIdentifier(socket)
+                    let (keeps, closesWhenHeard): (Bool, Bool) = lock.withLock {
                         verdictSent = true
                         lock.broadcast()
                         lock.wakeTimers()
-                        return v == Wire.verdictOK && keepable.contains(ObjectIdentifier(socket))
+                        let keeps = v == Wire.verdictOK && keepable.contains(id)
+                        let closes = v == Wire.verdictOK && !keeps && !socket.rdma && !shutAtEnd.contains(id)
+                        if closes { closingWhenHeard.insert(id) }
+                        return (keeps, closes)
                     }
+                    // A sender that did not ask to keep it closes it once it has the verdict:
+                    // its FIN (not a reset, nor this transfer's end shutting it meanwhile) says
+                    // it heard (`waitUntilVerdictHeard`).
+                    if closesWhenHeard { awaitCloseOfHeardVerdict(on: socket, told: sent, session: hello.session, listener: listener) }
                     // Its sender may ask to keep it (`release`), as it may the others.
                     if !keeps { return }
                 case .release:

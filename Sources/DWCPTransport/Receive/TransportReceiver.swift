@@ -109,6 +109,14 @@ public final class TransportReceiver {
     /// `reaped`: shut, as every connection is after any other verdict).
     var keepable: Set<ObjectIdentifier> = []
     var released: Set<ObjectIdentifier> = []
+    /// Connections that carried `fin` 0 to a sender that did not ask to keep them: they stay
+    /// open until the sender closes its side, which tells it heard the verdict
+    /// (`StreamListener.noteVerdictHeard`), instead of being shut with the others.
+    var closingWhenHeard: Set<ObjectIdentifier> = []
+    /// Connections this transfer's end shut down: a FIN read on one of them after that is ours.
+    var shutAtEnd: Set<ObjectIdentifier> = []
+    /// An RDMA connection took part: its sender cannot tell it heard the verdict by a close.
+    var overRDMA = false
     /// Answers only reconnections of ended transfers (`waitUntilVerdictHeard`): set on a
     /// receiver that runs no transfer of its own.
     var servesEndedTransfersOnly = false
@@ -227,7 +235,10 @@ public final class TransportReceiver {
         // asks the next transfer on this listener), or fails it within the handshake timeout.
         let waitingForRelease: [ObjectIdentifier: StreamSocket] = lock.withLock {
             let kept = verdict == Wire.verdictOK ? connections.filter { keepable.contains($0.key) } : [:]
-            for (id, s) in connections where kept[id] == nil { s.shutdownBoth() }
+            for (id, s) in connections where kept[id] == nil && !closingWhenHeard.contains(id) {
+                shutAtEnd.insert(id)
+                s.shutdownBoth()
+            }
             lock.broadcast()
             return kept
         }
@@ -253,7 +264,7 @@ public final class TransportReceiver {
         acceptor.join()
         // Whatever its end, this session's transfer is over on this listener.
         if let (s, finished) = lock.withLock({ session.map { s in
-            (s, verdict.map { StreamListener.FinishedTransfer(verdict: $0, chunks: nextExpected, releases: !keepable.isEmpty) })
+            (s, verdict.map { StreamListener.FinishedTransfer(verdict: $0, chunks: nextExpected, senderConfirms: !keepable.isEmpty || !overRDMA) })
         } }) {
             listener.retire(s, finished: finished)
         }
@@ -269,17 +280,18 @@ public final class TransportReceiver {
         }
     }
 
-    /// After the last transfer a listener serves (`dwcp-migrate receive`'s final round): waits
-    /// until that transfer's sender has heard its verdict, which it tells by releasing a
-    /// connection after `fin` 0, and meanwhile tells the verdict again to a sender that lost
-    /// it with every connection and comes back (`tellVerdictAgain`); any other sender is
-    /// answered "busy". Returns true at once for a transfer whose sender never releases (it
-    /// did not ask to keep its connections, or the verdict was not 0), and false when the
-    /// configuration's `idleTimeout` passes first (docs/TRANSPORT.md, "A verdict told again").
+    /// After the last transfer a listener serves (`dwcp-recv` without `--keep`, `dwcp-migrate
+    /// receive`'s final round): waits until that transfer's sender has heard its verdict, which
+    /// it tells after `fin` 0 by releasing a connection it asked to keep, or else by closing
+    /// the connection the verdict reached it on; meanwhile tells the verdict again to a sender
+    /// that lost it with every connection and comes back (`tellVerdictAgain`); any other sender
+    /// is answered "busy". Returns true at once for a transfer whose sender cannot tell (over
+    /// RDMA) or whose verdict was not 0, and false when the configuration's `idleTimeout`
+    /// passes first (docs/TRANSPORT.md, "A verdict told again").
     public static func waitUntilVerdictHeard(on listener: StreamListener, configuration: ReceiverConfiguration) -> Bool {
         let deadline = MonotonicClock.now() + configuration.idleTimeout
         guard let (session, finished) = listener.lastRetired, let finished,
-              finished.releases, finished.verdict == Wire.verdictOK else { return true }
+              finished.senderConfirms, finished.verdict == Wire.verdictOK else { return true }
         let receiver = TransportReceiver(configuration: configuration)
         receiver.servesEndedTransfersOnly = true
         let heard = Atomic<Bool>(false)
@@ -294,10 +306,10 @@ public final class TransportReceiver {
                 }
             }
         }
-        let released = listener.waitForRelease(of: session, until: deadline)
+        let told = listener.waitUntilVerdictHeard(by: session, until: deadline)
         heard.store(true, ordering: .releasing)
         acceptor.join()
-        return released
+        return told
     }
 
     /// Whether an authenticated sender's new session ends this transfer (`Wire.transferAbandoned`):

@@ -20,6 +20,7 @@ extension TransportSender {
         }
         ackedThrough = next
         lastAck = MonotonicClock.now()
+        reconnectsAtLastAck = stats.reconnects
         lock.broadcast()
     }
 

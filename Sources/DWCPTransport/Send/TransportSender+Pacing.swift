@@ -117,15 +117,19 @@ extension TransportSender {
     /// timeout (plus a grace period) while data is outstanding: no progress is possible.
     func watchdog() {
         while true {
-            let stalled: Bool = lock.withLock {
+            let stalled: Int? = lock.withLock {
                 // Wakes early when the transfer ends, so joining this thread costs nothing.
                 if failure == nil && finStatus == nil { lock.waitForTimer(seconds: 0.2) }
-                if failure != nil || finStatus != nil { return false }
+                if failure != nil || finStatus != nil { return nil }
                 let waiting = unackedBytes > 0 || (inputDone && endSent)
-                return waiting && MonotonicClock.now() - lastAck > configuration.resumeTimeout + 10
+                return waiting && MonotonicClock.now() - lastAck > configuration.resumeTimeout + 10 ? stats.reconnects - reconnectsAtLastAck : nil
             }
-            if stalled {
-                fail(DWCPError(.network, "\(configuration.endpoint): no acknowledgement for \(Int(configuration.resumeTimeout + 10)) s; giving up"))
+            if let lost = stalled {
+                // A chunk cut off with its connection is sent again whole: on a path that drops
+                // connections sooner than a chunk crosses it, none ever arrives.
+                let hint = lost >= max(2, streamCount)
+                    ? " (\(lost) connections were lost meanwhile; a path that drops them this often may need a smaller chunk size than \(configuration.chunkSize >> 10) KiB)" : ""
+                fail(DWCPError(.network, "\(configuration.endpoint): no acknowledgement for \(Int(configuration.resumeTimeout + 10)) s; giving up\(hint)"))
             }
             if lock.withLock({ failure != nil || finStatus != nil }) { return }
         }

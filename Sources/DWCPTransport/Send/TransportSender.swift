@@ -86,6 +86,8 @@ public final class TransportSender {
     var usesRDMA: Bool?
 
     var lastAck = 0.0
+    /// `stats.reconnects` at `lastAck`: connections lost since, for the watchdog's message.
+    var reconnectsAtLastAck = 0
 
     var streamCount = 0
 

@@ -200,12 +200,9 @@ public final class StreamListener: @unchecked Sendable {
     public func stash(_ socket: StreamSocket, releasedBy session: [UInt8]? = nil) {
         sharedLock.withLock {
             stashed.append(socket)
-            if let session, !released.contains(session) {
-                released.append(session)
-                if released.count > Self.retiredSessionLimit { released.removeFirst() }
-            }
             sharedLock.broadcast()
         }
+        if let session { noteVerdictHeard(by: session) }
         var one: UInt8 = 1
         _ = Glibc.write(stashSignal.write, &one, 1)
     }
@@ -232,14 +229,16 @@ public final class StreamListener: @unchecked Sendable {
         public var verdict: UInt64
         /// Its chunk count: the reconnection's WELCOME asks for nothing before it.
         public var chunks: UInt64
-        /// Whether its sender asked to keep a connection (`Hello.keepFlag`): after `fin` 0 it
-        /// then releases one (`release`), which tells the receiver the sender heard the verdict.
-        public var releases: Bool
+        /// Whether its sender tells the receiver it heard the verdict (`fin` 0), which
+        /// `TransportReceiver.waitUntilVerdictHeard` waits for: one that asked to keep its
+        /// connections releases one (`release`), any other over TCP closes the connection the
+        /// verdict reached it on. Not over RDMA.
+        public var senderConfirms: Bool
 
-        public init(verdict: UInt64, chunks: UInt64, releases: Bool = false) {
+        public init(verdict: UInt64, chunks: UInt64, senderConfirms: Bool = false) {
             self.verdict = verdict
             self.chunks = chunks
-            self.releases = releases
+            self.senderConfirms = senderConfirms
         }
     }
 
@@ -267,15 +266,26 @@ public final class StreamListener: @unchecked Sendable {
         }
     }
 
-    /// Sessions whose sender released a connection to this listener (`stash(_:releasedBy:)`):
-    /// it heard its transfer's verdict. Newest last, at most `retiredSessionLimit`.
-    private var released: [[UInt8]] = []
+    /// Sessions whose sender has heard its transfer's verdict (`fin` 0): it released a
+    /// connection to this listener (`stash(_:releasedBy:)`), or closed one the verdict went out
+    /// on. Newest last, at most `retiredSessionLimit`.
+    private var heard: [[UInt8]] = []
 
-    /// Waits until `session`'s sender has released a connection (it heard its verdict, `fin` 0)
-    /// or `deadline` (`MonotonicClock`) has passed; returns whether it did.
-    public func waitForRelease(of session: [UInt8], until deadline: Double) -> Bool {
+    /// Records that `session`'s sender heard its transfer's verdict.
+    public func noteVerdictHeard(by session: [UInt8]) {
         sharedLock.withLock {
-            while !released.contains(session) {
+            guard !heard.contains(session) else { return }
+            heard.append(session)
+            if heard.count > Self.retiredSessionLimit { heard.removeFirst() }
+            sharedLock.broadcast()
+        }
+    }
+
+    /// Waits until `session`'s sender has heard its verdict (`noteVerdictHeard`) or `deadline`
+    /// (`MonotonicClock`) has passed; returns whether it did.
+    public func waitUntilVerdictHeard(by session: [UInt8], until deadline: Double) -> Bool {
+        sharedLock.withLock {
+            while !heard.contains(session) {
                 let left = deadline - MonotonicClock.now()
                 if left <= 0 { return false }
                 sharedLock.wait(seconds: min(left, 0.5))

@@ -94,22 +94,24 @@ public final class StreamSocket: @unchecked Sendable {
     /// closes, at most `timeout` seconds: a last message sent before `close` then reaches the
     /// peer. Closed with unread bytes in its receive queue (a sender still streaming chunks), a
     /// socket resets the connection at once, and the reset drops whatever of the message its
-    /// send queue still held (paced, not yet on the wire).
-    public func lingerUntilPeerCloses(timeout: Double) {
-        guard !closed else { return }
+    /// send queue still held (paced, not yet on the wire). Returns whether the peer closed its
+    /// side (a FIN): not when the connection was reset or failed, nor at the timeout.
+    @discardableResult
+    public func lingerUntilPeerCloses(timeout: Double) -> Bool {
+        guard !closed else { return false }
         _ = calls.shutdown(fd, Int32(SHUT_WR))
         let deadline = MonotonicClock.now() + timeout
         var scratch = [UInt8](repeating: 0, count: 64 << 10)
         while true {
             let left = deadline - MonotonicClock.now()
-            if left <= 0 { return }
+            if left <= 0 { return false }
             var waiter = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = calls.poll(&waiter, 1, Int32(left * 1000) + 1)
             if ready < 0 && errno == EINTR { continue }
-            if ready <= 0 { return }
+            if ready <= 0 { return false }
             let n = scratch.withUnsafeMutableBytes { calls.recv(fd, $0.baseAddress!, $0.count) }
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
+            if n <= 0 { return n == 0 }
         }
     }
 
