@@ -13,22 +13,13 @@
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: scripts/bench-image-wan.sh BIN_DIR [BIN_DIR...]" >&2; exit 2; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
-wan="$repo/../shared/tools/wan/wan-setup.sh"
-[ -x "$wan" ] || [ -f "$wan" ] || { echo "bench-image-wan: $wan missing" >&2; exit 1; }
 bins=()
 for b in "$@"; do bins+=("$(cd "$b" && pwd)"); done
 mib=${IMAGE_MIB:-128}
 rate=${IMAGE_RATE:-1}
 trials=${IMAGE_TRIALS:-3}
-work=$(mktemp -d "${IMAGE_DIR:-${TMPDIR:-/tmp}}/dwcp-bench-image-wan.XXXXXX")
-export NB_PREFIX=dwcpi WAN_STATE="$work/wan"
-cleanup() {
-  kill $(jobs -p) 2>/dev/null || true
-  bash "$wan" down >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-bash "$wan" up --rate "${WAN_RATE:-100mbit}" --rtt "${WAN_RTT:-50}" ${WAN_LOSS:+--loss "$WAN_LOSS"} >&2
+. "$repo/scripts/wan-path.sh"
+wan_path_up bench-image-wan dwcpi "${IMAGE_DIR:-${TMPDIR:-/tmp}}" "${WAN_RATE:-100mbit}" "${WAN_RTT:-50}" ${WAN_LOSS:+--loss "$WAN_LOSS"}
 head -c $((mib << 20)) /dev/urandom > "$work/base.img"
 now() { date +%s.%N; }
 for trial in $(seq "$trials"); do

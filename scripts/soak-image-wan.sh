@@ -15,21 +15,12 @@ set -uo pipefail
 [ $# -eq 1 ] || { echo "usage: scripts/soak-image-wan.sh BIN_DIR" >&2; exit 2; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(cd "$1" && pwd)
-wan="$repo/../shared/tools/wan/wan-setup.sh"
-[ -f "$wan" ] || { echo "soak-image-wan: $wan missing" >&2; exit 1; }
 trials=${SOAK_TRIALS:-20}
 gap=${SOAK_GAP_MAX:-39}
 odds=${SOAK_ODDS:-2}
 keep=${SOAK_KEEP:-/tmp/dwcp-soak-failed}
-work=$(mktemp -d "${IMAGE_DIR:-${TMPDIR:-/tmp}}/dwcp-soak.XXXXXX")
-export NB_PREFIX=dwcps WAN_STATE="$work/wan"
-cleanup() {
-  kill $(jobs -p) 2>/dev/null || true
-  bash "$wan" down >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-bash "$wan" up --rate "${WAN_RATE:-100mbit}" --rtt "${WAN_RTT:-10}" >&2
+. "$repo/scripts/wan-path.sh"
+wan_path_up soak-image-wan dwcps "${IMAGE_DIR:-${TMPDIR:-/tmp}}" "${WAN_RATE:-100mbit}" "${WAN_RTT:-10}"
 head -c $((${IMAGE_MIB:-48} << 20)) /dev/urandom > "$work/base.img"
 failed=0
 for t in $(seq "$trials"); do

@@ -13,21 +13,12 @@ set -uo pipefail
 [ $# -eq 1 ] || { echo "usage: scripts/soak-migrate-wan.sh BIN_DIR" >&2; exit 2; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(cd "$1" && pwd)
-wan="$repo/../shared/tools/wan/wan-setup.sh"
-[ -f "$wan" ] || { echo "soak-migrate-wan: $wan missing" >&2; exit 1; }
 [ -f "$repo/.build/guest/vmlinuz" ] || { echo "soak-migrate-wan: no guest in .build/guest (guest/build-guest.sh)" >&2; exit 1; }
 trials=${SOAK_TRIALS:-10}
 gap=${SOAK_GAP_MAX:-39}
 odds=${SOAK_ODDS:-2}
-work=$(mktemp -d "${TMPDIR:-/tmp}/dwcp-soak-migrate.XXXXXX")
-export NB_PREFIX=dwcpq WAN_STATE="$work/wan"
-cleanup() {
-  kill $(jobs -p) 2>/dev/null || true
-  bash "$wan" down >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-bash "$wan" up --rate "${WAN_RATE:-200mbit}" --rtt "${WAN_RTT:-10}" >&2
+. "$repo/scripts/wan-path.sh"
+wan_path_up soak-migrate-wan dwcpq "${TMPDIR:-/tmp}" "${WAN_RATE:-200mbit}" "${WAN_RTT:-10}"
 failed=0
 for t in $(seq "$trials"); do
   "$repo/scripts/cut-connections.sh" dwcpq-a 10.200.0.2 "$t" "$gap" "$odds" 3 & cutter=$!

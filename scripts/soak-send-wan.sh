@@ -15,19 +15,10 @@ set -uo pipefail
 [ $# -eq 1 ] || { echo "usage: scripts/soak-send-wan.sh BIN_DIR" >&2; exit 2; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(cd "$1" && pwd)
-wan="$repo/../shared/tools/wan/wan-setup.sh"
-[ -f "$wan" ] || { echo "soak-send-wan: $wan missing" >&2; exit 1; }
 trials=${SOAK_TRIALS:-20}
 keep=${SOAK_KEEP:-/tmp/dwcp-soak-failed}
-work=$(mktemp -d "${TMPDIR:-/tmp}/dwcp-soak.XXXXXX")
-export NB_PREFIX=dwcpt WAN_STATE="$work/wan"
-cleanup() {
-  kill $(jobs -p) 2>/dev/null || true
-  bash "$wan" down >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-bash "$wan" up --rate "${WAN_RATE:-100mbit}" --rtt "${WAN_RTT:-10}" >&2
+. "$repo/scripts/wan-path.sh"
+wan_path_up soak-send-wan dwcpt "${TMPDIR:-/tmp}" "${WAN_RATE:-100mbit}" "${WAN_RTT:-10}"
 head -c $((${SEND_MIB:-16} << 20)) /dev/urandom > "$work/in"
 failed=0
 for t in $(seq "$trials"); do
