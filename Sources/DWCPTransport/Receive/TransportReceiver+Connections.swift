@@ -20,10 +20,11 @@ extension TransportReceiver {
     /// until the sender closes its side, which it does once it has the verdict, and records
     /// that it heard (`StreamListener.noteVerdictHeard`). Only a FIN read with no error
     /// reported first counts: once a send has reported a reset (a cut), the socket reads as
-    /// closed too, which is why a `fin` that failed to go out is no `told`.
+    /// closed too, which is why a `fin` that failed to go out is no `told`. Nothing of ours
+    /// shuts `socket` meanwhile: the end of a transfer leaves its `closingWhenHeard` open, and a
+    /// reconnection told again is not one of a transfer's `connections`.
     func awaitCloseOfHeardVerdict(on socket: StreamSocket, told: Bool, session: [UInt8], listener: StreamListener) {
-        guard told, !socket.rdma, socket.lingerUntilPeerCloses(timeout: configuration.idleTimeout),
-              lock.withLock({ !shutAtEnd.contains(ObjectIdentifier(socket)) }) else { return }
+        guard told, !socket.rdma, socket.lingerUntilPeerCloses(timeout: configuration.idleTimeout) else { return }
         listener.noteVerdictHeard(by: session)
     }
 

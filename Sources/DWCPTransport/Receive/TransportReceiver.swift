@@ -113,7 +113,8 @@ public final class TransportReceiver {
     /// open until the sender closes its side, which tells it heard the verdict
     /// (`StreamListener.noteVerdictHeard`), instead of being shut with the others.
     var closingWhenHeard: Set<ObjectIdentifier> = []
-    /// Connections this transfer's end shut down: a FIN read on one of them after that is ours.
+    /// Connections this transfer's end shut down: one whose `fin` went out just before is not
+    /// waited on for its sender's close (its read would see our own shutdown).
     var shutAtEnd: Set<ObjectIdentifier> = []
     /// An RDMA connection took part: its sender cannot tell it heard the verdict by a close.
     var overRDMA = false

@@ -198,10 +198,7 @@ public final class StreamListener: @unchecked Sendable {
     /// same listener (dwcp-recv --keep, dwcp-migrate rounds) instead of dropping it, and so does a
     /// connection its sender keeps for its next transfer (`release`).
     public func stash(_ socket: StreamSocket, releasedBy session: [UInt8]? = nil) {
-        sharedLock.withLock {
-            stashed.append(socket)
-            sharedLock.broadcast()
-        }
+        sharedLock.withLock { stashed.append(socket) }
         if let session { noteVerdictHeard(by: session) }
         var one: UInt8 = 1
         _ = Glibc.write(stashSignal.write, &one, 1)
