@@ -78,7 +78,7 @@ struct RecvCommand: ParsableCommand {
 
     @OptionGroup var tls: TLSOptions
 
-    @Flag(help: "Print a JSON summary per transfer (to standard output with -o, else stderr).")
+    @Flag(help: "Print a JSON summary per transfer (to standard output with -o, else stderr); its seconds run from the transfer's first connection to its verdict.")
     var json = false
 
     @OptionGroup var verbosity: VerbosityOptions
@@ -147,7 +147,7 @@ struct RecvCommand: ParsableCommand {
             receiver.onVerified = { try target.commit() }
             if verbosity.showsProgress {
                 receiver.progress = { s in
-                    line.update("dwcp-recv: \(Units.formatBytes(s.bytes)), \(Units.format(Double(s.bytes) * 8 / max(line.elapsed, 1e-6) / 1e9, 2)) Gbit/s, \(Units.count(s.streams, "stream"))")
+                    line.update("dwcp-recv: \(Units.formatBytes(s.bytes)), \(Units.format(Double(s.bytes) * 8 / max(s.seconds, 1e-6) / 1e9, 2)) Gbit/s, \(Units.count(s.streams, "stream"))")
                 }
             }
             let stats: TransferStats
@@ -175,7 +175,8 @@ struct RecvCommand: ParsableCommand {
                 }
                 throw error
             }
-            let seconds = line.elapsed
+            // The transfer's own time, from its first connection: not the wait for a sender.
+            let seconds = stats.seconds
             // The last transfer: its sender may have lost the verdict with every connection, and
             // comes back for it (with --keep, the next transfer's wait tells it).
             let senderHeard = keep || TransportReceiver.waitUntilVerdictHeard(on: listener, configuration: config)

@@ -32,6 +32,11 @@ final class TransportCLITests: XCTestCase {
         let recv = try JSONSerialization.jsonObject(with: t.read("recv.json")) as! [String: Any]
         XCTAssertEqual(recv["verified"] as? Bool, true)
         XCTAssertEqual(recv["sender_heard_verdict"] as? Bool, true, "\(recv)")
+        // The receiver's seconds are the transfer's (its first connection to its verdict, within
+        // the sender's run), not its wait for the sender: it listened 0.3 s before.
+        let recvSeconds = try XCTUnwrap(recv["seconds"] as? Double), sendSeconds = try XCTUnwrap(send["seconds"] as? Double)
+        XCTAssertLessThanOrEqual(recvSeconds, sendSeconds + 0.02, "\(recv) \(send)")
+        XCTAssertGreaterThan(recvSeconds, 0)
     }
 
     /// `--max-rate` is the transfer's rate whatever the streams: with 8 connections the last

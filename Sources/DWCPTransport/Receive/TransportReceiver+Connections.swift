@@ -141,6 +141,7 @@ extension TransportReceiver {
                 // A late connection of a transfer this listener already ended starts nothing.
                 if session == nil, listener.hasRetired(hello.session) { return (.busy, 0, 0, nil) }
                 session = hello.session
+                if startedAt == nil { startedAt = MonotonicClock.now() }
                 if hello.window > 0 { senderWindow = hello.window }
                 // One of this transfer's connections from here on: the teardown shuts it even
                 // while its welcome is on the way.

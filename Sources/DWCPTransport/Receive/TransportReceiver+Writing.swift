@@ -137,6 +137,7 @@ extension TransportReceiver {
                 }
                 lock.withLock {
                     verdict = result
+                    verdictAt = MonotonicClock.now()
                     lock.broadcast()
                     lock.wakeTimers()
                 }
@@ -183,7 +184,15 @@ extension TransportReceiver {
             // Only now may another connection reuse the buffer.
             if let chunk { pool(chunk.capacity).recycle(chunk) }
             if let due { acknowledge(due) }
-            if let progress { progress(lock.withLock { var s = stats; s.bytes = written; s.streams = authenticated.count; return s }) }
+            if let progress {
+                progress(lock.withLock {
+                    var s = stats
+                    s.bytes = written
+                    s.streams = authenticated.count
+                    s.seconds = startedAt.map { MonotonicClock.now() - $0 } ?? 0
+                    return s
+                })
+            }
         }
     }
 

@@ -24,7 +24,7 @@ import Glibc
 public final class TransportReceiver {
     public let configuration: ReceiverConfiguration
     /// Called as chunks are written (a progress line): `bytes` written in order, `streams` the
-    /// authenticated connections open at that moment.
+    /// authenticated connections open at that moment, `seconds` since the first was welcomed.
     public var progress: ((TransferStats) -> Void)?
     /// Called once the output is complete, verified and synced, just before the sender is told:
     /// from here on the output must survive an interruption.
@@ -129,6 +129,10 @@ public final class TransportReceiver {
     /// Serialises control messages (acks, verdicts) written by different threads to one socket.
     let sendLock = ConditionLock()
     var lastProgress = MonotonicClock.now()
+    /// When the transfer's first connection was welcomed, and when its verdict was reached:
+    /// the transfer's own time, without the wait for its sender (`TransferStats.seconds`).
+    var startedAt: Double?
+    var verdictAt: Double?
     var stats = TransferStats()
     /// Where chunk buffers come from, by size, reused after writing (fresh megabyte allocations
     /// cost page faults). A process receiving one transfer after another gives each the same.
@@ -277,6 +281,7 @@ public final class TransportReceiver {
             var s = stats
             s.bytes = written
             s.chunks = nextExpected
+            if let startedAt, let verdictAt { s.seconds = max(0, verdictAt - startedAt) }
             return s
         }
     }

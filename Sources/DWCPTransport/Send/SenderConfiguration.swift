@@ -51,6 +51,9 @@ public struct TransferStats: Sendable {
     /// already had when it answered (never sent again).
     public var resumedBytes: UInt64 = 0
     public var streams = 0
+    /// On the receiver: seconds from the first connection it welcomed for the transfer to the
+    /// verdict (the time spent waiting for a sender to come is not the transfer's).
+    public var seconds: Double = 0
     /// The connections ran over RDMA (rsockets), not TCP.
     public var rdma = false
     /// The congestion control the connections use (nil: the system default).
