@@ -28,7 +28,7 @@ public enum CommandMain {
             // The failure an interruption caused is not the news: 128 + the signal is.
             SignalCleanup.awaitInterruptHandler()
             Diagnostics.error(e.message)
-            if e.status == .usage { Diagnostics.emit("Try '\(Diagnostics.programName) --help' for more information.\n") }
+            if e.status == .usage { Diagnostics.emit("Try '\(helpCommand(for: type(of: parsed), under: C.self)) --help' for more information.\n") }
             exit(e.status.rawValue)
         } catch let e as SystemError where e.errno == EPIPE && e.what.hasPrefix("\(FileDescriptor.standardOutput.name):") {
             // The reader of standard output went away (`| head`): end quietly, as a process
@@ -58,10 +58,29 @@ public enum CommandMain {
             let first = message.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? message
             let text = first.hasPrefix("Error: ") ? String(first.dropFirst(7)) : first
             Diagnostics.error(text)
-            Diagnostics.emit("Try '\(Diagnostics.programName) --help' for more information.\n")
+            Diagnostics.emit("Try '\(helpCommand(inParserMessage: message)) --help' for more information.\n")
             exit(ExitStatus.usage.rawValue)
         }
         if !message.isEmpty { Diagnostics.error(message) }
         exit(code.rawValue)
+    }
+
+    /// The command whose `--help` a usage error points to: the subcommand that was run
+    /// (`dwcp-rep keygen`), not only the tool.
+    private static func helpCommand(for parsed: ParsableCommand.Type, under root: ParsableCommand.Type) -> String {
+        guard parsed != root, let name = parsed.configuration.commandName else { return Diagnostics.programName }
+        return "\(Diagnostics.programName) \(name)"
+    }
+
+    /// The same for a parse error, taken from the parser's own "See 'dwcp-rep keygen --help'
+    /// for more information." line (it knows how far the arguments got).
+    private static func helpCommand(inParserMessage message: String) -> String {
+        for line in message.split(separator: "\n") {
+            guard let open = line.firstRange(of: "See '"), let close = line.firstRange(of: " --help'") else { continue }
+            guard open.upperBound <= close.lowerBound else { continue }
+            let names = line[open.upperBound..<close.lowerBound]
+            if names.hasPrefix(Diagnostics.programName) { return String(names) }
+        }
+        return Diagnostics.programName
     }
 }

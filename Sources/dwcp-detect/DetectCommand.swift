@@ -16,7 +16,7 @@ struct DetectCommand: ParsableCommand {
             Probes a dwcp-recv (which answers probes on its port) or a dwcp-detect --serve. Pings \
             echo over an authenticated TCP connection (RTT min/median/p99 and jitter); a short \
             burst measures throughput and, from the kernel's retransmission counters, loss. Prints \
-            one JSON line with mode, figures and reasons; --watch repeats every INTERVAL seconds and \
+            one JSON line with mode, figures and reasons; --watch SECONDS repeats at that interval and \
             changes mode only after --confirm measurements in a row leave the current mode's limits \
             by --hysteresis (no flapping on a noisy link). A measurement that fails under --watch \
             is reported and the next one tried at the next interval. Scripts use --print mode.
@@ -43,7 +43,7 @@ struct DetectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Answer probes on [ADDR]:PORT instead of probing (runs until SIGINT/SIGTERM).", valueName: "[ADDR]:PORT"))
     var serve: String?
 
-    @Option(help: ArgumentHelp("Measure every INTERVAL seconds and print a line each time. Pinging stops after half the interval (after at least 3 pings), so a measurement takes about the interval (with the default --burst, 0.5 s) even on a long path.", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Measure at this interval and print a line each time. Pinging stops after half the interval (after at least 3 pings), so a measurement takes about the interval (with the default --burst, 0.5 s) even on a long path.", valueName: "SECONDS"))
     var watch: Double?
 
     @Option(help: ArgumentHelp("Print only this field: mode.", valueName: "FIELD"))

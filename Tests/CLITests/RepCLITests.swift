@@ -2,6 +2,20 @@ import Foundation
 import XCTest
 
 final class RepCLITests: XCTestCase {
+    /// A usage error in a subcommand points to that subcommand's help, whether the parser
+    /// found it (a missing option) or the command did (a value it refuses).
+    func testUsageErrorsPointToTheSubcommandsHelp() throws {
+        let t = TempDir()
+        for (args, hint) in [(["keygen", "-o", t.path("k")], "dwcp-rep keygen --help"),
+                             (["keygen", "--id", "a b", "-o", t.path("k")], "dwcp-rep keygen --help"),
+                             (["--no-such-flag"], "dwcp-rep detect --help")] {
+            let r = try CLI.run("dwcp-rep", args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("dwcp-rep: error: "), r.stderr)
+            XCTAssertTrue(r.stderr.contains("Try '\(hint)' for more information."), "\(args): \(r.stderr)")
+        }
+    }
+
     /// simulate → detect with a state file, in two cron-like runs → the quarantine list →
     /// dwcp-place --exclude never uses a quarantined node.
     func testDetectIncrementallyAndFeedTheQuarantineToPlacement() throws {
