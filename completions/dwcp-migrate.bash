@@ -188,7 +188,7 @@ _dwcp-migrate_qemu() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--dry-run --json --tls --auto-converge --keep-source --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
-    non_repeating_options=(--qmp --to --max-downtime --codec --streams --cc --link-rate --rate-probe --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --xbzrle)
+    non_repeating_options=(--qmp --to --max-downtime --codec --streams --cc --link-rate --rtt --rate-probe --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --xbzrle)
     __dwcp-migrate_offer_flags_options 0
 
     # Offer option value completions
@@ -212,6 +212,9 @@ _dwcp-migrate_qemu() {
         return
         ;;
     '--link-rate')
+        return
+        ;;
+    '--rtt')
         return
         ;;
     '--rate-probe')
@@ -252,7 +255,7 @@ _dwcp-migrate_file() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--dry-run --json --tls --resume --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
-    non_repeating_options=(--to --max-downtime --codec --streams --cc --link-rate --rate-probe --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --freeze --thaw --work-dir)
+    non_repeating_options=(--to --max-downtime --codec --streams --cc --link-rate --rtt --rate-probe --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --freeze --thaw --work-dir)
     __dwcp-migrate_offer_flags_options 1
 
     # Offer option value completions
@@ -273,6 +276,9 @@ _dwcp-migrate_file() {
         return
         ;;
     '--link-rate')
+        return
+        ;;
+    '--rtt')
         return
         ;;
     '--rate-probe')

@@ -24,8 +24,11 @@ struct SourceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Congestion control per socket: bbr, cubic, reno or auto (cubic when a raw stream crosses a path with a round trip under 2 ms, else bbr, which keeps queues that the switchover must drain short; when the kernel has them). dwcp-migrate qemu with auto also moves a path of 8 ms round trip or more to cubic once its connections have run 2 s without a retransmission (bbr pauses every connection for 0.2 s every 10 s there), and back to bbr if packets are lost.", valueName: "CC"))
     var cc: String = "auto"
 
-    @Option(help: ArgumentHelp("Assume this link rate instead of probing it (e.g. 100Mbit).", valueName: "RATE"))
+    @Option(help: ArgumentHelp("Assume this link rate instead of measuring it (e.g. 100Mbit). The round trip, which sizes the window and the streams, is still timed with a few pings unless --rtt gives it too.", valueName: "RATE"))
     var linkRate: String?
+
+    @Option(help: ArgumentHelp("With --link-rate: assume this round-trip time (50ms, 0.2ms; a bare number is ms) instead of timing it, so nothing is probed.", valueName: "TIME"))
+    var rtt: String?
 
     @Option(help: ArgumentHelp("How the link's rate is measured with --codec auto: burst (the probe sends filler for 0.1-1 s before the migration starts), transfer (the migration starts at once and measures the rate on its own first round trips, then applies the plan: a VM stream starts at zstd level 1, an image's codec is chosen as for a 1.6 Gbit/s link until then), or auto (transfer on paths with a round trip of 8 ms or more, where the burst would run longer than 0.1 s). --dry-run always runs the burst.", valueName: "HOW"))
     var rateProbe: RateProbe = .auto
@@ -53,6 +56,10 @@ struct SourceOptions: ParsableArguments {
         if let s = streams, !(1...256).contains(s) { throw ValidationError("--streams must be 1...256") }
         if !["auto", "bbr", "cubic", "reno"].contains(cc) { throw ValidationError("--cc must be bbr, cubic, reno or auto") }
         if let r = linkRate, (Units.parseBitRate(r) ?? 0) <= 0 { throw ValidationError("--link-rate: cannot parse '\(r)'") }
+        if let r = rtt {
+            guard let d = Units.parseDuration(r), d >= 0, d <= 60 else { throw ValidationError("--rtt: cannot parse '\(r)' (e.g. 50ms, 0.2ms; at most 60s)") }
+            if linkRate == nil { throw ValidationError("--rtt goes with --link-rate: together they replace the probe") }
+        }
         if let t = threads, !(1...256).contains(t) { throw ValidationError("-T must be 1...256") }
         if !(0...1_000_000).contains(resumeTimeout) { throw ValidationError("--resume-timeout must be 0 to 1000000 seconds") }
     }
@@ -61,7 +68,6 @@ struct SourceOptions: ParsableArguments {
     var downtime: Double { Units.parseDuration(maxDowntime)! }
     var threadCount: Int { threads ?? OSThread.processorCount }
 
-    /// Probes the link (unless --link-rate) and plans the migration.
     /// Installs what an interrupted source does (SIGINT, SIGTERM, SIGHUP), before any thread
     /// starts: the round under way can never complete, so the destination is told and fails at
     /// once (docs/TRANSPORT.md, "A cancelled transfer"), then the command exits with 128 + the
@@ -80,15 +86,19 @@ struct SourceOptions: ParsableArguments {
         case auto, burst, transfer
     }
 
-    /// Probes the link (unless --link-rate) and plans the migration. With `rateProbe` transfer
-    /// (or auto on a path of `MigrationPlan.rateOnTransferFromRoundTrip` and more), and the
-    /// codec left to the plan, the probe times round trips only and the plan is made before the
-    /// rate is known (`MigrationPlan(beforeRate:)`); a dry run always measures the rate.
+    /// Probes the link and plans the migration. With `rateProbe` transfer (or auto on a path of
+    /// `MigrationPlan.rateOnTransferFromRoundTrip` and more), and the codec left to the plan, the
+    /// probe times round trips only and the plan is made before the rate is known
+    /// (`MigrationPlan(beforeRate:)`); a dry run always measures the rate. With --link-rate the
+    /// probe times round trips only and the rate is the one given: a path's round trip sizes
+    /// the window, and a plan for 0 ms held a 100 Mbit path of 50 ms to 42 Mbit/s (a 256 KiB
+    /// window). With --rtt as well nothing is probed.
     func plan() throws -> MigrationPlan {
-        let onTransfer = rateProbe != .burst && codec == "auto" && !dryRun
+        let givenRate = linkRate.map { Units.parseBitRate($0)! }
+        let onTransfer = givenRate == nil && rateProbe != .burst && codec == "auto" && !dryRun
         var measurement: LinkMeasurement? = nil
-        if let r = linkRate {
-            measurement = LinkMeasurement(rttMin: 0, rttMedian: 0, rttP99: 0, jitter: 0, loss: 0, throughput: Units.parseBitRate(r)!, rdmaDevices: [])
+        if let givenRate, let r = rtt.map({ Units.parseDuration($0)! }) {
+            measurement = LinkMeasurement(rttMin: r, rttMedian: r, rttP99: r, jitter: 0, loss: 0, throughput: givenRate, rdmaDevices: [])
         } else {
             // A short probe (it delays the migration): 10 pings 10 round trips (at most 2 ms)
             // apart, or as many as fit in 0.05 s (at least 3 round trips timed, the handshake's
@@ -107,7 +117,11 @@ struct SourceOptions: ParsableArguments {
             probe.burstRoundTrips = 12
             probe.burstBytes = 64 << 20
             probe.endBurstAtPlateau = true
-            if onTransfer { probe.burstOnlyBelowRoundTrip = rateProbe == .transfer ? 0 : MigrationPlan.rateOnTransferFromRoundTrip }
+            if givenRate != nil {
+                probe.burstOnlyBelowRoundTrip = 0
+            } else if onTransfer {
+                probe.burstOnlyBelowRoundTrip = rateProbe == .transfer ? 0 : MigrationPlan.rateOnTransferFromRoundTrip
+            }
             probe.auth = SessionAuth(secret: try secret.load())
             probe.tls = try tlsContext()
             // A probe whose connection was cut after it opened is run again, a few times.
@@ -126,7 +140,8 @@ struct SourceOptions: ParsableArguments {
                 }
             }
         }
-        if onTransfer, linkRate == nil, let m = measurement, m.throughput == 0 {
+        if let givenRate { measurement?.throughput = givenRate }
+        if onTransfer, let m = measurement, m.throughput == 0 {
             return MigrationPlan(beforeRate: m, maxDowntime: downtime, streams: streams, threads: threadCount)
         }
         return MigrationPlan(measurement: measurement, maxDowntime: downtime, codec: codec, streams: streams, threads: threadCount)

@@ -784,12 +784,31 @@ final class MigrateCLITests: XCTestCase {
     func testDryRunPrintsThePlanAndUsageErrorsExit2() throws {
         let t = TempDir()
         let image = t.write("image", Data(count: 1 << 20))
-        let r = try CLI.run("dwcp-migrate", ["file", image, "--to", "127.0.0.1:1", "--link-rate", "100Mbit", "--dry-run", "--max-downtime", "500ms"])
+        // --link-rate and --rtt together: nothing is probed (no destination there).
+        let r = try CLI.run("dwcp-migrate", ["file", image, "--to", "127.0.0.1:1", "--link-rate", "100Mbit", "--rtt", "50ms", "--dry-run", "--max-downtime", "500ms"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let plan = try JSONSerialization.jsonObject(with: r.stdout) as! [String: Any]
         XCTAssertEqual(plan["event"] as? String, "plan")
         XCTAssertEqual(plan["max_downtime_ms"] as? Int, 500)
+        XCTAssertEqual(plan["rtt_ms"] as? Double, 50)
+        XCTAssertEqual(plan["mode"] as? String, "internet")
         XCTAssertLessThanOrEqual(plan["window_bytes"] as! Int, 2 << 20, "in-flight data bounded by the downtime budget on a 100 Mbit link")
+        // The window covers the path's round trip: 256 KiB, a plan for 0 ms, held a 100 Mbit
+        // path of 50 ms to 42 Mbit/s.
+        XCTAssertGreaterThanOrEqual(plan["window_bytes"] as! Int, 100_000_000 / 8 / 20, "\(plan)")
+        XCTAssertEqual(try CLI.run("dwcp-migrate", ["file", image, "--to", "127.0.0.1:1", "--rtt", "50ms", "--dry-run"]).status, 2, "--rtt needs --link-rate")
+        // --link-rate alone still times the round trip, with pings only (the rate is the one given).
+        let port = freePort()
+        let pinged = try CLI.shell("""
+            dwcp-migrate receive --listen 127.0.0.1:\(port) -o \(t.path("dst")) 2>/dev/null & rp=$!
+            sleep 0.3
+            dwcp-migrate file \(image) --to 127.0.0.1:\(port) --link-rate 100Mbit --dry-run; s=$?
+            kill $rp; exit $s
+            """)
+        XCTAssertEqual(pinged.status, 0, pinged.stderr)
+        let timed = try JSONSerialization.jsonObject(with: pinged.stdout) as! [String: Any]
+        XCTAssertEqual(timed["link_mbit_per_s"] as? Double, 100)
+        XCTAssertGreaterThan(timed["rtt_ms"] as? Double ?? 0, 0, "\(timed)")
         XCTAssertEqual(try CLI.run("dwcp-migrate", ["receive", "--listen", ":7000"]).status, 2, "needs --qmp or -o")
         XCTAssertEqual(try CLI.run("dwcp-migrate", ["receive", "--listen", ":0", "-o", t.url.path + "/new", "--no-prefault"]).status, 2,
                        "--no-prefault goes with --qmp")
