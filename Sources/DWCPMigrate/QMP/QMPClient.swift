@@ -28,6 +28,10 @@ public final class QMPClient {
         self.path = path
         do {
             socket = try UnixSocket.connect(path, retryFor: timeout)
+        } catch let e as SystemError where e.errno == ENOENT || e.errno == ECONNREFUSED {
+            // Waited for a QEMU that may have been starting: say so, and what is expected there.
+            let what = e.errno == ENOENT ? "no socket there" : "nothing accepts on it"
+            throw DWCPError.failure("QMP socket \(path): \(what) after \(Int(timeout)) s (is QEMU running with -qmp unix:\(path),server=on,wait=off?)")
         } catch {
             throw DWCPError.failure("QMP socket \(path): \(error)")
         }
