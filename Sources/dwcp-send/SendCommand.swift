@@ -198,6 +198,7 @@ struct SendCommand: ParsableCommand {
         line.clear()
         ticker?.stop()
         let seconds = line.elapsed
+        let moved = stats.bytes - min(stats.bytes, stats.resumedBytes)
         if json {
             let t = MonotonicClock.now() - started
             var j = JSONLine()
@@ -205,7 +206,9 @@ struct SendCommand: ParsableCommand {
             series.add(bytes: sender.deliveredBytes ?? stats.bytes, at: t, to: &j)
             j.add("bytes", stats.bytes)
             j.add("seconds", seconds, decimals: 4)
-            j.add("gbit_per_s", Double(stats.bytes) * 8 / max(seconds, 1e-9) / 1e9, decimals: 3)
+            // The rate of what this run moved: bytes the receiver already had (--resume) were
+            // never sent.
+            j.add("gbit_per_s", Double(moved) * 8 / max(seconds, 1e-9) / 1e9, decimals: 3)
             j.add("streams", stats.streams)
             j.add("transport", stats.rdma ? "rdma" : "tcp")
             j.add("chunks", stats.chunks)
@@ -224,7 +227,8 @@ struct SendCommand: ParsableCommand {
             j.addRaw("tcp", "[" + tcp.joined(separator: ",") + "]")
             try FileDescriptor.standardOutput.writeAll(j.text + "\n")
         }
-        Diagnostics.info("sent \(Units.formatBytes(stats.bytes)) in \(Units.format(seconds, 2)) s (\(Units.format(Double(stats.bytes) * 8 / max(seconds, 1e-9) / 1e9, 2)) Gbit/s), verified by the receiver")
+        let already = stats.resumedBytes > 0 ? ", after the \(Units.formatBytes(stats.resumedBytes)) the receiver already had;" : ","
+        Diagnostics.info("sent \(Units.formatBytes(moved)) in \(Units.format(seconds, 2)) s (\(Units.format(Double(moved) * 8 / max(seconds, 1e-9) / 1e9, 2)) Gbit/s)\(already) verified by the receiver")
     }
 }
 

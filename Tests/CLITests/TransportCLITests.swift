@@ -501,6 +501,10 @@ final class TransportCLITests: XCTestCase {
         let resumed = summary["resumed_bytes"] as! Int
         XCTAssertGreaterThan(resumed, 0, "the last run sent only what the receiver lacked")
         XCTAssertEqual(resumed % (512 << 10), 0, "whole chunks")
+        // Its rate is of what it sent: at --max-rate 200Mbit, not the whole file over its time.
+        let moved = Double(summary["bytes"] as! Int - resumed), seconds = summary["seconds"] as! Double
+        XCTAssertEqual(summary["gbit_per_s"] as! Double, moved * 8 / seconds / 1e9, accuracy: 0.002, "\(summary)")
+        XCTAssertLessThan(summary["gbit_per_s"] as! Double, 0.25, "\(summary)")
 
         let busy = try CLI.shell("""
             dwcp-recv --listen 127.0.0.1:\(port) --idle-timeout 3 -o \(t.path("out2")) 2>/dev/null & rp=$!
