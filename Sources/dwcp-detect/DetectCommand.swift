@@ -15,7 +15,9 @@ struct DetectCommand: ParsableCommand {
         discussion: """
             Probes a dwcp-recv (which answers probes on its port) or a dwcp-detect --serve. Pings \
             echo over an authenticated TCP connection (RTT min/median/p99 and jitter); a short \
-            burst measures throughput and, from the kernel's retransmission counters, loss. Prints \
+            burst measures throughput, and a phase after it paced below that rate the loss, from \
+            the kernel's retransmission counters (the burst's own overshoot drops are not the \
+            path's). Prints \
             one JSON line with mode, figures and reasons; --watch SECONDS repeats at that interval and \
             changes mode only after --confirm measurements in a row leave the current mode's limits \
             by --hysteresis (no flapping on a noisy link). A measurement that fails under --watch \
@@ -50,7 +52,7 @@ struct DetectCommand: ParsableCommand {
     var print: String?
 
     @Option(help: ArgumentHelp("Pings per measurement.", valueName: "N")) var pings: Int = 20
-    @Option(help: ArgumentHelp("Length of the throughput burst; 0 skips it (and the loss estimate).", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Length of the throughput burst; loss is then counted over half as long again, paced at 80% of the rate found. 0 skips both.", valueName: "SECONDS"))
     var burst: Double = 0.5
     @Option(help: ArgumentHelp("Datacenter if the median RTT is at most this.", valueName: "MS")) var datacenterRtt: Double = 2
     @Option(help: ArgumentHelp("... and jitter at most this.", valueName: "MS")) var datacenterJitter: Double = 1
@@ -99,6 +101,7 @@ struct DetectCommand: ParsableCommand {
         probe.tls = try tls.settings.map { try TLSContext(role: .client, $0) }
         probe.pings = pings
         probe.burstSeconds = burst
+        probe.pacedLossSeconds = burst / 2
         if let watch {
             // About a line every interval, and a real change confirmed within `--confirm` of them:
             // on a 130 ms path 20 pings alone took 2.6 s.

@@ -85,6 +85,32 @@ final class NamespaceTests: XCTestCase {
         XCTAssertLessThan(rate, 230e6, "the tbf limit holds")
     }
 
+    /// The probe's burst overfills a clean path's queue (slow start or BBR's startup overshoot),
+    /// and those drops are its own: loss is counted in a paced phase after it. Counted over the
+    /// burst, a clean 100 Mbit tbf veth read 1.1-2.2 % and was classed "internet".
+    func testACleanRateLimitedPathShowsNoLoss() throws {
+        guard let wan = wanSetup() else { return }
+        let t = TempDir()
+        let script = [
+            "export NB_PREFIX=dwcpl WAN_STATE=\(t.path("wan"))",
+            "trap 'bash \(wan) down >/dev/null 2>&1' EXIT",
+            "bash \(wan) up --rate 100mbit >/dev/null || exit 90",
+            "ip netns exec dwcpl-b $(which dwcp-recv) --listen 10.200.0.2:7002 -o /dev/null 2>/dev/null & rp=$!",
+            "sleep 0.5",
+            "for i in 1 2; do ip netns exec dwcpl-a $(which dwcp-detect) 10.200.0.2:7002 || exit 91; done",
+            "kill $rp",
+        ].joined(separator: "\n")
+        let r = try CLI.shell(script)
+        let lines = r.stdout.split(separator: UInt8(ascii: "\n"))
+        XCTAssertEqual(lines.count, 2, r.stderr)
+        for line in lines {
+            let m = try JSONSerialization.jsonObject(with: Data(line)) as! [String: Any]
+            XCTAssertLessThan(m["loss"] as! Double, 0.001, "\(m)")
+            XCTAssertEqual(m["mode"] as? String, "datacenter", "\(m)")
+            XCTAssertTrue((80e6...101e6).contains(m["bps"] as! Double), "\(m)")
+        }
+    }
+
     /// `dwcp-detect --watch` on a path that really changes: a 20 Mbit tbf link with a 150 ms
     /// queue is a datacenter path while idle; a bulk cubic transfer fills the queue and makes it
     /// an internet path (130+ ms), and it is a datacenter path again once the transfer ends.

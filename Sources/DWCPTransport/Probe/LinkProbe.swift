@@ -25,9 +25,9 @@ public struct LinkMeasurement: Sendable {
     }
 }
 
-/// The client side of a probe: RTT by echoed pings over an authenticated connection, loss from
-/// the kernel's retransmission counters during a short burst, throughput from the bytes the peer
-/// confirms for that burst.
+/// The client side of a probe: RTT by echoed pings over an authenticated connection, throughput
+/// from the bytes the peer confirms for a short burst, loss from the kernel's retransmission
+/// counters (over a paced phase after the burst, `pacedLossSeconds`, or over the burst).
 public struct LinkProbe {
     public var endpoint: Endpoint
     public var auth = SessionAuth(secret: nil)
@@ -81,6 +81,12 @@ public struct LinkProbe {
     /// measurement has RTT, jitter and no throughput (0), and the caller measures the rate on
     /// its transfer's own first round trips (`TransferRateMeter`). dwcp-migrate qemu uses it.
     public var burstOnlyBelowRoundTrip: Double?
+
+    /// When above 0, loss is counted in a phase of its own this long, after the burst and paced
+    /// below the rate it measured (`pacedLoss`): a burst's own overshoot fills the path's queue
+    /// and its drops are not the path's. dwcp-detect uses it; without it, loss is counted over
+    /// the burst.
+    public var pacedLossSeconds = 0.0
 
     /// Keep the probe connection open between measurements (`dwcp-detect --watch`): a new one
     /// costs the TCP and session handshakes, three round trips (four with TLS) before the first
@@ -303,6 +309,10 @@ public struct LinkProbe {
                 }
                 throughput = max(throughput, sustainedRate ?? 0)
                 loss = burstLoss()
+                if pacedLossSeconds > 0, reusable, throughput > 0 {
+                    (loss, reusable) = try pacedLoss(on: socket, bitsPerSecond: throughput, seconds: pacedLossSeconds,
+                                                     block: block, header: &raw)
+                }
             }
         }
         let jitter = zip(rtts, rtts.dropFirst()).reduce(0) { $0 + abs($1.1 - $1.0) } / Double(max(1, rtts.count - 1))
