@@ -78,7 +78,7 @@ end
 
 complete -c 'dwcp-detect' -f
 complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_or_options "dwcp-detect" serve' -l 'serve' -d 'Answer probes on [ADDR]:PORT instead of probing (runs until SIGINT/SIGTERM).' -rfka ''
-complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_or_options "dwcp-detect" watch' -l 'watch' -d 'Measure at this interval and print a line each time. Pinging stops after half the interval (after at least 3 pings), so a measurement takes about the interval (with the default --burst, 0.5 s) even on a long path.' -rfka ''
+complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_or_options "dwcp-detect" watch' -l 'watch' -d 'Measure at this interval and print a line each time. Pinging stops after half the interval less the loss phase (after at least 3 pings), so a measurement takes about the interval (with the default --burst, 0.75 s) even on a long path.' -rfka ''
 complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_or_options "dwcp-detect" print' -l 'print' -d 'Print only this field: mode.' -rfka ''
 complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_or_options "dwcp-detect" pings' -l 'pings' -d 'Pings per measurement.' -rfka ''
 complete -c 'dwcp-detect' -n '__dwcp-detect_should_offer_completions_for_flags_or_options "dwcp-detect" burst' -l 'burst' -d 'Length of the throughput burst; loss is then counted over half as long again, paced at 80% of the rate found. 0 skips both.' -rfka ''

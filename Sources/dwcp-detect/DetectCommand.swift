@@ -45,7 +45,7 @@ struct DetectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Answer probes on [ADDR]:PORT instead of probing (runs until SIGINT/SIGTERM).", valueName: "[ADDR]:PORT"))
     var serve: String?
 
-    @Option(help: ArgumentHelp("Measure at this interval and print a line each time. Pinging stops after half the interval (after at least 3 pings), so a measurement takes about the interval (with the default --burst, 0.5 s) even on a long path.", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Measure at this interval and print a line each time. Pinging stops after half the interval less the loss phase (after at least 3 pings), so a measurement takes about the interval (with the default --burst, 0.75 s) even on a long path.", valueName: "SECONDS"))
     var watch: Double?
 
     @Option(help: ArgumentHelp("Print only this field: mode.", valueName: "FIELD"))
@@ -104,9 +104,10 @@ struct DetectCommand: ParsableCommand {
         probe.pacedLossSeconds = burst / 2
         if let watch {
             // About a line every interval, and a real change confirmed within `--confirm` of them:
-            // on a 130 ms path 20 pings alone took 2.6 s.
+            // on a 130 ms path 20 pings alone took 2.6 s. The loss phase after the burst comes
+            // out of the pings' half.
             probe.keepConnection = true
-            probe.pingSeconds = watch / 2
+            probe.pingSeconds = max(0, watch / 2 - probe.pacedLossSeconds)
         }
         var classifier = LinkClassifier()
         classifier.datacenterRTT = datacenterRtt / 1000
