@@ -19,6 +19,16 @@ final class NamespaceTests: XCTestCase {
         return wan
     }
 
+    /// A shell script on an emulated path: namespaces PREFIX-a and PREFIX-b joined by
+    /// wan-setup.sh (`up`: its options), taken down on exit; `body` runs with $A and $B set to
+    /// run a command in either.
+    func onPath(_ wan: String, prefix: String, state: String, up: String, _ body: [String]) -> String {
+        (["export NB_PREFIX=\(prefix) WAN_STATE=\(state)",
+          "trap 'bash \(wan) down >/dev/null 2>&1' EXIT",
+          "bash \(wan) up \(up) >/dev/null || exit 90",
+          "A='ip netns exec \(prefix)-a'; B='ip netns exec \(prefix)-b'"] + body).joined(separator: "\n")
+    }
+
     /// A sender whose host vanished (its link went down while nothing was in flight, then the
     /// process died, so no FIN or reset left) leaves a half-open connection at the receiver,
     /// which sends nothing while it waits for data. TCP keepalive finds it dead within ~10 s, so
@@ -31,11 +41,7 @@ final class NamespaceTests: XCTestCase {
         _ = try CLI.shell("head -c 25000000 /dev/urandom > \(t.path("a")); head -c 3000000 /dev/urandom > \(t.path("b"))")
         try "0123456789abcdef0123456789abcdef\n".write(toFile: t.path("key"), atomically: true, encoding: .utf8)
         let key = t.path("key")
-        let script = [
-            "export NB_PREFIX=dwcpk WAN_STATE=\(t.path("wan"))",
-            "trap 'bash \(wan) down >/dev/null 2>&1' EXIT",
-            "bash \(wan) up --rate 1gbit >/dev/null || exit 90",
-            "A='ip netns exec dwcpk-a'; B='ip netns exec dwcpk-b'",
+        let script = onPath(wan, prefix: "dwcpk", state: t.path("wan"), up: "--rate 1gbit", [
             "$B $(which dwcp-recv) --listen 10.200.0.2:7001 --keep --secret-file \(key) -o \(t.path("out-%n")) & rp=$!",
             "sleep 0.5",
             "$A $(which dwcp-send) --secret-file \(key) --max-rate 40mbit 10.200.0.2:7001 < \(t.path("a")) & sp=$!",
@@ -48,7 +54,7 @@ final class NamespaceTests: XCTestCase {
             "$B $(which dwcp-send) --secret-file \(key) --resume-timeout 40 10.200.0.2:7001 < \(t.path("b")); s=$?",
             "echo \"$s $(( $(date +%s) - start ))\"",
             "kill $rp; wait $rp",
-        ].joined(separator: "\n")
+        ])
         let r = try CLI.shell(script)
         let fields = r.printedWords
         XCTAssertEqual(fields.first, "0", r.stderr)
@@ -60,18 +66,14 @@ final class NamespaceTests: XCTestCase {
         guard let wan = wanSetup() else { return }
         let t = TempDir()
         _ = try CLI.shell("head -c 25000000 /dev/urandom > \(t.path("in"))")
-        let script = [
-            "export NB_PREFIX=dwcpt WAN_STATE=\(t.path("wan"))",
-            "trap 'bash \(wan) down >/dev/null 2>&1' EXIT",
-            "bash \(wan) up --rate 200mbit >/dev/null || exit 90",
-            "A='ip netns exec dwcpt-a'; B='ip netns exec dwcpt-b'",
+        let script = onPath(wan, prefix: "dwcpt", state: t.path("wan"), up: "--rate 200mbit", [
             "$B $(which dwcp-recv) --listen 10.200.0.2:7000 -o \(t.path("out")) & rp=$!",
             "sleep 0.5",
             "$A $(which dwcp-detect) --burst 1 10.200.0.2:7000 > \(t.path("detect.json")) || exit 91",
             "$A $(which dwcp-send) --streams 4 --json 10.200.0.2:7000 < \(t.path("in")) > \(t.path("send.json")) & sp=$!",
             "sleep 0.5; $A ss -K -tn state established '( dport = :7000 )' >/dev/null",
             "wait $sp; s=$?; wait $rp; echo \"$s $?\"",
-        ].joined(separator: "\n")
+        ])
         let r = try CLI.shell(script)
         XCTAssertEqual(r.printed, "0 0", r.stderr)
         XCTAssertEqual(t.read("out"), t.read("in"), "byte-identical across the namespaces after killed connections")
@@ -91,15 +93,12 @@ final class NamespaceTests: XCTestCase {
     func testACleanRateLimitedPathShowsNoLoss() throws {
         guard let wan = wanSetup() else { return }
         let t = TempDir()
-        let script = [
-            "export NB_PREFIX=dwcpl WAN_STATE=\(t.path("wan"))",
-            "trap 'bash \(wan) down >/dev/null 2>&1' EXIT",
-            "bash \(wan) up --rate 100mbit >/dev/null || exit 90",
-            "ip netns exec dwcpl-b $(which dwcp-recv) --listen 10.200.0.2:7002 -o /dev/null 2>/dev/null & rp=$!",
+        let script = onPath(wan, prefix: "dwcpl", state: t.path("wan"), up: "--rate 100mbit", [
+            "$B $(which dwcp-recv) --listen 10.200.0.2:7002 -o /dev/null 2>/dev/null & rp=$!",
             "sleep 0.5",
-            "for i in 1 2; do ip netns exec dwcpl-a $(which dwcp-detect) 10.200.0.2:7002 || exit 91; done",
+            "for i in 1 2; do $A $(which dwcp-detect) 10.200.0.2:7002 || exit 91; done",
             "kill $rp",
-        ].joined(separator: "\n")
+        ])
         let r = try CLI.shell(script)
         let lines = r.stdout.split(separator: UInt8(ascii: "\n"))
         XCTAssertEqual(lines.count, 2, r.stderr)
@@ -118,11 +117,7 @@ final class NamespaceTests: XCTestCase {
     func testWatchFollowsARealChangeOfThePath() throws {
         guard let wan = wanSetup() else { return }
         let t = TempDir()
-        let script = [
-            "export NB_PREFIX=dwcpw WAN_STATE=\(t.path("wan"))",
-            "trap 'bash \(wan) down >/dev/null 2>&1' EXIT",
-            "bash \(wan) up --rate 20mbit --queue-ms 150 >/dev/null || exit 90",
-            "A='ip netns exec dwcpw-a'; B='ip netns exec dwcpw-b'",
+        let script = onPath(wan, prefix: "dwcpw", state: t.path("wan"), up: "--rate 20mbit --queue-ms 150", [
             "$B $(which dwcp-detect) --serve 10.200.0.2:7002 & dp=$!",
             "$B $(which dwcp-recv) --listen 10.200.0.2:7003 -o /dev/null & rp=$!",
             "sleep 0.5",
@@ -142,7 +137,7 @@ final class NamespaceTests: XCTestCase {
             "sleep 3",
             "kill $wp $dp; wait $rp",
             "echo \"$w0 $s $e $d0 $d1\"",
-        ].joined(separator: "\n")
+        ])
         let r = try CLI.shell(script)
         let marks = String(decoding: r.stdout, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
         XCTAssertEqual(marks.count, 5, r.stderr)
