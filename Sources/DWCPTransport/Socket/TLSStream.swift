@@ -138,7 +138,9 @@ final class TLSStream: @unchecked Sendable {
             let e = errno
             throw lost(e == 0 ? "\(peer): connection closed" : "\(peer): \(what): \(String(cString: strerror(e)))")
         default:
-            throw DWCPError(.network, "\(peer): \(what): \(describeFailure())")
+            let reason = describeFailure()
+            // A refusal the peer sent is not this side's send or receive failing.
+            throw DWCPError(.network, reason.hasPrefix(Self.peerRefused) ? "\(peer): \(reason)" : "\(peer): \(what): \(reason)")
         }
         let remaining = deadline - MonotonicClock.now()
         if remaining <= 0 { throw lost("\(peer): \(what) timed out") }
@@ -147,13 +149,25 @@ final class TLSStream: @unchecked Sendable {
         if rc > 0 && p.revents & Int16(POLLNVAL) != 0 { throw lost("\(peer): connection closed") }
     }
 
-    /// OpenSSL's reason, with the certificate verdict when verification is what failed.
+    /// OpenSSL's reason, with the certificate verdict when verification is what failed, and
+    /// what a TLS alert from the peer means for this side: "tlsv1 alert unknown ca" alone after
+    /// a client's handshake did not say that the receiver refused the client's certificate.
     private func describeFailure() -> String {
         let reason = TLSContext.lastError()
         let verdict = lock.withLock { freed ? Int(X509_V_OK) : SSL_get_verify_result(ssl) }
         if verdict != Int(X509_V_OK), let text = X509_verify_cert_error_string(verdict) {
             return "certificate rejected: \(String(cString: text)) (\(reason))"
         }
+        if reason.contains(" alert ") {
+            let aboutOurCertificate = ["unknown ca", "bad certificate", "certificate required", "certificate unknown",
+                                       "certificate expired", "certificate revoked", "unsupported certificate"]
+                .contains(where: reason.contains)
+            return "\(Self.peerRefused) (\(reason))"
+                + (aboutOurCertificate ? ": it wants a certificate from this side that it trusts (check --cert and --key here, --ca there)" : "")
+        }
         return reason
     }
+
+    /// How a failure the peer announced with a TLS alert begins.
+    private static let peerRefused = "the peer refused the TLS session"
 }
