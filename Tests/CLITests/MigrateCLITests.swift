@@ -834,5 +834,7 @@ final class MigrateCLITests: XCTestCase {
         let missing = try CLI.run("dwcp-migrate", ["qemu", "--qmp", "/nonexistent.qmp", "--to", "127.0.0.1:1", "--link-rate", "1Gbit"])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.hasPrefix("dwcp-migrate: error: "), missing.stderr)
+        // It waited for a QEMU that may have been starting, and says so (not a bare ENOENT).
+        XCTAssertTrue(missing.stderr.contains("no socket there after 10 s (is QEMU running with -qmp unix:/nonexistent.qmp,server=on,wait=off?)"), missing.stderr)
     }
 }
