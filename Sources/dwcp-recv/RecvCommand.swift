@@ -147,7 +147,7 @@ struct RecvCommand: ParsableCommand {
             receiver.onVerified = { try target.commit() }
             if verbosity.showsProgress {
                 receiver.progress = { s in
-                    line.update("dwcp-recv: \(Units.formatBytes(s.bytes)), \(Units.format(Double(s.bytes - min(s.bytes, s.resumedBytes)) * 8 / max(s.seconds, 1e-6) / 1e9, 2)) Gbit/s, \(Units.count(s.streams, "stream"))")
+                    line.update("dwcp-recv: \(Units.formatBytes(s.bytes)), \(Units.format(Double(s.movedBytes) * 8 / max(s.seconds, 1e-6) / 1e9, 2)) Gbit/s, \(Units.count(s.streams, "stream"))")
                 }
             }
             let stats: TransferStats
@@ -190,7 +190,7 @@ struct RecvCommand: ParsableCommand {
                 j.add("bytes", stats.bytes)
                 j.add("seconds", seconds, decimals: 4)
                 // The rate of what this run received: a killed receiver's bytes (--resume) came before.
-                j.add("gbit_per_s", Double(stats.bytes - min(stats.bytes, stats.resumedBytes)) * 8 / max(seconds, 1e-9) / 1e9, decimals: 3)
+                j.add("gbit_per_s", Double(stats.movedBytes) * 8 / max(seconds, 1e-9) / 1e9, decimals: 3)
                 j.add("connections", stats.streams)
                 if resume { j.add("resumed_bytes", stats.resumedBytes) }
                 j.add("verified", true)

@@ -198,7 +198,7 @@ struct SendCommand: ParsableCommand {
         line.clear()
         ticker?.stop()
         let seconds = line.elapsed
-        let moved = stats.bytes - min(stats.bytes, stats.resumedBytes)
+        let moved = stats.movedBytes
         if json {
             let t = MonotonicClock.now() - started
             var j = JSONLine()

@@ -50,6 +50,9 @@ public struct TransferStats: Sendable {
     /// receiver, what a killed receiver had made durable; on the sender, what the receiver
     /// already had when it answered (never sent again).
     public var resumedBytes: UInt64 = 0
+    /// The bytes this run moved itself: `bytes` less what an earlier run had delivered
+    /// (`resumedBytes`), the ones a rate is of.
+    public var movedBytes: UInt64 { bytes - min(bytes, resumedBytes) }
     public var streams = 0
     /// On the receiver: seconds from the first connection it welcomed for the transfer to the
     /// verdict (the time spent waiting for a sender to come is not the transfer's).
