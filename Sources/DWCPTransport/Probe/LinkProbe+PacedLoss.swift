@@ -34,23 +34,15 @@ extension LinkProbe {
         var from: (retransmits: UInt32, segments: UInt32)?
         while true {
             let elapsed = MonotonicClock.now() - t0
-            if from == nil && elapsed >= settle {
-                from = (socket.tcpInfo()?.retransmits ?? 0, socket.segmentsOut() ?? 0)
-            }
+            if from == nil && elapsed >= settle { from = Self.segmentCounters(socket) }
             if elapsed >= settle + seconds { break }
             if !socket.waitUntilWritable(timeout: min(0.05, settle + seconds - elapsed)) { continue }
-            MessageHeader(kind: .burst, length: UInt32(unsent), sequence: 0, offset: 0, checksum: 0).store(to: &raw)
-            try socket.sendAll(raw)
-            try socket.sendAll(block.unsafeBase, unsent)
+            try sendBurst(on: socket, block, length: unsent, header: &raw)
         }
-        let retransmits = (socket.tcpInfo()?.retransmits ?? 0) &- (from?.retransmits ?? 0)
-        let segments = (socket.segmentsOut() ?? 0) &- (from?.segments ?? 0)
-        let loss = segments > 0 ? Double(retransmits) / Double(segments) : 0
-        MessageHeader(kind: .burstDone, length: 0, sequence: 0, offset: 0, checksum: 0).store(to: &raw)
-        try socket.sendAll(raw)
-        socket.setReceiveTimeout(max(1, seconds))
+        let loss = Self.loss(on: socket, since: from ?? (0, 0))
+        try sendBurstDone(on: socket, header: &raw)
         do {
-            try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
+            try receiveBurstAnswer(on: socket, timeout: max(1, seconds), header: &raw)
             return (loss, true)
         } catch {
             return (loss, false)

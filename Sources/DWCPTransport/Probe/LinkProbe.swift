@@ -218,7 +218,7 @@ public struct LinkProbe {
             earliestEnd = min(burstSeconds, roundTrips)
         }
         if burstSeconds > 0 {
-            let retrans0 = socket.tcpInfo()?.retransmits ?? 0, segs0 = socket.segmentsOut() ?? 0
+            let countersAtStart = Self.segmentCounters(socket)
             // Pieces of 128 KiB, so the delivered count is sampled every few milliseconds even
             // on a slow link whose socket buffer is full.
             let block = RawBuffer(capacity: 128 << 10)
@@ -267,16 +267,10 @@ public struct LinkProbe {
                 }
                 if !socket.waitUntilWritable(timeout: min(0.05, burstSeconds - elapsed)) { continue }
                 let length = min(block.capacity, unsentLimit)
-                MessageHeader(kind: .burst, length: UInt32(length), sequence: 0, offset: 0, checksum: 0).store(to: &raw)
-                try socket.sendAll(raw)
-                try socket.sendAll(block.unsafeBase, length)
+                try sendBurst(on: socket, block, length: length, header: &raw)
                 sent += UInt64(length)
             }
-            func burstLoss() -> Double {
-                let retrans = (socket.tcpInfo()?.retransmits ?? 0) &- retrans0
-                let segs = (socket.segmentsOut() ?? 0) &- segs0
-                return segs > 0 ? Double(retrans) / Double(segs) : 0
-            }
+            func burstLoss() -> Double { Self.loss(on: socket, since: countersAtStart) }
             // The whole burst's average includes slow start: on a 50 ms path a 1 s burst
             // averaged 78 Mbit/s of a 95 Mbit/s link. The second half (or the round trips since
             // the plateau), from what the sender's TCP saw delivered, is the rate the path
@@ -291,15 +285,13 @@ public struct LinkProbe {
                 socket.abort()
                 reusable = false
             } else {
-                MessageHeader(kind: .burstDone, length: 0, sequence: 0, offset: 0, checksum: 0).store(to: &raw)
-                try socket.sendAll(raw)
+                try sendBurstDone(on: socket, header: &raw)
                 // The answer comes once the burst has drained. On a path another flow keeps full
                 // the probe's share can be a few kbit/s: after a second the rate is what TCP saw
                 // delivered, and this connection, whose answer may still come, carries no more
                 // probes.
-                socket.setReceiveTimeout(max(1, burstSeconds))
                 do {
-                    try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
+                    try receiveBurstAnswer(on: socket, timeout: max(1, burstSeconds), header: &raw)
                     let confirmed = try raw.withUnsafeBytes { try MessageHeader.decode($0.baseAddress!) }.sequence
                     throughput = Double(confirmed) * 8 / (MonotonicClock.now() - t0)
                 } catch {
@@ -319,5 +311,40 @@ public struct LinkProbe {
         return (LinkMeasurement(rttMin: sorted.first ?? 0, rttMedian: sorted[sorted.count / 2],
                                 rttP99: sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))],
                                 jitter: jitter, loss: loss, throughput: throughput, rdmaDevices: RDMA.devices()), reusable)
+    }
+}
+
+/// The burst's messages and TCP's segment counters, which the burst and the paced loss phase
+/// after it (`pacedLoss`) both use.
+extension LinkProbe {
+    /// Sends `length` bytes of `block` as one `burst` message (the peer discards them).
+    func sendBurst(on socket: StreamSocket, _ block: RawBuffer, length: Int, header raw: inout [UInt8]) throws {
+        MessageHeader(kind: .burst, length: UInt32(length), sequence: 0, offset: 0, checksum: 0).store(to: &raw)
+        try socket.sendAll(raw)
+        try socket.sendAll(block.unsafeBase, length)
+    }
+
+    /// Sends `burst-done`: the peer answers with the burst bytes it received since the last one.
+    func sendBurstDone(on socket: StreamSocket, header raw: inout [UInt8]) throws {
+        MessageHeader(kind: .burstDone, length: 0, sequence: 0, offset: 0, checksum: 0).store(to: &raw)
+        try socket.sendAll(raw)
+    }
+
+    /// Reads the answer to `burst-done` into `raw`, waiting at most `timeout` seconds.
+    func receiveBurstAnswer(on socket: StreamSocket, timeout: Double, header raw: inout [UInt8]) throws {
+        socket.setReceiveTimeout(timeout)
+        try raw.withUnsafeMutableBytes { try socket.receiveExactly($0.baseAddress!, Wire.messageHeaderLength) }
+    }
+
+    /// Retransmitted and sent segments so far (`TCP_INFO`), which a loss is worked out from.
+    static func segmentCounters(_ socket: StreamSocket) -> (retransmits: UInt32, segments: UInt32) {
+        (socket.tcpInfo()?.retransmits ?? 0, socket.segmentsOut() ?? 0)
+    }
+
+    /// Retransmitted ÷ sent segments since `start` (`segmentCounters`); 0 when none were sent.
+    static func loss(on socket: StreamSocket, since start: (retransmits: UInt32, segments: UInt32)) -> Double {
+        let now = segmentCounters(socket)
+        let retransmits = now.retransmits &- start.retransmits, segments = now.segments &- start.segments
+        return segments > 0 ? Double(retransmits) / Double(segments) : 0
     }
 }
