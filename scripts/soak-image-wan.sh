@@ -18,11 +18,10 @@ bin=$(cd "$1" && pwd)
 trials=${SOAK_TRIALS:-20}
 gap=${SOAK_GAP_MAX:-39}
 odds=${SOAK_ODDS:-2}
-keep=${SOAK_KEEP:-/tmp/dwcp-soak-failed}
 . "$repo/scripts/wan-path.sh"
+. "$repo/scripts/soak-verdict.sh"
 wan_path_up soak-image-wan dwcps "${IMAGE_DIR:-${TMPDIR:-/tmp}}" "${WAN_RATE:-100mbit}" "${WAN_RTT:-10}"
 head -c $((${IMAGE_MIB:-48} << 20)) /dev/urandom > "$work/base.img"
-failed=0
 for t in $(seq "$trials"); do
   cp "$work/base.img" "$work/src.img"; rm -f "$work"/dst.img* "$work/stop" "$work/stopped"
   python3 "$repo/scripts/image-writer.py" "$work/src.img" "${IMAGE_RATE:-2}" "$work/stop" "$work/stopped" "$t" & writer=$!
@@ -49,10 +48,6 @@ last = lambda p: ([l.strip() for l in open(p) if l.strip()] or [""])[-1][:160]
 print(f"trial {t}: source exit {sent}, destination exit {received}, copy {copy}, {len(rounds)} rounds, "
       f"{sum(r.get('reconnects', 0) for r in rounds)} reconnections, {float(seconds):.1f} s | {last(send_err)} | {last(recv_err)}", flush=True)
 EOF
-  if [ $sent -ne 0 ] || [ $received -ne 0 ] || [ "$copy" != identical ]; then
-    failed=$((failed + 1))
-    mkdir -p "$keep"; rm -rf "$keep/trial-$t"; cp -r "$work" "$keep/trial-$t"
-  fi
+  soak_judge "trial-$t" "$sent" "$received" "$copy"
 done
-echo "soak-image-wan: $((trials - failed)) of $trials trials passed"
-[ $failed -eq 0 ]
+soak_summary soak-image-wan "$trials"

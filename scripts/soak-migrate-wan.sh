@@ -18,14 +18,14 @@ trials=${SOAK_TRIALS:-10}
 gap=${SOAK_GAP_MAX:-39}
 odds=${SOAK_ODDS:-2}
 . "$repo/scripts/wan-path.sh"
+. "$repo/scripts/soak-verdict.sh"
 wan_path_up soak-migrate-wan dwcpq "${TMPDIR:-/tmp}" "${WAN_RATE:-200mbit}" "${WAN_RTT:-10}"
-failed=0
 for t in $(seq "$trials"); do
   "$repo/scripts/cut-connections.sh" dwcpq-a 10.200.0.2 "$t" "$gap" "$odds" 3 & cutter=$!
   timeout 300 python3 "$repo/guest/trial.py" --method dwcp --guest "$repo/.build/guest" --bin "$bin" --mib 128 --rate 8 --warmup 2 \
     --netns dwcpq-a,dwcpq-b > "$work/trial.json" 2>"$work/trial.err"
   kill $cutter 2>/dev/null; wait $cutter 2>/dev/null
-  python3 - "$t" "$work/trial.json" <<'EOF' || failed=$((failed + 1))
+  python3 - "$t" "$work/trial.json" <<'EOF' || soak_failed=$((soak_failed + 1))
 import json, sys
 t, path = sys.argv[1:]
 try:
@@ -39,5 +39,4 @@ print(f"trial {t}: {'intact' if d.get('ok') else 'FAILED'}, source exit {d.get('
 sys.exit(0 if d.get("ok") else 1)
 EOF
 done
-echo "soak-migrate-wan: $((trials - failed)) of $trials trials passed"
-[ $failed -eq 0 ]
+soak_summary soak-migrate-wan "$trials"

@@ -16,11 +16,10 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(cd "$1" && pwd)
 trials=${SOAK_TRIALS:-20}
-keep=${SOAK_KEEP:-/tmp/dwcp-soak-failed}
 . "$repo/scripts/wan-path.sh"
+. "$repo/scripts/soak-verdict.sh"
 wan_path_up soak-send-wan dwcpt "${TMPDIR:-/tmp}" "${WAN_RATE:-100mbit}" "${WAN_RTT:-10}"
 head -c $((${SEND_MIB:-16} << 20)) /dev/urandom > "$work/in"
-failed=0
 for t in $(seq "$trials"); do
   rm -f "$work/out"
   ip netns exec dwcpt-b timeout 150 "$bin/dwcp-recv" -v --listen 10.200.0.2:7800 -o "$work/out" --json \
@@ -45,10 +44,6 @@ s, r = last_json(f"{work}/send.json"), last_json(f"{work}/recv.json")
 print(f"trial {t}: sender exit {sent}, receiver exit {received}, copy {copy}, {s.get('reconnects', '?')} reconnections, "
       f"{s.get('seconds', 0):.1f} s, heard {r.get('sender_heard_verdict', '?')} | {last(f'{work}/send.err')} | {last(f'{work}/recv.err')}", flush=True)
 EOF
-  if [ $sent -ne 0 ] || [ $received -ne 0 ] || [ "$copy" != identical ]; then
-    failed=$((failed + 1))
-    mkdir -p "$keep"; rm -rf "$keep/send-trial-$t"; cp -r "$work" "$keep/send-trial-$t"
-  fi
+  soak_judge "send-trial-$t" "$sent" "$received" "$copy"
 done
-echo "soak-send-wan: $((trials - failed)) of $trials trials passed"
-[ $failed -eq 0 ]
+soak_summary soak-send-wan "$trials"
