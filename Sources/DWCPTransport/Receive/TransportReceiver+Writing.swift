@@ -137,7 +137,7 @@ extension TransportReceiver {
                 }
                 lock.withLock {
                     verdict = result
-                    verdictAt = MonotonicClock.now()
+                    if let startedAt { stats.seconds = MonotonicClock.now() - startedAt }
                     lock.broadcast()
                     lock.wakeTimers()
                 }

@@ -129,10 +129,9 @@ public final class TransportReceiver {
     /// Serialises control messages (acks, verdicts) written by different threads to one socket.
     let sendLock = ConditionLock()
     var lastProgress = MonotonicClock.now()
-    /// When the transfer's first connection was welcomed, and when its verdict was reached:
-    /// the transfer's own time, without the wait for its sender (`TransferStats.seconds`).
+    /// When the transfer's first connection was welcomed: its time (`TransferStats.seconds`,
+    /// set at the verdict) runs from here, without the wait for its sender.
     var startedAt: Double?
-    var verdictAt: Double?
     var stats = TransferStats()
     /// Where chunk buffers come from, by size, reused after writing (fresh megabyte allocations
     /// cost page faults). A process receiving one transfer after another gives each the same.
@@ -281,7 +280,6 @@ public final class TransportReceiver {
             var s = stats
             s.bytes = written
             s.chunks = nextExpected
-            if let startedAt, let verdictAt { s.seconds = max(0, verdictAt - startedAt) }
             return s
         }
     }
