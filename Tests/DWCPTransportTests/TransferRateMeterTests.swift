@@ -1,4 +1,5 @@
 @testable import DWCPTransport
+import Foundation
 import XCTest
 
 /// A migration that starts before it knows its link's rate measures it on its own bytes: what
@@ -42,6 +43,23 @@ final class TransferRateMeterTests: XCTestCase {
         guard case .rate(let bits) = verdict else { return XCTFail("\(verdict)") }
         XCTAssertEqual(bits, 100e6, accuracy: 3e6)
         XCTAssertGreaterThan(time, 0.5, "not before round trip 10")
+    }
+
+    func testAPathStillFillingAfterTwelveRoundTripsGivesAFloor() throws {
+        // Windows opening by 30 % a round trip (never level by the plateau's rule, and still
+        // growing when the measurement ends): the average so far is only a floor.
+        let (verdict, time) = try XCTUnwrap(run { i in (UInt64(15_000 * pow(1.3, Double(i))), true) })
+        guard case .atLeast(let bits) = verdict else { return XCTFail("\(verdict)") }
+        XCTAssertGreaterThan(bits, 0)
+        XCTAssertEqual(time, 0.6, accuracy: 0.011)
+    }
+
+    func testANoisyLevelIsARateNotAFloor() throws {
+        // Round trips alternating 300 and 950 kB after slow start: level on average, not
+        // growing, so whether or not the plateau's rule finds it, the rate is the path's.
+        let (verdict, _) = try XCTUnwrap(run { i in (i < 4 ? 15_000 << UInt64(i) : i % 2 == 0 ? 300_000 : 950_000, true) })
+        guard case .rate(let bits) = verdict else { return XCTFail("\(verdict)") }
+        XCTAssertEqual(bits, 100e6, accuracy: 20e6)
     }
 
     func testNothingDeliveredIsNoVerdict() {

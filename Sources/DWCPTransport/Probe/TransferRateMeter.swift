@@ -12,7 +12,11 @@
 /// path): only round trips through which every sample found bytes waiting unsent in a socket
 /// (`backlogged`) say what the path carries. Any other round trip starts the plateau's search
 /// again, and a measurement that mostly had none is reported as `atLeast`: the path takes more
-/// than the sender gave it.
+/// than the sender gave it. So is one that ends at `longest` while the rate still grows (slow
+/// start has not filled the path yet: the second half's later half delivered at more than
+/// `BurstPlateau.growth` times its earlier half's rate). On a 1 Gbit/s path with 50 ms round
+/// trips two connections were still opening their windows at 12 round trips, and the average
+/// then (308 Mbit/s in one trial) planned the link as a slow one.
 public struct TransferRateMeter {
     /// The measurement: the path's rate, or a lower bound when the sender was the limit.
     public enum Verdict: Equatable {
@@ -29,6 +33,7 @@ public struct TransferRateMeter {
     private var plateau = BurstPlateau()
     private var first: (time: Double, delivered: UInt64)?
     private var measuredFrom: (time: Double, delivered: UInt64)?
+    private var measuredMiddle: (time: Double, delivered: UInt64)?   // three quarters of `longest` in
     private var recorded = 0       // round-trip samples since `measuredFrom`
     private var backlogged = 0     // of those, with bytes waiting unsent at every sample since the one before
     private var ranDry = false     // a sample since the last round-trip one had nothing waiting
@@ -49,9 +54,10 @@ public struct TransferRateMeter {
         }
         let elapsed = time - first!.time
         if measuredFrom == nil && elapsed >= longest / 2 { measuredFrom = (time, delivered) }
+        if measuredMiddle == nil && elapsed >= longest * 3 / 4 { measuredMiddle = (time, delivered) }
         if elapsed >= longest, let from = measuredFrom, time - from.time >= 0.02, delivered > from.delivered {
             let rate = Double(delivered - from.delivered) * 8 / (time - from.time)
-            return 2 * backlogged >= recorded ? .rate(rate) : .atLeast(rate)
+            return 2 * backlogged >= recorded && !stillGrowing(from: from, now: (time, delivered)) ? .rate(rate) : .atLeast(rate)
         }
         ranDry = ranDry || !hadBacklog
         if let last = plateau.samples.last, time - last.time < roundTrip { return nil }
@@ -70,5 +76,15 @@ public struct TransferRateMeter {
         guard plateau.record(time: time, delivered: delivered, roundTrip: roundTrip), elapsed >= 0.1,
               let start = plateau.start, time > start.time else { return nil }
         return .rate(Double(delivered - start.delivered) * 8 / (time - start.time))
+    }
+
+    /// Whether the measured half's later half delivered at more than `BurstPlateau.growth`
+    /// times the rate of its earlier half.
+    private func stillGrowing(from: (time: Double, delivered: UInt64), now: (time: Double, delivered: UInt64)) -> Bool {
+        guard let middle = measuredMiddle, middle.time > from.time, now.time > middle.time,
+              middle.delivered >= from.delivered, now.delivered >= middle.delivered else { return false }
+        let early = Double(middle.delivered - from.delivered) / (middle.time - from.time)
+        let late = Double(now.delivered - middle.delivered) / (now.time - middle.time)
+        return late > BurstPlateau.growth * early
     }
 }
