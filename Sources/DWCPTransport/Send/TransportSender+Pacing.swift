@@ -36,14 +36,14 @@ extension TransportSender {
     }
 
     /// Applies a plan made once the transfer was under way (a migration that started before it
-    /// knew its link's rate, and measured it on its own first round trips): the window narrows
-    /// to `window` (it never widens: the receiver sized its buffers for the one the handshake
-    /// named) and connections are added up to `streams` (none is closed). Does nothing to a
-    /// transfer that has ended.
+    /// knew its link's rate, and measured it on its own first round trips): the window becomes
+    /// `window` (narrower or wider, but never wider than the handshake named: the receiver sized
+    /// its buffers for that one) and connections are added up to `streams` (none is closed).
+    /// Does nothing to a transfer that has ended.
     public func adjust(window: UInt64, streams: Int) {
         lock.withLock {
-            windowLimit = max(UInt64(configuration.chunkSize), min(windowLimit, window))
-            effectiveWindow = min(effectiveWindow, windowLimit)
+            windowLimit = max(UInt64(configuration.chunkSize), window)
+            effectiveWindow = min(configuration.window, windowLimit, welcomedWindow)
             if streamCount > 0 && failure == nil && finStatus == nil && cancelling == nil { addStreams(upTo: streams) }
             lock.broadcast()
         }

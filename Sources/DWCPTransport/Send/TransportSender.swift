@@ -96,6 +96,9 @@ public final class TransportSender {
     /// The most the window may be (`adjust`), below what the handshake named.
     var windowLimit = UInt64.max
 
+    /// The window the receiver's last welcome allowed (at least a chunk).
+    var welcomedWindow = UInt64.max
+
     /// The congestion control `setCongestionControl` chose for every connection, replacing
     /// the configuration's.
     var congestionOverride: String?
@@ -492,7 +495,8 @@ public final class TransportSender {
                 throw Wire.receiverRestarted
             }
             acknowledge(welcome.nextExpected)
-            effectiveWindow = min(configuration.window, windowLimit, max(welcome.window, UInt64(configuration.chunkSize)))
+            welcomedWindow = max(welcome.window, UInt64(configuration.chunkSize))
+            effectiveWindow = min(configuration.window, windowLimit, welcomedWindow)
             sockets[stream] = socket
         }
         return socket
