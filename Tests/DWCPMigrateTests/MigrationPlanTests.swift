@@ -139,6 +139,8 @@ final class MigrationPlanTests: XCTestCase {
         let floor = before.withMeasuredRate(30e6, loss: 0, atLeast: true)
         XCTAssertEqual(floor.vmStreamLevel, 1)
         XCTAssertEqual(floor.linkBitsPerSecond, 400e6, accuracy: 1)
+        XCTAssertEqual(floor.window, before.window, "a floor keeps the handshake's window")
+        XCTAssertLessThan(before.withMeasuredRate(400e6, loss: 0).window, before.window, "a rate narrows it")
 
         // --streams is kept.
         let pinned = MigrationPlan(beforeRate: measurement(mbit: 0, rttMs: 50), maxDowntime: 0.3, streams: 3, threads: 2).withMeasuredRate(5e9, loss: 0)

@@ -384,19 +384,20 @@ public final class ImageSource {
 
     /// Runs a round's transfer (`body`), measuring the link's rate on it when given the plan
     /// made before it (`TransferTuner`, polled beside the transfer every 20 ms until it has
-    /// measured); the measured plan goes to `onMeasuredPlan` and `measured`.
+    /// measured the rate and then the loss); the measured plan goes to `onMeasuredPlan` (again
+    /// if the loss added connections) and `measured`.
     private func tuning<T>(_ pipeline: SendPipeline, _ planBeforeRate: MigrationPlan?, _ wire: WireCount,
                            _ measured: inout MigrationPlan?, _ body: () throws -> T) throws -> T {
         guard let planBeforeRate else { return try body() }
         let tuner = TransferTuner(plan: planBeforeRate, guestRAM: nil, cubicOnCleanLongPaths: false)
         let onMeasuredPlan = self.onMeasuredPlan
         let ticker = Ticker(every: 0.02) {
-            guard tuner.measuring, let plan = tuner.poll(pipeline, wireBytes: wire.value) else { return }
+            guard tuner.settling, let plan = tuner.poll(pipeline, wireBytes: wire.value) else { return }
             onMeasuredPlan?(plan)
         }
         defer {
             ticker.stop()
-            if !tuner.measuring { measured = tuner.plan }
+            if tuner.plan.rateMeasuredOnTransfer { measured = tuner.plan }
         }
         return try body()
     }

@@ -70,9 +70,10 @@ public final class SendPipeline {
 
     /// Applies a plan made while the pipeline runs (a migration that measured its link's rate on
     /// its own first round trips): the rest of a zstd stream goes into a new frame compressed as
-    /// `format` says (other formats cannot change mid-stream and keep theirs; DWCP frames with
-    /// an adaptive codec choose their next codecs for `linkBitsPerSecond`), and the transport
-    /// narrows its window to `window` and opens connections up to `streams`.
+    /// `format` says, if that differs from the frame under way (other formats cannot change
+    /// mid-stream and keep theirs; DWCP frames with an adaptive codec choose their next codecs
+    /// for `linkBitsPerSecond`), and the transport sets its window to `window` (within the
+    /// handshake's) and opens connections up to `streams`.
     public func replan(format: StreamFormat, window: UInt64, streams: Int, linkBitsPerSecond: Double? = nil) {
         replanLock.withLock {
             if case .zstd(let level, let windowLog, let threads) = format {

@@ -6,17 +6,35 @@ import DWCPTransport
 /// What a migration re-tunes on its transfer while it runs, polled from `dwcp-migrate qemu`'s
 /// status loop or beside `dwcp-migrate file`'s round 0: a plan made before the link's rate was
 /// known is completed once `TransferRateMeter` has measured it on the transfer's own round
-/// trips (and applied to the pipeline), and on a long path that drops nothing the connections
-/// leave bbr for cubic (`CleanPathSwitch`).
+/// trips (and applied to the pipeline; a rate that is only a floor is measured again, up to
+/// `mostMeasurements` times, on the wider window and the connections the floor gave), then
+/// completed again with the path's loss once slow start's own drops are behind (`LossWatch`),
+/// and on a long path that drops nothing the connections leave bbr for cubic
+/// (`CleanPathSwitch`).
+///
+/// Why measure a floor again: on a 1 Gbit/s path with 50 ms round trips the first 12 round
+/// trips of two connections still open their windows, and a plan sized for the floor they
+/// showed (a window of a quarter of the downtime budget at 470-680 Mbit/s) held the migration
+/// under it.
 final class TransferTuner {
     /// The plan now: the one given, or the measured one once applied.
     private(set) var plan: MigrationPlan
+    /// The plan made before the rate was known, which every measured one completes.
+    private let planBeforeRate: MigrationPlan
+    /// The highest rate a measurement found the path to carry at least (bit/s).
+    private var floor = 0.0
+    /// The plan's rate is such a floor (the last measurement found no more).
+    private var rateIsFloor = false
+    private var measurements = 0
+    /// How many times a migration measures its rate while each finds only a floor.
+    static let mostMeasurements = 3
     /// A VM stream's guest RAM (its zstd stream's window follows it); nil for an image's DWCP
     /// frames.
     private let guestRAM: UInt64?
     private var meter: TransferRateMeter?
-    /// When measuring began, and the connections' retransmitted and sent segments then.
-    private var measuringSince: (time: Double, retransmitted: UInt64, segments: UInt64)?
+    /// When the measurement under way began, and the wire bytes acknowledged then.
+    private var measuringSince: (time: Double, wireBytes: UInt64)?
+    private var lossWatch: LossWatch?
     private var pathSwitch: CleanPathSwitch?
     private var transferSeen = false
     private let watchesForACleanPath: Bool
@@ -25,6 +43,7 @@ final class TransferTuner {
     /// `MigrationPlan.rateOnTransferFromRoundTrip` and more, where the kernel has cubic.
     init(plan: MigrationPlan, guestRAM: UInt64?, cubicOnCleanLongPaths: Bool) {
         self.plan = plan
+        planBeforeRate = plan
         self.guestRAM = guestRAM
         meter = plan.ratePending ? TransferRateMeter(roundTrip: plan.measurement?.rttMedian ?? 0) : nil
         watchesForACleanPath = cubicOnCleanLongPaths && Self.format(plan, guestRAM: guestRAM) != .raw
@@ -44,22 +63,37 @@ final class TransferTuner {
             if meter == nil { watchForACleanPath(from: now + TransferRateMeter(roundTrip: plan.measurement?.rttMedian ?? 0).longest) }
         }
         var measured: MigrationPlan?
-        if var m = meter {
-            let since = measuringSince ?? (now, counters?.retransmittedSegments ?? 0, counters?.segmentsOut ?? 0)
+        // Measured from the stream's first acknowledged bytes: the connections open during
+        // QEMU's setup (0.4-0.6 s here), and what their handshakes delivered would start the
+        // meter's 12 round trips before the stream's slow start.
+        if var m = meter, wireBytes > 0 {
+            let since = measuringSince ?? (now, wireBytes)
             measuringSince = since
             var verdict = counters.flatMap { m.record(time: now, delivered: $0.delivered, backlogged: $0.backlogged) }
             if verdict == nil && now - since.time > m.longest + 2 {
                 // No TCP figures to measure on (RDMA), or no plateau: the rate the stream has
                 // gone at, as a floor.
-                verdict = .atLeast(Double(wireBytes) * 8 / (now - since.time))
+                verdict = .atLeast(Double(wireBytes - min(wireBytes, since.wireBytes)) * 8 / (now - since.time))
             }
             meter = m
             if let verdict {
-                apply(verdict, counters: counters, since: since, to: pipeline)
+                apply(verdict, to: pipeline)
                 measured = plan
                 meter = nil
-                watchForACleanPath(from: now)
+                measuringSince = nil
+                if measurements == 1 { watchForACleanPath(from: now) }
+                let roundTrip = plan.measurement?.rttMedian ?? 0
+                if case .atLeast = verdict, counters != nil, measurements < Self.mostMeasurements {
+                    meter = TransferRateMeter(roundTrip: roundTrip)
+                } else if counters != nil {
+                    lossWatch = LossWatch(from: now, roundTrip: roundTrip)
+                }
             }
+        }
+        if var watch = lossWatch, let counters {
+            let loss = watch.record(time: now, retransmitted: counters.retransmittedSegments, segments: counters.segmentsOut)
+            lossWatch = loss == nil ? watch : nil
+            if let loss, applyLoss(loss, to: transport) { measured = plan }
         }
         if var watch = pathSwitch, let counters {
             if let action = watch.record(time: now, retransmitted: counters.retransmittedSegments, segments: counters.segmentsOut) {
@@ -72,8 +106,8 @@ final class TransferTuner {
         return measured
     }
 
-    /// Whether the migration is still measuring its link's rate.
-    var measuring: Bool { meter != nil }
+    /// Whether the plan may still change: the rate or, after it, the loss is being measured.
+    var settling: Bool { meter != nil || lossWatch != nil }
 
     private static func format(_ plan: MigrationPlan, guestRAM: UInt64?) -> SendPipeline.StreamFormat {
         guestRAM.map { plan.vmStreamFormat(guestRAM: $0) } ?? .frames
@@ -83,22 +117,37 @@ final class TransferTuner {
         if watchesForACleanPath { pathSwitch = CleanPathSwitch(start: time) }
     }
 
-    /// Completes the plan with the measured rate (and the loss seen meanwhile: retransmitted ÷
-    /// sent segments, as the probe's burst counts it; 0 if a connection was replaced) and
-    /// applies it: the stream's next frame (or the adaptive codec's next choices), the window,
-    /// the connections.
-    private func apply(_ verdict: TransferRateMeter.Verdict, counters: TransportSender.PathCounters?,
-                       since: (time: Double, retransmitted: UInt64, segments: UInt64), to pipeline: SendPipeline) {
-        let segments = counters?.segmentsOut ?? 0, retransmitted = counters?.retransmittedSegments ?? 0
-        let loss = segments > since.segments && retransmitted >= since.retransmitted
-            ? min(1, Double(retransmitted - since.retransmitted) / Double(segments - since.segments)) : 0
-        let (rate, atLeast): (Double, Bool) = switch verdict {
+    /// Completes the plan with the measured rate (never below a floor measured before; its
+    /// loss still unknown: what slow start dropped while it was measured is no path's loss) and
+    /// applies it: the stream's next frame if its settings changed (or the adaptive codec's next
+    /// choices), the window, the connections (never fewer).
+    private func apply(_ verdict: TransferRateMeter.Verdict, to pipeline: SendPipeline) {
+        var (rate, atLeast): (Double, Bool) = switch verdict {
         case .rate(let r): (r, false)
         case .atLeast(let r): (r, true)
         }
-        plan = plan.withMeasuredRate(rate, loss: loss, atLeast: atLeast)
+        measurements += 1
+        rate = max(rate, floor)
+        if atLeast { floor = rate }
+        rateIsFloor = atLeast
+        let streamsBefore = plan.streams
+        plan = planBeforeRate.withMeasuredRate(rate, loss: 0, atLeast: atLeast)
+        plan.streams = max(plan.streams, streamsBefore)
         let format = Self.format(plan, guestRAM: guestRAM)
         pipeline.replan(format: format, window: plan.window, streams: plan.streams, linkBitsPerSecond: plan.linkBitsPerSecond)
-        Timeline.mark("link rate measured on the transfer: \(Units.format(rate / 1e6, 1)) Mbit/s\(atLeast ? " or more" : ""), loss \(Units.format(loss, 4)); stream format \(format), \(plan.streams) streams, window \(plan.window)")
+        Timeline.mark("link rate measured on the transfer: \(Units.format(rate / 1e6, 1)) Mbit/s\(atLeast ? " or more" : ""); stream format \(format), \(plan.streams) streams, window \(plan.window)")
+    }
+
+    /// Completes the plan with the path's loss (`LossWatch`); true when that changed the
+    /// connections (a long path that drops packets gets more: `MigrationPlan`'s stream rule),
+    /// which are then opened.
+    private func applyLoss(_ loss: Double, to transport: TransportSender) -> Bool {
+        let before = plan.streams
+        plan = planBeforeRate.withMeasuredRate(plan.linkBitsPerSecond, loss: loss, atLeast: rateIsFloor)
+        plan.streams = max(plan.streams, before)
+        Timeline.mark("loss after slow start: \(Units.format(loss, 4)); \(plan.streams) streams")
+        guard plan.streams > before else { return false }
+        transport.adjust(window: plan.window, streams: plan.streams)
+        return true
     }
 }

@@ -155,9 +155,13 @@ public struct MigrationPlan {
     /// The plan once the link's rate is measured on a migration that started without it
     /// (`beforeRate`): as planned from a probe that had measured it, except what the transfer
     /// under way cannot change: the stream stays compressed, chunks keep their size, the
-    /// window cannot widen, and no connection closes. `atLeast`: the sender, not the path, was
-    /// the limit while measuring, so the rate is a floor, and the link is planned as at least
-    /// as fast as level 1 needs (50 MB/s).
+    /// window stays within the one the handshake named (this plan's), and no connection closes.
+    /// `atLeast`: the sender, not the path, was the limit while measuring, so the rate is a
+    /// floor: the link is planned as at least as fast as level 1 needs (50 MB/s), and the
+    /// window stays the handshake's. A floor is no rate to size a window by: a window of a
+    /// quarter of the downtime budget at the floor holds the transfer near it (1 Gbit/s with
+    /// 50 ms round trips: 4.3-5.8 MB windows, three measurements in a row at 457-614 Mbit/s),
+    /// and a sender that is the limit builds no queue a wide window would let grow.
     public func withMeasuredRate(_ bitsPerSecond: Double, loss: Double, atLeast: Bool = false) -> MigrationPlan {
         var m = measurement ?? LinkMeasurement(rttMin: 0, rttMedian: 0, rttP99: 0, jitter: 0, loss: 0, throughput: 0, rdmaDevices: [])
         m.throughput = atLeast ? max(bitsPerSecond, 8 * 50e6) : bitsPerSecond
@@ -167,7 +171,7 @@ public struct MigrationPlan {
         plan.chunkSize = chunkSize
         plan.blockSize = blockSize
         plan.deduplicate = deduplicate
-        plan.window = min(plan.window, window)
+        plan.window = atLeast ? window : min(plan.window, window)
         plan.streams = max(plan.streams, streams)
         plan.initialCodec = "zstd-\(plan.vmStreamLevel)"
         plan.rateMeasuredOnTransfer = true
