@@ -203,8 +203,9 @@ final class MigrateCLITests: XCTestCase {
     }
 
     /// An image migration that measures its link's rate on round 0's own transfer
-    /// (`--rate-probe transfer`, what a path of 8 ms or more gets): the plan is printed twice,
-    /// before the rate and with it, and the image arrives whole.
+    /// (`--rate-probe transfer`, what a path of 8 ms or more gets): the plan is printed before
+    /// the rate and then with it (again if the rate was a floor, measured again, or completed
+    /// with the path's loss), and the image arrives whole.
     func testAnImageMigrationThatMeasuresItsRateOnTheTransferArrivesIntact() throws {
         let t = TempDir()
         let src = t.path("src.img"), dst = t.path("dst.img")
@@ -222,9 +223,9 @@ final class MigrateCLITests: XCTestCase {
         let lines = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n")
             .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let plans = lines.filter { $0["event"] as? String == "plan" }
-        XCTAssertEqual(plans.count, 2, "the plan before the rate and the measured one: \(lines)")
+        XCTAssertGreaterThanOrEqual(plans.count, 2, "the plan before the rate and the measured one: \(lines)")
         XCTAssertEqual(plans.first?["link_rate"] as? String, "to be measured on the transfer")
-        XCTAssertEqual(plans.last?["link_rate"] as? String, "measured on the transfer")
+        XCTAssertEqual(Set(plans.dropFirst().map { $0["link_rate"] as? String }), ["measured on the transfer"], "\(plans)")
         XCTAssertGreaterThan(plans.last?["link_mbit_per_s"] as? Double ?? 0, 100, "loopback moves more than 100 Mbit/s: \(plans)")
         XCTAssertEqual(lines.last?["event"] as? String, "done")
     }

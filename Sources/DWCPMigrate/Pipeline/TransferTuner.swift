@@ -52,7 +52,8 @@ final class TransferTuner {
     }
 
     /// Takes the transfer's figures now (`wireBytes`: acknowledged so far); returns the plan
-    /// when it has just been measured and applied to `pipeline`'s stream and transport.
+    /// when it has just been measured (its rate, or then its loss) and applied to `pipeline`'s
+    /// stream and transport.
     func poll(_ pipeline: SendPipeline, wireBytes: UInt64) -> MigrationPlan? {
         guard let transport = pipeline.transport else { return nil }
         let now = MonotonicClock.now()
@@ -93,7 +94,10 @@ final class TransferTuner {
         if var watch = lossWatch, let counters {
             let loss = watch.record(time: now, retransmitted: counters.retransmittedSegments, segments: counters.segmentsOut)
             lossWatch = loss == nil ? watch : nil
-            if let loss, applyLoss(loss, to: transport) { measured = plan }
+            if let loss {
+                applyLoss(loss, to: transport)
+                measured = plan
+            }
         }
         if var watch = pathSwitch, let counters {
             if let action = watch.record(time: now, retransmitted: counters.retransmittedSegments, segments: counters.segmentsOut) {
@@ -138,16 +142,13 @@ final class TransferTuner {
         Timeline.mark("link rate measured on the transfer: \(Units.format(rate / 1e6, 1)) Mbit/s\(atLeast ? " or more" : ""); stream format \(format), \(plan.streams) streams, window \(plan.window)")
     }
 
-    /// Completes the plan with the path's loss (`LossWatch`); true when that changed the
-    /// connections (a long path that drops packets gets more: `MigrationPlan`'s stream rule),
-    /// which are then opened.
-    private func applyLoss(_ loss: Double, to transport: TransportSender) -> Bool {
+    /// Completes the plan with the path's loss (`LossWatch`) and opens the connections that
+    /// adds (a long path that drops packets gets more: `MigrationPlan`'s stream rule).
+    private func applyLoss(_ loss: Double, to transport: TransportSender) {
         let before = plan.streams
         plan = planBeforeRate.withMeasuredRate(plan.linkBitsPerSecond, loss: loss, atLeast: rateIsFloor)
         plan.streams = max(plan.streams, before)
         Timeline.mark("loss after slow start: \(Units.format(loss, 4)); \(plan.streams) streams")
-        guard plan.streams > before else { return false }
-        transport.adjust(window: plan.window, streams: plan.streams)
-        return true
+        if plan.streams > before { transport.adjust(window: plan.window, streams: plan.streams) }
     }
 }

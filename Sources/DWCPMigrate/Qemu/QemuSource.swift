@@ -290,7 +290,9 @@ public final class QemuSource {
                 if let measured = tuner.poll(pipeline, wireBytes: wireNow) {
                     normalBacklog = SendPipeline.encodedQueueBytes(window: measured.window)
                     pipeline.encodedQueue.limit = lastPass >= 2 ? normalBacklog : max(normalBacklog, measured.firstPassBacklog)
-                    rule = switchoverRule(measured)
+                    // A plan completed with its loss only keeps the rule's samples.
+                    let next = switchoverRule(measured)
+                    if rule?.assumedRate != next.assumedRate { rule = next }
                     c.onMeasuredPlan?(measured)
                 }
                 if rule != nil {
