@@ -384,8 +384,8 @@ public final class ImageSource {
 
     /// Runs a round's transfer (`body`), measuring the link's rate on it when given the plan
     /// made before it (`TransferTuner`, polled beside the transfer every 20 ms until it has
-    /// measured the rate and then the loss); the measured plan goes to `onMeasuredPlan` (again
-    /// if the loss added connections) and `measured`.
+    /// measured the rate and then the loss); each plan it applies goes to `onMeasuredPlan` (a
+    /// rate, a floor measured again, the loss), and the last to `measured`.
     private func tuning<T>(_ pipeline: SendPipeline, _ planBeforeRate: MigrationPlan?, _ wire: WireCount,
                            _ measured: inout MigrationPlan?, _ body: () throws -> T) throws -> T {
         guard let planBeforeRate else { return try body() }
