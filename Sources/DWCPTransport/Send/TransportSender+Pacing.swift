@@ -43,7 +43,6 @@ extension TransportSender {
     public func adjust(window: UInt64, streams: Int) {
         lock.withLock {
             windowLimit = max(UInt64(configuration.chunkSize), window)
-            effectiveWindow = min(configuration.window, windowLimit, welcomedWindow)
             if streamCount > 0 && failure == nil && finStatus == nil && cancelling == nil { addStreams(upTo: streams) }
             lock.broadcast()
         }

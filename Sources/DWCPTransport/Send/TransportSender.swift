@@ -47,7 +47,6 @@ public final class TransportSender {
     /// Connections (by stream index) writing a chunk right now: busy for `pace` even while
     /// their socket has momentarily nothing left to send.
     var carrying = Set<Int>()
-    var effectiveWindow: UInt64
     var inputDone = false
     /// The end digest, fed in sequence order (`recordChecksum`); checksums that arrive ahead of
     /// their turn (file chunks are checksummed by whichever connection sends them) wait here.
@@ -99,13 +98,16 @@ public final class TransportSender {
     /// The window the receiver's last welcome allowed (at least a chunk).
     var welcomedWindow = UInt64.max
 
+    /// The bytes that may be unacknowledged: what the handshake named, within `adjust`'s limit
+    /// and the receiver's welcome.
+    var effectiveWindow: UInt64 { min(configuration.window, windowLimit, welcomedWindow) }
+
     /// The congestion control `setCongestionControl` chose for every connection, replacing
     /// the configuration's.
     var congestionOverride: String?
 
     public init(configuration: SenderConfiguration) {
         self.configuration = configuration
-        effectiveWindow = configuration.window
         session = configuration.session ?? SessionAuth.nonce()
     }
 
@@ -496,7 +498,6 @@ public final class TransportSender {
             }
             acknowledge(welcome.nextExpected)
             welcomedWindow = max(welcome.window, UInt64(configuration.chunkSize))
-            effectiveWindow = min(configuration.window, windowLimit, welcomedWindow)
             sockets[stream] = socket
         }
         return socket
