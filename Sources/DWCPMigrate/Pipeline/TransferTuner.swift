@@ -134,9 +134,7 @@ final class TransferTuner {
         rate = max(rate, floor)
         if atLeast { floor = rate }
         rateIsFloor = atLeast
-        let streamsBefore = plan.streams
-        plan = planBeforeRate.withMeasuredRate(rate, loss: 0, atLeast: atLeast)
-        plan.streams = max(plan.streams, streamsBefore)
+        plan = completed(rate: rate, loss: 0)
         let format = Self.format(plan, guestRAM: guestRAM)
         pipeline.replan(format: format, window: plan.window, streams: plan.streams, linkBitsPerSecond: plan.linkBitsPerSecond)
         Timeline.mark("link rate measured on the transfer: \(Units.format(rate / 1e6, 1)) Mbit/s\(atLeast ? " or more" : ""); stream format \(format), \(plan.streams) streams, window \(plan.window)")
@@ -146,9 +144,16 @@ final class TransferTuner {
     /// adds (a long path that drops packets gets more: `MigrationPlan`'s stream rule).
     private func applyLoss(_ loss: Double, to transport: TransportSender) {
         let before = plan.streams
-        plan = planBeforeRate.withMeasuredRate(plan.linkBitsPerSecond, loss: loss, atLeast: rateIsFloor)
-        plan.streams = max(plan.streams, before)
+        plan = completed(rate: plan.linkBitsPerSecond, loss: loss)
         Timeline.mark("loss after slow start: \(Units.format(loss, 4)); \(plan.streams) streams")
         if plan.streams > before { transport.adjust(window: plan.window, streams: plan.streams) }
+    }
+
+    /// The plan made before the rate, completed with `rate` (a floor if `rateIsFloor`) and
+    /// `loss`, keeping every connection already open.
+    private func completed(rate: Double, loss: Double) -> MigrationPlan {
+        var next = planBeforeRate.withMeasuredRate(rate, loss: loss, atLeast: rateIsFloor)
+        next.streams = max(next.streams, plan.streams)
+        return next
     }
 }
