@@ -190,7 +190,7 @@ struct RecvCommand: ParsableCommand {
                 j.add("bytes", stats.bytes)
                 j.add("seconds", seconds, decimals: 4)
                 // The rate of what this run received: a killed receiver's bytes (--resume) came before.
-                j.add("gbit_per_s", Double(stats.movedBytes) * 8 / max(seconds, 1e-9) / 1e9, decimals: 3)
+                j.add("gbit_per_s", stats.movedGbitPerSecond(over: seconds), decimals: 3)
                 j.add("connections", stats.streams)
                 if resume { j.add("resumed_bytes", stats.resumedBytes) }
                 j.add("verified", true)

@@ -198,7 +198,6 @@ struct SendCommand: ParsableCommand {
         line.clear()
         ticker?.stop()
         let seconds = line.elapsed
-        let moved = stats.movedBytes
         if json {
             let t = MonotonicClock.now() - started
             var j = JSONLine()
@@ -208,7 +207,7 @@ struct SendCommand: ParsableCommand {
             j.add("seconds", seconds, decimals: 4)
             // The rate of what this run moved: bytes the receiver already had (--resume) were
             // never sent.
-            j.add("gbit_per_s", Double(moved) * 8 / max(seconds, 1e-9) / 1e9, decimals: 3)
+            j.add("gbit_per_s", stats.movedGbitPerSecond(over: seconds), decimals: 3)
             j.add("streams", stats.streams)
             j.add("transport", stats.rdma ? "rdma" : "tcp")
             j.add("chunks", stats.chunks)
@@ -228,7 +227,7 @@ struct SendCommand: ParsableCommand {
             try FileDescriptor.standardOutput.writeAll(j.text + "\n")
         }
         let already = stats.resumedBytes > 0 ? ", after the \(Units.formatBytes(stats.resumedBytes)) the receiver already had;" : ","
-        Diagnostics.info("sent \(Units.formatBytes(moved)) in \(Units.format(seconds, 2)) s (\(Units.format(Double(moved) * 8 / max(seconds, 1e-9) / 1e9, 2)) Gbit/s)\(already) verified by the receiver")
+        Diagnostics.info("sent \(Units.formatBytes(stats.movedBytes)) in \(Units.format(seconds, 2)) s (\(Units.format(stats.movedGbitPerSecond(over: seconds), 2)) Gbit/s)\(already) verified by the receiver")
     }
 }
 

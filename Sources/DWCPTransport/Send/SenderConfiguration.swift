@@ -53,6 +53,8 @@ public struct TransferStats: Sendable {
     /// The bytes this run moved itself: `bytes` less what an earlier run had delivered
     /// (`resumedBytes`), the ones a rate is of.
     public var movedBytes: UInt64 { bytes - min(bytes, resumedBytes) }
+    /// The rate of `movedBytes` over `seconds` (at least a nanosecond), in Gbit/s.
+    public func movedGbitPerSecond(over seconds: Double) -> Double { Double(movedBytes) * 8 / max(seconds, 1e-9) / 1e9 }
     public var streams = 0
     /// On the receiver: seconds from the first connection it welcomed for the transfer to the
     /// verdict (the time spent waiting for a sender to come is not the transfer's).
