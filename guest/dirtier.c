@@ -12,7 +12,10 @@
  *
  * The counter must continue without a gap or reset on the destination; mismatches must stay 0.
  *
- * Usage: dirtier REGION_MIB DIRTY_MIB_PER_S [page|line]
+ * Usage: dirtier REGION_MIB DIRTY_MIB_PER_S [page|line] [SWEEP_SECONDS]
+ *
+ * SWEEP_SECONDS (default 2.5) is how long one check of the whole region takes: shorter sweeps
+ * cost the guest more CPU and let a test see the whole region checked after a switchover sooner.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +70,8 @@ int main(int argc, char **argv) {
     uint64_t mib = argc > 1 ? strtoull(argv[1], 0, 10) : 64;
     double rate = argc > 2 ? atof(argv[2]) : 8;
     line_mode = argc > 3 && strcmp(argv[3], "line") == 0;
+    double sweep_seconds = argc > 4 ? atof(argv[4]) : 2.5;
+    if (!(sweep_seconds >= 0.2)) sweep_seconds = 2.5;
     uint64_t pages = mib * 256;
     uint64_t *mem = aligned_alloc(PAGE, pages * PAGE);
     uint32_t *gen = calloc(pages, sizeof *gen);
@@ -82,7 +87,7 @@ int main(int argc, char **argv) {
     uint64_t counter = 0, mismatches = 0, sweeps = 0, dirtied = 0, sweep_at = 0;
     uint64_t rng = mix((uint64_t)time(0));
     double carry = 0, next = now();
-    uint64_t slice = pages / 25 + 1; /* a full sweep every ~2.5 s */
+    uint64_t slice = (uint64_t)(pages * tick / sweep_seconds) + 1; /* a full sweep every sweep_seconds */
     for (;;) {
         carry += rate * 256 * tick;
         while (carry >= 1) {

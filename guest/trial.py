@@ -121,12 +121,17 @@ def ns_prefix(ns):
     return ["ip", "netns", "exec", ns] if ns else []
 
 
+def kernel(guest):
+    """The unpacked kernel if build-guest.sh made one (a PVH boot, seconds sooner under TCG)."""
+    return f"{guest}/vmlinux" if os.path.exists(f"{guest}/vmlinux") else f"{guest}/vmlinuz"
+
+
 def start_vm(args, work, name, ns, incoming, paused=False):
     log, qmp = f"{work}/{name}.log", f"{work}/{name}.qmp"
     cmd = ns_prefix(ns) + [
         "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", args.ram, "-display", "none",
-        "-no-reboot", "-kernel", f"{args.guest}/vmlinuz", "-initrd", f"{args.guest}/initrd.img",
-        "-append", f"console=ttyS0 panic=-1 quiet dwcp.mib={args.mib} dwcp.rate={args.rate} dwcp.write={args.write}",
+        "-no-reboot", "-kernel", kernel(args.guest), "-initrd", f"{args.guest}/initrd.img",
+        "-append", f"console=ttyS0 panic=-1 quiet dwcp.mib={args.mib} dwcp.rate={args.rate} dwcp.write={args.write} dwcp.sweep={args.sweep_s}",
         "-serial", f"file:{log}", "-monitor", "none", "-qmp", f"unix:{qmp},server=on,wait=off",
         "-daemonize", "-pidfile", f"{work}/{name}.pid"]
     if incoming:
@@ -214,13 +219,22 @@ def qemu_native(args, src, dst, method, dst_ip, port):
             "qemu_downtime_ms": info.get("downtime"), "qemu_setup_ms": info.get("setup-time"), "qemu_stall_s": round(stall, 1)}
 
 
-def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws):
-    recv = None
+def start_receiver(args, dst_qmp, dst_ns, dst_ip, port):
+    """Starts `dwcp-migrate receive` (None when the trial wants no receiver). It pre-faults its
+    VM's RAM before it listens, which takes seconds under TCG: started as soon as the
+    destination QEMU is, that overlaps the source guest's boot (the clock starts later)."""
+    if args.inject == "no-receiver":
+        return None
+    return subprocess.Popen(ns_prefix(dst_ns) + [f"{args.bin}/dwcp-migrate", "receive", "--listen", f"{dst_ip}:{port}",
+                                                 "--qmp", dst_qmp, "--json", "-v"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws, recv):
     receiver_ready_lines = []
-    if args.inject != "no-receiver":
-        recv = subprocess.Popen(ns_prefix(dst_ns) + [f"{args.bin}/dwcp-migrate", "receive", "--listen", f"{dst_ip}:{port}",
-                                                     "--qmp", dst_qmp, "--json", "-v"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if recv is None and args.inject != "no-receiver":
+        recv = start_receiver(args, dst_qmp, dst_ns, dst_ip, port)
+    if recv:
         if args.inject == "early-source":
             time.sleep(0.2)  # bound by now, still pre-faulting: the source waits in its backlog
         else:
@@ -296,6 +310,7 @@ def main():
     ap.add_argument("--rate", type=float, default=8, help="guest dirtying rate, MiB/s")
     ap.add_argument("--write", default="page", choices=["page", "line"], help="guest writes whole pages or single lines")
     ap.add_argument("--warmup", type=float, default=2, help="seconds the workload runs before migrating")
+    ap.add_argument("--sweep-s", type=float, default=2.5, help="seconds the guest takes to check its whole region once")
     ap.add_argument("--downtime-ms", type=int, default=300)
     ap.add_argument("--netns", help="SRC_NS,DST_NS")
     ap.add_argument("--capture", help="with zstd-socat: also write QEMU's raw migration stream to this file (scripts/qemu-stream-pages.py reads it)")
@@ -314,18 +329,23 @@ def main():
     work = tempfile.mkdtemp(prefix="dwcp-trial-")
     result = {"method": args.method, "ram": args.ram, "mib": args.mib, "dirty_mib_s": args.rate, "write": args.write,
               "link": "netns" if args.netns else "loopback"}
+    started = time.time()
+    recv = None
     try:
         # QMP takes one client at a time: the harness connects only for QEMU's own methods.
         src_log, src_qmp = start_vm(args, work, "src", src_ns, False)
         dst_log, dst_qmp = start_vm(args, work, "dst", dst_ns, True, paused=args.inject == "kill-receiver-after-switchover")
         ws, wd = Watcher(src_log), Watcher(dst_log)
         ws.start(); wd.start()
+        # An early source must find the receiver still pre-faulting: that one starts after the warmup.
+        recv = start_receiver(args, dst_qmp, dst_ns, dst_ip, args.port) if args.method == "dwcp" and args.inject != "early-source" else None
         wait_until(lambda: any(b[4] >= 1 for b in ws.beats), 120, "source guest workload ready (one full sweep)")
+        result["booted_s"] = round(time.time() - started, 3)
         time.sleep(args.warmup)
         tx0 = veth_tx(src_ns)
         t0 = time.time()
         if args.method == "dwcp":
-            result.update(dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, args.port, ws))
+            result.update(dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, args.port, ws, recv))
         else:
             result.update(qemu_native(args, QMP(src_qmp), QMP(dst_qmp), args.method, dst_ip, args.port))
         result.setdefault("total_s", round(time.time() - t0, 3))
@@ -379,6 +399,7 @@ def main():
                             and len(ws.beats) == n_src and len(wd.beats) == n_dst == 0)
             return result
         wait_until(lambda: len(wd.beats) > 0, 60, "destination heartbeat")
+        migrated = time.time()
         first = wd.beats[0]
         sweeps_at_switch = first[4]
         try:
@@ -386,6 +407,7 @@ def main():
         except TimeoutError:
             pass
         time.sleep(0.3)
+        result["sweeps_s"] = round(time.time() - migrated, 3)
         ws.stop = wd.stop = True
         src_last = ws.beats[-1]
         dst_last = wd.beats[-1]
@@ -407,6 +429,9 @@ def main():
         result["error"] = f"{type(e).__name__}: {e}"
         return result
     finally:
+        if recv and recv.poll() is None:  # a trial that failed before its migration
+            recv.kill()
+            recv.communicate()
         kill_vm(work, "src")
         kill_vm(work, "dst")
         subprocess.run(["rm", "-rf", work])
