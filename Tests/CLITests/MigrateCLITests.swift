@@ -36,6 +36,22 @@ final class MigrateCLITests: XCTestCase {
         return json
     }
 
+    /// The guest's kernel is also kept unpacked for a PVH boot (trial.py boots it when it is
+    /// there); the unpacker writes nothing for a bzImage it cannot read to the end, so a cut
+    /// download falls back to the bzImage instead of booting half a kernel.
+    func testTheGuestKernelIsUnpackedWholeOrNotAtAll() throws {
+        let guest = try Self.guest()
+        let elf = FileManager.default.contents(atPath: guest + "/vmlinux") ?? Data()
+        XCTAssertEqual(Array(elf.prefix(4)), [0x7f, 0x45, 0x4c, 0x46], "an ELF kernel beside the bzImage")
+        let t = TempDir()
+        let r = try CLI.shell("""
+            head -c 1000000 \(guest)/vmlinuz > \(t.path("cut"))
+            python3 \(Self.repo)/guest/pvh-kernel.py \(t.path("cut")) \(t.path("out")); echo "$? $([ -e \(t.path("out")) ] && echo written || echo none)"
+            """)
+        XCTAssertEqual(r.printed, "1 none", r.stderr)
+        XCTAssertTrue(r.stderr.contains("cut short"), r.stderr)
+    }
+
     /// The issue's acceptance test: QEMU's own tcp: migration of the same guest as a control
     /// (so a QEMU fault is told apart from a DWCP fault), then the same through dwcp-migrate. Both
     /// must resume the guest with its heartbeat continuing and zero mismatched pages in the
