@@ -21,11 +21,12 @@ final class MigrateCLITests: XCTestCase {
 
     /// Runs guest/trial.py and returns its JSON verdict. The guest checks its 64 MiB region once
     /// a second (the benchmarks' 2.5 s sweep costs a test seconds before and after each
-    /// migration: the source is ready after one sweep, the destination proven after two).
+    /// migration: the source is ready after one sweep, the destination proven after two) and
+    /// dirties it for 1 s before the migration unless `extra` names another `--warmup`.
     func trial(_ method: String, _ extra: [String] = [], dwcp: [String] = []) throws -> [String: Any] {
         let guest = try Self.guest()
         let args = ["--method", method, "--guest", guest, "--bin", CLI.binDir.path, "--port", String(7600 + Int.random(in: 0..<300)),
-                    "--sweep-s", "1"] + extra
+                    "--sweep-s", "1", "--warmup", "1"] + extra
             + (dwcp.isEmpty ? [] : ["--"] + dwcp)
         let r = try CLI.shell("python3 \(Self.repo)/guest/trial.py " + args.map { "'\($0)'" }.joined(separator: " "))
         let text = String(decoding: r.stdout, as: UTF8.self)
