@@ -232,7 +232,7 @@ def start_receiver(args, dst_qmp, dst_ns, dst_ip, port):
 
 def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws, recv):
     receiver_ready_lines = []
-    if recv is None and args.inject != "no-receiver":
+    if recv is None:  # None again for a trial without a receiver
         recv = start_receiver(args, dst_qmp, dst_ns, dst_ip, port)
     if recv:
         if args.inject == "early-source":

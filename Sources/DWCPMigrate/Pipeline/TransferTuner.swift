@@ -21,6 +21,8 @@ final class TransferTuner {
     private(set) var plan: MigrationPlan
     /// The plan made before the rate was known, which every measured one completes.
     private let planBeforeRate: MigrationPlan
+    /// The path's median round trip, as the probe timed it (a measured rate keeps it).
+    private let roundTrip: Double
     /// The highest rate a measurement found the path to carry at least (bit/s).
     private var floor = 0.0
     /// The plan's rate is such a floor (the last measurement found no more).
@@ -44,10 +46,11 @@ final class TransferTuner {
     init(plan: MigrationPlan, guestRAM: UInt64?, cubicOnCleanLongPaths: Bool) {
         self.plan = plan
         planBeforeRate = plan
+        roundTrip = plan.measurement?.rttMedian ?? 0
         self.guestRAM = guestRAM
-        meter = plan.ratePending ? TransferRateMeter(roundTrip: plan.measurement?.rttMedian ?? 0) : nil
+        meter = plan.ratePending ? TransferRateMeter(roundTrip: roundTrip) : nil
         watchesForACleanPath = cubicOnCleanLongPaths && Self.format(plan, guestRAM: guestRAM) != .raw
-            && (plan.measurement?.rttMedian ?? 0) >= MigrationPlan.rateOnTransferFromRoundTrip
+            && roundTrip >= MigrationPlan.rateOnTransferFromRoundTrip
             && CongestionControl.ifAvailable("cubic") != nil
     }
 
@@ -61,7 +64,7 @@ final class TransferTuner {
         if !transferSeen {
             transferSeen = true
             // A plan from the probe's burst: slow start is over about when a burst's would be.
-            if meter == nil { watchForACleanPath(from: now + TransferRateMeter(roundTrip: plan.measurement?.rttMedian ?? 0).longest) }
+            if meter == nil { watchForACleanPath(from: now + TransferRateMeter(roundTrip: roundTrip).longest) }
         }
         var measured: MigrationPlan?
         // Measured from the stream's first acknowledged bytes: the connections open during
@@ -83,7 +86,6 @@ final class TransferTuner {
                 meter = nil
                 measuringSince = nil
                 if measurements == 1 { watchForACleanPath(from: now) }
-                let roundTrip = plan.measurement?.rttMedian ?? 0
                 if case .atLeast = verdict, counters != nil, measurements < Self.mostMeasurements {
                     meter = TransferRateMeter(roundTrip: roundTrip)
                 } else if counters != nil {
