@@ -47,6 +47,10 @@ QEMU quit (it used to wait out its 120 s idle timeout).
 say it is listening (it is still pre-faulting its VM's RAM then): the source's connections wait in
 the receiver's backlog, and the migration must succeed as usual.
 
+--give-up-s N (QEMU's own methods) cancels a migration still running after N seconds and fails the
+trial with "gave_up_s" in its JSON: on a link slower than the guest dirties, QEMU's plain precopy
+never converges (scripts/bench-migrate.sh passes 300).
+
 --capture FILE (zstd-socat method) tees QEMU's raw migration stream into FILE on its way to zstd,
 for scripts/qemu-stream-pages.py.
 TRIAL_LOG=FILE (environment, dwcp method): write both dwcp-migrate processes' whole stderr there
@@ -175,6 +179,13 @@ def wait_until(cond, timeout, what):
         time.sleep(0.02)
 
 
+class GaveUp(RuntimeError):
+    """A migration cancelled by `--give-up-s`: the report tells it from a broken trial."""
+    def __init__(self, seconds, ram, message):
+        super().__init__(message)
+        self.seconds, self.ram = seconds, ram
+
+
 def qemu_native(args, src, dst, method, dst_ip, port):
     caps = [{"capability": "events", "state": True}]
     params = {"downtime-limit": args.downtime_ms, "max-bandwidth": 1 << 40}
@@ -210,6 +221,11 @@ def qemu_native(args, src, dst, method, dst_ip, port):
             stall += time.time() - asked
         if info.get("status") in ("completed", "failed", "cancelled"):
             break
+        if args.give_up_s and time.time() - t0 > args.give_up_s:  # a link slower than the guest dirties
+            src.cmd("migrate_cancel")
+            ram = info.get("ram", {})
+            raise GaveUp(args.give_up_s, ram, f"QEMU's migration had not converged after {args.give_up_s:g} s "
+                               f"({ram.get('transferred', 0) / 1e6:.0f} MB sent, {ram.get('dirty-sync-count')} passes): cancelled")
         time.sleep(0.02)
     if info["status"] != "completed":
         raise RuntimeError(f"QEMU migration {info['status']}: {info.get('error-desc')}")
@@ -312,6 +328,8 @@ def main():
     ap.add_argument("--warmup", type=float, default=2, help="seconds the workload runs before migrating")
     ap.add_argument("--sweep-s", type=float, default=2.5, help="seconds the guest takes to check its whole region once")
     ap.add_argument("--downtime-ms", type=int, default=300)
+    ap.add_argument("--give-up-s", type=float, help="QEMU's own methods: cancel a migration still running after this many seconds "
+                                                   "(on a link slower than the guest dirties, QEMU's precopy never converges)")
     ap.add_argument("--netns", help="SRC_NS,DST_NS")
     ap.add_argument("--capture", help="with zstd-socat: also write QEMU's raw migration stream to this file (scripts/qemu-stream-pages.py reads it)")
     ap.add_argument("--port", type=int, default=7460)
@@ -427,6 +445,8 @@ def main():
     except Exception as e:  # reported, not raised: the caller judges the JSON
         result["ok"] = False
         result["error"] = f"{type(e).__name__}: {e}"
+        if isinstance(e, GaveUp):
+            result.update({"gave_up_s": e.seconds, "tool_wire_bytes": e.ram.get("transferred"), "rounds": e.ram.get("dirty-sync-count")})
         return result
     finally:
         if recv and recv.poll() is None:  # a trial that failed before its migration

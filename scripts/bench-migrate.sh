@@ -8,7 +8,9 @@
 # MIGRATE_GUESTS (default "524292K:256"; RAM:workload-MiB, e.g. "2097156K:1024" for 2 GiB),
 # MIGRATE_METHODS, MIGRATE_RATE (guest dirtying MiB/s, default 8), MIGRATE_WRITE (page: whole pages
 # rewritten, the default; line: one 64-byte line per write), MIGRATE_TRIALS (trials per cell, default
-# 1; the report compares medians). Needs root for the namespaces.
+# 1; the report compares medians), MIGRATE_GIVE_UP_S (QEMU's own methods: cancel a migration still
+# running after this long, default 300; on links slower than the guest dirties they never converge).
+# Needs root for the namespaces.
 set -euo pipefail
 bin=$(cd "${1:-.build/release}" && pwd)
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +22,7 @@ methods=${MIGRATE_METHODS:-qemu-tcp qemu-tcp-prealloc qemu-multifd-zstd zstd-soc
 rate=${MIGRATE_RATE:-8}
 write=${MIGRATE_WRITE:-page}
 trials=${MIGRATE_TRIALS:-1}
+give_up=${MIGRATE_GIVE_UP_S:-300}
 out=$repo/bench-out
 mkdir -p "$out"
 # A fixed state directory, so a run interrupted earlier is torn down by the next one.
@@ -44,7 +47,7 @@ for link in $links; do
     for _ in $(seq "$trials"); do
       for m in $methods; do
         line=$(python3 "$repo/guest/trial.py" --method "$m" --guest "$guest" --bin "$bin" --ram "${g%%:*}" --mib "${g##*:}" \
-                 --rate "$rate" --write "$write" --warmup 5 "${netns[@]}" || true)
+                 --rate "$rate" --write "$write" --warmup 5 --give-up-s "$give_up" "${netns[@]}" || true)
         LINE=$line LINK=$link python3 -c 'import json, os; d = json.loads(os.environ["LINE"]); d["link_name"] = os.environ["LINK"]; print(json.dumps(d))' >> "$results"
         LINE=$line python3 -c 'import json, os; d = json.loads(os.environ["LINE"]); print("bench-migrate:", d["link"], d["ram"], d["method"], d.get("ok"), d.get("total_s"), "s", d.get("blackout_ms"), "ms", d.get("wire_bytes") or d.get("tool_wire_bytes"), "B", d.get("error", ""))' >&2
       done

@@ -52,6 +52,9 @@ def ratios(methods, key):
     parts = []
     if d and t:
         parts.append(f"{d / t:.2f}x QEMU tcp:")
+    elif d and key == "total_s" and methods.get("qemu-tcp") and all(r.get("gave_up_s") for r in methods["qemu-tcp"]):
+        g = min(r["gave_up_s"] for r in methods["qemu-tcp"])
+        parts.append(f"QEMU tcp: did not converge (cancelled after {g:g} s" + (f", so dwcp < {d / g:.2f}x it)" if d < g else ")"))
     if d and tp:
         parts.append(f"{d / tp:.2f}x QEMU tcp: into a pre-faulted destination")
     if d and others:
