@@ -33,7 +33,7 @@ struct SourceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How the link's rate is measured with --codec auto: burst (the probe sends filler for 0.1-1 s before the migration starts), transfer (the migration starts at once and measures the rate on its own first round trips, then applies the plan: a VM stream starts at zstd level 1, an image's codec is chosen as for a 1.6 Gbit/s link until then), or auto (transfer on paths with a round trip of 8 ms or more, where the burst would run longer than 0.1 s). --dry-run always runs the burst.", valueName: "HOW"))
     var rateProbe: RateProbe = .auto
 
-    @Option(help: ArgumentHelp("Keep reconnecting this long after a connection drops (and asking a receiver busy with another transfer again) before failing (exit 4).", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Keep reconnecting this long after a connection drops (and probing again, and asking a receiver busy with another transfer again) before failing (exit 4).", valueName: "SECONDS"))
     var resumeTimeout: Double = 30
 
     @Option(name: [.customShort("T"), .long], help: ArgumentHelp("Compression threads (default: all cores).", valueName: "N"))
@@ -78,8 +78,6 @@ struct SourceOptions: ParsableArguments {
         }
     }
 
-    /// Probes run before giving up when each one's connection opened and was lost (cut, reset).
-    static let probeAttempts = 3
 
     /// How a VM migration measures its link's rate (`dwcp-migrate qemu --rate-probe`).
     enum RateProbe: String, ExpressibleByArgument, CaseIterable {
@@ -124,17 +122,24 @@ struct SourceOptions: ParsableArguments {
             }
             probe.auth = SessionAuth(secret: try secret.load())
             probe.tls = try tlsContext()
-            // A probe whose connection was cut after it opened is run again, a few times.
+            // A probe whose connection was cut after it opened (a receiver is there) is run
+            // again for as long as the transfer would reconnect (--resume-timeout). Three tries
+            // were not enough on a path that cuts connections every few tenths of a second.
+            let giveUpAt = MonotonicClock.now() + resumeTimeout
+            var backoff = TransportSender.Backoff(limit: 1)
             var lost = 0
             while measurement == nil {
                 do {
                     Timeline.mark("probe started")
                     measurement = try probe.measureTellingLoss()
                     Timeline.mark("probe done")
-                } catch let e as LinkProbe.ConnectionLost where lost < Self.probeAttempts - 1 {
+                } catch let e as LinkProbe.ConnectionLost where MonotonicClock.now() < giveUpAt {
                     lost += 1
                     Diagnostics.debug("the probe's connection was lost (\(e)): probing again")
-                    usleep(UInt32(100_000 << lost))
+                    backoff.pause()
+                } catch let e as LinkProbe.ConnectionLost {
+                    throw DWCPError(.network, "cannot probe the destination \(to): its connection was lost \(Units.count(lost + 1, "time")) "
+                                    + "in \(Units.format(resumeTimeout, 1)) s (--resume-timeout), the last: \(e)")
                 } catch {
                     throw DWCPError(.network, "cannot probe the destination \(to): \(error) (is 'dwcp-migrate receive' running there?)")
                 }

@@ -809,6 +809,63 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(device.status, 2, "a character device cannot hold an image: " + device.stderr)
     }
 
+    /// A probe whose connection is cut is run again for as long as the transfer would reconnect
+    /// (`--resume-timeout`). It used to give up after three tries, and on a path that cut
+    /// connections every few tenths of a second the migration ended before it began (exit 4)
+    /// while its transfer would have ridden out a hundred cuts. A front that resets the first
+    /// five connections it accepts, then forwards to the receiver: the probe gets through;
+    /// with --resume-timeout 1 and a front that resets them all, it gives up and says why.
+    func testAProbeWhoseConnectionsAreCutIsRunAgainUntilTheResumeTimeout() throws {
+        let t = TempDir()
+        let image = t.write("image", Data(count: 1 << 20))
+        let front = t.write("front.py", Data("""
+            import socket, struct, sys, threading
+            port, target, resets = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+            ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            ls.bind(("127.0.0.1", port)); ls.listen(16)
+            print("ready", flush=True)
+            def pipe(a, b):
+                try:
+                    while (d := a.recv(1 << 16)):
+                        b.sendall(d)
+                except OSError:
+                    pass
+                for s in (a, b):
+                    try: s.shutdown(socket.SHUT_RDWR)
+                    except OSError: pass
+            n = 0
+            while True:
+                c, _ = ls.accept()
+                n += 1
+                if n <= resets:  # a cut: reset at once
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close(); continue
+                u = socket.create_connection(("127.0.0.1", target))
+                threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+                threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+            """.utf8))
+        let receiverPort = freePort(), frontPort = freePort(), deadPort = freePort()
+        let r = try CLI.shell("""
+            dwcp-migrate receive --listen 127.0.0.1:\(receiverPort) -o \(t.path("dst")) 2>/dev/null & rp=$!
+            python3 \(front) \(frontPort) \(receiverPort) 5 > \(t.path("front.out")) & fp=$!
+            python3 \(front) \(deadPort) \(receiverPort) 1000000 > \(t.path("dead.out")) & dp=$!
+            for i in $(seq 50); do [ -s \(t.path("front.out")) ] && [ -s \(t.path("dead.out")) ] && break; sleep 0.1; done
+            sleep 0.3
+            dwcp-migrate file \(image) --to 127.0.0.1:\(frontPort) --dry-run -vv 2> \(t.path("probe.err")); echo "through $?"
+            dwcp-migrate file \(image) --to 127.0.0.1:\(deadPort) --dry-run --resume-timeout 1 2> \(t.path("dead.err")); echo "dead $?"
+            kill $rp $fp $dp
+            """)
+        let out = String(decoding: r.stdout, as: UTF8.self)
+        let probeErr = (try? String(contentsOfFile: t.path("probe.err"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(out.contains("through 0"), out + probeErr)
+        XCTAssertEqual(probeErr.components(separatedBy: "probing again").count - 1, 5, probeErr)
+        let plan = out.split(separator: "\n").first { $0.hasPrefix("{") }.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertEqual(plan?["event"] as? String, "plan", out)
+        XCTAssertTrue(out.contains("dead 4"), out)
+        let deadErr = (try? String(contentsOfFile: t.path("dead.err"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(deadErr.contains("dwcp-migrate: error: cannot probe the destination 127.0.0.1:\(deadPort): its connection was lost"), deadErr)
+        XCTAssertTrue(deadErr.contains("in 1.0 s (--resume-timeout)"), deadErr)
+    }
+
     func testDryRunPrintsThePlanAndUsageErrorsExit2() throws {
         let t = TempDir()
         let image = t.write("image", Data(count: 1 << 20))

@@ -34,8 +34,9 @@ final class TransferTuner {
     /// frames.
     private let guestRAM: UInt64?
     private var meter: TransferRateMeter?
-    /// When the measurement under way began, and the wire bytes acknowledged then.
-    private var measuringSince: (time: Double, wireBytes: UInt64)?
+    /// When the measurement under way began, the wire bytes acknowledged then, and the
+    /// transport's reconnections then.
+    private var measuringSince: (time: Double, wireBytes: UInt64, reconnects: Int)?
     private var lossWatch: LossWatch?
     private var pathSwitch: CleanPathSwitch?
     private var transferSeen = false
@@ -71,7 +72,17 @@ final class TransferTuner {
         // QEMU's setup (0.4-0.6 s here), and what their handshakes delivered would start the
         // meter's 12 round trips before the stream's slow start.
         if var m = meter, wireBytes > 0 {
-            let since = measuringSince ?? (now, wireBytes)
+            let reconnects = counters?.reconnects ?? 0
+            if let since = measuringSince, reconnects != since.reconnects {
+                // A connection was cut and dialled again while measuring: what the meter saw was
+                // the wait and the new connection's slow start (a path that cut connections every
+                // few tenths of a second once measured 0.4 Mbit/s of its 100). Start again; the
+                // plan made before the rate stays in force meanwhile.
+                m = TransferRateMeter(roundTrip: roundTrip)
+                measuringSince = nil
+                Timeline.mark("a connection was lost while the rate was measured: measuring again")
+            }
+            let since = measuringSince ?? (now, wireBytes, reconnects)
             measuringSince = since
             var verdict = counters.flatMap { m.record(time: now, delivered: $0.delivered, backlogged: $0.backlogged) }
             if verdict == nil && now - since.time > m.longest + 2 {

@@ -97,11 +97,16 @@ extension TransportSender {
         return true
     }
 
-    /// Takes `socket` out of `sockets` (if it is still there), keeping the bytes it delivered;
-    /// the lock must be held.
+    /// Takes `socket` out of `sockets` (if it is still there), keeping the bytes it delivered
+    /// and its path counters; the lock must be held.
     func retire(_ socket: StreamSocket) {
         guard let i = sockets.first(where: { $0.value === socket })?.key else { return }
         retiredDelivered += socket.bytesAcked() ?? 0
+        if let p = socket.pathState() {
+            retiredPath.delivered += p.delivered
+            retiredPath.retransmittedSegments += UInt64(p.retransmitted)
+            retiredPath.segmentsOut += UInt64(p.segmentsOut)
+        }
         sockets[i] = nil
     }
 

@@ -75,6 +75,9 @@ public final class TransportSender {
 
     /// What closed connections' TCP had delivered (`deliveredBytes` adds the open ones).
     var retiredDelivered: UInt64 = 0
+    /// Closed connections' `PathCounters` (`pathCounters` adds the open ones'), so the sums
+    /// never go back when a cut connection is replaced by a new one that counts from 0.
+    var retiredPath = PathCounters()
 
     /// Senders whose transfer is under way.
     static let live = LiveObjects<TransportSender>()
@@ -296,22 +299,26 @@ public final class TransportSender {
         }
     }
 
-    /// What the path has carried so far, summed over the live connections: for measuring its
-    /// rate on the transfer itself (`TransferRateMeter`) and its loss.
+    /// What the path has carried so far, summed over every connection the transfer has had:
+    /// for measuring its rate on the transfer itself (`TransferRateMeter`) and its loss.
     public struct PathCounters: Sendable {
         /// Bytes TCP saw delivered (`tcpi_delivered` × MSS).
         public var delivered: UInt64 = 0
-        /// Some connection had bytes waiting unsent: the path, not the sender, was the limit.
+        /// Some open connection had bytes waiting unsent: the path, not the sender, was the limit.
         public var backlogged = false
         public var retransmittedSegments: UInt64 = 0
         public var segmentsOut: UInt64 = 0
+        /// Connections lost and dialled again so far: a measurement across one timed a new
+        /// connection's slow start and the wait before it, not the path.
+        public var reconnects = 0
     }
 
     /// `PathCounters` now; nil over RDMA (no `TCP_INFO`) and before the first connection.
     public var pathCounters: PathCounters? {
         lock.withLock {
             guard usesRDMA != true, !sockets.isEmpty else { return nil }
-            var c = PathCounters()
+            var c = retiredPath
+            c.reconnects = stats.reconnects
             for case let s? in sockets.values.map({ $0.pathState() }) {
                 c.delivered += s.delivered
                 c.backlogged = c.backlogged || s.unsent > 0
@@ -417,14 +424,15 @@ public final class TransportSender {
         return false
     }
 
-    /// The pause between tries to reach the receiver: 0.1 s, doubling up to `limit`.
-    struct Backoff {
-        let limit: Double
-        private(set) var next = 0.1
+    /// The pause between tries to reach the receiver: 0.1 s, doubling up to `limit` (also
+    /// `dwcp-migrate`'s between probes whose connection was cut).
+    public struct Backoff {
+        public let limit: Double
+        public private(set) var next = 0.1
 
-        init(limit: Double) { self.limit = limit }
+        public init(limit: Double) { self.limit = limit }
 
-        mutating func pause() {
+        public mutating func pause() {
             usleep(UInt32(next * 1e6))
             next = min(limit, next * 2)
         }
