@@ -39,6 +39,15 @@ final class ReceiverOnAThread: @unchecked Sendable {
 }
 
 extension ReceiverOnAThread {
+    /// A sender to this receiver with `streams` connections, `chunkSize` chunks and `window`.
+    func sender(streams: Int, chunkSize: Int, window: UInt64) -> TransportSender {
+        var config = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port))
+        config.streams = streams
+        config.chunkSize = chunkSize
+        config.window = window
+        return TransportSender(configuration: config)
+    }
+
     /// Receives one transfer on `listener` into a temporary file, on a thread; returns a wait for
     /// its result and the file's bytes (the file is removed then).
     static func intoTemporaryFile(on listener: StreamListener, configuration: ReceiverConfiguration) throws

@@ -13,11 +13,7 @@ final class WindowAdjustTests: XCTestCase {
         defer { unlink(path) }
         let output = try FileDescriptor.create(path, overwrite: true)
         let receiver = try ReceiverOnAThread(to: output)
-        var config = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: receiver.port))
-        config.streams = 2
-        config.chunkSize = 64 << 10
-        config.window = 4 << 20
-        let transport = TransportSender(configuration: config)
+        let transport = receiver.sender(streams: 2, chunkSize: 64 << 10, window: 4 << 20)
         var sent = 0
         var seen: [UInt64] = []
         _ = try transport.send { p, n in
