@@ -78,7 +78,6 @@ struct SourceOptions: ParsableArguments {
         }
     }
 
-
     /// How a VM migration measures its link's rate (`dwcp-migrate qemu --rate-probe`).
     enum RateProbe: String, ExpressibleByArgument, CaseIterable {
         case auto, burst, transfer
