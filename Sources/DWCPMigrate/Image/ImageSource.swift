@@ -351,7 +351,8 @@ public final class ImageSource {
                 // enough samples; a rate the user gave (--link-rate) still caps it.
                 if let f = forecast.bytesPerSecond { planner.forecastBytesPerSecond = min(f, userForecast ?? f) }
                 let decision = planner.record(PrecopyPlanner.Round(dirtyBytes: dirty, wireBytes: result.transfer.bytes, snapshotSeconds: snapshotSeconds,
-                                                                   sendSeconds: sendSeconds, connectSeconds: connectSeconds))
+                                                                   sendSeconds: sendSeconds, connectSeconds: connectSeconds,
+                                                                   reconnects: result.transfer.reconnects))
                 try onRound?(report, decision)
                 switch decision {
                 case .another:
