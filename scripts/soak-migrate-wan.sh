@@ -28,7 +28,7 @@ for t in $(seq "$trials"); do
   TRIAL_LOG="$work/tools.log" timeout -s INT 300 python3 "$repo/guest/trial.py" --method dwcp --guest "$repo/.build/guest" --bin "$bin" \
     --mib 128 --rate 8 --warmup 2 --netns dwcpq-a,dwcpq-b -- -vv > "$work/trial.json" 2>"$work/trial.err"
   kill $cutter 2>/dev/null; wait $cutter 2>/dev/null
-  python3 - "$t" "$work/trial.json" <<'EOF' || { soak_failed=$((soak_failed + 1)); mkdir -p "$soak_keep"; rm -rf "${soak_keep:?}/migrate-$t"; cp -r "$work" "$soak_keep/migrate-$t"; }
+  python3 - "$t" "$work/trial.json" <<'EOF' || soak_fail "migrate-$t"
 import json, sys
 t, path = sys.argv[1:]
 try:
