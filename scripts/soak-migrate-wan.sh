@@ -24,6 +24,8 @@ odds=${SOAK_ODDS:-2}
 wan_path_up soak-migrate-wan dwcpq "${TMPDIR:-/tmp}" "${WAN_RATE:-200mbit}" "${WAN_RTT:-10}"
 for t in $(seq "$trials"); do
   "$repo/scripts/cut-connections.sh" dwcpq-a 10.200.0.2 "$t" "$gap" "$odds" 3 & cutter=$!
+  # A trial killed by the timeout writes no tools.log: the last trial's must not be kept as its.
+  rm -f "$work/tools.log" "$work/trial.json" "$work/trial.err"
   # SIGINT, not TERM: trial.py then still kills both QEMUs and the receiver on its way out.
   TRIAL_LOG="$work/tools.log" timeout -s INT 300 python3 "$repo/guest/trial.py" --method dwcp --guest "$repo/.build/guest" --bin "$bin" \
     --mib 128 --rate 8 --warmup 2 --netns dwcpq-a,dwcpq-b -- -vv > "$work/trial.json" 2>"$work/trial.err"
