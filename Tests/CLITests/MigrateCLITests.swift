@@ -515,21 +515,20 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-round"))
     }
 
-    /// The race a confirmation can lose: the destination commits round 1 and is killed (strace,
-    /// at the rename that starts applying it) before its verdict reaches the source, which gives
-    /// up with round 0 as the last round it heard confirmed. Run again, the source offers round
-    /// 1 again as a delta against round 0; the restarted destination, holding round 1, takes its
-    /// image back to round 0 with the undo it kept and takes the round. Before the undo the
-    /// destination refused it (exit 3) and only a run without --resume could finish.
+    /// The race a confirmation can lose: the destination commits round 1 and is killed before
+    /// its verdict reaches the source (`DWCP_CRASH_AT`, at the step after the round is durable
+    /// and before the verdict goes), which gives up with round 0 as the last round it heard
+    /// confirmed. Run again, the source offers round 1 again as a delta against round 0; the
+    /// restarted destination, holding round 1, takes its image back to round 0 with the undo it
+    /// kept and takes the round. Before the undo the destination refused it (exit 3) and only a
+    /// run without --resume could finish.
     func testSourceThatNeverHeardTheConfirmationIsTakenBackARound() throws {
-        try CLI.requireStrace()
         let t = TempDir()
         let src = t.path("src.img"), dst = t.path("dst.img"), work = t.path("work")
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let script = """
             head -c 67108864 /dev/urandom > \(src)
-            strace -f -qq -o /dev/null -P \(dst).dwcp-applying -e trace=rename,renameat,renameat2 \
-              -e inject=rename,renameat,renameat2:signal=SIGKILL dwcp-migrate receive --listen 127.0.0.1:7619 -o \(dst) 2>/dev/null & rp=$!
+            DWCP_CRASH_AT=destination-before-verdict-1 dwcp-migrate receive --listen 127.0.0.1:7619 -o \(dst) 2>/dev/null & rp=$!
             sleep 0.5
             # Writers that keep round 1 from being the last.
             (while :; do dd if=/dev/urandom of=\(src) bs=1M count=8 seek=$((RANDOM % 56)) conv=notrunc status=none; done) & wp=$!
@@ -557,6 +556,38 @@ final class MigrateCLITests: XCTestCase {
         for leftover in [".dwcp-round", ".dwcp-undo", ".dwcp-journal"] {
             XCTAssertFalse(FileManager.default.fileExists(atPath: dst + leftover), leftover)
         }
+    }
+
+    /// A round before the final one is confirmed once its journal is durable, and written into
+    /// the image after its verdict has left, while the verdict and the next round's opening
+    /// cross the path (on a long path that is ~30 ms a round off the source's wait). strace
+    /// holds round 1's apply for 3 s: the source hears round 1 at once, and the final round,
+    /// which only then finds the destination ready, still makes the copy whole. The final
+    /// round is written in before its verdict (`testKilledApplyIsCompletedByRecover`).
+    func testARoundBeforeTheFinalIsConfirmedBeforeItIsWrittenIntoTheImage() throws {
+        try CLI.requireStrace()
+        let t = TempDir()
+        let src = t.path("src.img"), dst = t.path("dst.img"), written = t.path("written")
+        let script = """
+            head -c 67108864 /dev/urandom > \(src)
+            strace -f -qq -o /dev/null -P \(dst).dwcp-applying -e trace=rename,renameat,renameat2 \
+              -e inject=rename,renameat,renameat2:delay_enter=3s:when=1 dwcp-migrate receive --listen 127.0.0.1:7621 -o \(dst) 2>/dev/null & rp=$!
+            sleep 0.5
+            # Writes during round 0, so that round 1 is not the last; the freeze waits for them.
+            ( for i in $(seq 20); do dd if=/dev/urandom of=\(src) bs=1M count=1 seek=$((RANDOM % 64)) conv=notrunc status=none; sleep 0.05; done; touch \(written) ) &
+            dwcp-migrate file \(src) --to 127.0.0.1:7621 --link-rate 1Gbit --json \
+              --freeze "while [ ! -e \(written) ]; do sleep 0.01; done" > \(t.path("send.json")) 2>\(t.path("send.err")); s=$?
+            wait $rp; echo "$s $?"
+            """
+        let r = try CLI.shell(script)
+        XCTAssertEqual(r.printed, "0 0", r.stderr + String(decoding: t.read("send.err"), as: UTF8.self))
+        XCTAssertEqual(t.read("dst.img"), t.read("src.img"))
+        let lines = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n")
+        let done = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any])
+        let rounds = try XCTUnwrap(done["per_round"] as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(rounds.count, 3, "round 0, round 1 and the final round: \(rounds)")
+        let round1 = try XCTUnwrap(rounds.first { $0["round"] as? Int == 1 })
+        XCTAssertLessThan(try XCTUnwrap(round1["seconds"] as? Double), 2.0, "round 1's verdict waited for its apply: \(round1)")
     }
 
     /// A regular file whose journal lives in --journal-dir: a delta round killed mid-way leaves

@@ -11,8 +11,10 @@ import DWCPTransport
 /// over the image. Every later round is a delta against the image, applied in place through an
 /// `ImageJournal`: only the pages that changed are written, twice (journal, image), instead of
 /// the whole image once more. Either way the round is durable before the source hears that it
-/// arrived, and a crash at any point leaves a complete round: the previous one, or the new one
-/// once `ImageJournal.recover` (run first thing here) has replayed its committed journal.
+/// arrived (a round before the final one is written into the image just after: the journal
+/// is what makes it durable), and a crash at any point leaves a complete round: the previous
+/// one, or the new one once `ImageJournal.recover` (run first thing here) has replayed its
+/// committed journal.
 /// An `abort` stream from the source deletes the image: a half-migrated copy must not be
 /// mistaken for a usable one.
 ///
@@ -271,9 +273,18 @@ public final class ImageDestination {
         }
         var label: RoundLabel? = nil
         var committed = false
+        // Writes the committed journal into the image.
+        func apply() throws {
+            switch try ImageJournal.recover(files) {
+            case .replayed: break
+            case .discarded(let why): throw DWCPError.integrity("round \(round) was committed but its journal does not read back: \(why)")
+            case .nothing: throw DWCPError.failure("\(journalPath) vanished after its commit")
+            case .incomplete(let why): throw DWCPError.failure("\(files.image): \(why)")
+            }
+        }
         do {
             defer { journal.close() }
-            let result = try pipeline.run(listener: listener, into: .sink({ try journal.take($0, $1, unchanged: $2) })) { [files] p in
+            let result = try pipeline.run(listener: listener, into: .sink({ try journal.take($0, $1, unchanged: $2) })) { p in
                 let l = try Self.check(p.info, expected: round, orRoundZero: orRoundZero && round == expected, orAgain: again)
                 label = l
                 if l.kind == .abort { return }
@@ -285,14 +296,15 @@ public final class ImageDestination {
                 SignalCleanup.removeOnInterrupt(nil)
                 committed = true
                 Timeline.mark("round \(round) journaled: \(journal.records) runs, \(journal.dataBytes) bytes changed")
-                switch try ImageJournal.recover(files) {
-                case .replayed: break
-                case .discarded(let why): throw DWCPError.integrity("round \(round) was committed but its journal does not read back: \(why)")
-                case .nothing: throw DWCPError.failure("\(journalPath) vanished after its commit")
-                case .incomplete(let why): throw DWCPError.failure("\(files.image): \(why)")
-                }
+                CrashPoint.reach("destination-before-verdict-\(round)")
+                // The final round's verdict says the image is complete. An earlier round is
+                // durable once committed (a crash from here on replays its journal), and nobody
+                // reads the image before the next round: it is written in after the verdict,
+                // while the verdict and the next round's opening cross the path.
+                if l.kind == .final { try apply() }
             }
             if label!.kind == .abort { unlink(journalPath) }
+            if label!.kind == .round { try apply() }
             return (label!, result, journal.dataBytes)
         } catch {
             if !committed { unlink(journalPath) }
