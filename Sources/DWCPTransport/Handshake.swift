@@ -16,6 +16,9 @@ import DWCPSystem
 /// challenge and welcomes at once, and the opening takes one round trip less (three instead of
 /// four, the TCP handshake's included), which every pre-copy round of `dwcp-migrate file` pays
 /// on its new connections. A probe keeps the two exchanges apart: it times each as a round trip.
+/// A connection kept from the sender's last transfer goes further: with the proof sent, its
+/// chunks follow the hello and the welcome is read after them (`clientHello`,
+/// `TransportSender.handshake`); the receiver reads them after its welcome either way.
 public enum Handshake {
     /// Client side. Returns the receiver's welcome (status ok) or throws (exit status 4); each of
     /// the receiver's answers must come within `timeout` seconds. `keep` asks the receiver to keep
@@ -27,6 +30,17 @@ public enum Handshake {
                               chunkSize: Int, streams: Int, window: UInt64 = 0, probe: Bool = false,
                               timeout: Double = 10, keep: Bool = false, afterHello: (() throws -> Void)? = nil,
                               roundTrip: ((Double) -> Void)? = nil) throws -> Welcome {
+        try clientHello(socket, auth: auth, session: session, stream: stream, chunkSize: chunkSize, streams: streams, window: window,
+                        probe: probe, timeout: timeout, keep: keep, afterHello: afterHello, roundTrip: roundTrip).welcome()
+    }
+
+    /// Client side, first half: sends the hello (with the proof, when there is no secret) and
+    /// returns what reads and checks the receiver's answers, so that a caller may send before
+    /// the welcome arrives (`PendingWelcome.proofSent`). Arguments as for `client`.
+    public static func clientHello(_ socket: StreamSocket, auth: SessionAuth, session: [UInt8], stream: UInt16,
+                                   chunkSize: Int, streams: Int, window: UInt64 = 0, probe: Bool = false,
+                                   timeout: Double = 10, keep: Bool = false, afterHello: (() throws -> Void)? = nil,
+                                   roundTrip: ((Double) -> Void)? = nil) throws -> PendingWelcome {
         let nonce = SessionAuth.nonce()
         let flags = (auth.required ? Hello.authFlag : 0) | (probe ? Hello.probeFlag : 0) | (keep ? Hello.keepFlag : 0)
         let hello = Hello(flags: flags, streamIndex: stream, session: session, nonce: nonce,
@@ -35,30 +49,54 @@ public enum Handshake {
         let proofWithHello = !auth.required && !probe
         let helloSent = MonotonicClock.now()
         try socket.sendAll(hello.encoded() + (proofWithHello ? SessionAuth.noProof : []))
-        // A kept connection: the last transfer's reader must have read its last byte first.
-        try afterHello?()
-        let challenge = try Challenge.decode(try socket.receive(Wire.challengeLength))
-        roundTrip?(MonotonicClock.now() - helloSent)
-        let proofSent = MonotonicClock.now()
-        if !proofWithHello {
-            try socket.sendAll(auth.proof(role: "client", session: session, stream: stream, clientNonce: nonce, serverNonce: challenge.nonce))
+        return PendingWelcome(socket: socket, auth: auth, session: session, stream: stream, nonce: nonce, proofSent: proofWithHello,
+                              helloSent: helloSent, afterHello: afterHello, roundTrip: roundTrip)
+    }
+
+    /// A hello sent and not yet answered (`clientHello`).
+    public struct PendingWelcome {
+        let socket: StreamSocket
+        let auth: SessionAuth
+        let session: [UInt8]
+        let stream: UInt16
+        let nonce: [UInt8]
+        /// Whether the proof went with the hello (no secret, not a probe): the receiver then
+        /// needs nothing more before it welcomes, and what is sent from here on reaches it
+        /// after the handshake, as if sent after the welcome.
+        public let proofSent: Bool
+        let helloSent: Double
+        let afterHello: (() throws -> Void)?
+        let roundTrip: ((Double) -> Void)?
+
+        /// Runs `afterHello`, reads the challenge, sends the proof if it did not go with the
+        /// hello, reads the welcome and checks it: returns it (status ok) or throws (exit
+        /// status 4; `Wire.receiverBusy` for a busy receiver).
+        public func welcome() throws -> Welcome {
+            // A kept connection: the last transfer's reader must have read its last byte first.
+            try afterHello?()
+            let challenge = try Challenge.decode(try socket.receive(Wire.challengeLength))
+            roundTrip?(MonotonicClock.now() - helloSent)
+            let proofSent = MonotonicClock.now()
+            if !self.proofSent {
+                try socket.sendAll(auth.proof(role: "client", session: session, stream: stream, clientNonce: nonce, serverNonce: challenge.nonce))
+            }
+            let welcome = try Welcome.decode(try socket.receive(Wire.welcomeLength))
+            if !self.proofSent { roundTrip?(MonotonicClock.now() - proofSent) }
+            switch welcome.status {
+            case .authenticationFailed:
+                throw DWCPError(.network, "\(socket.peer): authentication failed (secret mismatch, or one side has none)")
+            case .busy:
+                throw Wire.receiverBusy
+            case .ok:
+                break
+            }
+            let expected = auth.proof(role: "server", session: session, stream: stream, clientNonce: nonce, serverNonce: challenge.nonce)
+            guard SessionAuth.equal(expected, welcome.proof) else {
+                throw DWCPError(.network, "\(socket.peer): receiver failed to prove the shared secret")
+            }
+            socket.setReceiveTimeout(0)
+            return welcome
         }
-        let welcome = try Welcome.decode(try socket.receive(Wire.welcomeLength))
-        if !proofWithHello { roundTrip?(MonotonicClock.now() - proofSent) }
-        switch welcome.status {
-        case .authenticationFailed:
-            throw DWCPError(.network, "\(socket.peer): authentication failed (secret mismatch, or one side has none)")
-        case .busy:
-            throw Wire.receiverBusy
-        case .ok:
-            break
-        }
-        let expected = auth.proof(role: "server", session: session, stream: stream, clientNonce: nonce, serverNonce: challenge.nonce)
-        guard SessionAuth.equal(expected, welcome.proof) else {
-            throw DWCPError(.network, "\(socket.peer): receiver failed to prove the shared secret")
-        }
-        socket.setReceiveTimeout(0)
-        return welcome
     }
 
     /// Server side, first half: reads and checks the hello, sends the challenge, checks the proof.

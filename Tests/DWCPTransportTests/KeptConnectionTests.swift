@@ -86,6 +86,85 @@ final class KeptConnectionTests: XCTestCase {
         XCTAssertEqual(pool.count, 2, "the new connections are kept in turn")
     }
 
+    /// A kept connection has nothing more to prove without a secret, so its transfer's chunks
+    /// follow the hello at once: a scripted receiver finds the first chunk waiting before it has
+    /// answered the hello (a round trip sooner than after the welcome, on every pre-copy round
+    /// of `dwcp-migrate file`), and the transfer completes as usual. The first transfer, on a
+    /// new connection, waits for its welcome.
+    func testAKeptConnectionSendsItsChunksBeforeItsWelcome() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        let auth = SessionAuth(secret: nil)
+        let sendControl = { (s: StreamSocket, kind: MessageHeader.Kind, value: UInt64) in
+            var m = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+            MessageHeader(kind: kind, length: 0, sequence: value, offset: 0, checksum: 0).store(to: &m)
+            try s.sendAll(m)
+        }
+        /// Reads the hello and its proof; with `peek`, then waits up to 1 s for a message header
+        /// before answering (nil if none came); then welcomes.
+        func handshake(_ s: StreamSocket, peek: Bool) throws -> [UInt8]? {
+            let hello = try Hello.decode(try s.receive(Wire.helloLength))
+            _ = try s.receive(Wire.proofLength)
+            var early: [UInt8]?
+            if peek {
+                s.setReceiveTimeout(1)
+                early = try? s.receive(Wire.messageHeaderLength)
+            }
+            let nonce = SessionAuth.nonce()
+            try s.sendAll(Challenge(nonce: nonce).encoded())
+            try Handshake.serverWelcome(s, auth: auth, hello: hello, serverNonce: nonce, status: .ok, nextExpected: 0, window: 1 << 30)
+            return early
+        }
+        /// Reads chunks up to the end (the first header may have been read already), answers
+        /// with the acknowledgement and `fin` 0, then the sender's `release`; returns the bytes.
+        func transfer(_ s: StreamSocket, first: [UInt8]?) throws -> [UInt8] {
+            var received: [UInt8] = [], chunks: UInt64 = 0, pending = first
+            s.setReceiveTimeout(5)
+            while true {
+                let header = try pending ?? s.receive(Wire.messageHeaderLength)
+                pending = nil
+                let m = try MessageHeader.decode(header)
+                let body = try s.receive(Int(m.length))
+                if m.kind == .end { break }
+                XCTAssertEqual(m.kind, .data)
+                received += body
+                chunks += 1
+            }
+            try sendControl(s, .ack, chunks)
+            try sendControl(s, .fin, Wire.verdictOK)
+            XCTAssertEqual(try MessageHeader.decode(try s.receive(Wire.messageHeaderLength)).kind, .release)
+            try s.sendAll(Wire.releaseMessage)
+            return received
+        }
+        let a = bytes(300_000, 1), b = bytes(200_000, 2)
+        var early: [[UInt8]?] = []
+        var received: [[UInt8]] = []
+        var scriptError: Error?
+        let script = OSThread {
+            do {
+                guard let s = listener.accept() else { throw DWCPError.failure("no connection") }
+                defer { s.close() }
+                for _ in 0..<2 {
+                    let first = try handshake(s, peek: true)
+                    early.append(first)
+                    received.append(try transfer(s, first: first))
+                }
+            } catch { scriptError = error }
+        }
+        let pool = ConnectionPool()
+        defer { pool.close() }
+        let first = try send(a, to: listener.port, streams: 1, pool: pool)
+        let second = try send(b, to: listener.port, streams: 1, pool: pool)
+        script.join()
+        XCTAssertNil(scriptError)
+        XCTAssertEqual(early.count, 2)
+        XCTAssertNil(early.first ?? nil, "a new connection sent before its welcome")
+        let chunk = try MessageHeader.decode(try XCTUnwrap(early.last ?? nil, "the kept connection waited for its welcome"))
+        XCTAssertEqual(chunk.kind, .data)
+        XCTAssertEqual(received, [a, b])
+        XCTAssertEqual(first.keptConnectionsUsed, 0)
+        XCTAssertEqual(second.keptConnectionsUsed, 1)
+    }
+
     /// Opens a connection that asks to be kept (unless not `keep`) and sends one chunk and the
     /// end; returns it with the verdict read (if `readVerdict`).
     func transferOneChunk(port: UInt16, session: [UInt8] = SessionAuth.nonce(), keep: Bool = true, readVerdict: Bool = true) throws -> StreamSocket {

@@ -29,6 +29,9 @@ extension TransportSender {
     /// nothing more of this one follows on it).
     @discardableResult
     func ackLoop(_ socket: StreamSocket) -> Bool {
+        if let early = lock.withLock({ earlyWelcomes.removeValue(forKey: ObjectIdentifier(socket)) }), !readEarlyWelcome(socket, early) {
+            return false
+        }
         var raw = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
         while true {
             do {
@@ -77,6 +80,35 @@ extension TransportSender {
                 }
                 return false
             }
+        }
+    }
+
+    /// The welcome of a kept connection that sent before it (`handshake`): checked as
+    /// `handshake` checks one it waits for. False if it did not come: a restarted receiver fails
+    /// the transfer; any other answer, or none, ends the connection, whose chunks the others
+    /// send again, and a new one replaces it.
+    private func readEarlyWelcome(_ socket: StreamSocket, _ early: (pending: Handshake.PendingWelcome, ackedBeforeHello: UInt64)) -> Bool {
+        do {
+            let welcome = try early.pending.welcome()
+            try lock.withLock {
+                if welcome.nextExpected < early.ackedBeforeHello { throw Wire.receiverRestarted }
+                acknowledge(welcome.nextExpected)
+                welcomedWindow = max(welcome.window, UInt64(configuration.chunkSize))
+                stats.keptConnectionsUsed += 1
+            }
+            return true
+        } catch let e as DWCPError where e == Wire.receiverRestarted {
+            fail(e)
+            return false
+        } catch {
+            // Its sender may be blocked writing to a receiver that reads nothing more.
+            socket.shutdownBoth()
+            lock.withLock {
+                retire(socket)
+                keptButNotWelcomed.insert(ObjectIdentifier(socket))
+                lock.broadcast()
+            }
+            return false
         }
     }
 

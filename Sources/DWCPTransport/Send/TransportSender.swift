@@ -109,6 +109,14 @@ public final class TransportSender {
     /// the configuration's.
     var congestionOverride: String?
 
+    /// Kept connections sending before their welcome arrived (`handshake`): the hello's
+    /// answers, which the connection's ack reader reads first, and `ackedThrough` when the hello
+    /// went out.
+    var earlyWelcomes: [ObjectIdentifier: (pending: Handshake.PendingWelcome, ackedBeforeHello: UInt64)] = [:]
+    /// Kept connections whose welcome never came (the receiver did not keep them, or refused):
+    /// replaced by a new connection without counting a reconnection, as before they sent.
+    var keptButNotWelcomed = Set<ObjectIdentifier>()
+
     public init(configuration: SenderConfiguration) {
         self.configuration = configuration
         session = configuration.session ?? SessionAuth.nonce()
@@ -496,9 +504,21 @@ public final class TransportSender {
         // (An acknowledgement arriving on another connection while the welcome is on its way may
         // be newer than the welcome, and says nothing about a restart.)
         let ackedBeforeHello = lock.withLock { ackedThrough }
-        let welcome = try Handshake.client(socket, auth: c.auth, session: session, stream: UInt16(stream),
-                                           chunkSize: c.chunkSize, streams: c.streams, window: c.window, timeout: timeout,
-                                           keep: c.keptConnections != nil && !socket.rdma, afterHello: kept.map { k in { try k.awaitRelease() } })
+        let pending = try Handshake.clientHello(socket, auth: c.auth, session: session, stream: UInt16(stream),
+                                                chunkSize: c.chunkSize, streams: c.streams, window: c.window, timeout: timeout,
+                                                keep: c.keptConnections != nil && !socket.rdma, afterHello: kept.map { k in { try k.awaitRelease() } })
+        if kept != nil && pending.proofSent {
+            // A kept connection with nothing more to prove: its chunks follow the hello at once
+            // and its ack reader reads the welcome first (`ackLoop`), so a pre-copy round's
+            // bytes leave a round trip sooner. The receiver that kept it is idle between
+            // transfers and reads them after its welcome, as if they had been sent after it.
+            lock.withLock {
+                earlyWelcomes[ObjectIdentifier(socket)] = (pending, ackedBeforeHello)
+                sockets[stream] = socket
+            }
+            return socket
+        }
+        let welcome = try pending.welcome()
         try lock.withLock {
             if kept != nil { stats.keptConnectionsUsed += 1 }
             if welcome.nextExpected < ackedBeforeHello {
@@ -580,7 +600,10 @@ public final class TransportSender {
             }
             s.shutdownBoth()
             ackThread.join()
-            lock.withLock { retire(s) }
+            let neverWelcomed = lock.withLock {
+                retire(s)
+                return keptButNotWelcomed.remove(ObjectIdentifier(s)) != nil
+            }
             s.close()
             socket = nil
             if ok { return }
@@ -593,7 +616,8 @@ public final class TransportSender {
                 lock.broadcast()
             }
             inFlight = []
-            if failedSince == nil { failedSince = MonotonicClock.now() }
+            // A kept connection the receiver did not welcome is replaced, not reconnected.
+            if failedSince == nil && !neverWelcomed { failedSince = MonotonicClock.now() }
         }
     }
 }
