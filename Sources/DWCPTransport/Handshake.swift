@@ -16,9 +16,10 @@ import DWCPSystem
 /// challenge and welcomes at once, and the opening takes one round trip less (three instead of
 /// four, the TCP handshake's included), which every pre-copy round of `dwcp-migrate file` pays
 /// on its new connections. A probe keeps the two exchanges apart: it times each as a round trip.
-/// A connection kept from the sender's last transfer goes further: with the proof sent, its
-/// chunks follow the hello and the welcome is read after them (`clientHello`,
-/// `TransportSender.handshake`); the receiver reads them after its welcome either way.
+/// A connection kept from the sender's last transfer goes further: once its proof is sent (with
+/// the hello, or after the challenge with a secret), its chunks follow and the welcome is read
+/// after them (`clientHello`, `TransportSender.handshake`); the receiver reads them after its
+/// welcome either way.
 public enum Handshake {
     /// Client side. Returns the receiver's welcome (status ok) or throws (exit status 4); each of
     /// the receiver's answers must come within `timeout` seconds. `keep` asks the receiver to keep
@@ -54,34 +55,58 @@ public enum Handshake {
     }
 
     /// A hello sent and not yet answered (`clientHello`).
-    public struct PendingWelcome {
+    public final class PendingWelcome {
         let socket: StreamSocket
         let auth: SessionAuth
         let session: [UInt8]
         let stream: UInt16
         let nonce: [UInt8]
-        /// Whether the proof went with the hello (no secret, not a probe): the receiver then
-        /// needs nothing more before it welcomes, and what is sent from here on reaches it
-        /// after the handshake, as if sent after the welcome.
-        public let proofSent: Bool
+        /// Whether the proof has gone (with the hello when there is no secret and it is not a
+        /// probe; else `prove`): the receiver then needs nothing more before it welcomes, and
+        /// what is sent from here on reaches it after the handshake, as if sent after the
+        /// welcome.
+        public private(set) var proofSent: Bool
         let helloSent: Double
         let afterHello: (() throws -> Void)?
         let roundTrip: ((Double) -> Void)?
+        private var challenge: Challenge?
 
-        /// Runs `afterHello`, reads the challenge, sends the proof if it did not go with the
-        /// hello, reads the welcome and checks it: returns it (status ok) or throws (exit
-        /// status 4; `Wire.receiverBusy` for a busy receiver).
-        public func welcome() throws -> Welcome {
+        init(socket: StreamSocket, auth: SessionAuth, session: [UInt8], stream: UInt16, nonce: [UInt8], proofSent: Bool,
+             helloSent: Double, afterHello: (() throws -> Void)?, roundTrip: ((Double) -> Void)?) {
+            self.socket = socket
+            self.auth = auth
+            self.session = session
+            self.stream = stream
+            self.nonce = nonce
+            self.proofSent = proofSent
+            self.helloSent = helloSent
+            self.afterHello = afterHello
+            self.roundTrip = roundTrip
+        }
+
+        /// Runs `afterHello`, reads the challenge and sends the proof if it did not go with the
+        /// hello. Once only; `welcome` runs it if nobody did.
+        public func prove() throws {
+            guard challenge == nil else { return }
             // A kept connection: the last transfer's reader must have read its last byte first.
             try afterHello?()
             let challenge = try Challenge.decode(try socket.receive(Wire.challengeLength))
+            self.challenge = challenge
             roundTrip?(MonotonicClock.now() - helloSent)
-            let proofSent = MonotonicClock.now()
-            if !self.proofSent {
+            if !proofSent {
                 try socket.sendAll(auth.proof(role: "client", session: session, stream: stream, clientNonce: nonce, serverNonce: challenge.nonce))
+                proofSent = true
             }
+        }
+
+        /// Reads the welcome (after `prove`) and checks it: returns it (status ok) or throws
+        /// (exit status 4; `Wire.receiverBusy` for a busy receiver).
+        public func welcome() throws -> Welcome {
+            let proofWithHello = proofSent
+            try prove()
+            let proofDone = MonotonicClock.now()
             let welcome = try Welcome.decode(try socket.receive(Wire.welcomeLength))
-            if !self.proofSent { roundTrip?(MonotonicClock.now() - proofSent) }
+            if !proofWithHello { roundTrip?(MonotonicClock.now() - proofDone) }
             switch welcome.status {
             case .authenticationFailed:
                 throw DWCPError(.network, "\(socket.peer): authentication failed (secret mismatch, or one side has none)")
@@ -90,7 +115,7 @@ public enum Handshake {
             case .ok:
                 break
             }
-            let expected = auth.proof(role: "server", session: session, stream: stream, clientNonce: nonce, serverNonce: challenge.nonce)
+            let expected = auth.proof(role: "server", session: session, stream: stream, clientNonce: nonce, serverNonce: challenge!.nonce)
             guard SessionAuth.equal(expected, welcome.proof) else {
                 throw DWCPError(.network, "\(socket.peer): receiver failed to prove the shared secret")
             }

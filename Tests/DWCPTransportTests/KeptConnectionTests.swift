@@ -15,8 +15,10 @@ final class KeptConnectionTests: XCTestCase {
         return try ReceiverOnAThread.intoTemporaryFile(on: listener, configuration: config)
     }
 
-    func send(_ bytes: [UInt8], to port: UInt16, streams: Int, pool: ConnectionPool?, session: [UInt8]? = nil) throws -> TransferStats {
+    func send(_ bytes: [UInt8], to port: UInt16, streams: Int, pool: ConnectionPool?, session: [UInt8]? = nil,
+              auth: SessionAuth = SessionAuth(secret: nil)) throws -> TransferStats {
         var config = SenderConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port))
+        config.auth = auth
         config.session = session
         config.streams = streams
         config.chunkSize = 64 << 10
@@ -92,8 +94,19 @@ final class KeptConnectionTests: XCTestCase {
     /// of `dwcp-migrate file`), and the transfer completes as usual. The first transfer, on a
     /// new connection, waits for its welcome.
     func testAKeptConnectionSendsItsChunksBeforeItsWelcome() throws {
+        try checkChunksBeforeWelcome(secret: nil)
+    }
+
+    /// With a secret, a kept connection's chunks follow its proof, before the welcome.
+    func testAKeptConnectionWithASecretSendsItsChunksAfterItsProof() throws {
+        try checkChunksBeforeWelcome(secret: Array("kept connection test secret".utf8))
+    }
+
+    /// Two transfers of one sender to a scripted receiver, which looks for a chunk after the
+    /// hello (and, with a `secret`, after the challenge and the proof) before it welcomes.
+    func checkChunksBeforeWelcome(secret: [UInt8]?, file: StaticString = #filePath, line: UInt = #line) throws {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
-        let auth = SessionAuth(secret: nil)
+        let auth = SessionAuth(secret: secret)
         let sendControl = { (s: StreamSocket, kind: MessageHeader.Kind, value: UInt64) in
             var m = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
             MessageHeader(kind: kind, length: 0, sequence: value, offset: 0, checksum: 0).store(to: &m)
@@ -103,14 +116,17 @@ final class KeptConnectionTests: XCTestCase {
         /// before answering (nil if none came); then welcomes.
         func handshake(_ s: StreamSocket, peek: Bool) throws -> [UInt8]? {
             let hello = try Hello.decode(try s.receive(Wire.helloLength))
-            _ = try s.receive(Wire.proofLength)
+            let nonce = SessionAuth.nonce()
+            if secret != nil { try s.sendAll(Challenge(nonce: nonce).encoded()) }
+            let proof = try s.receive(Wire.proofLength)
+            XCTAssertEqual(proof, auth.proof(role: "client", session: hello.session, stream: hello.streamIndex, clientNonce: hello.nonce, serverNonce: nonce),
+                           file: file, line: line)
             var early: [UInt8]?
             if peek {
                 s.setReceiveTimeout(1)
                 early = try? s.receive(Wire.messageHeaderLength)
             }
-            let nonce = SessionAuth.nonce()
-            try s.sendAll(Challenge(nonce: nonce).encoded())
+            if secret == nil { try s.sendAll(Challenge(nonce: nonce).encoded()) }
             try Handshake.serverWelcome(s, auth: auth, hello: hello, serverNonce: nonce, status: .ok, nextExpected: 0, window: 1 << 30)
             return early
         }
@@ -152,17 +168,17 @@ final class KeptConnectionTests: XCTestCase {
         }
         let pool = ConnectionPool()
         defer { pool.close() }
-        let first = try send(a, to: listener.port, streams: 1, pool: pool)
-        let second = try send(b, to: listener.port, streams: 1, pool: pool)
+        let first = try send(a, to: listener.port, streams: 1, pool: pool, auth: auth)
+        let second = try send(b, to: listener.port, streams: 1, pool: pool, auth: auth)
         script.join()
-        XCTAssertNil(scriptError)
-        XCTAssertEqual(early.count, 2)
-        XCTAssertNil(early.first ?? nil, "a new connection sent before its welcome")
-        let chunk = try MessageHeader.decode(try XCTUnwrap(early.last ?? nil, "the kept connection waited for its welcome"))
-        XCTAssertEqual(chunk.kind, .data)
-        XCTAssertEqual(received, [a, b])
-        XCTAssertEqual(first.keptConnectionsUsed, 0)
-        XCTAssertEqual(second.keptConnectionsUsed, 1)
+        XCTAssertNil(scriptError, file: file, line: line)
+        XCTAssertEqual(early.count, 2, file: file, line: line)
+        XCTAssertNil(early.first ?? nil, "a new connection sent before its welcome", file: file, line: line)
+        let chunk = try MessageHeader.decode(try XCTUnwrap(early.last ?? nil, "the kept connection waited for its welcome", file: file, line: line))
+        XCTAssertEqual(chunk.kind, .data, file: file, line: line)
+        XCTAssertEqual(received, [a, b], file: file, line: line)
+        XCTAssertEqual(first.keptConnectionsUsed, 0, file: file, line: line)
+        XCTAssertEqual(second.keptConnectionsUsed, 1, file: file, line: line)
     }
 
     /// Opens a connection that asks to be kept (unless not `keep`) and sends one chunk and the

@@ -507,11 +507,15 @@ public final class TransportSender {
         let pending = try Handshake.clientHello(socket, auth: c.auth, session: session, stream: UInt16(stream),
                                                 chunkSize: c.chunkSize, streams: c.streams, window: c.window, timeout: timeout,
                                                 keep: c.keptConnections != nil && !socket.rdma, afterHello: kept.map { k in { try k.awaitRelease() } })
-        if kept != nil && pending.proofSent {
-            // A kept connection with nothing more to prove: its chunks follow the hello at once
-            // and its ack reader reads the welcome first (`ackLoop`), so a pre-copy round's
-            // bytes leave a round trip sooner. The receiver that kept it is idle between
-            // transfers and reads them after its welcome, as if they had been sent after it.
+        if kept != nil {
+            // A kept connection: once the proof is out (with the hello without a secret; after
+            // the challenge with one) its chunks follow at once and its ack reader reads the
+            // welcome first (`ackLoop`), so a pre-copy round's bytes leave a round trip sooner.
+            // The receiver reads them after its welcome, as if they had been sent after it. The
+            // receiver at the other end proved the secret on this very connection in the
+            // transfer that kept it; its proof in this welcome is still checked before an
+            // acknowledgement counts.
+            if !pending.proofSent { try pending.prove() }
             lock.withLock {
                 earlyWelcomes[ObjectIdentifier(socket)] = (pending, ackedBeforeHello)
                 sockets[stream] = socket
