@@ -487,7 +487,8 @@ public final class TransportSender {
     }
 
     /// Runs the session handshake on `socket` (dialled, or `kept` from an earlier transfer) and
-    /// registers it as connection `stream`.
+    /// registers it as connection `stream`: a dialled one once welcomed, a kept one once its
+    /// proof is out (its welcome is read by its ack reader, `earlyWelcomes`).
     private func handshake(_ socket: StreamSocket, stream: Int, timeout: Double, kept: ConnectionPool.Kept?) throws -> StreamSocket {
         let c = configuration
         if let kept {
@@ -524,7 +525,6 @@ public final class TransportSender {
         }
         let welcome = try pending.welcome()
         try lock.withLock {
-            if kept != nil { stats.keptConnectionsUsed += 1 }
             if welcome.nextExpected < ackedBeforeHello {
                 throw Wire.receiverRestarted
             }
