@@ -99,7 +99,16 @@ final class ImageRoundsTests: XCTestCase {
         defer { listener.shutdown() }
         let destination = ImageDestination(files: files, receiver: ReceiverConfiguration())
         var rounds: [(RoundLabel, UInt64)] = []
-        destination.onRound = { label, _, written in rounds.append((label, written)) }
+        let applied = ConditionLock()
+        destination.onRound = { label, _, written in applied.withLock { rounds.append((label, written)); applied.broadcast() } }
+        // A round before the final one is written into the image after its verdict, just
+        // before `onRound`: the source's hearing it is no sign that it is in the image yet.
+        func waitUntilApplied(rounds n: Int) {
+            applied.withLock {
+                let deadline = MonotonicClock.now() + 10
+                while rounds.count < n && MonotonicClock.now() < deadline { applied.wait(seconds: 0.1) }
+            }
+        }
         var outcome: Result<ImageDestination.Outcome, Error>?
         let receiving = OSThread { outcome = Result { try destination.run(listener: listener) } }
         let port = listener.port
@@ -110,6 +119,7 @@ final class ImageRoundsTests: XCTestCase {
         // The source did not hear round 1 confirmed: it offers round 1 again against round 0
         // (with other changes: the image has gone on changing at the source).
         try send(pb2, RoundLabel(kind: .round, round: 1), against: pa, port: port)
+        waitUntilApplied(rounds: 3)
         XCTAssertEqual(try read(image, count: b2.count), b2)
         // Round 2 changes nothing; offered again, the same bytes are the baseline either way.
         try send(pb2, RoundLabel(kind: .round, round: 2), against: pb2, port: port)
