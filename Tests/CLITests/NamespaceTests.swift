@@ -164,7 +164,10 @@ final class NamespaceTests: XCTestCase {
         guard let toInternet = switches.first, let back = switches.last, switches.count >= 2 else { return }
         // A measurement takes 5 pings at the loaded path's RTT (~0.7 s), and two must agree.
         XCTAssertLessThan(toInternet.0 - start, 3.5, "the filled queue is seen as an internet path: \(modes), transfer \(start)-\(end)")
-        XCTAssertGreaterThan(back.0, end, "\(modes)")
+        // `end` is when dwcp-send exited: after its last bytes left the queue, the verdict's
+        // round trip and its own teardown, so a measurement finishing in between may already
+        // read the drained path (CI once saw it 43 ms before the exit).
+        XCTAssertGreaterThan(back.0, end - 0.5, "\(modes)")
         XCTAssertLessThan(back.0 - end, 2.0, "the drained queue is seen as a datacenter path again: \(modes), transfer \(start)-\(end)")
         print("watch: transfer \(start)-\(end) s, switches \(switches), one measurement \(marks[4] - marks[3]) s")
     }
