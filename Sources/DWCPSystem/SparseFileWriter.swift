@@ -75,7 +75,10 @@ public final class SparseFileWriter {
         return skipped
     }
 
-    /// Extends `fd`'s file to `length` if it is shorter (a hole at its end); never shortens it.
+    /// Extends `fd`'s file to `length` if it is shorter (a hole at its end); never shortens it
+    /// by itself. The length is read, then set: a caller whose other threads write into the
+    /// same file past `length` meanwhile must keep them out (`TransportReceiver`'s `writeTurn`),
+    /// or the `ftruncate` cuts what they wrote.
     public static func extend(_ fd: FileDescriptor, to length: UInt64) throws {
         var st = stat()
         _ = try syscall("\(fd.name): stat") { fstat(fd.rawValue, &st) }
