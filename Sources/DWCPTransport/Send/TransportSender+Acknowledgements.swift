@@ -91,9 +91,7 @@ extension TransportSender {
         do {
             let welcome = try early.pending.welcome()
             try lock.withLock {
-                if welcome.nextExpected < early.ackedBeforeHello { throw Wire.receiverRestarted }
-                acknowledge(welcome.nextExpected)
-                welcomedWindow = max(welcome.window, UInt64(configuration.chunkSize))
+                try take(welcome, ackedBeforeHello: early.ackedBeforeHello)
                 stats.keptConnectionsUsed += 1
             }
             return true

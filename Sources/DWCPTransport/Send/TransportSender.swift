@@ -525,14 +525,20 @@ public final class TransportSender {
         }
         let welcome = try pending.welcome()
         try lock.withLock {
-            if welcome.nextExpected < ackedBeforeHello {
-                throw Wire.receiverRestarted
-            }
-            acknowledge(welcome.nextExpected)
-            welcomedWindow = max(welcome.window, UInt64(configuration.chunkSize))
+            try take(welcome, ackedBeforeHello: ackedBeforeHello)
             sockets[stream] = socket
         }
         return socket
+    }
+
+    /// Takes in a connection's welcome (waited for by `handshake`, or read by the ack reader of
+    /// a kept connection that sent before it): what the receiver has, and the window it allows.
+    /// Throws `Wire.receiverRestarted` if it lacks chunks it acknowledged before the hello went
+    /// out. The lock must be held.
+    func take(_ welcome: Welcome, ackedBeforeHello: UInt64) throws {
+        if welcome.nextExpected < ackedBeforeHello { throw Wire.receiverRestarted }
+        acknowledge(welcome.nextExpected)
+        welcomedWindow = max(welcome.window, UInt64(configuration.chunkSize))
     }
 
     /// One connection's life: send chunks; on failure reconnect (bounded by the resume timeout).
