@@ -279,6 +279,94 @@ final class ImageJournalTests: XCTestCase {
         }
     }
 
+    /// An undo built as the round is taken (`Writer.keepUndo`) is byte for byte the one written
+    /// from the committed journal after it (`RoundUndo.write`), whatever the pieces the round
+    /// comes in, with a run longer than a record and pages inside in-place copies. A device's
+    /// stops at the round before's length. A round that changes a file's length gives it up (its
+    /// header would name the old length), and so does a round closed before it finished: neither
+    /// leaves a file behind.
+    func testAnUndoBuiltAsTheRoundArrivesIsTheOneWrittenAfterIt() throws {
+        let files = try ImageFiles(image: image)
+        let temporary = RoundUndo.temporaryPath(files)
+        let old = bytes(3 << 20, seed: 31)
+        var new = old
+        for i in stride(from: 100, to: new.count, by: 70_001) { new[i] ^= 0x5A }
+        for i in (1 << 20)..<((2 << 20) + 8192) { new[i] ^= 0xA5 }
+        // Pages the decoder copied in place: equal to the image, not compared.
+        let copied = [(2 << 20) + 65536..<(2 << 20) + 131072]
+        for i in copied[0] { new[i] = old[i] }
+        func take(_ w: ImageJournal.Writer, _ b: [UInt8], piece: Int) throws {
+            try b.withUnsafeBytes { p in
+                var at = 0
+                while at < p.count {
+                    let n = min(piece, p.count - at)
+                    let unchanged = copied.compactMap { r -> Range<Int>? in
+                        let lo = max(r.lowerBound, at), hi = min(r.upperBound, at + n)
+                        return lo < hi ? (lo - at)..<(hi - at) : nil
+                    }
+                    try w.take(p.baseAddress! + at, n, unchanged: unchanged)
+                    at += n
+                }
+            }
+        }
+        for piece in [4096, 100_000, 1 << 20] {
+            try write(image, old)
+            let w = try ImageJournal.Writer(path: journal, round: 4, baselinePath: image)
+            try w.keepUndo(at: temporary, previousLength: UInt64(old.count))
+            try take(w, new, piece: piece)
+            try w.commit()
+            XCTAssertTrue(try w.finishUndo(renamingTo: files.undo), "piece \(piece)")
+            XCTAssertFalse(exists(temporary))
+            let built = read(files.undo)
+            XCTAssertGreaterThan(built.count, (1 << 20) + 8192, "piece \(piece)")
+            try RoundUndo.write(files, previousLength: UInt64(old.count))
+            XCTAssertEqual(read(files.undo), built, "piece \(piece)")
+            RoundUndo.remove(files)
+        }
+        // A file made longer or shorter: given up, nothing left.
+        for changed in [new + bytes(5000, seed: 32), Array(new[0..<(2 << 20)])] {
+            try write(image, old)
+            let w = try ImageJournal.Writer(path: journal, round: 4, baselinePath: image)
+            try w.keepUndo(at: temporary, previousLength: UInt64(old.count))
+            try take(w, changed, piece: 1 << 20)
+            try w.commit()
+            XCTAssertFalse(try w.finishUndo(renamingTo: files.undo))
+            XCTAssertFalse(exists(temporary) || exists(files.undo))
+        }
+        // Closed before the round was committed: dropped.
+        try write(image, old)
+        let dropped = try ImageJournal.Writer(path: journal, round: 4, baselinePath: image)
+        try dropped.keepUndo(at: temporary, previousLength: UInt64(old.count))
+        try take(dropped, new, piece: 1 << 20)
+        dropped.close()
+        XCTAssertFalse(exists(temporary))
+        // A device (here a file standing for one) whose image, the round before, ended short of
+        // the device's end: the undo keeps only what lay inside that length, and names the
+        // device's size as the length it applies to.
+        try write(image, old)
+        let previousLength = UInt64(old.count - 300_000)
+        let d = try ImageJournal.Writer(path: journal, round: 4, baselinePath: image, device: 0x0703)
+        try d.keepUndo(at: temporary, previousLength: previousLength)
+        try take(d, new, piece: 1 << 20)
+        try d.commit()
+        XCTAssertTrue(try d.finishUndo(renamingTo: files.undo))
+        let fd = try FileDescriptor.openForReading(files.undo)
+        defer { fd.close() }
+        let c = try ImageJournal.verify(fd).get()
+        XCTAssertEqual([c.round, c.baseLength, c.newLength, c.device], [3, UInt64(old.count), previousLength, 0x0703])
+        var kept: UInt64 = 0
+        try ImageJournal.forEachRecord(in: fd, c) { offset, length, at in
+            XCTAssertLessThanOrEqual(offset + UInt64(length), previousLength)
+            var b = [UInt8](repeating: 0, count: length)
+            _ = try b.withUnsafeMutableBytes { try fd.readFully(into: $0.baseAddress!, count: length, at: at) }
+            XCTAssertEqual(b, Array(old[Int(offset)..<Int(offset) + length]))
+            kept += UInt64(length)
+        }
+        // The changed bytes inside the round before's length, in whole pages.
+        let pages = Set((0..<old.count).filter { old[$0] != new[$0] && UInt64($0) < previousLength }.map { $0 / 4096 })
+        XCTAssertEqual(kept, pages.reduce(0) { $0 + min(4096, previousLength - UInt64($1 * 4096)) })
+    }
+
     /// A round applied in place keeps its undo: whether the round grew, shrank or kept the
     /// image's length, and whether the rollback runs whole or is cut after its first step (the
     /// undo renamed into the journal) and finished by `recover`, the image is the round before

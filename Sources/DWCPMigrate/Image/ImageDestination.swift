@@ -144,12 +144,16 @@ public final class ImageDestination {
 
     /// Makes durable which round the image now holds (`RoundRecord`), or that none can be
     /// named (the final round, or a stream without a digest): called at each round's commit.
-    /// A round applied in place over a known round `previous` first keeps its undo.
-    private func record(_ label: RoundLabel, _ decoded: DecodeStats?, previous: BaselineIdentity? = nil) throws {
+    /// A round applied in place over a known round `previous` first keeps its undo: the one its
+    /// `journal` built as the round arrived, or else one written from the committed journal.
+    private func record(_ label: RoundLabel, _ decoded: DecodeStats?, previous: BaselineIdentity? = nil, journal: ImageJournal.Writer? = nil) throws {
         if label.kind == .round, let d = decoded, d.format == "dwcp" {
             if let previous, label.round > 0 {
-                try RoundUndo.write(files, previousLength: previous.length)
+                if try journal?.finishUndo(renamingTo: files.undo) != true {
+                    try RoundUndo.write(files, previousLength: previous.length)
+                }
             } else {
+                journal?.discardUndo()
                 RoundUndo.remove(files)
             }
             let r = RoundRecord(round: label.round, identity: BaselineIdentity(length: d.bytesOut, digest: d.outputDigest),
@@ -271,6 +275,21 @@ public final class ImageDestination {
             Timeline.mark("round \(held.round) undone")
             return (previous, files.isDevice ? previous.length : nil)
         }
+        // The label the stream opens with (its info frame comes before any data): a round that
+        // is not the final one builds its undo as it arrives (`ImageJournal.Writer.keepUndo`).
+        // The label checked at the end still decides; an undo built for nothing is dropped.
+        var opening: RoundLabel?
+        pipeline.onInfo = { text in if opening == nil { opening = RoundLabel.parse([text]) } }
+        var firstBytes = true
+        func take(_ p: UnsafeRawPointer, _ count: Int, _ unchanged: [Range<Int>]) throws {
+            if firstBytes {
+                firstBytes = false
+                if let l = opening, l.kind == .round, l.round == round, round > 0, let base {
+                    try journal.keepUndo(at: RoundUndo.temporaryPath(files), previousLength: base.length)
+                }
+            }
+            try journal.take(p, count, unchanged: unchanged)
+        }
         var label: RoundLabel? = nil
         var committed = false
         // Writes the committed journal into the image.
@@ -284,14 +303,14 @@ public final class ImageDestination {
         }
         do {
             defer { journal.close() }
-            let result = try pipeline.run(listener: listener, into: .sink({ try journal.take($0, $1, unchanged: $2) })) { p in
+            let result = try pipeline.run(listener: listener, into: .sink(take)) { p in
                 let l = try Self.check(p.info, expected: round, orRoundZero: orRoundZero && round == expected, orAgain: again)
                 label = l
                 if l.kind == .abort { return }
                 try journal.commit()
                 // Between the commit and the apply: a replay after a crash here finds the record
                 // of the round it completes (`RoundRecord.keepOnlyIfFor`).
-                try self.record(l, p.decoded, previous: base)
+                try self.record(l, p.decoded, previous: base, journal: journal)
                 // From here the journal must survive an interrupt: it completes the round.
                 SignalCleanup.removeOnInterrupt(nil)
                 committed = true

@@ -68,9 +68,10 @@ extension ImageJournal {
         }
 
         /// The commit point: appends the trailer (records, bytes, the image's length once the
-        /// journal is applied, the digest) and, if `durable`, fsyncs the journal and its
+        /// journal is applied, the digest) and, if `durable`, fsyncs the journal and (unless
+        /// `directory` is false: a file under a temporary name, renamed durably next) its
         /// directory. Closes the file.
-        func commit(newLength: UInt64, durable: Bool) throws {
+        func commit(newLength: UInt64, durable: Bool, directory: Bool = true) throws {
             var t = [UInt8](repeating: 0, count: ImageJournal.trailerLength)
             t.withUnsafeMutableBytes {
                 let b = $0.baseAddress!
@@ -90,7 +91,7 @@ extension ImageJournal {
             try t.withUnsafeBytes { try fd.writeAll($0.baseAddress! + 32, count: 16) }
             if durable {
                 try fd.sync()
-                syncDirectory(of: path)
+                if directory { syncDirectory(of: path) }
             }
             close()
         }

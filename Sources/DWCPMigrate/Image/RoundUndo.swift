@@ -13,9 +13,12 @@ import DWCPSystem
 /// `RoundRecord.previous`), it replays that journal exactly as `recover` replays any committed
 /// journal, and takes round N again.
 ///
-/// The undo is written, durably, between a round's journal commit and its `RoundRecord`, from
-/// the bytes the committed journal is about to replace; the record then names the round before
-/// as `previous`. Only rounds that are not final keep one (the final round ends the migration),
+/// The undo is made durable between a round's journal commit and its `RoundRecord`; the record
+/// then names the round before as `previous`. It is built as the round arrives
+/// (`ImageJournal.Writer.keepUndo`: the image bytes each journaled run replaces, read anyway to
+/// compare the pages), or, for a round that was not known to be one before its data or that
+/// changed a file's length, written after the commit from the bytes the committed journal is
+/// about to replace (`write`): the same file either way. Only rounds that are not final keep one (the final round ends the migration),
 /// and a round 0 or a finished migration removes it. Its size is the round's changed bytes.
 enum RoundUndo {
     /// Writes the undo of the committed journal `files.journal`, which has not been applied yet,
@@ -53,7 +56,7 @@ enum RoundUndo {
                     at += UInt64(n)
                 }
             }
-            try out.commit(newLength: previousLength, durable: true)
+            try out.commit(newLength: previousLength, durable: true, directory: false)
             try renameDurably(temporary, files.undo)
         } catch {
             unlink(temporary)
@@ -113,5 +116,6 @@ enum RoundUndo {
         if access(files.undo, F_OK) == 0 { try? unlinkDurably(files.undo) }
     }
 
-    private static func temporaryPath(_ files: ImageFiles) -> String { files.undo + ".tmp" }
+    /// Where an undo is written before it is renamed into place.
+    static func temporaryPath(_ files: ImageFiles) -> String { files.undo + ".tmp" }
 }

@@ -23,6 +23,10 @@ public final class ReceivePipeline {
     public var buffers = BufferPools()
     /// Info-frame JSON seen in the stream.
     public private(set) var info: [String] = []
+    /// Called with each info frame's JSON as the decoder reads it, on its thread, before any
+    /// data after that frame reaches the output (a round's label, which opens the stream, can
+    /// shape how its data is taken). Not verified yet: the stream's end decides.
+    public var onInfo: ((String) -> Void)?
     /// What the decoder produced, once the stream is verified (set before `accept` runs; nil for
     /// a raw transfer).
     public private(set) var decoded: DecodeStats?
@@ -61,7 +65,10 @@ public final class ReceivePipeline {
         decoder.baselineLength = baselineLength
         decoder.resolveBaseline = resolveBaseline
         var collected: [String] = []
-        decoder.onInfo = { collected.append($0) }
+        decoder.onInfo = { [onInfo] in
+            collected.append($0)
+            onInfo?($0)
+        }
         var decoded = DecodeStats()
         var decodeError: Error?
         var raw = false
