@@ -18,8 +18,9 @@ import DWCPSystem
 /// (`ImageJournal.Writer.keepUndo`: the image bytes each journaled run replaces, read anyway to
 /// compare the pages), or, for a round that was not known to be one before its data or that
 /// changed a file's length, written after the commit from the bytes the committed journal is
-/// about to replace (`write`): the same file either way. Only rounds that are not final keep one (the final round ends the migration),
-/// and a round 0 or a finished migration removes it. Its size is the round's changed bytes.
+/// about to replace (`write`): the same file either way. Only rounds that are not final keep
+/// one (the final round ends the migration), and a round 0 or a finished migration removes it.
+/// Its size is the round's changed bytes.
 enum RoundUndo {
     /// Writes the undo of the committed journal `files.journal`, which has not been applied yet,
     /// against the image as it is (the round before, `previousLength` bytes of it). It is written
