@@ -3,8 +3,9 @@
 # joined through ../shared/tools/wan (a tbf rate limit and added round-trip delay), the source in
 # one, `dwcp-migrate receive -o` in the other. For each build given, interleaved trial by trial,
 # one line: the whole command's time, the downtime (the final round, from --freeze), bytes on the
-# wire and each round's seconds/bytes/kept connections; each trial checks that the copy equals
-# the frozen source. Needs root (ip netns).
+# wire, the destination's median time from a round's last bytes verified to its verdict (rounds 3
+# and later, from `receive -vvv`'s timeline) and each round's seconds/bytes/kept connections; each
+# trial checks that the copy equals the frozen source. Needs root (ip netns).
 #   scripts/bench-image-wan.sh BIN_DIR [BIN_DIR...]
 # Environment: WAN_RATE (default 100mbit), WAN_RTT (ms, default 50), WAN_LOSS (percent dropped
 # each way, default 0), IMAGE_MIB (default 128),
@@ -32,7 +33,7 @@ for trial in $(seq "$trials"); do
     else
       freeze=()
     fi
-    ip netns exec dwcpi-b "$bin/dwcp-migrate" receive --listen 10.200.0.2:7700 -o "$work/dst.img" 2>"$work/recv.err" & recv=$!
+    ip netns exec dwcpi-b "$bin/dwcp-migrate" receive --listen 10.200.0.2:7700 -o "$work/dst.img" -vvv 2>"$work/recv.err" & recv=$!
     sleep 0.4
     t0=$(now)
     status=0
@@ -42,15 +43,29 @@ for trial in $(seq "$trials"); do
     wait $recv || status=$((status + 100))
     touch "$work/stop"; wait 2>/dev/null || true
     same=$(cmp -s "$work/src.img" "$work/dst.img" && echo identical || echo DIFFERENT)
-    python3 - "$bin" "$t0" "$t1" "$status" "$same" "$work/send.json" <<'EOF'
-import json, sys
-bin, t0, t1, status, same, path = sys.argv[1:]
+    python3 - "$bin" "$t0" "$t1" "$status" "$same" "$work/send.json" "$work/recv.err" <<'EOF'
+import json, re, statistics, sys
+bin, t0, t1, status, same, path, recv_log = sys.argv[1:]
 lines = [json.loads(l) for l in open(path) if l.strip().startswith("{")]
 done = ([l for l in lines if l.get("event") == "done"] or [{}])[-1]
 rounds = " ".join(f"{r['round']}:{r['send_s']:.3f}s/{r['wire_bytes']}B/kept{r.get('kept_streams', '-')}"
                   for r in lines if r.get("event") in ("round", "final"))
+# The destination's timeline: "transfer verified", then "round N journaled" once the round is
+# committed, just before its verdict goes out.
+verified, gaps = None, []
+for line in open(recv_log):
+    m = re.search(r"t=(\d+) ms: (transfer verified|round (\d+) journaled)", line)
+    if not m:
+        continue
+    if m.group(3) is None:
+        verified = int(m.group(1))
+    elif verified is not None:
+        if int(m.group(3)) >= 3:
+            gaps.append((int(m.group(1)) - verified) % 100_000)
+        verified = None
+gap = f"{statistics.median(gaps):g} ms" if gaps else "-"
 print(f"{bin}: {float(t1) - float(t0):.3f} s, downtime {done.get('downtime_ms')} ms, wire {done.get('wire_bytes')} B, "
-      f"exit {status}, copy {same}; rounds {rounds}", flush=True)
+      f"exit {status}, copy {same}, verified to verdict {gap}; rounds {rounds}", flush=True)
 EOF
   done
 done

@@ -340,6 +340,11 @@ final class ImageJournalTests: XCTestCase {
         try take(dropped, new, piece: 1 << 20)
         dropped.close()
         XCTAssertFalse(exists(temporary))
+        // One a killed receiver left half built, beside its uncommitted journal: `recover`
+        // removes both.
+        try write(temporary, bytes(5000, seed: 33))
+        guard case .discarded = try ImageJournal.recover(files) else { return XCTFail("the uncommitted journal") }
+        XCTAssertFalse(exists(temporary) || exists(journal))
         // A device (here a file standing for one) whose image, the round before, ended short of
         // the device's end: the undo keeps only what lay inside that length, and names the
         // device's size as the length it applies to.

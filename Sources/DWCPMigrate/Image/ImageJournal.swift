@@ -358,12 +358,14 @@ public enum ImageJournal {
     }
 
     /// Brings an image to a complete round after whatever stopped a receiver: replays a committed
-    /// journal, deletes one that never was. Throws (exit 3) when the files cannot be a complete
-    /// round (a committed journal that is damaged while the image is moved aside, one written
-    /// for another device, or an image of a size the journal does not start from), leaving them
-    /// for a person to look at.
+    /// journal, deletes one that never was (and an undo left half built). Throws (exit 3) when
+    /// the files cannot be a complete round (a committed journal that is damaged while the image
+    /// is moved aside, one written for another device, or an image of a size the journal does
+    /// not start from), leaving them for a person to look at.
     @discardableResult
     public static func recover(_ files: ImageFiles) throws -> Recovery {
+        // An undo a stopped receiver was building as its round arrived belongs to no round.
+        unlink(RoundUndo.temporaryPath(files))
         if files.isDevice { return try recoverDevice(files) }
         let image = files.image, journalPath = files.journal, applying = files.applying!, partial = files.partial!
         let hasJournal = access(journalPath, F_OK) == 0, hasApplying = access(applying, F_OK) == 0
