@@ -55,6 +55,59 @@ final class CancelTests: XCTestCase {
         XCTAssertLessThan(ended - failedAt, 3, "the receiver waited for a sender that had given up")
     }
 
+    /// A connection whose handshake is still under way when the transfer fails (its receiver
+    /// never answered it: busy with the cancel on another, or gone) is shut down with the
+    /// others, so the sender fails at once instead of waiting out the handshake's 10 s for a
+    /// welcome. (A pipeline test hit this about one run in six, whenever the receiver ended
+    /// before its second connection's hello arrived.)
+    func testAConnectionStillInItsHandshakeEndsWithTheFailedTransfer() throws {
+        let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
+        defer { listener.shutdown() }
+        var scriptError: Error?
+        var unanswered: [StreamSocket] = []
+        // Welcomes connection 0 and answers its cancel with `fin` "cancelled"; any other
+        // connection is accepted and never answered.
+        let script = OSThread {
+            do {
+                while true {
+                    guard let s = listener.accept() else { throw DWCPError.failure("no connection") }
+                    let hello = try Hello.decode(try s.receive(Wire.helloLength))
+                    guard hello.streamIndex == 0 else {
+                        unanswered.append(s)
+                        continue
+                    }
+                    defer { s.close() }
+                    let nonce = SessionAuth.nonce()
+                    _ = try s.receive(Wire.proofLength)
+                    try s.sendAll(Challenge(nonce: nonce).encoded())
+                    try Handshake.serverWelcome(s, auth: SessionAuth(secret: nil), hello: hello, serverNonce: nonce,
+                                                status: .ok, nextExpected: 0, window: 1 << 30)
+                    s.setReceiveTimeout(5)
+                    while true {
+                        let m = try MessageHeader.decode(try s.receive(Wire.messageHeaderLength))
+                        _ = try s.receive(Int(m.length))
+                        if m.kind == .cancel { break }
+                    }
+                    var fin = [UInt8](repeating: 0, count: Wire.messageHeaderLength)
+                    MessageHeader(kind: .fin, length: 0, sequence: Wire.verdictCancelled, offset: 0, checksum: 0).store(to: &fin)
+                    try s.sendAll(fin)
+                    _ = try? s.receive(1)   // until the sender closes
+                    return
+                }
+            } catch { scriptError = error }
+        }
+        var failedAt = 0.0
+        XCTAssertThrowsError(try sender(listener.port, streams: 2).send { _, _ in
+            failedAt = MonotonicClock.now()
+            throw DWCPError.failure("the producer failed")
+        }) { XCTAssertEqual("\($0)", "the producer failed") }
+        let returned = MonotonicClock.now()
+        script.join()
+        XCTAssertNil(scriptError)
+        XCTAssertLessThan(returned - failedAt, 3, "the sender waited for a handshake nobody would answer")
+        for s in unanswered { s.close() }
+    }
+
     /// A file that shrinks while being sent is found by a connection thread, between two chunks:
     /// that connection and the others carry the cancel.
     func testAFileThatShrinksWhileBeingSentCancelsTheTransfer() throws {

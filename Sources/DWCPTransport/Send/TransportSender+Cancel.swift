@@ -50,8 +50,12 @@ extension TransportSender {
         return true
     }
 
+    /// Shuts down every connection, those still in their handshake too.
     func abortSockets() {
-        lock.withLock { for s in sockets.values { s.shutdownBoth() } }
+        lock.withLock {
+            for s in sockets.values { s.shutdownBoth() }
+            for s in handshaking.values { s.shutdownBoth() }
+        }
     }
 
     func fail(_ error: Error) {

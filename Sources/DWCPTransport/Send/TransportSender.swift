@@ -67,6 +67,10 @@ public final class TransportSender {
     var liveStreams = 0
     var stats = TransferStats()
     var sockets: [Int: StreamSocket] = [:]
+    /// Connections dialled whose handshake is under way (not in `sockets` yet): a transfer that
+    /// fails meanwhile shuts them down too (`abortSockets`), so their threads end at once instead
+    /// of waiting out the handshake's timeout for a receiver that has moved on.
+    var handshaking: [ObjectIdentifier: StreamSocket] = [:]
     /// Chunk buffers are reused once acknowledged: fresh megabyte allocations cost page faults.
     lazy var pool = BufferPool(bufferCapacity: configuration.chunkSize, maxFree: 256)
     /// The input of `send(file:)`, and the file offset of the stream's first byte.
@@ -393,6 +397,16 @@ public final class TransportSender {
             }
         }
         let socket = try dial(timeout: timeout)
+        let id = ObjectIdentifier(socket)
+        // A transfer that failed while this connection was dialled has no use for it.
+        if let failed = lock.withLock({ () -> Error? in
+            if failure == nil { handshaking[id] = socket }
+            return failure
+        }) {
+            socket.close()
+            throw failed
+        }
+        defer { lock.withLock { handshaking[id] = nil } }
         do {
             return try handshake(socket, stream: stream, timeout: timeout, kept: nil)
         } catch where socket.connectionLost {
