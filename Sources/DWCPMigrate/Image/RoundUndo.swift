@@ -97,10 +97,9 @@ enum RoundUndo {
     }
 
     /// The record as a receiver starting on the image may use it: naming the round before only
-    /// if its undo is usable. Whatever is not used goes (an undo for another round, or one a
-    /// crash left half written).
+    /// if its undo is usable. An undo not used goes (one for another round); one a crash left
+    /// half written is gone already (`ImageJournal.recover`, which runs first).
     static func checked(_ record: RoundRecord?, _ files: ImageFiles) -> RoundRecord? {
-        unlink(temporaryPath(files))
         guard var record else {
             remove(files)
             return nil
