@@ -19,7 +19,8 @@ import DWCPSystem
 /// A connection kept from the sender's last transfer goes further: once its proof is sent (with
 /// the hello, or after the challenge with a secret), its chunks follow and the welcome is read
 /// after them (`clientHello`, `TransportSender.handshake`); the receiver reads them after its
-/// welcome either way.
+/// welcome either way. So does a connection dialled again, without a secret, in a transfer the
+/// receiver has welcomed (`TransportSender.sendsBeforeWelcome`).
 public enum Handshake {
     /// Client side. Returns the receiver's welcome (status ok) or throws (exit status 4); each of
     /// the receiver's answers must come within `timeout` seconds. `keep` asks the receiver to keep

@@ -83,16 +83,17 @@ extension TransportSender {
         }
     }
 
-    /// The welcome of a kept connection that sent before it (`handshake`): checked as
-    /// `handshake` checks one it waits for. False if it did not come: a restarted receiver fails
-    /// the transfer; any other answer, or none, ends the connection, whose chunks the others
-    /// send again, and a new one replaces it.
+    /// The welcome of a connection that sent before it (kept, or dialled again: `handshake`):
+    /// checked as `handshake` checks one it waits for. False if it did not come: a restarted
+    /// receiver fails the transfer; any other answer, or none, ends the connection, whose chunks
+    /// the others send again, and a new one replaces it (a dialled one after the pause a failed
+    /// dial takes).
     private func readEarlyWelcome(_ socket: StreamSocket, _ early: (pending: Handshake.PendingWelcome, ackedBeforeHello: UInt64)) -> Bool {
         do {
             let welcome = try early.pending.welcome()
             try lock.withLock {
                 try take(welcome, ackedBeforeHello: early.ackedBeforeHello)
-                stats.keptConnectionsUsed += 1
+                if awaitingWelcome.remove(ObjectIdentifier(socket)) == nil { stats.keptConnectionsUsed += 1 }
             }
             return true
         } catch let e as DWCPError where e == Wire.receiverRestarted {
@@ -103,7 +104,12 @@ extension TransportSender {
             socket.shutdownBoth()
             lock.withLock {
                 retire(socket)
-                keptButNotWelcomed.insert(ObjectIdentifier(socket))
+                // A dialled one stays in `awaitingWelcome`: its loop pauses as after a failed dial.
+                if awaitingWelcome.contains(ObjectIdentifier(socket)) {
+                    earlyWelcomeError = error
+                } else {
+                    keptButNotWelcomed.insert(ObjectIdentifier(socket))
+                }
                 lock.broadcast()
             }
             return false

@@ -38,6 +38,10 @@ public final class TransportSender {
     var retained: [UInt64: Chunk] = [:]
     var queue: [UInt64] = []
     var queueHead = 0
+    /// Chunks a lost connection had in flight, to send again: highest first, so that `popLast`
+    /// takes the lowest, the one the receiver needs next (it writes in order, and a pipe gets
+    /// nothing past a gap). Taken last to first as they were appended, they went out highest
+    /// first, so the chunk the receiver waited for came after all the others.
     var retransmit: [UInt64] = []
     var ackedThrough: UInt64 = 0
     var unackedBytes: UInt64 = 0
@@ -113,10 +117,19 @@ public final class TransportSender {
     /// the configuration's.
     var congestionOverride: String?
 
-    /// Kept connections sending before their welcome arrived (`handshake`): the hello's
-    /// answers, which the connection's ack reader reads first, and `ackedThrough` when the hello
-    /// went out.
+    /// Connections sending before their welcome arrived (kept ones, and ones dialled again
+    /// without a secret: `handshake`): the hello's answers, which the connection's ack reader
+    /// reads first, and `ackedThrough` when the hello went out.
     var earlyWelcomes: [ObjectIdentifier: (pending: Handshake.PendingWelcome, ackedBeforeHello: UInt64)] = [:]
+    /// Dialled connections sending before their welcome, until it came (`readEarlyWelcome`): one
+    /// still here when it ends was never welcomed, which counts as a failed dial (`streamLoop`).
+    var awaitingWelcome = Set<ObjectIdentifier>()
+    /// Some connection of this transfer was welcomed: the receiver has taken the session, so a
+    /// connection dialled again may send before its own welcome (`sendsBeforeWelcome`).
+    var welcomedOnce = false
+    /// Why the last connection that sent before its welcome got none (for the error that ends
+    /// the transfer if none comes until `resumeTimeout`).
+    var earlyWelcomeError: Error?
     /// Kept connections whose welcome never came (the receiver did not keep them, or refused):
     /// replaced by a new connection without counting a reconnection, as before they sent.
     var keptButNotWelcomed = Set<ObjectIdentifier>()
@@ -408,7 +421,7 @@ public final class TransportSender {
         }
         defer { lock.withLock { handshaking[id] = nil } }
         do {
-            return try handshake(socket, stream: stream, timeout: timeout, kept: nil)
+            return try handshake(socket, stream: stream, timeout: timeout, kept: nil, early: sendsBeforeWelcome(socket))
         } catch where socket.connectionLost {
             throw LostInHandshake(error: error)
         }
@@ -500,10 +513,22 @@ public final class TransportSender {
         return socket
     }
 
+    /// Whether a connection just dialled sends its chunks right behind its hello, without
+    /// waiting a round trip for its welcome, as a kept connection does: when the receiver has
+    /// welcomed this transfer already (a connection dialled again after a cut, or one added), the
+    /// proof goes with the hello (no secret: with one, the receiver has not proved itself on this
+    /// connection yet, and nothing goes to it before it has), over TCP, and not to carry a cancel.
+    /// A welcome that does not come counts as a failed dial (`streamLoop`).
+    func sendsBeforeWelcome(_ socket: StreamSocket) -> Bool {
+        !socket.rdma && !configuration.auth.required && lock.withLock { welcomedOnce && cancelling == nil }
+    }
+
     /// Runs the session handshake on `socket` (dialled, or `kept` from an earlier transfer) and
-    /// registers it as connection `stream`: a dialled one once welcomed, a kept one once its
-    /// proof is out (its welcome is read by its ack reader, `earlyWelcomes`).
-    private func handshake(_ socket: StreamSocket, stream: Int, timeout: Double, kept: ConnectionPool.Kept?) throws -> StreamSocket {
+    /// registers it as connection `stream`: a dialled one once welcomed, unless it sends `early`;
+    /// a kept or early one once its proof is out (its welcome is read by its ack reader,
+    /// `earlyWelcomes`).
+    private func handshake(_ socket: StreamSocket, stream: Int, timeout: Double, kept: ConnectionPool.Kept?,
+                           early: Bool = false) throws -> StreamSocket {
         let c = configuration
         if let kept {
             let override = lock.withLock { () -> String? in
@@ -537,6 +562,14 @@ public final class TransportSender {
             }
             return socket
         }
+        if early && pending.proofSent {
+            lock.withLock {
+                earlyWelcomes[ObjectIdentifier(socket)] = (pending, ackedBeforeHello)
+                awaitingWelcome.insert(ObjectIdentifier(socket))
+                sockets[stream] = socket
+            }
+            return socket
+        }
         let welcome = try pending.welcome()
         try lock.withLock {
             try take(welcome, ackedBeforeHello: ackedBeforeHello)
@@ -553,6 +586,7 @@ public final class TransportSender {
         if welcome.nextExpected < ackedBeforeHello { throw Wire.receiverRestarted }
         acknowledge(welcome.nextExpected)
         welcomedWindow = max(welcome.window, UInt64(configuration.chunkSize))
+        welcomedOnce = true
     }
 
     /// One connection's life: send chunks; on failure reconnect (bounded by the resume timeout).
@@ -575,6 +609,8 @@ public final class TransportSender {
         var failedSince: Double?
         var backoff = Backoff(limit: 2)
         var inFlight: [UInt64] = []
+        /// The connection in use was dialled and sent before its welcome (`sendsBeforeWelcome`).
+        var sentEarly = false
         while true {
             if socket == nil {
                 // Cancelling, and this connection is gone (cut, or left mid-message by the input's
@@ -586,15 +622,23 @@ public final class TransportSender {
                 if dial.cancelling {
                     guard dial.redial else { return }
                     cancelRedialled = true
+                    sentEarly = false
                     guard let redialled = try? connect(stream: index, timeout: Wire.cancelDeliverySeconds) else { return }
                     socket = redialled
                 } else {
                     if lock.withLock({ failure != nil || finStatus != nil || (inputDone && ackedThrough == stats.chunks && endSent) }) { return }
                     do {
                         socket = try connect(stream: index)
-                        if failedSince != nil { lock.withLock { stats.reconnects += 1 } }
-                        failedSince = nil
-                        backoff.reset()
+                        sentEarly = lock.withLock {
+                            if failedSince != nil { stats.reconnects += 1 }
+                            return awaitingWelcome.contains(ObjectIdentifier(socket!))
+                        }
+                        // One that sends before its welcome has not been welcomed yet: it
+                        // counts as through once it is (below, when it ends).
+                        if !sentEarly {
+                            failedSince = nil
+                            backoff.reset()
+                        }
                     } catch let e as DWCPError where e.status == .usage || e == Wire.receiverRestarted {
                         // Retrying cannot help: a usage error stays one, and a new receiver process
                         // will never have the chunks this transfer forgot.
@@ -624,9 +668,9 @@ public final class TransportSender {
             }
             s.shutdownBoth()
             ackThread.join()
-            let neverWelcomed = lock.withLock {
+            let (neverWelcomed, earlyNeverWelcomed) = lock.withLock {
                 retire(s)
-                return keptButNotWelcomed.remove(ObjectIdentifier(s)) != nil
+                return (keptButNotWelcomed.remove(ObjectIdentifier(s)) != nil, awaitingWelcome.remove(ObjectIdentifier(s)) != nil)
             }
             s.close()
             socket = nil
@@ -635,11 +679,30 @@ public final class TransportSender {
             lock.withLock {
                 let lost = inFlight.filter { $0 >= ackedThrough && retained[$0] != nil }
                 retransmit.append(contentsOf: lost)
+                retransmit.sort(by: >)
                 stats.resentChunks += lost.count
                 if endSent && finStatus == nil && endOwner == index { endSent = false }
                 lock.broadcast()
             }
             inFlight = []
+            if earlyNeverWelcomed && lock.withLock({ failure == nil && cancelling == nil }) {
+                // Dialled, sent before its welcome, and no welcome came (cut first, or refused):
+                // a failed dial, paused after and bounded by the resume timeout as one.
+                let now = MonotonicClock.now()
+                if failedSince == nil { failedSince = now }
+                if now - failedSince! > configuration.resumeTimeout {
+                    let why = lock.withLock { earlyWelcomeError.map { "\($0)" } } ?? "no welcome"
+                    fail(DWCPError(.network, "\(configuration.endpoint): gave up reconnecting after \(Int(configuration.resumeTimeout)) s: \(why)"))
+                    return
+                }
+                backoff.pause()
+                continue
+            }
+            if sentEarly {
+                // Welcomed after it had started sending: through, as a dial is once welcomed.
+                failedSince = nil
+                backoff.reset()
+            }
             // A kept connection the receiver did not welcome is replaced, not reconnected.
             if failedSince == nil && !neverWelcomed { failedSince = MonotonicClock.now() }
         }
