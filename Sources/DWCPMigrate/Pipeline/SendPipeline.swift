@@ -239,7 +239,7 @@ public final class SendPipeline {
                 switch format {
                 case .zstd(let level, let windowLog, let threads):
                     encoded = try ZstdStream.compress(chain, to: queue, level: level, threads: threads,
-                                                      longWindowLog: windowLog, jobSize: 1 << 20,
+                                                      longWindowLog: windowLog, jobSize: 1 << 20, startBeforeInput: true,
                                                       flushWhenIdle: { self.sourceStopped.load(ordering: .acquiring) },
                                                       retune: { self.replanLock.withLock { defer { self.nextSettings = nil }; return self.nextSettings } },
                                                       progress: counters.update)
