@@ -14,7 +14,6 @@ tanh units (Adam, 3 seeds each; "x3" rows answer with the seeds' mean), and prin
 to last value, EWMA and the nearest neighbours, on the same split and rows as predict-ceiling.py.
 """
 import argparse
-import glob
 import importlib.util
 import os
 
@@ -47,7 +46,7 @@ def examples(bps, h):
         last = y[i]
         session = y[:i + 1]
         session = session[~np.isnan(session)]
-        f = [last - past[-k:].mean() for k in (2, 3, 5, 10, 20, 30)] + [past[-10:].std(), past.std(), past[-1] - past[-2]]
+        f = ceiling.history_features(past)
         f += [np.log(e) - last for e in ewma]
         f += [last - session.mean(), last - np.median(session), session.std(), np.log(i + 1) / 7, last / 20 - 0.8]
         f += [last - past[-10:].max(), last - past[-10:].min()]
@@ -102,18 +101,10 @@ def main():
     ap.add_argument("--skip-prefix", help="leave out files whose name starts with this")
     ap.add_argument("--horizons", default="1,5,10")
     args = ap.parse_args()
-    files = sorted(f for f in glob.glob(os.path.join(args.dataset, "**", "*.jsonl"), recursive=True)
-                   if not (args.skip_prefix and os.path.basename(f).startswith(args.skip_prefix)))
-    if not files:
-        raise SystemExit(f"predict-ceiling-fit: no *.jsonl under {args.dataset}")
-    traces = [(ceiling.is_training(os.path.basename(f)), ceiling.rates(f)) for f in files]
+    traces = ceiling.load_traces(args.dataset, args.skip_prefix, "predict-ceiling-fit")
     print(f"{'h':>3} {'n test':>7} {'last':>6} {'ewma':>6} {'knn':>6} {'linear':>6} {'lin x3':>6} {'net':>6} {'net x3':>6}")
     for h in (int(x) for x in args.horizons.split(",")):
-        sets = {True: ([], [], []), False: ([], [], [])}
-        for training, bps in traces:
-            for into, part in zip(sets[training], examples(bps, h)):
-                into += part
-        (trx, trt, _), (tex, tet, tee) = ([np.array(v) for v in sets[s]] for s in (True, False))
+        (trx, trt, _), (tex, tet, tee) = ceiling.split(traces, h, make=examples)
         row = [ceiling.w20(np.zeros_like(tet), tet), ceiling.w20(tee, tet),
                ceiling.w20(ceiling.neighbours(trx[:, :9], trt, tex[:, :9], 800), tet)]
         for hidden in (0, 16):

@@ -62,11 +62,37 @@ def examples(bps, h):
         if np.isnan(past).any() or np.isnan(future).any():
             continue
         last = y[i]
-        xs.append([last - past[-k:].mean() for k in (2, 3, 5, 10, 20, 30)]
-                  + [past[-10:].std(), past.std(), past[-1] - past[-2]])
+        xs.append(history_features(past))
         ts.append(np.log(future.mean()) - last)
         es.append(np.log(ewma) - last)
     return xs, ts, es
+
+
+def history_features(past):
+    """The nine scale-free features of the last HISTORY bins (log rates, the last one last)."""
+    last = past[-1]
+    return ([last - past[-k:].mean() for k in (2, 3, 5, 10, 20, 30)]
+            + [past[-10:].std(), past.std(), past[-1] - past[-2]])
+
+
+def load_traces(dataset, skip_prefix, tool):
+    """Every *.jsonl under `dataset` (but those named `skip_prefix`...), read once: (whether it
+    is in the training split, its rates)."""
+    files = sorted(f for f in glob.glob(os.path.join(dataset, "**", "*.jsonl"), recursive=True)
+                   if not (skip_prefix and os.path.basename(f).startswith(skip_prefix)))
+    if not files:
+        raise SystemExit(f"{tool}: no *.jsonl under {dataset}")
+    return [(is_training(os.path.basename(f)), rates(f)) for f in files]
+
+
+def split(traces, h, make=examples):
+    """`make`'s examples for horizon h: (features, targets, EWMA answers) of the training
+    split, then of the test split, as arrays."""
+    sets = {True: ([], [], []), False: ([], [], [])}
+    for training, bps in traces:
+        for into, part in zip(sets[training], make(bps, h)):
+            into += part
+    return [tuple(np.array(v) for v in sets[s]) for s in (True, False)]
 
 
 def w20(forecast, target):
@@ -95,19 +121,11 @@ def main():
     ap.add_argument("--k", type=int, default=800)
     ap.add_argument("--horizons", default="1,5,10")
     args = ap.parse_args()
-    files = sorted(f for f in glob.glob(os.path.join(args.dataset, "**", "*.jsonl"), recursive=True)
-                   if not (args.skip_prefix and os.path.basename(f).startswith(args.skip_prefix)))
-    if not files:
-        raise SystemExit(f"predict-ceiling: no *.jsonl under {args.dataset}")
     # Each trace is read once; only the examples depend on the horizon.
-    traces = [(is_training(os.path.basename(f)), rates(f)) for f in files]
+    traces = load_traces(args.dataset, args.skip_prefix, "predict-ceiling")
     print(f"{'h':>3} {'n test':>7} {'last':>6} {'ewma':>6} {'knn':>6} {'knn - best':>10}")
     for h in (int(x) for x in args.horizons.split(",")):
-        sets = {True: ([], [], []), False: ([], [], [])}
-        for training, bps in traces:
-            for into, part in zip(sets[training], examples(bps, h)):
-                into += part
-        (trx, trt, _), (tex, tet, tee) = ([np.array(v) for v in sets[s]] for s in (True, False))
+        (trx, trt, _), (tex, tet, tee) = split(traces, h)
         if len(trt) <= args.k or len(tet) == 0:
             print(f"{h:>3} too few bins")
             continue
