@@ -128,15 +128,14 @@ public enum ImageJournal {
                 discardUndo()
                 return false
             }
-            self.undo = nil
             do {
                 try undo.commit(newLength: undoLimit, durable: true, directory: false)
                 try renameDurably(undo.path, final)
             } catch {
-                undo.close()
-                unlink(undo.path)
+                discardUndo()
                 throw error
             }
+            self.undo = nil
             return true
         }
 

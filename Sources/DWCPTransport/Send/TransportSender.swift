@@ -611,6 +611,18 @@ public final class TransportSender {
         var inFlight: [UInt64] = []
         /// The connection in use was dialled and sent before its welcome (`sendsBeforeWelcome`).
         var sentEarly = false
+        /// After a dial that failed (`why`): false once `resumeTimeout` has passed since the
+        /// first failure in a row (the transfer fails), else true after the backoff's pause.
+        func pauseAfterFailedDial(_ why: @autoclosure () -> String) -> Bool {
+            let now = MonotonicClock.now()
+            if failedSince == nil { failedSince = now }
+            if now - failedSince! > configuration.resumeTimeout {
+                fail(DWCPError(.network, "\(configuration.endpoint): gave up reconnecting after \(Int(configuration.resumeTimeout)) s: \(why())"))
+                return false
+            }
+            backoff.pause()
+            return true
+        }
         while true {
             if socket == nil {
                 // Cancelling, and this connection is gone (cut, or left mid-message by the input's
@@ -645,13 +657,7 @@ public final class TransportSender {
                         fail(e)
                         return
                     } catch {
-                        let now = MonotonicClock.now()
-                        if failedSince == nil { failedSince = now }
-                        if now - failedSince! > configuration.resumeTimeout {
-                            fail(DWCPError(.network, "\(configuration.endpoint): gave up reconnecting after \(Int(configuration.resumeTimeout)) s: \(error)"))
-                            return
-                        }
-                        backoff.pause()
+                        guard pauseAfterFailedDial("\(error)") else { return }
                         continue
                     }
                 }
@@ -688,14 +694,7 @@ public final class TransportSender {
             if earlyNeverWelcomed && lock.withLock({ failure == nil && cancelling == nil }) {
                 // Dialled, sent before its welcome, and no welcome came (cut first, or refused):
                 // a failed dial, paused after and bounded by the resume timeout as one.
-                let now = MonotonicClock.now()
-                if failedSince == nil { failedSince = now }
-                if now - failedSince! > configuration.resumeTimeout {
-                    let why = lock.withLock { earlyWelcomeError.map { "\($0)" } } ?? "no welcome"
-                    fail(DWCPError(.network, "\(configuration.endpoint): gave up reconnecting after \(Int(configuration.resumeTimeout)) s: \(why)"))
-                    return
-                }
-                backoff.pause()
+                guard pauseAfterFailedDial(lock.withLock { earlyWelcomeError.map { "\($0)" } } ?? "no welcome") else { return }
                 continue
             }
             if sentEarly {
