@@ -23,37 +23,23 @@ _spec = importlib.util.spec_from_file_location("ceiling", os.path.join(os.path.d
 ceiling = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ceiling)
 
-HISTORY = ceiling.HISTORY
 ALPHAS = (0.05, 0.1, 0.25, 0.5)
 
 
+def longer_memory(y, i, past, ewmas):
+    """The features beyond predict-ceiling.py's nine: the EWMAs, the session so far, the position
+    in it, the level, the last 10 bins' extremes."""
+    last = y[i]
+    session = y[:i + 1]
+    session = session[~np.isnan(session)]
+    return ([np.log(e) - last for e in ewmas]
+            + [last - session.mean(), last - np.median(session), session.std(), np.log(i + 1) / 7, last / 20 - 0.8]
+            + [last - past[-10:].max(), last - past[-10:].min()])
+
+
 def examples(bps, h):
-    """Features (predict-ceiling.py's nine first), log(mean of the next h bins / last), and
-    log(EWMA 0.25 / last), for every bin with a full history and a full future."""
-    y = np.log(bps)
-    xs, ts, es = [], [], []
-    ewma = [None] * len(ALPHAS)
-    for i in range(len(bps)):
-        if np.isnan(y[i]):
-            ewma = [None] * len(ALPHAS)
-            continue
-        ewma = [bps[i] if e is None else e + a * (bps[i] - e) for e, a in zip(ewma, ALPHAS)]
-        if i < HISTORY or i + h >= len(bps):
-            continue
-        past, future = y[i - HISTORY + 1:i + 1], bps[i + 1:i + h + 1]
-        if np.isnan(past).any() or np.isnan(future).any():
-            continue
-        last = y[i]
-        session = y[:i + 1]
-        session = session[~np.isnan(session)]
-        f = ceiling.history_features(past)
-        f += [np.log(e) - last for e in ewma]
-        f += [last - session.mean(), last - np.median(session), session.std(), np.log(i + 1) / 7, last / 20 - 0.8]
-        f += [last - past[-10:].max(), last - past[-10:].min()]
-        xs.append(f)
-        ts.append(np.log(future.mean()) - last)
-        es.append(np.log(ewma[2]) - last)
-    return xs, ts, es
+    """predict-ceiling.py's examples with the longer memory's features added."""
+    return ceiling.examples(bps, h, alphas=ALPHAS, extra=longer_memory)
 
 
 def fit(x, t, hidden=0, seed=0, steps=3000, batch=4096, rate=0.01):

@@ -45,26 +45,29 @@ def rates(path):
     return np.array(out)
 
 
-def examples(bps, h):
-    """Features, log(mean of the next h bins / last), and log(EWMA / last) for every bin that has a
-    full history and a full future."""
+def examples(bps, h, alphas=(0.25,), extra=None):
+    """Features, log(mean of the next h bins / last), and log(EWMA 0.25 / last) for every bin that
+    has a full history and a full future. The features are `history_features`, then whatever
+    `extra(y, i, past, ewmas)` adds (y: the log rates, ewmas: one EWMA per rate in `alphas`,
+    which must hold 0.25)."""
     y = np.log(bps)
     xs, ts, es = [], [], []
-    ewma = None
+    answer = alphas.index(0.25)
+    ewmas = [None] * len(alphas)
     for i in range(len(bps)):
         if np.isnan(y[i]):
-            ewma = None
+            ewmas = [None] * len(alphas)
             continue
-        ewma = bps[i] if ewma is None else ewma + 0.25 * (bps[i] - ewma)
+        ewmas = [bps[i] if e is None else e + a * (bps[i] - e) for e, a in zip(ewmas, alphas)]
         if i < HISTORY or i + h >= len(bps):
             continue
         past, future = y[i - HISTORY + 1:i + 1], bps[i + 1:i + h + 1]
         if np.isnan(past).any() or np.isnan(future).any():
             continue
         last = y[i]
-        xs.append(history_features(past))
+        xs.append(history_features(past) + (extra(y, i, past, ewmas) if extra else []))
         ts.append(np.log(future.mean()) - last)
-        es.append(np.log(ewma) - last)
+        es.append(np.log(ewmas[answer]) - last)
     return xs, ts, es
 
 
