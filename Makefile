@@ -100,7 +100,12 @@ fuzz: build
 	    $(DEBUG_BIN)/dwcp-encode -f -c $$c --baseline .build-fuzz/seed.bin --block-size 4K --page-size 512 \
 	      -o .build-fuzz/corpus/delta-$$c .build-fuzz/round2.bin; \
 	    (cat .build-fuzz/corpus/delta-$$c; printf '\001') > .build-fuzz/corpus/delta-$$c.repair; \
-	  done
+	    $(DEBUG_BIN)/dwcp-encode -f -c $$c --page-checksums --window 0 --baseline .build-fuzz/seed.bin --block-size 4K --page-size 512 \
+	      -o .build-fuzz/corpus/pages-delta-$$c .build-fuzz/round2.bin; \
+	    (cat .build-fuzz/corpus/pages-delta-$$c; printf '\001') > .build-fuzz/corpus/pages-delta-$$c.repair; \
+	    (cat .build-fuzz/corpus/pages-delta-$$c; printf '\001\001') > .build-fuzz/corpus/pages-delta-$$c.round; \
+	  done && \
+	  $(DEBUG_BIN)/dwcp-encode -f --page-checksums --block-size 4K --page-size 512 -o .build-fuzz/corpus/pages .build-fuzz/seed.bin
 	DWCP_FUZZ_BASELINE=.build-fuzz/seed.bin SWIFT_BACKTRACE=enable=no .build-fuzz/debug/DecodeFuzzer $(FUZZ_RUN) .build-fuzz/corpus 2>&1 | $(FUZZ_REPORT); \
 	  test $${PIPESTATUS[0]} -eq 0
 	@mkdir -p .build-fuzz/parse-corpus && DWCP_FUZZ_SEEDS=.build-fuzz/parse-corpus .build-fuzz/debug/ParseFuzzer

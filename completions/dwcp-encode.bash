@@ -163,7 +163,7 @@ _dwcp-encode() {
     local -a unparsed_words=("${COMP_WORDS[@]:1:${COMP_CWORD}}")
 
     local -a repeating_flags=(--verbose -v)
-    local -a non_repeating_flags=(--decode -d --test -t --sparse --no-sparse --stats --json --force -f --quiet -q --progress --no-progress --version -h --help)
+    local -a non_repeating_flags=(--decode -d --test -t --sparse --no-sparse --page-checksums --stats --json --force -f --quiet -q --progress --no-progress --version -h --help)
     local -a repeating_options=()
     local -a non_repeating_options=(-c --codec --level -l -T --threads --page-size --block-size --window --history --baseline --link-rate --format --output -o)
     __dwcp-encode_offer_flags_options -1

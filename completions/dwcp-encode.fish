@@ -20,7 +20,7 @@ function __dwcp-encode_parse_tokens -S
     set -l unparsed_tokens (__dwcp-encode_tokens -pc)
     switch $unparsed_tokens[1]
     case 'dwcp-encode'
-        __dwcp-encode_parse_subcommand -r 1 'd/decode' 't/test' 'sparse' 'no-sparse' 'c/codec=' 'l/level=' 'T/threads=' 'page-size=' 'block-size=' 'window=' 'history=' 'baseline=' 'link-rate=' 'format=' 'stats' 'json' 'o/output=' 'f/force' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+        __dwcp-encode_parse_subcommand -r 1 'd/decode' 't/test' 'sparse' 'no-sparse' 'c/codec=' 'l/level=' 'T/threads=' 'page-size=' 'block-size=' 'window=' 'history=' 'baseline=' 'link-rate=' 'page-checksums' 'format=' 'stats' 'json' 'o/output=' 'f/force' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __dwcp-encode_parse_subcommand -r 1 'version'
@@ -90,6 +90,7 @@ complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_o
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" history' -l 'history' -d 'Literal history: zstd compresses each frame with the last BYTES of earlier frames\' literals as prefix. Better ratio on sparse images (node heap: 0.72x the size with 4MiB), but slower to encode and decode (frames\' literals decode in sequence). 0 = independent frames.' -rfka ''
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" baseline' -l 'baseline' -d 'Delta against FILE, the image the receiver already has (e.g. the previous pre-copy round). Needed again to decode.' -rfka ''
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" link-rate' -l 'link-rate' -d 'Link rate that --codec auto optimises for, e.g. 100Mbit, 10Gbit, 50MB/s.' -rfka ''
+complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" page-checksums' -l 'page-checksums' -d 'Checksum each frame and digest the stream over every page\'s XXH3-64 instead of over the bytes (format 1.2, docs/FORMAT.md "Page-list checksums"): the stream\'s digest is no longer a serial pass over all the data, and a delta names its baseline by its pages\' digests. dwcp-migrate file sends its rounds so. Decoders before 1.2 refuse such a stream.'
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" format' -l 'format' -d 'Output format: dwcp (framed, checksummed, page-aware) or zstd (plain zstd stream).' -rfka 'dwcp zstd'
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" stats' -l 'stats' -d 'Print a summary (bytes, ratio, page classes, codec mix, speed) to stderr.'
 complete -c 'dwcp-encode' -n '__dwcp-encode_should_offer_completions_for_flags_or_options "dwcp-encode" json' -l 'json' -d 'Print the summary as one JSON object (to stdout with -o, else stderr).'

@@ -14,15 +14,25 @@ nonisolated(unsafe) private var outputFD: Int32 = -1
 /// The baseline delta streams decode against (`DWCP_FUZZ_BASELINE`, the file `make fuzz`
 /// encodes its delta seeds against), so mutations reach the baseline copies, XORs and literal
 /// references with hostile offsets and lengths. Without a baseline a delta stream is refused
-/// before its first frame. Its identity is computed once; a stream naming another is refused.
-nonisolated(unsafe) private let baseline: (path: String, identity: BaselineIdentity)? = {
+/// before its first frame. Its identities (over bytes, and over the 512-byte pages of the seeds
+/// with page-list checksums) and its pages' digests are computed once; a stream naming another
+/// baseline is refused.
+nonisolated(unsafe) private let baseline: (path: String, identity: BaselineIdentity, pageIdentity: BaselineIdentity, pages: PageDigests)? = {
     guard let path = getenv("DWCP_FUZZ_BASELINE").map({ String(cString: $0) }) else { return nil }
     do {
-        return (path, try Baseline(opening: path).identity())
+        let b = try Baseline(opening: path)
+        var bytes = [UInt8](repeating: 0, count: Int(b.length))
+        try bytes.withUnsafeMutableBytes { try b.read(into: $0.baseAddress!, count: $0.count, at: 0) }
+        let pages = PageDigests.Builder(pageSize: seedPageSize, previous: nil)
+        bytes.withUnsafeBytes { _ = pages.take($0.baseAddress!, $0.count) }
+        return (path, try b.identity(), try b.identity(pageList: seedPageSize), pages.finish())
     } catch {
         fatalError("DWCP_FUZZ_BASELINE: \(error)")
     }
 }()
+
+/// The page size `make fuzz` encodes its seeds with.
+private let seedPageSize = 512
 
 @_silgen_name("LLVMFuzzerRunDriver")
 func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
@@ -68,9 +78,20 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     // dwcp-encode -d's setting: whatever follows an end frame is read as the next stream.
     decoder.concatenated = true
     decoder.baselinePath = baseline?.path
-    decoder.baselineIdentity = baseline?.identity
+    if let baseline {
+        decoder.resolveBaseline = { named in (named == baseline.pageIdentity ? baseline.pageIdentity : baseline.identity, nil) }
+    }
+    // Inputs of odd length decode as `dwcp-migrate receive` decodes a round: into a sink, with
+    // the baseline's page digests trusted, so copies left unread are fuzzed too.
+    let asRound = size % 2 == 1
+    if asRound, let baseline { decoder.trustedBaselineDigests = (baseline.pageIdentity, baseline.pages) }
+    let input = FileDescriptor(rawValue: inputFD, name: "fuzz")
     do {
-        _ = try decoder.decode(FileDescriptor(rawValue: inputFD, name: "fuzz"), to: FileDescriptor(rawValue: outputFD, name: "null"))
+        if asRound {
+            _ = try decoder.decode(input, prefix: [], into: .sink { _, _, _ in })
+        } else {
+            _ = try decoder.decode(input, to: FileDescriptor(rawValue: outputFD, name: "null"))
+        }
     } catch is DWCPError {
         // Expected for almost every input.
     } catch {

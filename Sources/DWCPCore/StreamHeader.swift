@@ -15,7 +15,15 @@
 public struct StreamHeader: Equatable, Sendable {
     public static let magic: [UInt8] = Array("DWCP".utf8)
     public static let majorVersion: UInt8 = 1
+    /// The minor version this build writes: 2 for a stream with page-list checksums (the
+    /// flag came with 1.2), else 1, so streams that do not use it read as they always did.
     public static let minorVersion: UInt8 = 1
+    public static let pageListMinorVersion: UInt8 = 2
+    /// Flag bit 0: the stream is a delta against a baseline.
+    public static let baselineFlag: UInt32 = 1
+    /// Flag bit 1 (since 1.2): data frames' decoded checksums, the end frame's digest and the
+    /// baseline's digest are taken over page digests (`PageListDigest`).
+    public static let pageListFlag: UInt32 = 2
     /// Length of the header this version writes.
     public static let encodedLength = 72
     /// A reader refuses headers longer than this (future minor versions may grow the header).
@@ -35,6 +43,8 @@ public struct StreamHeader: Equatable, Sendable {
     /// Length and digest of the baseline image, or nil for a self-contained stream.
     public var baseline: BaselineIdentity?
     public var streamID: UInt64
+    /// Checksums and digests over page digests (`pageListFlag`), not over bytes.
+    public var pageListChecksums = false
 
     public init(pageSize: UInt32, maxBlock: UInt32, window: UInt64, baseline: BaselineIdentity?, streamID: UInt64) {
         self.pageSize = pageSize
@@ -50,12 +60,12 @@ public struct StreamHeader: Equatable, Sendable {
             let p = raw.baseAddress!
             for (i, b) in Self.magic.enumerated() { p.storeBytes(of: b, toByteOffset: i, as: UInt8.self) }
             p.storeBytes(of: Self.majorVersion, toByteOffset: 4, as: UInt8.self)
-            p.storeBytes(of: Self.minorVersion, toByteOffset: 5, as: UInt8.self)
+            p.storeBytes(of: pageListChecksums ? Self.pageListMinorVersion : Self.minorVersion, toByteOffset: 5, as: UInt8.self)
             LittleEndian.store(UInt16(Self.encodedLength), p, 6)
             LittleEndian.store(pageSize, p, 8)
             LittleEndian.store(maxBlock, p, 12)
             LittleEndian.store(window, p, 16)
-            LittleEndian.store(UInt32(baseline == nil ? 0 : 1), p, 24)
+            LittleEndian.store((baseline == nil ? 0 : Self.baselineFlag) | (pageListChecksums ? Self.pageListFlag : 0), p, 24)
             LittleEndian.store(history, p, 28)
             LittleEndian.store(baseline?.length ?? 0, p, 32)
             LittleEndian.store(baseline?.digest.high ?? 0, p, 40)
@@ -108,8 +118,12 @@ public struct StreamHeader: Equatable, Sendable {
         guard window <= maxWindow else {
             throw DWCPError.integrity("corrupt stream header: window \(window) exceeds \(maxWindow)")
         }
+        // A flag changes how the stream reads: one this reader does not know cannot be skipped.
+        guard flags & ~(baselineFlag | pageListFlag) == 0 else {
+            throw DWCPError.integrity("stream header flags 0x\(String(flags, radix: 16)) include one this reader does not know (written by a newer encoder?)")
+        }
         var baseline: BaselineIdentity?
-        if flags & 1 != 0 {
+        if flags & baselineFlag != 0 {
             baseline = BaselineIdentity(
                 length: LittleEndian.load(UInt64.self, p, 32),
                 digest: Digest128(high: LittleEndian.load(UInt64.self, p, 40), low: LittleEndian.load(UInt64.self, p, 48)))
@@ -121,6 +135,7 @@ public struct StreamHeader: Equatable, Sendable {
         var header = StreamHeader(pageSize: pageSize, maxBlock: maxBlock, window: window, baseline: baseline,
                                   streamID: LittleEndian.load(UInt64.self, p, 56))
         header.history = history
+        header.pageListChecksums = flags & pageListFlag != 0
         return header
     }
 }

@@ -94,6 +94,9 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Link rate that --codec auto optimises for, e.g. 100Mbit, 10Gbit, 50MB/s.", valueName: "RATE"))
     var linkRate: String = "1Gbit"
 
+    @Flag(help: "Checksum each frame and digest the stream over every page's XXH3-64 instead of over the bytes (format 1.2, docs/FORMAT.md \"Page-list checksums\"): the stream's digest is no longer a serial pass over all the data, and a delta names its baseline by its pages' digests. dwcp-migrate file sends its rounds so. Decoders before 1.2 refuse such a stream.")
+    var pageChecksums = false
+
     @Option(help: ArgumentHelp("Output format: dwcp (framed, checksummed, page-aware) or zstd (plain zstd stream).", valueName: "FORMAT"))
     var format: OutputFormat = .dwcp
 
@@ -129,8 +132,11 @@ struct EncodeCommand: ParsableCommand {
         }
         if level != nil && codec == .auto { throw ValidationError("--level cannot be combined with --codec auto") }
         if test && outputOptions.output != nil { throw ValidationError("-t writes nothing: it takes no -o") }
-        if format == .zstd && (baseline != nil || codec != .zstd) {
-            throw ValidationError("--format zstd writes plain zstd: it takes neither --baseline nor another --codec")
+        if format == .zstd && (baseline != nil || codec != .zstd || pageChecksums) {
+            throw ValidationError("--format zstd writes plain zstd: it takes neither --baseline, --page-checksums nor another --codec")
+        }
+        if pageChecksums && (decode || test) {
+            throw ValidationError("--page-checksums is for encoding: a decoder reads which checksums a stream has from its header")
         }
     }
 
@@ -217,6 +223,7 @@ struct EncodeCommand: ParsableCommand {
         c.window = Units.parseBytes(window)!
         c.baselinePath = baseline
         c.history = Int(Units.parseBytes(history)!)
+        c.pageListChecksums = pageChecksums
         if let id = codec.codecID {
             c.planner = CodecPlanner(fixed: level.map { CodecSetting(codec: id, level: $0) } ?? CodecSetting.standard(for: id))
         } else {

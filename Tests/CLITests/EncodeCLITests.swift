@@ -12,6 +12,29 @@ final class EncodeCLITests: XCTestCase {
         XCTAssertEqual(t.read("out"), t.read("in"))
     }
 
+    /// `--page-checksums` (format 1.2): a delta whose checksums are over page digests decodes
+    /// with any decoder of this build, `-t` still catches a changed byte (exit 3), and the flag
+    /// means nothing to a decoder (exit 2).
+    func testPageChecksumStreamsDecodeAndAreVerified() throws {
+        let t = TempDir()
+        let image = sampleImage(pages: 200)
+        t.write("old", image)
+        var changed = image
+        for i in stride(from: 5_000, to: changed.count, by: 50_000) { changed[i] ^= 0x5A }
+        t.write("new", changed)
+        let r = try CLI.shell("""
+            cd \(t.url.path) && dwcp-encode --page-checksums --baseline old new > d.dwcp &&
+            dwcp-encode -d --baseline old d.dwcp > back && cp d.dwcp bad.dwcp &&
+            printf 'X' | dd of=bad.dwcp bs=1 seek=$(( $(stat -c %s d.dwcp) - 40 )) conv=notrunc status=none || exit 9
+            dwcp-encode -t --baseline old bad.dwcp; echo "bad $?"
+            dwcp-encode -d --page-checksums d.dwcp; echo "usage $?"
+            """)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(t.read("back"), changed)
+        XCTAssertEqual(t.read("d.dwcp")[5], 2, "minor version 2")
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self), "bad 3\nusage 2\n", r.stderr)
+    }
+
     /// `>>` and `cat` of streams decode like gzip's and zstd's members; so do several FILEs.
     /// Before, the second stream was "trailing data" (exit 3) and -d took one FILE.
     func testConcatenatedStreamsAndSeveralFilesDecodeInTurn() throws {

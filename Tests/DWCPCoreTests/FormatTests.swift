@@ -40,6 +40,28 @@ final class StreamHeaderTests: XCTestCase {
         XCTAssertEqual(back, header)
     }
 
+    /// Page-list checksums (flag bit 1) come with minor version 2; a stream without them keeps
+    /// writing 1.1, byte for byte; a flag no reader knows is refused by name.
+    func testPageListFlagRoundTripsAndUnknownFlagsAreRefused() throws {
+        var h = header
+        h.pageListChecksums = true
+        let bytes = h.encoded()
+        XCTAssertEqual(bytes[5], 2)
+        XCTAssertEqual(bytes[24], 3)
+        XCTAssertEqual(try bytes.withUnsafeBytes { try StreamHeader.decode($0) }, h)
+        XCTAssertEqual(header.encoded()[5], 1)
+        XCTAssertEqual(header.encoded()[24], 1)
+        var unknown = bytes
+        unknown.withUnsafeMutableBytes { raw in
+            LittleEndian.store(UInt32(3 | 8), raw.baseAddress!, 24)
+            LittleEndian.store(Checksum.xxh3(raw.baseAddress!, 64), raw.baseAddress!, 64)
+        }
+        XCTAssertThrowsError(try unknown.withUnsafeBytes { try StreamHeader.decode($0) }) { error in
+            XCTAssertEqual((error as? DWCPError)?.status, .integrity)
+            XCTAssertTrue("\(error)".contains("flags 0xb"), "\(error)")
+        }
+    }
+
     func testEveryFlippedBitIsDetected() {
         let bytes = header.encoded()
         for i in 0..<bytes.count {

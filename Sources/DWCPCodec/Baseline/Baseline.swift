@@ -28,16 +28,24 @@ public final class Baseline: @unchecked Sendable {
     }
 
     /// What a stream header names the baseline by: its length and XXH3-128 over the whole file,
-    /// read in 4 MiB pieces. One pass over the file: the encoder runs it beside its first frames,
-    /// the decoder before it writes anything.
-    public func identity() throws -> BaselineIdentity {
+    /// read in 4 MiB pieces, or with `pageList` (a stream with page-list checksums) over the
+    /// XXH3-64 of each of its `pageList`-byte pages (`PageListDigest`). One pass over the file:
+    /// the encoder runs it beside its first frames, the decoder before it writes anything.
+    public func identity(pageList pageSize: Int? = nil) throws -> BaselineIdentity {
         let digest = StreamDigest()
         let chunk = RawBuffer(capacity: 4 << 20)
+        var pieces: [UInt64] = []
         var offset: UInt64 = 0
         while offset < length {
             let n = try fd.readFully(into: chunk.unsafeBase, count: Int(min(UInt64(chunk.capacity), length - offset)), at: offset)
             if n == 0 { break }
-            digest.update(chunk.unsafeBase, n)
+            if let pageSize {
+                pieces.removeAll(keepingCapacity: true)
+                PageListDigest.appendPieces(chunk.unsafeBase, n, pageSize: pageSize, to: &pieces)
+                PageListDigest.update(digest, with: pieces)
+            } else {
+                digest.update(chunk.unsafeBase, n)
+            }
             offset += UInt64(n)
         }
         guard offset == length else { throw DWCPError.failure("\(path): baseline changed size while being read") }

@@ -22,11 +22,25 @@ public final class PageDigests: @unchecked Sendable {
         self.values = values
     }
 
+    /// The digests of an image of `length` bytes from its page-list pieces in order
+    /// (`PageListDigest`, frames cut at whole pages): a short last piece is no whole page.
+    public convenience init(pageSize: Int, length: UInt64, pieces: [UInt64]) {
+        var values = pieces
+        if length % UInt64(pageSize) != 0, !values.isEmpty { values.removeLast() }
+        self.init(pageSize: pageSize, length: length, values: values)
+    }
+
     /// The digest of the whole page at image offset `offset` (page-aligned), if there is one.
     @inline(__always)
-    func digest(at offset: UInt64) -> UInt64? {
+    public func digest(at offset: UInt64) -> UInt64? {
         let i = Int(offset / UInt64(pageSize))
         return offset % UInt64(pageSize) == 0 && i < values.count ? values[i] : nil
+    }
+
+    /// Whether the `count` bytes at image offset `offset` are whole pages that all have digests.
+    func hasWholePages(at offset: UInt64, count: Int) -> Bool {
+        let size = UInt64(pageSize)
+        return offset % size == 0 && UInt64(count) % size == 0 && (offset + UInt64(count)) / size <= UInt64(values.count)
     }
 
     /// Whether `count` bytes at `p` (whole pages) equal the image's pages at `offset`, by their

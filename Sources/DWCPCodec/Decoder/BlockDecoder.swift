@@ -20,6 +20,12 @@ struct DecodedFrame {
     let verified: Bool
     /// Byte ranges of the frame copied from the baseline at their own offset: known to equal it.
     let unchanged: [Range<Int>]
+    /// In a stream with page-list checksums, the digests of the frame's pieces once verified.
+    let pieces: [UInt64]?
+    /// Ranges among `unchanged` whose bytes were left unread (`BlockDecoder.skipsUnchanged`):
+    /// the output buffer holds nothing meaningful there, and a back-reference into them reads
+    /// the baseline at the same offset instead.
+    let unread: [Range<Int>]
 }
 
 /// Verifies and decodes one data frame on a worker thread. Every length and range is checked
@@ -33,10 +39,22 @@ final class BlockDecoder {
 
     private let outputs: BufferPool
     private let history: LiteralHistory?
+    /// The page size when frames are checksummed over page digests, else nil.
+    private let pageList: Int?
+    /// The baseline's page digests as the caller knows them (`StreamDecoder.trustedBaselineDigests`).
+    private let trusted: PageDigests?
+    /// Leave whole pages copied from the baseline at their own offset unread when `trusted` has
+    /// their digests: the output is a sink that never reads such ranges (`DecodedOutput.sink`);
+    /// a back-reference into them reads the baseline (`DecodedFrame.unread`).
+    private let skipsUnchanged: Bool
 
-    init(maxBlock: Int, baseline: Baseline?, window: UInt64, outputs: BufferPool, history: LiteralHistory?) {
+    init(maxBlock: Int, baseline: Baseline?, window: UInt64, outputs: BufferPool, history: LiteralHistory?,
+         pageList: Int? = nil, trusted: PageDigests? = nil, skipsUnchanged: Bool = false) {
         self.outputs = outputs
         self.history = history
+        self.pageList = pageList
+        self.trusted = trusted
+        self.skipsUnchanged = skipsUnchanged && trusted != nil && pageList != nil
         self.baseline = baseline
         self.window = window
         literal = RawBuffer(capacity: maxBlock)
@@ -124,6 +142,7 @@ final class BlockDecoder {
         var lit = 0
         var backs: [(position: Int, length: Int, distance: UInt64)] = []
         var unchanged: [Range<Int>] = []
+        var unread: [Range<Int>] = []
         for op in ops {
             switch op {
             case .literal(let n):
@@ -132,8 +151,13 @@ final class BlockDecoder {
             case .zero(let n):
                 (out + pos).initializeMemory(as: UInt8.self, repeating: 0, count: n)
             case .copyBaseline(let n, let offset):
-                try baseline!.read(into: out + pos, count: n, at: offset)
-                if offset == job.header.offset + UInt64(pos) { unchanged.appendMerging(pos..<(pos + n)) }
+                let inPlace = offset == job.header.offset + UInt64(pos)
+                if inPlace && skipsUnchanged && trusted!.hasWholePages(at: offset, count: n) {
+                    unread.appendMerging(pos..<(pos + n))
+                } else {
+                    try baseline!.read(into: out + pos, count: n, at: offset)
+                }
+                if inPlace { unchanged.appendMerging(pos..<(pos + n)) }
             case .xorBaseline(let n, let offset):
                 try baseline!.read(into: out + pos, count: n, at: offset)
                 XOR.apply(UnsafeRawPointer(out + pos), literalBytes + lit, into: out + pos, count: n)
@@ -145,10 +169,43 @@ final class BlockDecoder {
         }
         // Without back-references the frame is complete: verify here, in parallel.
         let verified = backs.isEmpty
-        if verified && Checksum.xxh3(output.unsafeBase, decodedLength) != job.header.decodedChecksum {
+        var pieces: [UInt64]?
+        if verified, let pageList {
+            let list = Self.pieces(output.unsafeBase, decodedLength, pageSize: pageList, frameOffset: job.header.offset,
+                                   unchanged: unchanged, trusted: trusted)
+            guard PageListDigest.frameChecksum(list) == job.header.decodedChecksum else {
+                throw DWCPError.integrity("decoded checksum mismatch")
+            }
+            pieces = list
+        } else if verified && Checksum.xxh3(output.unsafeBase, decodedLength) != job.header.decodedChecksum {
             throw DWCPError.integrity("decoded checksum mismatch")
         }
         return DecodedFrame(header: job.header, output: output, backReferences: backs, streamOffset: job.streamOffset,
-                            verified: verified, unchanged: unchanged)
+                            verified: verified, unchanged: unchanged, pieces: pieces, unread: unread)
+    }
+
+    /// The digests of a decoded frame's pieces (`PageListDigest`). A whole page inside a range
+    /// copied from the baseline at its own offset takes the baseline page's digest from
+    /// `trusted` instead of being hashed: its bytes are the baseline's, whose digests the caller
+    /// computed from the same bytes when it wrote them.
+    static func pieces(_ out: UnsafeRawPointer, _ count: Int, pageSize: Int, frameOffset: UInt64,
+                       unchanged: [Range<Int>], trusted: PageDigests?) -> [UInt64] {
+        var list: [UInt64] = []
+        list.reserveCapacity(PageListDigest.pieceCount(count, pageSize: pageSize))
+        var u = 0
+        var i = 0
+        while i < count {
+            let n = min(pageSize, count - i)
+            var known: UInt64?
+            if let trusted, n == pageSize {
+                while u < unchanged.count && unchanged[u].upperBound <= i { u += 1 }
+                if u < unchanged.count && unchanged[u].lowerBound <= i && i + n <= unchanged[u].upperBound {
+                    known = trusted.digest(at: frameOffset + UInt64(i))
+                }
+            }
+            list.append(known ?? Checksum.xxh3(out + i, n))
+            i += n
+        }
+        return list
     }
 }

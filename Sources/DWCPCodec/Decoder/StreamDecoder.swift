@@ -13,8 +13,12 @@ public struct DecodeStats: Sendable {
     /// Zero bytes left as holes in a sparse output file (`SparseFileWriter`); nil when the
     /// output was not written sparsely.
     public var holeBytes: UInt64?
-    /// XXH3-128 of what the last DWCP stream decoded to, checked against its end frame.
+    /// XXH3-128 of what the last DWCP stream decoded to (over its page digests in a stream with
+    /// page-list checksums), checked against its end frame.
     public var outputDigest = Digest128.zero
+    /// The page digests of what the last DWCP stream decoded to, when it has page-list
+    /// checksums and `StreamDecoder.collectPageDigests` asked for them.
+    public var pageDigests: PageDigests?
     public init() {}
 }
 
@@ -28,7 +32,14 @@ public enum DecodedOutput {
     /// byte ranges among them that were copied from the baseline at their own offset (so equal
     /// to it): `dwcp-migrate receive` compares the rest with the image it holds and journals the
     /// changes. Only DWCP frame streams can be decoded this way (a plain zstd stream is refused).
+    /// With `StreamDecoder.trustedBaselineDigests` in use, the bytes of whole pages in those
+    /// ranges may be left unread (their digests verify them): the sink must not read them.
     case sink((UnsafeRawPointer, Int, [Range<Int>]) throws -> Void)
+
+    var isSink: Bool {
+        if case .sink = self { return true }
+        return false
+    }
 }
 
 /// Decodes a DWCP frame stream (or a plain zstd stream) back to the original bytes.
@@ -69,6 +80,15 @@ public final class StreamDecoder {
     /// frame, and their outputs follow each other. Unset, anything after the first stream's end
     /// frame is an error (`dwcp-migrate receive`: one stream is one round).
     public var concatenated = false
+    /// The page digests of the file at `baselinePath`, as the caller knows them from the bytes it
+    /// wrote there (`dwcp-migrate receive`: the rounds it applied), with the identity they belong
+    /// to. Used only for a stream with page-list checksums against exactly that baseline (same
+    /// identity, length and page size): a page copied from it at its own offset is then verified
+    /// by its digest here instead of being hashed, so an unchanged page costs no hashing.
+    public var trustedBaselineDigests: (identity: BaselineIdentity, digests: PageDigests)?
+    /// Keep the page digests of what a stream with page-list checksums decoded to, for the
+    /// caller's next `trustedBaselineDigests` (`DecodeStats.pageDigests`).
+    public var collectPageDigests = false
 
     public init() {}
 
@@ -127,12 +147,21 @@ public final class StreamDecoder {
         let maxPayload = 2 * maxBlock + (1 << 20)
         let outputs = buffers.pool(bufferCapacity: maxBlock)
         let payloads = buffers.pool(bufferCapacity: maxPayload)
-        let window = DecodeWindow(window: header.window, pool: outputs)
+        let window = DecodeWindow(window: header.window, pool: outputs,
+                                  readBaseline: baseline.map { b in { try b.read(into: $0, count: $1, at: $2) } })
         let history = header.history > 0 ? LiteralHistory(length: Int(header.history)) : nil
+        let pageList = header.pageListChecksums ? Int(header.pageSize) : nil
+        var trusted: PageDigests?
+        if let pageList, let t = trustedBaselineDigests, let baseline, t.identity == header.baseline,
+           t.digests.length == baseline.length, t.digests.pageSize == pageList {
+            trusted = t.digests
+        }
         let workers = (0..<threads).map { _ in
-            BlockDecoder(maxBlock: maxBlock, baseline: baseline, window: header.window, outputs: outputs, history: history)
+            BlockDecoder(maxBlock: maxBlock, baseline: baseline, window: header.window, outputs: outputs, history: history,
+                         pageList: pageList, trusted: trusted, skipsUnchanged: output.isSink)
         }
         let digest = StreamDigest()
+        var collected: [UInt64]? = pageList != nil && collectPageDigests ? [] : nil
         var stats = base
         let progress = self.progress
         var written: UInt64 = 0
@@ -162,15 +191,22 @@ public final class StreamDecoder {
                     // `position` since distance >= length, and are complete since references
                     // are resolved in order.
                     let before = from < frame.header.offset ? Int(min(UInt64(b.length), frame.header.offset - from)) : 0
-                    if before > 0, !window.copy(from: from, count: before, into: out + b.position) {
+                    if before > 0, try !window.copy(from: from, count: before, into: out + b.position) {
                         throw DWCPError.integrity("frame \(frame.header.sequence) (data, at stream offset \(frame.streamOffset)): back-reference to offset \(from) outside the window")
                     }
                     if before < b.length {
-                        (out + b.position + before).copyMemory(from: out + Int(from + UInt64(before) - frame.header.offset),
-                                                               byteCount: b.length - before)
+                        let source = Int(from + UInt64(before) - frame.header.offset)
+                        (out + b.position + before).copyMemory(from: out + source, byteCount: b.length - before)
+                        try DecodeWindow.fillUnread(frame.unread, of: source..<(source + b.length - before), frameStart: frame.header.offset,
+                                                    into: out + b.position + before, { try baseline!.read(into: $0, count: $1, at: $2) })
                     }
                 }
-                guard frame.verified || Checksum.xxh3(out, frame.output.count) == frame.header.decodedChecksum else {
+                var pieces = frame.pieces
+                if !frame.verified, let pageList {
+                    pieces = BlockDecoder.pieces(out, frame.output.count, pageSize: pageList, frameOffset: frame.header.offset,
+                                                 unchanged: frame.unchanged, trusted: trusted)
+                }
+                guard frame.verified || (pieces.map { PageListDigest.frameChecksum($0) } ?? Checksum.xxh3(out, frame.output.count)) == frame.header.decodedChecksum else {
                     throw DWCPError.integrity("frame \(frame.header.sequence) (data, at stream offset \(frame.streamOffset)): decoded checksum mismatch")
                 }
                 switch output {
@@ -178,8 +214,15 @@ public final class StreamDecoder {
                 case .sparse(let file): try file.write(out, count: frame.output.count)
                 case .sink(let take): try take(out, frame.output.count, frame.unchanged)
                 }
-                digest.update(out, frame.output.count)
-                window.append(frame.output, at: frame.header.offset)
+                if let pieces {
+                    PageListDigest.update(digest, with: pieces)
+                    // Pieces are pages of the output only while frames start on whole pages.
+                    if frame.header.offset % UInt64(header.pageSize) != 0 { collected = nil }
+                    collected?.append(contentsOf: pieces)
+                } else {
+                    digest.update(out, frame.output.count)
+                }
+                window.append(frame.output, at: frame.header.offset, unread: frame.unread)
                 written += UInt64(frame.output.count)
                 if let progress {
                     var s = DecodeStats()
@@ -262,6 +305,7 @@ public final class StreamDecoder {
         stats.bytesOut += written
         stats.streams += 1
         stats.outputDigest = e.digest
+        stats.pageDigests = collected.map { PageDigests(pageSize: Int(header.pageSize), length: written, pieces: $0) }
         return stats
     }
 
@@ -276,7 +320,8 @@ public final class StreamDecoder {
         case (.some(let id), .some(let path)):
             let (identity, length) = try resolveBaseline?(id) ?? (baselineIdentity, baselineLength)
             let b = try Baseline(opening: path, length: length)
-            let found = try identity.map { BaselineIdentity(length: b.length, digest: $0.digest) } ?? b.identity()
+            let found = try identity.map { BaselineIdentity(length: b.length, digest: $0.digest) }
+                ?? b.identity(pageList: header.pageListChecksums ? Int(header.pageSize) : nil)
             guard found == id else {
                 throw DWCPError.integrity("\(path): wrong baseline: stream was encoded against \(id.length) bytes with XXH3-128 \(id.digest), this file is \(found.length) bytes with \(found.digest)")
             }

@@ -12,12 +12,17 @@ public struct EncodeJob {
     /// The digests of the block's whole pages, when the caller computed them as it read the
     /// input (`EncoderConfiguration.inputDigests`).
     public let pageDigests: [UInt64]?
+    /// With page-list checksums: the block's pieces' digests when the reader had them (from the
+    /// input tap); nil, the worker computes them.
+    public let pieces: [UInt64]?
 }
 
 /// A finished frame (header and payload, ready to write) and what it contains.
 public struct EncodedFrame {
     public let bytes: RawBuffer
     public let stats: EncodeStats
+    /// With page-list checksums: the block's pieces' digests, for the stream's digest.
+    public let pieces: [UInt64]?
 }
 
 /// Turns one block into one data frame on a worker thread: hands open stretches to the
@@ -32,6 +37,8 @@ final class BlockEncoder {
     private let baseline: Baseline?
     private let framePool: BufferPool
     private let history: LiteralHistory?
+    /// The page size when frames are checksummed over page digests, else nil.
+    private let pageList: Int?
 
     /// Size of pooled frame buffers: the literal section is never larger than the block, and ops
     /// and reference ranges rarely take more than 48 bytes per page each.
@@ -55,8 +62,9 @@ final class BlockEncoder {
     }
 
     init(pageSize: Int, maxBlock: Int, index: BaselineIndex?, planner: CodecPlanner, framePool: BufferPool,
-         history: LiteralHistory?) {
+         history: LiteralHistory?, pageListChecksums: Bool = false) {
         self.planner = planner
+        pageList = pageListChecksums ? pageSize : nil
         self.framePool = framePool
         self.history = history
         literal = RawBuffer(capacity: maxBlock)
@@ -166,11 +174,13 @@ final class BlockEncoder {
         }
         let payloadLength = dataHead.totalLength
         frame.count = FrameHeader.encodedLength + payloadLength
+        let pieces = pageList.map { job.pieces ?? PageListDigest.pieces(job.block.unsafeBase, job.block.count, pageSize: $0) }
+        let decodedChecksum = pieces.map { PageListDigest.frameChecksum($0) } ?? Checksum.xxh3(job.block.unsafeBase, job.block.count)
         FrameHeader(kind: kind, payloadLength: UInt32(payloadLength), sequence: job.sequence, offset: job.offset,
                     decodedLength: UInt32(job.block.count), payloadChecksum: Checksum.xxh3(payload, payloadLength),
-                    decodedChecksum: Checksum.xxh3(job.block.unsafeBase, job.block.count)).store(to: frame.unsafeBase)
+                    decodedChecksum: decodedChecksum).store(to: frame.unsafeBase)
         stats.bytesOut = UInt64(frame.count)
-        return EncodedFrame(bytes: frame, stats: stats)
+        return EncodedFrame(bytes: frame, stats: stats, pieces: pieces)
     }
 
     /// A pooled buffer when the frame fits the usual bound (always, except for blocks with

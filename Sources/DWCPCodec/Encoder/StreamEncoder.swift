@@ -34,6 +34,16 @@ public struct EncoderConfiguration {
     public var deduplicate = true
     /// Literal history given to zstd as prefix (0 = frames compressed independently).
     public var history = 0
+    /// Checksum frames and digest the stream over page digests (`PageListDigest`), not bytes:
+    /// `dwcp-migrate file`, whose input tap computes them anyway (`inputDigests`) and whose
+    /// destination then verifies unchanged pages without hashing them. Off, the stream is a
+    /// version 1.1 one, byte for byte as before.
+    public var pageListChecksums = false
+    /// Where block and frame buffers come from: a caller encoding one stream after another
+    /// (the rounds of `dwcp-migrate file`) gives each the same, so later streams reuse the
+    /// buffers earlier ones faulted in (fresh 8 MiB blocks were a sixth of an unchanged 1 GiB
+    /// round's reading). Nil, the encode makes its own.
+    public var buffers: BufferPools?
     /// Free-form JSON object written into the skippable info frame.
     public var infoJSON: String?
 
@@ -85,9 +95,15 @@ public final class StreamEncoder {
             }
             identity = .success(known)
         }
-        let digestThread = identity != nil ? nil : baseline.map { b in OSThread { identity = Result { try b.identity() } } }
+        let pageList = c.pageListChecksums ? c.pageSize : nil
+        let digestThread = identity != nil ? nil : baseline.map { b in OSThread { identity = Result { try b.identity(pageList: pageList) } } }
         defer { digestThread?.join() }
         let history = c.history > 0 ? LiteralHistory(length: c.history) : nil
+        // How far back references may reach, which is what the decoder keeps of its output.
+        // Only duplicate pages refer back: without them the header says 0 and the decoder keeps
+        // no frame past its write (an image round's decoder faulted in 16 frames of 8 MiB it
+        // never read again).
+        let window = c.deduplicate ? c.window : 0
         var written = EncodeStats()
         var headerWritten = false
         var sequence: UInt64 = 0
@@ -97,9 +113,10 @@ public final class StreamEncoder {
             if headerWritten { return }
             headerWritten = true
             digestThread?.join()
-            var header = StreamHeader(pageSize: UInt32(c.pageSize), maxBlock: UInt32(blockSize), window: c.window,
+            var header = StreamHeader(pageSize: UInt32(c.pageSize), maxBlock: UInt32(blockSize), window: window,
                                       baseline: try identity?.get(), streamID: SystemRandom.uint64())
             header.history = UInt32(c.history)
+            header.pageListChecksums = c.pageListChecksums
             try output.writeAll(header.encoded())
             written.bytesOut += UInt64(StreamHeader.encodedLength)
             if let info {
@@ -109,12 +126,14 @@ public final class StreamEncoder {
             }
         }
 
-        let blocks = BufferPool(bufferCapacity: blockSize)
-        let frames = BufferPool(bufferCapacity: BlockEncoder.frameCapacity(maxBlock: blockSize, pageSize: c.pageSize))
+        let pools = c.buffers ?? BufferPools()
+        let blocks = pools.pool(bufferCapacity: blockSize)
+        let frames = pools.pool(bufferCapacity: BlockEncoder.frameCapacity(maxBlock: blockSize, pageSize: c.pageSize))
         let workers = (0..<c.threads).map { _ in
             BlockEncoder(pageSize: c.pageSize, maxBlock: blockSize, index: index, planner: c.planner, framePool: frames,
-                         history: history)
+                         history: history, pageListChecksums: c.pageListChecksums)
         }
+        let digest = StreamDigest()
         let progress = self.progress
         let pipeline = OrderedPipeline<EncodeJob, EncodedFrame>(
             workers: c.threads, maxInFlight: c.maxInFlight,
@@ -131,13 +150,13 @@ public final class StreamEncoder {
                 defer { frames.recycle(frame.bytes) }
                 try writeHeader()
                 try output.writeAll(frame.bytes.unsafeBase, count: frame.bytes.count)
+                if let pieces = frame.pieces { PageListDigest.update(digest, with: pieces) }
                 written.add(frame.stats)
                 progress?(written)
             })
 
         let planner = BlockPlanner(pageSize: c.pageSize,
-                                   duplicates: c.deduplicate && c.window > 0 ? DuplicateIndex(window: c.window, pageSize: c.pageSize) : nil)
-        let digest = StreamDigest()
+                                   duplicates: window > 0 ? DuplicateIndex(window: window, pageSize: c.pageSize) : nil)
         var offset: UInt64 = 0
         var dataIndex: UInt64 = 0
         do {
@@ -145,11 +164,15 @@ public final class StreamEncoder {
                 let block = blocks.take()
                 block.count = try input.read(into: block.unsafeBase, count: blockSize)
                 if block.count == 0 { break }
-                digest.update(block.unsafeBase, block.count)
-                let pageDigests = index?.digests == nil ? nil : c.inputDigests?.digests(ofPagesAt: offset, count: block.count)
+                // Over bytes, the stream's digest is taken here; over page digests, by the writer
+                // from each frame's pieces (which the tap's digests give, or the worker hashes).
+                if pageList == nil { digest.update(block.unsafeBase, block.count) }
+                let tapped = c.inputDigests?.digests(ofPagesAt: offset, count: block.count)
+                let pageDigests = index?.digests == nil ? nil : tapped
                 let plan = planner.plan(block.unsafeBase, count: block.count, offset: offset, baseline: index?.digests, known: pageDigests)
                 try pipeline.submit(EncodeJob(sequence: sequence, dataIndex: dataIndex, offset: offset, block: block, plan: plan,
-                                              pageDigests: pageDigests))
+                                              pageDigests: pageDigests,
+                                              pieces: pageList.flatMap { Self.pieces(of: block, pageSize: $0, wholePages: tapped) }))
                 sequence += 1
                 dataIndex += 1
                 offset += UInt64(block.count)
@@ -168,6 +191,15 @@ public final class StreamEncoder {
         try output.writeAll(endFrame)
         totals.bytesOut += UInt64(endFrame.count)
         return totals
+    }
+
+    /// A block's page-list pieces from the digests of its whole pages the input tap computed,
+    /// with a short last piece hashed here; nil when the tap did not give them all.
+    static func pieces(of block: RawBuffer, pageSize: Int, wholePages: [UInt64]?) -> [UInt64]? {
+        guard var list = wholePages, list.count == block.count / pageSize else { return nil }
+        let tail = block.count % pageSize
+        if tail > 0 { list.append(Checksum.xxh3(block.unsafeBase + (block.count - tail), tail)) }
+        return list
     }
 
     /// A non-data frame (end, info): decoded bytes are the payload itself.
