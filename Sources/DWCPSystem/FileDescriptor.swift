@@ -429,3 +429,26 @@ public struct StorageIdentity: Equatable, Sendable {
         self.init(st)
     }
 }
+
+/// A file's identity, size and change times as `stat` gives them: equal versions mean nobody
+/// wrote the file in between (a write moves its modification and change times).
+///
+/// `dwcp-migrate receive` keeps the page digests of the image it wrote for the next round, which
+/// verifies the pages it leaves unchanged by them: only while the image is the version it wrote.
+/// (A block device's times do not move with writes to it; receive owns the device it writes.)
+public struct FileVersion: Equatable, Sendable {
+    let storage: StorageIdentity
+    let size: Int64
+    let modified: Int64
+    let changed: Int64
+
+    /// The version of the file `path` names now; nil if it cannot be read.
+    public init?(path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0, let storage = StorageIdentity(st) else { return nil }
+        self.storage = storage
+        size = Int64(st.st_size)
+        modified = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        changed = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
+    }
+}

@@ -65,8 +65,21 @@ public final class ImageDestination {
         let pipeline = ReceivePipeline(receiver: receiver)
         pipeline.threads = threads
         pipeline.buffers = buffers
+        pipeline.collectPageDigests = true
         return pipeline
     }
+
+    /// The page digests of the image as this receiver wrote it, with the identity of the round
+    /// that made it and the file's version just after: the next round, a delta against that
+    /// round, verifies the pages it copies unchanged by them instead of hashing them
+    /// (`StreamDecoder.trustedBaselineDigests`). Kept only from a round this process applied and
+    /// while the file is the version it wrote; a restart, a rollback or another source drops them.
+    private struct KnownPages {
+        let identity: BaselineIdentity
+        let digests: PageDigests
+        let version: FileVersion
+    }
+    private var knownPages: KnownPages?
 
     public func run(listener: StreamListener) throws -> Outcome {
         var outcome = Outcome()
@@ -80,6 +93,7 @@ public final class ImageDestination {
         // receive left (callers that want to say so run `recover` first). A receiver whose
         // source was replaced mid-round starts here again.
         func start() throws {
+            knownPages = nil
             try ImageJournal.recover(files)
             // The image may be a round of a migration a killed receiver was in: then the source,
             // told its receiver restarted, sends the next round again (or starts over with round
@@ -98,9 +112,12 @@ public final class ImageDestination {
         try start()
         while true {
             let step: (RoundLabel, ReceivePipeline.Result, UInt64)
+            let known = knownPages
+            knownPages = nil
             do {
                 step = expected == 0 ? try receiveWhole(listener)
-                    : try receiveInPlace(listener, round: expected, orRoundZero: orRoundZero, identity: identity, length: length)
+                    : try receiveInPlace(listener, round: expected, orRoundZero: orRoundZero, identity: identity, length: length,
+                                         known: known)
             } catch let e as DWCPError where e == Wire.transferAbandoned {
                 // Its source is gone (killed, or cut off) and another proved the shared secret:
                 // the round was not committed, so the image is as a restarted receiver finds it.
@@ -113,6 +130,9 @@ public final class ImageDestination {
             orRoundZero = false
             // Only a DWCP frame stream's end frame carries the digest (a raw or zstd round 0 does not).
             identity = result.decode.format == "dwcp" ? BaselineIdentity(length: result.decode.bytesOut, digest: result.decode.outputDigest) : nil
+            if label.kind == .round, let identity, let digests = result.decode.pageDigests, let version = FileVersion(path: path) {
+                knownPages = KnownPages(identity: identity, digests: digests, version: version)
+            }
             outcome.bytesReceived += result.transfer.bytes
             try onRound?(label, result, written)
             if label.kind == .abort {
@@ -238,7 +258,8 @@ public final class ImageDestination {
     /// is verified, then written into the image. A stream that is a delta against the round
     /// before the one held (a restarted source offering that round again) first takes the image
     /// back to it (`RoundUndo`) and is then that round.
-    private func receiveInPlace(_ listener: StreamListener, round expected: Int, orRoundZero: Bool, identity: BaselineIdentity?, length: UInt64) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
+    private func receiveInPlace(_ listener: StreamListener, round expected: Int, orRoundZero: Bool, identity: BaselineIdentity?, length: UInt64,
+                                known: KnownPages?) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
         let journalPath = files.journal
         var round = expected
         // The round the image holds when the stream's data arrives.
@@ -250,6 +271,9 @@ public final class ImageDestination {
         pipeline.baselinePath = path
         pipeline.baselineIdentity = identity
         if files.isDevice { pipeline.baselineLength = length }
+        if let known, known.identity == identity, FileVersion(path: path) == known.version {
+            pipeline.trustedBaselineDigests = (known.identity, known.digests)
+        }
         let held = self.held
         // The round held, when a stream may be it again without a rollback (see below).
         var again: Int?

@@ -147,7 +147,7 @@ public final class ImageSource {
         var resumed = c.resumable ? RoundRecord.load(from: recordPath, forImageAt: snapshot, exact: true) : nil
         // A run killed while it wrote a round into its snapshot leaves it torn: one pass over it
         // tells, and a torn snapshot means starting over.
-        if let r = resumed, (try? Baseline(opening: snapshot).identity()) != r.identity {
+        if let r = resumed, (try? Baseline(opening: snapshot).identity(pageList: c.encoder.pageSize)) != r.identity {
             Diagnostics.warning("\(snapshot) is not the round \(r.round) its record names (a run stopped while updating it): starting with round 0")
             resumed = nil
         }
@@ -158,6 +158,8 @@ public final class ImageSource {
         // The snapshot's identity: the digest of the round that made it, which the encoder
         // would otherwise compute with a pass over the whole snapshot every round.
         var snapshotIdentity: BaselineIdentity? = resumed?.identity
+        // Every round's encoder buffers, kept from one round to the next.
+        let buffers = BufferPools()
         // Whether to look changed pages up anywhere in the snapshot (content that moved). Each
         // round that does builds an index of the whole snapshot; once a round shows the changes
         // stay in place (under 1/64 of them found elsewhere) the rest of the rounds skip it.
@@ -204,6 +206,10 @@ public final class ImageSource {
                 encoder.baselineIdentity = snapshotIdentity
                 encoder.searchMoved = searchMoved
                 encoder.baselineDigests = snapshotDigests
+                // Checksums over the page digests the tap computes anyway: an unchanged page
+                // costs the destination no hashing (`PageListDigest`).
+                encoder.pageListChecksums = true
+                encoder.buffers = buffers
                 encoder.infoJSON = label.json
                 let onProgress = self.onProgress
                 let rate = planner.dirtyBytesPerSecond

@@ -17,6 +17,10 @@ public final class ReceivePipeline {
     public var baselineLength: UInt64?
     /// `StreamDecoder.resolveBaseline`.
     public var resolveBaseline: ((BaselineIdentity) throws -> (identity: BaselineIdentity?, length: UInt64?))?
+    /// `StreamDecoder.trustedBaselineDigests`.
+    public var trustedBaselineDigests: (identity: BaselineIdentity, digests: PageDigests)?
+    /// `StreamDecoder.collectPageDigests`.
+    public var collectPageDigests = false
     public var threads = OSThread.processorCount
     /// The transport's and the decoder's buffers: `ImageDestination` gives every round the same,
     /// so a round reuses the buffers the rounds before it faulted in.
@@ -64,6 +68,8 @@ public final class ReceivePipeline {
         decoder.baselineIdentity = baselineIdentity
         decoder.baselineLength = baselineLength
         decoder.resolveBaseline = resolveBaseline
+        decoder.trustedBaselineDigests = trustedBaselineDigests
+        decoder.collectPageDigests = collectPageDigests
         var collected: [String] = []
         decoder.onInfo = { [onInfo] in
             collected.append($0)
