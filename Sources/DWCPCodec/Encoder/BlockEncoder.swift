@@ -8,7 +8,9 @@ public struct EncodeJob {
     public let dataIndex: UInt64
     public let offset: UInt64
     public let block: RawBuffer
-    public let plan: [PlanSegment]
+    /// The reader's plan; nil when no duplicate index makes planning sequential, and the worker
+    /// plans the block itself (`BlockEncoder.encode`).
+    public let plan: [PlanSegment]?
     /// The digests of the block's whole pages, when the caller computed them as it read the
     /// input (`EncoderConfiguration.inputDigests`).
     public let pageDigests: [UInt64]?
@@ -39,6 +41,10 @@ final class BlockEncoder {
     private let history: LiteralHistory?
     /// The page size when frames are checksummed over page digests, else nil.
     private let pageList: Int?
+    private let pageSize: Int
+    /// The baseline's page digests (`BaselineIndex.digests`), which a worker's plan and matcher
+    /// compare the block's pages with.
+    private let baselineDigests: PageDigests?
 
     /// Size of pooled frame buffers: the literal section is never larger than the block, and ops
     /// and reference ranges rarely take more than 48 bytes per page each.
@@ -64,7 +70,9 @@ final class BlockEncoder {
     init(pageSize: Int, maxBlock: Int, index: BaselineIndex?, planner: CodecPlanner, framePool: BufferPool,
          history: LiteralHistory?, pageListChecksums: Bool = false) {
         self.planner = planner
+        self.pageSize = pageSize
         pageList = pageListChecksums ? pageSize : nil
+        baselineDigests = index?.digests
         self.framePool = framePool
         self.history = history
         literal = RawBuffer(capacity: maxBlock)
@@ -77,11 +85,20 @@ final class BlockEncoder {
     func encode(_ job: EncodeJob) throws -> EncodedFrame {
         let base = UnsafeRawPointer(job.block.unsafeBase)
         let count = job.block.count
+        // A block the reader did not plan is planned here, with its pages' digests hashed here
+        // when the reader had none and something compares them (the baseline's digests, or
+        // page-list checksums): hashing and zero scanning then run on every worker at once.
+        var pageDigests = job.pageDigests
+        if pageDigests == nil, job.plan == nil, baselineDigests != nil || (pageList != nil && job.pieces == nil) {
+            pageDigests = PageListDigest.pieces(base, count - count % pageSize, pageSize: pageSize)
+        }
+        let plan = job.plan ?? BlockPlanner(pageSize: pageSize, duplicates: nil)
+            .plan(base, count: count, offset: job.offset, baseline: baselineDigests, known: pageDigests)
         var content = FrameContent(literal: literal)
         content.stats.bytesIn = UInt64(count)
         content.stats.frames = 1
         var shift: Int64 = 0
-        for segment in job.plan {
+        for segment in plan {
             switch segment {
             case .zero(_, let n):
                 content.zero(n)
@@ -89,19 +106,20 @@ final class BlockEncoder {
                 content.back(n, distance: d)
             case .open(let start, let n):
                 if let matcher {
-                    try matcher.encode(base, start: start, end: start + n, blockOffset: job.offset, pageDigests: job.pageDigests, shift: &shift, into: &content)
-                } else if job.plan.count == 1 {
+                    try matcher.encode(base, start: start, end: start + n, blockOffset: job.offset, pageDigests: baselineDigests == nil ? nil : pageDigests,
+                                       shift: &shift, into: &content)
+                } else if plan.count == 1 {
                     content.wholeLiteral(base + start, n)
                 } else {
                     content.literal(base + start, n)
                 }
             }
         }
-        return try assemble(job, content)
+        return try assemble(job, content, wholePages: pageDigests)
     }
 
     /// Compresses the literal section and writes header and payload into one buffer.
-    private func assemble(_ job: EncodeJob, _ content: FrameContent) throws -> EncodedFrame {
+    private func assemble(_ job: EncodeJob, _ content: FrameContent, wholePages: [UInt64]?) throws -> EncodedFrame {
         var stats = content.stats
         let literal = content.literalBytes
         let setting = planner.choose(literalBytes: literal.count)
@@ -174,7 +192,8 @@ final class BlockEncoder {
         }
         let payloadLength = dataHead.totalLength
         frame.count = FrameHeader.encodedLength + payloadLength
-        let pieces = pageList.map { job.pieces ?? PageListDigest.pieces(job.block.unsafeBase, job.block.count, pageSize: $0) }
+        let pieces = pageList.map { job.pieces ?? StreamEncoder.pieces(of: job.block, pageSize: $0, wholePages: wholePages)
+            ?? PageListDigest.pieces(job.block.unsafeBase, job.block.count, pageSize: $0) }
         let decodedChecksum = pieces.map { PageListDigest.frameChecksum($0) } ?? Checksum.xxh3(job.block.unsafeBase, job.block.count)
         FrameHeader(kind: kind, payloadLength: UInt32(payloadLength), sequence: job.sequence, offset: job.offset,
                     decodedLength: UInt32(job.block.count), payloadChecksum: Checksum.xxh3(payload, payloadLength),

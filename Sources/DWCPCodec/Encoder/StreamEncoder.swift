@@ -67,8 +67,9 @@ public struct EncoderConfiguration {
 /// Encodes a byte stream into the DWCP frame stream (docs/FORMAT.md).
 ///
 /// Three stages: the calling thread reads blocks, digests them and plans zero and duplicate pages
-/// (sequential by nature); `threads` workers match, compress and checksum blocks; a writer thread
-/// emits frames in order. At most `maxInFlight` blocks exist at once.
+/// (sequential by nature: the duplicate index depends on every earlier page; without duplicate
+/// elimination each worker plans its own blocks); `threads` workers match, compress and checksum
+/// blocks; a writer thread emits frames in order. At most `maxInFlight` blocks exist at once.
 public final class StreamEncoder {
     public let configuration: EncoderConfiguration
     /// Called on the writer thread after each frame with the running totals.
@@ -155,8 +156,9 @@ public final class StreamEncoder {
                 progress?(written)
             })
 
-        let planner = BlockPlanner(pageSize: c.pageSize,
-                                   duplicates: window > 0 ? DuplicateIndex(window: window, pageSize: c.pageSize) : nil)
+        // Only the duplicate index makes planning sequential: without it each worker plans its
+        // own blocks (zero pages, pages equal to the baseline's), and the reader only reads.
+        let planner = window > 0 ? BlockPlanner(pageSize: c.pageSize, duplicates: DuplicateIndex(window: window, pageSize: c.pageSize)) : nil
         var offset: UInt64 = 0
         var dataIndex: UInt64 = 0
         do {
@@ -169,7 +171,7 @@ public final class StreamEncoder {
                 if pageList == nil { digest.update(block.unsafeBase, block.count) }
                 let tapped = c.inputDigests?.digests(ofPagesAt: offset, count: block.count)
                 let pageDigests = index?.digests == nil ? nil : tapped
-                let plan = planner.plan(block.unsafeBase, count: block.count, offset: offset, baseline: index?.digests, known: pageDigests)
+                let plan = planner?.plan(block.unsafeBase, count: block.count, offset: offset, baseline: index?.digests, known: pageDigests)
                 try pipeline.submit(EncodeJob(sequence: sequence, dataIndex: dataIndex, offset: offset, block: block, plan: plan,
                                               pageDigests: pageDigests,
                                               pieces: pageList.flatMap { Self.pieces(of: block, pageSize: $0, wholePages: tapped) }))

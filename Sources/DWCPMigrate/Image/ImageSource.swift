@@ -229,9 +229,12 @@ public final class ImageSource {
                 func attempt() throws -> (SendPipeline.Result, ImageJournal.Writer?, PageDigests.Builder) {
                     let digests = PageDigests.Builder(pageSize: c.encoder.pageSize, previous: snapshotDigests)
                     // The encoder compares pages with the snapshot's by the digests the tap
-                    // computed, instead of hashing each page a second time.
+                    // computed, instead of hashing each page a second time. The final round
+                    // updates no snapshot: nothing taps it, and the encoder's workers hash the
+                    // pages they encode, on every core at once, where the tap hashed them on the
+                    // reader's thread (the floor of a round that changed little).
                     var encoder = encoder
-                    encoder.inputDigests = digests
+                    if !final { encoder.inputDigests = digests }
                     let pipeline = SendPipeline(encoder: encoder, sender: sender)
                     // The image is read once a round, by the encoder; what it read is what was
                     // sent, so that is what the snapshot keeps: all of it in round 0, the pages
@@ -273,12 +276,17 @@ public final class ImageSource {
                         }
                         return (try send(), nil, digests)
                     }
+                    if final {
+                        let sent = try send()
+                        finalTransport = pipeline.transport
+                        return (sent, nil, digests)
+                    }
                     let j = try ImageJournal.Writer(path: journalPath, round: UInt64(round), baselinePath: snapshot, durable: false)
                     // Pages whose digests match the snapshot's are not compared with it.
                     pipeline.inputTap = { p, n in try j.take(p, n, unchanged: digests.take(p, n)) }
                     do {
                         let sent = try send()
-                        finalTransport = final ? pipeline.transport : nil
+                        finalTransport = nil
                         return (sent, j, digests)
                     } catch {
                         j.close()
