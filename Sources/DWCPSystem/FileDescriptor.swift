@@ -435,7 +435,9 @@ public struct StorageIdentity: Equatable, Sendable {
 ///
 /// `dwcp-migrate receive` keeps the page digests of the image it wrote for the next round, which
 /// verifies the pages it leaves unchanged by them: only while the image is the version it wrote.
-/// (A block device's times do not move with writes to it; receive owns the device it writes.)
+/// A guard against another writer, not a proof: file times move in clock ticks of a few
+/// milliseconds, so a write in the same tick as receive's own goes unseen, and a block device's
+/// times do not move with writes to it at all (receive owns the image it writes).
 public struct FileVersion: Equatable, Sendable {
     let storage: StorageIdentity
     let size: Int64

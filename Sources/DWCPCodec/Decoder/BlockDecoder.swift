@@ -152,7 +152,9 @@ final class BlockDecoder {
                 (out + pos).initializeMemory(as: UInt8.self, repeating: 0, count: n)
             case .copyBaseline(let n, let offset):
                 let inPlace = offset == job.header.offset + UInt64(pos)
-                if inPlace && skipsUnchanged && trusted!.hasWholePages(at: offset, count: n) {
+                // Only in a frame that starts on a whole page: its pieces are then the image's
+                // pages, each unread one verified by its trusted digest (`pieces`).
+                if inPlace && skipsUnchanged && job.header.offset % UInt64(pageList!) == 0 && trusted!.hasWholePages(at: offset, count: n) {
                     unread.appendMerging(pos..<(pos + n))
                 } else {
                     try baseline!.read(into: out + pos, count: n, at: offset)
