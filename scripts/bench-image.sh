@@ -8,8 +8,8 @@
 # frozen source.
 #   scripts/bench-image.sh BIN_DIR
 # Environment: IMAGE_MIB (default 1024), IMAGE_RATE (MiB/s, default 8), IMAGE_DOWNTIME (dwcp's
-# --max-downtime, default 1s: every round reads the whole image, ~0.32 s/GiB here, so a 300 ms
-# budget fits images up to ~800 MiB), IMAGE_TRIALS (default 2), IMAGE_DIR (default $TMPDIR or
+# --max-downtime, default 1s; since page-list checksums an unchanged 1 GiB final round takes
+# ~0.2 s here, so 300ms fits this image), IMAGE_TRIALS (default 2), IMAGE_DIR (default $TMPDIR or
 # /tmp; needs 4 x IMAGE_MIB free).
 set -euo pipefail
 bin=$(cd "${1:-.build/release}" && pwd)
