@@ -47,6 +47,12 @@ public struct FileDescriptor: Sendable, Equatable {
         return fd.sizeIfSeekable()
     }
 
+    /// Whether `path` names a directory (following symlinks).
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR
+    }
+
     /// Creates `path` for writing; refuses an existing file unless `overwrite` (`O_EXCL` otherwise).
     ///
     /// A character device or FIFO that already exists is opened as it is, without `overwrite`:

@@ -60,13 +60,18 @@ struct FileCommand: ParsableCommand {
         opened.close()
         guard isImage else { throw DWCPError.usage("\(sourcePath): not a regular file or block device") }
         if source.codec == "raw" { throw DWCPError.usage("--codec raw is for VM streams; image rounds are deltas and need the encoder") }
+        // The snapshot of what was sent lives there: a directory that is not there is said by
+        // its option before the link is probed (it failed at round 0, naming the snapshot file).
+        let work = workDir ?? getenvString("TMPDIR") ?? "/tmp"
+        guard FileDescriptor.isDirectory(work) else {
+            throw DWCPError.usage("\(workDir != nil ? "--work-dir" : "the work directory ($TMPDIR or /tmp)") \(work): not a directory")
+        }
         let source = self.source, verbose = verbosity.verbose
         let plan = try source.plan()
         try source.show(plan, verbose: verbose)
         if source.dryRun { return }
         var planner = PrecopyPlanner(maxDowntime: plan.maxDowntime, maxRounds: maxRounds)
         planner.forecastBytesPerSecond = source.linkRate.map { Units.parseBitRate($0)! / 8 }
-        let work = workDir ?? getenvString("TMPDIR") ?? "/tmp"
         var config = ImageSource.Configuration(source: sourcePath, workDirectory: work, sender: try source.sender(plan), planner: planner)
         config.resumable = resume
         config.destination = source.to

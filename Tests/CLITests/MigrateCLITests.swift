@@ -938,6 +938,10 @@ final class MigrateCLITests: XCTestCase {
             XCTAssertEqual(refused.status, 2, refused.stderr)
             XCTAssertTrue(refused.stderr.contains("\(source): not a regular file or block device"), refused.stderr)
         }
+        // So is a work directory that is not there (it failed at round 0, naming the snapshot).
+        let noWork = try CLI.run("dwcp-migrate", ["file", image, "--to", "127.0.0.1:1", "--work-dir", t.path("absent"), "--dry-run"])
+        XCTAssertEqual(noWork.status, 2, noWork.stderr)
+        XCTAssertTrue(noWork.stderr.hasPrefix("dwcp-migrate: error: --work-dir \(t.path("absent")): not a directory"), noWork.stderr)
         XCTAssertEqual(try CLI.run("dwcp-send", ["--max-rate", "99999999999999999999999Gbit", "127.0.0.1:1"]).status, 2)
         for watch in ["nan", "1e300"] { XCTAssertEqual(try CLI.run("dwcp-detect", ["--watch", watch, "127.0.0.1:1"]).status, 2) }
         // A NaN timeout would never expire: refused.
