@@ -194,16 +194,13 @@ final class BlockDecoder {
                        unchanged: [Range<Int>], trusted: PageDigests?) -> [UInt64] {
         var list: [UInt64] = []
         list.reserveCapacity(PageListDigest.pieceCount(count, pageSize: pageSize))
-        var u = 0
+        var cover = RangeCover(unchanged)
         var i = 0
         while i < count {
             let n = min(pageSize, count - i)
             var known: UInt64?
-            if let trusted, n == pageSize {
-                while u < unchanged.count && unchanged[u].upperBound <= i { u += 1 }
-                if u < unchanged.count && unchanged[u].lowerBound <= i && i + n <= unchanged[u].upperBound {
-                    known = trusted.digest(at: frameOffset + UInt64(i))
-                }
+            if let trusted, n == pageSize, cover.covers(i..<(i + n)) {
+                known = trusted.digest(at: frameOffset + UInt64(i))
             }
             list.append(known ?? Checksum.xxh3(out + i, n))
             i += n

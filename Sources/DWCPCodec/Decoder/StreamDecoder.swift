@@ -147,8 +147,8 @@ public final class StreamDecoder {
         let maxPayload = 2 * maxBlock + (1 << 20)
         let outputs = buffers.pool(bufferCapacity: maxBlock)
         let payloads = buffers.pool(bufferCapacity: maxPayload)
-        let window = DecodeWindow(window: header.window, pool: outputs,
-                                  readBaseline: baseline.map { b in { try b.read(into: $0, count: $1, at: $2) } })
+        let readBaseline = baseline.map { b in { try b.read(into: $0, count: $1, at: $2) } as (UnsafeMutableRawPointer, Int, UInt64) throws -> Void }
+        let window = DecodeWindow(window: header.window, pool: outputs, readBaseline: readBaseline)
         let history = header.history > 0 ? LiteralHistory(length: Int(header.history)) : nil
         let pageList = header.pageListChecksums ? Int(header.pageSize) : nil
         var trusted: PageDigests?
@@ -198,7 +198,7 @@ public final class StreamDecoder {
                         let source = Int(from + UInt64(before) - frame.header.offset)
                         (out + b.position + before).copyMemory(from: out + source, byteCount: b.length - before)
                         try DecodeWindow.fillUnread(frame.unread, of: source..<(source + b.length - before), frameStart: frame.header.offset,
-                                                    into: out + b.position + before, { try baseline!.read(into: $0, count: $1, at: $2) })
+                                                    into: out + b.position + before, readBaseline)
                     }
                 }
                 var pieces = frame.pieces

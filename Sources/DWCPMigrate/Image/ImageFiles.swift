@@ -68,8 +68,7 @@ public struct ImageFiles: Sendable, Equatable {
             throw DWCPError.usage("\(image) is not a regular file or block device: a pipe, character device or directory cannot hold the image")
         }
         if let directory = journalDirectory {
-            var d = stat()
-            guard stat(directory, &d) == 0, d.st_mode & S_IFMT == S_IFDIR else {
+            guard FileDescriptor.isDirectory(directory) else {
                 throw DWCPError.usage("--journal-dir \(directory) is not a directory")
             }
         }

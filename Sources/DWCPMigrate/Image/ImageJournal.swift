@@ -159,12 +159,8 @@ public enum ImageJournal {
             let start = offset
             offset += UInt64(count)
             let page = ImageJournal.pageSize
-            var u = 0
-            func isKnownSame(_ i: Int) -> Bool {
-                let n = min(page, count - i)
-                while u < unchanged.count && unchanged[u].upperBound <= i { u += 1 }
-                return u < unchanged.count && unchanged[u].lowerBound <= i && unchanged[u].upperBound >= i + n
-            }
+            var known = RangeCover(unchanged)
+            func isKnownSame(_ i: Int) -> Bool { known.covers(i..<min(i + page, count)) }
             var i = 0
             while i < count {
                 if isKnownSame(i) { i += page; continue }

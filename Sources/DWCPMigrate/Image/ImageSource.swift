@@ -321,13 +321,10 @@ public final class ImageSource {
                 // Bringing the snapshot up to this round: the fixed cost every round pays
                 // besides its transfer (nothing after the final round).
                 let applyStart = MonotonicClock.now()
+                // The final round keeps no journal: it updates no snapshot.
                 if let journal {
-                    if final {
-                        journal.close()
-                    } else {
-                        try journal.commit()
-                        try ImageJournal.applyPrivately(journal: journalPath, to: snapshot)
-                    }
+                    try journal.commit()
+                    try ImageJournal.applyPrivately(journal: journalPath, to: snapshot)
                 }
                 let snapshotSeconds = MonotonicClock.now() - applyStart
                 snapshotIdentity = result.encode.inputDigest == .zero ? nil
