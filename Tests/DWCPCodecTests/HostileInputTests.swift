@@ -4,11 +4,11 @@ import XCTest
 
 /// Corrupted, truncated and garbage streams: always an integrity error, never wrong bytes out.
 final class HostileInputTests: XCTestCase {
-    func sample() throws -> (Scratch, [UInt8], [UInt8]) {
+    func sample(pageList: Bool = false) throws -> (Scratch, [UInt8], [UInt8]) {
         let scratch = Scratch()
         var gen = TestData(seed: 21)
         let input = gen.memoryImage(pages: 64)
-        let (stream, _) = try Codec.encode(input, scratch: scratch) { $0.blockSize = 16384; $0.threads = 1 }
+        let (stream, _) = try Codec.encode(input, scratch: scratch) { $0.blockSize = 16384; $0.threads = 1; $0.pageListChecksums = pageList }
         return (scratch, input, stream)
     }
 
@@ -19,7 +19,16 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testEveryCorruptedByteIsCaught() throws {
-        let (scratch, input, stream) = try sample()
+        try assertEveryCorruptedByteIsCaught(pageList: false)
+    }
+
+    /// The same with checksums over page digests (format 1.2, `PageListTests`).
+    func testEveryCorruptedByteOfAPageListStreamIsCaught() throws {
+        try assertEveryCorruptedByteIsCaught(pageList: true)
+    }
+
+    func assertEveryCorruptedByteIsCaught(pageList: Bool) throws {
+        let (scratch, input, stream) = try sample(pageList: pageList)
         var gen = TestData(seed: 22)
         // Every byte of the headers, then a sample of payload bytes.
         var positions = Array(0..<min(stream.count, 400))
