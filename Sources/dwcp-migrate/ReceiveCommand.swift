@@ -81,7 +81,10 @@ struct ReceiveCommand: ParsableCommand {
         if output == "-" { throw ValidationError("-o needs a file or block device: rounds are applied in place") }
         if journalDir != nil && output == nil { throw ValidationError("--journal-dir goes with -o FILE") }
         if let output {
-            do { _ = try ImageFiles(image: output, journalDirectory: journalDir) } catch let e as DWCPError { throw ValidationError("-o \(e.message)") }
+            do { _ = try ImageFiles(image: output, journalDirectory: journalDir) } catch let e as DWCPError {
+                // Name the option only where the message is about the image itself.
+                throw ValidationError(e.message.hasPrefix(output) ? "-o \(e.message)" : e.message)
+            }
         }
         if !(idleTimeout > 0 && idleTimeout <= 1_000_000) { throw ValidationError("--idle-timeout must be above 0 and at most 1000000 seconds") }
         if let t = threads, !(1...256).contains(t) { throw ValidationError("-T must be 1...256") }

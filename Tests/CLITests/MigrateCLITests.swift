@@ -368,6 +368,7 @@ final class MigrateCLITests: XCTestCase {
         let noDirectory = try CLI.run("dwcp-migrate", ["receive", "--listen", "127.0.0.1:0", "-o", device])
         XCTAssertEqual(noDirectory.status, 2, noDirectory.stderr)
         XCTAssertTrue(noDirectory.stderr.contains("--journal-dir"), noDirectory.stderr)
+        XCTAssertTrue(noDirectory.stderr.contains("error: -o \(device) is a block device"), noDirectory.stderr)
 
         // Killed in round 0: the device is marked, recover says so, a new receive starts over.
         let killed = """
@@ -627,7 +628,9 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(again.printed, "0 0", again.stderr)
         XCTAssertEqual(t.read("dst.img"), t.read("src.img"))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: state), [])
-        XCTAssertEqual(try CLI.run("dwcp-migrate", ["receive", "--listen", "127.0.0.1:0", "-o", dst, "--journal-dir", src]).status, 2, "--journal-dir must be a directory")
+        let notDirectory = try CLI.run("dwcp-migrate", ["receive", "--listen", "127.0.0.1:0", "-o", dst, "--journal-dir", src])
+        XCTAssertEqual(notDirectory.status, 2, "--journal-dir must be a directory")
+        XCTAssertTrue(notDirectory.stderr.contains("error: --journal-dir \(src) is not a directory"), notDirectory.stderr)
     }
 
     /// A block device killed after a round's journal is committed: recover writes the journal
