@@ -35,7 +35,7 @@ final class ReceiveCheckpointTests: XCTestCase {
 
         // Cut anywhere inside the second record: the first stands.
         for cut in (48 + 56)..<whole.count {
-            FileManager.default.createFile(atPath: path, contents: Data(whole[0..<cut]))
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(whole[0..<cut])))
             let (c, r) = try ReceiveCheckpoint.open(path)
             XCTAssertEqual(r?.chunks, 3, "cut at \(cut)")
             XCTAssertEqual(r?.bytes, 3000)
@@ -46,19 +46,19 @@ final class ReceiveCheckpointTests: XCTestCase {
         }
         // Cut inside the header (it goes out with the first record): nothing was recorded.
         for cut in [1, 8, 47] {
-            FileManager.default.createFile(atPath: path, contents: Data(whole[0..<cut]))
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(whole[0..<cut])))
             XCTAssertNil(try ReceiveCheckpoint.open(path).1, "cut at \(cut)")
         }
         // A changed byte in a record ends the valid ones there.
         var damaged = whole
         damaged[48 + 30] ^= 1
-        FileManager.default.createFile(atPath: path, contents: Data(damaged))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(damaged)))
         XCTAssertEqual(try ReceiveCheckpoint.open(path).1?.chunks, 0)
     }
 
     func testAFileThatIsNotACheckpointIsRefusedAndKept() throws {
         let junk = [UInt8](repeating: 0x41, count: 100)
-        FileManager.default.createFile(atPath: path, contents: Data(junk))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(junk)))
         XCTAssertThrowsError(try ReceiveCheckpoint.open(path)) { XCTAssertEqual(($0 as? DWCPError)?.status, .integrity) }
         XCTAssertEqual(contents(), junk)
         do {
@@ -68,7 +68,7 @@ final class ReceiveCheckpointTests: XCTestCase {
         var header = [UInt8](FileManager.default.contents(atPath: path + ".new")!)
         unlink(path + ".new")
         header[12] ^= 1
-        FileManager.default.createFile(atPath: path, contents: Data(header))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(header)))
         XCTAssertThrowsError(try ReceiveCheckpoint.open(path)) { XCTAssertEqual(($0 as? DWCPError)?.status, .integrity) }
     }
 }
