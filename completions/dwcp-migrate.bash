@@ -365,7 +365,7 @@ _dwcp-migrate_receive() {
 
 _dwcp-migrate_recover() {
     repeating_flags=(--verbose -v)
-    non_repeating_flags=(--json --quiet -q --progress --no-progress --version -h --help)
+    non_repeating_flags=(--verify --json --quiet -q --progress --no-progress --version -h --help)
     repeating_options=()
     non_repeating_options=(--journal-dir)
     __dwcp-migrate_offer_flags_options 1

@@ -29,7 +29,7 @@ function __dwcp-migrate_parse_tokens -S
         case 'receive'
             __dwcp-migrate_parse_subcommand 0 'listen=' 'qmp=' 'o/output=' 'journal-dir=' 'idle-timeout=' 'T/threads=' 'no-prefault' 'json' 'secret-file=' 'tls' 'cert=' 'key=' 'ca=' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
         case 'recover'
-            __dwcp-migrate_parse_subcommand 1 'journal-dir=' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
+            __dwcp-migrate_parse_subcommand 1 'journal-dir=' 'verify' 'json' 'q/quiet' 'v/verbose' 'progress' 'no-progress' 'version' 'h/help'
         case 'help'
             __dwcp-migrate_parse_subcommand -r 1 'version'
         end
@@ -170,6 +170,7 @@ complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags
 complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" version' -l 'version' -d 'Show the version.'
 complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate receive" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate recover" journal-dir' -l 'journal-dir' -d 'The directory given to \'dwcp-migrate receive --journal-dir\' (needed for a block device).' -rfka ''
+complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate recover" verify' -l 'verify' -d 'Then read the image whole and check it is exactly the round its record names (exit status 3 if not).'
 complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate recover" json' -l 'json' -d 'Print the result as a JSON line on standard output.'
 complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate recover" q quiet' -l 'quiet' -s 'q' -d 'Print errors only.'
 complete -c 'dwcp-migrate' -n '__dwcp-migrate_should_offer_completions_for_flags_or_options "dwcp-migrate recover"' -l 'verbose' -s 'v' -d 'More output: -v adds a summary and progress, -vv debug detail.'

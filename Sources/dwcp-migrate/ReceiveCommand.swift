@@ -107,6 +107,9 @@ struct ReceiveCommand: ParsableCommand {
         config.tls = try tls.settings.map { try TLSContext(role: .server, $0) }
         config.idleTimeout = idleTimeout
         let files = try output.map { try ImageFiles(image: $0, journalDirectory: journalDir) }
+        // Held until this process ends: no other receive or recover touches the image meanwhile.
+        let lock = try files.map { try ImageLock($0) }
+        defer { lock?.release() }
         if let files { RecoverCommand.report(try ImageJournal.recover(files), image: files.image) }
         // Bound first, so a source that comes early waits in the backlog instead of being
         // refused; listening is announced once the destination is ready.

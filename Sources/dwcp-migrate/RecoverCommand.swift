@@ -22,7 +22,12 @@ struct RecoverCommand: ParsableCommand {
             journal is in the --journal-dir given to receive, and is written into the device \
             in place; exit status 3 also when the device is marked as holding no complete \
             round (DIR/NAME.dwcp-incomplete: its first round never completed, or the source \
-            gave up).
+            gave up). Exit status 1, changing nothing, while a receive or another recover is \
+            at work on FILE (it holds FILE.dwcp-lock, or the device, locked). With --verify the image is then read whole and compared with the digest \
+            of the round its record names (FILE.dwcp-round, or in --journal-dir): exit status 3 \
+            if it is not that round. A finished migration (its source heard the final round's \
+            verdict) keeps no record, so its image has nothing to be checked against (said, \
+            exit status 0).
             """)
 
     @Argument(help: ArgumentHelp("The image file given to 'dwcp-migrate receive -o'.", valueName: "FILE"))
@@ -31,6 +36,9 @@ struct RecoverCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The directory given to 'dwcp-migrate receive --journal-dir' (needed for a block device).", valueName: "DIR"))
     var journalDir: String?
 
+    @Flag(help: "Then read the image whole and check it is exactly the round its record names (exit status 3 if not).")
+    var verify = false
+
     @Flag(help: "Print the result as a JSON line on standard output.")
     var json = false
 
@@ -38,7 +46,13 @@ struct RecoverCommand: ParsableCommand {
 
     func run() throws {
         verbosity.apply()
-        let recovery = try ImageJournal.recover(ImageFiles(image: image, journalDirectory: journalDir))
+        let files = try ImageFiles(image: image, journalDirectory: journalDir)
+        let lock = try ImageLock(files)
+        defer { lock.release() }
+        let recovery = try ImageJournal.recover(files)
+        let incomplete: Bool
+        if case .incomplete = recovery { incomplete = true } else { incomplete = false }
+        let verification = verify && !incomplete ? try RoundVerification.check(files) : nil
         if json {
             var j = JSONLine()
             j.add("event", "recover")
@@ -58,12 +72,43 @@ struct RecoverCommand: ParsableCommand {
                 j.add("action", "incomplete")
                 j.add("reason", reason)
             }
+            switch verification {
+            case nil:
+                break
+            case .verified(let round, let bytes)?:
+                j.add("verify", "verified")
+                j.add("verified_round", round)
+                j.add("verified_bytes", bytes)
+            case .noRecord?:
+                j.add("verify", "no-record")
+            case .mismatch(let round, let reason)?:
+                j.add("verify", "mismatch")
+                j.add("verified_round", round)
+                j.add("verify_reason", reason)
+            }
             try FileDescriptor.standardOutput.writeAll(j.text + "\n")
         } else {
-            try FileDescriptor.standardOutput.writeAll(Self.describe(recovery, image: image) + "\n")
+            var text = Self.describe(recovery, image: image) + "\n"
+            if let verification { text += Self.describe(verification, image: image) + "\n" }
+            try FileDescriptor.standardOutput.writeAll(text)
         }
-        if case .incomplete = recovery {
+        if incomplete {
             throw DWCPError.integrity("\(image) holds no complete round")
+        }
+        if case .mismatch(let round, let reason)? = verification {
+            throw DWCPError.integrity("\(reason): it is not round \(round)")
+        }
+    }
+
+    /// One line saying what `--verify` found.
+    static func describe(_ v: RoundVerification, image: String) -> String {
+        switch v {
+        case .verified(let round, let bytes):
+            return "\(image): verified: exactly round \(round) (\(Units.formatBytes(bytes)) read, digest matches its record)"
+        case .noRecord:
+            return "\(image): nothing to verify against (no round record: the migration finished, or never got past its first round)"
+        case .mismatch(let round, let reason):
+            return "\(image): NOT round \(round): \(reason)"
         }
     }
 

@@ -32,24 +32,36 @@ public final class Baseline: @unchecked Sendable {
     /// XXH3-64 of each of its `pageList`-byte pages (`PageListDigest`). One pass over the file:
     /// the encoder runs it beside its first frames, the decoder before it writes anything.
     public func identity(pageList pageSize: Int? = nil) throws -> BaselineIdentity {
-        let digest = StreamDigest()
+        let (bytes, pages) = try digests(overBytes: pageSize == nil, pageSize: pageSize)
+        return (pages ?? bytes)!
+    }
+
+    /// Both names at once, in one pass: over the bytes, and over the `pageSize`-byte pages (for a
+    /// caller that does not know which kind of stream named it, as `dwcp-migrate recover --verify`).
+    public func identities(pageSize: Int) throws -> (bytes: BaselineIdentity, pageList: BaselineIdentity) {
+        let (bytes, pages) = try digests(overBytes: true, pageSize: pageSize)
+        return (bytes!, pages!)
+    }
+
+    private func digests(overBytes: Bool, pageSize: Int?) throws -> (BaselineIdentity?, BaselineIdentity?) {
+        let bytes = overBytes ? StreamDigest() : nil, pages = pageSize.map { _ in StreamDigest() }
         let chunk = RawBuffer(capacity: 4 << 20)
         var pieces: [UInt64] = []
         var offset: UInt64 = 0
         while offset < length {
             let n = try fd.readFully(into: chunk.unsafeBase, count: Int(min(UInt64(chunk.capacity), length - offset)), at: offset)
             if n == 0 { break }
-            if let pageSize {
+            if let pageSize, let pages {
                 pieces.removeAll(keepingCapacity: true)
                 PageListDigest.appendPieces(chunk.unsafeBase, n, pageSize: pageSize, to: &pieces)
-                PageListDigest.update(digest, with: pieces)
-            } else {
-                digest.update(chunk.unsafeBase, n)
+                PageListDigest.update(pages, with: pieces)
             }
+            bytes?.update(chunk.unsafeBase, n)
             offset += UInt64(n)
         }
         guard offset == length else { throw DWCPError.failure("\(path): baseline changed size while being read") }
-        return BaselineIdentity(length: length, digest: digest.finalize())
+        return (bytes.map { BaselineIdentity(length: length, digest: $0.finalize()) },
+                pages.map { BaselineIdentity(length: length, digest: $0.finalize()) })
     }
 
     deinit { fd.close() }

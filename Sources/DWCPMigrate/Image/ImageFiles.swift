@@ -34,6 +34,11 @@ public struct ImageFiles: Sendable, Equatable {
     /// What applying the last round overwrote (`RoundUndo`), so a receiver can go back to the
     /// round before when a restarted source offers that round again.
     public let undo: String
+    /// What a `receive` or `recover` at work on the image holds locked (`ImageLock`): a block
+    /// device itself, as systemd's block-device locking asks of a tool writing one; beside a
+    /// regular file (which may not exist yet) `FILE.dwcp-lock`, also with `--journal-dir`, so
+    /// two receivers given different directories still meet.
+    public let lock: String
 
     public var isDevice: Bool { device != nil }
 
@@ -54,6 +59,7 @@ public struct ImageFiles: Sendable, Equatable {
             incomplete = Self.join(directory, name + ".dwcp-incomplete")
             roundRecord = Self.join(directory, name + ".dwcp-round")
             undo = Self.join(directory, name + ".dwcp-undo")
+            lock = image
             applying = nil
             partial = nil
         } else if kind == S_IFREG {
@@ -61,6 +67,7 @@ public struct ImageFiles: Sendable, Equatable {
             journal = journalDirectory.map { Self.join($0, name + ".dwcp-journal") } ?? ImageJournal.journalPath(for: image)
             roundRecord = journalDirectory.map { Self.join($0, name + ".dwcp-round") } ?? image + ".dwcp-round"
             undo = journalDirectory.map { Self.join($0, name + ".dwcp-undo") } ?? image + ".dwcp-undo"
+            lock = image + ".dwcp-lock"
             applying = ImageJournal.applyingPath(for: image)
             partial = ImageJournal.partialPath(for: image)
             incomplete = nil
