@@ -412,7 +412,7 @@ final class MigrateCLITests: XCTestCase {
     /// restarted and sends the round again, and the migration completes byte-identical.
     func testRestartedDestinationTakesTheRoundAgain() throws {
         let t = TempDir()
-        let v1 = t.path("v1.img"), v2 = t.path("v2.img"), src = t.path("src.img"), dst = t.path("dst.img")
+        let v1 = t.path("v1.img"), v2 = t.path("v2.img"), src = t.path("src.img"), dst = t.path("dst.img"), bad = t.path("bad.img")
         let script = """
             head -c 33554432 /dev/urandom > \(v1); head -c 33554432 /dev/urandom > \(v2); cp \(v1) \(src)
             dwcp-migrate receive --listen 127.0.0.1:7616 -o \(dst) 2>/dev/null & rp=$!
@@ -425,6 +425,9 @@ final class MigrateCLITests: XCTestCase {
             [ "$(stat -c %s \(dst).dwcp-journal 2>/dev/null || echo 0)" -gt 8000000 ] || exit 93
             kill -9 $rp; wait $rp 2>/dev/null
             [ -e \(dst).dwcp-round ] || echo "no round record"
+            # What recover makes of it is the round before exactly, by its bytes; a copy is kept to damage.
+            dwcp-migrate recover --verify --json \(dst) > \(t.path("verify.json")) || echo "verify failed"
+            cp \(dst) \(bad); cp \(dst).dwcp-round \(bad).dwcp-round
             dwcp-migrate receive --listen 127.0.0.1:7616 -o \(dst) 2>/dev/null; r=$?
             wait $sp; echo "$? $r"
             """
@@ -436,6 +439,32 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(done["receiver_restarts"] as? Int, 1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-round"), "no round record once the migration is done")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-journal"))
+        // recover --verify after the kill: the journal discarded, the image proved to be round 0.
+        let verified = try JSONSerialization.jsonObject(with: t.read("verify.json")) as! [String: Any]
+        XCTAssertEqual(verified["action"] as? String, "discarded", "\(verified)")
+        XCTAssertEqual(verified["verify"] as? String, "verified", "\(verified)")
+        // Round 0, or the delta round after it that found nothing changed.
+        let held = verified["verified_round"] as? Int ?? -1
+        XCTAssertTrue(held == 0 || held == 1, "\(verified)")
+        XCTAssertEqual(t.read("bad.img"), t.read("v1.img"))
+        // One byte of it changed is not that round any more; nor is it one byte longer.
+        var damaged = [UInt8](t.read("bad.img"))
+        damaged[12_345] ^= 0x40
+        try Data(damaged).write(to: URL(fileURLWithPath: bad))
+        let refused = try CLI.run("dwcp-migrate", ["recover", "--verify", bad])
+        XCTAssertEqual(refused.status, 3, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("does not have round \(held)'s digest: it is not round \(held)"), refused.stderr)
+        damaged[12_345] ^= 0x40
+        try Data(damaged + [0]).write(to: URL(fileURLWithPath: bad))
+        let longer = try CLI.run("dwcp-migrate", ["recover", "--verify", "--json", bad])
+        XCTAssertEqual(longer.status, 3, longer.stderr)
+        XCTAssertTrue(String(decoding: longer.stdout, as: UTF8.self).contains("\"verify\":\"mismatch\""), longer.stderr)
+        try Data(damaged).write(to: URL(fileURLWithPath: bad))
+        XCTAssertEqual(try CLI.run("dwcp-migrate", ["recover", "--verify", bad]).status, 0, "that round again")
+        // The finished image keeps no record: nothing to check it against, said, and no failure.
+        let finished = try CLI.run("dwcp-migrate", ["recover", "--verify", dst])
+        XCTAssertEqual(finished.status, 0, finished.stderr)
+        XCTAssertTrue(String(decoding: finished.stdout, as: UTF8.self).contains("nothing to verify against"))
     }
 
     /// The source killed with -9 in the middle of a round and another started in its place,
@@ -514,6 +543,73 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(rounds.first?["round"] as? Int, after + 1, "no new round 0")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work), [], "nothing kept after a migration that completed")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-round"))
+    }
+
+    /// The destination killed in round 0 while a writer changes the image, and started again at
+    /// once: the source's first reconnection reaches the new receiver, which takes its session
+    /// and refuses it (it holds none of its chunks), and the source sends round 0 again, reading
+    /// the image as it is now. Each attempt is a session of its own: when the second attempt
+    /// shared the first's session, chunks that first reconnection had sent behind its hello (of
+    /// the first encoding) were spliced into the second one's stream, and the round failed its
+    /// frame checksums (exit 3 at the destination, 4 at the source). `soak-image-crash.sh` found it.
+    func testDestinationKilledInRoundZeroOfAChangingImageTakesItAgain() throws {
+        let t = TempDir()
+        let src = t.path("src.img"), dst = t.path("dst.img"), stop = t.path("stop"), stopped = t.path("stopped")
+        let writer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/image-writer.py").standardized.path
+        let script = """
+            head -c 33554432 /dev/urandom > \(src)
+            python3 \(writer) \(src) 4 \(stop) \(stopped) 7 & wp=$!
+            dwcp-migrate receive --listen 127.0.0.1:7633 -o \(dst) 2>/dev/null & rp=$!
+            sleep 0.5
+            dwcp-migrate file \(src) --to 127.0.0.1:7633 --codec zstd:19 --link-rate 1Gbit --resume-timeout 20 --max-downtime 5s --json \
+              --freeze "touch \(stop); while [ ! -e \(stopped) ]; do sleep 0.005; done" > \(t.path("send.json")) 2>\(t.path("send.err")) & sp=$!
+            for i in $(seq 6000); do [ "$(stat -c %s \(dst).dwcp-partial 2>/dev/null || echo 0)" -gt 8000000 ] && break; sleep 0.005; done
+            [ "$(stat -c %s \(dst).dwcp-partial 2>/dev/null || echo 0)" -gt 8000000 ] || exit 93
+            kill -9 $rp; wait $rp 2>/dev/null
+            dwcp-migrate receive --listen 127.0.0.1:7633 -o \(dst) 2>\(t.path("receive.err")); r=$?
+            wait $sp; s=$?; touch \(stop); wait $wp
+            echo "$s $r"
+            """
+        let r = try CLI.shell(script)
+        XCTAssertEqual(r.printed, "0 0", "\(r.stderr) \(String(decoding: t.read("send.err"), as: UTF8.self)) \(String(decoding: t.read("receive.err"), as: UTF8.self))")
+        XCTAssertEqual(t.read("dst.img"), t.read("src.img"))
+        let lines = String(decoding: t.read("send.json"), as: UTF8.self).split(separator: "\n")
+        let done = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
+        XCTAssertGreaterThanOrEqual(done["receiver_restarts"] as? Int ?? 0, 1, "\(done)")
+    }
+
+    /// The destination killed after it committed (and wrote in) the final round, before its
+    /// verdict left: started again, it holds the final round, and keeps its undo until its
+    /// source says it heard the verdict, so the source, which never heard it and sends the final
+    /// round again, has the image taken back a round and the round taken again. When the final
+    /// round kept no record, the new receiver took that round for a new migration's first
+    /// stream and refused it as a delta ("give it with --baseline", exit 2), and the source gave
+    /// up (exit 4) with the destination's copy complete. `soak-image-crash.sh` found it.
+    func testDestinationKilledBeforeTheFinalVerdictTakesTheFinalRoundAgain() throws {
+        let t = TempDir()
+        let v1 = t.path("v1.img"), v2 = t.path("v2.img"), src = t.path("src.img"), dst = t.path("dst.img")
+        let script = """
+            head -c 16777216 /dev/urandom > \(v1); cp \(v1) \(v2)
+            dd if=/dev/urandom of=\(v2) bs=1M count=2 seek=5 conv=notrunc status=none; cp \(v1) \(src)
+            DWCP_CRASH_AT=destination-before-verdict-2 dwcp-migrate receive --listen 127.0.0.1:7634 -o \(dst) 2>/dev/null & rp=$!
+            sleep 0.5
+            dwcp-migrate file \(src) --to 127.0.0.1:7634 --link-rate 1Gbit --resume-timeout 20 --json \
+              --freeze "cp \(v2) \(src)" > \(t.path("send.json")) 2>\(t.path("send.err")) & sp=$!
+            wait $rp 2>/dev/null
+            od -An -tu8 -j8 -N8 \(dst).dwcp-round | tr -d ' '
+            dwcp-migrate receive -v --json --listen 127.0.0.1:7634 -o \(dst) 2>\(t.path("receive.err")) > \(t.path("receive.json")); r=$?
+            wait $sp; echo "$? $r"
+            """
+        let r = try CLI.shell(script)
+        XCTAssertEqual(r.printed, "2\n0 0", "the killed receiver held the final round (2, after an unchanged round 1), then both ended well. \(r.stderr) \(String(decoding: t.read("send.err"), as: UTF8.self)) \(String(decoding: t.read("receive.err"), as: UTF8.self))")
+        XCTAssertEqual(t.read("dst.img"), t.read("v2.img"))
+        XCTAssertTrue(String(decoding: t.read("receive.err"), as: UTF8.self).contains("taking \(dst) back to round 1"),
+                      String(decoding: t.read("receive.err"), as: UTF8.self))
+        let received = try XCTUnwrap(String(decoding: t.read("receive.json"), as: UTF8.self).split(separator: "\n").last)
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(received.utf8)) as? [String: Any])?["rounds_taken_again"] as? Int, 1)
+        for leftover in [".dwcp-round", ".dwcp-undo", ".dwcp-journal", ".dwcp-lock"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dst + leftover), "\(leftover) once the source heard the verdict")
+        }
     }
 
     /// The race a confirmation can lose: the destination commits round 1 and is killed before
@@ -628,6 +724,18 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertEqual(again.printed, "0 0", again.stderr)
         XCTAssertEqual(t.read("dst.img"), t.read("src.img"))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: state), [])
+        // While a receiver is at work on the image, recover changes nothing and says who is;
+        // killed with -9, the receiver holds nothing.
+        let locked = try CLI.shell("""
+            dwcp-migrate receive --listen 127.0.0.1:0 -o \(dst) 2>/dev/null & rp=$!
+            for i in $(seq 200); do [ -e \(dst).dwcp-lock ] && break; sleep 0.01; done; sleep 0.2
+            dwcp-migrate recover \(dst); echo "busy $?"
+            kill -9 $rp; wait $rp 2>/dev/null
+            dwcp-migrate recover \(dst) > /dev/null; echo "free $?"
+            """)
+        XCTAssertEqual(locked.printed.split(whereSeparator: \.isWhitespace), ["busy", "1", "free", "0"], locked.stderr)
+        XCTAssertTrue(locked.stderr.contains("dwcp-migrate: error: \(dst) is in use by another dwcp-migrate receive or recover (pid "), locked.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dst + ".dwcp-lock"))
         let notDirectory = try CLI.run("dwcp-migrate", ["receive", "--listen", "127.0.0.1:0", "-o", dst, "--journal-dir", src])
         XCTAssertEqual(notDirectory.status, 2, "--journal-dir must be a directory")
         XCTAssertTrue(notDirectory.stderr.contains("error: --journal-dir \(src) is not a directory"), notDirectory.stderr)

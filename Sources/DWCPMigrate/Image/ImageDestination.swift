@@ -43,7 +43,8 @@ public final class ImageDestination {
         /// Rounds taken a second time because their source never heard them confirmed
         /// (`RoundUndo`).
         public var roundsTakenAgain = 0
-        /// Rounds given up for another source because theirs was gone (`Wire.transferAbandoned`).
+        /// Round transfers given up for a new one because theirs was gone (`Wire.transferAbandoned`):
+        /// another source that proved the secret, or the source sending a round again.
         public var sourcesReplaced = 0
         /// Whether the source said it heard the final round's verdict (released a connection)
         /// within the idle timeout. If it did not, it may have given up and run `--thaw`.
@@ -52,6 +53,10 @@ public final class ImageDestination {
 
     public init(files: ImageFiles, receiver: ReceiverConfiguration) {
         self.files = files
+        var receiver = receiver
+        // A source whose round this receiver cannot continue (restarted, it holds none of that
+        // round's chunks) sends the round again as a new session (`ImageSource`).
+        receiver.abandonsUndeliveredSessions = true
         self.receiver = receiver
     }
 
@@ -119,9 +124,12 @@ public final class ImageDestination {
                     : try receiveInPlace(listener, round: expected, orRoundZero: orRoundZero, identity: identity, length: length,
                                          known: known)
             } catch let e as DWCPError where e == Wire.transferAbandoned {
-                // Its source is gone (killed, or cut off) and another proved the shared secret:
-                // the round was not committed, so the image is as a restarted receiver finds it.
-                Diagnostics.warning("round \(expected)'s source was gone and another source arrived: taking the new source's rounds")
+                // Its source is gone (killed, or cut off) and another proved the shared secret, or
+                // the round's transfer delivered nothing before its connections went and a new
+                // one began (a source sending the round again, as a new session, after this
+                // receiver was restarted): the round was not committed, so the image is as a
+                // restarted receiver finds it.
+                Diagnostics.warning("round \(expected)'s transfer was given up (its connections were gone and a new transfer began): taking the new one")
                 outcome.sourcesReplaced += 1
                 try start()
                 continue
@@ -152,6 +160,10 @@ public final class ImageDestination {
                 // would give up after its --resume-timeout and run --thaw, while this copy is
                 // complete: two images going on).
                 outcome.sourceHeardVerdict = TransportReceiver.waitUntilVerdictHeard(on: listener, configuration: receiver)
+                // Heard: the migration is over at both ends. Not heard, the record and undo let
+                // a receiver started again take the final round again from a source that was
+                // only cut off; `recover --verify` checks the image by the record meanwhile.
+                if outcome.sourceHeardVerdict { forgetFinalRound() }
                 return outcome
             }
             expected = label.round + 1
@@ -163,11 +175,15 @@ public final class ImageDestination {
     private var held: RoundRecord?
 
     /// Makes durable which round the image now holds (`RoundRecord`), or that none can be
-    /// named (the final round, or a stream without a digest): called at each round's commit.
+    /// named (a stream without a digest): called at each round's commit. The final round's
+    /// record and undo stay until its source says it heard the verdict (`forgetFinalRound`): a
+    /// receiver killed before then, started again, holds that round, and a source that never
+    /// heard the verdict sends it again, which takes the image back to the round before and
+    /// then is that round, as for any round.
     /// A round applied in place over a known round `previous` first keeps its undo: the one its
     /// `journal` built as the round arrived, or else one written from the committed journal.
     private func record(_ label: RoundLabel, _ decoded: DecodeStats?, previous: BaselineIdentity? = nil, journal: ImageJournal.Writer? = nil) throws {
-        if label.kind == .round, let d = decoded, d.format == "dwcp" {
+        if label.kind != .abort, let d = decoded, d.format == "dwcp" {
             if let previous, label.round > 0 {
                 if try journal?.finishUndo(renamingTo: files.undo) != true {
                     try RoundUndo.write(files, previousLength: previous.length)
@@ -185,6 +201,13 @@ public final class ImageDestination {
             RoundUndo.remove(files)
             held = nil
         }
+    }
+
+    /// The migration is over: no round of it is held any more.
+    private func forgetFinalRound() {
+        RoundRecord.remove(at: files.roundRecord)
+        RoundUndo.remove(files)
+        held = nil
     }
 
     /// Checks a round's label against the round expected next (or a new round 0, or the round
@@ -299,8 +322,8 @@ public final class ImageDestination {
             Timeline.mark("round \(held.round) undone")
             return (previous, files.isDevice ? previous.length : nil)
         }
-        // The label the stream opens with (its info frame comes before any data): a round that
-        // is not the final one builds its undo as it arrives (`ImageJournal.Writer.keepUndo`).
+        // The label the stream opens with (its info frame comes before any data): a delta round,
+        // the final one too, builds its undo as it arrives (`ImageJournal.Writer.keepUndo`).
         // The label checked at the end still decides; an undo built for nothing is dropped.
         var opening: RoundLabel?
         pipeline.onInfo = { text in if opening == nil { opening = RoundLabel.parse([text]) } }
@@ -308,7 +331,7 @@ public final class ImageDestination {
         func take(_ p: UnsafeRawPointer, _ count: Int, _ unchanged: [Range<Int>]) throws {
             if firstBytes {
                 firstBytes = false
-                if let l = opening, l.kind == .round, l.round == round, round > 0, let base {
+                if let l = opening, l.kind != .abort, l.round == round, round > 0, let base {
                     try journal.keepUndo(at: RoundUndo.temporaryPath(files), previousLength: base.length)
                 }
             }

@@ -214,11 +214,6 @@ public final class ImageSource {
                 let onProgress = self.onProgress
                 let rate = planner.dirtyBytesPerSecond
                 let thisRound = round
-                // Every attempt at the round is one transfer session: a restarted receiver that
-                // took the session from our first attempt's reconnection (and refused it, having
-                // none of its chunks) then takes the next attempt as that session's start.
-                var sender = roundSender
-                sender.session = SessionAuth.nonce()
                 // The rate is measured on this attempt's connections; a round too short to
                 // measure it (a small image) leaves it to the next.
                 let measure = rateMeasured ? nil : c.planBeforeRate
@@ -235,6 +230,15 @@ public final class ImageSource {
                     // reader's thread (the floor of a round that changed little).
                     var encoder = encoder
                     if !final { encoder.inputDigests = digests }
+                    // Every attempt at the round is a session of its own. A restarted receiver
+                    // takes the session of the first connection that reaches it, which may be a
+                    // reconnection of the attempt it was killed in, sending chunks of that
+                    // attempt's encoding behind its hello; this attempt encodes the image as it
+                    // is now, so sharing that session would splice two encodings. The receiver
+                    // gives the refused session up for this one, as it delivered nothing
+                    // (`ReceiverConfiguration.abandonsUndeliveredSessions`).
+                    var sender = roundSender
+                    sender.session = SessionAuth.nonce()
                     let pipeline = SendPipeline(encoder: encoder, sender: sender)
                     // The image is read once a round, by the encoder; what it read is what was
                     // sent, so that is what the snapshot keeps: all of it in round 0, the pages
@@ -304,10 +308,14 @@ public final class ImageSource {
                     } catch let e as DWCPError where e == Wire.receiverRestarted && restarts < Self.maxRestarts {
                         restarts += 1
                         outcome.receiverRestarts += 1
+                        // It was there: while it comes back, its port may refuse a connection.
+                        roundSender.receiverSeen = true
                         Diagnostics.warning("the receiver was restarted during round \(round): sending the round again")
                     }
                 }
                 let (result, journal, digests) = attemptResult
+                // The next round's first connection, refused, is a receiver being restarted.
+                roundSender.receiverSeen = true
                 if let freezeFailure {
                     journal?.close()
                     throw freezeFailure

@@ -18,6 +18,15 @@ public struct ReceiverConfiguration {
     /// Leave whole zero pages of a regular-file output as holes (`SparseFileWriter.write`),
     /// where they are sure to read back as zeros: the chunks land past the file's end.
     public var sparse = false
+    /// Give a transfer up for a new sender's session also without a shared secret, when nothing
+    /// of it was delivered yet (no chunk in order, no checkpoint) and every connection of it has
+    /// been gone for `Wire.abandonAfter` (`dwcp-migrate receive -o`). A restarted receiver takes
+    /// the session of the first connection that comes, which may be its source's reconnection of
+    /// the round it was killed in: refused there (this receiver holds none of its chunks), the
+    /// source sends the round again as a new session, which must not wait out `--idle-timeout`
+    /// behind the old one, nor share the old one's session (chunks that reconnection sent behind
+    /// its hello are of another encoding of the round).
+    public var abandonsUndeliveredSessions = false
 
     public init() {}
 }

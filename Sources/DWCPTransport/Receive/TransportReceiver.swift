@@ -316,11 +316,15 @@ public final class TransportReceiver {
         return told
     }
 
-    /// Whether an authenticated sender's new session ends this transfer (`Wire.transferAbandoned`):
-    /// only with a shared secret (a stranger cannot prove it), before the verdict, and once every
-    /// connection of this transfer has been gone for `Wire.abandonAfter`. Called with the lock held.
+    /// Whether a sender's new session ends this transfer (`Wire.transferAbandoned`): before the
+    /// verdict, once every connection of this transfer has been gone for `Wire.abandonAfter`, and
+    /// only for a sender that proved the shared secret (a stranger cannot end a transfer whose
+    /// connections are briefly down), or, with `abandonsUndeliveredSessions`, when nothing of
+    /// this transfer was delivered yet. Called with the lock held.
     func abandonsForNewSession() -> Bool {
-        guard configuration.auth.required, verdict == nil, authenticated.isEmpty, let gone = connectionsGoneSince else { return false }
+        guard verdict == nil, authenticated.isEmpty, let gone = connectionsGoneSince else { return false }
+        let undelivered = configuration.abandonsUndeliveredSessions && nextExpected == 0 && checkpointedChunks == 0
+        guard configuration.auth.required || undelivered else { return false }
         return MonotonicClock.now() - gone >= Wire.abandonAfter
     }
 }

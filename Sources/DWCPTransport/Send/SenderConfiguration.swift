@@ -31,6 +31,11 @@ public struct SenderConfiguration {
     /// from before dialling new ones: for a sender that makes transfer after transfer to one
     /// receiver (`dwcp-migrate file`'s rounds). Nil: every connection is closed at the end.
     public var keptConnections: ConnectionPool?
+    /// The receiver was reached before, by an earlier transfer of this sender (a migration's
+    /// rounds): a first connection refused or cut off then means it is being restarted, and is
+    /// dialled again with backoff up to `resumeTimeout`, as a later connection would be. False:
+    /// nobody listening is an answer (a wrong port fails at once, as `dwcp-send` should).
+    public var receiverSeen = false
 
     public init(endpoint: Endpoint) {
         self.endpoint = endpoint

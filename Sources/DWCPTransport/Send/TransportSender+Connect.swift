@@ -12,7 +12,9 @@ extension TransportSender {
     /// until `resumeTimeout`: it may be about to finish that transfer, or to give it up for this
     /// one (`Wire.transferAbandoned`). So is one whose connection opened and was lost in the
     /// handshake (`LostInHandshake`: cut, reset, timed out), as any later connection would be.
-    /// Any other refusal (nobody listening, a wrong secret) fails at once, with its reason.
+    /// Any other refusal (nobody listening, a wrong secret) fails at once, with its reason,
+    /// unless the receiver was reached before (`receiverSeen`): then a network failure to reach
+    /// it is its restart, and is dialled again too.
     func connectWhenFree() throws -> StreamSocket {
         let start = MonotonicClock.now()
         var backoff = Backoff(limit: 1)
@@ -34,6 +36,10 @@ extension TransportSender {
                 // there, and a first connection is worth the same patience as a later one.
                 lock.withLock { stats.reconnects += 1 }
                 try pause(orFail: DWCPError(.network, "\(lost) (the first connection dialled again for \(Int(configuration.resumeTimeout)) s)"))
+            } catch let e as DWCPError where configuration.receiverSeen && e.status == .network {
+                // Refused or unreachable where the receiver was a moment ago: being restarted.
+                lock.withLock { stats.reconnects += 1 }
+                try pause(orFail: DWCPError(e.status, "\(e.message) (the receiver, reached before, was dialled again for \(Int(configuration.resumeTimeout)) s)"))
             } catch let e as DWCPError where wasBusy {
                 // The receiver went away meanwhile (its other transfer ended it): both are news.
                 throw DWCPError(e.status, "\(e.message) (before that, the receiver was busy with another transfer)")

@@ -46,9 +46,10 @@ public enum Wire {
     /// of the transfer has been gone for `abandonAfter` seconds and a sender that proved the
     /// shared secret starts a new session. Its source was killed or cut off; waiting for it up to
     /// `--idle-timeout` would hold off the source that replaced it. Only an authenticated sender
-    /// can do this, so a stranger cannot end a transfer whose connections are briefly down.
-    public static let transferAbandoned = DWCPError(.network, "this transfer's connections were gone and an authenticated sender started another: given up for it")
-    /// Seconds a transfer must have had no connection before an authenticated new session ends it.
+    /// can do this, so a stranger cannot end a transfer whose connections are briefly down
+    /// (`ReceiverConfiguration.abandonsUndeliveredSessions` adds a transfer that delivered nothing).
+    public static let transferAbandoned = DWCPError(.network, "this transfer's connections were gone and another sender started a transfer: given up for it")
+    /// Seconds a transfer must have had no connection before a new session ends it.
     public static let abandonAfter = 1.0
     /// Longest reason a `cancel` message may carry; a longer one ends the connection before
     /// anything is allocated.
