@@ -36,7 +36,7 @@ extension TransportSender {
                 // there, and a first connection is worth the same patience as a later one.
                 lock.withLock { stats.reconnects += 1 }
                 try pause(orFail: DWCPError(.network, "\(lost) (the first connection dialled again for \(Int(configuration.resumeTimeout)) s)"))
-            } catch let e as DWCPError where configuration.receiverSeen && e.status == .network {
+            } catch let e as DWCPError where configuration.receiverSeen && e.status == .network && lock.withLock({ failure == nil }) {
                 // Refused or unreachable where the receiver was a moment ago: being restarted.
                 lock.withLock { stats.reconnects += 1 }
                 try pause(orFail: DWCPError(e.status, "\(e.message) (the receiver, reached before, was dialled again for \(Int(configuration.resumeTimeout)) s)"))
