@@ -144,8 +144,7 @@ public final class ImageDestination {
             outcome.bytesReceived += result.transfer.bytes
             try onRound?(label, result, written)
             if label.kind == .abort {
-                RoundRecord.remove(at: files.roundRecord)
-                RoundUndo.remove(files)
+                forgetHeldRound()
                 if files.isDevice { try files.markIncomplete() } else if expected > 0 { unlink(path) }
                 outcome.aborted = true
                 return outcome
@@ -163,7 +162,7 @@ public final class ImageDestination {
                 // Heard: the migration is over at both ends. Not heard, the record and undo let
                 // a receiver started again take the final round again from a source that was
                 // only cut off; `recover --verify` checks the image by the record meanwhile.
-                if outcome.sourceHeardVerdict { forgetFinalRound() }
+                if outcome.sourceHeardVerdict { forgetHeldRound() }
                 return outcome
             }
             expected = label.round + 1
@@ -176,7 +175,7 @@ public final class ImageDestination {
 
     /// Makes durable which round the image now holds (`RoundRecord`), or that none can be
     /// named (a stream without a digest): called at each round's commit. The final round's
-    /// record and undo stay until its source says it heard the verdict (`forgetFinalRound`): a
+    /// record and undo stay until its source says it heard the verdict (`forgetHeldRound`): a
     /// receiver killed before then, started again, holds that round, and a source that never
     /// heard the verdict sends it again, which takes the image back to the round before and
     /// then is that round, as for any round.
@@ -197,14 +196,13 @@ public final class ImageDestination {
             try r.save(to: files.roundRecord)
             held = r
         } else {
-            RoundRecord.remove(at: files.roundRecord)
-            RoundUndo.remove(files)
-            held = nil
+            forgetHeldRound()
         }
     }
 
-    /// The migration is over: no round of it is held any more.
-    private func forgetFinalRound() {
+    /// No round of a migration is named any more (a new round 0, an abort, a round without a
+    /// digest, or the migration over): its record and undo go.
+    private func forgetHeldRound() {
         RoundRecord.remove(at: files.roundRecord)
         RoundUndo.remove(files)
         held = nil
@@ -225,9 +223,7 @@ public final class ImageDestination {
     /// Round 0: decoded into `FILE.dwcp-partial`, fsynced, renamed over `FILE`.
     private func receiveWhole(_ listener: StreamListener) throws -> (RoundLabel, ReceivePipeline.Result, UInt64) {
         // A record of an earlier migration no longer names the image once this round lands.
-        RoundRecord.remove(at: files.roundRecord)
-        RoundUndo.remove(files)
-        held = nil
+        forgetHeldRound()
         if files.isDevice { return try receiveWholeIntoDevice(listener) }
         let partial = files.partial!
         let output = try FileDescriptor.create(partial, overwrite: true, mode: 0o600)

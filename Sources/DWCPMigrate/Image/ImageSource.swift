@@ -289,9 +289,7 @@ public final class ImageSource {
                     // Pages whose digests match the snapshot's are not compared with it.
                     pipeline.inputTap = { p, n in try j.take(p, n, unchanged: digests.take(p, n)) }
                     do {
-                        let sent = try send()
-                        finalTransport = nil
-                        return (sent, j, digests)
+                        return (try send(), j, digests)
                     } catch {
                         j.close()
                         throw error

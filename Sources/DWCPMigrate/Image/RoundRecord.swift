@@ -69,6 +69,13 @@ public struct RoundRecord: Equatable, Sendable {
     /// The record at `path` if there is a valid one for an image that holds at least
     /// `imageBytes` bytes (exactly that many for a regular file).
     static func load(from path: String, imageBytes: UInt64?, exact: Bool) -> RoundRecord? {
+        guard let r = load(from: path), let imageBytes, exact ? imageBytes == r.identity.length : imageBytes >= r.identity.length else { return nil }
+        return r
+    }
+
+    /// The record at `path` if it is a valid one, whatever image it is beside
+    /// (`RoundVerification` reports a size that does not match as a finding).
+    static func load(from path: String) -> RoundRecord? {
         guard let fd = try? FileDescriptor.openForReading(path) else { return nil }
         defer { fd.close() }
         var b = [UInt8](repeating: 0, count: length + 1)
@@ -81,7 +88,7 @@ public struct RoundRecord: Equatable, Sendable {
             guard LittleEndian.load(UInt64.self, base, checked) == Checksum.xxh3(base, checked) else { return nil }
             let round = LittleEndian.load(UInt64.self, base, 8)
             let identity = load(base + 16)
-            guard round < 1 << 32, let imageBytes, exact ? imageBytes == identity.length : imageBytes >= identity.length else { return nil }
+            guard round < 1 << 32 else { return nil }
             let previous = v2 && LittleEndian.load(UInt64.self, base, 40) == 1 ? load(base + 48) : nil
             return RoundRecord(round: Int(round), identity: identity, previous: previous)
         }

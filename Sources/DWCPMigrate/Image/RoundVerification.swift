@@ -28,7 +28,7 @@ public enum RoundVerification: Equatable, Sendable {
     public static func check(_ files: ImageFiles, pageSize: Int = EncoderConfiguration().pageSize) throws -> RoundVerification {
         if files.isMarkedIncomplete { return .noRecord }
         // Any valid record, whatever the image's size: a record naming another size is a finding.
-        guard let record = RoundRecord.load(from: files.roundRecord, imageBytes: .max, exact: false) else { return .noRecord }
+        guard let record = RoundRecord.load(from: files.roundRecord) else { return .noRecord }
         let expected = record.identity
         guard let size = FileDescriptor.size(ofFileAt: files.image) else {
             return .mismatch(round: record.round, reason: "\(files.image) cannot be read")
