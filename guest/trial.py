@@ -235,6 +235,17 @@ def qemu_native(args, src, dst, method, dst_ip, port):
             "qemu_downtime_ms": info.get("downtime"), "qemu_setup_ms": info.get("setup-time"), "qemu_stall_s": round(stall, 1)}
 
 
+def reference_args(args, receiver=False):
+    """`--reference` for the files both QEMUs boot from (the kernel, then the initrd), with
+    --reference; --inject wrong-reference gives the receiver the initrd alone."""
+    if not args.reference:
+        return []
+    files = [kernel(args.guest), f"{args.guest}/initrd.img"]
+    if receiver and args.inject == "wrong-reference":
+        files = files[1:]
+    return [a for f in files for a in ("--reference", f)]
+
+
 def start_receiver(args, dst_qmp, dst_ns, dst_ip, port):
     """Starts `dwcp-migrate receive` (None when the trial wants no receiver). It pre-faults its
     VM's RAM before it listens, which takes seconds under TCG: started as soon as the
@@ -242,7 +253,7 @@ def start_receiver(args, dst_qmp, dst_ns, dst_ip, port):
     if args.inject == "no-receiver":
         return None
     return subprocess.Popen(ns_prefix(dst_ns) + [f"{args.bin}/dwcp-migrate", "receive", "--listen", f"{dst_ip}:{port}",
-                                                 "--qmp", dst_qmp, "--json", "-v"],
+                                                 "--qmp", dst_qmp, "--json", "-v"] + reference_args(args, receiver=True),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -264,7 +275,7 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws, recv):
                 raise RuntimeError(f"dwcp-migrate receive did not start: {ready.strip()}")
     t0 = time.time()
     cmd = ns_prefix(src_ns) + [f"{args.bin}/dwcp-migrate", "qemu", "--qmp", src_qmp, "--to", f"{dst_ip}:{port}",
-                               "--json", "--max-downtime", f"{args.downtime_ms}ms"] + args.dwcp_args
+                               "--json", "--max-downtime", f"{args.downtime_ms}ms"] + reference_args(args) + args.dwcp_args
     if args.inject == "not-converging":
         cmd += ["--max-downtime", "1ms", "--max-rounds", "1", "--codec", "zstd:3"]
     if args.inject == "interrupt-source":
@@ -306,7 +317,7 @@ def dwcp(args, work, src_qmp, dst_qmp, src_ns, dst_ns, dst_ip, port, ws, recv):
             "receiver_lag_s": round(receiver_lag, 3), "stderr": err.strip()[-400:],
             "receiver_stderr": rerr.strip()[-400:], "receiver_ready_lines": receiver_ready_lines, "tool_wire_bytes": done.get("wire_bytes"),
             "rounds": done.get("rounds"), "dwcp_downtime_ms": done.get("downtime_ms"),
-            "qemu_downtime_ms": done.get("qemu_downtime_ms"), "reconnects": done.get("reconnects"), "qemu_stall_s": done.get("qemu_stall_s"), "qemu_setup_ms": done.get("qemu_setup_ms"), "codec_mix": done.get("codec_mix"), "plan": next((l for l in reversed(lines) if l.get("event") == "plan"), None)}
+            "qemu_downtime_ms": done.get("qemu_downtime_ms"), "reconnects": done.get("reconnects"), "qemu_stall_s": done.get("qemu_stall_s"), "qemu_setup_ms": done.get("qemu_setup_ms"), "codec_mix": done.get("codec_mix"), "reference_bytes": done.get("reference_bytes"), "plan": next((l for l in reversed(lines) if l.get("event") == "plan"), None)}
 
 
 def veth_tx(ns):
@@ -318,7 +329,9 @@ def veth_tx(ns):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--method", default="dwcp", choices=["dwcp", "qemu-tcp", "qemu-tcp-prealloc", "qemu-multifd-zstd", "zstd-socat"])
+    ap.add_argument("--method", default="dwcp", choices=["dwcp", "dwcp-reference", "qemu-tcp", "qemu-tcp-prealloc", "qemu-multifd-zstd", "zstd-socat"],
+                    help="dwcp-reference: dwcp with --reference")
+    ap.add_argument("--reference", action="store_true", help="dwcp: give both ends the guest's kernel and initrd as --reference")
     ap.add_argument("--guest", required=True, help="directory with vmlinuz and initrd.img")
     ap.add_argument("--bin", default=".build/release", help="directory with dwcp-migrate")
     ap.add_argument("--ram", default="524292K", help="guest RAM (not a multiple of 256 KiB: QEMU 7.2 TCG bug)")
@@ -334,18 +347,21 @@ def main():
     ap.add_argument("--capture", help="with zstd-socat: also write QEMU's raw migration stream to this file (scripts/qemu-stream-pages.py reads it)")
     ap.add_argument("--port", type=int, default=7460)
     ap.add_argument("--inject", choices=["kill-receiver", "no-receiver", "drop-connections", "kill-receiver-after-switchover", "not-converging",
-                                         "interrupt-source", "kill-destination-qemu", "kill-source-qemu", "early-source"])
+                                         "interrupt-source", "kill-destination-qemu", "kill-source-qemu", "early-source", "wrong-reference"])
     ap.add_argument("--kill-after", type=float, default=1.5)
     ap.add_argument("--sweeps-after", type=int, default=2, help="guest memory sweeps to wait for after the switchover")
     ap.add_argument("dwcp_args", nargs="*", help="extra dwcp-migrate qemu arguments (after --)")
     args = ap.parse_args()
+    method = args.method  # as reported
+    if args.method == "dwcp-reference" or args.inject == "wrong-reference":
+        args.method, args.reference = "dwcp", True
     if args.capture and args.method != "zstd-socat":
         ap.error("--capture needs --method zstd-socat (the one method with a pipe to tap)")
     args.bin = os.path.abspath(args.bin)
     src_ns, dst_ns = (args.netns.split(",") if args.netns else (None, None))
     dst_ip = "10.200.0.2" if args.netns else "127.0.0.1"
     work = tempfile.mkdtemp(prefix="dwcp-trial-")
-    result = {"method": args.method, "ram": args.ram, "mib": args.mib, "dirty_mib_s": args.rate, "write": args.write,
+    result = {"method": method, "ram": args.ram, "mib": args.mib, "dirty_mib_s": args.rate, "write": args.write,
               "link": "netns" if args.netns else "loopback"}
     started = time.time()
     recv = None

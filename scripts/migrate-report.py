@@ -42,19 +42,21 @@ def median(trials, key):
     return statistics.median(values) if values else None
 
 
-def ratios(methods, key):
-    """dwcp's median against QEMU tcp:, tcp: into a pre-faulted destination and the best other."""
-    d = median(methods.get("dwcp", []), key)
+def ratios(methods, key, own="dwcp"):
+    """The median of `own` (dwcp, or dwcp-reference: dwcp with the guest's kernel and initrd as
+    --reference) against QEMU tcp:, tcp: into a pre-faulted destination and the best other
+    (the best method that is not dwcp's)."""
+    d = median(methods.get(own, []), key)
     t = median(methods.get("qemu-tcp", []), key)
     tp = median(methods.get("qemu-tcp-prealloc", []), key)
-    others = [v for m, trials in methods.items() if m not in ("dwcp", "qemu-tcp")
+    others = [v for m, trials in methods.items() if not m.startswith("dwcp") and m != "qemu-tcp"
               for v in [median(trials, key)] if v is not None]
     parts = []
     if d and t:
         parts.append(f"{d / t:.2f}x QEMU tcp:")
     elif d and key == "total_s" and methods.get("qemu-tcp") and all(r.get("gave_up_s") for r in methods["qemu-tcp"]):
         g = min(r["gave_up_s"] for r in methods["qemu-tcp"])
-        parts.append(f"QEMU tcp: did not converge (cancelled after {g:g} s" + (f", so dwcp < {d / g:.2f}x it)" if d < g else ")"))
+        parts.append(f"QEMU tcp: did not converge (cancelled after {g:g} s" + (f", so {own} < {d / g:.2f}x it)" if d < g else ")"))
     if d and tp:
         parts.append(f"{d / tp:.2f}x QEMU tcp: into a pre-faulted destination")
     if d and others:
@@ -63,15 +65,16 @@ def ratios(methods, key):
 
 
 for (link, ram), methods in groups.items():
-    d = median(methods.get("dwcp", []), "total_s")
-    if d is None:
-        continue
-    n = len(methods["dwcp"])
-    parts = [f"{link} {ram}: dwcp total {d:.3f} s" + (f" (median of {n})" if n > 1 else "")]
-    parts += ratios(methods, "total_s")
-    if median(methods.get("qemu-tcp", []), "total_s"):
-        parts.append(f"blackout {median(methods['dwcp'], 'blackout_ms')} vs {median(methods['qemu-tcp'], 'blackout_ms')} ms")
-    less = ratios(methods, "less_setup_s")
-    if less:
-        parts.append("less QEMU's setup: " + ", ".join(less))
-    print("- " + ", ".join(parts))
+    for own in sorted(m for m in methods if m.startswith("dwcp")):
+        d = median(methods[own], "total_s")
+        if d is None:
+            continue
+        n = len(methods[own])
+        parts = [f"{link} {ram}: {own} total {d:.3f} s" + (f" (median of {n})" if n > 1 else "")]
+        parts += ratios(methods, "total_s", own)
+        if median(methods.get("qemu-tcp", []), "total_s"):
+            parts.append(f"blackout {median(methods[own], 'blackout_ms')} vs {median(methods['qemu-tcp'], 'blackout_ms')} ms")
+        less = ratios(methods, "less_setup_s", own)
+        if less:
+            parts.append("less QEMU's setup: " + ", ".join(less))
+        print("- " + ", ".join(parts))

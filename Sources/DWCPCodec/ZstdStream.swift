@@ -42,23 +42,23 @@ public enum ZstdStream {
     /// (a migration's QEMU in its setup) instead of holding the first bytes back. The frame then
     /// never names its content size, which a frame compressed in one call does (`dwcp-encode`
     /// leaves it off, so that a small input's frame stays as `zstd` writes it).
+    ///
+    /// `prefix` (`ReferenceFiles`) is referenced by every frame as content before its own, as
+    /// `zstd --patch-from` does: the decoder must be given the same bytes. It must stay valid
+    /// until this returns. `warmStart`, begun ahead with the same `jobSize` and `prefix`, gives
+    /// the first frame with its settings (and only that one) a context whose tables are built.
     public static func compress(_ input: InputChain, to output: any ByteSink, level: Int, threads: Int,
                                 longWindowLog: Int? = nil, jobSize: Int? = nil, startBeforeInput: Bool = false,
+                                prefix: UnsafeRawBufferPointer? = nil, warmStart: FrameStart? = nil,
                                 flushWhenIdle: (() -> Bool)? = nil,
                                 retune: (() -> Settings?)? = nil,
                                 progress: ((EncodeStats) -> Void)?) throws -> EncodeStats {
-        guard let cctx = ZSTD_createCCtx() else { throw DWCPError.failure("zstd: out of memory") }
-        defer { ZSTD_freeCCtx(cctx) }
-        func configure(_ s: Settings) {
-            ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, Int32(clamping: s.level))
-            ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
-            ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, Int32(s.threads > 1 ? s.threads : 0))
-            ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, s.longWindowLog == nil ? 0 : 1)
-            ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, Int32(s.longWindowLog ?? 0))  // 0: the level's own
-            ZSTD_CCtx_setParameter(cctx, ZSTD_c_jobSize, Int32(s.threads > 1 ? jobSize ?? 0 : 0))  // 0: libzstd's default
-        }
         var settings = Settings(level: level, threads: threads, longWindowLog: longWindowLog)
-        configure(settings)
+        // A frame begun ahead (`warmStart`) with these settings, else a context of our own.
+        var warm = warmStart?.take(matching: settings)
+        guard var cctx = warm?.context ?? ZSTD_createCCtx() else { throw DWCPError.failure("zstd: out of memory") }
+        defer { ZSTD_freeCCtx(cctx) }
+        if warm == nil { try configure(cctx, settings, jobSize: jobSize, prefix: prefix) }
         let inSize = ZSTD_CStreamInSize() * 4
         let outSize = ZSTD_CStreamOutSize() * 4
         let inBuf = RawBuffer(capacity: inSize)
@@ -86,17 +86,34 @@ public enum ZstdStream {
             stats.codecMix["zstd-\(settings.level)", default: 0] += frameIn
             frameIn = 0
         }
-        if startBeforeInput { try compress(0, ZSTD_e_continue) }
+        /// Starts the frame: what a frame begun ahead put out, or (`startBeforeInput`) a call
+        /// with no input that has libzstd build its tables now.
+        func begin() throws {
+            if let w = warm {
+                try output.writeAll(w.output)
+                stats.bytesOut += UInt64(w.output.count)
+                warm = nil
+            } else if startBeforeInput {
+                try compress(0, ZSTD_e_continue)
+            }
+        }
+        try begin()
         while !finished {
             if let next = retune?(), next != settings {
                 // End this frame (a frame already ended waits for input to start the next one)
-                // and start the next with the new settings.
+                // and start the next with the new settings: begun ahead, or in this context.
                 if frameIn > 0 { try compress(0, ZSTD_e_end) }
                 account()
-                ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only)
                 settings = next
-                configure(settings)
-                if startBeforeInput { try compress(0, ZSTD_e_continue) }
+                if let w = warmStart?.take(matching: next) {
+                    ZSTD_freeCCtx(cctx)
+                    cctx = w.context
+                    warm = w
+                } else {
+                    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only)
+                    try configure(cctx, settings, jobSize: jobSize, prefix: prefix)
+                }
+                try begin()
             }
             eager = eager || flushWhenIdle?() == true
             let n = eager ? try input.readAvailable(into: inBuf.unsafeBase, count: inSize)
@@ -115,12 +132,21 @@ public enum ZstdStream {
         return stats
     }
 
-    /// Decompresses a zstd stream whose first bytes were already read.
-    static func decompress(reader: StreamReader, alreadyRead: [UInt8], write: (UnsafeRawPointer, Int) throws -> Void,
+    /// Decompresses a zstd stream whose first bytes were already read; with `prefix`, every
+    /// frame against it (what `compress(prefix:)` wrote).
+    static func decompress(reader: StreamReader, alreadyRead: [UInt8], prefix: UnsafeRawBufferPointer? = nil,
+                           write: (UnsafeRawPointer, Int) throws -> Void,
                            progress: ((DecodeStats) -> Void)?) throws -> DecodeStats {
         guard let dctx = ZSTD_createDCtx() else { throw DWCPError.failure("zstd: out of memory") }
         defer { ZSTD_freeDCtx(dctx) }
         ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 31)
+        /// A prefix serves one frame: referenced before the first and after each frame's end.
+        func referencePrefix() throws {
+            guard let prefix, prefix.count > 0 else { return }
+            let r = ZSTD_DCtx_refPrefix(dctx, prefix.baseAddress, prefix.count)
+            if ZSTD_isError(r) != 0 { throw DWCPError.failure("zstd: reference prefix: \(String(cString: ZSTD_getErrorName(r)))") }
+        }
+        try referencePrefix()
         let inSize = ZSTD_DStreamInSize()
         let outSize = ZSTD_DStreamOutSize()
         let inBuf = RawBuffer(capacity: max(inSize, alreadyRead.count))
@@ -148,6 +174,7 @@ public enum ZstdStream {
                 try write(outBuf.unsafeBase, outb.pos)
                 stats.bytesOut += UInt64(outb.pos)
                 lastResult = r
+                if r == 0 { try referencePrefix() }
                 if inb.pos == inb.size && (outb.pos < outb.size || r == 0) { break }
             }
             pending = 0

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DWCPCLI
+import DWCPCodec
 import DWCPCore
 import DWCPMigrate
 import DWCPSystem
@@ -42,11 +43,15 @@ struct QemuCommand: ParsableCommand {
     @Flag(help: "Leave the source QEMU paused after a successful migration instead of quitting it.")
     var keepSource = false
 
+    @Option(help: ArgumentHelp("A file the destination holds too, such as the guest's kernel, initrd or disk image (repeatable; at most 1 GiB together): a compressed VM stream is compressed against them, as 'zstd --patch-from' does, so guest RAM that holds copies of them costs little on the wire. Give 'receive' the same files in the same order; it refuses other ones before it decodes a byte. Used by the zstd stream of --codec auto only (not by a raw stream or DWCP frames).", valueName: "FILE"))
+    var reference: [String] = []
+
     @OptionGroup var verbosity: VerbosityOptions
 
     func validate() throws {
         if maxRounds < 1 { throw ValidationError("--max-rounds must be at least 1") }
         if let x = xbzrle, (Units.parseBytes(x) ?? 0) < 1 << 20 { throw ValidationError("--xbzrle: SIZE must be at least 1MiB") }
+        if !reference.isEmpty && source.codec != "auto" { throw ValidationError("--reference goes with --codec auto (the zstd stream; DWCP frames and raw streams do not use it)") }
     }
 
     func run() throws {
@@ -68,6 +73,7 @@ struct QemuCommand: ParsableCommand {
         config.autoConverge = autoConverge
         config.xbzrleCache = xbzrle.map { Units.parseBytes($0)! }
         config.keepSource = keepSource
+        config.reference = try reference.isEmpty ? nil : ReferenceFiles(paths: reference)
         config.cubicOnCleanLongPaths = source.cc == "auto"
         config.onMeasuredPlan = { try? source.show($0, verbose: verbose) }
         let migration = QemuSource(configuration: config)
@@ -102,6 +108,7 @@ struct QemuCommand: ParsableCommand {
         if let d = outcome.downtime { j.add("downtime_ms", d * 1000, decimals: 1) }
         if let q = outcome.qemuDowntimeMs { j.add("qemu_downtime_ms", q) }
         if let q = outcome.qemuSetupMs { j.add("qemu_setup_ms", q) }
+        if let r = config.reference { j.add("reference_bytes", outcome.referenceUsed ? r.count : 0) }
         j.add("bytes_read", outcome.bytesRead)
         j.add("wire_bytes", outcome.wireBytes)
         if !outcome.codecMix.isEmpty { j.add("codec_mix", outcome.codecMix) }

@@ -1,6 +1,7 @@
 import Glibc
 import ArgumentParser
 import DWCPCLI
+import DWCPCodec
 import DWCPCore
 import DWCPMigrate
 import DWCPSystem
@@ -66,6 +67,9 @@ struct ReceiveCommand: ParsableCommand {
     @Flag(name: .customLong("no-prefault"), help: "With --qmp, leave the destination VM's RAM alone before the migration. By default receive pre-faults it first (QEMU's prealloc, on -T threads) and only then says it is listening: QEMU otherwise takes a fault, and the kernel zeroes a page, on the stream's first write to each guest page, in the one thread that loads the stream, which on a fast link paces the migration (loopback, 512 MiB guest: QEMU tcp: 1.26-1.85 s into a fresh QEMU, 0.48-0.60 s into a pre-faulted one). The cost: the guest's whole RAM is resident here from then on, pages it never touched included, and receive is ready only once that is done (about 0.9 s per 512 MiB on two cores).")
     var noPrefault = false
 
+    @Option(help: ArgumentHelp("With --qmp: a file the source may have compressed the VM's stream against ('dwcp-migrate qemu --reference'; repeatable, the same files in the same order). A stream compressed against other files, or against files when none are given here, is refused before a byte of it is decoded.", valueName: "FILE"))
+    var reference: [String] = []
+
     @Flag(help: "Print a JSON line per round (bytes on the wire, image bytes, bytes written into the image) and a summary on standard output.")
     var json = false
 
@@ -89,6 +93,7 @@ struct ReceiveCommand: ParsableCommand {
         if !(idleTimeout > 0 && idleTimeout <= 1_000_000) { throw ValidationError("--idle-timeout must be above 0 and at most 1000000 seconds") }
         if let t = threads, !(1...256).contains(t) { throw ValidationError("-T must be 1...256") }
         if noPrefault && qmp == nil { throw ValidationError("--no-prefault goes with --qmp") }
+        if !reference.isEmpty && qmp == nil { throw ValidationError("--reference goes with --qmp (image rounds are deltas against the image itself)") }
     }
 
     func emit(_ j: JSONLine) throws {
@@ -118,6 +123,7 @@ struct ReceiveCommand: ParsableCommand {
             let destination = QemuDestination(qmpPath: qmp, receiver: config)
             destination.threads = threads ?? OSThread.processorCount
             destination.prefault = !noPrefault
+            destination.reference = try reference.isEmpty ? nil : ReferenceFiles(paths: reference)
             try destination.prepare()
             Diagnostics.info("listening on port \(listener.port)")
             let o = try destination.run(listener: listener)

@@ -88,7 +88,7 @@ enum Codec {
 
     /// Decodes `stream`; returns what was written (even if decoding then failed) and the error.
     static func decode(_ stream: [UInt8], scratch: Scratch, baseline: String? = nil, identity: BaselineIdentity? = nil, threads: Int = 2,
-                       buffers: BufferPools? = nil, concatenated: Bool = false) -> (output: [UInt8], error: Error?) {
+                       buffers: BufferPools? = nil, concatenated: Bool = false, zstdReference: ReferenceFiles? = nil) -> (output: [UInt8], error: Error?) {
         let inPath = scratch.write("stream", stream)
         let inFD = try! FileDescriptor.openForReading(inPath)
         defer { inFD.close() }
@@ -99,6 +99,7 @@ enum Codec {
         decoder.baselineIdentity = identity
         if let buffers { decoder.buffers = buffers }
         decoder.concatenated = concatenated
+        decoder.zstdReference = zstdReference
         var error: Error?
         do { _ = try decoder.decode(inFD, to: outFD) } catch let e { error = e }
         outFD.close()

@@ -44,4 +44,34 @@ final class ZstdStreamTests: XCTestCase {
             }
         }
     }
+
+    /// A frame begun ahead (`ZstdStream.FrameStart`, what `dwcp-migrate qemu` begins against
+    /// its reference files while QEMU sets up) is taken by a stream whose settings it has, and
+    /// the stream decodes against the same files; one begun with other settings is left alone.
+    func testAFrameBegunAheadAgainstReferenceFilesIsTakenByItsSettings() throws {
+        let scratch = Scratch()
+        var gen = TestData(seed: 43)
+        let files = gen.bytes(1 << 20)
+        let reference = try ReferenceFiles(paths: [scratch.write("kernel", files)])
+        let input = Array(files[(512 << 10)...]) + gen.text(200_000) + Array(files[..<(512 << 10)])
+        let inPath = scratch.write("guest", input)
+        let settings = ZstdStream.Settings(level: 3, threads: 1, longWindowLog: 27)
+        for begun in [settings, ZstdStream.Settings(level: 6, threads: 1, longWindowLog: 27)] {
+            let warm = ZstdStream.FrameStart(settings: begun, jobSize: nil, prefix: reference.bytes)
+            let inFD = try FileDescriptor.openForReading(inPath)
+            let outFD = try FileDescriptor.create(scratch.path("guest.zst"), overwrite: true)
+            _ = try ZstdStream.compress(InputChain([inFD]), to: outFD, level: 3, threads: 1, longWindowLog: 27, startBeforeInput: true,
+                                        prefix: reference.bytes, warmStart: warm, progress: nil)
+            inFD.close()
+            outFD.close()
+            XCTAssertEqual(warm.wasTaken, begun == settings)
+            let stream = scratch.read("guest.zst")
+            XCTAssertLessThan(stream.count, 200_000, "the copies of the file were not matched against it")
+            let (output, error) = Codec.decode(stream, scratch: scratch, zstdReference: reference)
+            XCTAssertNil(error)
+            XCTAssertTrue(output == input, "decoded stream differs")
+            // Without the files the stream does not decode.
+            XCTAssertNotNil(Codec.decode(stream, scratch: scratch).error)
+        }
+    }
 }

@@ -14,7 +14,8 @@ final class PipelineTests: XCTestCase {
     /// pipeline's input and before the input closes, with a way to read how many bytes the
     /// destination has written so far.
     private func roundTrip(_ bytes: [UInt8], format: SendPipeline.StreamFormat, encodedBacklog: Int = 0,
-                           setUp: ((SendPipeline) -> Void)? = nil, midway: ((SendPipeline) -> Void)? = nil,
+                           setUp: ((SendPipeline) -> Void)? = nil, receiverSetUp: ((ReceivePipeline) -> Void)? = nil,
+                           midway: ((SendPipeline) -> Void)? = nil,
                            beforeEnd: ((_ delivered: () -> Int) -> Void)? = nil) throws -> (output: [UInt8], result: ReceivePipeline.Result, sent: SendPipeline.Result) {
         let listener = try StreamListener(Endpoint(host: "127.0.0.1", port: 0))
         defer { listener.shutdown() }
@@ -32,7 +33,9 @@ final class PipelineTests: XCTestCase {
         var receiveError: Error?
         let receiving = OSThread {
             do {
-                received = try ReceivePipeline(receiver: ReceiverConfiguration()).run(listener: listener, output: output.write) { _ in }
+                let pipeline = ReceivePipeline(receiver: ReceiverConfiguration())
+                receiverSetUp?(pipeline)
+                received = try pipeline.run(listener: listener, output: output.write) { _ in }
             } catch { receiveError = error }
             output.write.close()
         }
@@ -125,6 +128,64 @@ final class PipelineTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(sent.encode.codecMix["zstd-6"] ?? 0, UInt64(bytes.count / 2 - (512 << 10)),
                                     "the second half went at the new level")
         XCTAssertEqual(sent.transfer.streams, 4)
+    }
+
+    /// Reference files (`dwcp-migrate qemu --reference`): a stream holding copies of them costs
+    /// little against them, in every frame of a stream that changes its settings midway (each
+    /// frame references them anew, at both ends); a receiver with other files, or none, refuses
+    /// the stream, and one with files takes a stream compressed without them.
+    func testAStreamCompressedAgainstReferenceFilesDecodesOnlyAgainstTheSameFiles() throws {
+        let directory = try TemporaryDirectory(prefix: "dwcp-reference")
+        defer { directory.remove() }
+        var random = SplitMix(seed: 11)
+        func randomBytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: random.next()) } }
+        func file(_ name: String, _ bytes: [UInt8]) throws -> String {
+            let fd = try FileDescriptor.create(directory.path + "/" + name, overwrite: true)
+            defer { fd.close() }
+            try fd.writeAll(bytes)
+            return directory.path + "/" + name
+        }
+        let kernel = randomBytes(1 << 20), initrd = randomBytes(1 << 20)
+        let paths = [try file("kernel", kernel), try file("initrd", initrd)]
+        let reference = try ReferenceFiles(paths: paths)
+        XCTAssertEqual(reference.count, 2 << 20)
+        XCTAssertEqual(Array(reference.bytes), kernel + initrd)
+        // Guest RAM holding the files' 64 KiB blocks out of order, in both halves of the stream
+        // (each half goes into its own frame), among 1 MiB of bytes found nowhere else.
+        let blocks = (0..<32).map { i in Array((kernel + initrd)[(i * 65_536)..<((i + 1) * 65_536)]) }
+        let fresh = randomBytes(1 << 20)
+        let bytes = blocks[16...].reversed().joined() + fresh + blocks[..<16].reversed().joined()
+        let format = SendPipeline.StreamFormat.zstd(level: 1, windowLog: 27, threads: 1)
+        let replan: (SendPipeline) -> Void = { pipeline in
+            let deadline = MonotonicClock.now() + 10
+            while pipeline.transport == nil && MonotonicClock.now() < deadline { usleep(1_000) }
+            pipeline.replan(format: .zstd(level: 6, windowLog: 27, threads: 1), window: 1 << 20, streams: 2)
+        }
+        // The second frame's settings begun ahead (as `dwcp-migrate qemu` does for a slow link
+        // while it probes): the first frame has others and leaves it to the second.
+        let warmStart = ZstdStream.FrameStart(settings: ZstdStream.Settings(level: 6, threads: 1, longWindowLog: 27),
+                                              jobSize: SendPipeline.zstdJobSize, prefix: reference.bytes)
+        let (output, result, sent) = try roundTrip(bytes, format: format, setUp: { $0.reference = reference; $0.zstdWarmStart = warmStart },
+                                                   receiverSetUp: { $0.reference = reference }, midway: replan)
+        XCTAssertTrue(output == bytes, "decoded stream differs")
+        XCTAssertTrue(warmStart.wasTaken, "the frame begun ahead was not used")
+        XCTAssertEqual(Set(sent.encode.codecMix.keys), ["zstd-1", "zstd-6"], "one frame only: \(sent.encode.codecMix)")
+        // The fresh megabyte, and little for the 2 MiB of copies.
+        XCTAssertLessThan(result.transfer.bytes, UInt64((1 << 20) + (100 << 10)), "the copies of the files were not matched")
+        // Without them at both ends, the copies cost what they are.
+        let (plainOutput, plain, _) = try roundTrip(bytes, format: format, receiverSetUp: { $0.reference = reference })
+        XCTAssertTrue(plainOutput == bytes, "a stream without reference files differs at a receiver with some")
+        XCTAssertGreaterThan(plain.transfer.bytes, UInt64(3 << 20))
+
+        // A receiver without the files, or with others (the same bytes in another order): the
+        // stream is refused with a usage error, before anything is decoded.
+        let swapped = try ReferenceFiles(paths: paths.reversed())
+        for (receiverFiles, says) in [(nil as ReferenceFiles?, "give this receiver the same files"), (swapped, "are not this receiver's")] {
+            XCTAssertThrowsError(try roundTrip(bytes, format: format, setUp: { $0.reference = reference },
+                                               receiverSetUp: { $0.reference = receiverFiles })) { error in
+                XCTAssertTrue("\(error)".contains(says), "\(error)")
+            }
+        }
     }
 
     /// `run(afterConnecting:)` (a final image round, which freezes its source only once

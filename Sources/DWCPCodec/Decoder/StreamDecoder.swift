@@ -89,6 +89,9 @@ public final class StreamDecoder {
     /// Keep the page digests of what a stream with page-list checksums decoded to, for the
     /// caller's next `trustedBaselineDigests` (`DecodeStats.pageDigests`).
     public var collectPageDigests = false
+    /// What a plain zstd stream was compressed against (`ZstdStream.compress(prefix:)`): every
+    /// frame is decoded with these files as its prefix. DWCP frame streams do not use it.
+    public var zstdReference: ReferenceFiles?
 
     public init() {}
 
@@ -134,7 +137,10 @@ public final class StreamDecoder {
             case .sparse(let file): write = { try file.write($0, count: $1) }
             case .sink: throw DWCPError.integrity("\(input.name): a plain zstd stream where a DWCP frame stream was expected")
             }
-            return try ZstdStream.decompress(reader: reader, alreadyRead: Array(prefix[0..<got]), write: write, progress: progress)
+            let reference = zstdReference  // kept alive while its bytes are read
+            defer { withExtendedLifetime(reference) {} }
+            return try ZstdStream.decompress(reader: reader, alreadyRead: Array(prefix[0..<got]), prefix: reference?.bytes,
+                                             write: write, progress: progress)
         }
         guard got == 8 else { throw DWCPError.integrity("\(input.name): truncated stream header (\(got) bytes)") }
         let headerLength = try prefix.withUnsafeBytes { try StreamHeader.headerLength(prefix: $0) }

@@ -22,6 +22,10 @@ public final class ReceivePipeline {
     /// `StreamDecoder.collectPageDigests`.
     public var collectPageDigests = false
     public var threads = OSThread.processorCount
+    /// Files this end holds that a source may have compressed its zstd stream against
+    /// (`SendPipeline.reference`). A stream that names other files, or names files when this
+    /// is nil, is refused before a byte of it is decoded.
+    public var reference: ReferenceFiles?
     /// The transport's and the decoder's buffers: `ImageDestination` gives every round the same,
     /// so a round reuses the buffers the rounds before it faulted in.
     public var buffers = BufferPools()
@@ -50,7 +54,9 @@ public final class ReceivePipeline {
     ///
     /// The transfer's first bytes decide the path (`TransportReceiver.redirect`): a raw stream
     /// (`SendPipeline.rawMarker` first) is written by the transport straight into `output`; a
-    /// DWCP or zstd stream goes through a pipe to the decoder's thread. (Through a pipe and a
+    /// DWCP or zstd stream goes through a pipe to the decoder's thread, a zstd stream compressed
+    /// against reference files (`ReferenceFiles.marker` first) once they are found to be
+    /// `reference`. (Through a pipe and a
     /// splice thread, a raw VM stream took 50 ms longer on loopback: 5 interleaved pairs.)
     public func run(listener: StreamListener, output: FileDescriptor, accept: @escaping (ReceivePipeline) throws -> Void) throws -> Result {
         try run(listener: listener, into: .descriptor(output), accept: accept)
@@ -104,6 +110,7 @@ public final class ReceivePipeline {
             }
         }
         transport.buffers = buffers
+        let reference = self.reference
         transport.redirect = { first in
             if first.starts(with: SendPipeline.rawMarker) {
                 guard case .descriptor(let fd) = output else {
@@ -111,6 +118,12 @@ public final class ReceivePipeline {
                 }
                 raw = true
                 return (fd, SendPipeline.rawMarker.count)
+            }
+            if let named = try ReferenceFiles.parseHeader(first) {
+                try ReferenceFiles.check(length: named.length, digest: named.digest, against: reference)
+                decoder.zstdReference = reference
+                startDecoder()
+                return (pipe.write, ReferenceFiles.headerBytes)
             }
             startDecoder()
             return (pipe.write, 0)

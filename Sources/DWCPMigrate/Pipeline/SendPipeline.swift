@@ -47,6 +47,12 @@ public final class SendPipeline {
     public var onWire: ((TransferStats) -> Void)?
     /// Sees every input byte, in order, as it is read (`InputChain.tap`).
     public var inputTap: ((UnsafeRawPointer, Int) throws -> Void)?
+    /// Files the destination holds too: a zstd stream is compressed against them (and starts
+    /// with their `ReferenceFiles.header`). Other formats do not use them.
+    public var reference: ReferenceFiles?
+    /// A zstd frame begun ahead against `reference` (`ZstdStream.FrameStart`), taken by the
+    /// stream's first frame with its settings.
+    public var zstdWarmStart: ZstdStream.FrameStart?
 
     /// Encoded bytes waiting for the sender. Its limit starts at `encodedQueueBytes(window:)`;
     /// a caller may raise it (up to the `encodedBacklog` it was made with) while the source is
@@ -83,6 +89,9 @@ public final class SendPipeline {
             running?.adjust(window: window, streams: streams)
         }
     }
+
+    /// Job size of a multithreaded zstd stream: small, so little waits inside the compressor.
+    public static let zstdJobSize = 1 << 20
 
     /// The most encoded bytes the queue to the sender may be given to hold.
     public static let maxEncodedBacklog = 16 << 20
@@ -219,6 +228,8 @@ public final class SendPipeline {
         let format = self.format
         let counters = self.counters
         let inputTap = self.inputTap
+        let reference = self.reference
+        let warmStart = self.zstdWarmStart
         let thread = OSThread {
             do {
                 var encoder = self.encoder
@@ -238,8 +249,10 @@ public final class SendPipeline {
                 chain.tap = inputTap
                 switch format {
                 case .zstd(let level, let windowLog, let threads):
+                    if let reference { try reference.header.withUnsafeBytes { try queue.writeAll($0.baseAddress!, count: $0.count) } }
                     encoded = try ZstdStream.compress(chain, to: queue, level: level, threads: threads,
-                                                      longWindowLog: windowLog, jobSize: 1 << 20, startBeforeInput: true,
+                                                      longWindowLog: windowLog, jobSize: Self.zstdJobSize, startBeforeInput: true,
+                                                      prefix: reference?.bytes, warmStart: warmStart,
                                                       flushWhenIdle: { self.sourceStopped.load(ordering: .acquiring) },
                                                       retune: { self.replanLock.withLock { defer { self.nextSettings = nil }; return self.nextSettings } },
                                                       progress: counters.update)

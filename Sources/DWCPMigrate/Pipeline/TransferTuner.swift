@@ -33,6 +33,8 @@ final class TransferTuner {
     /// A VM stream's guest RAM (its zstd stream's window follows it); nil for an image's DWCP
     /// frames.
     private let guestRAM: UInt64?
+    /// Bytes of the reference files a VM stream is compressed against (its window covers them).
+    private let referenceBytes: UInt64
     private var meter: TransferRateMeter?
     /// When the measurement under way began, the wire bytes acknowledged then, and the
     /// transport's reconnections then.
@@ -44,13 +46,14 @@ final class TransferTuner {
 
     /// `cubicOnCleanLongPaths` (`--cc auto`) takes effect on a compressed stream over a path of
     /// `MigrationPlan.rateOnTransferFromRoundTrip` and more, where the kernel has cubic.
-    init(plan: MigrationPlan, guestRAM: UInt64?, cubicOnCleanLongPaths: Bool) {
+    init(plan: MigrationPlan, guestRAM: UInt64?, referenceBytes: UInt64 = 0, cubicOnCleanLongPaths: Bool) {
         self.plan = plan
         planBeforeRate = plan
         roundTrip = plan.measurement?.rttMedian ?? 0
         self.guestRAM = guestRAM
+        self.referenceBytes = referenceBytes
         meter = plan.ratePending ? TransferRateMeter(roundTrip: roundTrip) : nil
-        watchesForACleanPath = cubicOnCleanLongPaths && Self.format(plan, guestRAM: guestRAM) != .raw
+        watchesForACleanPath = cubicOnCleanLongPaths && Self.format(plan, guestRAM: guestRAM, referenceBytes: referenceBytes) != .raw
             && roundTrip >= MigrationPlan.rateOnTransferFromRoundTrip
             && CongestionControl.ifAvailable("cubic") != nil
     }
@@ -126,8 +129,8 @@ final class TransferTuner {
     /// Whether the plan may still change: the rate or, after it, the loss is being measured.
     var settling: Bool { meter != nil || lossWatch != nil }
 
-    private static func format(_ plan: MigrationPlan, guestRAM: UInt64?) -> SendPipeline.StreamFormat {
-        guestRAM.map { plan.vmStreamFormat(guestRAM: $0) } ?? .frames
+    private static func format(_ plan: MigrationPlan, guestRAM: UInt64?, referenceBytes: UInt64) -> SendPipeline.StreamFormat {
+        guestRAM.map { plan.vmStreamFormat(guestRAM: $0, referenceBytes: referenceBytes) } ?? .frames
     }
 
     private func watchForACleanPath(from time: Double) {
@@ -148,7 +151,7 @@ final class TransferTuner {
         if atLeast { floor = rate }
         rateIsFloor = atLeast
         plan = completed(rate: rate, loss: 0)
-        let format = Self.format(plan, guestRAM: guestRAM)
+        let format = Self.format(plan, guestRAM: guestRAM, referenceBytes: referenceBytes)
         pipeline.replan(format: format, window: plan.window, streams: plan.streams, linkBitsPerSecond: plan.linkBitsPerSecond)
         Timeline.mark("link rate measured on the transfer: \(Units.format(rate / 1e6, 1)) Mbit/s\(atLeast ? " or more" : ""); stream format \(format), \(plan.streams) streams, window \(plan.window)")
     }

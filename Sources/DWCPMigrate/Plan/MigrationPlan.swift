@@ -181,12 +181,28 @@ public struct MigrationPlan {
     /// How a VM's migration stream travels: raw on links faster than compression; DWCP frames
     /// when a codec was named (`--codec zstd:3`); otherwise one zstd stream at `vmStreamLevel`
     /// by `vmStreamThreads`, with long-distance matching over a window covering the guest's RAM
-    /// (2^27 to 2^30 bytes) when `vmStreamLongWindow`.
-    public func vmStreamFormat(guestRAM: UInt64) -> SendPipeline.StreamFormat {
+    /// (2^27 to 2^30 bytes) when `vmStreamLongWindow`. A stream compressed against reference
+    /// files (`referenceBytes` of them) has a window covering them too, up to 2^31 bytes, since
+    /// they come before the whole stream.
+    public func vmStreamFormat(guestRAM: UInt64, referenceBytes: UInt64 = 0) -> SendPipeline.StreamFormat {
         if raw { return .raw }
         if codec != "auto" { return .frames }
-        let log = min(30, max(27, Int.bitWidth - (max(guestRAM, 1) - 1).leadingZeroBitCount))
+        let log = Self.vmStreamWindowLog(guestRAM: guestRAM, referenceBytes: referenceBytes)
         return .zstd(level: vmStreamLevel, windowLog: vmStreamLongWindow ? log : nil, threads: vmStreamThreads)
+    }
+
+    /// The long window of a VM stream (`vmStreamFormat`): 2^27 to 2^30 bytes over the guest's
+    /// RAM, up to 2^31 with reference files.
+    static func vmStreamWindowLog(guestRAM: UInt64, referenceBytes: UInt64) -> Int {
+        let span = max(guestRAM + referenceBytes, 1)
+        return min(referenceBytes > 0 ? 31 : 30, max(27, Int.bitWidth - (span - 1).leadingZeroBitCount))
+    }
+
+    /// The zstd settings of a VM stream over a link below 25 MB/s (`vmStreamLevel` 6,
+    /// `vmStreamThreads` 1, the long window): where reference files pay most, so what a
+    /// migration with them begins a frame for before its plan is made (`ZstdStream.FrameStart`).
+    public static func slowLinkVMStreamSettings(guestRAM: UInt64, referenceBytes: UInt64) -> ZstdStream.Settings {
+        ZstdStream.Settings(level: 6, threads: 1, longWindowLog: vmStreamWindowLog(guestRAM: guestRAM, referenceBytes: referenceBytes))
     }
 
     /// Whether a VM stream matches re-sent pages against their earlier versions (long-distance

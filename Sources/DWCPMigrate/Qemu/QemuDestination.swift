@@ -1,5 +1,6 @@
 import Glibc
 import DWCPCLI
+import DWCPCodec
 import DWCPCore
 import DWCPSystem
 import DWCPTransport
@@ -20,6 +21,9 @@ public final class QemuDestination {
     public var prefault = true
     /// Seconds to wait for the VM to start once the whole stream is in.
     public var startTimeout = 60.0
+    /// Files a source may have compressed the VM's stream against (`dwcp-migrate qemu
+    /// --reference`); it must name these very bytes.
+    public var reference: ReferenceFiles?
     /// Send buffer of the socket into QEMU (`UnixSocket.setSendBuffer`): 4 MiB, about 10 ms of
     /// the stream at loopback speed, as TCP's own autotuned buffers give QEMU's `tcp:`.
     static let streamBuffer = 4 << 20
@@ -87,6 +91,7 @@ public final class QemuDestination {
 
         let pipeline = ReceivePipeline(receiver: receiver)
         pipeline.threads = threads
+        pipeline.reference = reference
         let timeout = startTimeout
         do {
             let result = try pipeline.run(listener: listener, output: connection) { _ in

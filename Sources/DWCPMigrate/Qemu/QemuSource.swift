@@ -49,6 +49,9 @@ public final class QemuSource {
         /// `--cc auto`: on a path of `MigrationPlan.rateOnTransferFromRoundTrip` and more, the
         /// connections leave bbr for cubic while the path drops nothing (`CleanPathSwitch`).
         public var cubicOnCleanLongPaths = false
+        /// Files the destination holds too (the guest's kernel, initrd, disk image): a zstd
+        /// stream is compressed against them (`ReferenceFiles`).
+        public var reference: ReferenceFiles?
         /// Called with the plan once a migration that started before its link's rate was known
         /// (`MigrationPlan.ratePending`) has measured it and applied the plan.
         public var onMeasuredPlan: ((MigrationPlan) -> Void)?
@@ -113,6 +116,9 @@ public final class QemuSource {
         /// idles then whatever the transport, so this is the part of the total time that is
         /// QEMU's, not the pipeline's.
         public var qemuStallSeconds = 0.0
+        /// Whether the stream was compressed against `Configuration.reference` (a raw stream or
+        /// DWCP frames are not).
+        public var referenceUsed = false
     }
 
     /// Send buffer of QEMU's end of the stream socket for a raw stream: 4 MiB, as TCP autotunes
@@ -183,6 +189,12 @@ public final class QemuSource {
         // is the back-pressure it sees all along anyway.
         try qmp.execute("migrate", ["uri": "fd:\(Self.streamDescriptorName)"])
         Timeline.mark("migrate issued")
+        // A frame against reference files takes 0.3-0.5 s to begin (its tables are built over
+        // all of them): begun now, as for a slow link, it overlaps QEMU's setup and the probe.
+        let warmStart = c.reference.map { reference in
+            ZstdStream.FrameStart(settings: MigrationPlan.slowLinkVMStreamSettings(guestRAM: UInt64(guestRAM), referenceBytes: UInt64(reference.count)),
+                                  jobSize: SendPipeline.zstdJobSize, prefix: reference.bytes)
+        }
         let prepared: Prepared
         do {
             prepared = try c.prepare()
@@ -191,7 +203,8 @@ public final class QemuSource {
             throw error
         }
         let plan = prepared.plan
-        let format = plan.vmStreamFormat(guestRAM: UInt64(guestRAM))
+        let referenceBytes = UInt64(c.reference?.count ?? 0)
+        let format = plan.vmStreamFormat(guestRAM: UInt64(guestRAM), referenceBytes: referenceBytes)
         if format == .raw { _ = UnixSocket.setSendBuffer(qemuEnd, bytes: Self.rawStreamBuffer) }
         closeQemuEnd()
         // Who picks the moment to stop the VM: for a raw stream QEMU (its rate is the link's),
@@ -203,10 +216,12 @@ public final class QemuSource {
             return rule
         }
         var rule = format == .raw || plan.ratePending ? nil : switchoverRule(plan)
-        let tuner = TransferTuner(plan: plan, guestRAM: UInt64(guestRAM), cubicOnCleanLongPaths: c.cubicOnCleanLongPaths)
+        let tuner = TransferTuner(plan: plan, guestRAM: UInt64(guestRAM), referenceBytes: referenceBytes,
+                                  cubicOnCleanLongPaths: c.cubicOnCleanLongPaths)
         let limitMs = format == .raw ? max(10, Int((plan.maxDowntime - plan.drainSeconds) * 1000)) : 1
         var outcome = Outcome()
         var switchoverAsked = false
+        var referenceUsed = false
 
         // A compressed stream may run ahead of the link during the first pass (see
         // `MigrationPlan.firstPassBacklog`); the queue is back to its normal size from the
@@ -242,6 +257,9 @@ public final class QemuSource {
                     if case .failed(let why) = state { throw DWCPError.failure(why) }
                 }
                 pipeline.format = format
+                pipeline.reference = c.reference
+                pipeline.zstdWarmStart = warmStart
+                if case .zstd = format, c.reference != nil { referenceUsed = true }
                 pipelineResult = try pipeline.run(input: stream, endGate: gateCheck)
             } catch {
                 gate.withLock { pipelineError = error }
@@ -360,6 +378,7 @@ public final class QemuSource {
         outcome.wireBytes = pipelineResult?.transfer.bytes ?? gate.withLock { wire }
         outcome.codecMix = pipelineResult?.encode.codecMix ?? [:]
         outcome.reconnects = pipelineResult?.transfer.reconnects ?? 0
+        outcome.referenceUsed = referenceUsed
         if case .failed(let why) = gate.withLock({ gateState }) {
             try resumeSource(qmp, wasRunning: initial == "running")
             let cause = pipelineError.map { "\($0)" }
