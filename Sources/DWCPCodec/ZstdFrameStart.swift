@@ -72,8 +72,12 @@ extension ZstdStream {
         }
     }
 
-    /// Applies `s` to a context at the start of a frame; with `prefix`, the frame references it
-    /// (a prefix serves one frame: each frame references it anew).
+    /// Applies `s` to a context at the start of a frame; with `prefix`, a frame with a long
+    /// window references it (a prefix serves one frame: each frame references it anew). A frame
+    /// without one does not: its matches reach back only the level's own window (a few MiB),
+    /// short of most of a large prefix, and building its tables over all of it would cost time
+    /// for nothing (the decoder, which references it for every frame, decodes such a frame the
+    /// same).
     static func configure(_ cctx: OpaquePointer, _ s: Settings, jobSize: Int?, prefix: UnsafeRawBufferPointer?) throws {
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, Int32(clamping: s.level))
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
@@ -81,7 +85,7 @@ extension ZstdStream {
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, s.longWindowLog == nil ? 0 : 1)
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, Int32(s.longWindowLog ?? 0))  // 0: the level's own
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_jobSize, Int32(s.threads > 1 ? jobSize ?? 0 : 0))  // 0: libzstd's default
-        if let prefix, prefix.count > 0 {
+        if let prefix, prefix.count > 0, s.longWindowLog != nil {
             let r = ZSTD_CCtx_refPrefix(cctx, prefix.baseAddress, prefix.count)
             if ZSTD_isError(r) != 0 { throw DWCPError.failure("zstd: reference prefix: \(String(cString: ZSTD_getErrorName(r)))") }
         }

@@ -43,8 +43,8 @@ public enum ZstdStream {
     /// never names its content size, which a frame compressed in one call does (`dwcp-encode`
     /// leaves it off, so that a small input's frame stays as `zstd` writes it).
     ///
-    /// `prefix` (`ReferenceFiles`) is referenced by every frame as content before its own, as
-    /// `zstd --patch-from` does: the decoder must be given the same bytes. It must stay valid
+    /// `prefix` (`ReferenceFiles`) is referenced by every frame with a long window as content
+    /// before its own, as `zstd --patch-from` does: the decoder must be given the same bytes. It must stay valid
     /// until this returns. `warmStart`, begun ahead with the same `jobSize` and `prefix`, gives
     /// the first frame with its settings (and only that one) a context whose tables are built.
     public static func compress(_ input: InputChain, to output: any ByteSink, level: Int, threads: Int,

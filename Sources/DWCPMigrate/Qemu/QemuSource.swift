@@ -204,7 +204,14 @@ public final class QemuSource {
         }
         let plan = prepared.plan
         let referenceBytes = UInt64(c.reference?.count ?? 0)
-        let format = plan.vmStreamFormat(guestRAM: UInt64(guestRAM), referenceBytes: referenceBytes)
+        var format = plan.vmStreamFormat(guestRAM: UInt64(guestRAM), referenceBytes: referenceBytes)
+        if plan.ratePending, let settings = warmStart?.settings, case .zstd = format {
+            // A stream that starts before its link's rate is known begins at level 1, without
+            // the long window and so without the reference files; but what matches them most
+            // (the guest's kernel, low in its RAM) is read first. With them it begins as for a
+            // slow link, in the frame begun for that, and a fast link's plan changes it later.
+            format = .zstd(level: settings.level, windowLog: settings.longWindowLog, threads: settings.threads)
+        }
         if format == .raw { _ = UnixSocket.setSendBuffer(qemuEnd, bytes: Self.rawStreamBuffer) }
         closeQemuEnd()
         // Who picks the moment to stop the VM: for a raw stream QEMU (its rate is the link's),
