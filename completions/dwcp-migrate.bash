@@ -187,7 +187,7 @@ _dwcp-migrate() {
 _dwcp-migrate_qemu() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--dry-run --json --tls --auto-converge --keep-source --quiet -q --progress --no-progress --version -h --help)
-    repeating_options=()
+    repeating_options=(--reference)
     non_repeating_options=(--qmp --to --max-downtime --codec --streams --cc --link-rate --rtt --rate-probe --resume-timeout -T --threads --secret-file --cert --key --ca --tls-name --max-rounds --xbzrle)
     __dwcp-migrate_offer_flags_options 0
 
@@ -246,6 +246,9 @@ _dwcp-migrate_qemu() {
         return
         ;;
     '--xbzrle')
+        return
+        ;;
+    '--reference')
         return
         ;;
     esac
@@ -324,7 +327,7 @@ _dwcp-migrate_file() {
 _dwcp-migrate_receive() {
     repeating_flags=(--verbose -v)
     non_repeating_flags=(--no-prefault --json --tls --quiet -q --progress --no-progress --version -h --help)
-    repeating_options=()
+    repeating_options=(--reference)
     non_repeating_options=(--listen --qmp --output -o --journal-dir --idle-timeout -T --threads --secret-file --cert --key --ca)
     __dwcp-migrate_offer_flags_options 0
 
@@ -346,6 +349,9 @@ _dwcp-migrate_receive() {
         return
         ;;
     '-T'|'--threads')
+        return
+        ;;
+    '--reference')
         return
         ;;
     '--secret-file')

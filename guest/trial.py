@@ -47,6 +47,12 @@ QEMU quit (it used to wait out its 120 s idle timeout).
 say it is listening (it is still pre-faulting its VM's RAM then): the source's connections wait in
 the receiver's backlog, and the migration must succeed as usual.
 
+--method dwcp-reference (or --reference) gives both ends the files both QEMUs boot from, the
+kernel and the initrd, as --reference. --inject wrong-reference gives the source both and the
+receiver the initrd alone (use a compressed stream: on loopback, e.g. `-- --link-rate 100Mbit
+--rtt 1`): the receiver must refuse the stream before decoding it (exit 2, naming both sets of
+files) and quit its QEMU, and dwcp-migrate qemu must exit 4 with the source VM running intact.
+
 --give-up-s N (QEMU's own methods) cancels a migration still running after N seconds and fails the
 trial with "gave_up_s" in its JSON: on a link slower than the guest dirties, QEMU's plain precopy
 never converges (scripts/bench-migrate.sh passes 300).
@@ -385,7 +391,7 @@ def main():
         result.setdefault("total_s", round(time.time() - t0, 3))
         if tx0 is not None:
             result["wire_bytes"] = veth_tx(src_ns) - tx0
-        if args.inject in ("kill-receiver", "no-receiver", "not-converging", "interrupt-source", "kill-destination-qemu"):
+        if args.inject in ("kill-receiver", "no-receiver", "not-converging", "interrupt-source", "kill-destination-qemu", "wrong-reference"):
             # Expected: exit 4, source still running and its heartbeat still advancing (and with
             # no receiver at all, QEMU's migration cancelled: it had started before the probe).
             # A migration that gave up: exit 1, QEMU's migration cancelled, and the receiver
@@ -402,10 +408,14 @@ def main():
             if giving_up:
                 result["destination_qemu_quit"] = vm_gone(work, "dst")
             expected_exit = {"not-converging": 1, "interrupt-source": 130}.get(args.inject, 4)
-            told = args.inject != "kill-destination-qemu" or (
-                result.get("receiver_exit") == 1 and result["receiver_lag_s"] < 3
-                and "dwcp-migrate: error:" in result.get("receiver_stderr", "")
-                and "the receiver failed and ended the transfer" in result.get("stderr", ""))
+            if args.inject == "wrong-reference":  # refused by the receiver before it decoded a byte
+                told = (result.get("receiver_exit") == 2 and "are not this receiver's" in result.get("receiver_stderr", "")
+                        and "are not this receiver's" in result.get("stderr", "") and vm_gone(work, "dst"))
+            else:
+                told = args.inject != "kill-destination-qemu" or (
+                    result.get("receiver_exit") == 1 and result["receiver_lag_s"] < 3
+                    and "dwcp-migrate: error:" in result.get("receiver_stderr", "")
+                    and "the receiver failed and ended the transfer" in result.get("stderr", ""))
             result["ok"] = (result.get("exit") == expected_exit and status == "running" and len(ws.beats) - n >= 5
                             and last is not None and last[3] == 0 and told
                             and (args.inject not in ("no-receiver", "not-converging") or migration == "cancelled")

@@ -93,6 +93,24 @@ final class MigrateCLITests: XCTestCase {
         XCTAssertGreaterThan(plan["link_mbit_per_s"] as? Double ?? 0, 100, "loopback moves more than 100 Mbit/s: \(plan)")
     }
 
+    /// `--reference` with the files both QEMUs boot from (its kernel and initrd), over a link
+    /// planned as 100 Mbit so the stream is zstd with a long window: the guest arrives intact,
+    /// its stream compressed against them. A receiver given other files refuses the stream
+    /// before decoding a byte (exit 2) and quits its QEMU; the source VM keeps running (exit 4).
+    func testAGuestCompressedAgainstItsBootFilesArrivesIntactAndOtherFilesAreRefused() throws {
+        let slow = ["--link-rate", "100Mbit", "--rtt", "1"]
+        let result = try trial("dwcp-reference", dwcp: slow)
+        XCTAssertEqual(result["ok"] as? Bool, true, "dwcp-migrate: \(result)")
+        XCTAssertEqual(result["mismatches"] as? Int, 0)
+        let guest = try Self.guest()
+        let kernel = FileManager.default.fileExists(atPath: guest + "/vmlinux") ? guest + "/vmlinux" : guest + "/vmlinuz"
+        let size = { (path: String) in (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil }
+        XCTAssertEqual(result["reference_bytes"] as? Int, (size(kernel) ?? 0) + (size(guest + "/initrd.img") ?? 0),
+                       "the stream was not compressed against the kernel and initrd: \(result)")
+        let refused = try trial("dwcp", ["--inject", "wrong-reference"], dwcp: slow)
+        XCTAssertEqual(refused["ok"] as? Bool, true, "\(refused)")
+    }
+
     /// The destination host dies mid-copy: the source VM must keep running, intact, and the
     /// command must say it was the network (exit 4).
     func testSourceKeepsRunningWhenTheDestinationDies() throws {
