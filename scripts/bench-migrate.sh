@@ -6,7 +6,7 @@
 #   scripts/bench-migrate.sh BIN_DIR
 # Environment: MIGRATE_LINKS (default "loopback 1gbit 100mbit"; also e.g. 100mbit-50ms),
 # MIGRATE_GUESTS (default "524292K:256"; RAM:workload-MiB, e.g. "2097156K:1024" for 2 GiB),
-# MIGRATE_METHODS, MIGRATE_RATE (guest dirtying MiB/s, default 8), MIGRATE_WRITE (page: whole pages
+# MIGRATE_METHODS (dwcp-reference: dwcp with the guest's kernel and initrd as --reference), MIGRATE_RATE (guest dirtying MiB/s, default 8), MIGRATE_WRITE (page: whole pages
 # rewritten, the default; line: one 64-byte line per write), MIGRATE_TRIALS (trials per cell, default
 # 1; the report compares medians), MIGRATE_GIVE_UP_S (QEMU's own methods: cancel a migration still
 # running after this long, default 300; on links slower than the guest dirties they never converge).
@@ -18,7 +18,7 @@ wan=$(cd "$repo/.." && pwd)/shared/tools/wan/wan-setup.sh
 [ -f "$wan" ] || { echo "bench-migrate: $wan missing (../shared/tools/wan)" >&2; exit 1; }
 links=${MIGRATE_LINKS:-loopback 1gbit 100mbit}
 guests=${MIGRATE_GUESTS:-524292K:256}
-methods=${MIGRATE_METHODS:-qemu-tcp qemu-tcp-prealloc qemu-multifd-zstd zstd-socat dwcp}
+methods=${MIGRATE_METHODS:-qemu-tcp qemu-tcp-prealloc qemu-multifd-zstd zstd-socat dwcp dwcp-reference}
 rate=${MIGRATE_RATE:-8}
 write=${MIGRATE_WRITE:-page}
 trials=${MIGRATE_TRIALS:-1}
