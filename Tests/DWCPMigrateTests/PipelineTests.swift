@@ -161,17 +161,20 @@ final class PipelineTests: XCTestCase {
             while pipeline.transport == nil && MonotonicClock.now() < deadline { usleep(1_000) }
             pipeline.replan(format: .zstd(level: 6, windowLog: 27, threads: 1), window: 1 << 20, streams: 2)
         }
-        // The second frame's settings begun ahead (as `dwcp-migrate qemu` does for a slow link
-        // while it probes): the first frame has others and leaves it to the second.
-        let warmStart = ZstdStream.FrameStart(settings: ZstdStream.Settings(level: 6, threads: 1, longWindowLog: 27),
-                                              jobSize: SendPipeline.zstdJobSize, prefix: reference.bytes)
-        let (output, result, sent) = try roundTrip(bytes, format: format, setUp: { $0.reference = reference; $0.zstdWarmStart = warmStart },
+        let (output, result, sent) = try roundTrip(bytes, format: format, setUp: { $0.reference = reference },
                                                    receiverSetUp: { $0.reference = reference }, midway: replan)
         XCTAssertTrue(output == bytes, "decoded stream differs")
-        XCTAssertTrue(warmStart.wasTaken, "the frame begun ahead was not used")
         XCTAssertEqual(Set(sent.encode.codecMix.keys), ["zstd-1", "zstd-6"], "one frame only: \(sent.encode.codecMix)")
         // The fresh megabyte, and little for the 2 MiB of copies.
         XCTAssertLessThan(result.transfer.bytes, UInt64((1 << 20) + (100 << 10)), "the copies of the files were not matched")
+        // A stream that begins without the long window (a fast link's plan, at first): that
+        // frame does not reference the files, the decoder references them for every frame all
+        // the same, and the frame after it, with the window, matches them.
+        let (mixedOutput, mixed, _) = try roundTrip(bytes, format: .zstd(level: 1, windowLog: nil, threads: 1),
+                                                    setUp: { $0.reference = reference }, receiverSetUp: { $0.reference = reference },
+                                                    midway: replan)
+        XCTAssertTrue(mixedOutput == bytes, "a frame without the long window decoded against the files differs")
+        XCTAssertLessThan(mixed.transfer.bytes, UInt64(2 << 20) + (200 << 10), "the second frame did not match the files")
         // Without them at both ends, the copies cost what they are.
         let (plainOutput, plain, _) = try roundTrip(bytes, format: format, receiverSetUp: { $0.reference = reference })
         XCTAssertTrue(plainOutput == bytes, "a stream without reference files differs at a receiver with some")

@@ -54,10 +54,10 @@ public final class ReceivePipeline {
     ///
     /// The transfer's first bytes decide the path (`TransportReceiver.redirect`): a raw stream
     /// (`SendPipeline.rawMarker` first) is written by the transport straight into `output`; a
-    /// DWCP or zstd stream goes through a pipe to the decoder's thread, a zstd stream compressed
-    /// against reference files (`ReferenceFiles.marker` first) once they are found to be
-    /// `reference`. (Through a pipe and a
-    /// splice thread, a raw VM stream took 50 ms longer on loopback: 5 interleaved pairs.)
+    /// DWCP or zstd stream goes through a pipe to the decoder's thread (a zstd stream compressed
+    /// against reference files, `ReferenceFiles.marker` first, once they are found to be
+    /// `reference`). (Through a pipe and a splice thread, a raw VM stream took 50 ms longer on
+    /// loopback: 5 interleaved pairs.)
     public func run(listener: StreamListener, output: FileDescriptor, accept: @escaping (ReceivePipeline) throws -> Void) throws -> Result {
         try run(listener: listener, into: .descriptor(output), accept: accept)
     }

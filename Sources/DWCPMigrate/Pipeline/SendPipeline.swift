@@ -50,9 +50,6 @@ public final class SendPipeline {
     /// Files the destination holds too: a zstd stream is compressed against them (and starts
     /// with their `ReferenceFiles.header`). Other formats do not use them.
     public var reference: ReferenceFiles?
-    /// A zstd frame begun ahead against `reference` (`ZstdStream.FrameStart`), taken by the
-    /// stream's first frame with its settings.
-    public var zstdWarmStart: ZstdStream.FrameStart?
 
     /// Encoded bytes waiting for the sender. Its limit starts at `encodedQueueBytes(window:)`;
     /// a caller may raise it (up to the `encodedBacklog` it was made with) while the source is
@@ -229,7 +226,6 @@ public final class SendPipeline {
         let counters = self.counters
         let inputTap = self.inputTap
         let reference = self.reference
-        let warmStart = self.zstdWarmStart
         let thread = OSThread {
             do {
                 var encoder = self.encoder
@@ -252,7 +248,7 @@ public final class SendPipeline {
                     if let reference { try reference.header.withUnsafeBytes { try queue.writeAll($0.baseAddress!, count: $0.count) } }
                     encoded = try ZstdStream.compress(chain, to: queue, level: level, threads: threads,
                                                       longWindowLog: windowLog, jobSize: Self.zstdJobSize, startBeforeInput: true,
-                                                      prefix: reference?.bytes, warmStart: warmStart,
+                                                      prefix: reference?.bytes,
                                                       flushWhenIdle: { self.sourceStopped.load(ordering: .acquiring) },
                                                       retune: { self.replanLock.withLock { defer { self.nextSettings = nil }; return self.nextSettings } },
                                                       progress: counters.update)

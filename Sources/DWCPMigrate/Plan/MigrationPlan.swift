@@ -198,11 +198,10 @@ public struct MigrationPlan {
         return min(referenceBytes > 0 ? 31 : 30, max(27, Int.bitWidth - (span - 1).leadingZeroBitCount))
     }
 
-    /// The zstd settings of a VM stream over a link below 25 MB/s (`vmStreamLevel` 6,
-    /// `vmStreamThreads` 1, the long window): where reference files pay most, so what a
-    /// migration with them begins a frame for before its plan is made (`ZstdStream.FrameStart`).
-    public static func slowLinkVMStreamSettings(guestRAM: UInt64, referenceBytes: UInt64) -> ZstdStream.Settings {
-        ZstdStream.Settings(level: 6, threads: 1, longWindowLog: vmStreamWindowLog(guestRAM: guestRAM, referenceBytes: referenceBytes))
+    /// A VM stream over a link below 25 MB/s (`vmStreamLevel` 6, `vmStreamThreads` 1, the
+    /// long window): how a stream with reference files begins when its rate is not known yet.
+    static func slowLinkVMStreamFormat(guestRAM: UInt64, referenceBytes: UInt64) -> SendPipeline.StreamFormat {
+        .zstd(level: 6, windowLog: vmStreamWindowLog(guestRAM: guestRAM, referenceBytes: referenceBytes), threads: 1)
     }
 
     /// Whether a VM stream matches re-sent pages against their earlier versions (long-distance

@@ -189,12 +189,6 @@ public final class QemuSource {
         // is the back-pressure it sees all along anyway.
         try qmp.execute("migrate", ["uri": "fd:\(Self.streamDescriptorName)"])
         Timeline.mark("migrate issued")
-        // A frame against reference files takes 0.3-0.5 s to begin (its tables are built over
-        // all of them): begun now, as for a slow link, it overlaps QEMU's setup and the probe.
-        let warmStart = c.reference.map { reference in
-            ZstdStream.FrameStart(settings: MigrationPlan.slowLinkVMStreamSettings(guestRAM: UInt64(guestRAM), referenceBytes: UInt64(reference.count)),
-                                  jobSize: SendPipeline.zstdJobSize, prefix: reference.bytes)
-        }
         let prepared: Prepared
         do {
             prepared = try c.prepare()
@@ -205,12 +199,12 @@ public final class QemuSource {
         let plan = prepared.plan
         let referenceBytes = UInt64(c.reference?.count ?? 0)
         var format = plan.vmStreamFormat(guestRAM: UInt64(guestRAM), referenceBytes: referenceBytes)
-        if plan.ratePending, let settings = warmStart?.settings, case .zstd = format {
+        if plan.ratePending, referenceBytes > 0, case .zstd = format {
             // A stream that starts before its link's rate is known begins at level 1, without
             // the long window and so without the reference files; but what matches them most
             // (the guest's kernel, low in its RAM) is read first. With them it begins as for a
-            // slow link, in the frame begun for that, and a fast link's plan changes it later.
-            format = .zstd(level: settings.level, windowLog: settings.longWindowLog, threads: settings.threads)
+            // slow link, and a fast link's plan changes it later.
+            format = MigrationPlan.slowLinkVMStreamFormat(guestRAM: UInt64(guestRAM), referenceBytes: referenceBytes)
         }
         if format == .raw { _ = UnixSocket.setSendBuffer(qemuEnd, bytes: Self.rawStreamBuffer) }
         closeQemuEnd()
@@ -264,9 +258,14 @@ public final class QemuSource {
                     if case .failed(let why) = state { throw DWCPError.failure(why) }
                 }
                 pipeline.format = format
-                pipeline.reference = c.reference
-                pipeline.zstdWarmStart = warmStart
-                if case .zstd = format, c.reference != nil { referenceUsed = true }
+                // Only a stream that begins with the long window is compressed against the
+                // reference files: a fast link's stream (level 1, no long window) would gain
+                // nothing, and a decoder that references a prefix decodes every frame more
+                // slowly (`zstd -d --patch-from` of a level-1 stream: 0.37-0.50 → 0.50-0.71 s).
+                if case .zstd(_, .some, _) = format, let reference = c.reference {
+                    pipeline.reference = reference
+                    referenceUsed = true
+                }
                 pipelineResult = try pipeline.run(input: stream, endGate: gateCheck)
             } catch {
                 gate.withLock { pipelineError = error }
