@@ -25,11 +25,14 @@ public final class RawBuffer: @unchecked Sendable {
     private let mappedBytes: Int
     private static let hugePage = 2 << 20
 
-    public init(capacity: Int) {
+    /// `hugePages: false` keeps a large buffer in small pages: for one filled once and read
+    /// where it lies (`ReferenceFiles`), where a fault that must find 2 MiB of free memory can
+    /// cost more than it saves.
+    public init(capacity: Int, hugePages: Bool = true) {
         precondition(capacity >= 0)
         self.capacity = capacity
         self.count = 0
-        if capacity >= Self.hugePage, let base = Self.mapHuge(capacity) {
+        if hugePages, capacity >= Self.hugePage, let base = Self.mapHuge(capacity) {
             unsafeBase = base
             mappedBytes = Self.roundUp(capacity)
         } else {
