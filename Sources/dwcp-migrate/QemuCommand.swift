@@ -43,7 +43,7 @@ struct QemuCommand: ParsableCommand {
     @Flag(help: "Leave the source QEMU paused after a successful migration instead of quitting it.")
     var keepSource = false
 
-    @Option(help: ArgumentHelp("A file the destination holds too, such as the guest's kernel, initrd or disk image (repeatable; at most 1 GiB together): a compressed VM stream is compressed against them, as 'zstd --patch-from' does, so guest RAM that holds copies of them costs little on the wire. Give 'receive' the same files in the same order; it refuses other ones before it decodes a byte. Used by the zstd stream of --codec auto only (not by a raw stream or DWCP frames).", valueName: "FILE"))
+    @Option(help: ArgumentHelp("A file the destination holds too, such as the guest's kernel, initrd or disk image (repeatable; at most 1 GiB together): a compressed VM stream is compressed against them, as 'zstd --patch-from' does, so guest RAM that holds copies of them costs little on the wire. Give 'receive' the same files in the same order; it refuses other ones before it decodes a byte. Used only by a zstd stream of --codec auto that begins with the long window (links below 50 MB/s; the JSON's reference_bytes says), not by a raw stream, a faster link's level-1 stream or DWCP frames.", valueName: "FILE"))
     var reference: [String] = []
 
     @OptionGroup var verbosity: VerbosityOptions

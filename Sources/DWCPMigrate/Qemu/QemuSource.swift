@@ -116,8 +116,9 @@ public final class QemuSource {
         /// idles then whatever the transport, so this is the part of the total time that is
         /// QEMU's, not the pipeline's.
         public var qemuStallSeconds = 0.0
-        /// Whether the stream was compressed against `Configuration.reference` (a raw stream or
-        /// DWCP frames are not).
+        /// Whether the stream was compressed against `Configuration.reference`: only a zstd
+        /// stream that begins with the long window is (not a raw one, DWCP frames, or a fast
+        /// link's level-1 stream).
         public var referenceUsed = false
     }
 
