@@ -1,4 +1,3 @@
-import Glibc
 import DWCPCore
 import DWCPSystem
 
@@ -42,8 +41,8 @@ public final class ReferenceFiles: @unchecked Sendable {
         for path in paths {
             let fd = try FileDescriptor.openForReading(path)
             files.append(fd)
-            let size = lseek(fd.rawValue, 0, SEEK_END)
-            guard size > 0, lseek(fd.rawValue, 0, SEEK_SET) == 0 else {
+            let size = fd.sizeIfSeekable()
+            guard let size, size > 0 else {
                 throw DWCPError.usage("--reference \(path): \(size == 0 ? "empty file" : "cannot tell its size (not a regular file or block device)")")
             }
             sizes.append(Int(size))

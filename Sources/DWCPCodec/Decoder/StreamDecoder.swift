@@ -137,9 +137,7 @@ public final class StreamDecoder {
             case .sparse(let file): write = { try file.write($0, count: $1) }
             case .sink: throw DWCPError.integrity("\(input.name): a plain zstd stream where a DWCP frame stream was expected")
             }
-            let reference = zstdReference  // kept alive while its bytes are read
-            defer { withExtendedLifetime(reference) {} }
-            return try ZstdStream.decompress(reader: reader, alreadyRead: Array(prefix[0..<got]), prefix: reference?.bytes,
+            return try ZstdStream.decompress(reader: reader, alreadyRead: Array(prefix[0..<got]), prefix: zstdReference?.bytes,
                                              write: write, progress: progress)
         }
         guard got == 8 else { throw DWCPError.integrity("\(input.name): truncated stream header (\(got) bytes)") }

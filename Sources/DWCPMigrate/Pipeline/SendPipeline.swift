@@ -88,7 +88,7 @@ public final class SendPipeline {
     }
 
     /// Job size of a multithreaded zstd stream: small, so little waits inside the compressor.
-    public static let zstdJobSize = 1 << 20
+    private static let zstdJobSize = 1 << 20
 
     /// The most encoded bytes the queue to the sender may be given to hold.
     public static let maxEncodedBacklog = 16 << 20

@@ -187,8 +187,15 @@ public struct MigrationPlan {
     public func vmStreamFormat(guestRAM: UInt64, referenceBytes: UInt64 = 0) -> SendPipeline.StreamFormat {
         if raw { return .raw }
         if codec != "auto" { return .frames }
-        let log = Self.vmStreamWindowLog(guestRAM: guestRAM, referenceBytes: referenceBytes)
-        return .zstd(level: vmStreamLevel, windowLog: vmStreamLongWindow ? log : nil, threads: vmStreamThreads)
+        return Self.vmStream(linkBytesPerSecond: linkBitsPerSecond / 8, threads: threads, guestRAM: guestRAM, referenceBytes: referenceBytes)
+    }
+
+    /// The zstd stream of `vmStreamFormat` for a link of `linkBytesPerSecond`.
+    private static func vmStream(linkBytesPerSecond: Double, threads: Int, guestRAM: UInt64, referenceBytes: UInt64) -> SendPipeline.StreamFormat {
+        let level = vmStreamLevel(linkBytesPerSecond: linkBytesPerSecond)
+        let log = vmStreamWindowLog(guestRAM: guestRAM, referenceBytes: referenceBytes)
+        return .zstd(level: level, windowLog: vmStreamLongWindow(level: level) ? log : nil,
+                     threads: vmStreamThreads(linkBytesPerSecond: linkBytesPerSecond, threads: threads))
     }
 
     /// The long window of a VM stream (`vmStreamFormat`): 2^27 to 2^30 bytes over the guest's
@@ -198,10 +205,10 @@ public struct MigrationPlan {
         return min(referenceBytes > 0 ? 31 : 30, max(27, Int.bitWidth - (span - 1).leadingZeroBitCount))
     }
 
-    /// A VM stream over a link below 25 MB/s (`vmStreamLevel` 6, `vmStreamThreads` 1, the
-    /// long window): how a stream with reference files begins when its rate is not known yet.
+    /// A VM stream over the slowest links (level 6, one thread, the long window): how a stream
+    /// with reference files begins when its rate is not known yet.
     static func slowLinkVMStreamFormat(guestRAM: UInt64, referenceBytes: UInt64) -> SendPipeline.StreamFormat {
-        .zstd(level: 6, windowLog: vmStreamWindowLog(guestRAM: guestRAM, referenceBytes: referenceBytes), threads: 1)
+        vmStream(linkBytesPerSecond: 0, threads: 1, guestRAM: guestRAM, referenceBytes: referenceBytes)
     }
 
     /// Whether a VM stream matches re-sent pages against their earlier versions (long-distance
@@ -212,7 +219,8 @@ public struct MigrationPlan {
     /// At 1 Gbit/s (test guest, page writes; interleaved pairs): 512 MiB in 1.74-1.80 s without
     /// against 1.81-1.96 s with (186.7 against 179.7 MB sent); 2 GiB in 5.27-5.42 s without
     /// against 6.86-9.08 s with, each less QEMU's setup (627 against 608 MB).
-    public var vmStreamLongWindow: Bool { vmStreamLevel > 1 }
+    public var vmStreamLongWindow: Bool { Self.vmStreamLongWindow(level: vmStreamLevel) }
+    private static func vmStreamLongWindow(level: Int) -> Bool { level > 1 }
 
     /// The zstd level of a VM stream: as high as the CPU keeps up with at the link's rate. On a
     /// 474 MB stream captured from the test guest (QEMU paced at 25 MiB/s, so re-sent pages
@@ -220,10 +228,8 @@ public struct MigrationPlan {
     /// 202 MB at 166 MB/s of input per core (level 5 gains nothing over 3, level 7 0.2 % over 6).
     /// A stream compresses about 2:1, so on a link under 25 MB/s level 6 needs at most a third of
     /// a core; level 3 up to 50 MB/s; level 1 beyond.
-    public var vmStreamLevel: Int {
-        let linkBytes = linkBitsPerSecond / 8
-        return linkBytes >= 50e6 ? 1 : linkBytes >= 25e6 ? 3 : 6
-    }
+    public var vmStreamLevel: Int { Self.vmStreamLevel(linkBytesPerSecond: linkBitsPerSecond / 8) }
+    private static func vmStreamLevel(linkBytesPerSecond b: Double) -> Int { b >= 50e6 ? 1 : b >= 25e6 ? 3 : 6 }
 
     /// Compression threads for a VM stream: one below 25 MB/s of link (where `vmStreamLevel`
     /// is 6), else all. One core compresses the test guest's RAM at level 6 with long-distance
@@ -231,9 +237,8 @@ public struct MigrationPlan {
     /// at most 100, and a single-threaded encoder holds one 128 KiB block where the
     /// multithreaded one holds up to four 1 MiB jobs, which must cross the link inside the
     /// switchover (at 100 Mbit: ~1 MB, 90 ms).
-    public var vmStreamThreads: Int {
-        linkBitsPerSecond / 8 < 25e6 ? 1 : threads
-    }
+    public var vmStreamThreads: Int { Self.vmStreamThreads(linkBytesPerSecond: linkBitsPerSecond / 8, threads: threads) }
+    private static func vmStreamThreads(linkBytesPerSecond b: Double, threads: Int) -> Int { b < 25e6 ? 1 : threads }
 
     /// The congestion control for `--cc` (`auto` decided here, for the whole migration): cubic
     /// when the stream goes raw over a short path, where the copy is bound by the CPU and bbr's

@@ -223,7 +223,11 @@ public final class QemuSource {
         let limitMs = format == .raw ? max(10, Int((plan.maxDowntime - plan.drainSeconds) * 1000)) : 1
         var outcome = Outcome()
         var switchoverAsked = false
-        var referenceUsed = false
+        // Only a stream that begins with the long window is compressed against the reference
+        // files: a fast link's stream (level 1, no long window) would gain nothing, and a
+        // decoder that references a prefix decodes every frame more slowly (`zstd -d
+        // --patch-from` of a level-1 stream: 0.37-0.50 → 0.50-0.71 s).
+        let streamReference: ReferenceFiles? = if case .zstd(_, .some, _) = format { c.reference } else { nil }
 
         // A compressed stream may run ahead of the link during the first pass (see
         // `MigrationPlan.firstPassBacklog`); the queue is back to its normal size from the
@@ -259,14 +263,7 @@ public final class QemuSource {
                     if case .failed(let why) = state { throw DWCPError.failure(why) }
                 }
                 pipeline.format = format
-                // Only a stream that begins with the long window is compressed against the
-                // reference files: a fast link's stream (level 1, no long window) would gain
-                // nothing, and a decoder that references a prefix decodes every frame more
-                // slowly (`zstd -d --patch-from` of a level-1 stream: 0.37-0.50 → 0.50-0.71 s).
-                if case .zstd(_, .some, _) = format, let reference = c.reference {
-                    pipeline.reference = reference
-                    referenceUsed = true
-                }
+                pipeline.reference = streamReference
                 pipelineResult = try pipeline.run(input: stream, endGate: gateCheck)
             } catch {
                 gate.withLock { pipelineError = error }
@@ -385,7 +382,7 @@ public final class QemuSource {
         outcome.wireBytes = pipelineResult?.transfer.bytes ?? gate.withLock { wire }
         outcome.codecMix = pipelineResult?.encode.codecMix ?? [:]
         outcome.reconnects = pipelineResult?.transfer.reconnects ?? 0
-        outcome.referenceUsed = referenceUsed
+        outcome.referenceUsed = streamReference != nil
         if case .failed(let why) = gate.withLock({ gateState }) {
             try resumeSource(qmp, wasRunning: initial == "running")
             let cause = pipelineError.map { "\($0)" }
